@@ -1,0 +1,134 @@
+"""Tracklet's entities, shaped exactly like MLflow's JSON so they encode straight onto the wire.
+
+`omit_defaults=True` drops empty lists and unset fields, as MLflow does. Metric values that are NaN
+travel as the string "NaN" (JSON has no NaN); ±inf are stored as ±1.7976931348623157e308 like MLflow's
+SQL store.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Entity(msgspec.Struct, omit_defaults=True):
+    pass
+
+
+class KeyValue(Entity):
+    key: str
+    value: str = ""
+
+
+class Metric(Entity):
+    key: str
+    value: float | str
+    timestamp: int = 0
+    step: int = 0
+
+
+class Experiment(Entity):
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int = 0
+    last_update_time: int = 0
+    tags: list[KeyValue] = []
+
+
+class RunInfo(Entity):
+    run_id: str
+    run_uuid: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    artifact_uri: str
+    lifecycle_stage: str
+    end_time: int | None = None
+
+
+class RunData(Entity):
+    metrics: list[Metric] = []
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class Dataset(Entity):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+class DatasetInput(Entity):
+    dataset: Dataset
+    tags: list[KeyValue] = []
+
+
+class ModelInput(Entity):
+    model_id: str
+
+
+class ModelOutput(Entity):
+    model_id: str
+    step: int = 0
+
+
+class RunInputs(Entity):
+    dataset_inputs: list[DatasetInput] = []
+    model_inputs: list[ModelInput] = []
+
+
+class RunOutputs(Entity):
+    model_outputs: list[ModelOutput] = []
+
+
+class Run(Entity):
+    info: RunInfo
+    data: RunData = msgspec.field(default_factory=RunData)
+    inputs: RunInputs = msgspec.field(default_factory=RunInputs)
+    outputs: RunOutputs = msgspec.field(default_factory=RunOutputs)
+
+
+class ModelMetric(Entity):
+    key: str
+    value: float | str
+    timestamp: int = 0
+    step: int = 0
+    model_id: str | None = None
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LoggedModelInfo(Entity):
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_uri: str
+    status: str
+    creation_timestamp_ms: int
+    last_updated_timestamp_ms: int
+    model_type: str = ""
+    source_run_id: str | None = None
+    tags: list[KeyValue] = []
+
+
+class LoggedModelData(Entity):
+    params: list[KeyValue] = []
+    metrics: list[ModelMetric] = []
+
+
+class LoggedModel(Entity):
+    info: LoggedModelInfo
+    data: LoggedModelData = msgspec.field(default_factory=LoggedModelData)
+
+
+class FileInfo(Entity):
+    path: str
+    is_dir: bool
+    file_size: int | None = None

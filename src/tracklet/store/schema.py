@@ -1,0 +1,182 @@
+"""The tables, in SQLAlchemy Core. Migrations in `migrations/versions` create exactly these.
+
+Design notes:
+- `metrics` holds every point; its primary key is the history order (timestamp, step, value) so a
+  history read is one ordered index range scan, and exact duplicates are ignored by the key.
+- `latest_metrics` holds one row per (run, key): the point with the largest (step, timestamp, value).
+  Searches filter and sort on it with plain joins instead of aggregating the history.
+- NaN cannot be stored in SQLite's REAL column (it becomes NULL), so NaN is a flag (`is_nan`) with value 0.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", Text, nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("artifact_uri", Text, nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_params_key_value", "key", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_uuid", String(32), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "is_nan"),
+    sqlite_with_rowid=False,
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_uuid", String(32), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+dataset_inputs = Table(
+    "dataset_inputs",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    Column("tags_json", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "name", "digest"),
+)
+
+run_model_links = Table(
+    "run_model_links",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("model_id", String(40), nullable=False),
+    Column("direction", String(8), nullable=False),  # "input" or "output"
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "model_id", "direction"),
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(40), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("model_type", Text, nullable=False),
+    Column("source_run_id", String(32), nullable=True),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Index("ix_logged_models_experiment_name", "experiment_id", "name"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", String(40), ForeignKey("logged_models.model_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", String(40), ForeignKey("logged_models.model_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("model_id", String(40), ForeignKey("logged_models.model_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("dataset_name", String(500), nullable=False),
+    Column("dataset_digest", String(36), nullable=False),
+    PrimaryKeyConstraint("model_id", "key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest"),
+)
