@@ -1,0 +1,82 @@
+"""Every setting of the server, declared once: name, default, environment variable and help.
+
+The CLI builds its options from this list and docs/settings.md is checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    env: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "TRACKLET_HOST", "Address to listen on."),
+    Setting("port", 5000, "TRACKLET_PORT", "Port to listen on."),
+    Setting(
+        "backend_store_uri",
+        None,
+        "TRACKLET_BACKEND_STORE_URI",
+        "Metadata store: sqlite:///path/to/file.db or postgresql://user:pass@host/db. "
+        "Default: sqlite:///<data dir>/tracklet.db.",
+    ),
+    Setting(
+        "artifacts_destination",
+        None,
+        "TRACKLET_ARTIFACTS_DESTINATION",
+        "Where artifacts are stored: a local folder (or s3://bucket/prefix). Default: <data dir>/artifacts.",
+    ),
+    Setting("workers", 1, "TRACKLET_WORKERS", "Number of server worker processes."),
+    Setting(
+        "data_dir",
+        "tracklet-data",
+        "TRACKLET_DATA_DIR",
+        "Folder of the embedded default store (SQLite file + artifact folder), relative to the current folder.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    backend_store_uri: str | None = None
+    artifacts_destination: str | None = None
+    workers: int = 1
+    data_dir: str = "tracklet-data"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Defaults, overridden by TRACKLET_* environment variables, overridden by explicit values."""
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = os.environ.get(setting.env)
+            if raw is not None:
+                values[setting.name] = type(setting.default)(raw) if setting.default is not None else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def store_uri(self) -> str:
+        if self.backend_store_uri:
+            return self.backend_store_uri
+        return "sqlite:///" + str((Path(self.data_dir) / "tracklet.db").resolve())
+
+    @property
+    def artifact_root(self) -> str:
+        if self.artifacts_destination:
+            return self.artifacts_destination
+        return str((Path(self.data_dir) / "artifacts").resolve())
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
