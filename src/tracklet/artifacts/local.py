@@ -1,0 +1,91 @@
+"""Artifacts in a local folder. Uploads go to a temporary file first and are renamed into place,
+so a reader never sees half a file and a failed upload leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+
+from tracklet.artifacts.base import ArtifactStore
+from tracklet.entities import FileInfo
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+
+_CHUNK = 1024 * 1024
+
+
+class LocalArtifactStore(ArtifactStore):
+    def __init__(self, root: str) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _resolve(self, path: str) -> Path:
+        target = (self.root / path).resolve() if path else self.root
+        # Symlinks inside the store must not lead outside of it.
+        if target != self.root and self.root not in target.parents:
+            raise InvalidParameterValue("Invalid path")
+        return target
+
+    def _file(self, path: str) -> Path:
+        target = self._resolve(path)
+        if target.is_dir():
+            raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
+        if not target.is_file():
+            raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+        return target
+
+    async def write(self, path: str, chunks: AsyncIterator[bytes]) -> int:
+        target = self._resolve(path)
+        if target == self.root or target.is_dir():
+            raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                async for chunk in chunks:
+                    tmp.write(chunk)
+                    size += len(chunk)
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return size
+
+    async def read(self, path: str) -> AsyncIterator[bytes]:  # type: ignore[override]
+        target = self._file(path)
+        async with await anyio.open_file(target, "rb") as f:
+            while chunk := await f.read(_CHUNK):
+                yield chunk
+
+    async def size(self, path: str) -> int:
+        return self._file(path).stat().st_size
+
+    async def list(self, path: str) -> list[FileInfo]:
+        target = self._resolve(path)
+        if not target.is_dir():
+            return []
+        infos = []
+        for entry in sorted(os.scandir(target), key=lambda e: e.name):
+            if entry.name.startswith(".upload-"):
+                continue
+            if entry.is_dir():
+                infos.append(FileInfo(path=entry.name, is_dir=True))
+            else:
+                infos.append(FileInfo(path=entry.name, is_dir=False, file_size=entry.stat().st_size))
+        return infos
+
+    async def delete(self, path: str) -> None:
+        target = self._resolve(path)
+        if target == self.root:
+            raise InvalidParameterValue("Refusing to delete the artifact root")
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        else:
+            raise ResourceDoesNotExist(f"No such artifact: '{path}'")

@@ -1,0 +1,52 @@
+"""The `tracklet` command: a thin shell around plain functions."""
+
+from __future__ import annotations
+
+import click
+
+from tracklet._version import __version__
+from tracklet.settings import SETTINGS, Settings
+
+_HELP = {s.name: f"{s.help} [env {s.env}]" for s in SETTINGS}
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tracklet")
+def cli() -> None:
+    """Tracklet: experiment tracking that speaks MLflow's protocol."""
+
+
+@cli.command()
+@click.option("--host", default=None, help=_HELP["host"])
+@click.option("--port", type=int, default=None, help=_HELP["port"])
+@click.option("--backend-store-uri", default=None, help=_HELP["backend_store_uri"])
+@click.option("--artifacts-destination", default=None, help=_HELP["artifacts_destination"])
+@click.option("--workers", type=int, default=None, help=_HELP["workers"])
+@click.option("--data-dir", default=None, help=_HELP["data_dir"])
+def server(**options: object) -> None:
+    """Start the tracking server (default: 127.0.0.1:5000, embedded store in ./tracklet-data)."""
+    from tracklet.server.runner import serve
+
+    serve(Settings.from_env(**options))
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@click.option("--backend-store-uri", default=None, help=_HELP["backend_store_uri"])
+def upgrade(backend_store_uri: str | None) -> None:
+    """Apply all schema migrations to the store."""
+    from tracklet.store.migrations import current_revision
+    from tracklet.store.store import Store
+
+    settings = Settings.from_env(backend_store_uri=backend_store_uri)
+    store = Store(settings.store_uri)
+    click.echo(f"{settings.store_uri}: schema at revision {current_revision(store.db.engine)}")
+    store.close()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,109 @@
+"""MLflow's transport conventions (reference §1): decoding requests and encoding responses.
+
+Request bodies are decoded straight into msgspec Structs with `strict=False`, which accepts numbers
+sent as strings (the R client) and the strings "NaN"/"Infinity". Validation errors are reworded into
+MLflow's messages, naming the field (`metrics[3].value`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tracklet.errors import InvalidParameterValue
+
+T = TypeVar("T")
+
+_JSON = "application/json"
+_encoder = msgspec.json.Encoder()
+_EMPTY = b"{}"
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`(?: - at `\$(?P<at>[^`]*)`)?")
+_AT = re.compile(r" - at `\$(?P<at>[^`]*)`$")
+
+
+def _field_path(at: str) -> str:
+    return at.lstrip(".")
+
+
+def translate_validation_error(err: msgspec.ValidationError | msgspec.DecodeError) -> InvalidParameterValue:
+    text = str(err)
+    missing = _MISSING.match(text)
+    if missing:
+        at = _field_path(missing.group("at") or "")
+        field = f"{at}.{missing.group('field')}" if at else missing.group("field")
+        return InvalidParameterValue(
+            f"Missing value for required parameter '{field}'. "
+            "See the API docs for more information about request parameters."
+        )
+    at = _AT.search(text)
+    if at:
+        field = _field_path(at.group("at"))
+        detail = text[: at.start()]
+        return InvalidParameterValue(f"Invalid value for parameter '{field}' supplied: {detail}")
+    return InvalidParameterValue(f"Malformed request: {text}")
+
+
+async def read_json(request: Request, schema: type[T]) -> T:
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        raise InvalidParameterValue("Bad Request. Content-Type header is missing.")
+    if content_type.split(";")[0].strip().lower() != _JSON:
+        raise InvalidParameterValue(f"Bad Request. Content-Type must be one of ['{_JSON}'].")
+    body = await request.body()
+    return decode_body(body, schema)
+
+
+def decode_body(body: bytes, schema: type[T]) -> T:
+    try:
+        if not body.strip():
+            return msgspec.convert({}, schema, strict=False)
+        if b"null" not in body:  # fast path: decode and validate in one pass
+            return msgspec.json.decode(body, type=schema, strict=False)
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict):
+            raise InvalidParameterValue("Malformed request: the body must be a JSON object")
+        return msgspec.convert(_drop_nulls(raw), schema, strict=False)
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise translate_validation_error(err) from None
+
+
+def _drop_nulls(value: Any) -> Any:
+    """JSON null means "absent" in MLflow's protocol."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def read_query(request: Request, schema: type[T], list_fields: frozenset[str] = frozenset()) -> T:
+    """Query parameters into a Struct; keys in `list_fields` may repeat (`?run_ids=a&run_ids=b`)."""
+    params = request.query_params
+    data: dict[str, Any] = {}
+    for key in params.keys():
+        if key in list_fields:
+            data[key] = params.getlist(key)
+        else:
+            value = params[key]
+            if value.lower() in ("true", "false"):
+                value = value.lower()
+            data[key] = value
+    try:
+        return msgspec.convert(data, schema, strict=False)
+    except msgspec.ValidationError as err:
+        raise translate_validation_error(err) from None
+
+
+def json_response(payload: Any = None, status_code: int = 200) -> Response:
+    body = _EMPTY if payload is None else _encoder.encode(payload)
+    return Response(body, status_code=status_code, media_type=_JSON)
+
+
+async def run_sync(fn: Any, *args: Any) -> Any:
+    """Store calls block on the database; run them off the event loop."""
+    return await anyio.to_thread.run_sync(fn, *args)

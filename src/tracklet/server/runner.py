@@ -1,0 +1,66 @@
+"""Running the server: migrate once, bind once, then serve from one or several worker processes.
+
+Workers share the listening socket (bound before forking) and each builds its own app and
+database connections after the fork; no configuration travels through environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+
+import uvicorn
+
+from tracklet.server.app import create_app
+from tracklet.settings import Settings
+from tracklet.store.store import Store
+
+log = logging.getLogger("tracklet.server")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve_worker(settings: Settings, sock: socket.socket) -> None:
+    app = create_app(settings, store=Store(settings.store_uri, migrate=False))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve(settings: Settings) -> None:
+    Store(settings.store_uri).close()  # apply migrations and create the default experiment once
+    sock = _bind(settings.host, settings.port)
+    print(
+        f"tracklet server listening on http://{settings.host}:{settings.port} "
+        f"(store {settings.store_uri}, artifacts {settings.artifact_root}, workers {settings.workers})",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.workers <= 1:
+        _serve_worker(settings, sock)
+        return
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_serve_worker, args=(settings, sock)) for _ in range(settings.workers)]
+    for worker in workers:
+        worker.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for worker in workers:
+        worker.join()

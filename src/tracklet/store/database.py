@@ -1,0 +1,47 @@
+"""Connections and transactions.
+
+All writes of one process go through `Database.write()`, which holds a lock for the whole
+transaction: on SQLite there is only one writer at a time anyway, and queuing writers in the process
+(instead of letting them race for the file lock) is what keeps "database is locked" away. Several
+server processes on one SQLite file still serialize on `BEGIN IMMEDIATE` with a long busy timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+
+from tracklet.store import dialects
+
+
+class Database:
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.engine: Engine = dialects.engine_for(uri)
+        self.is_sqlite = dialects.is_sqlite(self.engine)
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock:
+            with self.engine.connect().execution_options(**{dialects.WRITE_OPTION: True}) as conn:
+                with conn.begin():
+                    yield conn
+
+    def insert(self, table):  # type: ignore[no-untyped-def]
+        return dialects.insert(self.engine, table)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

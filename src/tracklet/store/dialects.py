@@ -1,0 +1,68 @@
+"""Everything that differs between SQLite and PostgreSQL lives here.
+
+- URLs: `postgresql://` is mapped to the psycopg 3 driver.
+- SQLite: WAL mode, foreign keys, a long busy timeout, and write transactions opened with
+  `BEGIN IMMEDIATE` so that a writer waits for the lock up front instead of failing mid-transaction.
+- Upserts: both dialects offer `INSERT … ON CONFLICT`, through their own `insert` constructs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from tracklet.errors import InvalidParameterValue
+
+WRITE_OPTION = "tracklet_write"
+
+
+def engine_for(uri: str) -> Engine:
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(uri)
+    if backend in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+        return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    raise InvalidParameterValue(f"Unsupported backend store URI {uri!r}: use sqlite:///… or postgresql://…")
+
+
+def _sqlite_engine(uri: str) -> Engine:
+    url = make_url(uri)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 120}, pool_size=8)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=120000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def insert(engine: Engine, table: Any) -> Any:
+    """An INSERT that supports `.on_conflict_do_nothing()` / `.on_conflict_do_update()` on this dialect."""
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    return postgresql.insert(table)

@@ -1,0 +1,199 @@
+"""Experiments: create, read, rename, tag, soft-delete/restore, search."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, select, update
+
+from tracklet.entities import Experiment, KeyValue
+from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from tracklet.store import schema as s
+from tracklet.store._util import group_key_values, now_ms
+from tracklet.store.database import Database
+
+DEFAULT_EXPERIMENT_ID = 0
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+class ExperimentStore:
+    db: Database
+    default_artifact_root: str
+
+    def _artifact_location(self, experiment_id: int) -> str:
+        return f"{self.default_artifact_root.rstrip('/')}/{experiment_id}"
+
+    def ensure_default_experiment(self) -> None:
+        with self.db.write() as conn:
+            exists = conn.execute(
+                select(s.experiments.c.experiment_id).where(s.experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID)
+            ).first()
+            if exists is None:
+                t = now_ms()
+                conn.execute(
+                    self.db.insert(s.experiments).on_conflict_do_nothing(),
+                    dict(
+                        experiment_id=DEFAULT_EXPERIMENT_ID,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        artifact_location=self._artifact_location(DEFAULT_EXPERIMENT_ID),
+                        lifecycle_stage="active",
+                        creation_time=t,
+                        last_update_time=t,
+                    ),
+                )
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: list[KeyValue] | None = None
+    ) -> str:
+        if artifact_location and artifact_location.startswith("runs:"):
+            raise InvalidParameterValue("Artifact location cannot be a runs:/ URI.")
+        t = now_ms()
+        with self.db.write() as conn:
+            taken = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            if taken is not None:
+                raise ResourceAlreadyExists(f"Experiment '{name}' already exists.")
+            result = conn.execute(
+                s.experiments.insert().values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage="active",
+                    creation_time=t,
+                    last_update_time=t,
+                )
+            )
+            experiment_id = int(result.inserted_primary_key[0])
+            if not artifact_location:
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.experiment_id == experiment_id)
+                    .values(artifact_location=self._artifact_location(experiment_id))
+                )
+            if tags:
+                conn.execute(
+                    s.experiment_tags.insert(),
+                    [{"experiment_id": experiment_id, "key": tag.key, "value": tag.value} for tag in tags],
+                )
+        return str(experiment_id)
+
+    def _experiment_row(self, conn: Connection, experiment_id: int):  # type: ignore[no-untyped-def]
+        row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == experiment_id)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return row
+
+    def _load_experiments(self, conn: Connection, ids: list[int]) -> list[Experiment]:
+        if not ids:
+            return []
+        rows = {r.experiment_id: r for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))}
+        tag_rows = conn.execute(select(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(ids)))
+        tags = group_key_values(tag_rows, owner="experiment_id")
+        return [
+            Experiment(
+                experiment_id=str(i),
+                name=rows[i].name,
+                artifact_location=rows[i].artifact_location,
+                lifecycle_stage=rows[i].lifecycle_stage,
+                creation_time=rows[i].creation_time,
+                last_update_time=rows[i].last_update_time,
+                tags=tags.get(i, []),
+            )
+            for i in ids
+            if i in rows
+        ]
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        with self.db.read() as conn:
+            found = self._load_experiments(conn, [experiment_id])
+        if not found:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        with self.db.read() as conn:
+            row = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            if row is None:
+                raise ResourceDoesNotExist(f"Could not find experiment with name '{name}'")
+            return self._load_experiments(conn, [row.experiment_id])[0]
+
+    def _set_stage(self, experiment_id: int, stage: str) -> None:
+        t = now_ms()
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage == stage:
+                word = "deleted" if stage == "deleted" else "active"
+                raise ResourceDoesNotExist(f"Experiment with id={experiment_id} is already {word}.")
+            conn.execute(
+                update(s.experiments)
+                .where(s.experiments.c.experiment_id == experiment_id)
+                .values(lifecycle_stage=stage, last_update_time=t)
+            )
+            # Deleting an experiment deletes its runs; restoring it restores all of them.
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.experiment_id == experiment_id)
+                .values(lifecycle_stage=stage, deleted_time=t if stage == "deleted" else None)
+            )
+
+    def delete_experiment(self, experiment_id: int) -> None:
+        self._set_stage(experiment_id, "deleted")
+
+    def restore_experiment(self, experiment_id: int) -> None:
+        self._set_stage(experiment_id, "active")
+
+    def rename_experiment(self, experiment_id: int, new_name: str) -> None:
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != "active":
+                from tracklet.errors import InvalidState
+
+                raise InvalidState("Cannot rename a non-active experiment.")
+            taken = conn.execute(
+                select(s.experiments.c.experiment_id).where(
+                    s.experiments.c.name == new_name, s.experiments.c.experiment_id != experiment_id
+                )
+            ).first()
+            if taken is not None:
+                raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.")
+            conn.execute(
+                update(s.experiments)
+                .where(s.experiments.c.experiment_id == experiment_id)
+                .values(name=new_name, last_update_time=now_ms())
+            )
+
+    def set_experiment_tag(self, experiment_id: int, key: str, value: str) -> None:
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != "active":
+                raise InvalidParameterValue(
+                    f"The experiment {experiment_id} must be in the 'active' state. "
+                    f"Current state is {row.lifecycle_stage}."
+                )
+            stmt = self.db.insert(s.experiment_tags).values(experiment_id=experiment_id, key=key, value=value)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["experiment_id", "key"], set_={"value": value}))
+
+    def delete_experiment_tag(self, experiment_id: int, key: str) -> None:
+        with self.db.write() as conn:
+            self._experiment_row(conn, experiment_id)
+            result = conn.execute(
+                delete(s.experiment_tags).where(
+                    s.experiment_tags.c.experiment_id == experiment_id, s.experiment_tags.c.key == key
+                )
+            )
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in experiment with id {experiment_id}")
+
+    def search_experiments(
+        self,
+        filter_string: str,
+        view_type: str,
+        order_by: list[str] | None,
+        max_results: int,
+        page_token: str | None,
+    ) -> tuple[list[Experiment], str | None]:
+        from tracklet.store import search, search_sql
+
+        offset = search.decode_page_token(page_token)
+        query = search_sql.experiment_search_select(filter_string, view_type, order_by, max_results + 1, offset)
+        with self.db.read() as conn:
+            ids = [row[0] for row in conn.execute(query)]
+            experiments = self._load_experiments(conn, ids[:max_results])
+        token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return experiments, token

@@ -1,0 +1,18 @@
+"""Alembic environment: runs migrations on the engine handed over in `config.attributes`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from tracklet.store.schema import metadata
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=engine.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

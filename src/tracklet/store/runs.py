@@ -1,0 +1,357 @@
+"""Runs: lifecycle, params, tags, batches, inputs/outputs, and bulk loading for get/search."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, delete, select, update
+
+from tracklet.entities import (
+    Dataset,
+    DatasetInput,
+    KeyValue,
+    Metric,
+    ModelInput,
+    ModelOutput,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+)
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.store import schema as s
+from tracklet.store._util import chunks, group_key_values, now_ms
+from tracklet.store.database import Database
+from tracklet.store.metrics import MetricPoint, read_history, write_points
+from tracklet.store.run_names import generate_run_name
+from tracklet.validation import decode_metric_value
+
+RUN_NAME_TAG = "mlflow.runName"
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+# Bulk loads read children of at most this many runs per IN (...) list.
+_LOAD_CHUNK = 900
+
+
+class RunStore:
+    db: Database
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _run_row(self, conn: Connection, run_id: str):  # type: ignore[no-untyped-def]
+        row = conn.execute(select(s.runs).where(s.runs.c.run_uuid == run_id)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return row
+
+    def _active_run_row(self, conn: Connection, run_id: str):  # type: ignore[no-untyped-def]
+        row = self._run_row(conn, run_id)
+        if row.lifecycle_stage != "active":
+            raise InvalidParameterValue(
+                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
+            )
+        return row
+
+    def load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
+        """Whole runs for these ids, in this order, with a fixed number of queries."""
+        if not run_ids:
+            return []
+        infos: dict[str, object] = {}
+        params: dict[str, list[KeyValue]] = defaultdict(list)
+        tags: dict[str, list[KeyValue]] = defaultdict(list)
+        metrics: dict[str, list[Metric]] = defaultdict(list)
+        datasets: dict[str, list[DatasetInput]] = defaultdict(list)
+        inputs: dict[str, list[ModelInput]] = defaultdict(list)
+        outputs: dict[str, list[ModelOutput]] = defaultdict(list)
+        for ids in chunks(list(run_ids), _LOAD_CHUNK):
+            for row in conn.execute(select(s.runs).where(s.runs.c.run_uuid.in_(ids))):
+                infos[row.run_uuid] = row
+            for key, values in group_key_values(
+                conn.execute(select(s.params).where(s.params.c.run_uuid.in_(ids)))
+            ).items():
+                params[key] = values
+            for key, values in group_key_values(
+                conn.execute(select(s.tags).where(s.tags.c.run_uuid.in_(ids)))
+            ).items():
+                tags[key] = values
+            lm = s.latest_metrics
+            for row in conn.execute(select(lm).where(lm.c.run_uuid.in_(ids))):
+                metrics[row.run_uuid].append(
+                    Metric(
+                        key=row.key,
+                        value=decode_metric_value(row.value, row.is_nan),
+                        timestamp=row.timestamp,
+                        step=row.step,
+                    )
+                )
+            di = s.dataset_inputs
+            for row in conn.execute(select(di).where(di.c.run_uuid.in_(ids))):
+                datasets[row.run_uuid].append(
+                    DatasetInput(
+                        dataset=Dataset(
+                            name=row.name,
+                            digest=row.digest,
+                            source_type=row.source_type,
+                            source=row.source,
+                            schema=row.schema,
+                            profile=row.profile,
+                        ),
+                        tags=[KeyValue(**t) for t in json.loads(row.tags_json)],
+                    )
+                )
+            links = s.run_model_links
+            for row in conn.execute(select(links).where(links.c.run_uuid.in_(ids))):
+                if row.direction == "input":
+                    inputs[row.run_uuid].append(ModelInput(model_id=row.model_id))
+                else:
+                    outputs[row.run_uuid].append(ModelOutput(model_id=row.model_id, step=row.step))
+        runs = []
+        for run_id in run_ids:
+            row = infos.get(run_id)
+            if row is None:
+                continue
+            runs.append(
+                Run(
+                    info=_run_info(row),
+                    data=RunData(metrics=metrics[run_id], params=params[run_id], tags=tags[run_id]),
+                    inputs=RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id]),
+                    outputs=RunOutputs(model_outputs=outputs[run_id]),
+                )
+            )
+        return runs
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: int,
+        user_id: str,
+        start_time: int,
+        run_name: str | None,
+        tags: list[KeyValue],
+    ) -> Run:
+        tag_name = next((t.value for t in tags if t.key == RUN_NAME_TAG), None)
+        if run_name and tag_name and run_name != tag_name:
+            raise InvalidParameterValue(
+                f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
+                f"values (run_name='{run_name}', mlflow.runName='{tag_name}')."
+            )
+        name = run_name or tag_name or generate_run_name()
+        tag_map = {t.key: t.value for t in tags}
+        tag_map[RUN_NAME_TAG] = name
+        run_id = uuid.uuid4().hex
+        with self.db.write() as conn:
+            exp = conn.execute(
+                select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
+                    s.experiments.c.experiment_id == experiment_id
+                )
+            ).first()
+            if exp is None:
+                raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+            if exp.lifecycle_stage != "active":
+                raise InvalidParameterValue(
+                    f"The experiment {experiment_id} must be in the 'active' state. "
+                    f"Current state is {exp.lifecycle_stage}."
+                )
+            conn.execute(
+                s.runs.insert().values(
+                    run_uuid=run_id,
+                    experiment_id=experiment_id,
+                    name=name,
+                    user_id=user_id,
+                    status="RUNNING",
+                    start_time=start_time,
+                    end_time=None,
+                    artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                    lifecycle_stage="active",
+                )
+            )
+            conn.execute(s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()])
+            return self.load_runs(conn, [run_id])[0]
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            runs = self.load_runs(conn, [run_id])
+        if not runs:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return runs[0]
+
+    def update_run(self, run_id: str, status: str | None, end_time: int | None, run_name: str | None) -> RunInfo:
+        with self.db.write() as conn:
+            self._active_run_row(conn, run_id)
+            values: dict[str, object] = {}
+            if status in RUN_STATUSES:  # an unknown status leaves it unchanged, as in MLflow
+                values["status"] = status
+            if end_time is not None:
+                values["end_time"] = end_time
+            if run_name:
+                values["name"] = run_name
+                self._upsert_tags(conn, run_id, [KeyValue(key=RUN_NAME_TAG, value=run_name)])
+            if values:
+                conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(**values))
+            return _run_info(self._run_row(conn, run_id))
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        with self.db.write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.run_uuid == run_id)
+                .values(lifecycle_stage=stage, deleted_time=now_ms() if stage == "deleted" else None)
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, "deleted")
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, "active")
+
+    # ---- params, tags, metrics ------------------------------------------------------------------
+    def _upsert_tags(self, conn: Connection, run_id: str, tags: list[KeyValue]) -> None:
+        if not tags:
+            return
+        last = {t.key: t.value for t in tags}  # the last value of a key in one batch wins
+        stmt = self.db.insert(s.tags)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["run_uuid", "key"], set_={"value": stmt.excluded.value}),
+            [{"run_uuid": run_id, "key": k, "value": v} for k, v in last.items()],
+        )
+        if RUN_NAME_TAG in last:
+            conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(name=last[RUN_NAME_TAG]))
+
+    def _insert_params(self, conn: Connection, run_id: str, params: list[KeyValue]) -> None:
+        if not params:
+            return
+        keys = [p.key for p in params]
+        existing = {
+            row.key: row.value
+            for row in conn.execute(
+                select(s.params.c.key, s.params.c.value).where(s.params.c.run_uuid == run_id, s.params.c.key.in_(keys))
+            )
+        }
+        changed = [p for p in params if p.key in existing and existing[p.key] != p.value]
+        if len(changed) == 1:
+            p = changed[0]
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
+                f"value='{existing[p.key]}' for run ID='{run_id}'. Attempted logging new value '{p.value}'."
+            )
+        if changed:
+            listing = [{"key": p.key, "old_value": existing[p.key], "new_value": p.value} for p in changed]
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Params were already logged='{listing}' for run ID='{run_id}'."
+            )
+        new = [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in params if p.key not in existing]
+        if new:
+            conn.execute(self.db.insert(s.params).on_conflict_do_nothing(), new)
+
+    def log_batch(
+        self, run_id: str, metrics: Sequence[MetricPoint], params: list[KeyValue], tags: list[KeyValue]
+    ) -> None:
+        with self.db.write() as conn:
+            self._active_run_row(conn, run_id)
+            self._insert_params(conn, run_id, params)
+            self._upsert_tags(conn, run_id, tags)
+            write_points(self.db, conn, run_id, metrics)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.db.write() as conn:
+            self._active_run_row(conn, run_id)
+            result = conn.execute(delete(s.tags).where(s.tags.c.run_uuid == run_id, s.tags.c.key == key))
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None, page_token: str | None
+    ) -> tuple[list[Metric], str | None]:
+        with self.db.read() as conn:
+            self._run_row(conn, run_id)
+            return read_history(conn, run_id, key, max_results, page_token)
+
+    # ---- inputs and outputs --------------------------------------------------------------------
+    def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
+        with self.db.write() as conn:
+            self._active_run_row(conn, run_id)
+            if datasets:
+                stmt = self.db.insert(s.dataset_inputs)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_uuid", "name", "digest"],
+                        set_={"tags_json": stmt.excluded.tags_json},
+                    ),
+                    [
+                        {
+                            "run_uuid": run_id,
+                            "name": d.dataset.name,
+                            "digest": d.dataset.digest,
+                            "source_type": d.dataset.source_type,
+                            "source": d.dataset.source,
+                            "schema": d.dataset.schema,
+                            "profile": d.dataset.profile,
+                            "tags_json": json.dumps([{"key": t.key, "value": t.value} for t in d.tags]),
+                        }
+                        for d in datasets
+                    ],
+                )
+            self._link_models(conn, run_id, [(m, 0) for m in model_ids], "input")
+
+    def log_outputs(self, run_id: str, models: list[tuple[str, int]]) -> None:
+        with self.db.write() as conn:
+            self._active_run_row(conn, run_id)
+            self._link_models(conn, run_id, models, "output")
+
+    def _link_models(self, conn: Connection, run_id: str, models: list[tuple[str, int]], direction: str) -> None:
+        if not models:
+            return
+        ids = {m for m, _ in models}
+        known = {r[0] for r in conn.execute(select(s.logged_models.c.model_id).where(s.logged_models.c.model_id.in_(ids)))}
+        missing_ids = ids - known
+        if missing_ids:
+            raise ResourceDoesNotExist(f"Logged model with ID '{sorted(missing_ids)[0]}' not found.")
+        stmt = self.db.insert(s.run_model_links)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["run_uuid", "model_id", "direction"], set_={"step": stmt.excluded.step}
+            ),
+            [{"run_uuid": run_id, "model_id": m, "direction": direction, "step": step} for m, step in models],
+        )
+
+    # ---- search --------------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiment_ids: list[int],
+        filter_string: str,
+        view_type: str,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
+    ) -> tuple[list[Run], str | None]:
+        from tracklet.store import search, search_sql
+
+        offset = search.decode_page_token(page_token)
+        if not experiment_ids:
+            return [], None
+        query = search_sql.run_search_select(
+            experiment_ids, filter_string, view_type, order_by, max_results + 1, offset
+        )
+        with self.db.read() as conn:
+            ids = [row[0] for row in conn.execute(query)]
+            runs = self.load_runs(conn, ids[:max_results])
+        token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
+        return runs, token
+
+
+def _run_info(row) -> RunInfo:  # type: ignore[no-untyped-def]
+    return RunInfo(
+        run_id=row.run_uuid,
+        run_uuid=row.run_uuid,
+        experiment_id=str(row.experiment_id),
+        run_name=row.name,
+        user_id=row.user_id,
+        status=row.status,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        artifact_uri=row.artifact_uri,
+        lifecycle_stage=row.lifecycle_stage,
+    )

@@ -1,0 +1,23 @@
+"""`Store`: the tracking store the HTTP layer talks to, assembled from one class per resource."""
+
+from __future__ import annotations
+
+from tracklet.store.database import Database
+from tracklet.store.experiments import ExperimentStore
+from tracklet.store.logged_models import LoggedModelStore
+from tracklet.store.migrations import upgrade
+from tracklet.store.runs import RunStore
+
+DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
+
+
+class Store(ExperimentStore, RunStore, LoggedModelStore):
+    def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
+        self.db = Database(uri)
+        self.default_artifact_root = default_artifact_root
+        if migrate:
+            upgrade(self.db.engine)
+        self.ensure_default_experiment()
+
+    def close(self) -> None:
+        self.db.dispose()

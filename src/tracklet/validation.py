@@ -1,0 +1,122 @@
+"""MLflow's limits and key rules (reference §d.2), as plain functions raising InvalidParameterValue."""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+
+from tracklet.errors import InvalidParameterValue
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+MAX_BATCH_TOTAL = 1000
+MAX_SEARCH_RESULTS = 50000
+# Stored instead of ±inf, as MLflow's SQL store does.
+DOUBLE_MAX = 1.7976931348623157e308
+
+_KEY_RE = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+
+
+def missing(field: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Missing value for required parameter '{field}'. "
+        "See the API docs for more information about request parameters."
+    )
+
+
+def require(value: object, field: str) -> None:
+    if value is None or value == "":
+        raise missing(field)
+
+
+def validate_key(key: str | None, what: str, field: str = "key") -> str:
+    if key is None or key == "":
+        raise missing(field)
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameterValue(
+            f"{what} '{key[:50]}…' had length {len(key)}, which exceeded length limit of {MAX_KEY_LENGTH}"
+        )
+    if not _KEY_RE.match(key):
+        raise InvalidParameterValue(
+            f"Invalid {what.lower()} name: '{key}'. Names may only contain alphanumerics, underscores (_), "
+            "dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
+        )
+    if posixpath.normpath(key) != key or key.startswith("/") or key == ".":
+        raise InvalidParameterValue(
+            f"Invalid {what.lower()} name: '{key}'. Names may be treated as files in certain cases, and must "
+            "not resolve to other names when treated as such. This name would resolve to "
+            f"'{posixpath.normpath(key)}'"
+        )
+    return key
+
+
+def truncate(value: str | None, limit: int) -> str:
+    """Long param and tag values are cut silently, as MLflow does by default."""
+    if value is None:
+        return ""
+    return value if len(value) <= limit else value[:limit]
+
+
+def validate_run_id(run_id: str | None, field: str = "run_id") -> str:
+    if not run_id:
+        raise missing(field)
+    if not _RUN_ID_RE.match(run_id):
+        raise InvalidParameterValue(f"Invalid value '{run_id}' for parameter '{field}' supplied.")
+    return run_id
+
+
+def parse_experiment_id(experiment_id: str | int | None, field: str = "experiment_id") -> int:
+    if experiment_id is None or experiment_id == "":
+        raise missing(field)
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Experiment ID must be a valid integer, got {experiment_id!r} for '{field}'"
+        ) from None
+
+
+def validate_experiment_name(name: str | None, field: str = "name") -> str:
+    if name is None or name.strip() == "":
+        raise missing(field)
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidParameterValue(
+            f"Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
+        )
+    return name
+
+
+def validate_max_results(value: int | None, default: int | None, field: str = "max_results") -> int:
+    if value is None:
+        if default is None:
+            raise InvalidParameterValue(
+                f"Invalid value 0 for parameter '{field}' supplied: it must be at least 1"
+            )
+        return default
+    if value < 1 or value > MAX_SEARCH_RESULTS:
+        raise InvalidParameterValue(
+            f"Invalid value {value} for parameter '{field}' supplied. It must be between 1 and "
+            f"{MAX_SEARCH_RESULTS}."
+        )
+    return value
+
+
+def encode_metric_value(value: float) -> tuple[float, bool]:
+    """(stored value, is_nan) for a metric value; infinities are clamped like MLflow's SQL store."""
+    if math.isnan(value):
+        return 0.0, True
+    if math.isinf(value):
+        return (DOUBLE_MAX if value > 0 else -DOUBLE_MAX), False
+    return value, False
+
+
+def decode_metric_value(value: float, is_nan: bool) -> float | str:
+    return "NaN" if is_nan else value
