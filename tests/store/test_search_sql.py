@@ -123,8 +123,8 @@ def _insert_rows(engine: Engine) -> None:
         conn.execute(
             insert(schema.experiments),
             [
-                {"experiment_id": eid, "name": name, "artifact_location": f"/a/{eid}", "lifecycle_stage": stage,
-                 "creation_time": created, "last_update_time": created + eid}
+                {"experiment_id": eid, "name": name, "artifact_location": f"/a/{eid}",
+                 "lifecycle_stage": stage, "creation_time": created, "last_update_time": created + eid}
                 for eid, (name, created, stage, _) in EXPERIMENTS.items()
             ],
         )  # fmt: skip
@@ -153,7 +153,9 @@ def _insert_rows(engine: Engine) -> None:
             insert(schema.params),
             [{"run_uuid": rid, "key": k, "value": v} for rid, ps in PARAMS.items() for k, v in ps.items()],
         )
-        tag_rows = [{"run_uuid": rid, "key": k, "value": v} for rid, ts in TAGS.items() for k, v in ts.items()]
+        tag_rows = [
+            {"run_uuid": rid, "key": k, "value": v} for rid, ts in TAGS.items() for k, v in ts.items()
+        ]
         tag_rows += [{"run_uuid": rid, "key": "mlflow.runName", "value": row[1]} for rid, row in RUNS.items()]
         conn.execute(insert(schema.tags), tag_rows)
         conn.execute(
@@ -198,8 +200,10 @@ def runs(engine: Engine):  # type: ignore[no-untyped-def]
     """Run ids for a search in experiment 1 (or `experiments`), newest first unless ordered."""
 
     def search(filter_string: str = "", order_by: list[str] | None = None, view_type: str = "ACTIVE_ONLY",
-               experiments: tuple[int, ...] = (1,), limit: int = 1000, offset: int = 0) -> list[str]:  # fmt: skip
-        return _ids(engine, run_search_select(list(experiments), filter_string, view_type, order_by, limit, offset))
+               experiments: tuple[int, ...] = (1,), limit: int = 1000,
+               offset: int = 0) -> list[str]:  # fmt: skip
+        stmt = run_search_select(list(experiments), filter_string, view_type, order_by, limit, offset)
+        return _ids(engine, stmt)
 
     return search
 
@@ -218,7 +222,9 @@ def models(engine: Engine):  # type: ignore[no-untyped-def]
     def search(filter_string: str = "", order_by: list[dict[str, Any]] | None = None,
                experiments: tuple[int, ...] = (1,), datasets: list[dict[str, str]] | None = None,
                limit: int = 100, offset: int = 0) -> list[str]:  # fmt: skip
-        stmt = logged_model_search_select(list(experiments), filter_string, order_by, limit, offset, datasets=datasets)
+        stmt = logged_model_search_select(
+            list(experiments), filter_string, order_by, limit, offset, datasets=datasets
+        )
         return _ids(engine, stmt)
 
     return search
