@@ -1,0 +1,559 @@
+"""Compile parsed searches (`tracklet.store.search`) to SQLAlchemy Core selects.
+
+Each function returns one page of ids in the final order; the store runs it and bulk-loads the rest.
+The SQL is set-based and reads the same on SQLite and PostgreSQL. The few places where the two
+differ are the three small constructs at the top of this module:
+
+- `case_sensitive_like`: PostgreSQL's LIKE is case-sensitive, SQLite's is not, so SQLite gets GLOB.
+- `binary_order`: sort strings by code point (PostgreSQL's default collation follows the locale).
+- `dataset_context`: the `mlflow.data.context` tag read out of `dataset_inputs.tags_json`.
+
+LIKE patterns use `%` and `_`; a backslash makes the next character literal (PostgreSQL's default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from tracklet.errors import InvalidParameterValue
+from tracklet.store import schema
+from tracklet.store.search import (
+    Comparison,
+    OrderKey,
+    Value,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_logged_model_filter,
+    parse_logged_model_order_by,
+    parse_run_filter,
+    parse_run_order_by,
+)
+
+__all__ = [
+    "binary_order",
+    "case_sensitive_like",
+    "experiment_search_select",
+    "logged_model_search_select",
+    "run_search_select",
+]
+
+_ESCAPE = "\\"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+# ---------------------------------------------------------------------------------------------
+# Dialect differences
+
+
+def _like_to_glob(pattern: str) -> str:
+    """Translate a LIKE pattern (`%`, `_`, backslash escape) into the equivalent SQLite GLOB."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == _ESCAPE:
+            ch = next(chars)  # a trailing escape is rejected before we get here
+            out.append(f"[{ch}]" if ch in "*?[" else ch)
+        elif ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _check_pattern(pattern: str) -> None:
+    escaped = False
+    for ch in pattern:
+        escaped = not escaped and ch == _ESCAPE
+    if escaped:
+        raise InvalidParameterValue(f"LIKE pattern must not end with the escape character: '{pattern}'")
+
+
+class _CaseSensitiveLike(ColumnElement[bool]):
+    type = Boolean()
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("like_pattern", InternalTraversal.dp_clauseelement),
+        ("glob_pattern", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
+        _check_pattern(pattern)
+        self.column = column
+        self.like_pattern: BindParameter[str] = literal(pattern, String)
+        self.glob_pattern: BindParameter[str] = literal(_like_to_glob(pattern), String)
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(_CaseSensitiveLike)
+def _like_default(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.like(element.like_pattern, escape=_ESCAPE), **kw)
+
+
+@compiles(_CaseSensitiveLike, "sqlite")
+def _like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"({column} GLOB {compiler.process(element.glob_pattern, **kw)})"
+
+
+def case_sensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    """`column LIKE pattern`, case-sensitive on every database."""
+    return _CaseSensitiveLike(column, pattern)
+
+
+def _case_insensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    _check_pattern(pattern)
+    # ILIKE on PostgreSQL; lower(x) LIKE lower(y) on SQLite, whatever PRAGMA case_sensitive_like says.
+    return column.ilike(pattern, escape=_ESCAPE)
+
+
+class _BinaryOrder(ColumnElement[str]):
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(_BinaryOrder)
+def _binary_order_default(element: _BinaryOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)  # SQLite's default collation is BINARY
+
+
+@compiles(_BinaryOrder, "postgresql")
+def _binary_order_pg(element: _BinaryOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.collate("C"), **kw)
+
+
+def binary_order(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A string column to sort by code point, as SQLite does, on every database."""
+    return _BinaryOrder(column)
+
+
+class _DatasetContext(ColumnElement[str]):
+    """The value of the `mlflow.data.context` input tag in a `tags_json` list, or NULL."""
+
+    type = Text()
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(_DatasetContext)  # SQLite
+def _dataset_context_sqlite(element: _DatasetContext, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return (
+        "(SELECT json_extract(ctx.value, '$.value') FROM json_each(" + column + ") AS ctx "
+        f"WHERE json_extract(ctx.value, '$.key') = '{DATASET_CONTEXT_TAG}' LIMIT 1)"
+    )
+
+
+@compiles(_DatasetContext, "postgresql")
+def _dataset_context_pg(element: _DatasetContext, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return (
+        "(SELECT ctx.value ->> 'value' FROM jsonb_array_elements(CAST(" + column + " AS JSONB)) AS ctx "
+        f"WHERE ctx.value ->> 'key' = '{DATASET_CONTEXT_TAG}' LIMIT 1)"
+    )
+
+
+def dataset_context(column: ColumnElement[Any]) -> ColumnElement[str]:
+    return _DatasetContext(column)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared pieces
+
+
+def _compare(column: ColumnElement[Any], op: str, value: Value) -> ColumnElement[bool]:
+    """`column <op> value` for every comparator of the grammar except IS [NOT] NULL."""
+    if op == "LIKE":
+        return case_sensitive_like(column, str(value))
+    if op == "ILIKE":
+        return _case_insensitive_like(column, str(value))
+    if op == "IN":
+        assert isinstance(value, tuple)
+        return column.in_(value)
+    if op == "NOT IN":
+        assert isinstance(value, tuple)
+        return column.not_in(value)
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    raise InvalidParameterValue(f"Unsupported comparator '{op}'")
+
+
+def _compare_metric(value_col: Any, is_nan_col: Any, op: str, value: Value) -> ColumnElement[bool]:
+    # NaN is stored as value 0 with is_nan set: it satisfies only "!=".
+    if op == "!=":
+        return or_(value_col != value, is_nan_col == true())
+    return and_(_compare(value_col, op, value), is_nan_col == false())
+
+
+def _key_value_condition(
+    table: Any, owner_col: Any, owner: Any, key: str, op: str, value: Value
+) -> ColumnElement[bool]:
+    """EXISTS / NOT EXISTS over a key-value table (params, tags, ...): absent keys never compare."""
+    match = [owner_col == owner, table.c.key == key]
+    if op == "IS NULL":
+        return ~exists().where(*match)
+    if op == "IS NOT NULL":
+        return exists().where(*match)
+    if "is_nan" in table.c:
+        return exists().where(*match, _compare_metric(table.c.value, table.c.is_nan, op, value))
+    return exists().where(*match, _compare(table.c.value, op, value))
+
+
+def _missing_last(*conditions: Any) -> ColumnElement[int]:
+    """A sort key: 0 for rows with a value, then 1, 2 ... for each condition in turn (NaN, missing)."""
+    return case(*((cond, rank) for rank, cond in enumerate(conditions, start=1)), else_=0)
+
+
+def _direction(expr: Any, ascending: bool) -> Any:
+    return expr.asc() if ascending else expr.desc()
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidParameterValue(f"Invalid value {limit!r} for max_results: must be a positive integer")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterValue(f"Invalid offset {offset!r}: must be a non-negative integer")
+
+
+_VIEW_TYPES = {
+    "ACTIVE_ONLY": ("active",),
+    "DELETED_ONLY": ("deleted",),
+    "ALL": ("active", "deleted"),
+    # The protobuf enum numbers, as some clients send them.
+    "1": ("active",),
+    "2": ("deleted",),
+    "3": ("active", "deleted"),
+}
+
+
+def _lifecycle_condition(column: Any, view_type: str | int | None) -> ColumnElement[bool]:
+    stages = _VIEW_TYPES.get(str(view_type or "ACTIVE_ONLY").upper())
+    if stages is None:
+        raise InvalidParameterValue(
+            f"Invalid view_type '{view_type}'. Expected ACTIVE_ONLY, DELETED_ONLY or ALL"
+        )
+    if len(stages) == 2:
+        return true()
+    return column == stages[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+
+_RUN_COLUMNS = {
+    "run_id": schema.runs.c.run_uuid,
+    "run_name": schema.runs.c.name,  # the server keeps it equal to the mlflow.runName tag
+    "status": schema.runs.c.status,
+    "user_id": schema.runs.c.user_id,
+    "artifact_uri": schema.runs.c.artifact_uri,
+    "start_time": schema.runs.c.start_time,
+    "end_time": schema.runs.c.end_time,
+}
+
+
+def _run_condition(c: Comparison) -> ColumnElement[bool]:
+    runs = schema.runs
+    if c.kind == "attribute":
+        return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
+    if c.kind == "metric":
+        table = schema.latest_metrics
+    elif c.kind == "param":
+        table = schema.params
+    elif c.kind == "tag":
+        table = schema.tags
+    else:  # dataset: some input of the run matches
+        inputs = schema.dataset_inputs
+        column = dataset_context(inputs.c.tags_json) if c.key == "context" else inputs.c[c.key]
+        return exists().where(inputs.c.run_uuid == runs.c.run_uuid, _compare(column, c.op, c.value))
+    return _key_value_condition(table, table.c.run_uuid, runs.c.run_uuid, c.key, c.op, c.value)
+
+
+def run_search_select(
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    view_type: str | None,
+    order_by: Sequence[str] | None,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """One page of `runs.run_uuid` matching a runs/search request, in its final order.
+
+    Runs lacking an order key sort last in both directions; NaN metrics sort after real values
+    and before missing ones. Ties break on `start_time DESC` (unless ordered on) then `run_uuid`.
+    """
+    _check_page(limit, offset)
+    runs = schema.runs
+    comparisons = parse_run_filter(filter_string)
+    order_keys = parse_run_order_by(order_by)
+
+    stmt = select(runs.c.run_uuid).where(
+        runs.c.experiment_id.in_(list(experiment_ids)),
+        _lifecycle_condition(runs.c.lifecycle_stage, view_type),
+        *(_run_condition(c) for c in comparisons),
+    )
+    from_clause: Any = runs
+    ordering: list[Any] = []
+    for i, key in enumerate(order_keys):
+        if key.kind == "attribute":
+            column = _RUN_COLUMNS[key.key]
+            if key.key == "end_time":
+                ordering.append(_missing_last(column.is_(None)))
+            sort_col = column if key.key in ("start_time", "end_time") else binary_order(column)
+            ordering.append(_direction(sort_col, key.ascending))
+            continue
+        table = {"metric": schema.latest_metrics, "param": schema.params, "tag": schema.tags}[key.kind]
+        joined = table.alias(f"order_{i}")
+        from_clause = from_clause.outerjoin(
+            joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == key.key)
+        )
+        if key.kind == "metric":
+            ordering.append(_missing_last(joined.c.is_nan == true(), joined.c.run_uuid.is_(None)))
+            ordering.append(_direction(joined.c.value, key.ascending))
+        else:
+            ordering.append(_missing_last(joined.c.run_uuid.is_(None)))
+            ordering.append(_direction(binary_order(joined.c.value), key.ascending))
+    if not any(k.kind == "attribute" and k.key == "start_time" for k in order_keys):
+        ordering.append(runs.c.start_time.desc())
+    ordering.append(runs.c.run_uuid.asc())
+    return stmt.select_from(from_clause).order_by(*ordering).limit(limit).offset(offset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments
+
+_EXPERIMENT_COLUMNS = {
+    "name": schema.experiments.c.name,
+    "experiment_id": schema.experiments.c.experiment_id,
+    "creation_time": schema.experiments.c.creation_time,
+    "last_update_time": schema.experiments.c.last_update_time,
+}
+
+
+def _experiment_condition(c: Comparison) -> ColumnElement[bool]:
+    if c.kind == "attribute":
+        return _compare(_EXPERIMENT_COLUMNS[c.key], c.op, c.value)
+    tags = schema.experiment_tags
+    owner = schema.experiments.c.experiment_id
+    return _key_value_condition(tags, tags.c.experiment_id, owner, c.key, c.op, c.value)
+
+
+def experiment_search_select(
+    filter_string: str | None,
+    view_type: str | None,
+    order_by: Sequence[str] | None,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """One page of `experiments.experiment_id` for an experiments/search request.
+
+    Default order: `creation_time DESC, experiment_id ASC`; `experiment_id ASC` breaks any ties.
+    """
+    _check_page(limit, offset)
+    experiments = schema.experiments
+    comparisons = parse_experiment_filter(filter_string)
+    order_keys = parse_experiment_order_by(order_by) or [
+        OrderKey("attribute", "creation_time", ascending=False)
+    ]
+    ordering: list[Any] = []
+    for key in order_keys:
+        column: Any = _EXPERIMENT_COLUMNS[key.key]
+        ordering.append(_direction(binary_order(column) if key.key == "name" else column, key.ascending))
+    if not any(k.key == "experiment_id" for k in order_keys):
+        ordering.append(experiments.c.experiment_id.asc())
+    return (
+        select(experiments.c.experiment_id)
+        .where(
+            _lifecycle_condition(experiments.c.lifecycle_stage, view_type),
+            *(_experiment_condition(c) for c in comparisons),
+        )
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Logged models
+
+_MODEL_COLUMNS = {
+    "name": schema.logged_models.c.name,
+    "model_id": schema.logged_models.c.model_id,
+    "model_type": schema.logged_models.c.model_type,
+    "status": schema.logged_models.c.status,
+    "source_run_id": schema.logged_models.c.source_run_id,
+    "creation_timestamp": schema.logged_models.c.creation_timestamp_ms,
+    "last_updated_timestamp": schema.logged_models.c.last_updated_timestamp_ms,
+}
+
+
+def _dataset_filter(table: Any, datasets: Sequence[Mapping[str, Any]]) -> ColumnElement[bool]:
+    """Metric rows recorded on any of the given datasets (name, and digest when given)."""
+    options = []
+    for d in datasets:
+        name = d.get("dataset_name") if isinstance(d, Mapping) else None
+        if not name:
+            raise InvalidParameterValue("`dataset_name` in the `datasets` clause must be specified.")
+        cond = table.c.dataset_name == name
+        if d.get("dataset_digest"):
+            cond = and_(cond, table.c.dataset_digest == d["dataset_digest"])
+        options.append(cond)
+    return or_(*options)
+
+
+def _model_condition(c: Comparison, datasets: Sequence[Mapping[str, Any]]) -> ColumnElement[bool]:
+    models = schema.logged_models
+    if c.kind == "attribute":
+        return _compare(_MODEL_COLUMNS[c.key], c.op, c.value)
+    if c.kind == "metric":
+        # Any recorded point of the metric may match, as in MLflow.
+        metrics = schema.logged_model_metrics
+        cond = [
+            metrics.c.model_id == models.c.model_id,
+            metrics.c.key == c.key,
+            _compare_metric(metrics.c.value, metrics.c.is_nan, c.op, c.value),
+        ]
+        if datasets:
+            cond.append(_dataset_filter(metrics, datasets))
+        return exists().where(*cond)
+    table = schema.logged_model_params if c.kind == "param" else schema.logged_model_tags
+    return _key_value_condition(table, table.c.model_id, models.c.model_id, c.key, c.op, c.value)
+
+
+def _latest_model_metric(key: OrderKey) -> Any:
+    """Per model, the latest point (by timestamp, then step) of one metric, as a subquery."""
+    metrics = schema.logged_model_metrics
+    conditions = [metrics.c.key == key.key]
+    if key.dataset_name:
+        conditions.append(metrics.c.dataset_name == key.dataset_name)
+    if key.dataset_digest:
+        conditions.append(metrics.c.dataset_digest == key.dataset_digest)
+    ranked = (
+        select(
+            metrics.c.model_id,
+            metrics.c.value,
+            metrics.c.is_nan,
+            func.row_number()
+            .over(
+                partition_by=metrics.c.model_id,
+                order_by=(metrics.c.timestamp.desc(), metrics.c.step.desc(), metrics.c.run_id.asc()),
+            )
+            .label("rank"),
+        )
+        .where(*conditions)
+        .subquery()
+    )
+    return select(ranked.c.model_id, ranked.c.value, ranked.c.is_nan).where(ranked.c.rank == 1)
+
+
+def logged_model_search_select(
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    order_by: Sequence[Mapping[str, Any]] | None,
+    limit: int,
+    offset: int,
+    datasets: Sequence[Mapping[str, Any]] | None = None,
+) -> Select[Any]:
+    """One page of `logged_models.model_id` (active models only) for a logged-models/search request.
+
+    `order_by` items are `{field_name, ascending, dataset_name?, dataset_digest?}`; `datasets`
+    (`[{dataset_name, dataset_digest?}]`) restricts metric filters to those datasets, or, without
+    metric filters, keeps only models with a metric on one of them. Default order:
+    `creation_timestamp DESC, model_id ASC`.
+    """
+    _check_page(limit, offset)
+    models = schema.logged_models
+    datasets = list(datasets or [])
+    comparisons = parse_logged_model_filter(filter_string)
+    order_keys = parse_logged_model_order_by(order_by)
+
+    conditions = [
+        models.c.experiment_id.in_(list(experiment_ids)),
+        models.c.lifecycle_stage == "active",
+        *(_model_condition(c, datasets) for c in comparisons),
+    ]
+    if datasets and not any(c.kind == "metric" for c in comparisons):
+        metrics = schema.logged_model_metrics
+        conditions.append(
+            exists().where(metrics.c.model_id == models.c.model_id, _dataset_filter(metrics, datasets))
+        )
+
+    from_clause: Any = models
+    ordering: list[Any] = []
+    for i, key in enumerate(order_keys):
+        if key.kind == "attribute":
+            column: Any = _MODEL_COLUMNS[key.key]
+            if key.key == "source_run_id":
+                ordering.append(_missing_last(column.is_(None)))
+            if key.key not in ("creation_timestamp", "last_updated_timestamp"):
+                column = binary_order(column)
+            ordering.append(_direction(column, key.ascending))
+            continue
+        latest = _latest_model_metric(key).subquery(f"order_{i}")
+        from_clause = from_clause.outerjoin(latest, latest.c.model_id == models.c.model_id)
+        ordering.append(_missing_last(latest.c.is_nan == true(), latest.c.model_id.is_(None)))
+        ordering.append(_direction(latest.c.value, key.ascending))
+    if not any(k.kind == "attribute" and k.key == "creation_timestamp" for k in order_keys):
+        ordering.append(models.c.creation_timestamp_ms.desc())
+    if not any(k.kind == "attribute" and k.key == "model_id" for k in order_keys):
+        ordering.append(models.c.model_id.asc())
+    return (
+        select(models.c.model_id)
+        .select_from(from_clause)
+        .where(*conditions)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
