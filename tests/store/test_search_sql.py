@@ -1,6 +1,6 @@
 """Searches against a real database: which ids come back, in which order.
 
-Runs on a temporary SQLite file, and also on PostgreSQL when `TRACKLET_TEST_PG_URL` is set
+Runs on a temporary SQLite file and on a throwaway PostgreSQL started by the suite
 (e.g. `postgresql+psycopg://user@localhost:5432/db`); there each run gets its own schema, dropped after.
 """
 
@@ -87,14 +87,7 @@ MODEL_METRICS = {
 }
 
 
-def _database_urls() -> list[Any]:
-    urls: list[Any] = ["sqlite"]
-    if os.environ.get("TRACKLET_TEST_PG_URL"):
-        urls.append(pytest.param("postgresql", marks=pytest.mark.postgres))
-    return urls
-
-
-@pytest.fixture(scope="module", params=_database_urls())
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     if request.param == "sqlite":
         eng = create_engine(f"sqlite:///{tmp_path_factory.mktemp('search') / 'search.db'}")
@@ -103,7 +96,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield eng
         eng.dispose()
         return
-    base = create_engine(os.environ["TRACKLET_TEST_PG_URL"])
+    pg = request.getfixturevalue("postgres")
+    base = create_engine(pg.url().replace("postgresql://", "postgresql+psycopg://"))
     name = f"search_test_{uuid.uuid4().hex[:8]}"
     with base.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))
