@@ -61,6 +61,11 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def positional(engine: Engine) -> str:
+    """The driver's positional bind marker, for hand-written hot-path SQL."""
+    return "?" if engine.dialect.name == "sqlite" else "%s"
+
+
 def insert(engine: Engine, table: Any) -> Any:
     """An INSERT that supports `.on_conflict_do_nothing()` / `.on_conflict_do_update()` on this dialect."""
     if engine.dialect.name == "sqlite":

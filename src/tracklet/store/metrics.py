@@ -3,6 +3,8 @@
 A batch is reduced in Python to one candidate per key, then written with two statements:
 an INSERT of all points (exact duplicates ignored by the primary key) and an upsert of
 `latest_metrics` that only replaces a row when the new (step, timestamp, value) is larger.
+These two statements are the hottest path of the server, so they are written as SQL text
+(identical on SQLite and PostgreSQL apart from bind markers) and sent with the driver's executemany.
 """
 
 from __future__ import annotations
@@ -10,19 +12,22 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import cache
+from itertools import chain
 
-from sqlalchemy import Connection, and_, select, tuple_
+import msgspec
+
+from sqlalchemy import Connection, Engine, select
 
 from tracklet.entities import Metric
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store.database import Database
-from tracklet.validation import decode_metric_value, encode_metric_value
+from tracklet.store.dialects import positional
+from tracklet.validation import encode_metric_value
 
 
-@dataclass(frozen=True, slots=True)
-class MetricPoint:
+class MetricPoint(msgspec.Struct, frozen=True):
     key: str
     value: float
     timestamp: int
@@ -32,42 +37,55 @@ class MetricPoint:
     dataset_digest: str | None = None
 
 
+_POINT_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "is_nan")
+# Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+_ROWS_PER_STATEMENT = 500
+
+
+@cache
+def _values_sql(engine: Engine, n_rows: int) -> str:
+    mark = positional(engine)
+    row = "(" + ", ".join([mark] * len(_POINT_COLUMNS)) + ")"
+    return f"({', '.join(_POINT_COLUMNS)}) VALUES " + ", ".join([row] * n_rows)
+
+
+def _insert_points_sql(engine: Engine, n_rows: int) -> str:
+    return f"INSERT INTO metrics {_values_sql(engine, n_rows)} ON CONFLICT DO NOTHING"
+
+
+def _upsert_latest_sql(engine: Engine, n_rows: int) -> str:
+    return (
+        f"INSERT INTO latest_metrics {_values_sql(engine, n_rows)} "
+        "ON CONFLICT (run_uuid, key) DO UPDATE SET timestamp = excluded.timestamp, step = excluded.step, "
+        "value = excluded.value, is_nan = excluded.is_nan "
+        "WHERE (excluded.step, excluded.timestamp, excluded.value) > "
+        "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+    )
+
+
+def _execute_rows(conn: Connection, make_sql, rows: list[tuple]) -> None:  # type: ignore[no-untyped-def]
+    engine = conn.engine
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        part = rows[start : start + _ROWS_PER_STATEMENT]
+        conn.exec_driver_sql(make_sql(engine, len(part)), tuple(chain.from_iterable(part)))
+
+
 def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
     if not points:
         return
-    rows = []
-    latest: dict[str, tuple[int, int, float, bool]] = {}
+    rows: list[tuple] = []
+    latest: dict[str, tuple] = {}
     for p in points:
         value, is_nan = encode_metric_value(p.value)
-        rows.append(
-            {"run_uuid": run_id, "key": p.key, "timestamp": p.timestamp, "step": p.step, "value": value, "is_nan": is_nan}
-        )
-        candidate = (p.step, p.timestamp, value, is_nan)
+        row = (run_id, p.key, p.timestamp, p.step, value, is_nan)
+        rows.append(row)
         current = latest.get(p.key)
-        if current is None or candidate[:3] > current[:3]:
-            latest[p.key] = candidate
-    conn.execute(db.insert(s.metrics).on_conflict_do_nothing(), rows)
-
-    lm = s.latest_metrics
-    stmt = db.insert(lm)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_uuid", "key"],
-        set_={
-            "value": stmt.excluded.value,
-            "timestamp": stmt.excluded.timestamp,
-            "step": stmt.excluded.step,
-            "is_nan": stmt.excluded.is_nan,
-        },
-        where=tuple_(stmt.excluded.step, stmt.excluded.timestamp, stmt.excluded.value)
-        > tuple_(lm.c.step, lm.c.timestamp, lm.c.value),
-    )
-    conn.execute(
-        stmt,
-        [
-            {"run_uuid": run_id, "key": key, "step": step, "timestamp": ts, "value": value, "is_nan": is_nan}
-            for key, (step, ts, value, is_nan) in latest.items()
-        ],
-    )
+        # the latest point of a key is the one with the largest (step, timestamp, value)
+        if current is None or (p.step, p.timestamp, value) > (current[3], current[2], current[4]):
+            latest[p.key] = row
+    _execute_rows(conn, _insert_points_sql, rows)
+    # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
+    _execute_rows(conn, _upsert_latest_sql, list(latest.values()))
 
     model_rows = [
         {
@@ -85,24 +103,27 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
         if p.model_id
     ]
     if model_rows:
-        known = {
-            r[0]
-            for r in conn.execute(
-                select(s.logged_models.c.model_id).where(
-                    s.logged_models.c.model_id.in_({r["model_id"] for r in model_rows})
-                )
-            )
-        }
-        model_rows = [r for r in model_rows if r["model_id"] in known]
-        if model_rows:
-            stmt = db.insert(s.logged_model_metrics)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["model_id", "key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest"],
-                    set_={"value": stmt.excluded.value, "is_nan": stmt.excluded.is_nan},
-                ),
-                model_rows,
-            )
+        _write_model_metrics(db, conn, model_rows)
+
+
+def _write_model_metrics(db: Database, conn: Connection, model_rows: list[dict[str, object]]) -> None:
+    """Metrics logged with a model_id are mirrored into the logged model's metrics."""
+    known = {
+        r[0]
+        for r in conn.execute(
+            select(s.logged_models.c.model_id).where(s.logged_models.c.model_id.in_({r["model_id"] for r in model_rows}))
+        )
+    }
+    model_rows = [r for r in model_rows if r["model_id"] in known]
+    if model_rows:
+        stmt = db.insert(s.logged_model_metrics)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["model_id", "key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest"],
+                set_={"value": stmt.excluded.value, "is_nan": stmt.excluded.is_nan},
+            ),
+            model_rows,
+        )
 
 
 def _encode_history_token(row: tuple[int, int, float, bool]) -> str:
@@ -120,26 +141,30 @@ def _decode_history_token(token: str) -> tuple[int, int, float, bool]:
 def read_history(
     conn: Connection, run_id: str, key: str, max_results: int | None, page_token: str | None
 ) -> tuple[list[Metric], str | None]:
-    """All points of one metric ordered by (timestamp, step, value); keyset paging when max_results is given."""
-    m = s.metrics
-    query = (
-        select(m.c.timestamp, m.c.step, m.c.value, m.c.is_nan)
-        .where(and_(m.c.run_uuid == run_id, m.c.key == key))
-        .order_by(m.c.timestamp, m.c.step, m.c.value, m.c.is_nan)
-    )
+    """All points of one metric ordered by (timestamp, step, value); keyset paging when max_results is given.
+
+    Histories can hold millions of points, so rows come straight from the driver's cursor.
+    """
+    mark = positional(conn.engine)
+    sql = f"SELECT timestamp, step, value, is_nan FROM metrics WHERE run_uuid = {mark} AND key = {mark}"
+    args: list[object] = [run_id, key]
     if page_token:
-        query = query.where(
-            tuple_(m.c.timestamp, m.c.step, m.c.value, m.c.is_nan) > tuple_(*_decode_history_token(page_token))
-        )
+        sql += f" AND (timestamp, step, value, is_nan) > ({mark}, {mark}, {mark}, {mark})"
+        args.extend(_decode_history_token(page_token))
+    sql += " ORDER BY timestamp, step, value, is_nan"
     if max_results is not None:
-        query = query.limit(max_results + 1)
-    rows = conn.execute(query).all()
+        sql += f" LIMIT {int(max_results) + 1}"
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(args))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     token = None
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]
         last = rows[-1]
         token = _encode_history_token((last[0], last[1], last[2], bool(last[3])))
     return [
-        Metric(key=key, value=decode_metric_value(value, is_nan), timestamp=ts, step=step)
-        for ts, step, value, is_nan in rows
+        Metric(key=key, value="NaN" if is_nan else value, timestamp=ts, step=step) for ts, step, value, is_nan in rows
     ], token
