@@ -34,7 +34,7 @@ class CrateError(InvalidParameterValue):
 class Crate:
     """A callable: `crate(x)` calls `fn(x, **objects)`.
 
-    `size_bytes` is the size of the pickled crate; `requirements` maps each distribution the
+    `size_bytes` is the size of the pickled function and objects; `requirements` maps each distribution the
     function and objects come from to its version; `python_version` is the interpreter's.
     """
 
@@ -48,7 +48,7 @@ class Crate:
         self.fn = fn
         self.objects = dict(objects)
         self.python_version = platform.python_version()
-        payload, modules = _pickle_recording_modules(self)
+        payload, modules = _pickle_recording_modules((fn, self.objects), fn)
         self.requirements = requirements_of(modules)
         self.size_bytes = len(payload)
 
@@ -62,7 +62,7 @@ class Crate:
 
     def dumps(self) -> bytes:
         """The crate pickled with cloudpickle (the function by value unless it lives in an installed package)."""
-        return _pickle_recording_modules(self)[0]
+        return _pickle_recording_modules(self, self.fn)[0]
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -165,8 +165,8 @@ class _RecordingPickler(cloudpickle.CloudPickler):
         return super().reducer_override(obj)
 
 
-def _pickle_recording_modules(obj: Crate) -> tuple[bytes, set[str]]:
-    by_value = _module_to_pickle_by_value(obj.fn)
+def _pickle_recording_modules(obj: Any, fn: Any) -> tuple[bytes, set[str]]:
+    by_value = _module_to_pickle_by_value(fn)
     if by_value is not None:
         cloudpickle.register_pickle_by_value(by_value)
     try:
