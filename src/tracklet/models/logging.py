@@ -163,7 +163,11 @@ def _download_run_model(client: Any, run_id: str, path: str, dst: Path) -> Path:
         newest = max(candidates, key=lambda m: int(m["info"].get("creation_timestamp_ms", 0)))
         return Path(client.download_artifacts_from(str(newest["info"]["artifact_uri"]), rest, dst))
     # Models logged as plain run artifacts (MLflow 2, or the R client's runs/log-model).
-    target = Path(client.download_artifacts_from(str(run["info"]["artifact_uri"]), path, dst))
+    missing = ResourceDoesNotExist(f"run {run_id} has no model named {name!r}")
+    try:
+        target = Path(client.download_artifacts_from(str(run["info"]["artifact_uri"]), path, dst))
+    except ResourceDoesNotExist:
+        raise missing from None
     if not (target / "MLmodel").is_file():
-        raise ResourceDoesNotExist(f"run {run_id} has no model named {name!r}")
+        raise missing
     return target
