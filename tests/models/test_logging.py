@@ -78,3 +78,30 @@ def test_tracklet_loads_a_model_logged_by_mlflow(
     for uri in (info.model_uri, f"runs:/{run_id}/sk"):
         model = load_model(uri, client=client)
         np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
+
+
+def test_log_model_uses_the_active_run(tracking_server: Any, elasticnet: Any, wine: Any, monkeypatch: Any) -> None:
+    import tracklet
+
+    if not hasattr(tracklet, "start_run"):
+        pytest.skip("needs the fluent API (tracklet.start_run), which lands with the client")
+    monkeypatch.setenv("TRACKLET_TRACKING_URI", tracking_server.url)
+    tracklet.set_tracking_uri(tracking_server.url)
+    tracklet.set_experiment("models-fluent")
+    with tracklet.start_run() as run:
+        info = log_model(elasticnet, "model", input_example=wine.X_train.head(2))
+    assert info.run_id == run.info.run_id
+    model = load_model(f"runs:/{run.info.run_id}/model")
+    np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
+
+
+def test_runs_and_models_uris_against_the_local_store(tmp_path: Path, elasticnet: Any, wine: Any) -> None:
+    client_module = pytest.importorskip("tracklet.client.client", reason="needs TrackletClient")
+    pytest.importorskip("tracklet.server.app", reason="the local store runs the server's app in-process")
+    local = client_module.TrackletClient(str(tmp_path / "store"))
+    experiment_id = local.create_experiment("models-local")
+    run_id = local.create_run(experiment_id).info.run_id
+    info = log_model(elasticnet, "model", input_example=wine.X_train.head(2), client=local, run_id=run_id)
+    for uri in (info.model_uri, f"runs:/{run_id}/model"):
+        model = load_model(uri, client=local)
+        np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))

@@ -47,22 +47,34 @@ class ModelInfo:
 def default_client() -> Any:
     """A client for TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI)."""
     uri = os.environ.get("TRACKLET_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        raise InvalidParameterValue(
-            "no tracking server: set TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI), or pass client="
-        )
     try:
-        from tracklet.client.client import TrackletClient  # type: ignore[import-not-found]
+        from tracklet.client.client import TrackletClient  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
+        # Until the client lands: the stand-in, which only speaks to a server.
         from tracklet.models._rest import RestClient
 
+        if not uri:
+            raise InvalidParameterValue(
+                "no tracking server: set TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI), or pass client="
+            ) from None
         return RestClient(uri)
-    return TrackletClient(uri)
+    import tracklet
+
+    get_tracking_uri = getattr(tracklet, "get_tracking_uri", None)  # the fluent API's choice, when set
+    return TrackletClient(get_tracking_uri() if callable(get_tracking_uri) else uri)
 
 
 def _as_json(obj: Any) -> dict[str, Any]:
     """The client's answer as MLflow's JSON: dicts pass through, entities (msgspec Structs) are converted."""
     return obj if isinstance(obj, dict) else msgspec.to_builtins(obj)
+
+
+def _params_of(run: dict[str, Any]) -> dict[str, str]:
+    """The run's params: MLflow's JSON has a list of {key, value}, TrackletClient's Run a dict."""
+    params = (run.get("data") or {}).get("params") or []
+    if isinstance(params, dict):
+        return {str(k): str(v) for k, v in params.items()}
+    return {p["key"]: p.get("value", "") for p in params}
 
 
 def _active_run_id() -> str | None:
@@ -71,7 +83,8 @@ def _active_run_id() -> str | None:
     active_run = getattr(tracklet, "active_run", None)  # the fluent API, once it exists
     run = active_run() if callable(active_run) else None
     if run is not None:
-        return str(_as_json(run)["info"]["run_id"])
+        info = run["info"] if isinstance(run, dict) else run.info
+        return str(info["run_id"] if isinstance(info, dict) else info.run_id)
     return os.environ.get("TRACKLET_RUN_ID") or os.environ.get("MLFLOW_RUN_ID")
 
 
@@ -96,7 +109,7 @@ def log_model(
         raise InvalidParameterValue("log_model needs a run: start one, or pass run_id=")
     run = _as_json(client.get_run(run_id))
     experiment_id = str(run["info"]["experiment_id"])
-    params = {p["key"]: p.get("value", "") for p in run.get("data", {}).get("params", [])}
+    params = _params_of(run)
     created = _as_json(
         client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params or None)
     )
