@@ -28,12 +28,25 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         "--artifacts-destination", str(tmp / "art"),
     ]  # fmt: skip
     if os.environ.get("TRACKLET_TEST_SERVER", "mlflow") == "tracklet":
-        cmd = [sys.executable, "-m", "tracklet", "server", "--backend-store-uri", f"sqlite:///{tmp}/t.db", *common]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tracklet",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp}/t.db",
+            *common,
+        ]
     else:
         mlflow = str(Path(sys.executable).with_name("mlflow"))
         cmd = [mlflow, "server", "--backend-store-uri", f"sqlite:///{tmp}/m.db", "--workers", "1", *common]
     server = start_server(
-        cmd, port, tmp / "server.log", ready_path="/health", timeout=120, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"
+        cmd,
+        port,
+        tmp / "server.log",
+        ready_path="/health",
+        timeout=120,
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
     )
     yield server
     server.stop()

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,9 @@ import tracklet
 
 SRC = Path(tracklet.__file__).resolve().parents[1]
 # The shared folder sits next to the checkout (../shared), locally and in CI.
-WINE = Path(os.environ.get("TRACKLET_WINE_CSV", Path(__file__).resolve().parents[3] / "shared/data/wine-quality.csv"))
+WINE = Path(
+    os.environ.get("TRACKLET_WINE_CSV", Path(__file__).resolve().parents[3] / "shared/data/wine-quality.csv")
+)
 
 
 def free_port() -> int:
@@ -52,7 +53,9 @@ class ServerProcess:
                 self.process.wait()
 
 
-def start_server(cmd: list[str], port: int, log: Path, *, ready_path: str, timeout: float, **env: str) -> ServerProcess:
+def start_server(
+    cmd: list[str], port: int, log: Path, *, ready_path: str, timeout: float, **env: str
+) -> ServerProcess:
     """Start `cmd` and wait until GET `ready_path` answers 200 on `port`."""
     url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:

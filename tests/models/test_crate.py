@@ -35,7 +35,10 @@ def test_a_session_global_is_refused_by_name() -> None:
 
 def test_a_global_used_in_a_nested_function_is_refused() -> None:
     def predict(x: Any) -> Any:
-        return [(lambda v: v > THRESHOLD)(v) for v in x]
+        def above(v: float) -> bool:
+            return v > THRESHOLD
+
+        return [above(v) for v in x]
 
     with pytest.raises(CrateError, match="THRESHOLD"):
         crate(predict)

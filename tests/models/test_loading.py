@@ -73,7 +73,9 @@ def test_a_plain_function_and_an_estimator_are_wrapped(tmp_path: Path, elasticne
     save_model(lambda x: len(x), tmp_path / "fn")
     assert load_model(tmp_path / "fn")([1, 2, 3]) == 3
     save_model(elasticnet, tmp_path / "est", input_example=wine.X_train.head(2))
-    np.testing.assert_array_equal(load_model(tmp_path / "est").predict(wine.X_test), elasticnet.predict(wine.X_test))
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "est").predict(wine.X_test), elasticnet.predict(wine.X_test)
+    )
 
 
 def test_a_numpy_example_gives_a_tensor_signature(tmp_path: Path) -> None:
@@ -130,6 +132,21 @@ def test_an_mlflow_model_without_mlflow_installed_says_so(tmp_path: Path, elasti
         "from tracklet.models import load_model\n"
         f"load_model({str(tmp_path / 'sk')!r})\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=subprocess_env())
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=subprocess_env()
+    )
     assert result.returncode != 0
-    assert "was saved by MLflow (loader mlflow.sklearn); loading it needs mlflow: pip install mlflow" in result.stderr
+    assert (
+        "was saved by MLflow (loader mlflow.sklearn); loading it needs mlflow: pip install mlflow"
+        in result.stderr
+    )
+
+
+class Doubler:
+    def __call__(self, x: Any) -> Any:
+        return [2 * v for v in x]
+
+
+def test_a_callable_object_is_wrapped(tmp_path: Path) -> None:
+    save_model(Doubler(), tmp_path / "obj")
+    assert load_model(tmp_path / "obj")([1, 2]) == [2, 4]

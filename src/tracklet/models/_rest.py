@@ -50,7 +50,8 @@ class RestClient:
         return body if isinstance(body, dict) else {}
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        return self._call("GET", "/runs/get", params={"run_id": run_id})["run"]
+        run: dict[str, Any] = self._call("GET", "/runs/get", params={"run_id": run_id})["run"]
+        return run
 
     def create_logged_model(
         self,
@@ -68,14 +69,17 @@ class RestClient:
             body["params"] = [{"key": k, "value": str(v)} for k, v in params.items()]
         if tags:
             body["tags"] = [{"key": k, "value": str(v)} for k, v in tags.items()]
-        return self._call("POST", "/logged-models", json=body)["model"]
+        model: dict[str, Any] = self._call("POST", "/logged-models", json=body)["model"]
+        return model
 
     def get_logged_model(self, model_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/logged-models/{model_id}")["model"]
+        model: dict[str, Any] = self._call("GET", f"/logged-models/{model_id}")["model"]
+        return model
 
     def finalize_logged_model(self, model_id: str, status: str = "LOGGED_MODEL_READY") -> dict[str, Any]:
         body = {"model_id": model_id, "status": status}
-        return self._call("PATCH", f"/logged-models/{model_id}", json=body)["model"]
+        model: dict[str, Any] = self._call("PATCH", f"/logged-models/{model_id}", json=body)["model"]
+        return model
 
     def search_logged_models(
         self, experiment_ids: list[str], filter_string: str = "", max_results: int = 100

@@ -10,6 +10,7 @@ when the crate is made, with the names in the error, not when it is loaded somew
 
 from __future__ import annotations
 
+import builtins
 import dis
 import importlib.metadata
 import inspect
@@ -71,7 +72,7 @@ class Crate:
         self.__dict__.update(state)
 
 
-def crate(fn: Callable[..., Any], **objects: Any) -> Crate:
+def crate(fn: Callable[..., Any], /, **objects: Any) -> Crate:
     """Package `fn` with `objects`; calling the crate with `x` calls `fn(x, **objects)`.
 
     Raises CrateError, naming them, when `fn` uses variables of the session other than imported
@@ -102,7 +103,7 @@ def _check_self_contained(fn: types.FunctionType, objects: dict[str, Any]) -> No
     foreign = sorted(
         name
         for name in _global_names(fn.__code__)
-        if not _is_allowed_global(name, fn.__globals__, fn.__builtins__)  # type: ignore[attr-defined]
+        if not _is_allowed_global(name, fn.__globals__, getattr(fn, "__builtins__", builtins))
     )
     if foreign:
         raise CrateError(
@@ -148,7 +149,7 @@ def _is_allowed_global(name: str, globals_: dict[str, Any], builtins: Any) -> bo
 # --- pickling and requirements -----------------------------------------------------------------
 
 
-class _RecordingPickler(cloudpickle.CloudPickler):
+class _RecordingPickler(cloudpickle.CloudPickler):  # type: ignore[misc]
     """Notes the module of every class, function and module the pickle refers to."""
 
     def __init__(self, file: io.BytesIO) -> None:
@@ -213,7 +214,11 @@ def requirements_of(modules: set[str]) -> dict[str, str]:
     found: dict[str, str] = {"tracklet": tracklet_version}
     by_module = _distributions_by_module()
     for top in sorted({m.split(".")[0] for m in modules}):
-        if top in sys.stdlib_module_names or top in ("__main__", "builtins", "tracklet") or top.startswith("_"):
+        if (
+            top in sys.stdlib_module_names
+            or top in ("__main__", "builtins", "tracklet")
+            or top.startswith("_")
+        ):
             continue
         for dist in by_module.get(top, []):
             try:

@@ -45,8 +45,8 @@ def _call_predict(x: Any, model: Any) -> Any:
     return model.predict(x)
 
 
-def _call_object(x: Any, fn: Any) -> Any:
-    return fn(x)
+def _call_object(x: Any, function: Any) -> Any:
+    return function(x)
 
 
 def as_crate(model: Any) -> Crate:
@@ -54,12 +54,14 @@ def as_crate(model: Any) -> Crate:
     through its predict, a plain function as its own crate, any other callable as an object."""
     if isinstance(model, Crate):
         return model
-    if not isinstance(model, (types.FunctionType, types.MethodType)) and callable(getattr(model, "predict", None)):
+    if not isinstance(model, (types.FunctionType, types.MethodType)) and callable(
+        getattr(model, "predict", None)
+    ):
         return crate(_call_predict, model=model)
     if isinstance(model, types.FunctionType):
         return crate(model)
     if callable(model):
-        return crate(_call_object, fn=model)
+        return crate(_call_object, function=model)
     raise InvalidParameterValue(
         f"expected a crate, a function or an estimator with a predict method, got {type(model).__name__}"
     )
@@ -131,7 +133,7 @@ def _infer_signature(packed: Crate, example: Any) -> Signature:
     inputs = infer_schema(example if not isinstance(example, list) or not example else to_frame(example))
     try:
         output = packed(enforce(example, inputs))
-    except Exception:  # the example need not be runnable to describe the inputs
+    except Exception:  # noqa: BLE001 (the example need not be runnable to describe the inputs)
         return Signature(inputs, None)
     try:
         return Signature(inputs, infer_schema(output))
@@ -225,4 +227,3 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         raise InvalidParameterValue(f"no MLmodel file in {folder}: not a model folder")
     mlmodel = yaml.safe_load(mlmodel_path.read_text()) or {}
     return ModelFolder(folder, mlmodel)
-

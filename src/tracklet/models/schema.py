@@ -84,7 +84,10 @@ class TensorSpec:
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "tensor", "tensor-spec": {"dtype": self.dtype, "shape": list(self.shape)}}
+        out: dict[str, Any] = {
+            "type": "tensor",
+            "tensor-spec": {"dtype": self.dtype, "shape": list(self.shape)},
+        }
         if self.name is not None:
             out["name"] = self.name
         return out
@@ -267,8 +270,6 @@ def _enforce_tensor(data: Any, spec: TensorSpec) -> np.ndarray:
     want = np.dtype(spec.dtype)
     if array.dtype == want:
         return array
-    if np.can_cast(array.dtype, want, casting="safe") or (
-        want.kind == "f" and array.dtype.kind in "iuf"
-    ):
+    if np.can_cast(array.dtype, want, casting="safe") or (want.kind == "f" and array.dtype.kind in "iuf"):
         return array.astype(want)
     raise SchemaError(f"input holds {array.dtype} values; {expected}")
