@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pickle
 import platform
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.models.helpers import subprocess_env
 from tracklet.models import Crate, CrateError, crate
 
 THRESHOLD = 0.5  # a session variable crates must not reach for
@@ -81,3 +85,17 @@ def test_a_crate_survives_pickling(elasticnet: Any, wine: Any) -> None:
     again = pickle.loads(predictor.dumps())
     np.testing.assert_array_equal(again(wine.X_test), predictor(wine.X_test))
     assert again.requirements == predictor.requirements
+
+
+def test_a_function_from_the_users_own_module_travels_by_value(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "my_predictors.py").write_text("import math\n\ndef root(x):\n    return math.sqrt(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_predictors  # type: ignore[import-not-found]
+
+    payload = crate(my_predictors.root).dumps()
+    (tmp_path / "my_predictors.py").unlink()  # gone, as on another machine
+    script = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read())(16.0))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], input=payload, capture_output=True, check=True, env=subprocess_env()
+    )
+    assert result.stdout.strip() == b"4.0"
