@@ -1,0 +1,186 @@
+"""Logging a model to a run, and finding a logged model again by `runs:/` or `models:/` URI.
+
+`log_model` follows the calls MLflow 3's own `log_model` makes (docs/mlflow-wire.md a.2): the run
+is read, a logged model is created with the run's params and linked as an output of the run, the
+model folder is uploaded under the logged model's `artifact_uri`, and the model is finalized
+(`LOGGED_MODEL_READY`, or `LOGGED_MODEL_UPLOAD_FAILED` when the upload fails).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.models.flavor import read_model_folder, save_model
+
+__all__ = ["ModelInfo", "default_client", "download_model", "log_model"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `log_model` logged. `model_uri` (`models:/<model_id>`) loads it back."""
+
+    model_id: str
+    name: str
+    run_id: str
+    experiment_id: str
+    artifact_uri: str
+    size_bytes: int
+    requirements: dict[str, str] = field(default_factory=dict)
+    signature: dict[str, Any] | None = None
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_id}"
+
+    @property
+    def run_model_uri(self) -> str:
+        return f"runs:/{self.run_id}/{self.name}"
+
+
+def default_client() -> Any:
+    """A client for TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI)."""
+    uri = os.environ.get("TRACKLET_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        from tracklet.client.client import TrackletClient  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        # Until the client lands: the stand-in, which only speaks to a server.
+        from tracklet.models._rest import RestClient
+
+        if not uri:
+            raise InvalidParameterValue(
+                "no tracking server: set TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI), or pass client="
+            ) from None
+        return RestClient(uri)
+    import tracklet
+
+    get_tracking_uri = getattr(tracklet, "get_tracking_uri", None)  # the fluent API's choice, when set
+    return TrackletClient(get_tracking_uri() if callable(get_tracking_uri) else uri)
+
+
+def _as_json(obj: Any) -> dict[str, Any]:
+    """The client's answer as MLflow's JSON: dicts pass through, entities (msgspec Structs) are converted."""
+    return obj if isinstance(obj, dict) else msgspec.to_builtins(obj)
+
+
+def _params_of(run: dict[str, Any]) -> dict[str, str]:
+    """The run's params: MLflow's JSON has a list of {key, value}, TrackletClient's Run a dict."""
+    params = (run.get("data") or {}).get("params") or []
+    if isinstance(params, dict):
+        return {str(k): str(v) for k, v in params.items()}
+    return {p["key"]: p.get("value", "") for p in params}
+
+
+def _active_run_id() -> str | None:
+    import tracklet
+
+    active_run = getattr(tracklet, "active_run", None)  # the fluent API, once it exists
+    run = active_run() if callable(active_run) else None
+    if run is not None:
+        info = run["info"] if isinstance(run, dict) else run.info
+        return str(info["run_id"] if isinstance(info, dict) else info.run_id)
+    return os.environ.get("TRACKLET_RUN_ID") or os.environ.get("MLFLOW_RUN_ID")
+
+
+def log_model(
+    model: Any,
+    name: str,
+    input_example: Any = None,
+    *,
+    client: Any = None,
+    run_id: str | None = None,
+) -> ModelInfo:
+    """Log `model` (a crate, a plain callable, or an estimator whose `predict` becomes the crate) as a
+    model named `name` of the run `run_id` (default: the active run), in MLflow's model format.
+
+    With `input_example` the signature is inferred and the example stored with the model.
+    """
+    if not name or "/" in name:
+        raise InvalidParameterValue(f"model name must be non-empty and without '/': {name!r}")
+    client = client if client is not None else default_client()
+    run_id = run_id or _active_run_id()
+    if not run_id:
+        raise InvalidParameterValue("log_model needs a run: start one, or pass run_id=")
+    run = _as_json(client.get_run(run_id))
+    experiment_id = str(run["info"]["experiment_id"])
+    params = _params_of(run)
+    created = _as_json(
+        client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params or None)
+    )
+    model_id = str(created["info"]["model_id"])
+    client.log_outputs(run_id, [model_id])
+    artifact_uri = str(created["info"]["artifact_uri"])
+    with tempfile.TemporaryDirectory(prefix="tracklet-model-") as tmp:
+        folder = save_model(
+            model,
+            Path(tmp) / name,
+            input_example,
+            metadata={"artifact_path": name, "model_id": model_id, "run_id": run_id},
+        )
+        saved = read_model_folder(folder)
+        try:
+            client.upload_artifacts_to(artifact_uri, folder)
+        except BaseException:
+            client.finalize_logged_model(model_id, status="LOGGED_MODEL_UPLOAD_FAILED")
+            raise
+    client.finalize_logged_model(model_id, status="LOGGED_MODEL_READY")
+    tracklet_conf = saved.flavors["tracklet"]
+    return ModelInfo(
+        model_id=model_id,
+        name=name,
+        run_id=run_id,
+        experiment_id=experiment_id,
+        artifact_uri=artifact_uri,
+        size_bytes=int(tracklet_conf["size_bytes"]),
+        requirements=dict(tracklet_conf["requirements"]),
+        signature=saved.mlmodel.get("signature"),
+    )
+
+
+def download_model(uri: str, dst: str | Path, *, client: Any = None) -> Path:
+    """Download the model folder behind a `runs:/<run_id>/<name>` or `models:/<model_id>` URI into `dst`."""
+    client = client if client is not None else default_client()
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    if uri.startswith("models:/"):
+        model_id = uri.removeprefix("models:/").strip("/")
+        if not model_id or "/" in model_id:
+            raise InvalidParameterValue(
+                f"expected models:/<model_id>, got {uri!r} (registered model names and versions are not supported)"
+            )
+        model = _as_json(client.get_logged_model(model_id))
+        return Path(client.download_artifacts_from(str(model["info"]["artifact_uri"]), "", dst))
+    if uri.startswith("runs:/"):
+        run_id, _, path = uri.removeprefix("runs:/").strip("/").partition("/")
+        if not run_id or not path:
+            raise InvalidParameterValue(f"expected runs:/<run_id>/<name>, got {uri!r}")
+        return _download_run_model(client, run_id, path, dst)
+    raise InvalidParameterValue(f"not a runs:/ or models:/ URI: {uri!r}")
+
+
+def _download_run_model(client: Any, run_id: str, path: str, dst: Path) -> Path:
+    run = _as_json(client.get_run(run_id))
+    experiment_id = str(run["info"]["experiment_id"])
+    name, _, rest = path.partition("/")
+    # MLflow 3 keeps models apart from run artifacts: find the run's logged model of that name.
+    quoted = name.replace("'", "\\'")
+    found = client.search_logged_models([experiment_id], filter_string=f"name = '{quoted}'", max_results=1000)
+    candidates = [m for m in map(_as_json, found) if m["info"].get("source_run_id") == run_id]
+    if candidates:
+        newest = max(candidates, key=lambda m: int(m["info"].get("creation_timestamp_ms", 0)))
+        return Path(client.download_artifacts_from(str(newest["info"]["artifact_uri"]), rest, dst))
+    # Models logged as plain run artifacts (MLflow 2, or the R client's runs/log-model).
+    missing = ResourceDoesNotExist(f"run {run_id} has no model named {name!r}")
+    try:
+        target = Path(client.download_artifacts_from(str(run["info"]["artifact_uri"]), path, dst))
+    except ResourceDoesNotExist:
+        raise missing from None
+    if not (target / "MLmodel").is_file():
+        raise missing
+    return target
