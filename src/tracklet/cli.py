@@ -48,5 +48,14 @@ def upgrade(backend_store_uri: str | None) -> None:
     store.close()
 
 
+def _add_subcommands() -> None:
+    from tracklet.models.cli import models_group
+
+    cli.add_command(models_group, "models")
+
+
+_add_subcommands()
+
+
 def main() -> None:
     cli()

@@ -1,7 +1,7 @@
 """Fixtures for the model tests: real server processes on free ports, the tutorial's data split.
 
-The tracking server is MLflow's own by default; TRACKLET_TEST_SERVER=tracklet starts
-`python -m tracklet server` instead (same protocol, same tests).
+The tracking server is `tracklet server` by default; TRACKLET_TEST_SERVER=mlflow starts MLflow's own
+`mlflow server` instead (same protocol, same tests).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         "--host", "127.0.0.1", "--port", str(port),
         "--artifacts-destination", str(tmp / "art"),
     ]  # fmt: skip
-    if os.environ.get("TRACKLET_TEST_SERVER", "mlflow") == "tracklet":
+    if os.environ.get("TRACKLET_TEST_SERVER", "tracklet") == "tracklet":
         cmd = [
             sys.executable,
             "-m",
