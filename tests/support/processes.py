@@ -62,6 +62,7 @@ class TrackletServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     log_path: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -77,7 +78,9 @@ class TrackletServer:
         ]  # fmt: skip
         log = tempfile.NamedTemporaryFile(prefix="tracklet-server-", suffix=".log", delete=False)
         self.log_path = log.name
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env}
+        )
         try:
             wait_for_http(self.url + "/health", proc=self.proc)
         except Exception:
@@ -148,3 +151,44 @@ class ThrowawayPostgres:
                 capture_output=True,
             )
             shutil.rmtree(os.path.dirname(self.data_dir), ignore_errors=True)
+
+
+@dataclass
+class MotoS3:
+    """moto's standalone S3-protocol server on a free loopback port (a real HTTP server, no patching)."""
+
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoS3:
+        moto = Path(sys.executable).with_name("moto_server")
+        self.proc = subprocess.Popen(
+            [str(moto), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_http(self.url + "/moto-api/", proc=self.proc)
+        return self
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.url, aws_access_key_id="testing", aws_secret_access_key="testing",
+                     region_name="us-east-1").create_bucket(Bucket=name)  # fmt: skip
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)

@@ -1,0 +1,165 @@
+"""Artifacts in S3-compatible object storage (`s3://bucket/prefix`).
+
+The endpoint comes from boto3's usual configuration (`AWS_ENDPOINT_URL`, or MLflow's
+`MLFLOW_S3_ENDPOINT_URL`), so MinIO, Ceph or any S3-protocol server works. Uploads are streamed as
+multipart uploads in parts of `PART_SIZE` bytes, so memory stays bounded whatever the file size;
+boto3 is blocking, so its calls run in worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlparse
+
+import anyio.to_thread
+
+from tracklet.artifacts.base import ArtifactStore
+from tracklet.entities import FileInfo
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+
+PART_SIZE = 8 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+
+def _client() -> Any:
+    import boto3
+
+    endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    return boto3.client("s3", endpoint_url=endpoint)
+
+
+class S3ArtifactStore(ArtifactStore):
+    def __init__(self, uri: str, client: Any | None = None) -> None:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise InvalidParameterValue(f"Invalid S3 URI {uri!r}: expected s3://bucket[/prefix]")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.client = client or _client()
+
+    def _key(self, path: str) -> str:
+        return posixpath.join(self.prefix, path) if self.prefix else path
+
+    def _dir_prefix(self, path: str) -> str:
+        key = self._key(path)
+        return f"{key}/" if key else ""
+
+    async def _call(self, name: str, **kwargs: Any) -> Any:
+        return await anyio.to_thread.run_sync(lambda: getattr(self.client, name)(**kwargs))
+
+    async def write(self, path: str, chunks: AsyncIterator[bytes]) -> int:
+        key = self._key(path)
+        buffer = bytearray()
+        size = 0
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+
+        async def flush_part() -> None:
+            nonlocal upload_id
+            if upload_id is None:
+                created = await self._call("create_multipart_upload", Bucket=self.bucket, Key=key)
+                upload_id = created["UploadId"]
+            number = len(parts) + 1
+            answer = await self._call(
+                "upload_part", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
+            )
+            parts.append({"ETag": answer["ETag"], "PartNumber": number})
+            buffer.clear()
+
+        try:
+            async for chunk in chunks:
+                buffer.extend(chunk)
+                size += len(chunk)
+                if len(buffer) >= PART_SIZE:
+                    await flush_part()
+            if upload_id is None:
+                await self._call("put_object", Bucket=self.bucket, Key=key, Body=bytes(buffer))
+                return size
+            if buffer:
+                await flush_part()
+            await self._call(
+                "complete_multipart_upload",
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            if upload_id is not None:
+                await self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
+        return size
+
+    async def _head(self, path: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            return await self._call("head_object", Bucket=self.bucket, Key=self._key(path))  # type: ignore[no-any-return]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        if await self.list(path):
+            raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
+        raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+
+    async def size(self, path: str) -> int:
+        return int((await self._head(path))["ContentLength"])
+
+    async def read(self, path: str) -> AsyncIterator[bytes]:  # type: ignore[override]
+        await self._head(path)
+        answer = await self._call("get_object", Bucket=self.bucket, Key=self._key(path))
+        body = answer["Body"]
+        try:
+            while chunk := await anyio.to_thread.run_sync(body.read, _READ_CHUNK):
+                yield chunk
+        finally:
+            body.close()
+
+    async def list(self, path: str) -> list[FileInfo]:
+        prefix = self._dir_prefix(path)
+        infos: list[FileInfo] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = await self._call("list_objects_v2", **kwargs)
+            for common in page.get("CommonPrefixes", []):
+                infos.append(FileInfo(path=common["Prefix"][len(prefix) :].rstrip("/"), is_dir=True))
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(prefix) :]
+                if name:
+                    infos.append(FileInfo(path=name, is_dir=False, file_size=int(obj["Size"])))
+            token = page.get("NextContinuationToken")
+            if not token:
+                break
+        return sorted(infos, key=lambda f: f.path)
+
+    async def delete(self, path: str) -> None:
+        if not path:
+            raise InvalidParameterValue("Refusing to delete the artifact root")
+        keys: list[str] = []
+        prefix = self._dir_prefix(path)
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = await self._call("list_objects_v2", **kwargs)
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+            token = page.get("NextContinuationToken")
+            if not token:
+                break
+        try:
+            await self._head(path)
+            keys.append(self._key(path))
+        except (ResourceDoesNotExist, InvalidParameterValue):
+            pass
+        if not keys:
+            raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+        for start in range(0, len(keys), 1000):
+            objects = [{"Key": k} for k in keys[start : start + 1000]]
+            await self._call("delete_objects", Bucket=self.bucket, Delete={"Objects": objects})

@@ -1,0 +1,128 @@
+"""The artifact stores behave the same: a local folder and S3 (moto's real S3-protocol server)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+
+from tracklet.artifacts import artifact_store_for
+from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.paths import clean_path
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tests.support.processes import MotoS3
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoS3]:
+    server = MotoS3().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch) -> ArtifactStore:  # type: ignore[no-untyped-def]
+    if request.param == "local":
+        return artifact_store_for(str(tmp_path / "artifacts"))
+    moto: MotoS3 = request.getfixturevalue("moto")
+    for key, value in moto.env().items():
+        monkeypatch.setenv(key, value)
+    bucket = "b" + uuid.uuid4().hex[:12]
+    moto.create_bucket(bucket)
+    return artifact_store_for(f"s3://{bucket}/root/prefix")
+
+
+async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def _read_all(store: ArtifactStore, path: str) -> bytes:
+    return b"".join([chunk async for chunk in store.read(path)])
+
+
+def test_a_file_round_trips_and_is_listed_with_its_size(store: ArtifactStore) -> None:
+    async def scenario() -> None:
+        await store.write("1/run/artifacts/dir/a.txt", _chunks(b"hello"))
+        await store.write("1/run/artifacts/b.bin", _chunks(b"\x00" * 10))
+        assert await _read_all(store, "1/run/artifacts/dir/a.txt") == b"hello"
+        assert await store.size("1/run/artifacts/b.bin") == 10
+        listing = {(f.path, f.is_dir, f.file_size) for f in await store.list("1/run/artifacts")}
+        assert listing == {("dir", True, None), ("b.bin", False, 10)}
+
+    anyio.run(scenario)
+
+
+def test_a_file_or_missing_path_lists_as_empty(store: ArtifactStore) -> None:
+    async def scenario() -> None:
+        await store.write("x/file.txt", _chunks(b"1"))
+        assert await store.list("x/file.txt") == []
+        assert await store.list("nowhere") == []
+
+    anyio.run(scenario)
+
+
+def test_missing_files_and_folders_are_reported(store: ArtifactStore) -> None:
+    async def scenario() -> None:
+        await store.write("d/inner/f.txt", _chunks(b"1"))
+        with pytest.raises(ResourceDoesNotExist):
+            await store.size("d/missing.txt")
+        with pytest.raises(InvalidParameterValue):
+            await store.size("d/inner")
+        with pytest.raises(ResourceDoesNotExist):
+            await store.delete("d/missing.txt")
+
+    anyio.run(scenario)
+
+
+def test_overwrite_replaces_and_delete_removes_a_tree(store: ArtifactStore) -> None:
+    async def scenario() -> None:
+        await store.write("t/a.txt", _chunks(b"old"))
+        await store.write("t/a.txt", _chunks(b"new!"))
+        assert await _read_all(store, "t/a.txt") == b"new!"
+        await store.write("t/sub/b.txt", _chunks(b"b"))
+        await store.delete("t")
+        assert await store.list("t") == []
+
+    anyio.run(scenario)
+
+
+@pytest.mark.slow
+def test_a_large_file_streams_through_in_parts(store: ArtifactStore) -> None:
+    data = os.urandom(20 * 1024 * 1024 + 123)  # more than two S3 parts
+
+    async def scenario() -> None:
+        size = await store.write("big/file.bin", _chunks(data, 1024 * 1024))
+        assert size == len(data)
+        back = await _read_all(store, "big/file.bin")
+        assert hashlib.sha256(back).hexdigest() == hashlib.sha256(data).hexdigest()
+
+    anyio.run(scenario)
+
+
+@pytest.mark.parametrize(
+    "bad", ["../etc/passwd", "a/../../b", "/abs/path", "a\\b", "C:/windows", "%2e%2e/x", "a/%2E%2E/%2E%2E/b", "x#y"]
+)
+def test_unsafe_paths_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidParameterValue, match="Invalid path"):
+        clean_path(bad)
+
+
+def test_a_symlink_leading_out_of_the_local_store_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = artifact_store_for(str(tmp_path / "root"))
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "outside", tmp_path / "root" / "link")
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidParameterValue):
+            await store.size("link/secret.txt")
+        with pytest.raises(InvalidParameterValue):
+            await store.write("link/new.txt", _chunks(b"x"))
+
+    anyio.run(scenario)
+    assert not (tmp_path / "outside" / "new.txt").exists()

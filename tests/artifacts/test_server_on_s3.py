@@ -1,0 +1,62 @@
+"""A tracklet server storing artifacts in S3 (moto's real S3-protocol server) and its metadata in
+PostgreSQL: the scaled-out setup, driven by the official MLflow client."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.artifacts.test_artifact_stores import moto  # noqa: F401  (fixture)
+from tests.support.processes import MotoS3, ThrowawayPostgres, TrackletServer
+
+
+@pytest.fixture(scope="module")
+def s3_server(moto: MotoS3, postgres: ThrowawayPostgres, tmp_path_factory) -> Iterator[TrackletServer]:  # noqa: F811
+    bucket = "tracklet-" + uuid.uuid4().hex[:8]
+    moto.create_bucket(bucket)
+    db = postgres.create_database("s3_" + uuid.uuid4().hex[:8])
+    server = TrackletServer(db, f"s3://{bucket}/artifacts", workers=2, env=moto.env()).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.postgres
+def test_artifacts_round_trip_through_s3_with_several_workers(s3_server: TrackletServer, tmp_path: Path) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(s3_server.url)
+    client = MlflowClient(s3_server.url)
+    experiment_id = client.create_experiment("s3-" + uuid.uuid4().hex[:6])
+    run_id = client.create_run(experiment_id).info.run_id
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "weights.bin").write_bytes(data)
+    (tmp_path / "upload" / "notes.txt").write_text("trained on s3")
+    client.log_artifacts(run_id, str(tmp_path / "upload"), "outputs")
+
+    listing = {f.path: f.file_size for f in client.list_artifacts(run_id, "outputs")}
+    assert listing == {"outputs/notes.txt": len("trained on s3"), "outputs/weights.bin": len(data)}
+    back = Path(client.download_artifacts(run_id, "outputs", str(tmp_path / "down")))
+    assert hashlib.sha256((back / "weights.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
+    assert (back / "notes.txt").read_text() == "trained on s3"
+
+
+@pytest.mark.postgres
+def test_a_model_logged_to_s3_loads_back(s3_server: TrackletServer) -> None:
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_tracking_uri(s3_server.url)
+    mlflow.set_experiment("s3-models")
+    X = np.arange(20, dtype=float).reshape(-1, 1)
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(LinearRegression().fit(X, 3 * X.ravel() + 1), name="model")
+    predictions = mlflow.pyfunc.load_model(info.model_uri).predict(np.array([[10.0]]))
+    assert predictions[0] == pytest.approx(31.0)
