@@ -1,0 +1,192 @@
+"""The tracking store's rules, on SQLite and on a real PostgreSQL (the `store_uri` fixture)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tracklet.entities import KeyValue
+from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from tracklet.store.metrics import MetricPoint
+from tracklet.store.migrations import current_revision
+from tracklet.store.store import Store
+from tracklet.validation import DOUBLE_MAX
+
+
+@pytest.fixture
+def store(store_uri: str) -> Iterator[Store]:
+    s = Store(store_uri)
+    yield s
+    s.close()
+
+
+def _run(store: Store, experiment_id: int = 0) -> str:
+    return store.create_run(experiment_id, "alice", 1000, None, []).info.run_id
+
+
+def test_a_new_store_is_migrated_and_has_the_default_experiment(store: Store) -> None:
+    assert current_revision(store.db.engine) is not None
+    default = store.get_experiment(0)
+    assert (default.name, default.lifecycle_stage) == ("Default", "active")
+    assert default.artifact_location == "mlflow-artifacts:/0"
+
+
+def test_opening_a_store_twice_keeps_its_data(store_uri: str) -> None:
+    first = Store(store_uri)
+    experiment_id = first.create_experiment("kept")
+    first.close()
+    again = Store(store_uri)
+    assert again.get_experiment_by_name("kept").experiment_id == experiment_id
+    again.close()
+
+
+def test_experiment_names_stay_reserved_by_deleted_experiments(store: Store) -> None:
+    experiment_id = int(store.create_experiment("exp"))
+    store.delete_experiment(experiment_id)
+    with pytest.raises(ResourceAlreadyExists):
+        store.create_experiment("exp")
+    assert store.get_experiment_by_name("exp").lifecycle_stage == "deleted"
+
+
+def test_deleting_an_experiment_deletes_its_runs_and_restoring_restores_them(store: Store) -> None:
+    experiment_id = int(store.create_experiment("e"))
+    run_id = _run(store, experiment_id)
+    store.delete_run(run_id)
+    store.delete_experiment(experiment_id)
+    assert store.get_run(run_id).info.lifecycle_stage == "deleted"
+    with pytest.raises(ResourceDoesNotExist):
+        store.delete_experiment(experiment_id)
+    store.restore_experiment(experiment_id)
+    assert store.get_run(run_id).info.lifecycle_stage == "active"
+
+
+def test_runs_get_a_generated_name_and_the_run_name_tag(store: Store) -> None:
+    run = store.create_run(0, "alice", 1, None, [])
+    tags = {t.key: t.value for t in run.data.tags}
+    assert tags["mlflow.runName"] == run.info.run_name
+    assert run.info.run_name.count("-") == 2
+
+
+def test_renaming_through_the_tag_renames_the_run(store: Store) -> None:
+    run_id = _run(store)
+    store.log_batch(run_id, [], [], [KeyValue(key="mlflow.runName", value="renamed")])
+    assert store.get_run(run_id).info.run_name == "renamed"
+
+
+def test_params_are_immutable_but_the_same_value_may_be_logged_again(store: Store) -> None:
+    run_id = _run(store)
+    store.log_batch(run_id, [], [KeyValue(key="lr", value="0.1")], [])
+    store.log_batch(run_id, [], [KeyValue(key="lr", value="0.1")], [])
+    with pytest.raises(InvalidParameterValue, match="Changing param values is not allowed.*key='lr'"):
+        store.log_batch(run_id, [], [KeyValue(key="lr", value="0.2")], [])
+
+
+def test_a_rejected_batch_writes_nothing(store: Store) -> None:
+    run_id = _run(store)
+    store.log_batch(run_id, [], [KeyValue(key="lr", value="0.1")], [])
+    with pytest.raises(InvalidParameterValue):
+        store.log_batch(
+            run_id, [MetricPoint("loss", 1.0, 1, 0)], [KeyValue(key="lr", value="0.2")], [KeyValue(key="t", value="v")]
+        )
+    run = store.get_run(run_id)
+    assert run.data.metrics == [] and "t" not in {t.key for t in run.data.tags}
+
+
+def test_the_latest_metric_is_the_largest_step_then_timestamp_then_value(store: Store) -> None:
+    run_id = _run(store)
+    points = [MetricPoint("m", 5.0, 100, 1), MetricPoint("m", 9.0, 50, 2), MetricPoint("m", 1.0, 40, 2)]
+    store.log_batch(run_id, points, [], [])
+    store.log_batch(run_id, [MetricPoint("m", 3.0, 50, 2)], [], [])  # smaller value at the same (step, ts)
+    (latest,) = store.get_run(run_id).data.metrics
+    assert (latest.value, latest.step, latest.timestamp) == (9.0, 2, 50)
+
+
+def test_history_is_ordered_by_timestamp_then_step_and_ignores_exact_duplicates(store: Store) -> None:
+    run_id = _run(store)
+    points = [MetricPoint("m", 5.0, 100, 1), MetricPoint("m", 9.0, 50, 2), MetricPoint("m", 1.0, 50, 1)]
+    store.log_batch(run_id, points, [], [])
+    store.log_batch(run_id, points[:1], [], [])
+    history, token = store.get_metric_history(run_id, "m", None, None)
+    assert [(p.timestamp, p.step, p.value) for p in history] == [(50, 1, 1.0), (50, 2, 9.0), (100, 1, 5.0)]
+    assert token is None
+
+
+def test_history_pages_with_an_opaque_token(store: Store) -> None:
+    run_id = _run(store)
+    store.log_batch(run_id, [MetricPoint("m", float(i), i, i) for i in range(25)], [], [])
+    seen, token = [], None
+    while True:
+        page, token = store.get_metric_history(run_id, "m", 10, token)
+        seen.extend(p.step for p in page)
+        if token is None:
+            break
+    assert seen == list(range(25))
+    with pytest.raises(InvalidParameterValue):
+        store.get_metric_history(run_id, "m", 10, "garbage")
+
+
+def test_nan_and_infinities_are_kept(store: Store) -> None:
+    run_id = _run(store)
+    store.log_batch(
+        run_id,
+        [MetricPoint("nan", math.nan, 1, 0), MetricPoint("inf", math.inf, 1, 0), MetricPoint("ninf", -math.inf, 1, 0)],
+        [],
+        [],
+    )
+    values = {m.key: m.value for m in store.get_run(run_id).data.metrics}
+    assert values == {"nan": "NaN", "inf": DOUBLE_MAX, "ninf": -DOUBLE_MAX}
+
+
+def test_writes_to_a_deleted_run_are_refused(store: Store) -> None:
+    run_id = _run(store)
+    store.delete_run(run_id)
+    with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
+        store.log_batch(run_id, [MetricPoint("m", 1.0, 1, 0)], [], [])
+    store.restore_run(run_id)
+    store.log_batch(run_id, [MetricPoint("m", 1.0, 1, 0)], [], [])
+
+
+def test_a_thousand_point_batch_of_many_keys_lands_whole(store: Store) -> None:
+    run_id = _run(store)
+    points = [MetricPoint(f"k{i % 10}", float(i), i, i // 10) for i in range(1000)]
+    store.log_batch(run_id, points, [], [])
+    latest = {m.key: m.value for m in store.get_run(run_id).data.metrics}
+    assert latest == {f"k{j}": float(990 + j) for j in range(10)}
+    assert len(store.get_metric_history(run_id, "k3", None, None)[0]) == 100
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    run_id = _run(store)
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for i in range(50):
+                store.log_batch(run_id, [MetricPoint(f"w{worker}", float(i), i, i)], [], [])
+                store.create_run(0, f"user{worker}", i, None, [])
+        except BaseException as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for w in range(8):
+        assert len(store.get_metric_history(run_id, f"w{w}", None, None)[0]) == 50
+
+
+def test_logged_models_link_to_their_run(store: Store) -> None:
+    run_id = _run(store)
+    model = store.create_logged_model(0, "model", "", run_id, [KeyValue(key="p", value="1")], [])
+    assert model.info.status == "LOGGED_MODEL_PENDING"
+    assert model.info.artifact_uri == f"mlflow-artifacts:/0/models/{model.info.model_id}/artifacts"
+    store.log_outputs(run_id, [(model.info.model_id, 0)])
+    store.finalize_logged_model(model.info.model_id, "LOGGED_MODEL_READY")
+    assert [o.model_id for o in store.get_run(run_id).outputs.model_outputs] == [model.info.model_id]
+    found, _ = store.search_logged_models([0], "name = 'model'", None, 10, None)
+    assert [m.info.status for m in found] == ["LOGGED_MODEL_READY"]
