@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from tracklet._version import __version__
@@ -10,7 +12,23 @@ from tracklet.settings import SETTINGS, Settings
 _HELP = {s.name: f"{s.help} [env {s.env}]" for s in SETTINGS}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """Subcommands whose modules are imported only when used (`tracklet server` must start fast,
+    without importing pandas for `tracklet models`)."""
+
+    lazy: dict[str, str] = {"models": "tracklet.models.cli:models_group"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, _, attr = self.lazy[name].partition(":")
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="tracklet")
 def cli() -> None:
     """Tracklet: experiment tracking that speaks MLflow's protocol."""
@@ -46,15 +64,6 @@ def upgrade(backend_store_uri: str | None) -> None:
     store = Store(settings.store_uri)
     click.echo(f"{settings.store_uri}: schema at revision {current_revision(store.db.engine)}")
     store.close()
-
-
-def _add_subcommands() -> None:
-    from tracklet.models.cli import models_group
-
-    cli.add_command(models_group, "models")
-
-
-_add_subcommands()
 
 
 def main() -> None:

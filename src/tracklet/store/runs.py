@@ -163,12 +163,24 @@ class RunStore:
                     status="RUNNING",
                     start_time=start_time,
                     end_time=None,
-                    artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                    artifact_uri=_artifact_uri(exp.artifact_location, run_id),
                     lifecycle_stage="active",
                 )
             )
             conn.execute(s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()])
-            return self.load_runs(conn, [run_id])[0]
+        # A new run holds exactly what was just written: no need to read it back.
+        info = RunInfo(
+            run_id=run_id,
+            run_uuid=run_id,
+            experiment_id=str(experiment_id),
+            run_name=name,
+            user_id=user_id,
+            status="RUNNING",
+            start_time=start_time,
+            artifact_uri=_artifact_uri(exp.artifact_location, run_id),
+            lifecycle_stage="active",
+        )
+        return Run(info=info, data=RunData(tags=[KeyValue(key=k, value=v) for k, v in tag_map.items()]))
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:
@@ -340,6 +352,10 @@ class RunStore:
             runs = self.load_runs(conn, ids[:max_results])
         token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
         return runs, token
+
+
+def _artifact_uri(experiment_location: str, run_id: str) -> str:
+    return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
 
 
 def _run_info(row) -> RunInfo:  # type: ignore[no-untyped-def]
