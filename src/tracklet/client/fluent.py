@@ -179,6 +179,7 @@ def create_experiment(
 
 
 def get_experiment(experiment_id: str) -> entities.Experiment:
+    """The experiment with this id (raises ResourceDoesNotExist)."""
     return _state.client().get_experiment(experiment_id)
 
 
@@ -358,17 +359,20 @@ def log_param(key: str, value: Any, *, run_id: str | None = None) -> Any:
 
 
 def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
+    """Queue several params."""
     run = _active_or_new()
     rid = run_id or run.info.run_id
     (run.client or _state.client()).logger.log_many([(PARAM, rid, k, str(v)) for k, v in params.items()])
 
 
 def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
+    """Queue a tag (a string; setting it again replaces the value)."""
     run = _active_or_new()
     (run.client or _state.client()).logger.set_tag(run_id or run.info.run_id, key, str(value))
 
 
 def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
+    """Queue several tags."""
     run = _active_or_new()
     rid = run_id or run.info.run_id
     (run.client or _state.client()).logger.log_many([(TAG, rid, k, str(v)) for k, v in tags.items()])
@@ -402,6 +406,7 @@ def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None =
 
 
 def log_text(text: str, artifact_file: str) -> None:
+    """Save `text` as the artifact file `artifact_file` (e.g. "notes/summary.md") of the active run."""
     run_id, client = _run_and_client()
     client.log_text(run_id, text, artifact_file)
 

@@ -120,8 +120,15 @@ class Transport:
         """
         from starlette.testclient import TestClient
 
-        from tracklet.server.app import create_app  # provided by the server package
         from tracklet.settings import Settings
+
+        try:
+            from tracklet.server.app import create_app
+        except ImportError as exc:
+            raise errors.TrackletError(
+                f"tracking URI {uri!r} means the local store, which needs tracklet.server.app.create_app "
+                f"({exc}); set TRACKLET_TRACKING_URI=http://host:port to log to a server instead"
+            ) from exc
 
         if not uri:
             settings = Settings.from_env()
