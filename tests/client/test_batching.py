@@ -122,3 +122,36 @@ def test_a_server_restart_in_the_middle_of_logging_loses_nothing(own_server: Ser
     stored = tracklet.get_run(run.info.run_id)
     assert stored.data.params == {"p": "kept"} and stored.info.status == "FINISHED"
     assert not fluent._state.runs
+
+
+EXIT_SCRIPT = """
+import sys, tracklet
+tracklet.set_tracking_uri(sys.argv[1])
+tracklet.set_experiment("exit")
+run = tracklet.start_run()
+print(run.info.run_id, flush=True)
+for i in range(20_000):
+    tracklet.log_metric("m", float(i), step=i)
+if sys.argv[2] == "crash":
+    raise RuntimeError("uncaught")
+"""
+
+
+@pytest.mark.parametrize(("mode", "status", "code"), [("ok", "FINISHED", 0), ("crash", "FAILED", 1)])
+def test_interpreter_exit_drains_the_queue_and_ends_the_run(
+    remote: str, tmp_path, mode: str, status: str, code: int  # type: ignore[no-untyped-def]
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(Path(tracklet.__file__).parents[1]))
+    out = subprocess.run([sys.executable, str(script), remote, mode], env=env, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == code, out.stderr
+    run_id = out.stdout.split()[0]
+    assert len(tracklet.get_metric_history(run_id, "m")) == 20_000
+    assert tracklet.get_run(run_id).info.status == status

@@ -132,15 +132,14 @@ class Transport:
 
         if not uri:
             settings = Settings.from_env()
+            folder = Path(settings.data_dir)
         elif uri.startswith("sqlite:"):
-            db_path = Path(uri.split(":///", 1)[-1])
-            settings = Settings.from_env(
-                backend_store_uri=uri, artifacts_destination=str(db_path.parent / "artifacts")
-            )
+            folder = Path(uri.split(":///", 1)[-1]).parent
+            settings = Settings.from_env(backend_store_uri=uri, artifacts_destination=str(folder / "artifacts"))
         else:
             folder = Path(uri.removeprefix("file://")).resolve()
             settings = Settings.from_env(data_dir=str(folder))
-        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         test_client = TestClient(create_app(settings), raise_server_exceptions=False)
         test_client.__enter__()  # runs the app's lifespan; closed by Transport.close()
         return cls(test_client, remote=False)
