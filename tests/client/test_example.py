@@ -1,4 +1,4 @@
-"""examples/wine_quality.py, run with `tracklet run` against a server started by the test."""
+"""examples/wine_quality.py, run with `tracklet run` against a server started by the test and a local store."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import tracklet
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_wine_quality_example_logs_params_metrics_plot_and_model(remote: str, tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), TRACKLET_TRACKING_URI=remote)
+def test_wine_quality_example_logs_params_metrics_plot_and_model(tracking_uri: str, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), TRACKLET_TRACKING_URI=tracking_uri)
     out = subprocess.run(
         [sys.executable, "-m", "tracklet.client.run_cli", str(REPO / "examples" / "wine_quality.py"),
          "-P", "alpha=0.3", "-P", "lambda=0.01", "--experiment-name", "wine-quality"],
