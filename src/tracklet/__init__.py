@@ -1,5 +1,77 @@
-"""Tracklet: experiment tracking that speaks MLflow's protocol."""
+"""Tracklet: experiment tracking that speaks MLflow's protocol.
+
+The module-level functions log to the run that `start_run` made active; `log_param`, `log_metric`
+and `set_tag` (and their plural forms) never block: they queue, and a background thread sends.
+"""
 
 from tracklet._version import __version__
+from tracklet.client.client import Run, RunData, TrackletClient
+from tracklet.client.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    download_artifacts,
+    end_run,
+    flush,
+    get_experiment,
+    get_experiment_by_name,
+    get_metric_history,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    list_artifacts,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    param,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "ActiveRun",
+    "Run",
+    "RunData",
+    "TrackletClient",
+    "active_run",
+    "create_experiment",
+    "download_artifacts",
+    "end_run",
+    "flush",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "param",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

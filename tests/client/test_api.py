@@ -1,0 +1,31 @@
+"""The public surface of `tracklet` is what `__all__` says, and all of it exists."""
+
+import tracklet
+
+EXPECTED = {
+    "__version__", "ActiveRun", "Run", "RunData", "TrackletClient",
+    "set_tracking_uri", "get_tracking_uri",
+    "set_experiment", "create_experiment", "get_experiment", "get_experiment_by_name",
+    "start_run", "end_run", "active_run", "last_active_run",
+    "log_param", "log_params", "log_metric", "log_metrics", "set_tag", "set_tags",
+    "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "log_image",
+    "get_run", "search_runs", "get_metric_history", "list_artifacts", "download_artifacts",
+    "param", "flush",
+}  # fmt: skip
+
+
+def test_all_lists_the_public_api() -> None:
+    assert set(tracklet.__all__) == EXPECTED
+    assert len(tracklet.__all__) == len(set(tracklet.__all__))
+
+
+def test_every_name_in_all_exists_and_public_functions_are_documented() -> None:
+    for name in tracklet.__all__:
+        obj = getattr(tracklet, name)
+        if callable(obj) and not name.startswith("_"):
+            assert obj.__doc__, f"tracklet.{name} has no docstring"
+
+
+def test_no_public_name_outside_all() -> None:
+    public = {n for n in vars(tracklet) if not n.startswith("_")} - {"client", "entities", "errors", "settings"}
+    assert public <= set(tracklet.__all__), public - set(tracklet.__all__)

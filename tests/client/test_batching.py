@@ -1,0 +1,157 @@
+"""Non-blocking logging: completeness and order, rejected writes, speed, and a server restart."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import pytest
+
+import tracklet
+from tracklet import errors
+from tracklet.client import fluent
+from tracklet.client.batching import LoggingRejected
+
+from .conftest import ServerProcess
+
+
+def test_100k_points_arrive_complete_and_in_order_after_end_run(remote: str) -> None:
+    n = 100_000
+    with tracklet.start_run() as run:
+        start = time.perf_counter()
+        for i in range(n):
+            tracklet.log_metric("loss", float(n - i), step=i)
+        tracklet.log_metric("other", 1.0)
+        enqueue_seconds = time.perf_counter() - start
+    history = tracklet.get_metric_history(run.info.run_id, "loss")
+    assert len(history) == n
+    assert [p.step for p in sorted(history, key=lambda p: (p.timestamp, p.step))] == list(range(n))
+    assert all(p.value == float(n - p.step) for p in history)
+    assert tracklet.get_run(run.info.run_id).data.metrics == {"loss": 1.0, "other": 1.0}
+    assert enqueue_seconds < 10  # the caller never waited for the server (~1k requests)
+    logger = run.client.logger  # type: ignore[union-attr]
+    assert logger.requests_sent < n / 100, "points were not coalesced into batches"
+
+
+def test_log_metric_median_cost_is_under_10_microseconds(remote: str) -> None:
+    samples = []
+    clock = time.perf_counter_ns
+    with tracklet.start_run():
+        for i in range(100_000):
+            t0 = clock()
+            tracklet.log_metric("m", 0.5, step=i)
+            samples.append(clock() - t0)
+    median_us = statistics.median(samples) / 1000
+    assert median_us < 10, f"median {median_us:.2f} µs per log_metric"
+
+
+def test_a_rejected_param_is_raised_at_end_run_naming_the_key(remote: str) -> None:
+    with pytest.raises(errors.InvalidParameterValue, match="'alpha'"):
+        with tracklet.start_run() as run:
+            tracklet.log_param("alpha", 0.5)
+            tracklet.log_metric("before", 1.0)
+            tracklet.log_param("alpha", 0.3)  # changing a param is refused by the server
+            tracklet.log_metric("after", 2.0)
+    stored = tracklet.get_run(run.info.run_id)
+    assert stored.data.params == {"alpha": "0.5"}
+    assert stored.data.metrics == {"before": 1.0, "after": 2.0}, "the other entries of the batch were lost"
+    assert stored.info.status == "FINISHED"
+    assert tracklet.active_run() is None
+
+
+def test_a_rejected_write_is_raised_at_the_next_call(remote: str) -> None:
+    with tracklet.start_run() as run:
+        tracklet.log_param("p", "a")
+        tracklet.flush()
+        tracklet.log_param("p", "b")
+        logger = run.client.logger  # type: ignore[union-attr]
+        deadline = time.monotonic() + 60
+        while not logger._errors and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(LoggingRejected, match="param 'p'"):
+            tracklet.log_metric("x", 1.0)
+        tracklet.log_metric("x", 2.0)  # reported once; logging goes on
+
+
+def test_invalid_values_fail_on_the_callers_thread(remote: str) -> None:
+    with tracklet.start_run():
+        with pytest.raises((TypeError, ValueError)):
+            tracklet.log_metric("x", "not a number")  # type: ignore[arg-type]
+
+
+def test_queue_is_bounded(remote: str) -> None:
+    with tracklet.start_run() as run:
+        logger = run.client.logger  # type: ignore[union-attr]
+        old = logger.max_queue
+        logger.max_queue = 500
+        try:
+            peak = 0
+            for i in range(5000):
+                tracklet.log_metric("m", float(i), step=i)
+                peak = max(peak, logger.pending())
+            assert peak <= 501
+        finally:
+            logger.max_queue = old
+    assert len(tracklet.get_metric_history(run.info.run_id, "m")) == 5000
+
+
+def test_a_server_restart_in_the_middle_of_logging_loses_nothing(own_server: ServerProcess) -> None:
+    tracklet.set_tracking_uri(own_server.url)
+    tracklet.set_experiment("restart")
+    n = 3000
+    with tracklet.start_run() as run:
+        for i in range(n):  # no flush: requests are in flight when the server goes away
+            tracklet.log_metric("m", float(i), step=i)
+        own_server.stop()
+        start = time.perf_counter()
+        for i in range(n, 2 * n):  # server down: still returns at once
+            tracklet.log_metric("m", float(i), step=i)
+        tracklet.log_param("p", "kept")
+        assert time.perf_counter() - start < 5
+        restarter = threading.Thread(target=own_server.start)
+        restarter.start()
+        for i in range(2 * n, 3 * n):  # while it boots
+            tracklet.log_metric("m", float(i), step=i)
+            if i % 100 == 0:
+                time.sleep(0.001)
+        restarter.join()
+    history = tracklet.get_metric_history(run.info.run_id, "m")
+    assert sorted(p.step for p in history) == list(range(3 * n))
+    assert [p.step for p in sorted(history, key=lambda p: (p.timestamp, p.step))] == list(range(3 * n))
+    stored = tracklet.get_run(run.info.run_id)
+    assert stored.data.params == {"p": "kept"} and stored.info.status == "FINISHED"
+    assert not fluent._state.runs
+
+
+EXIT_SCRIPT = """
+import sys, tracklet
+tracklet.set_tracking_uri(sys.argv[1])
+tracklet.set_experiment("exit")
+run = tracklet.start_run()
+print(run.info.run_id, flush=True)
+for i in range(20_000):
+    tracklet.log_metric("m", float(i), step=i)
+if sys.argv[2] == "crash":
+    raise RuntimeError("uncaught")
+"""
+
+
+@pytest.mark.parametrize(("mode", "status", "code"), [("ok", "FINISHED", 0), ("crash", "FAILED", 1)])
+def test_interpreter_exit_drains_the_queue_and_ends_the_run(
+    remote: str, tmp_path, mode: str, status: str, code: int  # type: ignore[no-untyped-def]
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(Path(tracklet.__file__).parents[1]))
+    out = subprocess.run([sys.executable, str(script), remote, mode], env=env, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == code, out.stderr
+    run_id = out.stdout.split()[0]
+    assert len(tracklet.get_metric_history(run_id, "m")) == 20_000
+    assert tracklet.get_run(run_id).info.status == status
