@@ -65,3 +65,21 @@ def mlflow_client(server: TrackletServer, monkeypatch: pytest.MonkeyPatch):  # t
     yield MlflowClient(server.url)
     while mlflow.active_run():
         mlflow.end_run()
+
+
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_fluent_state() -> Iterator[None]:
+    """The official client keeps an active experiment and run stack in module globals; reset them
+    after each test so tests do not leak into each other."""
+    yield
+    import sys
+
+    if "mlflow" in sys.modules:
+        import mlflow
+        from mlflow.tracking import fluent
+
+        while mlflow.active_run():
+            mlflow.end_run()
+        fluent._active_experiment_id = None
+        for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+            os.environ.pop(var, None)

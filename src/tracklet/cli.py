@@ -16,7 +16,10 @@ class LazyGroup(click.Group):
     """Subcommands whose modules are imported only when used (`tracklet server` must start fast,
     without importing pandas for `tracklet models`)."""
 
-    lazy: dict[str, str] = {"models": "tracklet.models.cli:models_group"}
+    lazy: dict[str, str] = {
+        "models": "tracklet.models.cli:models_group",
+        "run": "tracklet.client.run_cli:run_command",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])

@@ -8,7 +8,6 @@ restart test, which always starts its own).
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import socket
@@ -34,17 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def create_app_missing() -> str | None:
-    """Why the local store cannot work yet, or None when it can."""
-    try:
-        module = importlib.import_module("tracklet.server.app")
-    except ImportError as exc:
-        return f"tracklet.server.app.create_app is not there yet ({exc})"
-    if not hasattr(module, "create_app"):
-        return "tracklet.server.app.create_app is not there yet"
-    return None
 
 
 class ServerProcess:
@@ -164,12 +152,6 @@ def tracking_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         uri = request.getfixturevalue("server_url")
     else:
         uri = str(tmp_path / "store")
-        missing = create_app_missing()
-        if missing:
-            # Marked here, so the test body runs and its failure is reported as XFAIL (not skipped).
-            request.applymarker(pytest.mark.xfail(reason=f"local store: {missing}", strict=False))
-            tracklet.set_tracking_uri(uri)
-            return uri
     tracklet.set_tracking_uri(uri)
     tracklet.set_experiment(f"test-{uuid.uuid4().hex[:12]}")
     return uri

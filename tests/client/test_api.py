@@ -11,6 +11,8 @@ EXPECTED = {
     "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "log_image",
     "get_run", "search_runs", "get_metric_history", "list_artifacts", "download_artifacts",
     "param", "flush",
+    "crate", "Crate", "CrateError", "save_model", "log_model", "ModelInfo",
+    "load_model", "LoadedModel", "RequirementsMismatchWarning", "SchemaError",
 }  # fmt: skip
 
 
@@ -27,5 +29,7 @@ def test_every_name_in_all_exists_and_public_functions_are_documented() -> None:
 
 
 def test_no_public_name_outside_all() -> None:
-    public = {n for n in vars(tracklet) if not n.startswith("_")} - {"client", "entities", "errors", "settings"}
+    public = {n for n in vars(tracklet) if not n.startswith("_")} - {
+        "client", "entities", "errors", "settings", "models", "validation", "artifacts", "store", "server"
+    }
     assert public <= set(tracklet.__all__), public - set(tracklet.__all__)

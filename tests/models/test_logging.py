@@ -85,8 +85,6 @@ def test_log_model_uses_the_active_run(
 ) -> None:
     import tracklet
 
-    if not hasattr(tracklet, "start_run"):
-        pytest.skip("needs the fluent API (tracklet.start_run), which lands with the client")
     monkeypatch.setenv("TRACKLET_TRACKING_URI", tracking_server.url)
     tracklet.set_tracking_uri(tracking_server.url)
     tracklet.set_experiment("models-fluent")
@@ -98,9 +96,9 @@ def test_log_model_uses_the_active_run(
 
 
 def test_runs_and_models_uris_against_the_local_store(tmp_path: Path, elasticnet: Any, wine: Any) -> None:
-    client_module = pytest.importorskip("tracklet.client.client", reason="needs TrackletClient")
-    pytest.importorskip("tracklet.server.app", reason="the local store runs the server's app in-process")
-    local = client_module.TrackletClient(str(tmp_path / "store"))
+    from tracklet.client.client import TrackletClient
+
+    local = TrackletClient(str(tmp_path / "store"))
     experiment_id = local.create_experiment("models-local")
     run_id = local.create_run(experiment_id).info.run_id
     info = log_model(elasticnet, "model", input_example=wine.X_train.head(2), client=local, run_id=run_id)

@@ -45,23 +45,11 @@ class ModelInfo:
 
 
 def default_client() -> Any:
-    """A client for TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI)."""
-    uri = os.environ.get("TRACKLET_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        from tracklet.client.client import TrackletClient  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        # Until the client lands: the stand-in, which only speaks to a server.
-        from tracklet.models._rest import RestClient
+    """A client for the fluent API's tracking URI (TRACKLET_TRACKING_URI, MLFLOW_TRACKING_URI or the local store)."""
+    from tracklet.client.client import TrackletClient
+    from tracklet.client.fluent import get_tracking_uri
 
-        if not uri:
-            raise InvalidParameterValue(
-                "no tracking server: set TRACKLET_TRACKING_URI (or MLFLOW_TRACKING_URI), or pass client="
-            ) from None
-        return RestClient(uri)
-    import tracklet
-
-    get_tracking_uri = getattr(tracklet, "get_tracking_uri", None)  # the fluent API's choice, when set
-    return TrackletClient(get_tracking_uri() if callable(get_tracking_uri) else uri)
+    return TrackletClient(get_tracking_uri())
 
 
 def _as_json(obj: Any) -> dict[str, Any]:
