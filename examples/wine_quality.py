@@ -3,14 +3,14 @@
     python examples/wine_quality.py                                  # defaults alpha=0.5, lambda=0.5
     tracklet run examples/wine_quality.py -P alpha=0.3 -P lambda=0.01
 
-Logs the params, RMSE/MAE/R2, the cross-validation plot (PNG) and the fitted predictor. Without a
+Logs the params, RMSE/MAE/R2, the cross-validation plot (PNG) and the predictor as a model
+(`tracklet.crate` + `tracklet.log_model`): load it anywhere with `tracklet.load_model("runs:/<id>/model")`. Without a
 tracking URI the run goes to ./tracklet-data, which `tracklet server` shows.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 from pathlib import Path
 
@@ -65,12 +65,9 @@ def main() -> None:
             plot_cross_validation(train_x, train_y, png)
             tracklet.log_artifact(png)
 
-            # The predictor, as a plain pickled artifact until tracklet.log_model exists.
-            model_dir = Path(tmp) / "model"
-            model_dir.mkdir()
-            with open(model_dir / "model.pkl", "wb") as fh:
-                pickle.dump(model, fh)
-            tracklet.log_artifacts(model_dir, artifact_path="model")
+        # The tutorial's carrier::crate(): the predictor with the fitted model inside, nothing else.
+        predictor = tracklet.crate(lambda x, model: model.predict(x), model=model)
+        tracklet.log_model(predictor, "model", input_example=train_x.head(5))
 
 
 def plot_cross_validation(x: pd.DataFrame, y: pd.Series, path: Path) -> None:
