@@ -16,9 +16,9 @@ import pandas as pd
 import tracklet
 
 SRC = Path(tracklet.__file__).resolve().parents[1]
-# The shared folder sits next to the checkout (../shared), locally and in CI.
+# The project's own copy of the tutorial's data set (from ../shared/data).
 WINE = Path(
-    os.environ.get("TRACKLET_WINE_CSV", Path(__file__).resolve().parents[3] / "shared/data/wine-quality.csv")
+    os.environ.get("TRACKLET_WINE_CSV", Path(__file__).resolve().parents[2] / "examples/data/wine-quality.csv")
 )
 
 
