@@ -42,18 +42,20 @@ def validate_key(key: str | None, what: str, field: str = "key") -> str:
         raise missing(field)
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidParameterValue(
-            f"{what} '{key[:50]}…' had length {len(key)}, which exceeded length limit of {MAX_KEY_LENGTH}"
+            f"{what} '{key[:50]}…' for parameter '{field}' had length {len(key)}, which exceeded length limit "
+            f"of {MAX_KEY_LENGTH}"
         )
     if not _KEY_RE.match(key):
         raise InvalidParameterValue(
-            f"Invalid {what.lower()} name: '{key}'. Names may only contain alphanumerics, underscores (_), "
-            "dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
+            f"Invalid {what.lower()} name '{key}' for parameter '{field}'. Names may only contain alphanumerics, "
+            "underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
         )
-    if posixpath.normpath(key) != key or key.startswith("/") or key == ".":
+    normalized = posixpath.normpath(key)
+    if normalized != key or normalized.startswith(("/", "..")) or key == ".":
         raise InvalidParameterValue(
-            f"Invalid {what.lower()} name: '{key}'. Names may be treated as files in certain cases, and must "
-            "not resolve to other names when treated as such. This name would resolve to "
-            f"'{posixpath.normpath(key)}'"
+            f"Invalid {what.lower()} name '{key}' for parameter '{field}'. Names may be treated as files in "
+            "certain cases, and must not resolve to other names when treated as such. This name would resolve "
+            f"to '{normalized}'"
         )
     return key
 
