@@ -12,7 +12,7 @@ from starlette.routing import Route
 from tracklet.entities import DatasetInput, KeyValue
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.experiments import view_type_of
-from tracklet.server.protocol import json_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.metrics import MetricPoint
 from tracklet.validation import (
@@ -44,13 +44,13 @@ class CreateRun(msgspec.Struct):
     experiment_id: str | None = None
     user_id: str | None = None
     run_name: str | None = None
-    start_time: int | None = None
+    start_time: Int64 | None = None
     tags: list[KeyValue] = []
 
 
 class UpdateRun(RunRef):
     status: str | int | None = None
-    end_time: int | None = None
+    end_time: Int64 | None = None
     run_name: str | None = None
 
 
@@ -66,8 +66,8 @@ class SetTag(LogParam):
 class MetricIn(msgspec.Struct):
     key: str | None = None
     value: float | None = None
-    timestamp: int | None = None
-    step: int = 0
+    timestamp: Int64 | None = None
+    step: Int64 = 0
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -76,8 +76,8 @@ class MetricIn(msgspec.Struct):
 class LogMetric(RunRef):
     key: str | None = None
     value: float | None = None
-    timestamp: int | None = None
-    step: int = 0
+    timestamp: Int64 | None = None
+    step: Int64 = 0
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -91,7 +91,7 @@ class LogBatch(RunRef):
 
 class ModelRef(msgspec.Struct):
     model_id: str
-    step: int = 0
+    step: Int64 = 0
 
 
 class LogInputs(RunRef):
@@ -111,14 +111,14 @@ class SearchRuns(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: str | None = None
     run_view_type: str | int | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order_by: list[str] = []
     page_token: str | None = None
 
 
 class GetHistory(RunRef):
     metric_key: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
 
 
