@@ -26,6 +26,7 @@ from tracklet.validation import (
     parse_experiment_id,
     require,
     truncate,
+    validate_dataset_input,
     validate_key,
     validate_max_results,
     validate_run_id,
@@ -270,8 +271,7 @@ async def log_batch(request: Request) -> Response:
 async def log_inputs(request: Request) -> Response:
     body = await read_json(request, LogInputs)
     for i, d in enumerate(body.datasets):
-        for field in ("name", "digest", "source_type", "source"):
-            require(getattr(d.dataset, field), f"datasets[{i}].dataset.{field}")
+        validate_dataset_input(d, f"datasets[{i}]")
     await run_sync(store_of(request).log_inputs, body.id(), body.datasets, [m.model_id for m in body.models])
     return json_response()
 
