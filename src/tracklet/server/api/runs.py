@@ -328,10 +328,14 @@ async def get_history(request: Request) -> Response:
     query = read_query(request, GetHistory)
     run_id = query.id()
     require(query.metric_key, "metric_key")
-    if query.max_results is not None and query.max_results < 1:
-        raise InvalidParameterValue(f"Invalid value {query.max_results} for parameter 'max_results': must be >= 1")
+    max_results = query.max_results
+    if max_results is not None:
+        if max_results < 1:
+            raise InvalidParameterValue(f"Invalid value {max_results} for parameter 'max_results': must be >= 1")
+        # No upper bound in MLflow; capping keeps LIMIT max_results + 1 within int64 and changes nothing else.
+        max_results = min(max_results, 2**62)
     metrics, token = await run_sync(
-        store_of(request).get_metric_history, run_id, query.metric_key, query.max_results, query.page_token
+        store_of(request).get_metric_history, run_id, query.metric_key, max_results, query.page_token
     )
     payload: dict[str, object] = {}
     if metrics:
