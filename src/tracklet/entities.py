@@ -14,12 +14,14 @@ class Entity(msgspec.Struct, omit_defaults=True):
     pass
 
 
-class KeyValue(Entity):
+class KeyValue(msgspec.Struct):
+    # Always sent, even when "": MLflow emits every field that is set (the R client builds data frames from them).
     key: str
     value: str = ""
 
 
-class Metric(Entity):
+class Metric(msgspec.Struct):
+    # Step 0 and timestamp 0 are sent too, as MLflow does.
     key: str
     value: float | str
     timestamp: int = 0
@@ -73,7 +75,7 @@ class ModelInput(Entity):
     model_id: str
 
 
-class ModelOutput(Entity):
+class ModelOutput(msgspec.Struct):
     model_id: str
     step: int = 0
 
@@ -97,8 +99,8 @@ class Run(Entity):
 class ModelMetric(Entity):
     key: str
     value: float | str
-    timestamp: int = 0
-    step: int = 0
+    timestamp: int
+    step: int
     model_id: str | None = None
     run_id: str | None = None
     dataset_name: str | None = None
@@ -111,9 +113,9 @@ class LoggedModelInfo(Entity):
     name: str
     artifact_uri: str
     status: str
+    model_type: str  # sent even when "", as MLflow does
     creation_timestamp_ms: int
     last_updated_timestamp_ms: int
-    model_type: str = ""
     source_run_id: str | None = None
     tags: list[KeyValue] = []
 

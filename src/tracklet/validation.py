@@ -6,6 +6,7 @@ import math
 import posixpath
 import re
 
+from tracklet.entities import DatasetInput
 from tracklet.errors import InvalidParameterValue
 
 MAX_KEY_LENGTH = 250
@@ -18,6 +19,14 @@ MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_TOTAL = 1000
 MAX_SEARCH_RESULTS = 50000
+# Datasets of runs/log-inputs.
+MAX_DATASET_NAME_LENGTH = 500
+MAX_DATASET_DIGEST_LENGTH = 36
+MAX_DATASET_SOURCE_LENGTH = 65535
+MAX_DATASET_SCHEMA_LENGTH = 1024 * 1024 - 1
+MAX_DATASET_PROFILE_LENGTH = 16 * 1024 * 1024 - 1
+MAX_INPUT_TAG_KEY_LENGTH = 255
+MAX_INPUT_TAG_VALUE_LENGTH = 500
 # Stored instead of ±inf, as MLflow's SQL store does.
 DOUBLE_MAX = 1.7976931348623157e308
 
@@ -42,20 +51,45 @@ def validate_key(key: str | None, what: str, field: str = "key") -> str:
         raise missing(field)
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidParameterValue(
-            f"{what} '{key[:50]}…' had length {len(key)}, which exceeded length limit of {MAX_KEY_LENGTH}"
+            f"{what} '{key[:50]}…' for parameter '{field}' had length {len(key)}, which exceeded length limit "
+            f"of {MAX_KEY_LENGTH}"
         )
     if not _KEY_RE.match(key):
         raise InvalidParameterValue(
-            f"Invalid {what.lower()} name: '{key}'. Names may only contain alphanumerics, underscores (_), "
-            "dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
+            f"Invalid {what.lower()} name '{key}' for parameter '{field}'. Names may only contain alphanumerics, "
+            "underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
         )
-    if posixpath.normpath(key) != key or key.startswith("/") or key == ".":
+    normalized = posixpath.normpath(key)
+    if normalized != key or normalized.startswith(("/", "..")) or key == ".":
         raise InvalidParameterValue(
-            f"Invalid {what.lower()} name: '{key}'. Names may be treated as files in certain cases, and must "
-            "not resolve to other names when treated as such. This name would resolve to "
-            f"'{posixpath.normpath(key)}'"
+            f"Invalid {what.lower()} name '{key}' for parameter '{field}'. Names may be treated as files in "
+            "certain cases, and must not resolve to other names when treated as such. This name would resolve "
+            f"to '{normalized}'"
         )
     return key
+
+
+def check_length(value: str | None, limit: int, field: str) -> None:
+    if value is not None and len(value) > limit:
+        raise InvalidParameterValue(
+            f"'{field}' exceeds the maximum length of {limit} characters (got {len(value)})"
+        )
+
+
+def validate_dataset_input(dataset_input: DatasetInput, where: str) -> None:
+    """Required fields and length limits of one `datasets[i]` entry of runs/log-inputs."""
+    d = dataset_input.dataset
+    for name in ("name", "digest", "source_type", "source"):
+        require(getattr(d, name), f"{where}.dataset.{name}")
+    check_length(d.name, MAX_DATASET_NAME_LENGTH, f"{where}.dataset.name")
+    check_length(d.digest, MAX_DATASET_DIGEST_LENGTH, f"{where}.dataset.digest")
+    check_length(d.source, MAX_DATASET_SOURCE_LENGTH, f"{where}.dataset.source")
+    check_length(d.schema, MAX_DATASET_SCHEMA_LENGTH, f"{where}.dataset.schema")
+    check_length(d.profile, MAX_DATASET_PROFILE_LENGTH, f"{where}.dataset.profile")
+    for j, tag in enumerate(dataset_input.tags):
+        require(tag.key, f"{where}.tags[{j}].key")
+        check_length(tag.key, MAX_INPUT_TAG_KEY_LENGTH, f"{where}.tags[{j}].key")
+        check_length(tag.value, MAX_INPUT_TAG_VALUE_LENGTH, f"{where}.tags[{j}].value")
 
 
 def truncate(value: str | None, limit: int) -> str:

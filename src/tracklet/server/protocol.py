@@ -8,7 +8,7 @@ MLflow's messages, naming the field (`metrics[3].value`).
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import msgspec
@@ -18,6 +18,9 @@ from starlette.responses import Response
 from tracklet.errors import InvalidParameterValue
 
 T = TypeVar("T")
+
+# Protobuf int64: larger numbers are rejected while decoding (the database cannot store them either).
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 _JSON = "application/json"
 _encoder = msgspec.json.Encoder()

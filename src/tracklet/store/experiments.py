@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tracklet.entities import Experiment, KeyValue
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
@@ -50,15 +51,19 @@ class ExperimentStore:
             taken = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
             if taken is not None:
                 raise ResourceAlreadyExists(f"Experiment '{name}' already exists.")
-            result = conn.execute(
-                s.experiments.insert().values(
-                    name=name,
-                    artifact_location=artifact_location or "",
-                    lifecycle_stage="active",
-                    creation_time=t,
-                    last_update_time=t,
+            try:
+                result = conn.execute(
+                    s.experiments.insert().values(
+                        name=name,
+                        artifact_location=artifact_location or "",
+                        lifecycle_stage="active",
+                        creation_time=t,
+                        last_update_time=t,
+                    )
                 )
-            )
+            except IntegrityError:
+                # A concurrent writer took the name between our check and insert (PostgreSQL).
+                raise ResourceAlreadyExists(f"Experiment '{name}' already exists.") from None
             experiment_id = int(result.inserted_primary_key[0])
             if not artifact_location:
                 conn.execute(
@@ -152,11 +157,14 @@ class ExperimentStore:
             ).first()
             if taken is not None:
                 raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.")
-            conn.execute(
-                update(s.experiments)
-                .where(s.experiments.c.experiment_id == experiment_id)
-                .values(name=new_name, last_update_time=now_ms())
-            )
+            try:
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.experiment_id == experiment_id)
+                    .values(name=new_name, last_update_time=now_ms())
+                )
+            except IntegrityError:
+                raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
 
     def set_experiment_tag(self, experiment_id: int, key: str, value: str) -> None:
         with self.db.write() as conn:

@@ -133,6 +133,8 @@ def _encode_history_token(row: tuple[int, int, float, bool]) -> str:
 def _decode_history_token(token: str) -> tuple[int, int, float, bool]:
     try:
         ts, step, value, is_nan = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not all(-(2**63) <= int(n) < 2**63 for n in (ts, step)):
+            raise ValueError("outside int64")
         return int(ts), int(step), float(value), bool(is_nan)
     except Exception:
         raise InvalidParameterValue(f"Invalid page token: {token!r}") from None

@@ -599,6 +599,7 @@ def decode_page_token(token: str | None) -> int:
         offset = data["offset"]
     except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
         raise InvalidParameterValue(f"Invalid page token '{token}'. It could not be decoded.") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    # The upper bound keeps OFFSET (plus a page) within the databases' int64.
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**62:
         raise InvalidParameterValue(f"Invalid page token '{token}'. Offset must be a non-negative integer.")
     return offset

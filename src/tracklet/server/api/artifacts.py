@@ -68,6 +68,7 @@ async def delete(request: Request) -> Response:
 
 
 async def multipart_not_supported(request: Request) -> Response:
+    clean_path(request.path_params["path"], allow_empty=False)  # a bad path is the caller's error: 400
     raise NotImplementedByServer("Multipart uploads are not supported by this artifact store.")
 
 

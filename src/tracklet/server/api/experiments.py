@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from tracklet.entities import KeyValue
 from tracklet.errors import InvalidParameterValue
-from tracklet.server.protocol import json_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
@@ -49,7 +49,7 @@ class ExperimentTag(msgspec.Struct):
 
 
 class SearchExperiments(msgspec.Struct):
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
     filter: str | None = None
     order_by: list[str] = []

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.entities import KeyValue
-from tracklet.server.protocol import json_response, read_json, run_sync
+from tracklet.server.protocol import Int64, json_response, read_json, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import missing, parse_experiment_id, validate_key, validate_max_results
 
@@ -45,7 +45,7 @@ class OrderBy(msgspec.Struct):
 class SearchModels(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order_by: list[OrderBy] = []
     page_token: str | None = None
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from tracklet.entities import DatasetInput, KeyValue
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.experiments import view_type_of
-from tracklet.server.protocol import json_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.metrics import MetricPoint
 from tracklet.validation import (
@@ -26,6 +26,7 @@ from tracklet.validation import (
     parse_experiment_id,
     require,
     truncate,
+    validate_dataset_input,
     validate_key,
     validate_max_results,
     validate_run_id,
@@ -44,13 +45,13 @@ class CreateRun(msgspec.Struct):
     experiment_id: str | None = None
     user_id: str | None = None
     run_name: str | None = None
-    start_time: int | None = None
+    start_time: Int64 | None = None
     tags: list[KeyValue] = []
 
 
 class UpdateRun(RunRef):
     status: str | int | None = None
-    end_time: int | None = None
+    end_time: Int64 | None = None
     run_name: str | None = None
 
 
@@ -66,8 +67,8 @@ class SetTag(LogParam):
 class MetricIn(msgspec.Struct):
     key: str | None = None
     value: float | None = None
-    timestamp: int | None = None
-    step: int = 0
+    timestamp: Int64 | None = None
+    step: Int64 = 0
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -76,8 +77,8 @@ class MetricIn(msgspec.Struct):
 class LogMetric(RunRef):
     key: str | None = None
     value: float | None = None
-    timestamp: int | None = None
-    step: int = 0
+    timestamp: Int64 | None = None
+    step: Int64 = 0
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -91,7 +92,7 @@ class LogBatch(RunRef):
 
 class ModelRef(msgspec.Struct):
     model_id: str
-    step: int = 0
+    step: Int64 = 0
 
 
 class LogInputs(RunRef):
@@ -111,14 +112,14 @@ class SearchRuns(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: str | None = None
     run_view_type: str | int | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order_by: list[str] = []
     page_token: str | None = None
 
 
 class GetHistory(RunRef):
     metric_key: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
 
 
@@ -270,8 +271,7 @@ async def log_batch(request: Request) -> Response:
 async def log_inputs(request: Request) -> Response:
     body = await read_json(request, LogInputs)
     for i, d in enumerate(body.datasets):
-        for field in ("name", "digest", "source_type", "source"):
-            require(getattr(d.dataset, field), f"datasets[{i}].dataset.{field}")
+        validate_dataset_input(d, f"datasets[{i}]")
     await run_sync(store_of(request).log_inputs, body.id(), body.datasets, [m.model_id for m in body.models])
     return json_response()
 
@@ -328,10 +328,14 @@ async def get_history(request: Request) -> Response:
     query = read_query(request, GetHistory)
     run_id = query.id()
     require(query.metric_key, "metric_key")
-    if query.max_results is not None and query.max_results < 1:
-        raise InvalidParameterValue(f"Invalid value {query.max_results} for parameter 'max_results': must be >= 1")
+    max_results = query.max_results
+    if max_results is not None:
+        if max_results < 1:
+            raise InvalidParameterValue(f"Invalid value {max_results} for parameter 'max_results': must be >= 1")
+        # No upper bound in MLflow; capping keeps LIMIT max_results + 1 within int64 and changes nothing else.
+        max_results = min(max_results, 2**62)
     metrics, token = await run_sync(
-        store_of(request).get_metric_history, run_id, query.metric_key, query.max_results, query.page_token
+        store_of(request).get_metric_history, run_id, query.metric_key, max_results, query.page_token
     )
     payload: dict[str, object] = {}
     if metrics:
