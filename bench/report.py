@@ -99,7 +99,7 @@ def ratio(row: Row, first: float | None, second: float | None) -> float | None:
         return None
     if row.higher_is_better:
         return first / second if second else None
-    return second / first if first else None
+    return second / first if first else None  # a zero time or count has no meaningful ratio
 
 
 def target_text(row: Row) -> str:
@@ -131,7 +131,10 @@ def build_rows(results: dict[str, Any], servers: list[str], timing: bool) -> lis
     second = servers[1] if len(servers) > 1 else None
     history_points = [int(n) for n in results["sizes"]["history_points"]]
     out = []
-    for row in (*ROWS, *dynamic_rows(history_points)):
+    order = ["server", "log_metric", "log_batch", "create_runs", "search", "history", "artifacts", "concurrency",
+             "ui", "tracklet_client"]
+    every = sorted((*ROWS, *dynamic_rows(history_points)), key=lambda r: order.index(r.workload))
+    for row in every:
         values = {s: value(results, row, s) for s in servers}
         if all(v is None for v in values.values()):
             continue
@@ -152,6 +155,12 @@ def build_rows(results: dict[str, Any], servers: list[str], timing: bool) -> lis
     return out
 
 
+def ratio_words(r: float | None) -> str:
+    if r is None:
+        return "-"
+    return f"{r:.2f}x faster" if r >= 1 else f"{1 / r:.2f}x slower"
+
+
 def _fmt(v: float | None) -> str:
     if v is None:
         return "-"
@@ -168,7 +177,7 @@ def render(rows: list[dict[str, Any]], servers: list[str]) -> str:
     for row in rows:
         shares = [row["client_cpu_share"][s] for s in servers]
         share = " / ".join("-" if s is None else f"{100 * s:.0f}%" for s in shares)
-        ratio_text = "-" if row["ratio"] is None else f"{row['ratio']:.2f}x faster"
+        ratio_text = ratio_words(row["ratio"])
         met_text = {True: "yes", False: "NO", None: "-"}[row["met"]]
         lines.append([row["workload"], row["label"], *(_fmt(row["values"][s]) for s in servers), ratio_text,
                       share if any(s is not None for s in shares) else "", row["target"], met_text])
@@ -186,7 +195,7 @@ def markdown(rows: list[dict[str, Any]], servers: list[str]) -> str:
                             for s in servers)
         out.append("| " + " | ".join([
             row["workload"], row["label"], *(_fmt(row["values"][s]) for s in servers),
-            "-" if row["ratio"] is None else f"{row['ratio']:.2f}×", shares, row["target"],
+            ratio_words(row["ratio"]).replace("x ", "× "), shares, row["target"],
             {True: "yes", False: "**no**", None: "-"}[row["met"]],
         ]) + " |")
     return "\n".join(out)

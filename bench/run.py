@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,7 @@ class Harness:
 
         self.args, self.sizes = args, sizes
         self.python = sys.executable
+        self.own_workdir = not args.workdir
         self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tracklet-bench-"))
         self.servers: list[Server] = [
             Server(ServerSpec.parse(name), self.python, self.workdir / f"{i}-{name}")
@@ -146,9 +148,9 @@ class Harness:
         sampler = MemorySampler(self.servers)
         try:
             for server in self.servers:
-                print(f"starting {server.spec.name}: {' '.join(server.command()) if server.port else ''}", flush=True)
+                print(f"starting {server.spec.name} ...", flush=True)
                 startup = server.start(timeout=240.0)
-                print(f"  {server.spec.name} healthy after {startup:.2f} s on {server.url}", flush=True)
+                print(f"  healthy after {startup:.2f} s: {' '.join(server.command())}", flush=True)
             time.sleep(2.0)  # let start-up work settle before reading idle memory
             for server in self.servers:
                 self.results["servers"][server.spec.name] = {
@@ -172,6 +174,10 @@ class Harness:
             if not self.args.keep:
                 for server in self.servers:
                     server.cleanup()
+                if self.own_workdir:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+            else:
+                print(f"kept server data and logs in {self.workdir}")
         return 1 if self.failures else 0
 
     def _one(self, workload: str, server: Any) -> None:
