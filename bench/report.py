@@ -97,9 +97,9 @@ def cpu_share(results: dict[str, Any], row: Row, server: str) -> float | None:
 def ratio(row: Row, first: float | None, second: float | None) -> float | None:
     if first is None or second is None:
         return None
-    if row.higher_is_better:
-        return first / second if second else None
-    return second / first if first else None  # a zero time or count has no meaningful ratio
+    if not first or not second:
+        return None  # a zero rate, time or count has no meaningful ratio
+    return first / second if row.higher_is_better else second / first
 
 
 def target_text(row: Row) -> str:
@@ -193,6 +193,8 @@ def markdown(rows: list[dict[str, Any]], servers: list[str]) -> str:
     for row in rows:
         shares = " / ".join("-" if row["client_cpu_share"][s] is None else f"{100 * row['client_cpu_share'][s]:.0f}%"
                             for s in servers)
+        if all(row["client_cpu_share"][s] is None for s in servers):
+            shares = ""
         out.append("| " + " | ".join([
             row["workload"], row["label"], *(_fmt(row["values"][s]) for s in servers),
             ratio_words(row["ratio"]).replace("x ", "× "), shares, row["target"],
