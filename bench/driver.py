@@ -138,7 +138,6 @@ def log_batch(a: dict[str, Any]) -> Result:
         "metrics": {
             "points_per_s": total / clock.wall_s,
             "batch_median_ms": median_ms(latencies),
-            "stall_pct": stall_pct(latencies),
         },
         "cpu": {"points_per_s": clock.as_dict()},
     }

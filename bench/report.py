@@ -36,7 +36,6 @@ ROWS: tuple[Row, ...] = (
     Row("log_batch", "client", "client_cpu_per_batch_ms", "client CPU per batch (ms)", False),
     Row("log_batch", "driver", "points_per_s", "log-batch points/s, server only", True, min_ratio=30.0,
         above=200_000.0),
-    Row("log_batch", "driver", "stall_pct", "log-batch calls >=35 ms (%)", False, below=1.0),
     Row("create_runs", "client", "runs_per_s", "runs created/s", True, min_ratio=5.0),
     Row("create_runs", "driver", "runs_per_s", "runs created/s, server only", True, min_ratio=20.0),
     Row("search", "client", "no_filter_ms", "search_runs no filter (ms)", False, min_ratio=4.0, below=200.0),
