@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 from bench import data
 from bench.data import check
-from bench.wire import API, ARTIFACTS, Clock, Conn, body, experiment_id, median_ms, percentile_ms, stall_pct
+from bench.wire import API, ARTIFACTS, Clock, Conn, HTTPFailure, body, experiment_id, median_ms, percentile_ms, stall_pct
 
 Result = dict[str, Any]
 
@@ -331,14 +331,24 @@ def ui(a: dict[str, Any]) -> Result:
     table_ms, rows = ui_runs_table_mlflow_protocol(conn, a)
     data.verify_runs_table(rows, a["runs"], a["ui_rows"])
     metrics["runs_table_ms"] = table_ms
+    unsupported = []
     for n, run_id in a["history_runs"].items():
-        chart_ms, points = ui_chart_mlflow_protocol(conn, a, run_id)
+        try:
+            chart_ms, points = ui_chart_mlflow_protocol(conn, a, run_id)
+        except HTTPFailure as exc:
+            if " -> 404" not in str(exc):
+                raise
+            # A UI-only MLflow endpoint this server does not offer: reported as not measured, not as lost data.
+            unsupported.append(f"chart via get-history-bulk-interval: 404 ({str(exc)[-120:]})")
+            break
         _verify_chart(points, int(n), a["ui_chart_points"], run_id)
         metrics[f"chart_{n}_ms"] = chart_ms
     native = ui_tracklet_endpoints(conn, a) if a.get("kind") == "tracklet" else None
     if native:
         metrics.update(native)
-    return {"metrics": metrics}
+    elif a.get("kind") == "tracklet":
+        unsupported.append("tracklet's own UI endpoints: not written yet (ui_tracklet_endpoints)")
+    return {"metrics": metrics, "unsupported": unsupported}
 
 
 WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {

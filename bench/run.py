@@ -89,6 +89,7 @@ class Harness:
         self.state: dict[str, dict[str, Any]] = {s.spec.name: {} for s in self.servers}
         self.results: dict[str, Any] = {"servers": {}, "workloads": {}, "verification": {}, "sizes": sizes.as_dict()}
         self.failures: list[str] = []
+        self.not_measured: list[str] = []
         self.timeout = 300.0 if sizes.mode == "smoke" else 6 * 3600.0
 
     # subprocesses ----------------------------------------------------------------------------
@@ -210,6 +211,9 @@ class Harness:
             elif part != "server":
                 shown = ", ".join(f"{k}={_short(v)}" for k, v in res.get("metrics", {}).items())
                 print(f"  {part}: {shown}  [verified]", flush=True)
+            for what in res.get("unsupported", []):
+                self.not_measured.append(f"[{name}] {workload} ({part}): {what}")
+                print(f"  {part}: NOT MEASURED: {what}", flush=True)
 
 
 def _short(v: Any) -> str:
@@ -417,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.build_rows(results, args.servers, timing)
     results["rows"] = rows
     results["failures"] = harness.failures
+    results["not_measured"] = harness.not_measured
     results["ok"] = code == 0
     out = Path(args.out) if args.out else REPO / "bench" / "results" / f"{started:%Y%m%d-%H%M%S}-{args.mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -426,6 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if not timing:
         print("smoke mode: sizes are tiny; figures above are not meaningful and no target is judged.")
+    if harness.not_measured:
+        print("not measured (the server lacks the endpoint; no data was lost):")
+        for line in harness.not_measured:
+            print("  " + line)
     print(f"results: {out}")
     if harness.failures:
         print(f"\n{len(harness.failures)} FAILURE(S) — data missing or a workload broke:")
