@@ -14,8 +14,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench import data
 from bench.data import check
@@ -168,7 +169,9 @@ def search(a: dict[str, Any]) -> Result:
             t0 = time.perf_counter()
             with clock:
                 result = client.search_runs(
-                    [exp_id], filter_string=spec["filter"], order_by=spec["order_by"],
+                    [exp_id],
+                    filter_string=spec["filter"],
+                    order_by=spec["order_by"],
                     max_results=spec["max_results"],
                 )
             times.append(time.perf_counter() - t0)
@@ -247,8 +250,8 @@ def artifacts(a: dict[str, Any]) -> Result:
             got_dir = Path(client.download_artifacts(run_id, "small", str(root / "down2")))
         files = sorted(got_dir.iterdir())
         check(len(files) == nfiles, f"artifacts: {len(files)} of {nfiles} small files came back")
-        for f in files:
-            check(f.read_bytes() == (small / f.name).read_bytes(), f"artifacts: {f.name} differs")
+        for path in files:
+            check(path.read_bytes() == (small / path.name).read_bytes(), f"artifacts: {path.name} differs")
     return {
         "metrics": {
             "big_up_mb_s": mb / times["big_up"].wall_s,
@@ -286,7 +289,7 @@ def concurrency_worker(a: dict[str, Any]) -> Result:
                 ]
                 client.log_batch(run_id, metrics=points)
                 client.set_terminated(run_id)
-            except Exception as exc:  # counted, not raised: errors are a reported figure
+            except Exception as exc:  # noqa: BLE001 - counted, not raised: errors are a reported figure
                 errors.append(repr(exc)[:300])
     return {
         "metrics": {"errors": len(errors)},
@@ -349,7 +352,7 @@ def tracklet_client(a: dict[str, Any]) -> Result:
     tracklet.set_experiment(a["experiment"])
     latencies: list[float] = []
     run = tracklet.start_run()
-    run_id = getattr(getattr(run, "info", run), "run_id")
+    run_id = getattr(run, "info", run).run_id
     with Clock() as clock:
         for i in range(n):
             t0 = time.perf_counter()
@@ -385,7 +388,7 @@ def main() -> None:
     try:
         result = WORKLOADS[name](args)
         result.setdefault("verified", None if "skipped" in result else True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is reported to the harness as unverified
         result = {"verified": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     print("RESULT " + json.dumps(result), flush=True)
 

@@ -14,12 +14,24 @@ import re
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from bench import data
 from bench.data import check
-from bench.wire import API, ARTIFACTS, Clock, Conn, HTTPFailure, body, experiment_id, median_ms, percentile_ms, stall_pct
+from bench.wire import (
+    API,
+    ARTIFACTS,
+    Clock,
+    Conn,
+    HTTPFailure,
+    body,
+    experiment_id,
+    median_ms,
+    percentile_ms,
+    stall_pct,
+)
 
 Result = dict[str, Any]
 
@@ -98,8 +110,16 @@ def log_metric(a: dict[str, Any]) -> Result:
     conn, n = _conn(a), a["calls"]
     run_id = _create_run(conn, experiment_id(conn, a["experiment"]), "driver-log-metric")["info"]["run_id"]
     bodies = [
-        body({"run_id": run_id, "run_uuid": run_id, "key": "m", "value": data.log_metric_value(i),
-              "timestamp": data.TIMESTAMP0 + i, "step": i})
+        body(
+            {
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "key": "m",
+                "value": data.log_metric_value(i),
+                "timestamp": data.TIMESTAMP0 + i,
+                "step": i,
+            }
+        )
         for i in range(n)
     ]
     latencies = []
@@ -157,8 +177,10 @@ def create_runs(a: dict[str, Any]) -> Result:
     tails = [
         body(
             {
-                "metrics": [{"key": k, "value": v, "timestamp": data.TIMESTAMP0, "step": 0}
-                            for k, v in data.run_metrics(i).items()],
+                "metrics": [
+                    {"key": k, "value": v, "timestamp": data.TIMESTAMP0, "step": 0}
+                    for k, v in data.run_metrics(i).items()
+                ],
                 "params": [{"key": k, "value": v} for k, v in data.run_params(i).items()],
                 "tags": [{"key": k, "value": v} for k, v in data.run_tags(i).items()],
             }
@@ -173,8 +195,11 @@ def create_runs(a: dict[str, Any]) -> Result:
             conn.post(f"{API}/runs/log-batch", b'{"run_id":"' + match.group(1) + b'",' + tail)
     runs = [data.run_view_from_json(r) for r in _runs_pages(conn, exp_id, a["page_size"])]
     data.verify_all_runs(runs, n)
-    return {"metrics": {"runs_per_s": n / clock.wall_s}, "cpu": {"runs_per_s": clock.as_dict()},
-            "info": {"experiment_id": exp_id}}
+    return {
+        "metrics": {"runs_per_s": n / clock.wall_s},
+        "cpu": {"runs_per_s": clock.as_dict()},
+        "info": {"experiment_id": exp_id},
+    }
 
 
 # -- 4. runs/search ----------------------------------------------------------------------------
@@ -184,8 +209,15 @@ def search(a: dict[str, Any]) -> Result:
     conn, exp_id, n = _conn(a), a["experiment_id"], a["runs"]
     metrics: dict[str, float] = {}
     for query, spec in data.search_queries(a["search_max"], a["search_top"]).items():
-        request = body({"experiment_ids": [exp_id], "filter": spec["filter"], "order_by": spec["order_by"],
-                        "max_results": spec["max_results"], "run_view_type": "ACTIVE_ONLY"})
+        request = body(
+            {
+                "experiment_ids": [exp_id],
+                "filter": spec["filter"],
+                "order_by": spec["order_by"],
+                "max_results": spec["max_results"],
+                "run_view_type": "ACTIVE_ONLY",
+            }
+        )
         times, raw = [], b""
         for _ in range(a["reps"]):
             t0 = time.perf_counter()
@@ -232,7 +264,11 @@ def history(a: dict[str, Any]) -> Result:
             t0 = time.perf_counter()
             pages = _history_pages(conn, run_id, data.HISTORY_KEY)
             times.append(time.perf_counter() - t0)
-        points = [(int(m.get("step", 0)), float(m["value"])) for p in pages for m in json.loads(p).get("metrics", [])]
+        points = [
+            (int(m.get("step", 0)), float(m["value"]))
+            for p in pages
+            for m in json.loads(p).get("metrics", [])
+        ]
         data.verify_history(points, int(n), f"driver history {n}")
         metrics[f"history_{n}_ms"] = median_ms(times)
     return {"metrics": metrics}
@@ -267,7 +303,7 @@ def artifacts(a: dict[str, Any]) -> Result:
     with clocks["small_down"]:
         back = [conn.get(f"{root}/small/f{i:05d}.bin") for i in range(nfiles)]
     check(back == small, "driver artifacts: small files differ")
-    listing = conn.get_json(ARTIFACTS, [("path", root[len(ARTIFACTS) + 1:] + "/small")])
+    listing = conn.get_json(ARTIFACTS, [("path", root[len(ARTIFACTS) + 1 :] + "/small")])
     check(len(listing.get("files", [])) == nfiles, "driver artifacts: listing incomplete")
     return {
         "metrics": {
@@ -284,8 +320,14 @@ def artifacts(a: dict[str, Any]) -> Result:
 
 def ui_runs_table_mlflow_protocol(conn: Conn, a: dict[str, Any]) -> tuple[float, list[data.RunView]]:
     """The runs table as MLflow's UI loads it: runs/search, 100 rows ordered by a metric."""
-    request = body({"experiment_ids": [a["experiment_id"]], "order_by": [data.FILTERED_ORDER],
-                    "max_results": a["ui_rows"], "run_view_type": "ACTIVE_ONLY"})
+    request = body(
+        {
+            "experiment_ids": [a["experiment_id"]],
+            "order_by": [data.FILTERED_ORDER],
+            "max_results": a["ui_rows"],
+            "run_view_type": "ACTIVE_ONLY",
+        }
+    )
     times, raw = [], b""
     for _ in range(a["reps"]):
         t0 = time.perf_counter()
@@ -294,7 +336,9 @@ def ui_runs_table_mlflow_protocol(conn: Conn, a: dict[str, Any]) -> tuple[float,
     return median_ms(times), [data.run_view_from_json(r) for r in json.loads(raw).get("runs", [])]
 
 
-def ui_chart_mlflow_protocol(conn: Conn, a: dict[str, Any], run_id: str) -> tuple[float, list[dict[str, Any]]]:
+def ui_chart_mlflow_protocol(
+    conn: Conn, a: dict[str, Any], run_id: str
+) -> tuple[float, list[dict[str, Any]]]:
     """A chart's downsampled history through MLflow's own get-history-bulk-interval endpoint."""
     params = [("run_ids", run_id), ("metric_key", data.HISTORY_KEY), ("max_results", a["ui_chart_points"])]
     times, raw = [], b""
@@ -368,7 +412,7 @@ def main() -> None:
     try:
         result = WORKLOADS[name](args)
         result.setdefault("verified", True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is reported to the harness as unverified
         result = {"verified": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     print("RESULT " + json.dumps(result), flush=True)
 

@@ -34,8 +34,15 @@ ROWS: tuple[Row, ...] = (
     Row("log_metric", "driver", "stall_pct", "log-metric calls >=35 ms (%)", False, below=1.0),
     Row("log_batch", "client", "points_per_s", "log_batch points/s", True, min_ratio=4.0),
     Row("log_batch", "client", "client_cpu_per_batch_ms", "client CPU per batch (ms)", False),
-    Row("log_batch", "driver", "points_per_s", "log-batch points/s, server only", True, min_ratio=30.0,
-        above=200_000.0),
+    Row(
+        "log_batch",
+        "driver",
+        "points_per_s",
+        "log-batch points/s, server only",
+        True,
+        min_ratio=30.0,
+        above=200_000.0,
+    ),
     Row("create_runs", "client", "runs_per_s", "runs created/s", True, min_ratio=5.0),
     Row("create_runs", "driver", "runs_per_s", "runs created/s, server only", True, min_ratio=20.0),
     Row("search", "client", "no_filter_ms", "search_runs no filter (ms)", False, min_ratio=4.0, below=200.0),
@@ -57,21 +64,50 @@ ROWS: tuple[Row, ...] = (
     Row("concurrency", "client", "errors", "N concurrent clients, errors", False, below=0.5),
     Row("ui", "client", "runs_table_ms", "runs table via search_runs (ms)", False),
     Row("ui", "driver", "runs_table_ms", "runs table runs/search, server only (ms)", False),
-    Row("tracklet_client", "client", "log_metric_median_us", "tracklet.log_metric median (us)", False,
-        below=10.0),
-    Row("tracklet_client", "client", "sustained_points_s", "tracklet client sustained points/s", True,
-        above=100_000.0),
+    Row(
+        "tracklet_client",
+        "client",
+        "log_metric_median_us",
+        "tracklet.log_metric median (us)",
+        False,
+        below=10.0,
+    ),
+    Row(
+        "tracklet_client",
+        "client",
+        "sustained_points_s",
+        "tracklet client sustained points/s",
+        True,
+        above=100_000.0,
+    ),
 )
+
 
 # Rows whose keys depend on the sizes (one per history length).
 def dynamic_rows(history_points: list[int]) -> list[Row]:
     rows = []
     for n in history_points:
         million = n >= 1_000_000
-        rows.append(Row("history", "client", f"history_{n}_ms", f"get_metric_history {n:,} pts (ms)", False,
-                        min_ratio=4.0))
-        rows.append(Row("history", "driver", f"history_{n}_ms", f"get-history {n:,} pts, server only (ms)", False,
-                        below=1500.0 if million else None))
+        rows.append(
+            Row(
+                "history",
+                "client",
+                f"history_{n}_ms",
+                f"get_metric_history {n:,} pts (ms)",
+                False,
+                min_ratio=4.0,
+            )
+        )
+        rows.append(
+            Row(
+                "history",
+                "driver",
+                f"history_{n}_ms",
+                f"get-history {n:,} pts, server only (ms)",
+                False,
+                below=1500.0 if million else None,
+            )
+        )
         rows.append(Row("ui", "driver", f"chart_{n}_ms", f"chart bulk-interval {n:,} pts (ms)", False))
     return rows
 
@@ -130,8 +166,18 @@ def build_rows(results: dict[str, Any], servers: list[str], timing: bool) -> lis
     second = servers[1] if len(servers) > 1 else None
     history_points = [int(n) for n in results["sizes"]["history_points"]]
     out = []
-    order = ["server", "log_metric", "log_batch", "create_runs", "search", "history", "artifacts", "concurrency",
-             "ui", "tracklet_client"]
+    order = [
+        "server",
+        "log_metric",
+        "log_batch",
+        "create_runs",
+        "search",
+        "history",
+        "artifacts",
+        "concurrency",
+        "ui",
+        "tracklet_client",
+    ]
     every = sorted((*ROWS, *dynamic_rows(history_points)), key=lambda r: order.index(r.workload))
     for row in every:
         values = {s: value(results, row, s) for s in servers}
@@ -178,10 +224,19 @@ def render(rows: list[dict[str, Any]], servers: list[str]) -> str:
         share = " / ".join("-" if s is None else f"{100 * s:.0f}%" for s in shares)
         ratio_text = ratio_words(row["ratio"])
         met_text = {True: "yes", False: "NO", None: "-"}[row["met"]]
-        lines.append([row["workload"], row["label"], *(_fmt(row["values"][s]) for s in servers), ratio_text,
-                      share if any(s is not None for s in shares) else "", row["target"], met_text])
+        lines.append(
+            [
+                row["workload"],
+                row["label"],
+                *(_fmt(row["values"][s]) for s in servers),
+                ratio_text,
+                share if any(s is not None for s in shares) else "",
+                row["target"],
+                met_text,
+            ]
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
-    fmt = "  ".join("{:<%d}" % w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([fmt.format(*header), sep, *(fmt.format(*line) for line in lines)])
 
@@ -190,13 +245,25 @@ def markdown(rows: list[dict[str, Any]], servers: list[str]) -> str:
     head = ["workload", "metric", *servers, "ratio", "client CPU share", "target", "met?"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        shares = " / ".join("-" if row["client_cpu_share"][s] is None else f"{100 * row['client_cpu_share'][s]:.0f}%"
-                            for s in servers)
+        shares = " / ".join(
+            "-" if row["client_cpu_share"][s] is None else f"{100 * row['client_cpu_share'][s]:.0f}%"
+            for s in servers
+        )
         if all(row["client_cpu_share"][s] is None for s in servers):
             shares = ""
-        out.append("| " + " | ".join([
-            row["workload"], row["label"], *(_fmt(row["values"][s]) for s in servers),
-            ratio_words(row["ratio"]).replace("x ", "× "), shares, row["target"],
-            {True: "yes", False: "**no**", None: "-"}[row["met"]],
-        ]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    row["workload"],
+                    row["label"],
+                    *(_fmt(row["values"][s]) for s in servers),
+                    ratio_words(row["ratio"]).replace("x ", "× "),
+                    shares,
+                    row["target"],
+                    {True: "yes", False: "**no**", None: "-"}[row["met"]],
+                ]
+            )
+            + " |"
+        )
     return "\n".join(out)

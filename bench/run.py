@@ -19,18 +19,31 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.sizes import MODES, Sizes  # noqa: E402
+from bench.sizes import MODES, Sizes
+
+if TYPE_CHECKING:  # psutil (via bench.servers) may only exist inside the benchmark venv
+    from bench.servers import Server
 
 MLFLOW_VERSION = "3.17.2"
-WORKLOADS = ("log_metric", "log_batch", "create_runs", "search", "history", "artifacts", "concurrency", "ui",
-             "tracklet_client")
+WORKLOADS = (
+    "log_metric",
+    "log_batch",
+    "create_runs",
+    "search",
+    "history",
+    "artifacts",
+    "concurrency",
+    "ui",
+    "tracklet_client",
+)
 
 
 # -- environment ---------------------------------------------------------------------------------
@@ -50,8 +63,21 @@ def make_env(env_dir: Path) -> Path:
         return python
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mlflow=={MLFLOW_VERSION}", "psutil", "httpx",
-                    "-e", str(REPO)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            f"mlflow=={MLFLOW_VERSION}",
+            "psutil",
+            "httpx",
+            "-e",
+            str(REPO),
+        ],
+        check=True,
+    )
     marker.write_text(want)
     return python
 
@@ -67,8 +93,10 @@ def ensure_environment(args: argparse.Namespace) -> None:
         os.execv(str(python), [str(python), str(Path(__file__).resolve()), *argv])
     missing = _missing_modules(args.servers)
     if missing:
-        sys.exit(f"not importable here: {', '.join(missing)}. Run with --make-env (creates {args.env_dir} with "
-                 f"mlflow=={MLFLOW_VERSION} and tracklet), or install them, or choose --servers mlflow.")
+        sys.exit(
+            f"not importable here: {', '.join(missing)}. Run with --make-env (creates {args.env_dir} with "
+            f"mlflow=={MLFLOW_VERSION} and tracklet), or install them, or choose --servers mlflow."
+        )
 
 
 # -- the harness ---------------------------------------------------------------------------------
@@ -87,59 +115,85 @@ class Harness:
             for i, name in enumerate(args.servers)
         ]
         self.state: dict[str, dict[str, Any]] = {s.spec.name: {} for s in self.servers}
-        self.results: dict[str, Any] = {"servers": {}, "workloads": {}, "verification": {}, "sizes": sizes.as_dict()}
+        self.results: dict[str, Any] = {
+            "servers": {},
+            "workloads": {},
+            "verification": {},
+            "sizes": sizes.as_dict(),
+        }
         self.failures: list[str] = []
         self.not_measured: list[str] = []
         self.timeout = 300.0 if sizes.mode == "smoke" else 6 * 3600.0
 
     # subprocesses ----------------------------------------------------------------------------
 
-    def _env(self, server: Any) -> dict[str, str]:
+    def _env(self, server: Server) -> dict[str, str]:
         path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-        return dict(os.environ, MLFLOW_TRACKING_URI=server.url, MLFLOW_ENABLE_ASYNC_LOGGING="false",
-                    MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONPATH=path)
+        return dict(
+            os.environ,
+            MLFLOW_TRACKING_URI=server.url,
+            MLFLOW_ENABLE_ASYNC_LOGGING="false",
+            MLFLOW_DISABLE_TELEMETRY="true",
+            DO_NOT_TRACK="true",
+            PYTHONPATH=path,
+        )
 
-    def _run(self, module: str, server: Any, workload: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, module: str, server: Server, workload: str, args: dict[str, Any]) -> dict[str, Any]:
         args = {"url": server.url, "kind": server.spec.kind, **args}
         cmd = [self.python, "-m", f"bench.{module}", workload, json.dumps(args)]
         try:
-            proc = subprocess.run(cmd, cwd=REPO, env=self._env(server), capture_output=True, text=True,
-                                  timeout=self.timeout)
+            proc = subprocess.run(
+                cmd,
+                check=False,
+                cwd=REPO,
+                env=self._env(server),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+            )
         except subprocess.TimeoutExpired:
             return {"verified": False, "error": f"timed out after {self.timeout:.0f} s"}
         return _parse_result(proc.stdout, proc.stderr, proc.returncode)
 
-    def client(self, server: Any, workload: str, args: dict[str, Any]) -> dict[str, Any]:
+    def client(self, server: Server, workload: str, args: dict[str, Any]) -> dict[str, Any]:
         return self._run("clientload", server, workload, args)
 
-    def driver(self, server: Any, workload: str, args: dict[str, Any]) -> dict[str, Any]:
+    def driver(self, server: Server, workload: str, args: dict[str, Any]) -> dict[str, Any]:
         return self._run("driver", server, workload, args)
 
     # shared data -----------------------------------------------------------------------------
 
-    def runs_experiment(self, server: Any) -> str:
+    def runs_experiment(self, server: Server) -> str:
         """The 10,000-run experiment of workload 3; written by the driver if workload 3 did not run."""
         state = self.state[server.spec.name]
         if "runs_experiment_id" not in state:
-            res = self.driver(server, "create_runs", {"experiment": "bench-runs", "runs": self.sizes.runs,
-                                                      "page_size": self.sizes.page_size})
+            res = self.driver(
+                server,
+                "create_runs",
+                {"experiment": "bench-runs", "runs": self.sizes.runs, "page_size": self.sizes.page_size},
+            )
             self._require(res, server, "setup: runs for search")
             state["runs_experiment_id"] = res["info"]["experiment_id"]
         return str(state["runs_experiment_id"])
 
-    def history_runs(self, server: Any) -> dict[str, str]:
+    def history_runs(self, server: Server) -> dict[str, str]:
         state = self.state[server.spec.name]
         if "history_runs" not in state:
-            res = self.driver(server, "populate_history", {"experiment": "bench-history",
-                                                           "history_points": list(self.sizes.history_points)})
+            res = self.driver(
+                server,
+                "populate_history",
+                {"experiment": "bench-history", "history_points": list(self.sizes.history_points)},
+            )
             self._require(res, server, "setup: metric histories")
             state["history_runs"] = res["info"]["history_runs"]
             state["populate"] = res["metrics"]
         return dict(state["history_runs"])
 
-    def _require(self, res: dict[str, Any], server: Any, what: str) -> None:
+    def _require(self, res: dict[str, Any], server: Server, what: str) -> None:
         if not res.get("verified"):
-            raise RuntimeError(f"[{server.spec.name}] {what} failed: {res.get('error')}\n{res.get('trace', '')}")
+            raise RuntimeError(
+                f"[{server.spec.name}] {what} failed: {res.get('error')}\n{res.get('trace', '')}"
+            )
 
     # main loop -------------------------------------------------------------------------------
 
@@ -169,9 +223,12 @@ class Harness:
                 server.stop()
                 entry = self.results["servers"].setdefault(server.spec.name, {})
                 disk = server.disk_bytes()
-                entry.update(peak_rss_mb=server.peak_rss() / 2**20, db_mb=disk["db_bytes"] / 2**20,
-                             artifact_mb=disk["artifact_bytes"] / 2**20,
-                             populate=self.state[server.spec.name].get("populate"))
+                entry.update(
+                    peak_rss_mb=server.peak_rss() / 2**20,
+                    db_mb=disk["db_bytes"] / 2**20,
+                    artifact_mb=disk["artifact_bytes"] / 2**20,
+                    populate=self.state[server.spec.name].get("populate"),
+                )
             if not self.args.keep:
                 for server in self.servers:
                     server.cleanup()
@@ -181,19 +238,20 @@ class Harness:
                 print(f"kept server data and logs in {self.workdir}")
         return 1 if self.failures else 0
 
-    def _one(self, workload: str, server: Any) -> None:
+    def _one(self, workload: str, server: Server) -> None:
         name = server.spec.name
         print(f"[{name}] {workload} ...", flush=True)
         t0 = time.perf_counter()
         rss0 = server.rss()
         try:
             parts = WORKLOAD_FUNCS[workload](self, server)
-        except Exception as exc:  # a broken setup step fails this workload, not the whole run
+        except Exception as exc:  # noqa: BLE001 - a broken setup step fails this workload, not the run
             parts = {"harness": {"verified": False, "error": f"{type(exc).__name__}: {exc}"}}
         t1 = time.perf_counter()
         window_peak = server.peak_rss(t0, t1)
         parts.setdefault("server", {"metrics": {}})["metrics"].update(
-            {"rss_growth_mb": max(0, window_peak - rss0) / 2**20, "seconds": t1 - t0})
+            {"rss_growth_mb": max(0, window_peak - rss0) / 2**20, "seconds": t1 - t0}
+        )
         parts["server"].setdefault("verified", None)
         self.results["workloads"].setdefault(workload, {})[name] = parts
         verdicts = [p.get("verified") for p in parts.values()]
@@ -223,24 +281,24 @@ def _short(v: Any) -> str:
 def _parse_result(stdout: str, stderr: str, returncode: int) -> dict[str, Any]:
     for line in reversed(stdout.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     return {"verified": False, "error": f"no result (exit {returncode}); stderr tail: {stderr[-2000:]}"}
 
 
 # -- workloads: each returns {"client": result, "driver": result} --------------------------------
 
 
-def w_log_metric(h: Harness, s: Any) -> dict[str, Any]:
+def w_log_metric(h: Harness, s: Server) -> dict[str, Any]:
     args = {"experiment": "bench-log-metric", "calls": h.sizes.log_metric_calls}
     return {"client": h.client(s, "log_metric", args), "driver": h.driver(s, "log_metric", args)}
 
 
-def w_log_batch(h: Harness, s: Any) -> dict[str, Any]:
+def w_log_batch(h: Harness, s: Server) -> dict[str, Any]:
     args = {"experiment": "bench-log-batch", "batches": h.sizes.batches, "batch_points": h.sizes.batch_points}
     return {"client": h.client(s, "log_batch", args), "driver": h.driver(s, "log_batch", args)}
 
 
-def w_create_runs(h: Harness, s: Any) -> dict[str, Any]:
+def w_create_runs(h: Harness, s: Server) -> dict[str, Any]:
     args = {"runs": h.sizes.runs, "page_size": h.sizes.page_size}
     client = h.client(s, "create_runs", {"experiment": "bench-runs", **args})
     if client.get("verified"):
@@ -249,26 +307,36 @@ def w_create_runs(h: Harness, s: Any) -> dict[str, Any]:
     return {"client": client, "driver": driver}
 
 
-def w_search(h: Harness, s: Any) -> dict[str, Any]:
+def w_search(h: Harness, s: Server) -> dict[str, Any]:
     z = h.sizes
-    args = {"experiment_id": h.runs_experiment(s), "runs": z.runs, "search_max": z.search_max,
-            "search_top": z.search_top, "page_size": z.page_size, "reps": z.search_reps}
+    args = {
+        "experiment_id": h.runs_experiment(s),
+        "runs": z.runs,
+        "search_max": z.search_max,
+        "search_top": z.search_top,
+        "page_size": z.page_size,
+        "reps": z.search_reps,
+    }
     return {"client": h.client(s, "search", args), "driver": h.driver(s, "search", args)}
 
 
-def w_history(h: Harness, s: Any) -> dict[str, Any]:
+def w_history(h: Harness, s: Server) -> dict[str, Any]:
     args = {"history_runs": h.history_runs(s), "reps": h.sizes.history_reps}
     return {"client": h.client(s, "history", args), "driver": h.driver(s, "history", args)}
 
 
-def w_artifacts(h: Harness, s: Any) -> dict[str, Any]:
+def w_artifacts(h: Harness, s: Server) -> dict[str, Any]:
     z = h.sizes
-    args = {"experiment": "bench-artifacts", "big_artifact_mb": z.big_artifact_mb, "small_files": z.small_files,
-            "small_file_bytes": z.small_file_bytes}
+    args = {
+        "experiment": "bench-artifacts",
+        "big_artifact_mb": z.big_artifact_mb,
+        "small_files": z.small_files,
+        "small_file_bytes": z.small_file_bytes,
+    }
     return {"client": h.client(s, "artifacts", args), "driver": h.driver(s, "artifacts", args)}
 
 
-def w_concurrency(h: Harness, s: Any) -> dict[str, Any]:
+def w_concurrency(h: Harness, s: Server) -> dict[str, Any]:
     """N client processes started, imported and waiting; released at once; wall = first start to last end."""
     from bench.wire import Conn, experiment_id
 
@@ -276,14 +344,25 @@ def w_concurrency(h: Harness, s: Any) -> dict[str, Any]:
     conn = Conn(s.url)
     exp_id = experiment_id(conn, "bench-concurrency")
     conn.close()
-    base = {"url": s.url, "experiment_id": exp_id, "runs_per_proc": z.runs_per_proc, "points_per_run": z.points_per_run,
-            "procs": z.procs}
+    base = {
+        "url": s.url,
+        "experiment_id": exp_id,
+        "runs_per_proc": z.runs_per_proc,
+        "points_per_run": z.points_per_run,
+        "procs": z.procs,
+    }
     logs = h.workdir / f"concurrency-{s.spec.name}.log"
     with logs.open("w") as err:
         procs = [
-            subprocess.Popen([h.python, "-m", "bench.clientload", "concurrency_worker", json.dumps({**base, "worker": k})],
-                             cwd=REPO, env=h._env(s), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                             text=True)
+            subprocess.Popen(
+                [h.python, "-m", "bench.clientload", "concurrency_worker", json.dumps({**base, "worker": k})],
+                cwd=REPO,
+                env=h._env(s),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
             for k in range(z.procs)
         ]
         for p in procs:
@@ -300,34 +379,47 @@ def w_concurrency(h: Harness, s: Any) -> dict[str, Any]:
     results = [_parse_result(o, logs.read_text()[-2000:], p.returncode) for o, p in zip(outs, procs)]
     broken = [r for r in results if "info" not in r]
     if broken:
-        return {"client": {"verified": False, "error": f"{len(broken)} workers failed: {broken[0].get('error')}"}}
+        return {
+            "client": {"verified": False, "error": f"{len(broken)} workers failed: {broken[0].get('error')}"}
+        }
     wall = max(r["info"]["end"] for r in results) - min(r["info"]["start"] for r in results)
     errors = sum(int(r["metrics"]["errors"]) for r in results)
     cpu = sum(r["cpu"]["wall_s"]["cpu_s"] for r in results)
     verify = h.client(s, "concurrency_verify", base)
     client = {
-        "metrics": {"wall_s": wall, "errors": errors, "runs_per_s": z.procs * z.runs_per_proc / wall,
-                    "harness_wall_s": harness_wall},
+        "metrics": {
+            "wall_s": wall,
+            "errors": errors,
+            "runs_per_s": z.procs * z.runs_per_proc / wall,
+            "harness_wall_s": harness_wall,
+        },
         "cpu": {"wall_s": {"wall_s": wall * z.procs, "cpu_s": cpu}},
         "verified": bool(verify.get("verified")) and errors == 0,
-        "error": verify.get("error") or (f"{errors} client errors: {results[0]['info']['errors']}" if errors else None),
+        "error": verify.get("error")
+        or (f"{errors} client errors: {results[0]['info']['errors']}" if errors else None),
     }
     return {"client": client}
 
 
-def w_ui(h: Harness, s: Any) -> dict[str, Any]:
+def w_ui(h: Harness, s: Server) -> dict[str, Any]:
     z = h.sizes
-    args = {"experiment_id": h.runs_experiment(s), "runs": z.runs, "ui_rows": z.ui_rows, "reps": z.ui_reps,
-            "history_runs": h.history_runs(s), "ui_chart_points": z.ui_chart_points}
+    args = {
+        "experiment_id": h.runs_experiment(s),
+        "runs": z.runs,
+        "ui_rows": z.ui_rows,
+        "reps": z.ui_reps,
+        "history_runs": h.history_runs(s),
+        "ui_chart_points": z.ui_chart_points,
+    }
     return {"client": h.client(s, "ui", args), "driver": h.driver(s, "ui", args)}
 
 
-def w_tracklet_client(h: Harness, s: Any) -> dict[str, Any]:
+def w_tracklet_client(h: Harness, s: Server) -> dict[str, Any]:
     args = {"experiment": "bench-tracklet-client", "points": h.sizes.tracklet_client_points}
     return {"client": h.client(s, "tracklet_client", args)}
 
 
-WORKLOAD_FUNCS: dict[str, Callable[[Harness, Any], dict[str, Any]]] = {
+WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "log_metric": w_log_metric,
     "log_batch": w_log_batch,
     "create_runs": w_create_runs,
@@ -344,8 +436,11 @@ WORKLOAD_FUNCS: dict[str, Callable[[Harness, Any], dict[str, Any]]] = {
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"nproc": os.cpu_count(), "platform": platform.platform(),
-                            "python": platform.python_version()}
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -366,12 +461,16 @@ def versions() -> dict[str, str]:
             from importlib.metadata import version
 
             out[name] = version(name)
-        except Exception:
+        except Exception:  # noqa: BLE001 - only a label in the results
             mod = importlib.util.find_spec(name)
             out[name] = "importable (no metadata)" if mod else "absent"
     try:
-        out["tracklet_commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                                capture_output=True, text=True).stdout.strip()
+        out["tracklet_commit"] = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            check=False,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         pass
     return out
@@ -381,18 +480,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", dest="mode", const="quick", help="a few minutes")
-    mode.add_argument("--smoke", action="store_const", dest="mode", const="smoke",
-                      help="tiny sizes; checks completeness and data, no timing targets")
+    mode.add_argument(
+        "--smoke",
+        action="store_const",
+        dest="mode",
+        const="smoke",
+        help="tiny sizes; checks completeness and data, no timing targets",
+    )
     p.set_defaults(mode="full")
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(WORKLOADS)}")
-    p.add_argument("--servers", default="tracklet,mlflow",
-                   help="comma-separated servers; the first is compared to the second. Variants: tracklet, "
-                        "mlflow, tracklet-w2, mlflow-w1 (-wN = N workers). Default: tracklet,mlflow")
+    p.add_argument(
+        "--servers",
+        default="tracklet,mlflow",
+        help="comma-separated servers; the first is compared to the second. Variants: tracklet, "
+        "mlflow, tracklet-w2, mlflow-w1 (-wN = N workers). Default: tracklet,mlflow",
+    )
     p.add_argument("--out", default="", help="results JSON (default bench/results/<date>-<mode>.json)")
-    p.add_argument("--make-env", action="store_true",
-                   help=f"create/reuse a venv with mlflow=={MLFLOW_VERSION} and this tracklet, and run in it")
+    p.add_argument(
+        "--make-env",
+        action="store_true",
+        help=f"create/reuse a venv with mlflow=={MLFLOW_VERSION} and this tracklet, and run in it",
+    )
     p.add_argument("--env-dir", default=str(REPO / "bench" / ".venv"), help="venv folder for --make-env")
-    p.add_argument("--workdir", default="", help="where the servers' fresh data folders go (default: a temp dir)")
+    p.add_argument(
+        "--workdir", default="", help="where the servers' fresh data folders go (default: a temp dir)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the servers' data folders and logs")
     args = p.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -411,19 +523,29 @@ def main(argv: list[str] | None = None) -> int:
     sizes = MODES[args.mode]
     workloads = [w for w in WORKLOADS if not args.only or w in args.only]
     harness = Harness(args, sizes)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     code = harness.run(workloads)
     results = harness.results
-    results["meta"] = {"date": started.isoformat(timespec="seconds"), "mode": args.mode,
-                       "seconds": (dt.datetime.now(dt.timezone.utc) - started).total_seconds(),
-                       "servers": args.servers, "workloads": workloads, "machine": machine(), "versions": versions()}
+    results["meta"] = {
+        "date": started.isoformat(timespec="seconds"),
+        "mode": args.mode,
+        "seconds": (dt.datetime.now(dt.UTC) - started).total_seconds(),
+        "servers": args.servers,
+        "workloads": workloads,
+        "machine": machine(),
+        "versions": versions(),
+    }
     timing = args.mode != "smoke"
     rows = report.build_rows(results, args.servers, timing)
     results["rows"] = rows
     results["failures"] = harness.failures
     results["not_measured"] = harness.not_measured
     results["ok"] = code == 0
-    out = Path(args.out) if args.out else REPO / "bench" / "results" / f"{started:%Y%m%d-%H%M%S}-{args.mode}.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else REPO / "bench" / "results" / f"{started:%Y%m%d-%H%M%S}-{args.mode}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))
     print()

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -64,7 +65,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     startup_s: float = 0.0
     samples: list[tuple[float, int]] = field(default_factory=list)
-    _log: object = None
+    _log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -77,13 +78,35 @@ class Server:
     def command(self) -> list[str]:
         db = f"sqlite:///{self.db_path}"
         if self.spec.kind == "tracklet":
-            cmd = [self.python, "-m", "tracklet", "server", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--backend-store-uri", db, "--artifacts-destination", str(self.folder / "artifacts")]
+            cmd = [
+                self.python,
+                "-m",
+                "tracklet",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--backend-store-uri",
+                db,
+                "--artifacts-destination",
+                str(self.folder / "artifacts"),
+            ]
         else:
             mlflow_bin = Path(self.python).parent / "mlflow"
             launcher = [str(mlflow_bin)] if mlflow_bin.exists() else [self.python, "-m", "mlflow"]
-            cmd = [*launcher, "server", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--backend-store-uri", db, "--artifacts-destination", str(self.folder / "artifacts")]
+            cmd = [
+                *launcher,
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--backend-store-uri",
+                db,
+                "--artifacts-destination",
+                str(self.folder / "artifacts"),
+            ]
         if self.spec.workers is not None:
             cmd += ["--workers", str(self.spec.workers)]
         return cmd
@@ -92,15 +115,27 @@ class Server:
         """Start the server; returns seconds from spawn to the first 200 on /health."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", MLFLOW_DISABLE_TELEMETRY="true",
-                   DO_NOT_TRACK="true")
+        env = dict(
+            os.environ,
+            MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+            MLFLOW_DISABLE_TELEMETRY="true",
+            DO_NOT_TRACK="true",
+        )
         self._log = (self.folder / "server.log").open("wb")
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     cwd=self.folder, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.folder,
+            start_new_session=True,
+        )
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
                     if resp.status == 200:
@@ -133,6 +168,13 @@ class Server:
 
     def stop(self) -> None:
         """Terminate the whole process tree by PID, then kill what is left."""
+        try:
+            self._stop_tree()
+        finally:
+            if self._log is not None:
+                self._log.close()
+
+    def _stop_tree(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         try:

@@ -12,7 +12,7 @@ import socket
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 API = "/api/2.0/mlflow"
@@ -46,19 +46,18 @@ class Conn:
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
         for attempt in (0, 1):
-            if self._conn is None:
-                self._conn = self._connect()
+            conn = self._conn = self._conn or self._connect()
             try:
-                self._conn.request(method, path, body=body, headers=headers or {})
-                resp = self._conn.getresponse()
+                conn.request(method, path, body=body, headers=headers or {})
+                resp = conn.getresponse()
                 data = resp.read()
                 if resp.will_close:
-                    self._conn.close()
+                    conn.close()
                     self._conn = None
                 return resp.status, data
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # An idle keep-alive connection closed by the server between workloads.
-                self._conn.close()
+                conn.close()
                 self._conn = None
                 self.reconnects += 1
                 if attempt:
@@ -96,7 +95,9 @@ def body(payload: dict[str, Any]) -> bytes:
 
 def experiment_id(conn: Conn, name: str) -> str:
     """The id of experiment `name`, created if it does not exist."""
-    status, data = conn.request("GET", f"{API}/experiments/get-by-name?" + urlencode({"experiment_name": name}))
+    status, data = conn.request(
+        "GET", f"{API}/experiments/get-by-name?" + urlencode({"experiment_name": name})
+    )
     if status == 200:
         return str(json.loads(data)["experiment"]["experiment_id"])
     return str(conn.post_json(f"{API}/experiments/create", {"name": name})["experiment_id"])
@@ -114,7 +115,7 @@ class Clock:
     _w0: float = field(default=0.0, repr=False)
     _c0: float = field(default=0.0, repr=False)
 
-    def __enter__(self) -> Clock:
+    def __enter__(self) -> Self:
         self._c0 = time.process_time()
         self._w0 = time.perf_counter()
         return self
