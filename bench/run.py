@@ -303,7 +303,8 @@ def w_create_runs(h: Harness, s: Server) -> dict[str, Any]:
     client = h.client(s, "create_runs", {"experiment": "bench-runs", **args})
     if client.get("verified"):
         h.state[s.spec.name]["runs_experiment_id"] = client["info"]["experiment_id"]
-    driver = h.driver(s, "create_runs", {"experiment": "bench-runs-driver", **args})
+    driver_args = {**args, "runs": h.sizes.driver_runs}
+    driver = h.driver(s, "create_runs", {"experiment": "bench-runs-driver", **driver_args})
     return {"client": client, "driver": driver}
 
 
