@@ -456,24 +456,29 @@ def machine() -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
+    """Installed versions, and the git commit of the tracklet source actually imported (may be another checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {}
     for name in ("mlflow", "tracklet"):
         try:
-            from importlib.metadata import version
-
             out[name] = version(name)
-        except Exception:  # noqa: BLE001 - only a label in the results
-            mod = importlib.util.find_spec(name)
-            out[name] = "importable (no metadata)" if mod else "absent"
-    try:
-        out["tracklet_commit"] = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            check=False,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        pass
+        except PackageNotFoundError:
+            out[name] = "importable (no metadata)" if importlib.util.find_spec(name) else "absent"
+    spec = importlib.util.find_spec("tracklet")
+    if spec and spec.origin:
+        source = Path(spec.origin).parent
+        git = ["git", "-C", str(source)]
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "."], check=False, capture_output=True, text=True
+        )
+        out["tracklet_source"] = str(source)
+        out["tracklet_commit"] = head.stdout.strip() + (
+            " (uncommitted changes)" if dirty.stdout.strip() else ""
+        )
     return out
 
 
