@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
 
 from bench.sizes import MODES, Sizes
 
-if TYPE_CHECKING:  # psutil (via bench.servers) may only exist inside the benchmark venv
+if TYPE_CHECKING:
     from bench.servers import Server
 
 MLFLOW_VERSION = "3.17.2"
@@ -50,7 +50,7 @@ WORKLOADS = (
 
 
 def _missing_modules(servers: list[str]) -> list[str]:
-    needed = ["mlflow", "psutil"] + (["tracklet"] if any(s.startswith("tracklet") for s in servers) else [])
+    needed = ["mlflow"] + (["tracklet"] if any(s.startswith("tracklet") for s in servers) else [])
     return [m for m in needed if importlib.util.find_spec(m) is None]
 
 

@@ -1,7 +1,7 @@
 """Start a server on a fresh data folder and a free loopback port, watch its memory, stop it.
 
 Memory is the resident set (RSS) summed over the whole process tree (MLflow runs a CLI parent,
-a uvicorn/gunicorn master and workers); shared pages are counted once per process, as `ps` does.
+a uvicorn master and workers); shared pages are counted once per process, as `ps` does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import psutil
+from bench.proctree import stop_tree, tree_rss
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 @dataclass
@@ -156,7 +142,7 @@ class Server:
         return "log tail:\n" + "\n".join(text[-lines:])
 
     def rss(self) -> int:
-        return tree_rss(psutil.Process(self.proc.pid)) if self.proc else 0
+        return tree_rss(self.proc.pid) if self.proc else 0
 
     def peak_rss(self, t0: float = 0.0, t1: float = float("inf")) -> int:
         return max((rss for t, rss in self.samples if t0 <= t <= t1), default=0)
@@ -177,24 +163,8 @@ class Server:
     def _stop_tree(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return
-        for p in procs:
-            try:
-                p.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=15)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
-        self.proc.wait(timeout=5)
+        stop_tree(self.proc.pid)
+        self.proc.wait(timeout=10)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
