@@ -267,3 +267,19 @@ def markdown(rows: list[dict[str, Any]], servers: list[str]) -> str:
             + " |"
         )
     return "\n".join(out)
+
+
+def main(argv: list[str]) -> None:
+    """`python -m bench.report RESULTS.json`: the Markdown table for docs/benchmarks.md."""
+    import json
+    from pathlib import Path
+
+    results = json.loads(Path(argv[0]).read_text())
+    servers = results["meta"]["servers"]
+    print(markdown(build_rows(results, servers, results["meta"]["mode"] != "smoke"), servers))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
