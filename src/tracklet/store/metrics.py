@@ -10,8 +10,10 @@ These two statements are the hottest path of the server, so they are written as 
 from __future__ import annotations
 
 import base64
+import math
 import json
 from collections.abc import Sequence
+from typing import Any, Protocol
 from functools import cache
 from itertools import chain
 
@@ -24,7 +26,9 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
-from tracklet.validation import encode_metric_value
+from tracklet.validation import DOUBLE_MAX, encode_metric_value
+
+_INFINITIES = (math.inf, -math.inf)
 
 
 class MetricPoint(msgspec.Struct, frozen=True):
@@ -70,13 +74,31 @@ def _execute_rows(conn: Connection, make_sql, rows: list[tuple]) -> None:  # typ
         conn.exec_driver_sql(make_sql(engine, len(part)), tuple(chain.from_iterable(part)))
 
 
-def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricPoint]) -> None:
+class MetricLike(Protocol):
+    """What `write_points` reads from a point: `MetricPoint`, or a request's decoded metric as is."""
+
+    key: Any
+    value: Any
+    timestamp: Any
+    step: int
+    model_id: str | None
+    dataset_name: str | None
+    dataset_digest: str | None
+
+
+def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricLike]) -> None:
     if not points:
         return
     rows: list[tuple] = []
     latest: dict[str, tuple] = {}
     for p in points:
-        value, is_nan = encode_metric_value(p.value)
+        value = p.value
+        if value != value:  # NaN
+            value, is_nan = 0.0, True
+        else:
+            is_nan = False
+            if value in _INFINITIES:
+                value = DOUBLE_MAX if value > 0 else -DOUBLE_MAX
         row = (run_id, p.key, p.timestamp, p.step, value, is_nan)
         rows.append(row)
         current = latest.get(p.key)

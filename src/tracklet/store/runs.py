@@ -26,7 +26,7 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import chunks, group_key_values, now_ms
 from tracklet.store.database import Database
-from tracklet.store.metrics import MetricPoint, read_history, write_points
+from tracklet.store.metrics import MetricLike, read_history, write_points
 from tracklet.store.run_names import generate_run_name
 from tracklet.validation import decode_metric_value
 
@@ -259,7 +259,7 @@ class RunStore:
             conn.execute(self.db.insert(s.params).on_conflict_do_nothing(), new)
 
     def log_batch(
-        self, run_id: str, metrics: Sequence[MetricPoint], params: list[KeyValue], tags: list[KeyValue]
+        self, run_id: str, metrics: Sequence[MetricLike], params: list[KeyValue], tags: list[KeyValue]
     ) -> None:
         with self.db.write() as conn:
             self._active_run_row(conn, run_id)

@@ -14,7 +14,6 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.experiments import view_type_of
 from tracklet.server.protocol import Int64, json_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
-from tracklet.store.metrics import MetricPoint
 from tracklet.validation import (
     MAX_BATCH_METRICS,
     MAX_BATCH_PARAMS,
@@ -132,24 +131,25 @@ def _status_name(status: str | int | None) -> str | None:
     return status
 
 
-def _metric_points(metrics: list[MetricIn] | list[LogMetric], prefix: str = "metrics") -> list[MetricPoint]:
-    points = []
-    checked: set[str] = set()
-    for i, m in enumerate(metrics):
-        where = f"{prefix}[{i}]" if prefix else ""
-        if m.key not in checked:
-            validate_key(m.key, "Metric", f"{where}.key" if where else "key")
-            checked.add(m.key)  # type: ignore[arg-type]
+def _metric_points(metrics: list[MetricIn] | list[LogMetric], prefix: str = "metrics") -> list[MetricIn] | list[LogMetric]:
+    """Check every point of a request; they are handed to the store as they are (this runs per point
+    on the hottest path, so the common case is a couple of set and generator passes)."""
+
+    def field(i: int, name: str) -> str:
+        return f"{prefix}[{i}].{name}" if prefix else name
+
+    for key in {m.key for m in metrics}:
+        i = next(i for i, m in enumerate(metrics) if m.key == key)
+        validate_key(key, "Metric", field(i, "key"))
+    bad = next((i for i, m in enumerate(metrics) if m.value is None or m.timestamp is None or m.timestamp < 0), None)
+    if bad is not None:
+        m = metrics[bad]
         if m.value is None:
-            raise missing(f"{where}.value" if where else "value")
+            raise missing(field(bad, "value"))
         if m.timestamp is None:
-            raise missing(f"{where}.timestamp" if where else "timestamp")
-        if m.timestamp < 0:
-            raise InvalidParameterValue(f"Metric timestamp must be non-negative, got {m.timestamp}")
-        points.append(
-            MetricPoint(m.key, m.value, m.timestamp, m.step, m.model_id, m.dataset_name, m.dataset_digest)  # type: ignore[arg-type]
-        )
-    return points
+            raise missing(field(bad, "timestamp"))
+        raise InvalidParameterValue(f"Metric timestamp must be non-negative, got {m.timestamp} in '{field(bad, 'timestamp')}'")
+    return metrics
 
 
 def _params(params: list[KeyValue]) -> list[KeyValue]:
