@@ -204,6 +204,7 @@ async def metric_history(request: Request) -> Response:
     if not query.metric_key:
         raise InvalidParameterValue("Missing value for required parameter 'metric_key'.")
     ids = RunIds(query.run_ids).ids(MAX_HISTORY_RUNS)
+    history.check_request(query.x, query.buckets, query.min, query.max)  # before fanning out per run
     db = store_of(request).db
     results: dict[str, history.Series] = {}
     limiter = anyio.CapacityLimiter(4)

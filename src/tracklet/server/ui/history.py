@@ -312,15 +312,22 @@ def _fill(series: Series, rows: Any) -> None:
         series.last.append(float(last))
 
 
-def downsample(
-    db: Database, run_id: str, key: str, axis_name: str, lo: float | None, hi: float | None, buckets: int
-) -> Series:
-    """The history of one metric of one run in [lo, hi], folded into at most `buckets` buckets."""
+def check_request(axis_name: str, buckets: int, lo: float | None, hi: float | None) -> int:
+    """The axis number of a valid request; InvalidParameterValue otherwise."""
     if axis_name not in AXES:
         raise InvalidParameterValue(f"Invalid x axis '{axis_name}': expected one of {sorted(AXES)}")
     if not 1 <= buckets <= MAX_BUCKETS:
         raise InvalidParameterValue(f"Invalid buckets {buckets}: must be between 1 and {MAX_BUCKETS}")
-    axis = AXES[axis_name]
+    if lo is not None and hi is not None and hi < lo:
+        raise InvalidParameterValue(f"Invalid range: min {lo} is greater than max {hi}")
+    return AXES[axis_name]
+
+
+def downsample(
+    db: Database, run_id: str, key: str, axis_name: str, lo: float | None, hi: float | None, buckets: int
+) -> Series:
+    """The history of one metric of one run in [lo, hi], folded into at most `buckets` buckets."""
+    axis = check_request(axis_name, buckets, lo, hi)
     series = Series(run_id)
     if not ensure_tiles(db, run_id, key, axis):
         return series
