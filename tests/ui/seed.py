@@ -18,14 +18,25 @@ T0 = 1_700_000_000_000
 def png(width: int = 64, height: int = 48) -> bytes:
     """A small RGB gradient PNG, written by hand so the tests need no imaging library."""
     raw = b"".join(
-        b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, 160)) for y in range(height)
+        b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, 160))
+        for y in range(height)
     )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -47,7 +58,9 @@ class Client:
     def create_experiment(self, name: str) -> str:
         return str(self.post("/experiments/create", {"name": name})["experiment_id"])
 
-    def create_run(self, experiment_id: str, name: str, start: int, tags: dict[str, str] | None = None) -> str:
+    def create_run(
+        self, experiment_id: str, name: str, start: int, tags: dict[str, str] | None = None
+    ) -> str:
         body = {
             "experiment_id": experiment_id,
             "run_name": name,
@@ -119,12 +132,21 @@ def seed(url: str, points: int = 200) -> Seeded:
         metrics = curve("loss", points, s, spike_at=points // 2 if name == "alpha" else None)
         metrics += [{"key": "accuracy", "value": 0.7 + s / 2, "timestamp": T0, "step": 0}]
         for start in range(0, len(metrics), 1000):
-            c.log_batch(run_id, params if start == 0 else None, metrics[start : start + 1000], tags if start == 0 else None)
+            c.log_batch(
+                run_id,
+                params if start == 0 else None,
+                metrics[start : start + 1000],
+                tags if start == 0 else None,
+            )
         c.finish(run_id, T0 + i * 60_000 + 30_000 + i * 1000)
     for j, child in enumerate(("child-1", "child-2")):
         run_id = c.create_run(exp, child, T0 + 300_000 + j, {"mlflow.parentRunId": out.runs["parent"]})
         out.runs[child] = run_id
-        c.log_batch(run_id, {"lr": 0.05, "fold": j}, [{"key": "loss", "value": 0.5 - j / 10, "timestamp": T0, "step": 0}])
+        c.log_batch(
+            run_id,
+            {"lr": 0.05, "fold": j},
+            [{"key": "loss", "value": 0.5 - j / 10, "timestamp": T0, "step": 0}],
+        )
         c.finish(run_id, T0 + 310_000)
     live = c.create_run(exp, "live", T0 + 400_000, {"mlflow.note.content": "A run that is still going."})
     out.runs["live"] = live

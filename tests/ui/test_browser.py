@@ -73,7 +73,9 @@ def goto(page: Any, hash_: str) -> None:
 
 def row_names(page: Any) -> list[str]:
     page.wait_for_selector("#runs-table .tr[data-run-id]")
-    return page.eval_on_selector_all("#runs-table .tr[data-run-id] a.run-link", "els => els.map(e => e.textContent)")
+    return page.eval_on_selector_all(
+        "#runs-table .tr[data-run-id] a.run-link", "els => els.map(e => e.textContent)"
+    )
 
 
 def test_experiments_list_create_rename_delete_restore(page: Any, ui_server: SeededServer) -> None:
@@ -175,7 +177,9 @@ def chart_points(page: Any, metric: str) -> int:
 
 def test_metric_chart_draws_points_and_zooms(page: Any, ui_server: SeededServer) -> None:
     goto(page, f"/runs/{ui_server.data.runs['alpha']}?tab=metrics")
-    page.wait_for_function("Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) > 0")
+    page.wait_for_function(
+        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) > 0"
+    )
     assert chart_points(page, "loss") == 200
     inked = page.evaluate(
         """() => { const c = document.querySelector(".chart-card[data-metric='loss'] canvas");
@@ -192,10 +196,14 @@ def test_metric_chart_draws_points_and_zooms(page: Any, ui_server: SeededServer)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
     page.mouse.up()
-    page.wait_for_function("Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) < 200")
+    page.wait_for_function(
+        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) < 200"
+    )
     assert 0 < chart_points(page, "loss") < 200
     page.locator(".chart-card[data-metric='loss'] canvas").dblclick()
-    page.wait_for_function("Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) === 200")
+    page.wait_for_function(
+        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) === 200"
+    )
     page.check(".log-scale")
     page.fill(".smoothing", "0.8")
     page.dispatch_event(".smoothing", "input")
@@ -205,12 +213,19 @@ def test_metric_chart_draws_points_and_zooms(page: Any, ui_server: SeededServer)
 def test_running_run_chart_updates_live(page: Any, ui_server: SeededServer) -> None:
     live = ui_server.data.runs["live"]
     goto(page, f"/runs/{live}?tab=metrics")
-    page.wait_for_function("Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) === 20")
+    page.wait_for_function(
+        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) === 20"
+    )
     Client(ui_server.url).log_batch(
-        live, metrics=[{"key": "loss", "value": 0.01 * i, "timestamp": T0 + 100_000 + i, "step": 20 + i} for i in range(10)]
+        live,
+        metrics=[
+            {"key": "loss", "value": 0.01 * i, "timestamp": T0 + 100_000 + i, "step": 20 + i}
+            for i in range(10)
+        ],
     )
     page.wait_for_function(
-        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) === 30", timeout=20_000
+        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) === 30",
+        timeout=20_000,
     )
 
 
@@ -255,9 +270,16 @@ def test_compare_view_with_parallel_coordinates(page: Any, ui_server: SeededServ
     page.click("#compare")
     svg = page.wait_for_selector("#parallel-coordinates svg.pc")
     assert svg.get_attribute("data-lines") == "3"
-    assert svg.eval_on_selector_all("path.pc-line", "ps => ps.filter(p => p.getAttribute('d').length > 10).length") == 3
+    assert (
+        svg.eval_on_selector_all(
+            "path.pc-line", "ps => ps.filter(p => p.getAttribute('d').length > 10).length"
+        )
+        == 3
+    )
     assert int(page.get_attribute("#scatter svg", "data-points") or 0) == 3
-    page.wait_for_function("Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) > 0")
+    page.wait_for_function(
+        "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) > 0"
+    )
     diff_rows = page.eval_on_selector_all("#diff-table tr.diff", "rs => rs.map(r => r.dataset.key)")
     assert "params.lr" in diff_rows and "params.optimizer" in diff_rows
     shot(page, "compare", doc=True)
@@ -269,7 +291,9 @@ def test_delete_and_restore_runs(page: Any, ui_server: SeededServer) -> None:
     row_names(page)
     page.locator(".tr", has_text="beta").locator("input.select").check()
     page.click("#delete-runs")
-    page.wait_for_function("![...document.querySelectorAll('#runs-table a.run-link')].some(a => a.textContent === 'beta')")
+    page.wait_for_function(
+        "![...document.querySelectorAll('#runs-table a.run-link')].some(a => a.textContent === 'beta')"
+    )
     assert len(row_names(page)) == 6
     page.check("#show-deleted")
     page.wait_for_selector("#restore-runs")

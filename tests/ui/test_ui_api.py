@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import operator
 import random
 from typing import Any
 
@@ -62,7 +64,8 @@ def test_table_filters_with_the_search_grammar(ui_server: SeededServer) -> None:
 
 def test_a_bad_filter_is_a_400_with_a_helpful_message(ui_server: SeededServer) -> None:
     r = ui_server.http.post(
-        "/api/tracklet/runs/table", json={"experiment_ids": [ui_server.data.experiment_id], "filter": "params.lr >"}
+        "/api/tracklet/runs/table",
+        json={"experiment_ids": [ui_server.data.experiment_id], "filter": "params.lr >"},
     )
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -71,8 +74,10 @@ def test_a_bad_filter_is_a_400_with_a_helpful_message(ui_server: SeededServer) -
 
 def test_table_pages_with_offset_and_limit(ui_server: SeededServer) -> None:
     everything = names(table(ui_server, order_by=["attributes.run_name ASC"], limit=100))
-    pages = [names(table(ui_server, order_by=["attributes.run_name ASC"], offset=o, limit=3)) for o in (0, 3, 6)]
-    assert sum(pages, []) == everything
+    pages = [
+        names(table(ui_server, order_by=["attributes.run_name ASC"], offset=o, limit=3)) for o in (0, 3, 6)
+    ]
+    assert functools.reduce(operator.iadd, pages, []) == everything
     assert table(ui_server, offset=3, limit=3)["total"] == 7
 
 
@@ -86,7 +91,11 @@ def test_nested_table_shows_top_level_runs_with_child_counts(ui_server: SeededSe
     assert sorted(names(children)) == ["child-1", "child-2"]
     assert all(r["parent_run_id"] == parent["run_id"] for r in children["rows"])
     # A filter shows every matching run, flat.
-    assert sorted(names(table(ui_server, nested=True, filter="params.lr = '0.05'"))) == ["child-1", "child-2", "parent"]
+    assert sorted(names(table(ui_server, nested=True, filter="params.lr = '0.05'"))) == [
+        "child-1",
+        "child-2",
+        "parent",
+    ]
 
 
 def test_bad_table_requests_are_rejected(ui_server: SeededServer) -> None:
@@ -188,8 +197,18 @@ def test_history_against_wall_time(ui_server: SeededServer) -> None:
 def test_history_rejects_bad_requests(ui_server: SeededServer) -> None:
     alpha = ui_server.data.runs["alpha"]
     get = ui_server.http.get
-    assert get("/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "x": "epoch"}).status_code == 400
-    assert get("/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "buckets": 0}).status_code == 400
+    assert (
+        get(
+            "/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "x": "epoch"}
+        ).status_code
+        == 400
+    )
+    assert (
+        get(
+            "/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "buckets": 0}
+        ).status_code
+        == 400
+    )
     assert get("/api/tracklet/metrics/history", params={"metric_key": "loss"}).status_code == 400
     assert get("/api/tracklet/metrics/history", params={"run_ids": alpha}).status_code == 400
 
@@ -224,21 +243,39 @@ def test_long_history_is_folded_from_tiles_exactly(ui_server: SeededServer) -> N
 
 def test_artifact_preview_is_capped(ui_server: SeededServer) -> None:
     alpha = ui_server.data.runs["alpha"]
-    r = ui_server.http.get("/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "logs/train.log", "max_bytes": 10})
+    r = ui_server.http.get(
+        "/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "logs/train.log", "max_bytes": 10}
+    )
     assert r.status_code == 200
     assert r.content == b"epoch 1 lo"
     assert r.headers["x-tracklet-truncated"] == "true"
     assert int(r.headers["x-tracklet-size"]) > 10
-    whole = ui_server.http.get("/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "data/table.csv"})
+    whole = ui_server.http.get(
+        "/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "data/table.csv"}
+    )
     assert whole.headers["x-tracklet-truncated"] == "false" and whole.text.startswith("a,b,c")
-    escape = ui_server.http.get("/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "../../x"})
+    escape = ui_server.http.get(
+        "/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "../../x"}
+    )
     assert escape.status_code == 400
 
 
 def test_the_page_and_its_modules_are_served(ui_server: SeededServer) -> None:
     page = ui_server.http.get("/")
     assert page.status_code == 200 and '<main id="app">' in page.text
-    for module in ("app", "api", "dom", "runs", "run", "chart", "metrics", "compare", "plots", "artifacts", "experiments"):
+    for module in (
+        "app",
+        "api",
+        "dom",
+        "runs",
+        "run",
+        "chart",
+        "metrics",
+        "compare",
+        "plots",
+        "artifacts",
+        "experiments",
+    ):
         r = ui_server.http.get(f"/static/js/{module}.js")
         assert r.status_code == 200 and "javascript" in r.headers["content-type"], module
     assert ui_server.http.get("/api/tracklet/nope").json()["error_code"] == "ENDPOINT_NOT_FOUND"

@@ -127,7 +127,16 @@ async def runs_keys(request: Request) -> Response:
 
 
 def _csv_chunks(store: Any, q: queries.TableQuery, columns: queries.Columns) -> list[bytes]:
-    header = ["run_id", "run_name", "experiment_id", "status", "user_id", "start_time", "end_time", "parent_run_id"]
+    header = [
+        "run_id",
+        "run_name",
+        "experiment_id",
+        "status",
+        "user_id",
+        "start_time",
+        "end_time",
+        "parent_run_id",
+    ]
     out: list[bytes] = []
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -166,7 +175,9 @@ async def runs_csv(request: Request) -> Response:
 
     name = "runs-" + "-".join(str(e) for e in q.experiment_ids) + ".csv"
     return StreamingResponse(
-        stream(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -219,7 +230,11 @@ async def metric_history(request: Request) -> Response:
         for run_id in dict.fromkeys(ids):
             tg.start_soon(one, run_id)
     return json_response(
-        {"metric_key": query.metric_key, "x": query.x, "series": [results[r].to_json() for r in dict.fromkeys(ids)]}
+        {
+            "metric_key": query.metric_key,
+            "x": query.x,
+            "series": [results[r].to_json() for r in dict.fromkeys(ids)],
+        }
     )
 
 

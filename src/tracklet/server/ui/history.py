@@ -95,11 +95,15 @@ def _tiles_from_points(run_id: str, key: str, axis: int, since: int | None) -> S
     p = m.alias("p")
     # The last value: the point at the tile's largest x, found by an index seek on timestamp.
     if axis:
-        last = select(p.c.value).where(p.c.timestamp == g.c.last_x).order_by(p.c.step.desc(), p.c.value.desc())
+        last = (
+            select(p.c.value).where(p.c.timestamp == g.c.last_x).order_by(p.c.step.desc(), p.c.value.desc())
+        )
     else:
-        last = select(p.c.value).where(
-            p.c.timestamp.between(g.c.min_ts, g.c.max_ts), p.c.step == g.c.last_x
-        ).order_by(p.c.timestamp.desc(), p.c.value.desc())
+        last = (
+            select(p.c.value)
+            .where(p.c.timestamp.between(g.c.min_ts, g.c.max_ts), p.c.step == g.c.last_x)
+            .order_by(p.c.timestamp.desc(), p.c.value.desc())
+        )
     last = last.where(p.c.run_uuid == run_id, p.c.key == key, p.c.is_nan == false()).limit(1)
     return select(
         _lit(run_id, String),
@@ -118,7 +122,9 @@ def _tiles_from_points(run_id: str, key: str, axis: int, since: int | None) -> S
     ).where(g.c.bucket.is_not(None))
 
 
-def _tiles_from_level_below(run_id: str, key: str, axis: int, level: int, from_bucket: int | None) -> Select[Any]:
+def _tiles_from_level_below(
+    run_id: str, key: str, axis: int, level: int, from_bucket: int | None
+) -> Select[Any]:
     """Tiles of `level` recomputed from the tiles one level finer (those at or after from_bucket)."""
     t = s.metric_tiles
     parent = t.c.bucket.op(">>")(_FANOUT_SHIFT)
@@ -136,7 +142,9 @@ def _tiles_from_level_below(run_id: str, key: str, axis: int, level: int, from_b
             t.c.min_ts,
             t.c.max_ts,
             t.c.n_points,
-            func.row_number().over(partition_by=parent, order_by=(t.c.last_x.desc(), t.c.max_ts.desc())).label("rn"),
+            func.row_number()
+            .over(partition_by=parent, order_by=(t.c.last_x.desc(), t.c.max_ts.desc()))
+            .label("rn"),
         )
         .where(*where)
         .subquery("r")
@@ -207,7 +215,9 @@ def _replace_upsert(db: Database, source: Select[Any]) -> Any:
 
 def _max_timestamp(conn: Connection, run_id: str, key: str) -> int | None:
     m = s.metrics
-    value = conn.execute(select(func.max(m.c.timestamp)).where(m.c.run_uuid == run_id, m.c.key == key)).scalar()
+    value = conn.execute(
+        select(func.max(m.c.timestamp)).where(m.c.run_uuid == run_id, m.c.key == key)
+    ).scalar()
     return None if value is None else int(value)
 
 
@@ -249,7 +259,9 @@ def ensure_tiles(db: Database, run_id: str, key: str, axis: int) -> bool:
                 conn.execute(_replace_upsert(db, _tiles_from_level_below(run_id, key, axis, level, start)))
         st = s.metric_tile_state
         stmt = db.insert(st).values(run_uuid=run_id, key=key, axis=axis, built_ts=latest)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["run_uuid", "key", "axis"], set_={"built_ts": latest}))
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["run_uuid", "key", "axis"], set_={"built_ts": latest})
+        )
     return True
 
 
@@ -354,12 +366,14 @@ def downsample(
             t.c.bucket.between(x_lo >> sh, x_hi >> sh),
         ]
         stats = conn.execute(
-            select(func.count(), func.sum(t.c.n_points), func.min(t.c.min_ts), func.max(t.c.max_ts)).where(*in_range)
+            select(func.count(), func.sum(t.c.n_points), func.min(t.c.min_ts), func.max(t.c.max_ts)).where(
+                *in_range
+            )
         ).first()
         n_tiles, n_points, min_ts, max_ts = stats if stats else (0, 0, None, None)
         if not n_tiles:
             return series
-        if level == 0 and (n_points or 0) <= max(8 * buckets, 20_000):
+        if level == 0 and (n_points or 0) <= max(4 * buckets, 2_000):
             m = s.metrics
             x = _x(axis)
             where = [
@@ -369,13 +383,14 @@ def downsample(
                 m.c.timestamp.between(min_ts, max_ts),
                 x.between(x_lo, x_hi),
             ]
-            order = (x.desc(), m.c.timestamp.desc(), m.c.step.desc())
+            order: tuple[Any, ...] = (x.desc(), m.c.timestamp.desc(), m.c.step.desc())
             query = _fold(x, m.c.value, m.c.value, m.c.value, order, where, x_lo, x_hi, buckets)
             series.source = "points"
         else:
             order = (t.c.last_x.desc(), t.c.max_ts.desc())
-            query = _fold(t.c.last_x, t.c.last_value, t.c.min_value, t.c.max_value, order, in_range, x_lo, x_hi, buckets)
+            query = _fold(
+                t.c.last_x, t.c.last_value, t.c.min_value, t.c.max_value, order, in_range, x_lo, x_hi, buckets
+            )
             series.source = f"tiles:{level}"
         _fill(series, conn.execute(query))
     return series
-

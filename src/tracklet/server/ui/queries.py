@@ -61,7 +61,9 @@ def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
     if q.parent_id is not None:
         tags = s.tags
         stmt = stmt.where(
-            exists().where(tags.c.run_uuid == s.runs.c.run_uuid, tags.c.key == PARENT_TAG, tags.c.value == q.parent_id)
+            exists().where(
+                tags.c.run_uuid == s.runs.c.run_uuid, tags.c.key == PARENT_TAG, tags.c.value == q.parent_id
+            )
         )
     elif q.nested:
         stmt = stmt.where(~_has_parent_here(q.experiment_ids))
@@ -84,10 +86,14 @@ def _values(conn: Connection, table: Any, ids: list[str], keys: Sequence[str]) -
     cols = [table.c.run_uuid, table.c.key, table.c.value]
     if "is_nan" in table.c:
         cols.append(table.c.is_nan)
-    return iter(conn.execute(select(*cols).where(table.c.run_uuid.in_(ids), table.c.key.in_(list(keys)))).all())
+    return iter(
+        conn.execute(select(*cols).where(table.c.run_uuid.in_(ids), table.c.key.in_(list(keys)))).all()
+    )
 
 
-def load_rows(conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False) -> list[dict[str, Any]]:
+def load_rows(
+    conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False
+) -> list[dict[str, Any]]:
     """Table rows for these run ids, in this order, with only the requested columns."""
     rows: dict[str, dict[str, Any]] = {}
     for part in chunks(ids, _CHUNK):
@@ -121,7 +127,9 @@ def load_rows(conn: Connection, ids: list[str], columns: Columns, child_counts: 
                 rows[run_id]["child_count"] = 0
             t = s.tags
             counted = conn.execute(
-                select(t.c.value, func.count()).where(t.c.key == PARENT_TAG, t.c.value.in_(part)).group_by(t.c.value)
+                select(t.c.value, func.count())
+                .where(t.c.key == PARENT_TAG, t.c.value.in_(part))
+                .group_by(t.c.value)
             )
             for parent_id, n in counted:
                 rows[parent_id]["child_count"] = int(n)
