@@ -17,7 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, String, case, cast, false, func, literal, select
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
@@ -32,6 +44,11 @@ MAX_BUCKETS = 5000
 
 def shift(axis: int, level: int) -> int:
     return _BASE_SHIFT[axis] + _FANOUT_SHIFT * level
+
+
+def _shr(expr: Any, bits: int) -> Any:
+    """`expr >> bits`, the shift inlined: PostgreSQL has `bigint >> integer` but no `bigint >> bigint`."""
+    return expr.op(">>")(literal_column(str(int(bits))))
 
 
 @dataclass
@@ -73,7 +90,7 @@ def _tiles_from_points(run_id: str, key: str, axis: int, since: int | None) -> S
     """Level-0 tiles of the points with timestamp > since (all points when since is None)."""
     m = s.metrics
     x = _x(axis)
-    bucket = x.op(">>")(shift(axis, 0))
+    bucket = _shr(x, shift(axis, 0))
     where = [m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false()]
     if since is not None:
         where.append(m.c.timestamp > since)
@@ -127,7 +144,7 @@ def _tiles_from_level_below(
 ) -> Select[Any]:
     """Tiles of `level` recomputed from the tiles one level finer (those at or after from_bucket)."""
     t = s.metric_tiles
-    parent = t.c.bucket.op(">>")(_FANOUT_SHIFT)
+    parent = _shr(t.c.bucket, _FANOUT_SHIFT)
     where = [t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == level - 1]
     if from_bucket is not None:
         where.append(t.c.bucket >= from_bucket << _FANOUT_SHIFT)

@@ -13,7 +13,7 @@ function baseColumns() {
     { id: "sel", label: "", width: 36, frozen: true },
     { id: "name", label: "Run", width: 230, frozen: true, order: "attributes.run_name" },
     { id: "status", label: "Status", width: 92, order: "attributes.status" },
-    { id: "start", label: "Started", width: 150, order: "attributes.start_time" },
+    { id: "start", label: "Started", width: 165, order: "attributes.start_time" },
     { id: "duration", label: "Duration", width: 84 },
     { id: "user", label: "User", width: 90, order: "attributes.user_id" },
   ];
