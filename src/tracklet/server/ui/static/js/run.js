@@ -183,7 +183,7 @@ export async function runPage(root, ctx, runId) {
     return kvTable("models", models.map((m) => {
       const i = m.info || m;
       return h("tr", h("td", i.name), h("td", h("code", i.model_id)), h("td", i.model_type || ""), h("td", i.status || ""),
-        h("td", i.artifact_uri ? h("a", { href: `#/runs/${runId}?tab=artifacts` }, "artifacts") : ""));
-    }), ["Name", "Model ID", "Type", "Status", ""]);
+        h("td", i.artifact_uri ? h("code", i.artifact_uri) : ""));
+    }), ["Name", "Model ID", "Type", "Status", "Artifacts"]);
   }
 }

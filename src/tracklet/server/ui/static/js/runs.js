@@ -27,11 +27,20 @@ function savedColumns(expId) {
   }
 }
 
+function parseOrder(text) {
+  try {
+    const o = text ? JSON.parse(text) : null;
+    return o && typeof o.order === "string" ? o : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function runsPage(root, ctx, expId) {
   const params = ctx.params;
   const state = {
     filter: params.get("filter") || "",
-    order: params.get("order") ? JSON.parse(params.get("order")) : null, // {key, order, asc}
+    order: parseOrder(params.get("order")), // {id, order, asc}
     deleted: params.get("deleted") === "1",
     nested: params.get("flat") !== "1",
     columns: savedColumns(expId),
