@@ -108,19 +108,30 @@ def main() -> None:
     rows: list[tuple[str, float, str]] = []
     try:
         c = httpx.Client(base_url=server.url, timeout=600)
-        exp = c.post(API + "/experiments/create", json={"name": "table"}).json()["experiment_id"]
-        hist_exp = c.post(API + "/experiments/create", json={"name": "history"}).json()["experiment_id"]
-        t = time.perf_counter()
-        print(
-            f"seeding {args.runs:,} runs × ({N_PARAMS} params, {N_METRICS} metrics, {N_TAGS} tags) …",
-            flush=True,
-        )
-        seed_table(server.url, exp, args.runs)
-        print(f"  {time.perf_counter() - t:.0f} s", flush=True)
-        t = time.perf_counter()
-        print(f"seeding {args.history_runs} runs × {args.points:,} points …", flush=True)
-        run_ids = seed_history(server.url, hist_exp, args.history_runs, args.points)
-        print(f"  {time.perf_counter() - t:.0f} s", flush=True)
+        if args.reuse:
+            exps = {
+                e["name"]: e["experiment_id"]
+                for e in c.get("/api/tracklet/experiments").json()["experiments"]
+            }
+            exp, hist_exp = exps["table"], exps["history"]
+            hist_rows = c.post(
+                "/api/tracklet/runs/table", json={"experiment_ids": [hist_exp], "limit": 1000}
+            ).json()
+            run_ids = [r["run_id"] for r in hist_rows["rows"]]
+        else:
+            exp = c.post(API + "/experiments/create", json={"name": "table"}).json()["experiment_id"]
+            hist_exp = c.post(API + "/experiments/create", json={"name": "history"}).json()["experiment_id"]
+            t = time.perf_counter()
+            print(
+                f"seeding {args.runs:,} runs × ({N_PARAMS} params, {N_METRICS} metrics, {N_TAGS} tags) …",
+                flush=True,
+            )
+            seed_table(server.url, exp, args.runs)
+            print(f"  {time.perf_counter() - t:.0f} s", flush=True)
+            t = time.perf_counter()
+            print(f"seeding {args.history_runs} runs × {args.points:,} points …", flush=True)
+            run_ids = seed_history(server.url, hist_exp, args.history_runs, args.points)
+            print(f"  {time.perf_counter() - t:.0f} s", flush=True)
 
         columns = {
             "params": [f"p{k}" for k in range(N_PARAMS)],
@@ -165,7 +176,7 @@ def main() -> None:
             return r.json()  # type: ignore[no-any-return]
 
         cold = []
-        for run_id in run_ids:  # the first read of a history builds its tiles
+        for run_id in [] if args.reuse else run_ids:  # the first read of a history builds its tiles
             ms, _ = timed(lambda run_id=run_id: hist([run_id]), repeat=1)
             cold.append(ms)
         rows.append(

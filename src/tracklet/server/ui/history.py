@@ -5,7 +5,7 @@ machine), so reads go through `metric_tiles`: summaries of power-of-two ranges o
 each 16 times wider than the one below. They are built from `metrics` on the first read of a
 (run, metric, axis) with one GROUP BY per level, then extended with the points logged since
 (`timestamp > built_ts`, an index range scan). A request picks the finest level with at most
-`8 × buckets` tiles in range and folds those tiles into `buckets` pixel buckets with one more
+a tile per bucket in range and folds those tiles into `buckets` pixel buckets with one more
 GROUP BY; when the range holds few points (zoomed in) it reads the points themselves.
 
 Known limit: a point logged later with a timestamp not after the last one already summarised is
@@ -371,9 +371,8 @@ def downsample(
         if x_hi < x_lo:
             raise InvalidParameterValue(f"Invalid range: min {lo} is greater than max {hi}")
         span = max(x_hi - x_lo, 1)
-        level = next(
-            (lv for lv in range(_LEVELS[axis]) if (span >> shift(axis, lv)) <= 8 * buckets), _LEVELS[axis] - 1
-        )
+        # The coarsest level that still has a tile per bucket (at most 16 × buckets tiles to fold).
+        level = max((lv for lv in range(_LEVELS[axis]) if (span >> shift(axis, lv)) >= buckets), default=0)
         sh = shift(axis, level)
         in_range = [
             t.c.run_uuid == run_id,

@@ -143,11 +143,26 @@ def table_page(conn: Connection, q: TableQuery, columns: Columns, limit: int, of
     return page
 
 
+def _keys_by_skip_scan(conn: Connection, table: Any, experiment_ids: Sequence[int]) -> list[str]:
+    """Distinct keys by hopping along the (key, value) index: one seek per key instead of a scan of
+    every row (10,000 runs × 20 params is 200,000 rows), then keep keys used by these experiments."""
+    k = select(func.min(table.c.key).label("key")).cte("k", recursive=True)
+    following = select(func.min(table.c.key)).where(table.c.key > k.c.key).scalar_subquery()
+    k = k.union_all(select(following).where(k.c.key.is_not(None)))
+    used = exists().where(
+        table.c.key == k.c.key,
+        s.runs.c.run_uuid == table.c.run_uuid,
+        s.runs.c.experiment_id.in_(list(experiment_ids)),
+    )
+    return [row[0] for row in conn.execute(select(k.c.key).where(k.c.key.is_not(None), used).order_by(k.c.key))]
+
+
 def available_keys(conn: Connection, experiment_ids: Sequence[int]) -> dict[str, list[str]]:
     """The distinct param, metric and tag keys of the runs of these experiments, sorted."""
     runs = select(s.runs.c.run_uuid).where(s.runs.c.experiment_id.in_(list(experiment_ids)))
-    keys: dict[str, list[str]] = {}
-    for name, table in (("params", s.params), ("metrics", s.latest_metrics), ("tags", s.tags)):
+    keys: dict[str, list[str]] = {"params": _keys_by_skip_scan(conn, s.params, experiment_ids)}
+    # latest_metrics' key index does not help the planner here, and tags have none: plain DISTINCT.
+    for name, table in (("metrics", s.latest_metrics), ("tags", s.tags)):
         query = select(table.c.key).where(table.c.run_uuid.in_(runs)).distinct().order_by(table.c.key)
         keys[name] = [row[0] for row in conn.execute(query)]
     return keys

@@ -442,8 +442,13 @@ export async function runsPage(root, ctx, expId) {
   window.addEventListener("resize", schedule);
   ctx.onLeave(() => window.removeEventListener("resize", schedule));
 
+  // The first rows do not wait for the experiment's column keys (a DISTINCT over every run's
+  // params, metrics and tags): both are asked at once, and default columns fill in when known.
   layoutColumns();
-  await reload(true);
+  const keysReady = api.get("/api/tracklet/runs/keys", { experiment_ids: expId }).then((r) => (keys = r.keys)).catch(() => {});
+  await reload();
+  await keysReady;
+  if (!ctx.alive()) return;
   if (!state.columns) {
     state.columns = {
       params: keys.params.slice(0, MAX_DEFAULT_COLUMNS),
