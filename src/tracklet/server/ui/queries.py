@@ -8,7 +8,7 @@ per kind of requested column restricted to the page's ids and the requested keys
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, exists, func, select
@@ -71,8 +71,8 @@ def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
 
 
 def count_runs(conn: Connection, q: TableQuery) -> int:
-    ids = _ids_select(q, 1, 0).order_by(None).limit(None).offset(None)
-    # The outer joins added for ordering are on primary keys: they never duplicate a run.
+    # Without the order: the joins that sorting adds cost time and never change the count.
+    ids = _ids_select(replace(q, order_by=()), 1, 0).order_by(None).limit(None).offset(None)
     return int(conn.execute(select(func.count()).select_from(ids.subquery())).scalar() or 0)
 
 
