@@ -180,3 +180,37 @@ logged_model_metrics = Table(
     Column("dataset_digest", String(36), nullable=False),
     PrimaryKeyConstraint("model_id", "key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest"),
 )
+
+# Per-pixel summaries of metric histories for the web UI's charts (`tracklet.server.ui.history`).
+# A derived cache: each tile covers a power-of-two range of x (step, or timestamp in ms) at one of a
+# few levels and keeps what a chart needs to never lose a spike: min, max and the last value.
+# Built lazily from `metrics` on first read and extended as points arrive; safe to delete.
+metric_tiles = Table(
+    "metric_tiles",
+    metadata,
+    Column("run_uuid", String(32), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("axis", Integer, nullable=False),  # 0 = step, 1 = timestamp
+    Column("level", Integer, nullable=False),
+    Column("bucket", BigInteger, nullable=False),  # x >> shift(axis, level)
+    Column("first_x", BigInteger, nullable=False),
+    Column("last_x", BigInteger, nullable=False),
+    Column("last_value", Float(precision=53), nullable=False),
+    Column("min_value", Float(precision=53), nullable=False),
+    Column("max_value", Float(precision=53), nullable=False),
+    Column("min_ts", BigInteger, nullable=False),
+    Column("max_ts", BigInteger, nullable=False),
+    Column("n_points", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", "axis", "level", "bucket"),
+    sqlite_with_rowid=False,
+)
+
+metric_tile_state = Table(
+    "metric_tile_state",
+    metadata,
+    Column("run_uuid", String(32), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("axis", Integer, nullable=False),
+    Column("built_ts", BigInteger, nullable=False),  # the largest timestamp merged into the tiles
+    PrimaryKeyConstraint("run_uuid", "key", "axis"),
+)

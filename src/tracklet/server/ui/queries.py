@@ -1,0 +1,202 @@
+"""Set-based reads behind the web UI's pages: the runs table, its keys, experiments with counts.
+
+Every function takes an open connection and issues a fixed number of statements whatever the page
+size: one for the page of ids (the search compiler of `runs/search`), one for the total, and one
+per kind of requested column restricted to the page's ids and the requested keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, exists, func, select
+
+from tracklet.store import schema as s
+from tracklet.store._util import chunks
+from tracklet.store.search_sql import run_search_select
+from tracklet.validation import decode_metric_value
+
+PARENT_TAG = "mlflow.parentRunId"
+_CHUNK = 900  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class Columns:
+    params: Sequence[str] = ()
+    metrics: Sequence[str] = ()
+    tags: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    experiment_ids: Sequence[int]
+    filter: str = ""
+    order_by: Sequence[str] = ()
+    view_type: str = "ACTIVE_ONLY"
+    nested: bool = False  # only runs without a parent in these experiments, with their child counts
+    parent_id: str | None = None  # only the children of this run
+
+
+@dataclass
+class TablePage:
+    total: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _has_parent_here(experiment_ids: Sequence[int]) -> Any:
+    """The run has a parent run in these experiments (orphans whose parent is elsewhere count as top-level)."""
+    tags, runs, parent = s.tags, s.runs, s.runs.alias("parent")
+    return exists().where(
+        tags.c.run_uuid == runs.c.run_uuid,
+        tags.c.key == PARENT_TAG,
+        parent.c.run_uuid == tags.c.value,
+        parent.c.experiment_id.in_(list(experiment_ids)),
+    )
+
+
+def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
+    stmt = run_search_select(q.experiment_ids, q.filter, q.view_type, list(q.order_by), limit, offset)
+    if q.parent_id is not None:
+        tags = s.tags
+        stmt = stmt.where(
+            exists().where(
+                tags.c.run_uuid == s.runs.c.run_uuid, tags.c.key == PARENT_TAG, tags.c.value == q.parent_id
+            )
+        )
+    elif q.nested:
+        stmt = stmt.where(~_has_parent_here(q.experiment_ids))
+    return stmt
+
+
+def count_runs(conn: Connection, q: TableQuery) -> int:
+    # Without the order: the joins that sorting adds cost time and never change the count.
+    ids = _ids_select(replace(q, order_by=()), 1, 0).order_by(None).limit(None).offset(None)
+    return int(conn.execute(select(func.count()).select_from(ids.subquery())).scalar() or 0)
+
+
+def page_ids(conn: Connection, q: TableQuery, limit: int, offset: int) -> list[str]:
+    return [row[0] for row in conn.execute(_ids_select(q, limit, offset))]
+
+
+def _values(conn: Connection, table: Any, ids: list[str], keys: Sequence[str]) -> Iterator[Any]:
+    if not keys or not ids:
+        return iter(())
+    cols = [table.c.run_uuid, table.c.key, table.c.value]
+    if "is_nan" in table.c:
+        cols.append(table.c.is_nan)
+    return iter(
+        conn.execute(select(*cols).where(table.c.run_uuid.in_(ids), table.c.key.in_(list(keys)))).all()
+    )
+
+
+def load_rows(
+    conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False
+) -> list[dict[str, Any]]:
+    """Table rows for these run ids, in this order, with only the requested columns."""
+    rows: dict[str, dict[str, Any]] = {}
+    for part in chunks(ids, _CHUNK):
+        r = s.runs
+        for run in conn.execute(select(r).where(r.c.run_uuid.in_(part))):
+            rows[run.run_uuid] = {
+                "run_id": run.run_uuid,
+                "run_name": run.name,
+                "experiment_id": str(run.experiment_id),
+                "status": run.status,
+                "user_id": run.user_id,
+                "start_time": run.start_time,
+                "end_time": run.end_time,
+                "lifecycle_stage": run.lifecycle_stage,
+                "parent_run_id": None,
+                "params": {},
+                "metrics": {},
+                "tags": {},
+            }
+        for run_id, key, value in _values(conn, s.params, part, columns.params):
+            rows[run_id]["params"][key] = value
+        for run_id, key, value, is_nan in _values(conn, s.latest_metrics, part, columns.metrics):
+            rows[run_id]["metrics"][key] = decode_metric_value(value, is_nan)
+        for run_id, key, value in _values(conn, s.tags, part, [*columns.tags, PARENT_TAG]):
+            if key == PARENT_TAG:
+                rows[run_id]["parent_run_id"] = value
+            if key in columns.tags:
+                rows[run_id]["tags"][key] = value
+        if child_counts:
+            for run_id in part:
+                rows[run_id]["child_count"] = 0
+            t = s.tags
+            counted = conn.execute(
+                select(t.c.value, func.count())
+                .where(t.c.key == PARENT_TAG, t.c.value.in_(part))
+                .group_by(t.c.value)
+            )
+            for parent_id, n in counted:
+                rows[parent_id]["child_count"] = int(n)
+    return [rows[i] for i in ids if i in rows]
+
+
+def table_page(conn: Connection, q: TableQuery, columns: Columns, limit: int, offset: int) -> TablePage:
+    ids = page_ids(conn, q, limit, offset)
+    page = TablePage(total=count_runs(conn, q))
+    page.rows = load_rows(conn, ids, columns, child_counts=q.nested or q.parent_id is not None)
+    return page
+
+
+def _keys_by_skip_scan(conn: Connection, table: Any, experiment_ids: Sequence[int]) -> list[str]:
+    """Distinct keys by hopping along the (key, value) index: one seek per key instead of a scan of
+    every row (10,000 runs × 20 params is 200,000 rows), then keep keys used by these experiments."""
+    k = select(func.min(table.c.key).label("key")).cte("k", recursive=True)
+    following = select(func.min(table.c.key)).where(table.c.key > k.c.key).scalar_subquery()
+    k = k.union_all(select(following).where(k.c.key.is_not(None)))
+    used = exists().where(
+        table.c.key == k.c.key,
+        s.runs.c.run_uuid == table.c.run_uuid,
+        s.runs.c.experiment_id.in_(list(experiment_ids)),
+    )
+    return [row[0] for row in conn.execute(select(k.c.key).where(k.c.key.is_not(None), used).order_by(k.c.key))]
+
+
+def available_keys(conn: Connection, experiment_ids: Sequence[int]) -> dict[str, list[str]]:
+    """The distinct param, metric and tag keys of the runs of these experiments, sorted."""
+    runs = select(s.runs.c.run_uuid).where(s.runs.c.experiment_id.in_(list(experiment_ids)))
+    keys: dict[str, list[str]] = {"params": _keys_by_skip_scan(conn, s.params, experiment_ids)}
+    # latest_metrics' key index does not help the planner here, and tags have none: plain DISTINCT.
+    for name, table in (("metrics", s.latest_metrics), ("tags", s.tags)):
+        query = select(table.c.key).where(table.c.run_uuid.in_(runs)).distinct().order_by(table.c.key)
+        keys[name] = [row[0] for row in conn.execute(query)]
+    return keys
+
+
+def experiments_with_counts(conn: Connection, view_type: str) -> list[dict[str, Any]]:
+    """Every experiment with its number of active runs and the start of its latest run."""
+    e, r = s.experiments, s.runs
+    stages = {"ACTIVE_ONLY": ["active"], "DELETED_ONLY": ["deleted"], "ALL": ["active", "deleted"]}[view_type]
+    counts = (
+        select(
+            r.c.experiment_id,
+            func.count().label("run_count"),
+            func.max(r.c.start_time).label("last_run_start"),
+        )
+        .where(r.c.lifecycle_stage == "active")
+        .group_by(r.c.experiment_id)
+        .subquery()
+    )
+    query = (
+        select(e, counts.c.run_count, counts.c.last_run_start)
+        .select_from(e.outerjoin(counts, and_(counts.c.experiment_id == e.c.experiment_id)))
+        .where(e.c.lifecycle_stage.in_(stages))
+        .order_by(e.c.experiment_id.desc())
+    )
+    return [
+        {
+            "experiment_id": str(row.experiment_id),
+            "name": row.name,
+            "artifact_location": row.artifact_location,
+            "lifecycle_stage": row.lifecycle_stage,
+            "creation_time": row.creation_time,
+            "last_update_time": max(row.last_update_time or 0, row.last_run_start or 0),
+            "run_count": int(row.run_count or 0),
+        }
+        for row in conn.execute(query)
+    ]

@@ -1,0 +1,124 @@
+// The server's JSON endpoints: MLflow's REST API where it fits, tracklet's own under /api/tracklet.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let inFlight = 0;
+function busy(delta) {
+  inFlight += delta;
+  const el = document.getElementById("busy");
+  if (el) el.hidden = inFlight === 0;
+}
+
+async function request(method, path, { query, body, signal } = {}) {
+  let url = path;
+  if (query) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v === undefined || v === null) continue;
+      for (const item of Array.isArray(v) ? v : [v]) qs.append(k, item);
+    }
+    url += "?" + qs.toString();
+  }
+  busy(1);
+  try {
+    const res = await fetch(url, {
+      method,
+      signal,
+      headers: body !== undefined ? { "Content-Type": "application/json" } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    let data = {};
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch {
+      data = { message: text };
+    }
+    if (!res.ok) throw new ApiError(res.status, data.error_code || "HTTP_" + res.status, data.message || res.statusText);
+    return data;
+  } finally {
+    busy(-1);
+  }
+}
+
+const ML = "/api/2.0/mlflow";
+const TL = "/api/tracklet";
+
+export const api = {
+  get: (path, query, opts = {}) => request("GET", path, { query, ...opts }),
+  post: (path, body, opts = {}) => request("POST", path, { body, ...opts }),
+
+  experiments: (viewType = "ACTIVE_ONLY") => request("GET", `${TL}/experiments`, { query: { view_type: viewType } }),
+  getExperiment: (id) => request("GET", `${ML}/experiments/get`, { query: { experiment_id: id } }),
+  createExperiment: (name) => request("POST", `${ML}/experiments/create`, { body: { name } }),
+  renameExperiment: (id, name) => request("POST", `${ML}/experiments/update`, { body: { experiment_id: id, new_name: name } }),
+  deleteExperiment: (id) => request("POST", `${ML}/experiments/delete`, { body: { experiment_id: id } }),
+  restoreExperiment: (id) => request("POST", `${ML}/experiments/restore`, { body: { experiment_id: id } }),
+
+  table: (body, signal) => request("POST", `${TL}/runs/table`, { body, signal }),
+  bulkGet: (runIds) => request("POST", `${TL}/runs/bulk-get`, { body: { run_ids: runIds } }),
+  deleteRuns: (runIds) => request("POST", `${TL}/runs/delete`, { body: { run_ids: runIds } }),
+  restoreRuns: (runIds) => request("POST", `${TL}/runs/restore`, { body: { run_ids: runIds } }),
+  history: (query, signal) => request("GET", `${TL}/metrics/history`, { query, signal }),
+
+  getRun: (id) => request("GET", `${ML}/runs/get`, { query: { run_id: id } }),
+  setTag: (runId, key, value) => request("POST", `${ML}/runs/set-tag`, { body: { run_id: runId, key, value } }),
+  deleteTag: (runId, key) => request("POST", `${ML}/runs/delete-tag`, { body: { run_id: runId, key } }),
+  listArtifacts: (runId, path) => request("GET", `${ML}/artifacts/list`, { query: { run_id: runId, path } }),
+  searchModels: (experimentId, filter) =>
+    request("POST", `${ML}/logged-models/search`, { body: { experiment_ids: [experimentId], filter, max_results: 100 } }),
+
+  /** The first bytes of an artifact as text, with its full size and whether it was cut. */
+  async preview(runId, path, maxBytes = 1_000_000) {
+    const qs = new URLSearchParams({ run_id: runId, path, max_bytes: String(maxBytes) });
+    busy(1);
+    try {
+      const res = await fetch(`${TL}/artifacts/preview?${qs}`);
+      if (!res.ok) {
+        const data = await res.json().catch(() => ({}));
+        throw new ApiError(res.status, data.error_code, data.message || res.statusText);
+      }
+      return {
+        text: await res.text(),
+        size: Number(res.headers.get("X-Tracklet-Size")),
+        truncated: res.headers.get("X-Tracklet-Truncated") === "true",
+      };
+    } finally {
+      busy(-1);
+    }
+  },
+
+  /** POST a table request and save the CSV the server streams back. */
+  async downloadCsv(body, filename) {
+    const res = await fetch(`${TL}/runs/table.csv`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({}));
+      throw new ApiError(res.status, data.error_code, data.message || res.statusText);
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = filename;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  },
+};
+
+/** Artifact bytes through the proxy: `mlflow-artifacts:/1/<run>/artifacts` + path. */
+export function artifactUrl(artifactUri, path) {
+  const root = artifactUri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/, "").replace(/^\/+|\/+$/g, "");
+  const enc = [...root.split("/"), ...path.split("/")].map(encodeURIComponent).join("/");
+  return `/api/2.0/mlflow-artifacts/artifacts/${enc}`;
+}

@@ -1,0 +1,66 @@
+// The page router: `#/` experiments, `#/experiments/<id>` runs, `#/runs/<id>` a run, `#/compare?runs=a,b`.
+import { clear, h } from "./dom.js";
+import { experimentsPage } from "./experiments.js";
+import { runsPage } from "./runs.js";
+import { runPage } from "./run.js";
+import { comparePage } from "./compare.js";
+
+const routes = [
+  [/^\/?$/, () => experimentsPage],
+  [/^\/experiments\/?$/, () => experimentsPage],
+  [/^\/experiments\/([^/]+)$/, () => runsPage],
+  [/^\/runs\/([^/]+)$/, () => runPage],
+  [/^\/compare$/, () => comparePage],
+];
+
+// Each page gets a context whose `alive()` turns false when the user navigates away, so that
+// timers (live charts) and late responses of the old page stop touching the DOM.
+let generation = 0;
+const cleanups = [];
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, qs] = raw.split("?");
+  return { path, params: new URLSearchParams(qs || "") };
+}
+
+async function render() {
+  generation += 1;
+  const mine = generation;
+  while (cleanups.length) {
+    try {
+      cleanups.pop()();
+    } catch (e) {
+      console.error(e);
+    }
+  }
+  const root = document.getElementById("app");
+  const { path, params } = parseHash();
+  const ctx = {
+    params,
+    alive: () => mine === generation,
+    onLeave: (fn) => cleanups.push(fn),
+    /** Replace the query part of the hash without re-rendering the page. */
+    setParams(next) {
+      const qs = new URLSearchParams(next).toString();
+      history.replaceState(null, "", `#${path}${qs ? "?" + qs : ""}`);
+    },
+  };
+  for (const [re, page] of routes) {
+    const m = path.match(re);
+    if (m) {
+      clear(root);
+      try {
+        await page()(root, ctx, ...m.slice(1).map(decodeURIComponent));
+      } catch (e) {
+        console.error(e);
+        if (ctx.alive()) root.append(h("p.error", `Could not show this page: ${e.message}`));
+      }
+      return;
+    }
+  }
+  clear(root).append(h("p.error", `No page at ${path}`));
+}
+
+window.addEventListener("hashchange", render);
+render();

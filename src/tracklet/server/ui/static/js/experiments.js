@@ -1,0 +1,91 @@
+// Experiments: name, number of runs, last update; create, rename, delete and restore.
+import { api } from "./api.js";
+import { clear, fmtTime, h, toast } from "./dom.js";
+
+export async function experimentsPage(root, ctx) {
+  const showDeleted = ctx.params.get("deleted") === "1";
+  const list = h("div");
+  const nameInput = h("input#new-experiment-name", { placeholder: "New experiment name", size: 32 });
+  const create = async (ev) => {
+    ev.preventDefault();
+    const name = nameInput.value.trim();
+    if (!name) return;
+    try {
+      const { experiment_id } = await api.createExperiment(name);
+      toast(`Created experiment ${name}`);
+      nameInput.value = "";
+      location.hash = `#/experiments/${experiment_id}`;
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  root.append(
+    h("div.toolbar",
+      h("h1", showDeleted ? "Deleted experiments" : "Experiments"),
+      h("form.inline", { on: { submit: create } }, nameInput, h("button#create-experiment", { type: "submit" }, "Create")),
+      h("a.button", { href: showDeleted ? "#/" : "#/?deleted=1" }, showDeleted ? "Show active" : "Show deleted"),
+    ),
+    list,
+  );
+
+  async function load() {
+    const { experiments } = await api.experiments(showDeleted ? "DELETED_ONLY" : "ACTIVE_ONLY");
+    if (!ctx.alive()) return;
+    clear(list);
+    if (!experiments.length) {
+      list.append(h("p.muted", showDeleted ? "No deleted experiments." : "No experiments yet."));
+      return;
+    }
+    list.append(
+      h("table.grid#experiments",
+        h("thead", h("tr", h("th", "Name"), h("th.num", "Runs"), h("th", "Last update"), h("th", "Created"), h("th", ""))),
+        h("tbody", experiments.map((e) => row(e))),
+      ),
+    );
+  }
+
+  function row(e) {
+    const nameCell = h("td.name", showDeleted ? e.name : h("a", { href: `#/experiments/${e.experiment_id}` }, e.name));
+    const rename = () => {
+      const input = h("input.rename", { value: e.name, size: 30 });
+      const save = async (ev) => {
+        ev.preventDefault();
+        try {
+          await api.renameExperiment(e.experiment_id, input.value.trim());
+          toast("Renamed");
+          load();
+        } catch (err) {
+          toast(err.message, "error");
+        }
+      };
+      clear(nameCell).append(h("form.inline", { on: { submit: save } }, input, h("button", { type: "submit" }, "Save")));
+      input.focus();
+    };
+    const act = (fn, msg) => async () => {
+      try {
+        await fn(e.experiment_id);
+        toast(msg);
+        load();
+      } catch (err) {
+        toast(err.message, "error");
+      }
+    };
+    const actions = showDeleted
+      ? [h("button.restore", { on: { click: act(api.restoreExperiment, `Restored ${e.name}`) } }, "Restore")]
+      : [
+          h("button.rename", { on: { click: rename } }, "Rename"),
+          h("button.danger.delete", {
+            on: { click: () => confirm(`Delete experiment "${e.name}"?`) && act(api.deleteExperiment, `Deleted ${e.name}`)() },
+          }, "Delete"),
+        ];
+    return h("tr", { dataset: { experimentId: e.experiment_id } },
+      nameCell,
+      h("td.num", String(e.run_count)),
+      h("td", fmtTime(e.last_update_time)),
+      h("td", fmtTime(e.creation_time)),
+      h("td.actions", actions),
+    );
+  }
+
+  await load();
+}
