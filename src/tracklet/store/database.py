@@ -40,6 +40,20 @@ class Database:
                 with conn.begin():
                     yield conn
 
+    def marks(self, n: int) -> str:
+        """`n` positional bind markers for hand-written SQL on hot paths: `?, ?, ?` or `%s, %s, %s`."""
+        return ", ".join([dialects.positional(self.engine)] * n)
+
+    @staticmethod
+    def fetch_all(conn: Connection, sql: str, args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
+        """Rows as plain tuples straight from the driver's cursor, for reads of many thousands of rows."""
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+
     def insert(self, table):  # type: ignore[no-untyped-def]
         return dialects.insert(self.engine, table)
 

@@ -178,12 +178,7 @@ def read_history(
     sql += " ORDER BY timestamp, step, value, is_nan"
     if max_results is not None:
         sql += f" LIMIT {int(max_results) + 1}"
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, tuple(args))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = Database.fetch_all(conn, sql, tuple(args))
     token = None
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]

@@ -24,16 +24,16 @@ from tracklet.entities import (
 )
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, group_key_values, now_ms
+from tracklet.store._util import chunks, now_ms
 from tracklet.store.database import Database
 from tracklet.store.metrics import MetricLike, read_history, write_points
 from tracklet.store.run_names import generate_run_name
-from tracklet.validation import decode_metric_value
 
 RUN_NAME_TAG = "mlflow.runName"
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
-# Bulk loads read children of at most this many runs per IN (...) list.
-_LOAD_CHUNK = 900
+# Bulk loads read children of at most this many runs per IN (...) list (well under SQLite's and
+# PostgreSQL's bind-parameter limits).
+_LOAD_CHUNK = 5000
 
 
 class RunStore:
@@ -66,25 +66,20 @@ class RunStore:
         inputs: dict[str, list[ModelInput]] = defaultdict(list)
         outputs: dict[str, list[ModelOutput]] = defaultdict(list)
         for ids in chunks(list(run_ids), _LOAD_CHUNK):
-            for row in conn.execute(select(s.runs).where(s.runs.c.run_uuid.in_(ids))):
+            for row in conn.execute(select(s.runs).where(s.runs.c.run_uuid.in_(ids))).all():
                 infos[row.run_uuid] = row
-            for key, values in group_key_values(
-                conn.execute(select(s.params).where(s.params.c.run_uuid.in_(ids)))
-            ).items():
-                params[key] = values
-            for key, values in group_key_values(
-                conn.execute(select(s.tags).where(s.tags.c.run_uuid.in_(ids)))
-            ).items():
-                tags[key] = values
-            lm = s.latest_metrics
-            for row in conn.execute(select(lm).where(lm.c.run_uuid.in_(ids))):
-                metrics[row.run_uuid].append(
-                    Metric(
-                        key=row.key,
-                        value=decode_metric_value(row.value, row.is_nan),
-                        timestamp=row.timestamp,
-                        step=row.step,
-                    )
+            # Children are read as plain tuples: a page of 1,000 runs brings tens of thousands of rows.
+            in_ids = f"run_uuid IN ({self.db.marks(len(ids))})"
+            args = tuple(ids)
+            for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args):
+                params[run_uuid].append(KeyValue(key=key, value=value))
+            for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
+                tags[run_uuid].append(KeyValue(key=key, value=value))
+            for run_uuid, key, value, timestamp, step, is_nan in self.db.fetch_all(
+                conn, f"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {in_ids}", args
+            ):
+                metrics[run_uuid].append(
+                    Metric(key=key, value="NaN" if is_nan else value, timestamp=timestamp, step=step)
                 )
             di = s.dataset_inputs
             for row in conn.execute(select(di).where(di.c.run_uuid.in_(ids))):
