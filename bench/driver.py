@@ -349,15 +349,41 @@ def ui_chart_mlflow_protocol(
     return median_ms(times), json.loads(raw).get("metrics", [])
 
 
-def ui_tracklet_endpoints(conn: Conn, a: dict[str, Any]) -> dict[str, float] | None:
-    """tracklet's own UI endpoints (runs table, downsampled chart), measured beside MLflow's.
-
-    tracklet's UI API is not written yet; when it lands, time its runs-table and chart calls here
-    (same data: experiment a["experiment_id"], history runs a["history_runs"]), verify them with
-    data.verify_runs_table / the chart checks below, and return {"tracklet_runs_table_ms": ...,
-    "tracklet_chart_<n>_ms": ...}. Returning None reports them as pending.
-    """
-    return None
+def ui_tracklet_endpoints(conn: Conn, a: dict[str, Any]) -> dict[str, float]:
+    """tracklet's own UI endpoints (docs/ui.md): one runs-table page ordered by m0, and a chart's
+    downsampled history (min/max/last per pixel bucket). The first chart read of a history builds its
+    tiles, so it is reported apart from the median of the reads after it."""
+    table = body(
+        {
+            "experiment_ids": [a["experiment_id"]],
+            "order_by": [data.FILTERED_ORDER],
+            "limit": a["ui_rows"],
+            "metrics": ["m0"],
+        }
+    )
+    times, raw = [], b""
+    for _ in range(a["reps"]):
+        t0 = time.perf_counter()
+        raw = conn.post("/api/tracklet/runs/table", table)
+        times.append(time.perf_counter() - t0)
+    rows = json.loads(raw)["rows"]
+    check(len(rows) == min(a["runs"], a["ui_rows"]), f"tracklet runs table: {len(rows)} rows")
+    values = [float(r["metrics"]["m0"]) for r in rows]
+    check(values == sorted(values, reverse=True), "tracklet runs table: not ordered by m0 DESC")
+    metrics = {"tracklet_runs_table_ms": median_ms(times)}
+    for n, run_id in a["history_runs"].items():
+        params = [("run_ids", run_id), ("metric_key", data.HISTORY_KEY), ("buckets", a["ui_chart_points"])]
+        chart_times = []
+        for _ in range(a["reps"] + 1):
+            t0 = time.perf_counter()
+            raw = conn.get("/api/tracklet/metrics/history", params)
+            chart_times.append(time.perf_counter() - t0)
+        (series,) = json.loads(raw)["series"]
+        check(0 < len(series["x"]) <= a["ui_chart_points"], f"tracklet chart {n}: {len(series['x'])} buckets")
+        check(series["extent"][1] == int(n) - 1, f"tracklet chart {n}: extent {series['extent']}")
+        metrics[f"tracklet_chart_{n}_first_ms"] = chart_times[0] * 1000
+        metrics[f"tracklet_chart_{n}_ms"] = median_ms(chart_times[1:])
+    return metrics
 
 
 def _verify_chart(points: list[dict[str, Any]], n: int, limit: int, run_id: str) -> None:
@@ -387,11 +413,8 @@ def ui(a: dict[str, Any]) -> Result:
             break
         _verify_chart(points, int(n), a["ui_chart_points"], run_id)
         metrics[f"chart_{n}_ms"] = chart_ms
-    native = ui_tracklet_endpoints(conn, a) if a.get("kind") == "tracklet" else None
-    if native:
-        metrics.update(native)
-    elif a.get("kind") == "tracklet":
-        unsupported.append("tracklet's own UI endpoints: not written yet (ui_tracklet_endpoints)")
+    if a.get("kind") == "tracklet":
+        metrics.update(ui_tracklet_endpoints(conn, a))
     return {"metrics": metrics, "unsupported": unsupported}
 
 
