@@ -111,7 +111,10 @@ def parse_experiment_id(experiment_id: str | int | None, field: str = "experimen
     if experiment_id is None or experiment_id == "":
         raise missing(field)
     try:
-        return int(experiment_id)
+        parsed = int(experiment_id)
+        if not -(2**63) <= parsed < 2**63:  # the database's integer range
+            raise ValueError(experiment_id)
+        return parsed
     except (TypeError, ValueError):
         raise InvalidParameterValue(
             f"Experiment ID must be a valid integer, got {experiment_id!r} for '{field}'"

@@ -13,8 +13,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError
 
+from tracklet.errors import InvalidParameterValue
 from tracklet.store import dialects
+
+
+@contextmanager
+def _bad_values_are_client_errors() -> Iterator[None]:
+    """Values the database cannot hold (NUL characters on PostgreSQL, integers beyond int64) come from the
+    request: answer 400, never 500 (clients retry 5xx for minutes)."""
+    try:
+        yield
+    except DataError as err:
+        reason = str(err.orig).splitlines()[0] if err.orig is not None else "value out of range"
+        raise InvalidParameterValue(f"Invalid value in request: {reason}") from None
+    except OverflowError:
+        raise InvalidParameterValue("Invalid value in request: an integer is out of range") from None
 
 
 class Database:
@@ -26,16 +41,16 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with _bad_values_are_client_errors(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         if self._write_lock is None:
-            with self.engine.begin() as conn:
+            with _bad_values_are_client_errors(), self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock:
+        with _bad_values_are_client_errors(), self._write_lock:
             with self.engine.connect().execution_options(**{dialects.WRITE_OPTION: True}) as conn:
                 with conn.begin():
                     yield conn
