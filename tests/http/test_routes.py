@@ -167,3 +167,11 @@ def test_nul_characters_are_never_a_500(api):
         response = api.post(API + path, json=body)
         assert response.status_code in (200, 400), (path, response.text)
     assert api.get(f"{API}/experiments/get-by-name", params={"experiment_name": "\x00"}).status_code in (400, 404)
+
+
+def test_a_nul_byte_in_a_history_key_is_a_client_error(api):
+    # Histories are read through the driver's cursor directly; PostgreSQL refuses NUL in text.
+    run_id = new_run(api)
+    response = api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "a\x00b"})
+    assert response.status_code in (200, 400)
+    assert response.status_code == 400 or response.json() == {}

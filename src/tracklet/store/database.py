@@ -66,6 +66,8 @@ class Database:
         try:
             cursor.execute(sql, args)
             return cursor.fetchall()  # type: ignore[no-any-return]
+        except conn.dialect.dbapi.DataError as err:  # type: ignore[union-attr]
+            raise InvalidParameterValue(f"Invalid value in request: {str(err).splitlines()[0]}") from None
         finally:
             cursor.close()
 
