@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 import anyio
 import pytest
 
+from tests.support.processes import MotoS3
 from tracklet.artifacts import artifact_store_for
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.artifacts.paths import clean_path
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
-from tests.support.processes import MotoS3
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import math
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, ViewType
 from mlflow.exceptions import MlflowException
 
 from tests.compat.conftest import error_code, unique_name

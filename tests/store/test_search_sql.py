@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any

@@ -107,6 +107,16 @@ def json_response(payload: Any = None, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type=_JSON)
 
 
+def page_response(field: str, items: list[Any], next_page_token: str | None) -> Response:
+    """A list answer in MLflow's shape: empty lists and the last page's token are omitted."""
+    payload: dict[str, Any] = {}
+    if items:
+        payload[field] = items
+    if next_page_token:
+        payload["next_page_token"] = next_page_token
+    return json_response(payload)
+
+
 async def run_sync(fn: Any, *args: Any) -> Any:
     """Store calls block on the database; run them off the event loop."""
     return await anyio.to_thread.run_sync(fn, *args)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Select
 
 from tracklet.entities import KeyValue
+from tracklet.store import search
+from tracklet.store.database import Database
+
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -24,3 +30,20 @@ def group_key_values(rows: Iterable[Any], owner: str = "run_uuid") -> dict[Any, 
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def read_page(
+    db: Database,
+    select_ids: Callable[[int, int], Select[Any]],
+    load: Callable[[Connection, list[Any]], list[T]],
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[T], str | None]:
+    """One page of a search: `select_ids(limit, offset)` picks the ids in order, `load` reads whole
+    entities for them; one row more than the page tells whether a next page exists."""
+    offset = search.decode_page_token(page_token)
+    with db.read() as conn:
+        ids = [row[0] for row in conn.execute(select_ids(max_results + 1, offset))]
+        items = load(conn, ids[:max_results])
+    token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
+    return items, token

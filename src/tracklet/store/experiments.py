@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from tracklet.entities import Experiment, KeyValue
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import group_key_values, now_ms
+from tracklet.store._util import group_key_values, now_ms, read_page
 from tracklet.store.database import Database
 
 DEFAULT_EXPERIMENT_ID = 0
@@ -196,12 +196,12 @@ class ExperimentStore:
         max_results: int,
         page_token: str | None,
     ) -> tuple[list[Experiment], str | None]:
-        from tracklet.store import search, search_sql
+        from tracklet.store import search_sql
 
-        offset = search.decode_page_token(page_token)
-        query = search_sql.experiment_search_select(filter_string, view_type, order_by, max_results + 1, offset)
-        with self.db.read() as conn:
-            ids = [row[0] for row in conn.execute(query)]
-            experiments = self._load_experiments(conn, ids[:max_results])
-        token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
-        return experiments, token
+        return read_page(
+            self.db,
+            lambda limit, offset: search_sql.experiment_search_select(filter_string, view_type, order_by, limit, offset),
+            self._load_experiments,
+            max_results,
+            page_token,
+        )

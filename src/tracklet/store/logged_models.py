@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, select, update
 from tracklet.entities import KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, ModelMetric
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import group_key_values, now_ms
+from tracklet.store._util import group_key_values, now_ms, read_page
 from tracklet.store.database import Database
 from tracklet.validation import decode_metric_value
 
@@ -182,12 +182,14 @@ class LoggedModelStore:
         max_results: int,
         page_token: str | None,
     ) -> tuple[list[LoggedModel], str | None]:
-        from tracklet.store import search, search_sql
+        from tracklet.store import search_sql
 
-        offset = search.decode_page_token(page_token)
-        query = search_sql.logged_model_search_select(experiment_ids, filter_string, order_by, max_results + 1, offset)
-        with self.db.read() as conn:
-            ids = [row[0] for row in conn.execute(query)]
-            models = self.load_models(conn, ids[:max_results])
-        token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
-        return models, token
+        return read_page(
+            self.db,
+            lambda limit, offset: search_sql.logged_model_search_select(
+                experiment_ids, filter_string, order_by, limit, offset
+            ),
+            self.load_models,
+            max_results,
+            page_token,
+        )

@@ -10,15 +10,14 @@ These two statements are the hottest path of the server, so they are written as 
 from __future__ import annotations
 
 import base64
-import math
 import json
+import math
 from collections.abc import Sequence
-from typing import Any, Protocol
 from functools import cache
 from itertools import chain
+from typing import Any, Protocol
 
 import msgspec
-
 from sqlalchemy import Connection, Engine, select
 
 from tracklet.entities import Metric

@@ -24,7 +24,7 @@ from tracklet.entities import (
 )
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, now_ms
+from tracklet.store._util import chunks, now_ms, read_page
 from tracklet.store.database import Database
 from tracklet.store.metrics import MetricLike, read_history, write_points
 from tracklet.store.run_names import generate_run_name
@@ -336,17 +336,18 @@ class RunStore:
     ) -> tuple[list[Run], str | None]:
         from tracklet.store import search, search_sql
 
-        offset = search.decode_page_token(page_token)
         if not experiment_ids:
+            search.decode_page_token(page_token)  # a bad token is still an error
             return [], None
-        query = search_sql.run_search_select(
-            experiment_ids, filter_string, view_type, order_by, max_results + 1, offset
+        return read_page(
+            self.db,
+            lambda limit, offset: search_sql.run_search_select(
+                experiment_ids, filter_string, view_type, order_by, limit, offset
+            ),
+            self.load_runs,
+            max_results,
+            page_token,
         )
-        with self.db.read() as conn:
-            ids = [row[0] for row in conn.execute(query)]
-            runs = self.load_runs(conn, ids[:max_results])
-        token = search.encode_page_token(offset + max_results) if len(ids) > max_results else None
-        return runs, token
 
 
 def _artifact_uri(experiment_location: str, run_id: str) -> str:

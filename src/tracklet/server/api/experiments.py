@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from tracklet.entities import KeyValue
 from tracklet.errors import InvalidParameterValue
-from tracklet.server.protocol import Int64, json_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
@@ -150,12 +150,7 @@ async def search(request: Request) -> Response:
         max_results,
         body.page_token,
     )
-    payload: dict[str, object] = {}
-    if experiments:
-        payload["experiments"] = experiments
-    if token:
-        payload["next_page_token"] = token
-    return json_response(payload)
+    return page_response("experiments", experiments, token)
 
 
 _BASE = "/api/2.0/mlflow/experiments"

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.entities import KeyValue
-from tracklet.server.protocol import Int64, json_response, read_json, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import missing, parse_experiment_id, validate_key, validate_max_results
 
@@ -125,12 +125,7 @@ async def search(request: Request) -> Response:
     models, token = await run_sync(
         store_of(request).search_logged_models, experiment_ids, body.filter or "", order_by, max_results, body.page_token
     )
-    payload: dict[str, object] = {}
-    if models:
-        payload["models"] = models
-    if token:
-        payload["next_page_token"] = token
-    return json_response(payload)
+    return page_response("models", models, token)
 
 
 _BASE = "/api/2.0/mlflow/logged-models"

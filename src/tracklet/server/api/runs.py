@@ -12,7 +12,7 @@ from starlette.routing import Route
 from tracklet.entities import DatasetInput, KeyValue
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.experiments import view_type_of
-from tracklet.server.protocol import Int64, json_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_BATCH_METRICS,
@@ -73,14 +73,11 @@ class MetricIn(msgspec.Struct):
     dataset_digest: str | None = None
 
 
-class LogMetric(RunRef):
-    key: str | None = None
-    value: float | None = None
-    timestamp: Int64 | None = None
-    step: Int64 = 0
-    model_id: str | None = None
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
+class LogMetric(MetricIn):
+    run_id: str | None = None
+    run_uuid: str | None = None
+
+    id = RunRef.id
 
 
 class LogBatch(RunRef):
@@ -316,12 +313,7 @@ async def search(request: Request) -> Response:
         body.order_by,
         body.page_token,
     )
-    payload: dict[str, object] = {}
-    if runs:
-        payload["runs"] = runs
-    if token:
-        payload["next_page_token"] = token
-    return json_response(payload)
+    return page_response("runs", runs, token)
 
 
 async def get_history(request: Request) -> Response:
@@ -337,12 +329,7 @@ async def get_history(request: Request) -> Response:
     metrics, token = await run_sync(
         store_of(request).get_metric_history, run_id, query.metric_key, max_results, query.page_token
     )
-    payload: dict[str, object] = {}
-    if metrics:
-        payload["metrics"] = metrics
-    if token:
-        payload["next_page_token"] = token
-    return json_response(payload)
+    return page_response("metrics", metrics, token)
 
 
 _BASE = "/api/2.0/mlflow/runs"
