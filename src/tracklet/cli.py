@@ -70,4 +70,9 @@ def upgrade(backend_store_uri: str | None) -> None:
 
 
 def main() -> None:
-    cli()
+    from tracklet.errors import TrackletError
+
+    try:
+        cli()
+    except TrackletError as err:  # a bad option or URI: say what, without a traceback
+        raise SystemExit(f"Error: {err.message}") from None
