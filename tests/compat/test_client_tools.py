@@ -15,7 +15,12 @@ from tests.compat.conftest import unique_name
 def _mlflow_cli(server, *args: str) -> str:
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     done = subprocess.run(
-        [sys.executable, "-m", "mlflow", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mlflow", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -34,7 +39,9 @@ def test_mlflow_cli(sqlite_server, tmp_path):
 
     assert name in _mlflow_cli(sqlite_server, "experiments", "search")
     assert '"p": "1"' in _mlflow_cli(sqlite_server, "runs", "describe", "--run-id", run_id)
-    out = _mlflow_cli(sqlite_server, "artifacts", "download", "--run-id", run_id, "--dst-path", str(tmp_path / "out"))
+    out = _mlflow_cli(
+        sqlite_server, "artifacts", "download", "--run-id", run_id, "--dst-path", str(tmp_path / "out")
+    )
     assert (tmp_path / "out" / "dir" / "f.txt").read_text() == "cli text", out
 
 

@@ -77,7 +77,12 @@ def test_elasticnet_tutorial(mlflow_client, tmp_path):
                 # The client's requirement inference (slow) runs once; later models name theirs.
                 pip_requirements=None if i == 0 else ["scikit-learn"],
             )
-            logged[run.info.run_id] = {"alpha": alpha, "l1_ratio": l1_ratio, "metrics": metrics, "model": info}
+            logged[run.info.run_id] = {
+                "alpha": alpha,
+                "l1_ratio": l1_ratio,
+                "metrics": metrics,
+                "model": info,
+            }
 
     # Read everything back.
     runs = mlflow.search_runs([experiment.experiment_id], order_by=["metrics.rmse ASC"])
@@ -107,5 +112,7 @@ def test_elasticnet_tutorial(mlflow_client, tmp_path):
         assert logged_model.params == run.data.params
         assert {m.key for m in logged_model.metrics} >= {"rmse", "mae", "r2"}
 
-    best = mlflow_client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)[0]
+    best = mlflow_client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)[
+        0
+    ]
     assert best.data.metrics["r2"] == max(v["metrics"]["r2"] for v in logged.values())

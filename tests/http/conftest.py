@@ -23,8 +23,14 @@ def _check(response: httpx.Response) -> None:
     response.read()
     if response.status_code == 501 and "/mlflow-artifacts/mpu/" in response.request.url.path:
         return  # multipart is not offered (server-info says so); MLflow answers the same on a local store
-    assert response.status_code < 500, f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:500]}"
-    if response.status_code >= 400 and response.request.url.path.startswith("/api/") and response.status_code != 405:
+    assert response.status_code < 500, (
+        f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:500]}"
+    )
+    if (
+        response.status_code >= 400
+        and response.request.url.path.startswith("/api/")
+        and response.status_code != 405
+    ):
         body = response.json()
         assert set(body) >= {"error_code", "message"}, body
         assert "detail" not in body
