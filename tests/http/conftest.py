@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 API = "/api/2.0/mlflow"
-SAMPLES = Path("/work/shared/reference/mlflow-wire-samples.jsonl")
+# The recorded MLflow exchanges live next to the repository (`../shared/reference`), like the tutorial data.
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mlflow-wire-samples.jsonl"
 
 
 def _check(response: httpx.Response) -> None:
