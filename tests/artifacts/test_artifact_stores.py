@@ -105,11 +105,15 @@ def test_a_large_file_streams_through_in_parts(store: ArtifactStore) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["../etc/passwd", "a/../../b", "/abs/path", "a\\b", "C:/windows", "%2e%2e/x", "a/%2E%2E/%2E%2E/b", "x#y"]
+    "bad", ["../etc/passwd", "a/../../b", "/abs/path", "a\\b", "C:/windows", "x#y", "a/\x00/b", "%2e%2e/x", "a/%2E%2E/%2E%2E/b"]
 )
 def test_unsafe_paths_are_refused(bad: str) -> None:
     with pytest.raises(InvalidParameterValue, match="Invalid path"):
         clean_path(bad)
+
+
+def test_percent_signs_are_part_of_a_name() -> None:
+    assert clean_path("dir/100%25.txt") == "dir/100%25.txt"
 
 
 def test_a_symlink_leading_out_of_the_local_store_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -87,7 +87,10 @@ def test_log_image(mlflow_client, run_id):
         mlflow.log_image(pixels, key="training", step=3)  # the step-tracked form
     loaded = mlflow.artifacts.load_image(f"runs:/{run_id}/images/array.png")
     assert np.array_equal(np.asarray(loaded), pixels)
-    assert {f.path for f in mlflow_client.list_artifacts(run_id, "images")} >= {"images/array.png", "images/pil.png"}
+    assert {f.path for f in mlflow_client.list_artifacts(run_id, "images")} >= {
+        "images/array.png",
+        "images/pil.png",
+    }
     assert any(f.path == "images" for f in mlflow_client.list_artifacts(run_id))
 
 
@@ -121,7 +124,9 @@ def test_empty_file(mlflow_client, run_id, tmp_path):
     empty.write_bytes(b"")
     mlflow_client.log_artifact(run_id, str(empty))
     assert _listing(mlflow_client, run_id) == {("empty.bin", False, 0)}
-    assert Path(mlflow_client.download_artifacts(run_id, "empty.bin", str(tmp_path / "o"))).read_bytes() == b""
+    assert (
+        Path(mlflow_client.download_artifacts(run_id, "empty.bin", str(tmp_path / "o"))).read_bytes() == b""
+    )
 
 
 def test_listing_of_an_empty_run_and_missing_paths(mlflow_client, run_id):
@@ -187,3 +192,12 @@ def test_log_table(mlflow_client, run_id):
     logged = json.loads(run.data.tags["mlflow.loggedArtifacts"])
     assert logged == [{"path": "table.json", "type": "table"}]
     assert mlflow.artifacts.load_dict(f"runs:/{run_id}/table.json")["columns"] == ["x", "y"]
+
+
+def test_names_with_percent_signs_and_spaces_keep_their_exact_name(mlflow_client, run_id, tmp_path):
+    src = tmp_path / "score 100% top.txt"
+    src.write_text("exact")
+    mlflow_client.log_artifact(run_id, str(src), "odd names")
+    assert _listing(mlflow_client, run_id, "odd names") == {("odd names/score 100% top.txt", False, 5)}
+    back = Path(mlflow_client.download_artifacts(run_id, "odd names/score 100% top.txt", str(tmp_path / "dl")))
+    assert back.name == "score 100% top.txt" and back.read_text() == "exact"

@@ -183,12 +183,16 @@ def _names(experiments):
 
 
 def test_search_experiments_by_name(mlflow_client, family):
-    prefix, ids = family
+    prefix, _ = family
     found = mlflow_client.search_experiments(filter_string=f"name LIKE '{prefix}-%'")
     # Default order: newest first; the deleted one hidden.
     assert _names(found) == ["a3", "a2", "a1", "a0"]
     assert _names(mlflow_client.search_experiments(filter_string=f"name = '{prefix}-a2'")) == ["a2"]
-    assert _names(mlflow_client.search_experiments(filter_string=f"name != '{prefix}-a2' AND name ILIKE '{prefix.upper()}-%'")) == [
+    assert _names(
+        mlflow_client.search_experiments(
+            filter_string=f"name != '{prefix}-a2' AND name ILIKE '{prefix.upper()}-%'"
+        )
+    ) == [
         "a3",
         "a1",
         "a0",
@@ -196,10 +200,12 @@ def test_search_experiments_by_name(mlflow_client, family):
 
 
 def test_search_experiments_view_types(mlflow_client, family):
-    prefix, ids = family
+    prefix, _ = family
     f = f"name LIKE '{prefix}-%'"
     assert len(mlflow_client.search_experiments(view_type=ViewType.ACTIVE_ONLY, filter_string=f)) == 4
-    assert _names(mlflow_client.search_experiments(view_type=ViewType.DELETED_ONLY, filter_string=f)) == ["a4"]
+    assert _names(mlflow_client.search_experiments(view_type=ViewType.DELETED_ONLY, filter_string=f)) == [
+        "a4"
+    ]
     assert len(mlflow_client.search_experiments(view_type=ViewType.ALL, filter_string=f)) == 5
 
 
@@ -207,7 +213,11 @@ def test_search_experiments_by_tag_and_id(mlflow_client, family):
     prefix, ids = family
     f = f"name LIKE '{prefix}-%'"
     assert _names(mlflow_client.search_experiments(filter_string=f"{f} AND tags.kind = 'special'")) == ["a1"]
-    assert _names(mlflow_client.search_experiments(filter_string=f"{f} AND tags.kind LIKE 'pl%'")) == ["a3", "a2", "a0"]
+    assert _names(mlflow_client.search_experiments(filter_string=f"{f} AND tags.kind LIKE 'pl%'")) == [
+        "a3",
+        "a2",
+        "a0",
+    ]
     assert _names(mlflow_client.search_experiments(filter_string=f"{f} AND tags.missing IS NULL")) == [
         "a3",
         "a2",
@@ -215,16 +225,32 @@ def test_search_experiments_by_tag_and_id(mlflow_client, family):
         "a0",
     ]
     id_list = ", ".join(f"'{i}'" for i in ids[:2])
-    assert _names(mlflow_client.search_experiments(filter_string=f"experiment_id IN ({id_list})")) == ["a1", "a0"]
+    assert _names(mlflow_client.search_experiments(filter_string=f"experiment_id IN ({id_list})")) == [
+        "a1",
+        "a0",
+    ]
     created = mlflow_client.get_experiment(ids[2]).creation_time
-    assert _names(mlflow_client.search_experiments(filter_string=f"{f} AND creation_time >= {created}")) == ["a3", "a2"]
+    assert _names(mlflow_client.search_experiments(filter_string=f"{f} AND creation_time >= {created}")) == [
+        "a3",
+        "a2",
+    ]
 
 
 def test_search_experiments_order_by(mlflow_client, family):
     prefix, _ = family
     f = f"name LIKE '{prefix}-%'"
-    assert _names(mlflow_client.search_experiments(filter_string=f, order_by=["name ASC"])) == ["a0", "a1", "a2", "a3"]
-    assert _names(mlflow_client.search_experiments(filter_string=f, order_by=["name DESC"])) == ["a3", "a2", "a1", "a0"]
+    assert _names(mlflow_client.search_experiments(filter_string=f, order_by=["name ASC"])) == [
+        "a0",
+        "a1",
+        "a2",
+        "a3",
+    ]
+    assert _names(mlflow_client.search_experiments(filter_string=f, order_by=["name DESC"])) == [
+        "a3",
+        "a2",
+        "a1",
+        "a0",
+    ]
     assert _names(mlflow_client.search_experiments(filter_string=f, order_by=["creation_time"])) == [
         "a0",
         "a1",
@@ -241,7 +267,9 @@ def test_search_experiments_pages(mlflow_client, family):
     f = f"name LIKE '{prefix}-%'"
     seen, token, pages = [], None, 0
     while True:
-        page = mlflow_client.search_experiments(filter_string=f, max_results=3, page_token=token, view_type=ViewType.ALL)
+        page = mlflow_client.search_experiments(
+            filter_string=f, max_results=3, page_token=token, view_type=ViewType.ALL
+        )
         seen += _names(page)
         pages += 1
         token = page.token

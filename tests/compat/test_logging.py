@@ -31,7 +31,12 @@ def test_params_are_stored_as_strings(mlflow_client, run_id):
     mlflow_client.log_param(run_id, "layers", 3)
     mlflow_client.log_param(run_id, "name with space", "x")
     mlflow_client.log_param(run_id, "empty", "")
-    assert mlflow_client.get_run(run_id).data.params == {"lr": "0.01", "layers": "3", "name with space": "x", "empty": ""}
+    assert mlflow_client.get_run(run_id).data.params == {
+        "lr": "0.01",
+        "layers": "3",
+        "name with space": "x",
+        "empty": "",
+    }
 
 
 def test_relogging_the_same_param_value_is_fine(mlflow_client, run_id):
@@ -138,7 +143,12 @@ def test_latest_value_rule(mlflow_client, run_id):
         mlflow_client.log_metric(run_id, "m", value, timestamp=ts, step=step)
     assert mlflow_client.get_run(run_id).data.metrics == {"m": 9.0}
     history = mlflow_client.get_metric_history(run_id, "m")
-    assert [(m.timestamp, m.step, m.value) for m in history] == [(40, 2, 1.0), (50, 2, 3.0), (50, 2, 9.0), (100, 1, 5.0)]
+    assert [(m.timestamp, m.step, m.value) for m in history] == [
+        (40, 2, 1.0),
+        (50, 2, 3.0),
+        (50, 2, 9.0),
+        (100, 1, 5.0),
+    ]
 
 
 def test_latest_value_rule_in_one_batch(mlflow_client, run_id):

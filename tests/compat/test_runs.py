@@ -37,7 +37,9 @@ def test_create_run(mlflow_client, experiment_id):
 
 
 def test_get_unknown_run(mlflow_client):
-    with pytest.raises(MlflowException, match="Run with id=0123456789abcdef0123456789abcdef not found") as excinfo:
+    with pytest.raises(
+        MlflowException, match="Run with id=0123456789abcdef0123456789abcdef not found"
+    ) as excinfo:
         mlflow_client.get_run("0123456789abcdef0123456789abcdef")
     assert error_code(excinfo) == "RESOURCE_DOES_NOT_EXIST"
 
@@ -81,9 +83,8 @@ def test_context_manager_finishes_the_run(mlflow_client, experiment_id):
 
 
 def test_context_manager_fails_the_run_on_exception(mlflow_client, experiment_id):
-    with pytest.raises(ZeroDivisionError):
-        with mlflow.start_run() as run:
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), mlflow.start_run() as run:
+        1 / 0  # noqa: B018
     assert mlflow_client.get_run(run.info.run_id).info.status == "FAILED"
 
 
@@ -98,10 +99,12 @@ def test_fluent_run_carries_client_tags(mlflow_client, experiment_id):
 
 
 def test_nested_runs(mlflow_client, experiment_id):
-    with mlflow.start_run() as parent:
-        with mlflow.start_run(nested=True) as child:
-            with mlflow.start_run(nested=True) as grandchild:
-                pass
+    with (
+        mlflow.start_run() as parent,
+        mlflow.start_run(nested=True) as child,
+        mlflow.start_run(nested=True) as grandchild,
+    ):
+        pass
     assert mlflow_client.get_run(child.info.run_id).data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert mlflow_client.get_run(grandchild.info.run_id).data.tags["mlflow.parentRunId"] == child.info.run_id
     assert "mlflow.parentRunId" not in mlflow_client.get_run(parent.info.run_id).data.tags
@@ -121,9 +124,9 @@ def test_delete_and_restore_run(mlflow_client, experiment_id):
     assert mlflow_client.get_run(run_id).info.lifecycle_stage == "deleted"
     # ...but searches hide it unless asked.
     assert mlflow_client.search_runs([experiment_id]) == []
-    assert [r.info.run_id for r in mlflow_client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)] == [
-        run_id
-    ]
+    assert [
+        r.info.run_id for r in mlflow_client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)
+    ] == [run_id]
     assert len(mlflow_client.search_runs([experiment_id], run_view_type=ViewType.ALL)) == 1
 
     mlflow_client.restore_run(run_id)
@@ -178,9 +181,10 @@ def test_rename_run_by_tag_and_by_update(mlflow_client, experiment_id):
     run = mlflow_client.get_run(run_id)
     assert run.info.run_name == "via-update"
     assert run.data.tags["mlflow.runName"] == "via-update"
-    assert [r.info.run_id for r in mlflow_client.search_runs([experiment_id], "attributes.run_name = 'via-update'")] == [
-        run_id
-    ]
+    assert [
+        r.info.run_id
+        for r in mlflow_client.search_runs([experiment_id], "attributes.run_name = 'via-update'")
+    ] == [run_id]
 
 
 def test_run_name_and_tag_must_agree(mlflow_client, experiment_id):

@@ -18,15 +18,12 @@ from sklearn.model_selection import train_test_split
 
 from tests.compat.conftest import unique_name
 
-WINE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wine-quality.csv"
+WINE = Path(__file__).resolve().parents[2] / "examples" / "data" / "wine-quality.csv"  # the tutorial's data
 PAIRS = [(0.5, 0.5), (0.1, 0.9), (1.0, 0.1)]
 
 
 def _wine_path() -> Path:
-    for candidate in (WINE, Path("/work/shared/data/wine-quality.csv")):
-        if candidate.exists():
-            return candidate
-    pytest.skip("wine-quality.csv not found")
+    return WINE
 
 
 def _metrics(y_true, y_pred) -> dict[str, float]:
@@ -77,7 +74,12 @@ def test_elasticnet_tutorial(mlflow_client, tmp_path):
                 # The client's requirement inference (slow) runs once; later models name theirs.
                 pip_requirements=None if i == 0 else ["scikit-learn"],
             )
-            logged[run.info.run_id] = {"alpha": alpha, "l1_ratio": l1_ratio, "metrics": metrics, "model": info}
+            logged[run.info.run_id] = {
+                "alpha": alpha,
+                "l1_ratio": l1_ratio,
+                "metrics": metrics,
+                "model": info,
+            }
 
     # Read everything back.
     runs = mlflow.search_runs([experiment.experiment_id], order_by=["metrics.rmse ASC"])
@@ -107,5 +109,7 @@ def test_elasticnet_tutorial(mlflow_client, tmp_path):
         assert logged_model.params == run.data.params
         assert {m.key for m in logged_model.metrics} >= {"rmse", "mae", "r2"}
 
-    best = mlflow_client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)[0]
+    best = mlflow_client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)[
+        0
+    ]
     assert best.data.metrics["r2"] == max(v["metrics"]["r2"] for v in logged.values())

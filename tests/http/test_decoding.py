@@ -17,7 +17,18 @@ def _raw(api, path, content: bytes, content_type: str | None = "application/json
 
 @pytest.mark.parametrize(
     "body",
-    [b"{", b"{'name': 'x'}", b"not json", b'{"name": "x",}', b"\xff\xfe", b'{"name": "x"} trailing', b"[1, 2]", b'"str"', b"42", b"null"],
+    [
+        b"{",
+        b"{'name': 'x'}",
+        b"not json",
+        b'{"name": "x",}',
+        b"\xff\xfe",
+        b'{"name": "x"} trailing',
+        b"[1, 2]",
+        b'"str"',
+        b"42",
+        b"null",
+    ],
 )
 def test_malformed_json_is_a_400(api, body):
     error(_raw(api, "/experiments/create", body))
@@ -35,7 +46,9 @@ def test_missing_content_type(api):
     assert message == "Bad Request. Content-Type header is missing."
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
 def test_other_content_type(api, content_type):
     message = error(_raw(api, "/experiments/create", b'{"name": "x"}', content_type=content_type))
     assert message == "Bad Request. Content-Type must be one of ['application/json']."
@@ -43,7 +56,11 @@ def test_other_content_type(api, content_type):
 
 def test_content_type_with_charset_is_fine(api):
     name = "charset-" + new_experiment(api)
-    ok(_raw(api, "/experiments/create", json.dumps({"name": name}).encode(), "application/json; charset=utf-8"))
+    ok(
+        _raw(
+            api, "/experiments/create", json.dumps({"name": name}).encode(), "application/json; charset=utf-8"
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,7 +90,13 @@ def test_wrong_types_are_a_400(api, path, body):
 
 def test_unknown_fields_are_ignored_and_null_is_absent(api):
     exp = new_experiment(api)
-    body = {"experiment_id": exp, "surprise": {"nested": [1, 2]}, "run_name": None, "tags": None, "user_id": None}
+    body = {
+        "experiment_id": exp,
+        "surprise": {"nested": [1, 2]},
+        "run_name": None,
+        "tags": None,
+        "user_id": None,
+    }
     run = ok(post(api, "/runs/create", body))["run"]
     assert run["info"]["experiment_id"] == exp
     assert run["info"]["run_name"]  # generated
@@ -81,11 +104,19 @@ def test_unknown_fields_are_ignored_and_null_is_absent(api):
 
 def test_numbers_as_strings_like_the_r_client(api):
     exp = new_experiment(api)
-    run = ok(post(api, "/runs/create", {"experiment_id": exp, "user_id": "ruser", "start_time": "1795786574515"}))
+    run = ok(
+        post(api, "/runs/create", {"experiment_id": exp, "user_id": "ruser", "start_time": "1795786574515"})
+    )
     run_id = run["run"]["info"]["run_id"]
     assert run["run"]["info"]["start_time"] == 1795786574515
     both = {"run_id": run_id, "run_uuid": run_id}
-    ok(post(api, "/runs/log-metric", {**both, "key": "m", "value": "0.5", "timestamp": "1700000000000", "step": "3"}))
+    ok(
+        post(
+            api,
+            "/runs/log-metric",
+            {**both, "key": "m", "value": "0.5", "timestamp": "1700000000000", "step": "3"},
+        )
+    )
     ok(post(api, "/runs/log-parameter", {**both, "key": "p", "value": "1"}))
     ok(post(api, "/runs/set-tag", {**both, "key": "t", "value": "v"}))
     ok(
@@ -100,7 +131,9 @@ def test_numbers_as_strings_like_the_r_client(api):
             },
         )
     )
-    info = ok(post(api, "/runs/update", {**both, "status": "FINISHED", "end_time": "1795786574964"}))["run_info"]
+    info = ok(post(api, "/runs/update", {**both, "status": "FINISHED", "end_time": "1795786574964"}))[
+        "run_info"
+    ]
     assert info["status"] == "FINISHED"
     assert info["end_time"] == 1795786574964
     assert info["run_uuid"] == run_id
@@ -112,20 +145,48 @@ def test_numbers_as_strings_like_the_r_client(api):
     # int64 values go out as JSON numbers.
     assert isinstance(metrics["b"]["timestamp"], int)
 
-    found = ok(post(api, "/runs/search", {"experiment_ids": [exp], "run_view_type": "ACTIVE_ONLY", "order_by": [], "max_results": "10"}))
+    found = ok(
+        post(
+            api,
+            "/runs/search",
+            {"experiment_ids": [exp], "run_view_type": "ACTIVE_ONLY", "order_by": [], "max_results": "10"},
+        )
+    )
     assert [r["info"]["run_uuid"] for r in found["runs"]] == [run_id]
-    exps = ok(post(api, "/experiments/search", {"view_type": "ACTIVE_ONLY", "max_results": "1000", "order_by": []}))
+    exps = ok(
+        post(api, "/experiments/search", {"view_type": "ACTIVE_ONLY", "max_results": "1000", "order_by": []})
+    )
     assert exp in {e["experiment_id"] for e in exps["experiments"]}
     ok(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "k", "value": "v"}))
-    history = ok(api.get(f"{API}/metrics/get-history", params={"run_uuid": run_id, "run_id": run_id, "metric_key": "m", "max_results": "5"}))
+    history = ok(
+        api.get(
+            f"{API}/metrics/get-history",
+            params={"run_uuid": run_id, "run_id": run_id, "metric_key": "m", "max_results": "5"},
+        )
+    )
     assert [m["step"] for m in history["metrics"]] == [3]
 
 
-@pytest.mark.parametrize(("sent", "check"), [("NaN", math.isnan), ("Infinity", lambda v: v > 1e308), ("-Infinity", lambda v: v < -1e308), ("1e3", lambda v: v == 1000.0), ("-0.25", lambda v: v == -0.25)])
+@pytest.mark.parametrize(
+    ("sent", "check"),
+    [
+        ("NaN", math.isnan),
+        ("Infinity", lambda v: v > 1e308),
+        ("-Infinity", lambda v: v < -1e308),
+        ("1e3", lambda v: v == 1000.0),
+        ("-0.25", lambda v: v == -0.25),
+    ],
+)
 def test_special_float_strings(api, sent, check):
     run_id = new_run(api)
     ok(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": sent, "timestamp": 1}))
-    ok(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [{"key": "b", "value": sent, "timestamp": 1}]}))
+    ok(
+        post(
+            api,
+            "/runs/log-batch",
+            {"run_id": run_id, "metrics": [{"key": "b", "value": sent, "timestamp": 1}]},
+        )
+    )
     data = get_run(api, run_id)["data"]
     for metric in data["metrics"]:
         value = metric["value"]
@@ -185,7 +246,12 @@ def test_repeated_query_keys(api):
     # GET experiments/search repeats order_by.
     response = api.get(
         f"{API}/experiments/search",
-        params=[("max_results", "5"), ("order_by", "creation_time DESC"), ("order_by", "name ASC"), ("filter", f"experiment_id = '{exp}'")],
+        params=[
+            ("max_results", "5"),
+            ("order_by", "creation_time DESC"),
+            ("order_by", "name ASC"),
+            ("filter", f"experiment_id = '{exp}'"),
+        ],
     )
     assert [e["experiment_id"] for e in ok(response)["experiments"]] == [exp]
     # A repeated scalar key is not a 500.
@@ -197,7 +263,10 @@ def test_repeated_query_keys(api):
 def test_booleans_in_query_strings(api):
     exp = new_experiment(api)
     for value in ("true", "True", "TRUE", "false", "False"):
-        response = api.get(f"{API}/experiments/search", params={"max_results": "5", "filter": f"experiment_id = '{exp}'", "unused_flag": value})
+        response = api.get(
+            f"{API}/experiments/search",
+            params={"max_results": "5", "filter": f"experiment_id = '{exp}'", "unused_flag": value},
+        )
         assert ok(response)["experiments"][0]["experiment_id"] == exp
 
 
@@ -208,7 +277,9 @@ def test_camel_case_names_do_not_break_anything(api):
 
 
 def test_unicode_everywhere(api):
-    exp = ok(post(api, "/experiments/create", {"name": "эксперимент-" + new_experiment(api)}))["experiment_id"]
+    exp = ok(post(api, "/experiments/create", {"name": "эксперимент-" + new_experiment(api)}))[
+        "experiment_id"
+    ]
     run_id = new_run(api, exp)
     ok(post(api, "/runs/log-parameter", {"run_id": run_id, "key": "größe", "value": "值 ✓"}))
     assert get_run(api, run_id)["data"]["params"] == [{"key": "größe", "value": "值 ✓"}]

@@ -23,7 +23,20 @@ def _tags(api, run_id):
 # ---- keys -------------------------------------------------------------------------------------
 
 GOOD_KEYS = ["a", "a/b", "a.b-c_d e:f", "métrique_ü", "k" * 250, "x/y/z", "..a"[1:]]
-BAD_KEYS = ["a*b", "a\\b", "a?", "k" * 251, "../x", "a/../b", "/abs", "a//b", "end/", ".", "a/./b", "tab\tkey"]
+BAD_KEYS = [
+    "a*b",
+    "a\\b",
+    "a?",
+    "k" * 251,
+    "../x",
+    "a/../b",
+    "/abs",
+    "a//b",
+    "end/",
+    ".",
+    "a/./b",
+    "tab\tkey",
+]
 
 
 @pytest.mark.parametrize("key", GOOD_KEYS)
@@ -58,7 +71,11 @@ def test_missing_keys(api, run_id):
 
 def test_param_value_truncated_at_6000(api, run_id):
     ok(post(api, "/runs/log-parameter", {"run_id": run_id, "key": "long", "value": "x" * 6001}))
-    ok(post(api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "batched", "value": "y" * 100_000}]}))
+    ok(
+        post(
+            api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "batched", "value": "y" * 100_000}]}
+        )
+    )
     params = _params(api, run_id)
     assert params["long"] == "x" * 6000
     assert params["batched"] == "y" * 6000
@@ -73,7 +90,9 @@ def test_run_tag_value_truncated_at_8000(api, run_id):
     ok(post(api, "/runs/set-tag", {"run_id": run_id, "key": "long", "value": "t" * 8001}))
     ok(post(api, "/runs/log-batch", {"run_id": run_id, "tags": [{"key": "batched", "value": "u" * 9000}]}))
     exp = new_experiment(api)
-    created = ok(post(api, "/runs/create", {"experiment_id": exp, "tags": [{"key": "at-create", "value": "v" * 8500}]}))
+    created = ok(
+        post(api, "/runs/create", {"experiment_id": exp, "tags": [{"key": "at-create", "value": "v" * 8500}]})
+    )
     tags = _tags(api, run_id)
     assert tags["long"] == "t" * 8000
     assert tags["batched"] == "u" * 8000
@@ -86,16 +105,35 @@ def test_experiment_name_limits(api):
     error(post(api, "/experiments/create", {"name": "n" * 501}))
     name = ("n" * 480) + new_experiment(api)
     exp = ok(post(api, "/experiments/create", {"name": name[:500]}))["experiment_id"]
-    assert ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp}))["experiment"]["name"] == name[:500]
+    assert (
+        ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp}))["experiment"]["name"]
+        == name[:500]
+    )
     error(post(api, "/experiments/update", {"experiment_id": exp, "new_name": ""}))
     error(post(api, "/experiments/update", {"experiment_id": exp, "new_name": "n" * 501}))
 
 
 def test_experiment_tag_value_limit_is_an_error(api):
     exp = new_experiment(api)
-    ok(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "ok", "value": "v" * 20000}))
-    error(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "long", "value": "v" * 20001}))
-    error(post(api, "/experiments/create", {"name": f"tags-{exp}", "tags": [{"key": "long", "value": "v" * 20001}]}))
+    ok(
+        post(
+            api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "ok", "value": "v" * 20000}
+        )
+    )
+    error(
+        post(
+            api,
+            "/experiments/set-experiment-tag",
+            {"experiment_id": exp, "key": "long", "value": "v" * 20001},
+        )
+    )
+    error(
+        post(
+            api,
+            "/experiments/create",
+            {"name": f"tags-{exp}", "tags": [{"key": "long", "value": "v" * 20001}]},
+        )
+    )
 
 
 @pytest.mark.parametrize("value", ["abc", "", "1.2.3", "nan-ish", "0x10"])
@@ -113,11 +151,25 @@ def test_metric_timestamp_rules(api, run_id):
 
 
 def test_metric_step_is_int64(api, run_id):
-    ok(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}))  # default step 0
-    ok(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 2, "timestamp": 2, "step": 2**63 - 1}))
-    error(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 3, "timestamp": 3, "step": 2**63}))
+    ok(
+        post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1})
+    )  # default step 0
+    ok(
+        post(
+            api,
+            "/runs/log-metric",
+            {"run_id": run_id, "key": "m", "value": 2, "timestamp": 2, "step": 2**63 - 1},
+        )
+    )
+    error(
+        post(
+            api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 3, "timestamp": 3, "step": 2**63}
+        )
+    )
     error(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 3, "timestamp": 2**63}))
-    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}))["metrics"]
+    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}))[
+        "metrics"
+    ]
     assert [m["step"] for m in history] == [0, 2**63 - 1]
 
 
@@ -135,7 +187,13 @@ def _kv(n, prefix="k"):
 def test_batch_limits_at_the_edge(api, run_id):
     ok(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": _metrics(1000)}))
     ok(post(api, "/runs/log-batch", {"run_id": run_id, "params": _kv(100, "p"), "tags": _kv(100, "t")}))
-    ok(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": _metrics(800), "params": _kv(100, "q"), "tags": _kv(100, "u")}))
+    ok(
+        post(
+            api,
+            "/runs/log-batch",
+            {"run_id": run_id, "metrics": _metrics(800), "params": _kv(100, "q"), "tags": _kv(100, "u")},
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -154,7 +212,13 @@ def test_batch_limits_exceeded(api, run_id, body):
 
 
 def test_batch_duplicate_param_keys(api, run_id):
-    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "dp", "value": "1"}, {"key": "dp", "value": "2"}]}))
+    message = error(
+        post(
+            api,
+            "/runs/log-batch",
+            {"run_id": run_id, "params": [{"key": "dp", "value": "1"}, {"key": "dp", "value": "2"}]},
+        )
+    )
     assert message == (
         "Duplicate parameter keys have been submitted: ['dp']. Please ensure the request contains only one "
         "param value per param key."
@@ -165,13 +229,31 @@ def test_batch_missing_fields_name_the_element(api, run_id):
     good = {"key": "m", "value": 1, "timestamp": 1}
     message = error(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [{"key": "m", "value": 1}]}))
     assert message.startswith("Missing value for required parameter 'metrics[0].timestamp'.")
-    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [good, good, good, {"key": "m", "timestamp": 1}]}))
+    message = error(
+        post(
+            api,
+            "/runs/log-batch",
+            {"run_id": run_id, "metrics": [good, good, good, {"key": "m", "timestamp": 1}]},
+        )
+    )
     assert "metrics[3].value" in message
-    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [good, {"key": "m", "value": "bad", "timestamp": 1}]}))
+    message = error(
+        post(
+            api,
+            "/runs/log-batch",
+            {"run_id": run_id, "metrics": [good, {"key": "m", "value": "bad", "timestamp": 1}]},
+        )
+    )
     assert "metrics[1].value" in message
-    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [good, {"value": 1, "timestamp": 1}]}))
+    message = error(
+        post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [good, {"value": 1, "timestamp": 1}]})
+    )
     assert "metrics[1].key" in message
-    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"value": "x"}]}))
+    message = error(
+        post(
+            api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"value": "x"}]}
+        )
+    )
     assert "params[1].key" in message
     assert "metrics" not in get_run(api, run_id)["data"]
 
@@ -211,7 +293,9 @@ def _dataset(**overrides):
 
 
 def test_dataset_at_the_limits(api, run_id):
-    big = _dataset(name="n" * 500, digest="d" * 36, source="s" * 65535, schema="{" + "x" * (1024 * 1024 - 3) + "}")
+    big = _dataset(
+        name="n" * 500, digest="d" * 36, source="s" * 65535, schema="{" + "x" * (1024 * 1024 - 3) + "}"
+    )
     big["tags"] = [{"key": "k" * 255, "value": "v" * 500}]
     ok(post(api, "/runs/log-inputs", {"run_id": run_id, "datasets": [big]}))
     logged = get_run(api, run_id)["inputs"]["dataset_inputs"][0]
@@ -240,7 +324,13 @@ def test_dataset_limits(api, run_id, dataset):
 
 
 def test_dataset_profile_limit(api, run_id):
-    error(post(api, "/runs/log-inputs", {"run_id": run_id, "datasets": [_dataset(profile="p" * (16 * 1024 * 1024))]}))
+    error(
+        post(
+            api,
+            "/runs/log-inputs",
+            {"run_id": run_id, "datasets": [_dataset(profile="p" * (16 * 1024 * 1024))]},
+        )
+    )
 
 
 # ---- ids, max_results, names ------------------------------------------------------------------
@@ -255,9 +345,17 @@ def test_experiment_id_must_be_an_integer(api, bad):
 
 
 def test_unknown_experiment_is_404(api):
-    message = error(api.get(f"{API}/experiments/get", params={"experiment_id": "99999999"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    message = error(
+        api.get(f"{API}/experiments/get", params={"experiment_id": "99999999"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
     assert message == "No Experiment with id=99999999 exists"
-    message = error(api.get(f"{API}/experiments/get-by-name", params={"experiment_name": "no-such-exp-x"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    message = error(
+        api.get(f"{API}/experiments/get-by-name", params={"experiment_name": "no-such-exp-x"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
     assert message == "Could not find experiment with name 'no-such-exp-x'"
     error(post(api, "/experiments/delete", {"experiment_id": "99999999"}), 404, "RESOURCE_DOES_NOT_EXIST")
 
@@ -276,7 +374,9 @@ def test_search_max_results(api):
 
 def test_history_max_results(api, run_id):
     ok(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": _metrics(7)}))
-    error(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 0}))
+    error(
+        api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 0})
+    )
     pages, token, seen = 0, None, []
     while True:
         params = {"run_id": run_id, "metric_key": "m", "max_results": 3}
@@ -290,14 +390,25 @@ def test_history_max_results(api, run_id):
             break
     assert seen == list(range(7))
     assert pages == 3
-    error(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "page_token": "garbage"}))
+    error(
+        api.get(
+            f"{API}/metrics/get-history",
+            params={"run_id": run_id, "metric_key": "m", "page_token": "garbage"},
+        )
+    )
     message = error(api.get(f"{API}/metrics/get-history", params={"run_id": run_id}))
     assert "metric_key" in message
 
 
 def test_run_name_and_tag_conflict(api):
     exp = new_experiment(api)
-    error(post(api, "/runs/create", {"experiment_id": exp, "run_name": "a", "tags": [{"key": "mlflow.runName", "value": "b"}]}))
+    error(
+        post(
+            api,
+            "/runs/create",
+            {"experiment_id": exp, "run_name": "a", "tags": [{"key": "mlflow.runName", "value": "b"}]},
+        )
+    )
 
 
 def test_bad_search_inputs(api):
@@ -367,7 +478,13 @@ def test_params_immutable_message(api, run_id):
         f"Changing param values is not allowed. Param with key='a' was already logged with value='1' "
         f"for run ID='{run_id}'. Attempted logging new value '2'."
     )
-    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "a", "value": "3"}, {"key": "b", "value": "1"}]}))
+    message = error(
+        post(
+            api,
+            "/runs/log-batch",
+            {"run_id": run_id, "params": [{"key": "a", "value": "3"}, {"key": "b", "value": "1"}]},
+        )
+    )
     assert "Changing param values is not allowed" in message
     assert "b" not in _params(api, run_id)
 
@@ -383,13 +500,24 @@ def test_huge_numbers_are_never_a_500(api, run_id):
     response = post(api, "/experiments/search", {"max_results": 5, "page_token": huge_offset})
     assert response.status_code in (200, 400)
     ok(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}))
-    response = api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 2**63 - 1})
+    response = api.get(
+        f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 2**63 - 1}
+    )
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         assert len(response.json()["metrics"]) == 1
     error(post(api, "/runs/create", {"experiment_id": exp, "start_time": 2**64}))
     error(post(api, "/runs/update", {"run_id": run_id, "end_time": -(2**63) - 1}))
-    error(post(api, "/experiments/create", {"name": f"big-{exp}", "artifact_location": None, "tags": [{"key": "k", "value": 10**30}]}))
+    error(
+        post(
+            api,
+            "/experiments/create",
+            {"name": f"big-{exp}", "artifact_location": None, "tags": [{"key": "k", "value": 10**30}]},
+        )
+    )
     history_token = base64.urlsafe_b64encode(_json.dumps([10**22, 0, 0.0, False]).encode()).decode()
-    response = api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 1, "page_token": history_token})
+    response = api.get(
+        f"{API}/metrics/get-history",
+        params={"run_id": run_id, "metric_key": "m", "max_results": 1, "page_token": history_token},
+    )
     assert response.status_code in (200, 400)

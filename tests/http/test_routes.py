@@ -85,7 +85,13 @@ POST_ENDPOINTS = [
     "/runs/log-batch", "/runs/set-tag", "/runs/delete-tag", "/runs/search", "/runs/log-inputs", "/runs/outputs",
     "/runs/log-model", "/logged-models", "/logged-models/search",
 ]  # fmt: skip
-GET_ENDPOINTS = ["/experiments/get", "/experiments/get-by-name", "/runs/get", "/metrics/get-history", "/artifacts/list"]
+GET_ENDPOINTS = [
+    "/experiments/get",
+    "/experiments/get-by-name",
+    "/runs/get",
+    "/metrics/get-history",
+    "/artifacts/list",
+]
 
 ODD_BODIES = [
     {},
@@ -137,7 +143,11 @@ def test_no_5xx_for_odd_logged_model_calls(api):
         ("POST", f"{API}/logged-models/nope/params", {"params": [{"key": "a", "value": "b"}]}),
         ("POST", f"{API}/logged-models", {"experiment_id": "99999"}),
         ("POST", f"{API}/logged-models", {"experiment_id": "0", "source_run_id": "nope"}),
-        ("POST", f"{API}/logged-models/search", {"experiment_ids": ["0"], "order_by": [{"field_name": "nope"}]}),
+        (
+            "POST",
+            f"{API}/logged-models/search",
+            {"experiment_ids": ["0"], "order_by": [{"field_name": "nope"}]},
+        ),
         ("POST", f"{API}/logged-models/search", {"experiment_ids": ["0"], "filter": "metrics.x > 'a'"}),
         ("POST", f"{API}/logged-models/search", {"experiment_ids": ["0"], "page_token": "junk"}),
     ]:
@@ -149,7 +159,9 @@ def test_no_5xx_for_odd_logged_model_calls(api):
 
 def test_outputs_and_inputs_with_unknown_models(api):
     run_id = new_run(api)
-    response = api.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [{"model_id": "m-nope", "step": 0}]})
+    response = api.post(
+        f"{API}/runs/outputs", json={"run_id": run_id, "models": [{"model_id": "m-nope", "step": 0}]}
+    )
     assert response.status_code == 404
     response = api.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "models": [{"model_id": "m-nope"}]})
     assert response.status_code == 404

@@ -13,7 +13,12 @@ import pytest
 
 from tests.http.conftest import API, get_run, new_experiment, ok, post, samples
 
-IGNORED = {"workspace", "features_enabled", "presigned_upload_model_id_supported", "presigned_upload_run_id_supported"}
+IGNORED = {
+    "workspace",
+    "features_enabled",
+    "presigned_upload_model_id_supported",
+    "presigned_upload_run_id_supported",
+}
 
 
 def field_paths(value: Any, prefix: str = "") -> set[str]:
@@ -49,7 +54,13 @@ def scenario(server):
     with httpx.Client(base_url=server.url, timeout=60) as api:
         exp = new_experiment(api)
         ok(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "k", "value": "v"}))
-        run = ok(post(api, "/runs/create", {"experiment_id": exp, "start_time": 1, "tags": [{"key": "t", "value": "v"}]}))
+        run = ok(
+            post(
+                api,
+                "/runs/create",
+                {"experiment_id": exp, "start_time": 1, "tags": [{"key": "t", "value": "v"}]},
+            )
+        )
         run_id = run["run"]["info"]["run_id"]
         model = ok(
             post(
@@ -79,15 +90,27 @@ def scenario(server):
 
 def test_experiment_shapes(api, scenario):
     exp = scenario["exp"]
-    assert_shape("GET /api/2.0/mlflow/experiments/get", ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp})))
+    assert_shape(
+        "GET /api/2.0/mlflow/experiments/get",
+        ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp})),
+    )
     name = ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp}))["experiment"]["name"]
     assert_shape(
         "GET /api/2.0/mlflow/experiments/get-by-name",
         ok(api.get(f"{API}/experiments/get-by-name", params={"experiment_name": name})),
     )
-    found = ok(post(api, "/experiments/search", {"max_results": 1, "filter": f"tags.k = 'v' AND experiment_id = '{exp}'"}))
+    found = ok(
+        post(
+            api,
+            "/experiments/search",
+            {"max_results": 1, "filter": f"tags.k = 'v' AND experiment_id = '{exp}'"},
+        )
+    )
     assert_shape("POST /api/2.0/mlflow/experiments/search", found, frozenset({"next_page_token"}))
-    assert_shape("POST /api/2.0/mlflow/experiments/create", ok(post(api, "/experiments/create", {"name": f"shape-{exp}"})))
+    assert_shape(
+        "POST /api/2.0/mlflow/experiments/create",
+        ok(post(api, "/experiments/create", {"name": f"shape-{exp}"})),
+    )
 
 
 def test_run_shapes(api, scenario):
@@ -106,7 +129,9 @@ def test_empty_values_and_zero_steps_are_sent(api, scenario):
     assert {"key": "empty", "value": ""} in run["data"]["params"]
     assert {"key": "m", "value": 1.0, "timestamp": 5, "step": 0} in run["data"]["metrics"]
     assert run["outputs"]["model_outputs"] == [{"model_id": scenario["model_id"], "step": 0}]
-    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "m"}))
+    history = ok(
+        api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "m"})
+    )
     assert history["metrics"] == [{"key": "m", "value": 1.0, "timestamp": 5, "step": 0}]
     assert scenario["create_model"]["info"]["model_type"] == ""
 
@@ -115,13 +140,20 @@ def test_empty_results_are_empty_objects(api, scenario):
     exp = new_experiment(api)
     assert ok(post(api, "/runs/search", {"experiment_ids": [exp]})) in ({}, {"runs": []})
     assert ok(post(api, "/runs/search", {})) in ({}, {"runs": []})
-    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "none"}))
+    history = ok(
+        api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "none"})
+    )
     assert history in ({}, {"metrics": []})
     assert ok(post(api, "/runs/set-tag", {"run_id": scenario["run_id"], "key": "x", "value": "y"})) == {}
 
 
 def test_history_shape(api, scenario):
-    body = ok(api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "m", "max_results": 1}))
+    body = ok(
+        api.get(
+            f"{API}/metrics/get-history",
+            params={"run_id": scenario["run_id"], "metric_key": "m", "max_results": 1},
+        )
+    )
     assert_shape("GET /api/2.0/mlflow/metrics/get-history", body, frozenset({"next_page_token"}))
 
 
@@ -130,10 +162,16 @@ def test_logged_model_shapes(api, scenario):
     assert_shape("POST /api/2.0/mlflow/logged-models", {"model": scenario["create_model"]})
     got = ok(api.get(f"{API}/logged-models/{model_id}"))
     assert_shape("GET /api/2.0/mlflow/logged-models/{model_id}", got)
-    finalized = ok(api.patch(f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": "LOGGED_MODEL_READY"}))
+    finalized = ok(
+        api.patch(
+            f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": "LOGGED_MODEL_READY"}
+        )
+    )
     assert finalized["model"]["info"]["status"] == "LOGGED_MODEL_READY"
     assert_shape("PATCH /api/2.0/mlflow/logged-models/{model_id}", finalized)
-    found = ok(post(api, "/logged-models/search", {"experiment_ids": [scenario["exp"]], "filter": "name = 'model'"}))
+    found = ok(
+        post(api, "/logged-models/search", {"experiment_ids": [scenario["exp"]], "filter": "name = 'model'"})
+    )
     assert_shape("POST /api/2.0/mlflow/logged-models/search", found)
 
 
@@ -155,7 +193,9 @@ def test_r_client_artifacts_list(api, scenario):
     run = get_run(api, run_id)
     root = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
     for path, content in (("a.csv", b"x"), ("tree/b.csv", b"yy"), ("tree/sub/c.csv", b"zzz")):
-        assert api.put(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{path}", content=content).status_code == 200
+        assert (
+            api.put(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{path}", content=content).status_code == 200
+        )
     body = ok(api.get(f"{API}/artifacts/list", params={"run_uuid": run_id, "run_id": run_id}))
     assert body["root_uri"] == run["info"]["artifact_uri"]
     assert_shape("GET /api/2.0/mlflow/artifacts/list", body)
@@ -182,7 +222,16 @@ def test_r_client_log_model(api, scenario):
         "run_id": run_id,
     }
     assert ok(post(api, "/runs/log-model", {"run_id": run_id, "model_json": json.dumps(model_json)})) == {}
-    assert ok(post(api, "/runs/log-model", {"run_id": run_id, "model_json": json.dumps({**model_json, "artifact_path": "m2"})})) == {}
+    assert (
+        ok(
+            post(
+                api,
+                "/runs/log-model",
+                {"run_id": run_id, "model_json": json.dumps({**model_json, "artifact_path": "m2"})},
+            )
+        )
+        == {}
+    )
     tags = {t["key"]: t["value"] for t in get_run(api, run_id)["data"]["tags"]}
     history = json.loads(tags["mlflow.log-model.history"])
     assert [m["artifact_path"] for m in history] == ["model", "m2"]

@@ -48,7 +48,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("Unexpected error on %s %s", request.method, request.url.path)
-    return json_response({"error_code": "INTERNAL_ERROR", "message": f"Internal error: {exc}"}, 500)
+    # The detail (which may hold SQL and values) goes to the server log, not to the client.
+    message = f"Internal error ({type(exc).__name__}); the server log has the details."
+    return json_response({"error_code": "INTERNAL_ERROR", "message": message}, 500)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Starlette:
