@@ -55,6 +55,10 @@ class Database:
                 with conn.begin():
                     yield conn
 
+    def sql(self, text: str) -> str:
+        """Hand-written SQL (written with `?` markers) in this driver's bind style."""
+        return text if self.is_sqlite else text.replace("?", "%s")
+
     def marks(self, n: int) -> str:
         """`n` positional bind markers for hand-written SQL on hot paths: `?, ?, ?` or `%s, %s, %s`."""
         return ", ".join([dialects.positional(self.engine)] * n)

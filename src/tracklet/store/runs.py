@@ -48,11 +48,15 @@ class RunStore:
 
     def _active_run_row(self, conn: Connection, run_id: str):  # type: ignore[no-untyped-def]
         row = self._run_row(conn, run_id)
-        if row.lifecycle_stage != "active":
-            raise InvalidParameterValue(
-                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
-            )
+        _require_active(run_id, row.lifecycle_stage)
         return row
+
+    def _check_active(self, conn: Connection, run_id: str) -> None:
+        """The cheap check of the logging paths (one indexed column, hand-written SQL)."""
+        row = conn.exec_driver_sql(self.db.sql("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?"), (run_id,)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        _require_active(run_id, row[0])
 
     def load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         """Whole runs for these ids, in this order, with a fixed number of queries."""
@@ -137,10 +141,10 @@ class RunStore:
         tag_map[RUN_NAME_TAG] = name
         run_id = uuid.uuid4().hex
         with self.db.write() as conn:
-            exp = conn.execute(
-                select(s.experiments.c.lifecycle_stage, s.experiments.c.artifact_location).where(
-                    s.experiments.c.experiment_id == experiment_id
-                )
+            # Creating runs is a hot path (sweeps create thousands): hand-written SQL, three statements.
+            exp = conn.exec_driver_sql(
+                self.db.sql("SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?"),
+                (experiment_id,),
             ).first()
             if exp is None:
                 raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
@@ -149,20 +153,17 @@ class RunStore:
                     f"The experiment {experiment_id} must be in the 'active' state. "
                     f"Current state is {exp.lifecycle_stage}."
                 )
-            conn.execute(
-                s.runs.insert().values(
-                    run_uuid=run_id,
-                    experiment_id=experiment_id,
-                    name=name,
-                    user_id=user_id,
-                    status="RUNNING",
-                    start_time=start_time,
-                    end_time=None,
-                    artifact_uri=_artifact_uri(exp.artifact_location, run_id),
-                    lifecycle_stage="active",
-                )
+            conn.exec_driver_sql(
+                self.db.sql(
+                    "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, artifact_uri, "
+                    "lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, 'active')"
+                ),
+                (run_id, experiment_id, name, user_id, start_time, _artifact_uri(exp.artifact_location, run_id)),
             )
-            conn.execute(s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()])
+            conn.exec_driver_sql(
+                self.db.sql("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)"),
+                [(run_id, k, v) for k, v in tag_map.items()],
+            )
         # A new run holds exactly what was just written: no need to read it back.
         info = RunInfo(
             run_id=run_id,
@@ -219,10 +220,12 @@ class RunStore:
         if not tags:
             return
         last = {t.key: t.value for t in tags}  # the last value of a key in one batch wins
-        stmt = self.db.insert(s.tags)
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=["run_uuid", "key"], set_={"value": stmt.excluded.value}),
-            [{"run_uuid": run_id, "key": k, "value": v} for k, v in last.items()],
+        conn.exec_driver_sql(
+            self.db.sql(
+                "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"
+            ),
+            [(run_id, k, v) for k, v in last.items()],
         )
         if RUN_NAME_TAG in last:
             conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(name=last[RUN_NAME_TAG]))
@@ -231,12 +234,13 @@ class RunStore:
         if not params:
             return
         keys = [p.key for p in params]
-        existing = {
-            row.key: row.value
-            for row in conn.execute(
-                select(s.params.c.key, s.params.c.value).where(s.params.c.run_uuid == run_id, s.params.c.key.in_(keys))
+        existing = dict(
+            self.db.fetch_all(
+                conn,
+                self.db.sql(f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({', '.join('?' * len(keys))})"),
+                (run_id, *keys),
             )
-        }
+        )
         changed = [p for p in params if p.key in existing and existing[p.key] != p.value]
         if len(changed) == 1:
             p = changed[0]
@@ -249,15 +253,17 @@ class RunStore:
             raise InvalidParameterValue(
                 f"Changing param values is not allowed. Params were already logged='{listing}' for run ID='{run_id}'."
             )
-        new = [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in params if p.key not in existing]
+        new = [(run_id, p.key, p.value) for p in params if p.key not in existing]
         if new:
-            conn.execute(self.db.insert(s.params).on_conflict_do_nothing(), new)
+            conn.exec_driver_sql(
+                self.db.sql("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), new
+            )
 
     def log_batch(
         self, run_id: str, metrics: Sequence[MetricLike], params: list[KeyValue], tags: list[KeyValue]
     ) -> None:
         with self.db.write() as conn:
-            self._active_run_row(conn, run_id)
+            self._check_active(conn, run_id)
             self._insert_params(conn, run_id, params)
             self._upsert_tags(conn, run_id, tags)
             write_points(self.db, conn, run_id, metrics)
@@ -348,6 +354,11 @@ class RunStore:
             max_results,
             page_token,
         )
+
+
+def _require_active(run_id: str, stage: str) -> None:
+    if stage != "active":
+        raise InvalidParameterValue(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
 
 
 def _artifact_uri(experiment_location: str, run_id: str) -> str:
