@@ -6,20 +6,6 @@ and `set_tag` (and their plural forms) never block: they queue, and a background
 
 from tracklet._version import __version__
 from tracklet.client.client import Run, RunData, TrackletClient
-
-# Models pull in numpy and pandas: imported on first use, so `import tracklet` and the server stay light.
-_MODEL_NAMES = frozenset(
-    {"Crate", "CrateError", "LoadedModel", "ModelInfo", "RequirementsMismatchWarning", "SchemaError",
-     "crate", "load_model", "log_model", "save_model"}
-)  # fmt: skip
-
-
-def __getattr__(name: str) -> object:
-    if name in _MODEL_NAMES:
-        import tracklet.models
-
-        return getattr(tracklet.models, name)
-    raise AttributeError(f"module 'tracklet' has no attribute {name!r}")
 from tracklet.client.fluent import (
     ActiveRun,
     active_run,
@@ -52,6 +38,21 @@ from tracklet.client.fluent import (
     set_tracking_uri,
     start_run,
 )
+
+# Models pull in numpy and pandas: imported on first use, so `import tracklet` and the server stay light.
+_MODEL_NAMES = frozenset(
+    {"Crate", "CrateError", "LoadedModel", "ModelInfo", "RequirementsMismatchWarning", "SchemaError",
+     "crate", "load_model", "log_model", "save_model"}
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> object:
+    if name in _MODEL_NAMES:
+        import tracklet.models
+
+        return getattr(tracklet.models, name)
+    raise AttributeError(f"module 'tracklet' has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",

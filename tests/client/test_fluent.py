@@ -44,7 +44,7 @@ def test_context_manager_ends_the_run_finished(tracking_uri: str) -> None:
 def test_an_exception_in_the_block_marks_the_run_failed(tracking_uri: str) -> None:
     with pytest.raises(ZeroDivisionError):
         with tracklet.start_run() as run:
-            1 / 0
+            1 / 0  # noqa: B018 - the failure under test
     assert tracklet.get_run(run.info.run_id).info.status == "FAILED"
     assert tracklet.active_run() is None
 

@@ -158,7 +158,8 @@ def test_search_logged_models(mlflow_client, experiment_id):
     mlflow_client.set_logged_model_tags(made["c"].model_id, {"flavor": "x"})
     mlflow_client.finalize_logged_model(made["a"].model_id, "READY")
 
-    ids = lambda models: [m.model_id for m in models]
+    def ids(models):
+        return [m.model_id for m in models]
     assert set(ids(mlflow_client.search_logged_models([experiment_id]))) == {
         m.model_id for m in made.values()
     }

@@ -148,7 +148,8 @@ def test_tag_comparators(mlflow_client, runs, filter_string, expected):
 
 def test_attribute_comparators(mlflow_client, runs):
     exp_id, ids = runs
-    q = lambda f: _set(mlflow_client, runs, f)
+    def q(f):
+        return _set(mlflow_client, runs, f)
     assert q(f"attributes.run_id = '{ids['r2']}'") == {"r2"}
     assert q(f"attributes.run_id IN ('{ids['r2']}', '{ids['r3']}')") == {"r2", "r3"}
     assert q(f"attributes.run_id NOT IN ('{ids['r2']}', '{ids['r3']}')") == {"r1", "r4", "r5"}
@@ -177,7 +178,8 @@ def test_attribute_comparators(mlflow_client, runs):
 
 
 def test_dataset_comparators(mlflow_client, runs):
-    q = lambda f: _set(mlflow_client, runs, f)
+    def q(f):
+        return _set(mlflow_client, runs, f)
     assert q("datasets.name = 'wine'") == {"r4"}
     assert q("datasets.name != 'wine'") == {"r1"}
     assert q("dataset.name LIKE 'w%'") == {"r4"}
@@ -253,7 +255,8 @@ def test_view_types_in_search(mlflow_client):
     live = mlflow_client.create_run(exp_id).info.run_id
     gone = mlflow_client.create_run(exp_id).info.run_id
     mlflow_client.delete_run(gone)
-    ids = lambda vt: {r.info.run_id for r in mlflow_client.search_runs([exp_id], run_view_type=vt)}
+    def ids(vt):
+        return {r.info.run_id for r in mlflow_client.search_runs([exp_id], run_view_type=vt)}
     assert ids(ViewType.ACTIVE_ONLY) == {live}
     assert ids(ViewType.DELETED_ONLY) == {gone}
     assert ids(ViewType.ALL) == {live, gone}

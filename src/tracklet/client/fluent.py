@@ -9,6 +9,7 @@ an enqueue. `log_param`/`log_metric`/`set_tag` and their plural forms never wait
 from __future__ import annotations
 
 import atexit
+import builtins
 import functools
 import getpass
 import json
@@ -560,7 +561,7 @@ def param(name: str, default: Any, type: str | type | None = None) -> Any:
     at once, before any training. The value is logged as a param of the run.
     """
     if type is None:
-        typ: type = default.__class__ if default is not None else str
+        typ: builtins.type = default.__class__ if default is not None else str
     elif isinstance(type, str):
         if type.lower() not in _TYPES:
             raise errors.InvalidParameterValue(f"param {name!r}: unknown type {type!r}; use one of {sorted(_TYPES)}")

@@ -43,10 +43,10 @@ def translate_validation_error(err: msgspec.ValidationError | msgspec.DecodeErro
             f"Missing value for required parameter '{field}'. "
             "See the API docs for more information about request parameters."
         )
-    at = _AT.search(text)
-    if at:
-        field = _field_path(at.group("at"))
-        detail = text[: at.start()]
+    located = _AT.search(text)
+    if located:
+        field = _field_path(located.group("at"))
+        detail = text[: located.start()]
         return InvalidParameterValue(f"Invalid value for parameter '{field}' supplied: {detail}")
     return InvalidParameterValue(f"Malformed request: {text}")
 

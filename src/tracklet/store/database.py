@@ -69,7 +69,7 @@ class Database:
         cursor = conn.connection.cursor()
         try:
             cursor.execute(sql, args)
-            return cursor.fetchall()  # type: ignore[no-any-return]
+            return list(cursor.fetchall())
         except conn.dialect.dbapi.DataError as err:  # type: ignore[union-attr]
             raise InvalidParameterValue(f"Invalid value in request: {str(err).splitlines()[0]}") from None
         finally:

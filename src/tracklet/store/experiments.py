@@ -64,6 +64,7 @@ class ExperimentStore:
             except IntegrityError:
                 # A concurrent writer took the name between our check and insert (PostgreSQL).
                 raise ResourceAlreadyExists(f"Experiment '{name}' already exists.") from None
+            assert result.inserted_primary_key is not None
             experiment_id = int(result.inserted_primary_key[0])
             if not artifact_location:
                 conn.execute(

@@ -71,7 +71,7 @@ class LoggedModelStore:
                 data=LoggedModelData(params=params.get(r.model_id, []), metrics=metrics.get(r.model_id, [])),
             )
             for model_id in ids
-            if (r := rows.get(model_id)) is not None
+            if (r := rows.get(model_id)) is not None  # type: ignore[assignment]
         ]
 
     def create_logged_model(

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -62,7 +63,7 @@ class RunStore:
         """Whole runs for these ids, in this order, with a fixed number of queries."""
         if not run_ids:
             return []
-        infos: dict[str, object] = {}
+        infos: dict[str, Any] = {}
         params: dict[str, list[KeyValue]] = defaultdict(list)
         tags: dict[str, list[KeyValue]] = defaultdict(list)
         metrics: dict[str, list[Metric]] = defaultdict(list)
@@ -108,12 +109,12 @@ class RunStore:
                     outputs[row.run_uuid].append(ModelOutput(model_id=row.model_id, step=row.step))
         runs = []
         for run_id in run_ids:
-            row = infos.get(run_id)
-            if row is None:
+            info_row = infos.get(run_id)
+            if info_row is None:
                 continue
             runs.append(
                 Run(
-                    info=_run_info(row),
+                    info=_run_info(info_row),
                     data=RunData(metrics=metrics[run_id], params=params[run_id], tags=tags[run_id]),
                     inputs=RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id]),
                     outputs=RunOutputs(model_outputs=outputs[run_id]),

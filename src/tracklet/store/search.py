@@ -193,8 +193,8 @@ class _Parser:
         )
 
     def clauses(self) -> list[_Clause]:
-        for tok in self.tokens:
-            if tok.is_word("OR"):
+        for token in self.tokens:
+            if token.is_word("OR"):
                 raise InvalidParameterValue("Invalid clause(s) in filter string: 'OR'")
         out = [self.clause()]
         while (tok := self.peek()) is not None:

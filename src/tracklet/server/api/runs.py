@@ -77,7 +77,8 @@ class LogMetric(MetricIn):
     run_id: str | None = None
     run_uuid: str | None = None
 
-    id = RunRef.id
+    def id(self) -> str:
+        return validate_run_id(self.run_id or self.run_uuid)
 
 
 class LogBatch(RunRef):
