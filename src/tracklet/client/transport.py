@@ -118,17 +118,16 @@ class Transport:
         No URI means the default data folder that `tracklet server` serves; `sqlite:///…` names the
         database (artifacts next to it); a folder path holds both (`<folder>/tracklet.db`, `<folder>/artifacts`).
         """
-        from starlette.testclient import TestClient
+        import warnings
 
+        with warnings.catch_warnings():
+            # Starlette announces a move of its TestClient to `httpx2`; the httpx-based one is what
+            # this transport relies on (it is an httpx.Client), so the notice is not for our users.
+            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+            from starlette.testclient import TestClient
+
+        from tracklet.server.app import create_app
         from tracklet.settings import Settings
-
-        try:
-            from tracklet.server.app import create_app
-        except ImportError as exc:
-            raise errors.TrackletError(
-                f"tracking URI {uri!r} means the local store, which needs tracklet.server.app.create_app "
-                f"({exc}); set TRACKLET_TRACKING_URI=http://host:port to log to a server instead"
-            ) from exc
 
         if not uri:
             settings = Settings.from_env()
