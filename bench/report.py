@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bench.sizes import WORKLOADS
+
 
 @dataclass(frozen=True)
 class Row:
@@ -173,18 +175,7 @@ def build_rows(results: dict[str, Any], servers: list[str], timing: bool) -> lis
     second = servers[1] if len(servers) > 1 else None
     history_points = [int(n) for n in results["sizes"]["history_points"]]
     out = []
-    order = [
-        "server",
-        "log_metric",
-        "log_batch",
-        "create_runs",
-        "search",
-        "history",
-        "artifacts",
-        "concurrency",
-        "ui",
-        "tracklet_client",
-    ]
+    order = ["server", *WORKLOADS]
     every = sorted((*ROWS, *dynamic_rows(history_points)), key=lambda r: order.index(r.workload))
     for row in every:
         values = {s: value(results, row, s) for s in servers}

@@ -27,23 +27,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.sizes import MODES, Sizes
+from bench.sizes import MODES, WORKLOADS, Sizes
 
 if TYPE_CHECKING:
     from bench.servers import Server
 
 MLFLOW_VERSION = "3.17.2"
-WORKLOADS = (
-    "log_metric",
-    "log_batch",
-    "create_runs",
-    "search",
-    "history",
-    "artifacts",
-    "concurrency",
-    "ui",
-    "tracklet_client",
-)
 
 
 # -- environment ---------------------------------------------------------------------------------

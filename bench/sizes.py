@@ -5,6 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The workloads of issue 6, in the order they run and are reported.
+WORKLOADS = (
+    "log_metric",
+    "log_batch",
+    "create_runs",
+    "search",
+    "history",
+    "artifacts",
+    "concurrency",
+    "ui",
+    "tracklet_client",
+)
+
 
 @dataclass(frozen=True)
 class Sizes:
