@@ -31,6 +31,7 @@ from bench.wire import (
     median_ms,
     percentile_ms,
     stall_pct,
+    timed,
 )
 
 Result = dict[str, Any]
@@ -218,11 +219,7 @@ def search(a: dict[str, Any]) -> Result:
                 "run_view_type": "ACTIVE_ONLY",
             }
         )
-        times, raw = [], b""
-        for _ in range(a["reps"]):
-            t0 = time.perf_counter()
-            raw = conn.post(f"{API}/runs/search", request)
-            times.append(time.perf_counter() - t0)
+        times, raw = timed(a["reps"], lambda request=request: conn.post(f"{API}/runs/search", request))
         runs = [data.run_view_from_json(r) for r in json.loads(raw).get("runs", [])]
         data.verify_search(query, spec, runs, n)
         metrics[f"{query}_ms"] = median_ms(times)
@@ -328,11 +325,7 @@ def ui_runs_table_mlflow_protocol(conn: Conn, a: dict[str, Any]) -> tuple[float,
             "run_view_type": "ACTIVE_ONLY",
         }
     )
-    times, raw = [], b""
-    for _ in range(a["reps"]):
-        t0 = time.perf_counter()
-        raw = conn.post(f"{API}/runs/search", request)
-        times.append(time.perf_counter() - t0)
+    times, raw = timed(a["reps"], lambda: conn.post(f"{API}/runs/search", request))
     return median_ms(times), [data.run_view_from_json(r) for r in json.loads(raw).get("runs", [])]
 
 
@@ -341,11 +334,7 @@ def ui_chart_mlflow_protocol(
 ) -> tuple[float, list[dict[str, Any]]]:
     """A chart's downsampled history through MLflow's own get-history-bulk-interval endpoint."""
     params = [("run_ids", run_id), ("metric_key", data.HISTORY_KEY), ("max_results", a["ui_chart_points"])]
-    times, raw = [], b""
-    for _ in range(a["reps"]):
-        t0 = time.perf_counter()
-        raw = conn.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", params)
-        times.append(time.perf_counter() - t0)
+    times, raw = timed(a["reps"], lambda: conn.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", params))
     return median_ms(times), json.loads(raw).get("metrics", [])
 
 
@@ -361,11 +350,7 @@ def ui_tracklet_endpoints(conn: Conn, a: dict[str, Any]) -> dict[str, float]:
             "metrics": ["m0"],
         }
     )
-    times, raw = [], b""
-    for _ in range(a["reps"]):
-        t0 = time.perf_counter()
-        raw = conn.post("/api/tracklet/runs/table", table)
-        times.append(time.perf_counter() - t0)
+    times, raw = timed(a["reps"], lambda: conn.post("/api/tracklet/runs/table", table))
     rows = json.loads(raw)["rows"]
     check(len(rows) == min(a["runs"], a["ui_rows"]), f"tracklet runs table: {len(rows)} rows")
     values = [float(r["metrics"]["m0"]) for r in rows]
@@ -373,11 +358,7 @@ def ui_tracklet_endpoints(conn: Conn, a: dict[str, Any]) -> dict[str, float]:
     metrics = {"tracklet_runs_table_ms": median_ms(times)}
     for n, run_id in a["history_runs"].items():
         params = [("run_ids", run_id), ("metric_key", data.HISTORY_KEY), ("buckets", a["ui_chart_points"])]
-        chart_times = []
-        for _ in range(a["reps"] + 1):
-            t0 = time.perf_counter()
-            raw = conn.get("/api/tracklet/metrics/history", params)
-            chart_times.append(time.perf_counter() - t0)
+        chart_times, raw = timed(a["reps"] + 1, lambda params=params: conn.get("/api/tracklet/metrics/history", params))
         (series,) = json.loads(raw)["series"]
         check(0 < len(series["x"]) <= a["ui_chart_points"], f"tracklet chart {n}: {len(series['x'])} buckets")
         check(series["extent"][1] == int(n) - 1, f"tracklet chart {n}: extent {series['extent']}")

@@ -64,35 +64,17 @@ class Server:
     def command(self) -> list[str]:
         db = f"sqlite:///{self.db_path}"
         if self.spec.kind == "tracklet":
-            cmd = [
-                self.python,
-                "-m",
-                "tracklet",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--backend-store-uri",
-                db,
-                "--artifacts-destination",
-                str(self.folder / "artifacts"),
-            ]
+            launcher = [self.python, "-m", "tracklet"]
         else:
             mlflow_bin = Path(self.python).parent / "mlflow"
             launcher = [str(mlflow_bin)] if mlflow_bin.exists() else [self.python, "-m", "mlflow"]
-            cmd = [
-                *launcher,
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--backend-store-uri",
-                db,
-                "--artifacts-destination",
-                str(self.folder / "artifacts"),
-            ]
+        # Both servers take the same options (tracklet named its options after mlflow server's).
+        cmd = [
+            *launcher, "server",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--backend-store-uri", db,
+            "--artifacts-destination", str(self.folder / "artifacts"),
+        ]  # fmt: skip
         if self.spec.workers is not None:
             cmd += ["--workers", str(self.spec.workers)]
         return cmd

@@ -11,8 +11,9 @@ import json
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 API = "/api/2.0/mlflow"
@@ -126,6 +127,21 @@ class Clock:
 
     def as_dict(self) -> dict[str, float]:
         return {"wall_s": self.wall_s, "cpu_s": self.cpu_s}
+
+
+T = TypeVar("T")
+
+
+def timed(reps: int, call: Callable[[], T]) -> tuple[list[float], T]:
+    """Run `call` `reps` times; the seconds each took, and the last answer (for verification)."""
+    times: list[float] = []
+    answer: T | None = None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        answer = call()
+        times.append(time.perf_counter() - t0)
+    assert answer is not None
+    return times, answer
 
 
 def median_ms(seconds: list[float]) -> float:

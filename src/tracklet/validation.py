@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 
@@ -144,15 +143,6 @@ def validate_max_results(value: int | None, default: int | None, field: str = "m
             f"{MAX_SEARCH_RESULTS}."
         )
     return value
-
-
-def encode_metric_value(value: float) -> tuple[float, bool]:
-    """(stored value, is_nan) for a metric value; infinities are clamped like MLflow's SQL store."""
-    if math.isnan(value):
-        return 0.0, True
-    if math.isinf(value):
-        return (DOUBLE_MAX if value > 0 else -DOUBLE_MAX), False
-    return value, False
 
 
 def decode_metric_value(value: float, is_nan: bool) -> float | str:

@@ -25,7 +25,7 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
-from tracklet.validation import DOUBLE_MAX, encode_metric_value
+from tracklet.validation import DOUBLE_MAX
 
 _INFINITIES = (math.inf, -math.inf)
 
@@ -114,13 +114,13 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
             "key": p.key,
             "timestamp": p.timestamp,
             "step": p.step,
-            "value": encode_metric_value(p.value)[0],
-            "is_nan": encode_metric_value(p.value)[1],
+            "value": row[4],
+            "is_nan": row[5],
             "run_id": run_id,
             "dataset_name": p.dataset_name or "",
             "dataset_digest": p.dataset_digest or "",
         }
-        for p in points
+        for p, row in zip(points, rows, strict=True)
         if p.model_id
     ]
     if model_rows:
