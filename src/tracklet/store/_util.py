@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select
@@ -30,6 +31,15 @@ def group_key_values(rows: Iterable[Any], owner: str = "run_uuid") -> dict[Any, 
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def execute_rows(
+    conn: Connection, make_sql: Callable[[Any, int], str], rows: list[tuple[Any, ...]], per_statement: int
+) -> None:
+    """Hot-path writes: multi-row statements of at most `per_statement` rows, `make_sql(engine, n_rows)`
+    giving the SQL text for n rows, the rows' values bound positionally through the driver."""
+    for part in chunks(rows, per_statement):
+        conn.exec_driver_sql(make_sql(conn.engine, len(part)), tuple(chain.from_iterable(part)))
 
 
 def read_page(

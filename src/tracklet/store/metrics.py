@@ -14,7 +14,6 @@ import json
 import math
 from collections.abc import Sequence
 from functools import cache
-from itertools import chain
 from typing import Any, Protocol
 
 import msgspec
@@ -23,6 +22,8 @@ from sqlalchemy import Connection, Engine, select
 from tracklet.entities import Metric
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
+from tracklet.store import tiles
+from tracklet.store._util import execute_rows
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
 from tracklet.validation import DOUBLE_MAX
@@ -66,13 +67,6 @@ def _upsert_latest_sql(engine: Engine, n_rows: int) -> str:
     )
 
 
-def _execute_rows(conn: Connection, make_sql, rows: list[tuple]) -> None:  # type: ignore[no-untyped-def]
-    engine = conn.engine
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        part = rows[start : start + _ROWS_PER_STATEMENT]
-        conn.exec_driver_sql(make_sql(engine, len(part)), tuple(chain.from_iterable(part)))
-
-
 class MetricLike(Protocol):
     """What `write_points` reads from a point: `MetricPoint`, or a request's decoded metric as is."""
 
@@ -104,9 +98,11 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
         # the latest point of a key is the one with the largest (step, timestamp, value)
         if current is None or (p.step, p.timestamp, value) > (current[3], current[2], current[4]):
             latest[p.key] = row
-    _execute_rows(conn, _insert_points_sql, rows)
+    execute_rows(conn, _insert_points_sql, rows, _ROWS_PER_STATEMENT)
     # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
-    _execute_rows(conn, _upsert_latest_sql, list(latest.values()))
+    # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
+    execute_rows(conn, _upsert_latest_sql, [latest[key] for key in sorted(latest)], _ROWS_PER_STATEMENT)
+    tiles.merge_points(conn, run_id, rows)
 
     model_rows = [
         {

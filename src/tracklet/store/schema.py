@@ -184,7 +184,7 @@ logged_model_metrics = Table(
 # Per-pixel summaries of metric histories for the web UI's charts (`tracklet.server.ui.history`).
 # A derived cache: each tile covers a power-of-two range of x (step, or timestamp in ms) at one of a
 # few levels and keeps what a chart needs to never lose a spike: min, max and the last value.
-# Built lazily from `metrics` on first read and extended as points arrive; safe to delete.
+# Kept up to date as points are written (`tracklet.store.tiles`); a cache, rebuilt from `metrics` if lost.
 metric_tiles = Table(
     "metric_tiles",
     metadata,
@@ -205,12 +205,11 @@ metric_tiles = Table(
     sqlite_with_rowid=False,
 )
 
-metric_tile_state = Table(
-    "metric_tile_state",
+# Histories logged before tiles were kept at ingestion: their first chart read builds their tiles.
+metric_tile_rebuilds = Table(
+    "metric_tile_rebuilds",
     metadata,
     Column("run_uuid", String(32), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("axis", Integer, nullable=False),
-    Column("built_ts", BigInteger, nullable=False),  # the largest timestamp merged into the tiles
-    PrimaryKeyConstraint("run_uuid", "key", "axis"),
+    PrimaryKeyConstraint("run_uuid", "key"),
 )

@@ -1,15 +1,12 @@
 """Downsampled metric histories: per pixel bucket the min, max and last value, computed in SQL.
 
 A million-point history cannot be scanned per request (a full scan costs over a second on a small
-machine), so reads go through `metric_tiles`: summaries of power-of-two ranges of x at a few levels,
-each 16 times wider than the one below. They are built from `metrics` on the first read of a
-(run, metric, axis) with one GROUP BY per level, then extended with the points logged since
-(`timestamp > built_ts`, an index range scan). A request picks the finest level with at most
-a tile per bucket in range and folds those tiles into `buckets` pixel buckets with one more
-GROUP BY; when the range holds few points (zoomed in) it reads the points themselves.
-
-Known limit: a point logged later with a timestamp not after the last one already summarised is
-missing from the tiles (it still shows when zoomed in far enough to read raw points).
+machine), so reads go through `metric_tiles` (`tracklet.store.tiles`): summaries of power-of-two
+ranges of x at a few levels, each 8 times wider than the one below, all kept up to date as points
+are written. A request picks the coarsest level that still has a tile per bucket in range and folds
+those tiles into `buckets` pixel buckets with one GROUP BY; when the range holds few points (zoomed
+in) it reads the points themselves. Histories logged before tiles were kept at ingestion get their
+tiles built here, from their points, on their first read.
 """
 
 from __future__ import annotations
@@ -34,16 +31,9 @@ from sqlalchemy import (
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store.database import Database
+from tracklet.store.tiles import AXES, FANOUT_SHIFT, LEVELS, TILE_COLUMNS, shift
 
-AXES = {"step": 0, "time": 1}
-_BASE_SHIFT = {0: 4, 1: 10}  # level-0 tiles span 16 steps, or 1,024 ms
-_LEVELS = {0: 6, 1: 8}  # coarsest: 2^24 steps, 2^38 ms (8.7 years)
-_FANOUT_SHIFT = 4  # each level is 16 times coarser
 MAX_BUCKETS = 5000
-
-
-def shift(axis: int, level: int) -> int:
-    return _BASE_SHIFT[axis] + _FANOUT_SHIFT * level
 
 
 def _shr(expr: Any, bits: int) -> Any:
@@ -79,21 +69,18 @@ def _lit(value: Any, type_: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# Building and extending tiles
+# Building the tiles of histories logged before tiles were kept at ingestion
 
 
 def _x(axis: int) -> Any:
     return s.metrics.c.timestamp if axis else s.metrics.c.step
 
 
-def _tiles_from_points(run_id: str, key: str, axis: int, since: int | None) -> Select[Any]:
-    """Level-0 tiles of the points with timestamp > since (all points when since is None)."""
+def _tiles_from_points(run_id: str, key: str, axis: int) -> Select[Any]:
+    """Level-0 tiles of every point of a history."""
     m = s.metrics
     x = _x(axis)
     bucket = _shr(x, shift(axis, 0))
-    where = [m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false()]
-    if since is not None:
-        where.append(m.c.timestamp > since)
     g = (
         select(
             bucket.label("bucket"),
@@ -105,16 +92,14 @@ def _tiles_from_points(run_id: str, key: str, axis: int, since: int | None) -> S
             func.max(m.c.timestamp).label("max_ts"),
             func.count().label("n_points"),
         )
-        .where(*where)
+        .where(m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false())
         .group_by(bucket)
         .subquery("g")
     )
     p = m.alias("p")
     # The last value: the point at the tile's largest x, found by an index seek on timestamp.
     if axis:
-        last = (
-            select(p.c.value).where(p.c.timestamp == g.c.last_x).order_by(p.c.step.desc(), p.c.value.desc())
-        )
+        last = select(p.c.value).where(p.c.timestamp == g.c.last_x).order_by(p.c.step.desc(), p.c.value.desc())
     else:
         last = (
             select(p.c.value)
@@ -139,15 +124,11 @@ def _tiles_from_points(run_id: str, key: str, axis: int, since: int | None) -> S
     ).where(g.c.bucket.is_not(None))
 
 
-def _tiles_from_level_below(
-    run_id: str, key: str, axis: int, level: int, from_bucket: int | None
-) -> Select[Any]:
-    """Tiles of `level` recomputed from the tiles one level finer (those at or after from_bucket)."""
+def _tiles_from_level_below(run_id: str, key: str, axis: int, level: int) -> Select[Any]:
+    """Tiles of `level` computed from the tiles one level finer."""
     t = s.metric_tiles
-    parent = _shr(t.c.bucket, _FANOUT_SHIFT)
+    parent = _shr(t.c.bucket, FANOUT_SHIFT)
     where = [t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == level - 1]
-    if from_bucket is not None:
-        where.append(t.c.bucket >= from_bucket << _FANOUT_SHIFT)
     ranked = (
         select(
             parent.label("bucket"),
@@ -159,9 +140,7 @@ def _tiles_from_level_below(
             t.c.min_ts,
             t.c.max_ts,
             t.c.n_points,
-            func.row_number()
-            .over(partition_by=parent, order_by=(t.c.last_x.desc(), t.c.max_ts.desc()))
-            .label("rn"),
+            func.row_number().over(partition_by=parent, order_by=(t.c.last_x.desc(), t.c.max_ts.desc())).label("rn"),
         )
         .where(*where)
         .subquery("r")
@@ -187,99 +166,34 @@ def _tiles_from_level_below(
     )
 
 
-_TILE_COLUMNS = [
-    "run_uuid", "key", "axis", "level", "bucket", "first_x", "last_x", "last_value",
-    "min_value", "max_value", "min_ts", "max_ts", "n_points",
-]  # fmt: skip
-_TILE_KEY = ["run_uuid", "key", "axis", "level", "bucket"]
-
-
-def _smaller(new: Any, old: Any) -> Any:
-    return case((new < old, new), else_=old)
-
-
-def _larger(new: Any, old: Any) -> Any:
-    return case((new > old, new), else_=old)
-
-
-def _merge_upsert(db: Database, source: Select[Any]) -> Any:
-    """Insert tiles, folding new points into an existing tile (used for level 0)."""
+def _rebuild(db: Database, conn: Connection, run_id: str, key: str) -> None:
+    """Every tile of one history, from its points (both axes)."""
     t = s.metric_tiles
-    stmt = db.insert(t).from_select(_TILE_COLUMNS, source)
-    new = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=_TILE_KEY,
-        set_={
-            "first_x": _smaller(new.first_x, t.c.first_x),
-            "last_value": case((new.last_x >= t.c.last_x, new.last_value), else_=t.c.last_value),
-            "last_x": _larger(new.last_x, t.c.last_x),
-            "min_value": _smaller(new.min_value, t.c.min_value),
-            "max_value": _larger(new.max_value, t.c.max_value),
-            "min_ts": _smaller(new.min_ts, t.c.min_ts),
-            "max_ts": _larger(new.max_ts, t.c.max_ts),
-            "n_points": t.c.n_points + new.n_points,
-        },
-    )
+    conn.execute(t.delete().where(t.c.run_uuid == run_id, t.c.key == key))
+    for axis in AXES.values():
+        conn.execute(t.insert().from_select(TILE_COLUMNS, _tiles_from_points(run_id, key, axis)))
+        for level in range(1, LEVELS[axis]):
+            conn.execute(t.insert().from_select(TILE_COLUMNS, _tiles_from_level_below(run_id, key, axis, level)))
 
 
-def _replace_upsert(db: Database, source: Select[Any]) -> Any:
-    """Insert tiles, replacing existing ones (levels above 0 are recomputed from their children)."""
-    stmt = db.insert(s.metric_tiles).from_select(_TILE_COLUMNS, source)
-    return stmt.on_conflict_do_update(
-        index_elements=_TILE_KEY, set_={c: stmt.excluded[c] for c in _TILE_COLUMNS if c not in _TILE_KEY}
-    )
-
-
-def _max_timestamp(conn: Connection, run_id: str, key: str) -> int | None:
-    m = s.metrics
-    value = conn.execute(
-        select(func.max(m.c.timestamp)).where(m.c.run_uuid == run_id, m.c.key == key)
-    ).scalar()
-    return None if value is None else int(value)
-
-
-def _built_ts(conn: Connection, run_id: str, key: str, axis: int) -> int | None:
-    st = s.metric_tile_state
-    value = conn.execute(
-        select(st.c.built_ts).where(st.c.run_uuid == run_id, st.c.key == key, st.c.axis == axis)
-    ).scalar()
-    return None if value is None else int(value)
-
-
-def ensure_tiles(db: Database, run_id: str, key: str, axis: int) -> bool:
-    """Bring the tiles of one history up to date; False when the history has no points."""
+def ensure_tiles(db: Database, run_id: str, key: str) -> None:
+    """Build the tiles of a history logged before tiles were kept at ingestion (once, on its first read)."""
+    r = s.metric_tile_rebuilds
+    listed = (r.c.run_uuid == run_id, r.c.key == key)
     with db.read() as conn:
-        latest = _max_timestamp(conn, run_id, key)
-        built = _built_ts(conn, run_id, key, axis)
-    if latest is None:
-        return False
-    if built is not None and latest <= built:
-        return True
+        if conn.execute(select(r.c.key).where(*listed)).first() is None:
+            return
     with db.write() as conn:
-        built = _built_ts(conn, run_id, key, axis)  # another request may have done it meanwhile
-        latest = _max_timestamp(conn, run_id, key)
-        if latest is None or (built is not None and latest <= built):
-            return latest is not None
-        m = s.metrics
-        from_bucket: int | None = None
-        if built is not None:
-            first_new = conn.execute(
-                select(func.min(_x(axis))).where(
-                    m.c.run_uuid == run_id, m.c.key == key, m.c.timestamp > built, m.c.is_nan == false()
-                )
-            ).scalar()
-            from_bucket = None if first_new is None else int(first_new) >> shift(axis, 0)
-        conn.execute(_merge_upsert(db, _tiles_from_points(run_id, key, axis, built)))
-        if built is None or from_bucket is not None:
-            for level in range(1, _LEVELS[axis]):
-                start = None if from_bucket is None else from_bucket >> (_FANOUT_SHIFT * level)
-                conn.execute(_replace_upsert(db, _tiles_from_level_below(run_id, key, axis, level, start)))
-        st = s.metric_tile_state
-        stmt = db.insert(st).values(run_uuid=run_id, key=key, axis=axis, built_ts=latest)
+        # Lock the history's latest_metrics row (PostgreSQL; SQLite has one writer anyway): a batch
+        # writing to it waits, or has committed its points before the rebuild reads them.
+        latest = s.latest_metrics
         conn.execute(
-            stmt.on_conflict_do_update(index_elements=["run_uuid", "key", "axis"], set_={"built_ts": latest})
-        )
-    return True
+            select(latest.c.key).where(latest.c.run_uuid == run_id, latest.c.key == key).with_for_update()
+        ).first()
+        if conn.execute(select(r.c.key).where(*listed)).first() is None:
+            return  # another request rebuilt it meanwhile
+        _rebuild(db, conn, run_id, key)
+        conn.execute(r.delete().where(*listed))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +204,7 @@ def _extent(conn: Connection, run_id: str, key: str, axis: int) -> tuple[int, in
     t = s.metric_tiles
     row = conn.execute(
         select(func.min(t.c.first_x), func.max(t.c.last_x)).where(
-            t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == _LEVELS[axis] - 1
+            t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == LEVELS[axis] - 1
         )
     ).first()
     if row is None or row[0] is None:
@@ -358,8 +272,7 @@ def downsample(
     """The history of one metric of one run in [lo, hi], folded into at most `buckets` buckets."""
     axis = check_request(axis_name, buckets, lo, hi)
     series = Series(run_id)
-    if not ensure_tiles(db, run_id, key, axis):
-        return series
+    ensure_tiles(db, run_id, key)
     t = s.metric_tiles
     with db.read() as conn:
         extent = _extent(conn, run_id, key, axis)
@@ -371,8 +284,8 @@ def downsample(
         if x_hi < x_lo:
             raise InvalidParameterValue(f"Invalid range: min {lo} is greater than max {hi}")
         span = max(x_hi - x_lo, 1)
-        # The coarsest level that still has a tile per bucket (at most 16 × buckets tiles to fold).
-        level = max((lv for lv in range(_LEVELS[axis]) if (span >> shift(axis, lv)) >= buckets), default=0)
+        # The coarsest level that still has a tile per bucket (at most 8 × buckets tiles to fold).
+        level = max((lv for lv in range(LEVELS[axis]) if (span >> shift(axis, lv)) >= buckets), default=0)
         sh = shift(axis, level)
         in_range = [
             t.c.run_uuid == run_id,
@@ -382,14 +295,13 @@ def downsample(
             t.c.bucket.between(x_lo >> sh, x_hi >> sh),
         ]
         stats = conn.execute(
-            select(func.count(), func.sum(t.c.n_points), func.min(t.c.min_ts), func.max(t.c.max_ts)).where(
-                *in_range
-            )
+            select(func.count(), func.sum(t.c.n_points), func.min(t.c.min_ts), func.max(t.c.max_ts)).where(*in_range)
         ).first()
         n_tiles, n_points, min_ts, max_ts = stats if stats else (0, 0, None, None)
         if not n_tiles:
             return series
-        if level == 0 and (n_points or 0) <= max(4 * buckets, 2_000):
+        # Zoomed in far enough, the points themselves (level-0 tiles are 64 steps wide).
+        if level == 0 and (n_points or 0) <= max(16 * buckets, 2_000):
             m = s.metrics
             x = _x(axis)
             where = [

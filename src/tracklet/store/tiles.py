@@ -1,0 +1,163 @@
+"""Metric tiles: per-pixel summaries of metric histories, kept up to date as points are written.
+
+A tile covers a power-of-two range of x (the step, or the timestamp in ms) of one (run, metric, axis)
+at one level, each level 8 times coarser than the one below, and keeps what a chart needs to never
+lose a spike: min, max and the last value. The web UI's charts read them (`server/ui/history.py`).
+
+Every level is maintained on ingestion, inside the transaction that writes the points: the batch is
+folded in Python into its own tiles (a 1,000-step batch makes about 35) and merged into the stored
+ones with one upsert. So every committed point is in the tiles, whenever it was logged and whatever
+its step or timestamp, and a chart of a million points reads tiles that are already there.
+Histories logged before tiles were kept this way are listed in `metric_tile_rebuilds`; their first
+read builds their tiles from the points (`server/ui/history.py`).
+
+Exact duplicates (ignored by `metrics`) are counted twice in `n_points`, which only decides when a
+zoomed-in chart reads raw points instead of tiles; min, max and last are exact.
+"""
+
+from __future__ import annotations
+
+import operator
+from bisect import bisect_left
+from collections.abc import Sequence
+from functools import cache
+from itertools import groupby
+
+from sqlalchemy import Connection, Engine
+
+from tracklet.store._util import execute_rows
+from tracklet.store.dialects import positional
+
+AXES = {"step": 0, "time": 1}
+BASE_SHIFT = {0: 6, 1: 10}  # level-0 tiles span 64 steps, or 1,024 ms
+LEVELS = {0: 7, 1: 10}  # coarsest: 2^24 steps, 2^37 ms (4.4 years)
+FANOUT_SHIFT = 3  # each level is 8 times coarser: a chart folds at most 8 tiles per pixel
+
+TILE_COLUMNS = (
+    "run_uuid", "key", "axis", "level", "bucket", "first_x", "last_x", "last_value",
+    "min_value", "max_value", "min_ts", "max_ts", "n_points",
+)  # fmt: skip
+_ROWS_PER_STATEMENT = 400  # 13 binds a row: under SQLite's and PostgreSQL's bind-parameter limits
+
+# (run_uuid, key, axis, level, bucket, first_x, last_x, last_value, min, max, min_ts, max_ts, n_points)
+Tile = tuple[str, str, int, int, int, int, int, float, float, float, int, int, int]
+
+
+def shift(axis: int, level: int) -> int:
+    return BASE_SHIFT[axis] + FANOUT_SHIFT * level
+
+
+def _is_sorted(xs: Sequence[int]) -> bool:
+    return all(map(operator.le, xs, xs[1:]))
+
+
+def _level0(run_id: str, key: str, axis: int, xs: Sequence[int], ts: Sequence[int],
+            values: Sequence[float]) -> list[Tile]:  # fmt: skip
+    """The level-0 tiles of one metric's points on one axis (per-point work in C: this runs per batch)."""
+    if not _is_sorted(xs):  # rarely: a batch logged out of order
+        order = sorted(range(len(xs)), key=xs.__getitem__)
+        xs, ts, values = [xs[i] for i in order], [ts[i] for i in order], [values[i] for i in order]
+    ts_sorted = xs is ts or _is_sorted(ts)  # usual: time goes on with the steps
+    sh = BASE_SHIFT[axis]
+    tiles: list[Tile] = []
+    start, n = 0, len(xs)
+    while start < n:
+        bucket = xs[start] >> sh
+        end = bisect_left(xs, (bucket + 1) << sh, start)
+        v = values[start:end]
+        if ts_sorted:
+            min_ts, max_ts = ts[start], ts[end - 1]
+        else:
+            t = ts[start:end]
+            min_ts, max_ts = min(t), max(t)
+        # the last value is the point with the largest x (among equal x, the later one in the batch)
+        tiles.append((run_id, key, axis, 0, bucket, xs[start], xs[end - 1], values[end - 1],
+                      min(v), max(v), min_ts, max_ts, end - start))  # fmt: skip
+        start = end
+    return tiles
+
+
+def _coarser(tiles: list[Tile], level: int) -> list[Tile]:
+    """Tiles one level up from tiles of one (metric, axis), given in bucket order."""
+    out: list[Tile] = []
+    for bucket, group in groupby(tiles, key=lambda tile: tile[4] >> FANOUT_SHIFT):
+        part = list(group)
+        last = part[-1]
+        out.append((last[0], last[1], last[2], level, bucket, part[0][5], last[6], last[7],
+                    min(p[8] for p in part), max(p[9] for p in part),
+                    min(p[10] for p in part), max(p[11] for p in part), sum(p[12] for p in part)))  # fmt: skip
+    return out
+
+
+def _all_levels(run_id: str, key: str, axis: int, xs: Sequence[int], ts: Sequence[int],
+                values: Sequence[float]) -> list[Tile]:  # fmt: skip
+    level = _level0(run_id, key, axis, xs, ts, values)
+    tiles = list(level)
+    for n in range(1, LEVELS[axis]):
+        level = _coarser(level, n)
+        tiles.extend(level)
+    return tiles
+
+
+def batch_tiles(run_id: str, rows: Sequence[tuple]) -> list[Tile]:  # type: ignore[type-arg]
+    """Tiles of every level of a batch of metric rows `(run_uuid, key, timestamp, step, value, is_nan)`;
+    NaN is not charted. Columns are transposed with zip: the per-point work stays in C."""
+    if not rows:
+        return []
+    _, keys, stamps, steps, values, nans = zip(*rows, strict=True)
+    if any(nans):
+        rows = [row for row in rows if not row[5]]
+        if not rows:
+            return []
+        _, keys, stamps, steps, values, nans = zip(*rows, strict=True)
+    columns: list[tuple[str, Sequence[int], Sequence[int], Sequence[float]]]
+    if keys.count(keys[0]) == len(keys):  # the common batch: one metric
+        columns = [(keys[0], steps, stamps, values)]
+    else:  # a stable sort keeps the batch order within a metric
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        columns = []
+        for key, group in groupby(order, key=keys.__getitem__):
+            idx = list(group)
+            columns.append((key, [steps[i] for i in idx], [stamps[i] for i in idx], [values[i] for i in idx]))
+    tiles: list[Tile] = []
+    for key, k_steps, k_stamps, k_values in columns:  # by key: concurrent writers lock rows in one order
+        tiles += _all_levels(run_id, key, 0, k_steps, k_stamps, k_values)
+        tiles += _all_levels(run_id, key, 1, k_stamps, k_stamps, k_values)
+    return tiles
+
+
+def _smaller(column: str) -> str:
+    return f"{column} = CASE WHEN excluded.{column} < metric_tiles.{column} THEN excluded.{column} ELSE metric_tiles.{column} END"
+
+
+def _larger(column: str) -> str:
+    return f"{column} = CASE WHEN excluded.{column} > metric_tiles.{column} THEN excluded.{column} ELSE metric_tiles.{column} END"
+
+
+@cache
+def _merge_tiles_sql(engine: Engine, n_rows: int) -> str:
+    mark = positional(engine)
+    row = "(" + ", ".join([mark] * len(TILE_COLUMNS)) + ")"
+    # All right-hand sides read the stored row as it was before the update (SQL's rule, both databases).
+    merge = ", ".join(
+        [
+            _smaller("first_x"),
+            "last_value = CASE WHEN excluded.last_x >= metric_tiles.last_x "
+            "THEN excluded.last_value ELSE metric_tiles.last_value END",
+            _larger("last_x"),
+            _smaller("min_value"),
+            _larger("max_value"),
+            _smaller("min_ts"),
+            _larger("max_ts"),
+            "n_points = metric_tiles.n_points + excluded.n_points",
+        ]
+    )
+    return (
+        f"INSERT INTO metric_tiles ({', '.join(TILE_COLUMNS)}) VALUES {', '.join([row] * n_rows)} "
+        f"ON CONFLICT (run_uuid, key, axis, level, bucket) DO UPDATE SET {merge}"
+    )
+
+
+def merge_points(conn: Connection, run_id: str, rows: Sequence[tuple]) -> None:  # type: ignore[type-arg]
+    """Fold a batch of just-written metric rows into the stored tiles, in the caller's transaction."""
+    execute_rows(conn, _merge_tiles_sql, batch_tiles(run_id, rows), _ROWS_PER_STATEMENT)
