@@ -116,7 +116,7 @@ def dynamic_rows(history_points: list[int]) -> list[Row]:
             Row("ui", "driver", f"tracklet_chart_{n}_ms", f"chart, tracklet's downsampled {n:,} pts (ms)", False, below=100.0)
         )
         rows.append(
-            Row("ui", "driver", f"tracklet_chart_{n}_first_ms", f"chart, first read (builds tiles) {n:,} pts (ms)", False)
+            Row("ui", "driver", f"tracklet_chart_{n}_first_ms", f"chart, first read after logging {n:,} pts (ms)", False)
         )
     return rows
 

@@ -14,7 +14,7 @@ from tracklet.store.database import Database
 from tracklet.store.metrics import MetricPoint
 from tracklet.store.migrations import upgrade
 from tracklet.store.store import Store
-from tracklet.store.tiles import LEVELS, batch_tiles
+from tracklet.store.tiles import LEVELS, TILED_AFTER, batch_tiles
 
 T0 = 1_700_000_000_000
 
@@ -79,25 +79,34 @@ def test_a_batch_of_several_metrics_out_of_order() -> None:
     ]
 
 
-def test_written_points_are_in_every_level_at_once(store: Store) -> None:
+def test_short_histories_have_no_tiles_and_chart_from_their_points(store: Store) -> None:
     run_id = _run(store)
-    _log(store, run_id, [(step, T0 + step * 10, float(step)) for step in range(1000)])
-    level0 = _stored_tiles(store, run_id, axis=0, level=0)
-    assert len(level0) == 16  # 1,000 steps / 64 per tile
-    assert level0[0] == (0, 63, 63.0, 0.0, 63.0, 64)
-    assert level0[15] == (960, 999, 999.0, 960.0, 999.0, 40)
-    assert _stored_tiles(store, run_id, axis=0, level=1) == {0: (0, 511, 511.0, 0.0, 511.0, 512),
-                                                             1: (512, 999, 999.0, 512.0, 999.0, 488)}  # fmt: skip
-    assert sum(tile[5] for tile in _stored_tiles(store, run_id, axis=1, level=0).values()) == 1000
+    _log(store, run_id, [(step, T0 + step, float(step % 10)) for step in range(TILED_AFTER)])
+    assert _stored_tiles(store, run_id, axis=0, level=0) == {}
+    series = downsample(store.db, run_id, "loss", "step", None, None, 100)
+    assert series.source == "points" and series.extent == [0, TILED_AFTER - 1]
+    assert len(series.x) == 100 and max(series.max) == 9.0 and min(series.min) == 0.0
 
 
-def test_later_batches_merge_into_existing_tiles(store: Store) -> None:
+def _all_tiles(store: Store, run_id: str) -> list[tuple]:  # type: ignore[type-arg]
+    t = s.metric_tiles
+    with store.db.read() as conn:
+        return sorted(tuple(row) for row in conn.execute(select(t).where(t.c.run_uuid == run_id)))
+
+
+def test_a_history_that_grows_long_gets_the_tiles_of_all_its_points(store: Store) -> None:
+    """Built from the points by the batch that crosses the threshold, merged batch by batch after:
+    the same tiles as folding every point at once."""
     run_id = _run(store)
-    _log(store, run_id, [(step, T0 + step, 1.0) for step in range(8)])
-    _log(store, run_id, [(step, T0 + step, 2.0) for step in range(8, 12)])
-    _log(store, run_id, [(3, T0 + 500, -5.0)])  # a late point for an early step
-    for level in range(LEVELS[0]):
-        assert _stored_tiles(store, run_id, axis=0, level=level) == {0: (0, 11, 2.0, -5.0, 2.0, 13)}
+    rng = random.Random(5)
+    points = [(step, T0 + step * 10 + rng.randrange(5), rng.gauss(0, 1)) for step in range(3_500)]
+    points[1_234] = (1_234, points[1_234][1], 77.0)
+    _log(store, run_id, points[:900])
+    _log(store, run_id, points[900:1_600])  # crosses TILED_AFTER
+    _log(store, run_id, points[1_600:])
+    expected = sorted(batch_tiles(run_id, [(run_id, "loss", ts, step, v, False) for step, ts, v in points]))
+    assert _all_tiles(store, run_id) == [tuple(t) for t in expected]
+    assert max(t[9] for t in expected if t[3] == LEVELS[0] - 1 and t[2] == 0) == 77.0
 
 
 def test_a_late_point_with_an_old_timestamp_shows_in_the_chart(store: Store) -> None:
@@ -136,7 +145,7 @@ def test_histories_from_before_the_upgrade_are_rebuilt_on_first_read(store_uri: 
     old = Store(store_uri, migrate=False)
     run_id = _run(old)
     with old.db.write() as conn:
-        for step in range(300):
+        for step in range(1_500):
             value = 9.0 if step == 123 else 1.0
             conn.execute(
                 text(
@@ -146,21 +155,24 @@ def test_histories_from_before_the_upgrade_are_rebuilt_on_first_read(store_uri: 
                 {"r": run_id, "ts": T0 + step, "step": step, "v": value, "nan": False},
             )
         conn.execute(
-            text("INSERT INTO latest_metrics (run_uuid, key, timestamp, step, value, is_nan) VALUES (:r, 'loss', :ts, 299, 1.0, :nan)"),
-            {"r": run_id, "ts": T0 + 299, "nan": False},
+            text(
+                "INSERT INTO latest_metrics (run_uuid, key, timestamp, step, value, is_nan) "
+                "VALUES (:r, 'loss', :ts, 1499, 1.0, :nan), (:r, 'short', :ts, 0, 1.0, :nan)"
+            ),
+            {"r": run_id, "ts": T0 + 1_499, "nan": False},
         )
     old.close()
 
     store = Store(store_uri)  # migrates to head
     try:
-        assert _listed_for_rebuild(store) == {(run_id, "loss")}
-        _log(store, run_id, [(300, T0 + 300, 2.0)])  # logged after the upgrade, before the first read
+        assert _listed_for_rebuild(store) == {(run_id, "loss")}  # "short" has no point: not long
+        _log(store, run_id, [(1_500, T0 + 1_500, 2.0)])  # logged after the upgrade, before the first read
         series = downsample(store.db, run_id, "loss", "step", None, None, 10)
-        assert max(series.max) == 9.0 and series.extent == [0, 300] and series.last[-1] == 2.0
-        assert sum(tile[5] for tile in _stored_tiles(store, run_id, axis=0, level=0).values()) == 301
+        assert max(series.max) == 9.0 and series.extent == [0, 1_500] and series.last[-1] == 2.0
+        assert sum(tile[5] for tile in _stored_tiles(store, run_id, axis=0, level=0).values()) == 1_501
         assert _listed_for_rebuild(store) == set()
         by_time = downsample(store.db, run_id, "loss", "time", None, None, 10)
-        assert max(by_time.max) == 9.0 and by_time.extent == [T0, T0 + 300]
+        assert max(by_time.max) == 9.0 and by_time.extent == [T0, T0 + 1_500]
     finally:
         store.close()
 

@@ -2,7 +2,8 @@
 
 A batch is reduced in Python to one candidate per key, then written with two statements:
 an INSERT of all points (exact duplicates ignored by the primary key) and an upsert of
-`latest_metrics` that only replaces a row when the new (step, timestamp, value) is larger.
+`latest_metrics` that only replaces a row's point when the new (step, timestamp, value) is larger,
+and counts the points logged per key (which decides when a history gets chart tiles, `tiles.py`).
 These two statements are the hottest path of the server, so they are written as SQL text
 (identical on SQLite and PostgreSQL apart from bind markers) and sent with the driver's executemany.
 """
@@ -12,8 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from functools import cache
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Protocol
 
 import msgspec
@@ -23,7 +27,7 @@ from tracklet.entities import Metric
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store import tiles
-from tracklet.store._util import execute_rows
+from tracklet.store._util import chunks, execute_rows
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
 from tracklet.validation import DOUBLE_MAX
@@ -47,24 +51,44 @@ _ROWS_PER_STATEMENT = 500
 
 
 @cache
-def _values_sql(engine: Engine, n_rows: int) -> str:
+def _values_sql(engine: Engine, columns: tuple[str, ...], n_rows: int) -> str:
     mark = positional(engine)
-    row = "(" + ", ".join([mark] * len(_POINT_COLUMNS)) + ")"
-    return f"({', '.join(_POINT_COLUMNS)}) VALUES " + ", ".join([row] * n_rows)
+    row = "(" + ", ".join([mark] * len(columns)) + ")"
+    return f"({', '.join(columns)}) VALUES " + ", ".join([row] * n_rows)
 
 
 def _insert_points_sql(engine: Engine, n_rows: int) -> str:
-    return f"INSERT INTO metrics {_values_sql(engine, n_rows)} ON CONFLICT DO NOTHING"
+    return f"INSERT INTO metrics {_values_sql(engine, _POINT_COLUMNS, n_rows)} ON CONFLICT DO NOTHING"
 
 
+def _newer(column: str) -> str:
+    return f"{column} = CASE WHEN {_IS_NEWER} THEN excluded.{column} ELSE latest_metrics.{column} END"
+
+
+_IS_NEWER = (
+    "(excluded.step, excluded.timestamp, excluded.value) > "
+    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+)
+
+
+@cache
 def _upsert_latest_sql(engine: Engine, n_rows: int) -> str:
+    # Every row is updated (the count always grows) so that RETURNING gives each key's new count.
     return (
-        f"INSERT INTO latest_metrics {_values_sql(engine, n_rows)} "
-        "ON CONFLICT (run_uuid, key) DO UPDATE SET timestamp = excluded.timestamp, step = excluded.step, "
-        "value = excluded.value, is_nan = excluded.is_nan "
-        "WHERE (excluded.step, excluded.timestamp, excluded.value) > "
-        "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+        f"INSERT INTO latest_metrics {_values_sql(engine, _POINT_COLUMNS + ('n_points',), n_rows)} "
+        f"ON CONFLICT (run_uuid, key) DO UPDATE SET {_newer('timestamp')}, {_newer('step')}, "
+        f"{_newer('value')}, {_newer('is_nan')}, n_points = latest_metrics.n_points + excluded.n_points "
+        "RETURNING key, n_points"
     )
+
+
+def _upsert_latest(conn: Connection, latest: list[tuple]) -> dict[str, int]:  # type: ignore[type-arg]
+    """Write each key's latest point and count; returns the counts of points logged per key so far."""
+    counts: dict[str, int] = {}
+    for part in chunks(latest, _ROWS_PER_STATEMENT):
+        sql = _upsert_latest_sql(conn.engine, len(part))
+        counts.update(conn.exec_driver_sql(sql, tuple(chain.from_iterable(part))).all())  # type: ignore[arg-type]
+    return counts
 
 
 class MetricLike(Protocol):
@@ -101,8 +125,9 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
     execute_rows(conn, _insert_points_sql, rows, _ROWS_PER_STATEMENT)
     # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
     # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
-    execute_rows(conn, _upsert_latest_sql, [latest[key] for key in sorted(latest)], _ROWS_PER_STATEMENT)
-    tiles.merge_points(conn, run_id, rows)
+    in_batch = Counter(map(itemgetter(1), rows))
+    totals = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
+    tiles.update(conn, run_id, rows, {key: (totals[key] - n, totals[key]) for key, n in in_batch.items()})
 
     model_rows = [
         {

@@ -104,6 +104,8 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean, nullable=False),
+    # points logged to this history (exact duplicates included): decides when it gets chart tiles
+    Column("n_points", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_latest_metrics_key_value", "key", "value"),
 )

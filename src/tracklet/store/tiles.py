@@ -8,8 +8,10 @@ Every level is maintained on ingestion, inside the transaction that writes the p
 folded in Python into its own tiles (a 1,000-step batch makes about 35) and merged into the stored
 ones with one upsert. So every committed point is in the tiles, whenever it was logged and whatever
 its step or timestamp, and a chart of a million points reads tiles that are already there.
-Histories logged before tiles were kept this way are listed in `metric_tile_rebuilds`; their first
-read builds their tiles from the points (`server/ui/history.py`).
+Short histories (at most `TILED_AFTER` points, counted in `latest_metrics.n_points`) have no tiles:
+a chart reads their points, and a run's one-point metrics cost no tile writes. The batch that makes
+a history long builds its tiles from its points. Histories logged before tiles were kept this way
+are listed in `metric_tile_rebuilds`; their first read builds their tiles (`server/ui/history.py`).
 
 Exact duplicates (ignored by `metrics`) are counted twice in `n_points`, which only decides when a
 zoomed-in chart reads raw points instead of tiles; min, max and last are exact.
@@ -22,9 +24,24 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from functools import cache
 from itertools import groupby
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 
+from tracklet.store import schema as s
 from tracklet.store._util import execute_rows
 from tracklet.store.dialects import positional
 
@@ -32,6 +49,8 @@ AXES = {"step": 0, "time": 1}
 BASE_SHIFT = {0: 6, 1: 10}  # level-0 tiles span 64 steps, or 1,024 ms
 LEVELS = {0: 7, 1: 10}  # coarsest: 2^24 steps, 2^37 ms (4.4 years)
 FANOUT_SHIFT = 3  # each level is 8 times coarser: a chart folds at most 8 tiles per pixel
+# A history gets tiles once it holds more points than this; charts read shorter ones point by point.
+TILED_AFTER = 1_000
 
 TILE_COLUMNS = (
     "run_uuid", "key", "axis", "level", "bucket", "first_x", "last_x", "last_value",
@@ -158,6 +177,134 @@ def _merge_tiles_sql(engine: Engine, n_rows: int) -> str:
     )
 
 
-def merge_points(conn: Connection, run_id: str, rows: Sequence[tuple]) -> None:  # type: ignore[type-arg]
-    """Fold a batch of just-written metric rows into the stored tiles, in the caller's transaction."""
-    execute_rows(conn, _merge_tiles_sql, batch_tiles(run_id, rows), _ROWS_PER_STATEMENT)
+def update(conn: Connection, run_id: str, rows: Sequence[tuple], counts: dict[str, tuple[int, int]]) -> None:  # type: ignore[type-arg]
+    """Bring the tiles up to date with a batch of just-written metric rows, in the caller's transaction.
+
+    counts: per metric of the batch, the number of points logged to it before and after the batch.
+    """
+    merge = {key for key, (before, _) in counts.items() if before > TILED_AFTER}
+    if merge:
+        part = rows if len(merge) == len(counts) else [row for row in rows if row[1] in merge]
+        execute_rows(conn, _merge_tiles_sql, batch_tiles(run_id, part), _ROWS_PER_STATEMENT)
+    for key in sorted(key for key, (before, after) in counts.items() if before <= TILED_AFTER < after):
+        build_from_points(conn, run_id, key)  # long enough now: its first tiles, this batch included
+
+
+# ---------------------------------------------------------------------------------------------
+# Building from the points: histories that just grew long, or were logged before tiles were kept
+
+
+def _shr(expr: Any, bits: int) -> Any:
+    """`expr >> bits`, the shift inlined: PostgreSQL has `bigint >> integer` but no `bigint >> bigint`."""
+    return expr.op(">>")(literal_column(str(int(bits))))
+
+
+def _lit(value: Any, type_: Any) -> Any:
+    # Typed binds: PostgreSQL cannot infer the type of a bare parameter in an INSERT … SELECT list.
+    return cast(literal(value, type_), type_)
+
+
+def x_column(axis: int) -> Any:
+    return s.metrics.c.timestamp if axis else s.metrics.c.step
+
+
+def _tiles_from_points(run_id: str, key: str, axis: int) -> Select[Any]:
+    """Level-0 tiles of every point of a history."""
+    m = s.metrics
+    x = x_column(axis)
+    bucket = _shr(x, shift(axis, 0))
+    g = (
+        select(
+            bucket.label("bucket"),
+            func.min(x).label("first_x"),
+            func.max(x).label("last_x"),
+            func.min(m.c.value).label("min_value"),
+            func.max(m.c.value).label("max_value"),
+            func.min(m.c.timestamp).label("min_ts"),
+            func.max(m.c.timestamp).label("max_ts"),
+            func.count().label("n_points"),
+        )
+        .where(m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false())
+        .group_by(bucket)
+        .subquery("g")
+    )
+    p = m.alias("p")
+    # The last value: the point at the tile's largest x, found by an index seek on timestamp.
+    if axis:
+        last = select(p.c.value).where(p.c.timestamp == g.c.last_x).order_by(p.c.step.desc(), p.c.value.desc())
+    else:
+        last = (
+            select(p.c.value)
+            .where(p.c.timestamp.between(g.c.min_ts, g.c.max_ts), p.c.step == g.c.last_x)
+            .order_by(p.c.timestamp.desc(), p.c.value.desc())
+        )
+    last = last.where(p.c.run_uuid == run_id, p.c.key == key, p.c.is_nan == false()).limit(1)
+    return select(
+        _lit(run_id, String),
+        _lit(key, String),
+        _lit(axis, Integer),
+        _lit(0, Integer),
+        g.c.bucket,
+        g.c.first_x,
+        g.c.last_x,
+        last.scalar_subquery(),
+        g.c.min_value,
+        g.c.max_value,
+        g.c.min_ts,
+        g.c.max_ts,
+        g.c.n_points,
+    ).where(g.c.bucket.is_not(None))
+
+
+def _tiles_from_level_below(run_id: str, key: str, axis: int, level: int) -> Select[Any]:
+    """Tiles of `level` computed from the tiles one level finer."""
+    t = s.metric_tiles
+    parent = _shr(t.c.bucket, FANOUT_SHIFT)
+    where = [t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == level - 1]
+    ranked = (
+        select(
+            parent.label("bucket"),
+            t.c.first_x,
+            t.c.last_x,
+            t.c.last_value,
+            t.c.min_value,
+            t.c.max_value,
+            t.c.min_ts,
+            t.c.max_ts,
+            t.c.n_points,
+            func.row_number().over(partition_by=parent, order_by=(t.c.last_x.desc(), t.c.max_ts.desc())).label("rn"),
+        )
+        .where(*where)
+        .subquery("r")
+    )
+    return (
+        select(
+            _lit(run_id, String),
+            _lit(key, String),
+            _lit(axis, Integer),
+            _lit(level, Integer),
+            ranked.c.bucket,
+            func.min(ranked.c.first_x),
+            func.max(ranked.c.last_x),
+            func.max(case((ranked.c.rn == 1, ranked.c.last_value))),
+            func.min(ranked.c.min_value),
+            func.max(ranked.c.max_value),
+            func.min(ranked.c.min_ts),
+            func.max(ranked.c.max_ts),
+            func.sum(ranked.c.n_points),
+        )
+        .where(ranked.c.bucket.is_not(None))
+        .group_by(ranked.c.bucket)
+    )
+
+
+def build_from_points(conn: Connection, run_id: str, key: str) -> None:
+    """Every tile of one history, from its points (both axes), replacing any it had."""
+    t = s.metric_tiles
+    conn.execute(t.delete().where(t.c.run_uuid == run_id, t.c.key == key))
+    for axis in AXES.values():
+        conn.execute(t.insert().from_select(TILE_COLUMNS, _tiles_from_points(run_id, key, axis)))
+        for level in range(1, LEVELS[axis]):
+            conn.execute(t.insert().from_select(TILE_COLUMNS, _tiles_from_level_below(run_id, key, axis, level)))
+
+

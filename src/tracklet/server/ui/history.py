@@ -5,8 +5,8 @@ machine), so reads go through `metric_tiles` (`tracklet.store.tiles`): summaries
 ranges of x at a few levels, each 8 times wider than the one below, all kept up to date as points
 are written. A request picks the coarsest level that still has a tile per bucket in range and folds
 those tiles into `buckets` pixel buckets with one GROUP BY; when the range holds few points (zoomed
-in) it reads the points themselves. Histories logged before tiles were kept at ingestion get their
-tiles built here, from their points, on their first read.
+in), or the history is short (no tiles), it reads the points themselves. Histories logged before
+tiles were kept at ingestion get their tiles built here, from their points, on their first read.
 """
 
 from __future__ import annotations
@@ -16,29 +16,20 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Integer,
     Select,
-    String,
     case,
-    cast,
     false,
     func,
-    literal,
-    literal_column,
     select,
 )
 
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
+from tracklet.store import tiles
 from tracklet.store.database import Database
-from tracklet.store.tiles import AXES, FANOUT_SHIFT, LEVELS, TILE_COLUMNS, shift
+from tracklet.store.tiles import AXES, LEVELS, shift, x_column
 
 MAX_BUCKETS = 5000
-
-
-def _shr(expr: Any, bits: int) -> Any:
-    """`expr >> bits`, the shift inlined: PostgreSQL has `bigint >> integer` but no `bigint >> bigint`."""
-    return expr.op(">>")(literal_column(str(int(bits))))
 
 
 @dataclass
@@ -63,119 +54,6 @@ class Series:
         }
 
 
-def _lit(value: Any, type_: Any) -> Any:
-    # Typed binds: PostgreSQL cannot infer the type of a bare parameter in an INSERT … SELECT list.
-    return cast(literal(value, type_), type_)
-
-
-# ---------------------------------------------------------------------------------------------
-# Building the tiles of histories logged before tiles were kept at ingestion
-
-
-def _x(axis: int) -> Any:
-    return s.metrics.c.timestamp if axis else s.metrics.c.step
-
-
-def _tiles_from_points(run_id: str, key: str, axis: int) -> Select[Any]:
-    """Level-0 tiles of every point of a history."""
-    m = s.metrics
-    x = _x(axis)
-    bucket = _shr(x, shift(axis, 0))
-    g = (
-        select(
-            bucket.label("bucket"),
-            func.min(x).label("first_x"),
-            func.max(x).label("last_x"),
-            func.min(m.c.value).label("min_value"),
-            func.max(m.c.value).label("max_value"),
-            func.min(m.c.timestamp).label("min_ts"),
-            func.max(m.c.timestamp).label("max_ts"),
-            func.count().label("n_points"),
-        )
-        .where(m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false())
-        .group_by(bucket)
-        .subquery("g")
-    )
-    p = m.alias("p")
-    # The last value: the point at the tile's largest x, found by an index seek on timestamp.
-    if axis:
-        last = select(p.c.value).where(p.c.timestamp == g.c.last_x).order_by(p.c.step.desc(), p.c.value.desc())
-    else:
-        last = (
-            select(p.c.value)
-            .where(p.c.timestamp.between(g.c.min_ts, g.c.max_ts), p.c.step == g.c.last_x)
-            .order_by(p.c.timestamp.desc(), p.c.value.desc())
-        )
-    last = last.where(p.c.run_uuid == run_id, p.c.key == key, p.c.is_nan == false()).limit(1)
-    return select(
-        _lit(run_id, String),
-        _lit(key, String),
-        _lit(axis, Integer),
-        _lit(0, Integer),
-        g.c.bucket,
-        g.c.first_x,
-        g.c.last_x,
-        last.scalar_subquery(),
-        g.c.min_value,
-        g.c.max_value,
-        g.c.min_ts,
-        g.c.max_ts,
-        g.c.n_points,
-    ).where(g.c.bucket.is_not(None))
-
-
-def _tiles_from_level_below(run_id: str, key: str, axis: int, level: int) -> Select[Any]:
-    """Tiles of `level` computed from the tiles one level finer."""
-    t = s.metric_tiles
-    parent = _shr(t.c.bucket, FANOUT_SHIFT)
-    where = [t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == level - 1]
-    ranked = (
-        select(
-            parent.label("bucket"),
-            t.c.first_x,
-            t.c.last_x,
-            t.c.last_value,
-            t.c.min_value,
-            t.c.max_value,
-            t.c.min_ts,
-            t.c.max_ts,
-            t.c.n_points,
-            func.row_number().over(partition_by=parent, order_by=(t.c.last_x.desc(), t.c.max_ts.desc())).label("rn"),
-        )
-        .where(*where)
-        .subquery("r")
-    )
-    return (
-        select(
-            _lit(run_id, String),
-            _lit(key, String),
-            _lit(axis, Integer),
-            _lit(level, Integer),
-            ranked.c.bucket,
-            func.min(ranked.c.first_x),
-            func.max(ranked.c.last_x),
-            func.max(case((ranked.c.rn == 1, ranked.c.last_value))),
-            func.min(ranked.c.min_value),
-            func.max(ranked.c.max_value),
-            func.min(ranked.c.min_ts),
-            func.max(ranked.c.max_ts),
-            func.sum(ranked.c.n_points),
-        )
-        .where(ranked.c.bucket.is_not(None))
-        .group_by(ranked.c.bucket)
-    )
-
-
-def _rebuild(db: Database, conn: Connection, run_id: str, key: str) -> None:
-    """Every tile of one history, from its points (both axes)."""
-    t = s.metric_tiles
-    conn.execute(t.delete().where(t.c.run_uuid == run_id, t.c.key == key))
-    for axis in AXES.values():
-        conn.execute(t.insert().from_select(TILE_COLUMNS, _tiles_from_points(run_id, key, axis)))
-        for level in range(1, LEVELS[axis]):
-            conn.execute(t.insert().from_select(TILE_COLUMNS, _tiles_from_level_below(run_id, key, axis, level)))
-
-
 def ensure_tiles(db: Database, run_id: str, key: str) -> None:
     """Build the tiles of a history logged before tiles were kept at ingestion (once, on its first read)."""
     r = s.metric_tile_rebuilds
@@ -192,7 +70,7 @@ def ensure_tiles(db: Database, run_id: str, key: str) -> None:
         ).first()
         if conn.execute(select(r.c.key).where(*listed)).first() is None:
             return  # another request rebuilt it meanwhile
-        _rebuild(db, conn, run_id, key)
+        tiles.build_from_points(conn, run_id, key)
         conn.execute(r.delete().where(*listed))
 
 
@@ -200,16 +78,24 @@ def ensure_tiles(db: Database, run_id: str, key: str) -> None:
 # Reading
 
 
-def _extent(conn: Connection, run_id: str, key: str, axis: int) -> tuple[int, int] | None:
+def _extent(conn: Connection, run_id: str, key: str, axis: int) -> tuple[tuple[int, int] | None, bool]:
+    """[first x, last x] of a history, and whether it has tiles (short histories have none)."""
     t = s.metric_tiles
     row = conn.execute(
         select(func.min(t.c.first_x), func.max(t.c.last_x)).where(
             t.c.run_uuid == run_id, t.c.key == key, t.c.axis == axis, t.c.level == LEVELS[axis] - 1
         )
     ).first()
+    if row is not None and row[0] is not None:
+        return (int(row[0]), int(row[1])), True
+    m = s.metrics
+    x = x_column(axis)
+    row = conn.execute(
+        select(func.min(x), func.max(x)).where(m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false())
+    ).first()
     if row is None or row[0] is None:
-        return None
-    return int(row[0]), int(row[1])
+        return None, False
+    return (int(row[0]), int(row[1])), False
 
 
 def _pixel(x: Any, lo: int, hi: int, buckets: int) -> Any:
@@ -275,7 +161,7 @@ def downsample(
     ensure_tiles(db, run_id, key)
     t = s.metric_tiles
     with db.read() as conn:
-        extent = _extent(conn, run_id, key, axis)
+        extent, tiled = _extent(conn, run_id, key, axis)
         if extent is None:
             return series
         series.extent = list(extent)
@@ -294,23 +180,23 @@ def downsample(
             t.c.level == level,
             t.c.bucket.between(x_lo >> sh, x_hi >> sh),
         ]
-        stats = conn.execute(
-            select(func.count(), func.sum(t.c.n_points), func.min(t.c.min_ts), func.max(t.c.max_ts)).where(*in_range)
-        ).first()
-        n_tiles, n_points, min_ts, max_ts = stats if stats else (0, 0, None, None)
-        if not n_tiles:
-            return series
-        # Zoomed in far enough, the points themselves (level-0 tiles are 64 steps wide).
-        if level == 0 and (n_points or 0) <= max(16 * buckets, 2_000):
+        n_tiles, n_points, min_ts, max_ts = 0, 0, None, None
+        if tiled:
+            stats = conn.execute(
+                select(func.count(), func.sum(t.c.n_points), func.min(t.c.min_ts), func.max(t.c.max_ts)).where(
+                    *in_range
+                )
+            ).first()
+            n_tiles, n_points, min_ts, max_ts = stats if stats else (0, 0, None, None)
+            if not n_tiles:
+                return series
+        # A short history, or zoomed in far enough: the points themselves (level-0 tiles are 64 steps wide).
+        if not tiled or (level == 0 and (n_points or 0) <= max(16 * buckets, 2_000)):
             m = s.metrics
-            x = _x(axis)
-            where = [
-                m.c.run_uuid == run_id,
-                m.c.key == key,
-                m.c.is_nan == false(),
-                m.c.timestamp.between(min_ts, max_ts),
-                x.between(x_lo, x_hi),
-            ]
+            x = x_column(axis)
+            where = [m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false(), x.between(x_lo, x_hi)]
+            if tiled:  # lets the index on timestamp narrow the scan
+                where.append(m.c.timestamp.between(min_ts, max_ts))
             order: tuple[Any, ...] = (x.desc(), m.c.timestamp.desc(), m.c.step.desc())
             query = _fold(x, m.c.value, m.c.value, m.c.value, order, where, x_lo, x_hi, buckets)
             series.source = "points"

@@ -1,8 +1,9 @@
-"""metric tiles kept at ingestion: histories logged before are listed for a rebuild on first read
+"""metric tiles kept at ingestion: points counted per history, older histories rebuilt on first read
 
-Tiles are a cache, so the old ones (built lazily, with a 16-step level 0, possibly missing late
-points) are dropped, and every existing history is listed in `metric_tile_rebuilds`: its first chart
-read builds its tiles from its points. `latest_metrics` has one row per (run, metric) ever logged.
+`latest_metrics.n_points` counts the points of each history (tiles are kept once a history holds
+more than 1,000). Tiles are a cache, so the old ones (built lazily, with a 16-step level 0, possibly
+missing late points) are dropped, and every long history is listed in `metric_tile_rebuilds`: its
+first chart read builds its tiles from its points. Counting reads every point once.
 
 Revision ID: 0003
 Revises: 0002
@@ -18,8 +19,15 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+TILED_AFTER = 1_000  # tracklet.store.tiles.TILED_AFTER when this migration was written
+
 
 def upgrade() -> None:
+    op.add_column("latest_metrics", sa.Column("n_points", sa.BigInteger(), nullable=False, server_default="0"))
+    op.execute(
+        "UPDATE latest_metrics SET n_points = (SELECT count(*) FROM metrics "
+        "WHERE metrics.run_uuid = latest_metrics.run_uuid AND metrics.key = latest_metrics.key)"
+    )
     op.drop_table("metric_tile_state")
     op.execute("DELETE FROM metric_tiles")
     rebuilds = op.create_table(
@@ -28,8 +36,9 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=250), nullable=False),
         sa.PrimaryKeyConstraint("run_uuid", "key"),
     )
-    latest = sa.table("latest_metrics", sa.column("run_uuid"), sa.column("key"))
-    op.execute(rebuilds.insert().from_select(["run_uuid", "key"], sa.select(latest.c.run_uuid, latest.c.key)))
+    latest = sa.table("latest_metrics", sa.column("run_uuid"), sa.column("key"), sa.column("n_points"))
+    long_histories = sa.select(latest.c.run_uuid, latest.c.key).where(latest.c.n_points > TILED_AFTER)
+    op.execute(rebuilds.insert().from_select(["run_uuid", "key"], long_histories))
 
 
 def downgrade() -> None:
@@ -43,3 +52,5 @@ def downgrade() -> None:
         sa.Column("built_ts", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("run_uuid", "key", "axis"),
     )
+    with op.batch_alter_table("latest_metrics") as batch:
+        batch.drop_column("n_points")
