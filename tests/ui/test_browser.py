@@ -73,9 +73,7 @@ def goto(page: Any, hash_: str) -> None:
 
 def row_names(page: Any) -> list[str]:
     page.wait_for_selector("#runs-table .tr[data-run-id]")
-    return page.eval_on_selector_all(
-        "#runs-table .tr[data-run-id] a.run-link", "els => els.map(e => e.textContent)"
-    )
+    return page.eval_on_selector_all("#runs-table .tr[data-run-id] a.run-link", "els => els.map(e => e.textContent)")
 
 
 def test_experiments_list_create_rename_delete_restore(page: Any, ui_server: SeededServer) -> None:
@@ -218,10 +216,7 @@ def test_running_run_chart_updates_live(page: Any, ui_server: SeededServer) -> N
     )
     Client(ui_server.url).log_batch(
         live,
-        metrics=[
-            {"key": "loss", "value": 0.01 * i, "timestamp": T0 + 100_000 + i, "step": 20 + i}
-            for i in range(10)
-        ],
+        metrics=[{"key": "loss", "value": 0.01 * i, "timestamp": T0 + 100_000 + i, "step": 20 + i} for i in range(10)],
     )
     page.wait_for_function(
         "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) === 30",
@@ -270,12 +265,7 @@ def test_compare_view_with_parallel_coordinates(page: Any, ui_server: SeededServ
     page.click("#compare")
     svg = page.wait_for_selector("#parallel-coordinates svg.pc")
     assert svg.get_attribute("data-lines") == "3"
-    assert (
-        svg.eval_on_selector_all(
-            "path.pc-line", "ps => ps.filter(p => p.getAttribute('d').length > 10).length"
-        )
-        == 3
-    )
+    assert svg.eval_on_selector_all("path.pc-line", "ps => ps.filter(p => p.getAttribute('d').length > 10).length") == 3
     assert int(page.get_attribute("#scatter svg", "data-points") or 0) == 3
     page.wait_for_function(
         "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) > 0"
