@@ -117,9 +117,11 @@ def browser_first_screen(url: str, experiment_id: str, repeat: int = 7) -> tuple
                     times.append(float(ms))
                 entries = page.evaluate(
                     """() => performance.getEntriesByType('resource').map(e =>
-                        [e.name.replace(location.origin, ''), e.startTime, e.responseEnd])"""
+                        [e.name.replace(location.origin, ''), e.startTime, e.responseStart, e.responseEnd])"""
                 )
-                timeline = "\n".join(f"    {start:7.0f} → {end:7.0f} ms  {name}" for name, start, end in entries)
+                timeline = "\n".join(
+                    f"    {start:7.0f} → {first:7.0f} → {end:7.0f} ms  {name}" for name, start, first, end in entries
+                )
                 context.close()
         finally:
             browser.close()
@@ -263,7 +265,7 @@ def main() -> None:
             times, timeline = browser_first_screen(server.url, exp)
             rows.append(("browser: runs page first screen (nav → rows painted)", statistics.median(times),
                          f"min {min(times):.0f}, max {max(times):.0f} ms over {len(times)} new contexts"))  # fmt: skip
-            print("request timeline of one first screen (start → end, ms after navigation start):")
+            print("request timeline of one first screen (start → first byte → end, ms after navigation start):")
             print(timeline, flush=True)
         if not args.browser_only:
             rows += time_endpoints(c, args, exp, run_ids)
