@@ -386,6 +386,7 @@ def test_a_runs_logged_model_opens_with_its_artifacts_and_mlmodel(page: Any, ui_
     assert page.get_attribute("#source-run", "href") == f"#/runs/{ui_server.data.runs['alpha']}"
     mlmodel = page.wait_for_selector("#artifact-preview pre.mlmodel:has-text('flavors')")
     assert "model_id: alpha-model-id" in mlmodel.inner_text()
+    assert "null" not in page.inner_text("#artifact-preview")
     shot(page, "model-artifacts", doc=True)
     page.click("#artifact-tree a.file[data-path='requirements.txt']")
     page.wait_for_selector("#artifact-preview pre:has-text('scikit-learn==1.5')")

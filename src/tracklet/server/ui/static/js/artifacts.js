@@ -137,7 +137,8 @@ export async function artifactBrowser(ctx, owner, artifactUri) {
     }
   }
 
-  const cutNote = (truncated) => (truncated ? h("p.muted", "Preview cut at 1 MB; download for the whole file.") : null);
+  // "" rather than null: Element.append(null) would print "null".
+  const cutNote = (truncated) => (truncated ? h("p.muted", "Preview cut at 1 MB; download for the whole file.") : "");
 
   await folder("", tree, 0);
   // A logged model's root is the model folder: show its MLmodel straight away.

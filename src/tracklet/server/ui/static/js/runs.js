@@ -324,7 +324,7 @@ export async function runsPage(root, ctx, expId) {
 
     clear(thead).append(
       ...frozen.map((c, i) => headerCell(c, { position: "sticky", left: `${offsets[i]}px` })),
-      visibleCols.length ? spacer(visibleCols[0]) : null,
+      visibleCols.length ? spacer(visibleCols[0]) : "",
       ...visibleCols.map((i) => headerCell(columns[i])),
     );
     const rows = [];
@@ -342,7 +342,7 @@ export async function runsPage(root, ctx, expId) {
         }
         el.append(
           ...frozen.map((c, i) => cell(c, row, depth, { position: "sticky", left: `${offsets[i]}px` })),
-          visibleCols.length ? spacer(visibleCols[0]) : null,
+          visibleCols.length ? spacer(visibleCols[0]) : "",
           ...visibleCols.map((i) => cell(columns[i], row, depth)),
         );
       }
