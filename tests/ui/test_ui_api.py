@@ -209,6 +209,12 @@ def test_bulk_lifecycle_has_no_cap_and_takes_one_request(any_ui_server: SeededSe
     assert post("/api/tracklet/runs/table", json={**body, "limit": 1}).json()["total"] == 0
     restored = post("/api/tracklet/runs/restore", json={**body, "filter": "attributes.run_name LIKE 'r1%'"})
     assert restored.json() == {"count": 1 + 10 + 100 + 1000 - 900}  # r1, r10-r19, r100-r199, r1000-r1099
+    # No nested runs here: a nested view under a filter is the flat one, every row matching.
+    nested = post(
+        "/api/tracklet/runs/table", json={**body, "nested": True, "filter": "attributes.run_name LIKE 'r10%'"}
+    )
+    assert nested.json()["total"] == nested.json()["matched"] == 1 + 10 + 100
+    assert all(r["matches"] and r["child_count"] == 0 for r in nested.json()["rows"])
 
 
 def test_bad_bulk_lifecycle_requests_are_rejected_and_change_nothing(any_ui_server: SeededServer) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy.sql.util import ClauseAdapter
 
 from tracklet.errors import ResourceDoesNotExist
 from tracklet.store import schema as s
@@ -76,19 +77,31 @@ def matching_ids(q: TableQuery) -> Select[Any]:
     return stmt.order_by(None).limit(None).offset(None).correlate(None)
 
 
+def _matches(q: TableQuery, runs: Any = None) -> Any:
+    """The filter (and experiments and view) as a condition on `runs`, or on an alias of it: applied
+    to the row at hand it costs a lookup, where `IN (every matching id)` would scan them all."""
+    cond = run_search_select(q.experiment_ids, q.filter, q.view_type, [], 1, 0).whereclause
+    return cond if runs is None else ClauseAdapter(runs).traverse(cond)
+
+
+def _top_level_under_filter(q: TableQuery, matches: bool = True) -> Any:
+    """Matching runs without a parent here, and parents (here) of matching runs (only the latter
+    with `matches=False`)."""
+    tags, child = s.tags, s.runs.alias("child")
+    parents_of_matches = (
+        select(tags.c.value)
+        .select_from(tags.join(child, child.c.run_uuid == tags.c.run_uuid))
+        .where(tags.c.key == PARENT_TAG, _matches(q, child))
+    )
+    is_parent = s.runs.c.run_uuid.in_(parents_of_matches)
+    return or_(and_(_matches(q), ~_has_parent_here(q)), is_parent) if matches else is_parent
+
+
 def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
     runs, tags = s.runs, s.tags
     if q.nested and q.filter and q.parent_id is None:
-        # Top level under a filter: matching runs without a parent here, and parents of matching runs.
-        matching = matching_ids(q)
-        parents_of_matches = select(tags.c.value).where(tags.c.key == PARENT_TAG, tags.c.run_uuid.in_(matching))
         stmt = run_search_select(q.experiment_ids, "", q.view_type, list(q.order_by), limit, offset)
-        return stmt.where(
-            or_(
-                and_(runs.c.run_uuid.in_(matching), ~_has_parent_here(q)),
-                runs.c.run_uuid.in_(parents_of_matches.correlate(None)),
-            )
-        )
+        return stmt.where(_top_level_under_filter(q))
     stmt = run_search_select(q.experiment_ids, q.filter, q.view_type, list(q.order_by), limit, offset)
     if q.parent_id is not None:
         stmt = stmt.where(
@@ -99,8 +112,35 @@ def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
     return stmt
 
 
-def count_matching(conn: Connection, q: TableQuery) -> int:
-    return int(conn.execute(select(func.count()).select_from(matching_ids(q).subquery())).scalar() or 0)
+def count_top_level_and_matching(conn: Connection, q: TableQuery) -> tuple[int, int]:
+    """Top-level rows and matching runs of a nested view under a filter (the filter is evaluated once
+    per run: it is the costly part)."""
+    r = s.runs
+    flags = (
+        select(
+            case((_matches(q), 1), else_=0).label("m"),
+            case((_has_parent_here(q), 1), else_=0).label("hp"),
+            case((_top_level_under_filter(q, matches=False), 1), else_=0).label("pm"),
+        )
+        .where(r.c.experiment_id.in_(list(q.experiment_ids)), r.c.lifecycle_stage.in_(_STAGES[q.view_type]))
+        .subquery()
+    )
+    top = case((or_(and_(flags.c.m == 1, flags.c.hp == 0), flags.c.pm == 1), 1), else_=0)
+    total, matched = conn.execute(select(func.coalesce(func.sum(top), 0), func.coalesce(func.sum(flags.c.m), 0))).one()
+    return int(total), int(matched)
+
+
+def has_nested_runs(conn: Connection, q: TableQuery) -> bool:
+    """Whether any run of these experiments and this view names a parent (one index probe per run,
+    stopping at the first): without any, a nested view under a filter is the flat one."""
+    r, t = s.runs, s.tags
+    probe = (
+        select(r.c.run_uuid)
+        .where(r.c.experiment_id.in_(list(q.experiment_ids)), r.c.lifecycle_stage.in_(_STAGES[q.view_type]))
+        .where(exists().where(t.c.run_uuid == r.c.run_uuid, t.c.key == PARENT_TAG))
+        .limit(1)
+    )
+    return conn.execute(probe).first() is not None
 
 
 def count_runs(conn: Connection, q: TableQuery) -> int:
@@ -123,10 +163,10 @@ def _values(conn: Connection, table: Any, ids: list[str], keys: Sequence[str]) -
 
 
 def load_rows(
-    conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False, within: Select[Any] | None = None
+    conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False, match: TableQuery | None = None
 ) -> list[dict[str, Any]]:
-    """Table rows for these run ids, in this order, with only the requested columns; with `within`
-    (a select of run ids), child counts count only those children and rows say if they are in it."""
+    """Table rows for these run ids, in this order, with only the requested columns; with `match`,
+    child counts count only children matching its filter and rows say if they match it."""
     rows: dict[str, dict[str, Any]] = {}
     for part in chunks(ids, _CHUNK):
         r = s.runs
@@ -159,16 +199,17 @@ def load_rows(
                 rows[run_id]["child_count"] = 0
             t = s.tags
             counting = select(t.c.value, func.count()).where(t.c.key == PARENT_TAG, t.c.value.in_(part))
-            if within is not None:
-                counting = counting.where(t.c.run_uuid.in_(within))
+            if match is not None:
+                child = s.runs.alias("child")
+                counting = counting.select_from(t.join(child, child.c.run_uuid == t.c.run_uuid)).where(
+                    _matches(match, child)
+                )
             for parent_id, n in conn.execute(counting.group_by(t.c.value)):
                 rows[parent_id]["child_count"] = int(n)
-        if within is not None:
+        if match is not None:
+            r = s.runs
             inside = {
-                r[0]
-                for r in conn.execute(
-                    select(s.runs.c.run_uuid).where(s.runs.c.run_uuid.in_(part)).where(s.runs.c.run_uuid.in_(within))
-                )
+                row[0] for row in conn.execute(select(r.c.run_uuid).where(r.c.run_uuid.in_(part), _matches(match)))
             }
             for run_id in part:
                 if run_id in rows:
@@ -189,8 +230,19 @@ def table_page(
     """One page of the table. With `default_columns` > 0 the columns are the first that many param and
     metric keys (sorted) of the page's own runs: no scan of the whole experiment's keys before the
     first screen, and the columns shown are ones that have values on it."""
+    under_filter = q.nested and bool(q.filter) and q.parent_id is None
+    if under_filter and not has_nested_runs(conn, q):
+        page = table_page(conn, replace(q, nested=False), columns, limit, offset, default_columns)
+        page.matched = page.total
+        for row in page.rows:
+            row["matches"], row["child_count"] = True, 0
+        return page
     ids = page_ids(conn, q, limit, offset)
-    page = TablePage(total=count_runs(conn, q))
+    page = TablePage(total=0)
+    if under_filter:
+        page.total, page.matched = count_top_level_and_matching(conn, q)
+    else:
+        page.total = count_runs(conn, q)
     if default_columns > 0:
         page.columns = {
             "params": _page_keys(conn, s.params, ids, default_columns),
@@ -198,10 +250,8 @@ def table_page(
             "tags": [],
         }
         columns = Columns(page.columns["params"], page.columns["metrics"], ())
-    within = matching_ids(q) if q.nested and q.filter and q.parent_id is None else None
-    page.rows = load_rows(conn, ids, columns, child_counts=q.nested or q.parent_id is not None, within=within)
-    if within is not None:
-        page.matched = count_matching(conn, q)
+    match = q if under_filter else None
+    page.rows = load_rows(conn, ids, columns, child_counts=q.nested or q.parent_id is not None, match=match)
     return page
 
 
