@@ -168,6 +168,11 @@ def time_endpoints(
             "",
         ),
         ("table: nested (top-level runs + child counts)", {"nested": True}, ""),
+        (
+            "table: nested under filter metrics.m1 > 0.5 AND params.p2 = 'v3'",
+            {"nested": True, "filter": "metrics.m1 > 0.5 AND params.p2 = 'v3'"},
+            "",
+        ),
     ]
     for label, body, _ in cases:
         ms, res = timed(lambda body=body: table(**body))
