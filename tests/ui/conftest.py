@@ -37,9 +37,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def any_ui_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SeededServer]:
+def any_ui_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer]:
     """On each backend (the endpoint tests): the SQL of the UI must read the same on SQLite and PostgreSQL."""
     tmp: Path = tmp_path_factory.mktemp("ui")
     yield from _seeded(_store_uri(request.param, tmp, request), tmp)

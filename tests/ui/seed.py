@@ -18,25 +18,14 @@ T0 = 1_700_000_000_000
 def png(width: int = 64, height: int = 48) -> bytes:
     """A small RGB gradient PNG, written by hand so the tests need no imaging library."""
     raw = b"".join(
-        b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, 160))
-        for y in range(height)
+        b"\x00" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 5 % 256, 160)) for y in range(height)
     )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 @dataclass
@@ -44,6 +33,7 @@ class Seeded:
     experiment_id: str
     runs: dict[str, str] = field(default_factory=dict)  # name -> run id
     other_experiment_id: str = ""
+    model_id: str = ""
 
 
 class Client:
@@ -58,9 +48,7 @@ class Client:
     def create_experiment(self, name: str) -> str:
         return str(self.post("/experiments/create", {"name": name})["experiment_id"])
 
-    def create_run(
-        self, experiment_id: str, name: str, start: int, tags: dict[str, str] | None = None
-    ) -> str:
+    def create_run(self, experiment_id: str, name: str, start: int, tags: dict[str, str] | None = None) -> str:
         body = {
             "experiment_id": experiment_id,
             "run_name": name,
@@ -87,7 +75,10 @@ class Client:
 
     def upload(self, run_id: str, path: str, data: bytes) -> None:
         run = self.http.get(API + "/runs/get", params={"run_id": run_id}).json()["run"]
-        root = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:").strip("/")
+        self.upload_to(run["info"]["artifact_uri"], path, data)
+
+    def upload_to(self, artifact_uri: str, path: str, data: bytes) -> None:
+        root = artifact_uri.removeprefix("mlflow-artifacts:").strip("/")
         r = self.http.put(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{path}", content=data)
         r.raise_for_status()
 
@@ -112,6 +103,15 @@ ARTIFACTS: dict[str, bytes] = {
     "model/MLmodel": b"artifact_path: model\nflavors:\n  python_function:\n    loader_module: tracklet.models\n"
     b"model_uuid: 1234\n",
     "model/requirements.txt": b"numpy\n",
+}
+
+
+MODEL_ARTIFACTS: dict[str, bytes] = {
+    "MLmodel": b"artifact_path: alpha-model\nflavors:\n  python_function:\n    loader_module: tracklet.models\n"
+    b"model_id: alpha-model-id\n",
+    "model.pkl": bytes(range(256)),
+    "requirements.txt": b"scikit-learn==1.5\n",
+    "metadata/input_example.json": json.dumps({"columns": ["a", "b"], "data": [[1, 2]]}).encode(),
 }
 
 
@@ -161,4 +161,8 @@ def seed(url: str, points: int = 200) -> Seeded:
         json={"experiment_id": exp, "name": "alpha-model", "source_run_id": alpha, "model_type": "sklearn"},
     )
     model.raise_for_status()
+    info = model.json()["model"]["info"]
+    out.model_id = info["model_id"]
+    for path, data in MODEL_ARTIFACTS.items():  # where MLflow 3 keeps a logged model's files
+        c.upload_to(info["artifact_uri"], path, data)
     return out

@@ -73,9 +73,7 @@ def goto(page: Any, hash_: str) -> None:
 
 def row_names(page: Any) -> list[str]:
     page.wait_for_selector("#runs-table .tr[data-run-id]")
-    return page.eval_on_selector_all(
-        "#runs-table .tr[data-run-id] a.run-link", "els => els.map(e => e.textContent)"
-    )
+    return page.eval_on_selector_all("#runs-table .tr[data-run-id] a.run-link", "els => els.map(e => e.textContent)")
 
 
 def test_experiments_list_create_rename_delete_restore(page: Any, ui_server: SeededServer) -> None:
@@ -218,10 +216,7 @@ def test_running_run_chart_updates_live(page: Any, ui_server: SeededServer) -> N
     )
     Client(ui_server.url).log_batch(
         live,
-        metrics=[
-            {"key": "loss", "value": 0.01 * i, "timestamp": T0 + 100_000 + i, "step": 20 + i}
-            for i in range(10)
-        ],
+        metrics=[{"key": "loss", "value": 0.01 * i, "timestamp": T0 + 100_000 + i, "step": 20 + i} for i in range(10)],
     )
     page.wait_for_function(
         "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\").dataset.points) === 30",
@@ -270,12 +265,7 @@ def test_compare_view_with_parallel_coordinates(page: Any, ui_server: SeededServ
     page.click("#compare")
     svg = page.wait_for_selector("#parallel-coordinates svg.pc")
     assert svg.get_attribute("data-lines") == "3"
-    assert (
-        svg.eval_on_selector_all(
-            "path.pc-line", "ps => ps.filter(p => p.getAttribute('d').length > 10).length"
-        )
-        == 3
-    )
+    assert svg.eval_on_selector_all("path.pc-line", "ps => ps.filter(p => p.getAttribute('d').length > 10).length") == 3
     assert int(page.get_attribute("#scatter svg", "data-points") or 0) == 3
     page.wait_for_function(
         "Number(document.querySelector(\".chart-card[data-metric='loss'] .chart\")?.dataset.points) > 0"
@@ -304,3 +294,147 @@ def test_delete_and_restore_runs(page: Any, ui_server: SeededServer) -> None:
     page.wait_for_selector("#runs-table .empty")
     goto(page, f"/experiments/{exp}?flat=1")
     page.wait_for_function("document.querySelectorAll('#runs-table .tr[data-run-id]').length === 7")
+
+
+def table_requests(page: Any) -> list[dict[str, Any]]:
+    """Record the JSON bodies of the page's runs-table requests (and the URLs of the others)."""
+    seen: list[dict[str, Any]] = []
+
+    def on_request(request: Any) -> None:
+        if "/api/" in request.url:
+            body = request.post_data_json if request.method == "POST" else None
+            seen.append({"url": request.url, "body": body})
+
+    page.on("request", on_request)
+    return seen
+
+
+def test_runs_page_first_screen_is_one_table_request_with_default_columns(page: Any, ui_server: SeededServer) -> None:
+    seen = table_requests(page)
+    goto(page, f"/experiments/{ui_server.data.experiment_id}?flat=1")
+    page.wait_for_selector(".th[data-col='p:fold']")  # default columns: the first page's own keys
+    assert len(row_names(page)) == 7
+    tables = [r for r in seen if r["url"].endswith("/api/tracklet/runs/table")]
+    assert len(tables) == 1 and tables[0]["body"]["default_columns"] == 20
+    assert not any("/runs/keys" in r["url"] for r in seen)  # the full key list waits for the chooser
+    assert page.locator(f"#runs-table .tr[data-run-id='{ui_server.data.runs['alpha']}'] .td").count() > 6
+    page.click("#columns")
+    page.wait_for_selector(".chooser input[data-key='tags.team']")
+    assert any("/runs/keys" in r["url"] for r in seen)
+    page.uncheck(".chooser input[data-key='params.fold']")
+    page.wait_for_selector(".th[data-col='p:fold']", state="detached")
+    page.reload()  # the choice is remembered: no default columns asked any more
+    page.wait_for_selector(".th[data-col='p:layers']")
+    assert page.locator(".th[data-col='p:fold']").count() == 0
+    assert [r["body"].get("default_columns") for r in seen if r["url"].endswith("/runs/table")][-1] == 0
+
+
+def test_nested_runs_under_a_filter_show_matching_children_under_their_parent(
+    page: Any, ui_server: SeededServer
+) -> None:
+    goto(page, f"/experiments/{ui_server.data.experiment_id}?filter=params.fold%20%3D%20%270%27")
+    assert row_names(page) == ["parent"]  # only child-1 matches; its parent is shown for context
+    parent = page.locator(".tr", has_text="parent")
+    assert "context" in (parent.get_attribute("class") or "")
+    assert "1 run matching" in page.inner_text(".count")
+    parent.locator("button.expand").click()
+    page.wait_for_function("document.querySelectorAll('#runs-table .tr[data-run-id]').length === 2")
+    assert row_names(page) == ["parent", "child-1"]
+    shot(page, "runs-nested-filter", doc=True)
+    page.uncheck("#nested")  # flat: the matching runs only
+    page.wait_for_function("document.querySelector('#runs-table a.run-link')?.textContent === 'child-1'")
+    assert row_names(page) == ["child-1"]
+
+
+def test_select_all_acts_on_every_matching_run_in_one_request(page: Any, ui_server: SeededServer) -> None:
+    c = Client(ui_server.url)
+    exp = c.create_experiment("many-runs")
+    for i in range(1100):
+        c.post("/runs/create", {"experiment_id": exp, "run_name": f"r{i:04d}", "start_time": T0 + i})
+    keep = c.post("/runs/create", {"experiment_id": exp, "run_name": "keep-me", "start_time": T0})
+    seen = table_requests(page)
+    goto(page, f"/experiments/{exp}?filter=attributes.run_name%20LIKE%20%27r%25%27")
+    row_names(page)
+    page.click("#select-all")
+    page.wait_for_selector(".selection:has-text('All 1,100 run(s) matching the filter selected')")
+    page.locator(".tr", has_text="r1099").locator("input.select").uncheck()  # one exception
+    page.wait_for_selector(".selection:has-text('All 1,099')")
+    shot(page, "runs-select-all")
+    page.click("#delete-runs")
+    page.wait_for_function("document.querySelectorAll('#runs-table .tr[data-run-id]').length === 1")
+    assert row_names(page) == ["r1099"]
+    deletes = [r for r in seen if r["url"].endswith("/runs/delete")]
+    assert len(deletes) == 1 and deletes[0]["body"]["filter"] == "attributes.run_name LIKE 'r%'"
+    active = ui_server.http.post("/api/tracklet/runs/table", json={"experiment_ids": [exp], "limit": 10}).json()
+    assert active["total"] == 2 and {r["run_name"] for r in active["rows"]} == {"r1099", "keep-me"}
+    assert keep["run"]["info"]["run_id"] in {r["run_id"] for r in active["rows"]}
+
+    page.check("#show-deleted")
+    page.wait_for_selector("#restore-runs")
+    row_names(page)
+    page.click("#select-all")
+    page.wait_for_selector(".selection:has-text('All 1,099')")
+    page.click("#restore-runs")
+    page.wait_for_selector("#runs-table .empty")
+    assert ui_server.http.post("/api/tracklet/runs/table", json={"experiment_ids": [exp]}).json()["total"] == 1101
+
+
+def test_a_runs_logged_model_opens_with_its_artifacts_and_mlmodel(page: Any, ui_server: SeededServer) -> None:
+    goto(page, f"/runs/{ui_server.data.runs['alpha']}")
+    page.click("#models a.model-link:has-text('alpha-model')")
+    page.wait_for_selector("#model-name:has-text('alpha-model')")
+    assert page.get_attribute("#source-run", "href") == f"#/runs/{ui_server.data.runs['alpha']}"
+    mlmodel = page.wait_for_selector("#artifact-preview pre.mlmodel:has-text('flavors')")
+    assert "model_id: alpha-model-id" in mlmodel.inner_text()
+    assert "null" not in page.inner_text("#artifact-preview")
+    shot(page, "model-artifacts", doc=True)
+    page.click("#artifact-tree a.file[data-path='requirements.txt']")
+    page.wait_for_selector("#artifact-preview pre:has-text('scikit-learn==1.5')")
+    page.click("#artifact-tree a.dir[data-path='metadata']")
+    page.click("#artifact-tree a.file[data-path='metadata/input_example.json']")
+    assert '"columns": [' in page.wait_for_selector("#artifact-preview pre.json").inner_text()
+    page.click("#artifact-tree a.file[data-path='model.pkl']")
+    page.wait_for_selector("#artifact-preview :text('Binary file: no preview.')")
+    href = page.get_attribute("#artifact-preview a.download", "href")
+    assert ui_server.http.get(href).content == bytes(range(256))
+
+
+UNLABELLED = """() => {
+  const name = (el) => (el.getAttribute('aria-label') || el.labels?.[0]?.textContent || el.title
+                        || el.textContent || '').trim();
+  return [...document.querySelectorAll('button, input, select, textarea, [role=columnheader][tabindex]')]
+    .filter((el) => el.offsetParent !== null && !name(el))
+    .map((el) => el.outerHTML.slice(0, 120));
+}"""
+
+
+def test_keyboard_sorting_selection_labels_and_visible_focus(page: Any, ui_server: SeededServer) -> None:
+    exp = ui_server.data.experiment_id
+    goto(page, f"/experiments/{exp}?flat=1")
+    row_names(page)
+    assert page.evaluate(UNLABELLED) == []
+    header = page.locator(".th[data-col='m:accuracy']")
+    header.focus()
+    page.keyboard.press("Enter")  # metrics sort descending first
+    page.wait_for_function("document.querySelector('#runs-table a.run-link').textContent === 'gamma'")
+    assert page.evaluate("document.activeElement.dataset.col") == "m:accuracy"  # focus survives the redraw
+    assert header.get_attribute("aria-sort") == "descending"
+    page.keyboard.press(" ")
+    page.wait_for_function("document.querySelector('#runs-table a.run-link').textContent === 'alpha'")
+    assert page.locator(".th[data-col='m:accuracy']").get_attribute("aria-sort") == "ascending"
+    box = page.locator(".tr", has_text="beta").locator("input.select")
+    assert box.get_attribute("aria-label") == "Select run beta"
+    box.focus()
+    page.keyboard.press(" ")
+    page.wait_for_selector(".selection:has-text('1 selected')")
+    page.focus("#filter")
+    page.keyboard.press("Tab")  # to the Search button, by keyboard: its focus ring shows
+    assert page.evaluate("document.activeElement.id") == "search"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    shot(page, "runs-keyboard-focus")
+    for where in ("/", f"/runs/{ui_server.data.runs['alpha']}", f"/models/{ui_server.data.model_id}"):
+        goto(page, where)
+        page.wait_for_selector("main h1")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNLABELLED) == [], where

@@ -43,9 +43,7 @@ def test_table_lists_available_keys(any_ui_server: SeededServer) -> None:
     assert keys["params"] == ["fold", "layers", "lr", "optimizer"]
     assert keys["metrics"] == ["accuracy", "loss"]
     assert "team" in keys["tags"] and "mlflow.parentRunId" in keys["tags"]
-    r = any_ui_server.http.get(
-        "/api/tracklet/runs/keys", params={"experiment_ids": any_ui_server.data.experiment_id}
-    )
+    r = any_ui_server.http.get("/api/tracklet/runs/keys", params={"experiment_ids": any_ui_server.data.experiment_id})
     assert r.json()["keys"] == keys
 
 
@@ -76,10 +74,7 @@ def test_a_bad_filter_is_a_400_with_a_helpful_message(any_ui_server: SeededServe
 
 def test_table_pages_with_offset_and_limit(any_ui_server: SeededServer) -> None:
     everything = names(table(any_ui_server, order_by=["attributes.run_name ASC"], limit=100))
-    pages = [
-        names(table(any_ui_server, order_by=["attributes.run_name ASC"], offset=o, limit=3))
-        for o in (0, 3, 6)
-    ]
+    pages = [names(table(any_ui_server, order_by=["attributes.run_name ASC"], offset=o, limit=3)) for o in (0, 3, 6)]
     assert functools.reduce(operator.iadd, pages, []) == everything
     assert table(any_ui_server, offset=3, limit=3)["total"] == 7
 
@@ -93,12 +88,53 @@ def test_nested_table_shows_top_level_runs_with_child_counts(any_ui_server: Seed
     children = table(any_ui_server, parent_id=parent["run_id"])
     assert sorted(names(children)) == ["child-1", "child-2"]
     assert all(r["parent_run_id"] == parent["run_id"] for r in children["rows"])
-    # A filter shows every matching run, flat.
-    assert sorted(names(table(any_ui_server, nested=True, filter="params.lr = '0.05'"))) == [
-        "child-1",
-        "child-2",
-        "parent",
-    ]
+    # Flat, a filter lists every matching run.
+    assert sorted(names(table(any_ui_server, filter="params.lr = '0.05'"))) == ["child-1", "child-2", "parent"]
+
+
+def test_nested_table_under_a_filter_shows_matching_children_under_their_parent(
+    any_ui_server: SeededServer,
+) -> None:
+    # Parent and both children match: one top-level row, its two matching children under it.
+    page = table(any_ui_server, nested=True, filter="params.lr = '0.05'")
+    assert names(page) == ["parent"] and page["total"] == 1 and page["matched"] == 3
+    assert page["rows"][0]["child_count"] == 2 and page["rows"][0]["matches"] is True
+    # Only child-1 matches: its parent is shown as context (matches false), counting one child.
+    page = table(any_ui_server, nested=True, filter="params.fold = '0'")
+    assert names(page) == ["parent"] and page["matched"] == 1
+    parent = page["rows"][0]
+    assert parent["matches"] is False and parent["child_count"] == 1
+    children = table(any_ui_server, nested=True, parent_id=parent["run_id"], filter="params.fold = '0'")
+    assert names(children) == ["child-1"]
+    # Matching runs without a parent stay top-level, in the asked order; child-2 (loss 0.4) matches,
+    # child-1 (loss 0.5) does not.
+    page = table(any_ui_server, nested=True, filter="metrics.loss < 0.45", order_by=["attributes.run_name ASC"])
+    assert names(page) == ["alpha", "beta", "gamma", "live", "parent"] and page["matched"] == 6
+    assert next(r for r in page["rows"] if r["run_name"] == "parent")["child_count"] == 1
+
+
+def test_children_of_a_deleted_parent_are_top_level_in_the_active_view(any_ui_server: SeededServer) -> None:
+    parent = any_ui_server.data.runs["parent"]
+    post = any_ui_server.http.post
+    assert post("/api/tracklet/runs/delete", json={"run_ids": [parent]}).status_code == 200
+    try:
+        assert {"child-1", "child-2"} <= set(names(table(any_ui_server, nested=True)))
+    finally:
+        assert post("/api/tracklet/runs/restore", json={"run_ids": [parent]}).status_code == 200
+
+
+def test_default_columns_come_from_the_first_page_in_the_same_request(any_ui_server: SeededServer) -> None:
+    page = table(any_ui_server, default_columns=2, order_by=["attributes.run_name ASC"], limit=3)
+    assert names(page) == ["alpha", "beta", "child-1"]
+    assert page["columns"] == {"params": ["fold", "layers"], "metrics": ["accuracy", "loss"], "tags": []}
+    alpha = page["rows"][0]
+    assert alpha["params"] == {"layers": "2"} and set(alpha["metrics"]) == {"accuracy", "loss"}
+    assert "columns" not in table(any_ui_server, limit=1)
+    r = any_ui_server.http.post(
+        "/api/tracklet/runs/table",
+        json={"experiment_ids": [any_ui_server.data.experiment_id], "default_columns": -1},
+    )
+    assert r.status_code == 400 and "default_columns" in r.json()["message"]
 
 
 def test_bad_table_requests_are_rejected(any_ui_server: SeededServer) -> None:
@@ -148,6 +184,55 @@ def test_bulk_delete_and_restore(any_ui_server: SeededServer) -> None:
     assert table(any_ui_server)["total"] == 5
     assert any_ui_server.http.post("/api/tracklet/runs/restore", json={"run_ids": ids}).status_code == 200
     assert table(any_ui_server)["total"] == 7
+
+
+def test_delete_and_restore_every_run_matching_a_filter(any_ui_server: SeededServer) -> None:
+    exp = any_ui_server.data.experiment_id
+    post = any_ui_server.http.post
+    beta = any_ui_server.data.runs["beta"]
+    r = post("/api/tracklet/runs/delete", json={"experiment_ids": [exp], "filter": "params.optimizer = 'adam'",
+                                                "exclude_run_ids": [beta]})  # fmt: skip
+    assert r.status_code == 200 and r.json() == {"count": 1}
+    assert names(table(any_ui_server, view_type="DELETED_ONLY")) == ["alpha"]
+    r = post("/api/tracklet/runs/restore", json={"experiment_ids": [exp]})  # every deleted run
+    assert r.json() == {"count": 1} and table(any_ui_server)["total"] == 7
+
+
+def test_bulk_lifecycle_has_no_cap_and_takes_one_request(any_ui_server: SeededServer) -> None:
+    c = Client(any_ui_server.url)
+    exp = c.create_experiment(f"bulk-{random.randrange(10**9)}")
+    for i in range(1100):
+        c.post("/runs/create", {"experiment_id": exp, "run_name": f"r{i}", "start_time": T0 + i})
+    post = any_ui_server.http.post
+    assert post("/api/tracklet/runs/delete", json={"experiment_ids": [exp]}).json() == {"count": 1100}
+    body = {"experiment_ids": [exp]}
+    assert post("/api/tracklet/runs/table", json={**body, "limit": 1}).json()["total"] == 0
+    restored = post("/api/tracklet/runs/restore", json={**body, "filter": "attributes.run_name LIKE 'r1%'"})
+    assert restored.json() == {"count": 1 + 10 + 100 + 1000 - 900}  # r1, r10-r19, r100-r199, r1000-r1099
+    # No nested runs here: a nested view under a filter is the flat one, every row matching.
+    nested = post(
+        "/api/tracklet/runs/table", json={**body, "nested": True, "filter": "attributes.run_name LIKE 'r10%'"}
+    )
+    assert nested.json()["total"] == nested.json()["matched"] == 1 + 10 + 100
+    assert all(r["matches"] and r["child_count"] == 0 for r in nested.json()["rows"])
+
+
+def test_bad_bulk_lifecycle_requests_are_rejected_and_change_nothing(any_ui_server: SeededServer) -> None:
+    post = any_ui_server.http.post
+    exp = any_ui_server.data.experiment_id
+    alpha = any_ui_server.data.runs["alpha"]
+    for body in (
+        {},
+        {"run_ids": [alpha], "experiment_ids": [exp]},
+        {"experiment_ids": [exp], "filter": "params.lr >"},
+        {"experiment_ids": ["x"]},
+        {"experiment_ids": [exp], "exclude_run_ids": ["not a run id!"]},
+    ):
+        r = post("/api/tracklet/runs/delete", json=body)
+        assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", body
+    r = post("/api/tracklet/runs/delete", json={"run_ids": [alpha, "0" * 32]})
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert table(any_ui_server)["total"] == 7  # alpha was not deleted either
 
 
 def test_experiments_list_has_run_counts(any_ui_server: SeededServer) -> None:
@@ -201,15 +286,11 @@ def test_history_rejects_bad_requests(any_ui_server: SeededServer) -> None:
     alpha = any_ui_server.data.runs["alpha"]
     get = any_ui_server.http.get
     assert (
-        get(
-            "/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "x": "epoch"}
-        ).status_code
+        get("/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "x": "epoch"}).status_code
         == 400
     )
     assert (
-        get(
-            "/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "buckets": 0}
-        ).status_code
+        get("/api/tracklet/metrics/history", params={"run_ids": alpha, "metric_key": "loss", "buckets": 0}).status_code
         == 400
     )
     assert get("/api/tracklet/metrics/history", params={"metric_key": "loss"}).status_code == 400
@@ -257,10 +338,30 @@ def test_artifact_preview_is_capped(any_ui_server: SeededServer) -> None:
         "/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "data/table.csv"}
     )
     assert whole.headers["x-tracklet-truncated"] == "false" and whole.text.startswith("a,b,c")
-    escape = any_ui_server.http.get(
-        "/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "../../x"}
-    )
+    escape = any_ui_server.http.get("/api/tracklet/artifacts/preview", params={"run_id": alpha, "path": "../../x"})
     assert escape.status_code == 400
+
+
+def test_a_logged_models_artifacts_are_listed_and_previewed(any_ui_server: SeededServer) -> None:
+    get = any_ui_server.http.get
+    model_id = any_ui_server.data.model_id
+    files = get("/api/tracklet/artifacts/list", params={"model_id": model_id}).json()["files"]
+    assert [(f["path"], f["is_dir"]) for f in files] == [
+        ("MLmodel", False), ("metadata", True), ("model.pkl", False), ("requirements.txt", False)]  # fmt: skip
+    inner = get("/api/tracklet/artifacts/list", params={"model_id": model_id, "path": "metadata"}).json()
+    assert [f["path"] for f in inner["files"]] == ["metadata/input_example.json"]
+    r = get("/api/tracklet/artifacts/preview", params={"model_id": model_id, "path": "MLmodel"})
+    assert r.status_code == 200 and "flavors:" in r.text
+    run_files = get("/api/tracklet/artifacts/list", params={"run_id": any_ui_server.data.runs["alpha"]}).json()
+    assert "report.html" in [f["path"] for f in run_files["files"]]
+    for params, status in (
+        ({"path": "MLmodel"}, 400),  # neither owner
+        ({"model_id": model_id, "run_id": any_ui_server.data.runs["alpha"], "path": "MLmodel"}, 400),
+        ({"model_id": model_id, "path": "../../../x"}, 400),
+        ({"model_id": "m-nope", "path": "MLmodel"}, 404),
+    ):
+        r = get("/api/tracklet/artifacts/preview", params=params)
+        assert r.status_code == status and "error_code" in r.json(), params
 
 
 def test_the_page_and_its_modules_are_served(any_ui_server: SeededServer) -> None:

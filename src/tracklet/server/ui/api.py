@@ -30,6 +30,7 @@ from tracklet.validation import parse_experiment_id, validate_run_id
 MAX_PAGE = 5000
 MAX_HISTORY_RUNS = 500
 MAX_BULK_RUNS = 2000
+MAX_DEFAULT_COLUMNS = 1000
 DEFAULT_PREVIEW_BYTES = 1_000_000
 MAX_PREVIEW_BYTES = 10_000_000
 
@@ -47,6 +48,7 @@ class TableRequest(msgspec.Struct):
     nested: bool = False
     parent_id: str | None = None
     include_keys: bool = False
+    default_columns: int = 0
 
     def query(self) -> queries.TableQuery:
         if not self.experiment_ids:
@@ -56,8 +58,8 @@ class TableRequest(msgspec.Struct):
             filter=self.filter,
             order_by=self.order_by,
             view_type=view_type_of(self.view_type),
-            nested=self.nested and not self.filter,  # a filter shows every matching run, flat
-            parent_id=self.parent_id,
+            nested=self.nested,
+            parent_id=validate_run_id(self.parent_id) if self.parent_id is not None else None,
         )
 
     def columns(self) -> queries.Columns:
@@ -73,6 +75,15 @@ class RunIds(msgspec.Struct):
         if len(self.run_ids) > limit:
             raise InvalidParameterValue(f"At most {limit} run_ids per request, got {len(self.run_ids)}")
         return [validate_run_id(r) for r in self.run_ids]
+
+
+class RunSelection(msgspec.Struct):
+    """Runs to delete or restore: listed ids, or every run of experiments matching a filter."""
+
+    run_ids: list[str] | None = None
+    experiment_ids: list[str] | None = None
+    filter: str = ""
+    exclude_run_ids: list[str] = []
 
 
 class HistoryQuery(msgspec.Struct):
@@ -94,8 +105,15 @@ class ViewQuery(msgspec.Struct):
 
 class PreviewQuery(msgspec.Struct):
     run_id: str = ""
+    model_id: str = ""
     path: str = ""
     max_bytes: int = DEFAULT_PREVIEW_BYTES
+
+
+class ListQuery(msgspec.Struct):
+    run_id: str = ""
+    model_id: str = ""
+    path: str = ""
 
 
 def _read(store: Any, fn: Callable[..., Any], *args: Any) -> Any:
@@ -109,10 +127,20 @@ async def runs_table(request: Request) -> Response:
         raise InvalidParameterValue(f"limit must be between 1 and {MAX_PAGE}, got {body.limit}")
     if body.offset < 0:
         raise InvalidParameterValue(f"offset must not be negative, got {body.offset}")
+    if not 0 <= body.default_columns <= MAX_DEFAULT_COLUMNS:
+        raise InvalidParameterValue(
+            f"default_columns must be between 0 and {MAX_DEFAULT_COLUMNS}, got {body.default_columns}"
+        )
     q = body.query()
     store = store_of(request)
-    page = await run_sync(_read, store, queries.table_page, q, body.columns(), body.limit, body.offset)
+    page = await run_sync(
+        _read, store, queries.table_page, q, body.columns(), body.limit, body.offset, body.default_columns
+    )
     payload: dict[str, Any] = {"total": page.total, "offset": body.offset, "rows": page.rows}
+    if page.matched is not None:
+        payload["matched"] = page.matched
+    if page.columns is not None:
+        payload["columns"] = page.columns
     if body.include_keys:
         payload["keys"] = await run_sync(_read, store, queries.available_keys, q.experiment_ids)
     return json_response(payload)
@@ -189,17 +217,38 @@ async def runs_bulk_get(request: Request) -> Response:
 
 
 async def _set_stage(request: Request, delete: bool) -> Response:
-    body = await read_json(request, RunIds)
-    store = store_of(request)
-    fn = store.delete_run if delete else store.restore_run
+    """One transaction whatever the number of runs: listed ids, or all runs matching a filter."""
+    body = await read_json(request, RunSelection)
+    if (body.run_ids is None) == (body.experiment_ids is None):
+        raise InvalidParameterValue("Give either run_ids or experiment_ids (with an optional filter), not both")
+    stage = "deleted" if delete else "active"
+    db = store_of(request).db
+    if body.run_ids is not None:
+        ids = RunIds(body.run_ids).ids()
 
-    def apply(ids: list[str]) -> None:
-        for run_id in ids:
-            fn(run_id)
+        def by_ids() -> int:
+            with db.write() as conn:
+                return queries.set_stage(conn, stage, run_ids=ids)
 
-    ids = body.ids()
-    await run_sync(apply, ids)
-    return json_response({"run_ids": ids})
+        count = await run_sync(by_ids)
+        return json_response({"run_ids": ids, "count": count})
+    if not body.experiment_ids:
+        raise InvalidParameterValue("experiment_ids must name at least one experiment")
+    if len(body.exclude_run_ids) > MAX_BULK_RUNS:
+        raise InvalidParameterValue(f"At most {MAX_BULK_RUNS} exclude_run_ids, got {len(body.exclude_run_ids)}")
+    exclude = [validate_run_id(r) for r in body.exclude_run_ids]
+    q = queries.TableQuery(
+        experiment_ids=[parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids],
+        filter=body.filter,
+        view_type="ACTIVE_ONLY" if delete else "DELETED_ONLY",  # the runs this change applies to
+    )
+    where = queries.matching_ids(q)  # a bad filter fails here, before the write lock is taken
+
+    def by_filter() -> int:
+        with db.write() as conn:
+            return queries.set_stage(conn, stage, where=where, exclude=exclude)
+
+    return json_response({"count": await run_sync(by_filter)})
 
 
 async def runs_delete(request: Request) -> Response:
@@ -245,15 +294,45 @@ async def experiments_list(request: Request) -> Response:
     return json_response({"experiments": rows})
 
 
+async def _artifact_root(request: Request, run_id: str, model_id: str) -> str:
+    """The proxied artifact folder of a run or of a logged model (exactly one of them)."""
+    if bool(run_id) == bool(model_id):
+        raise InvalidParameterValue("Give either run_id or model_id")
+    store = store_of(request)
+    if run_id:
+        uri, owner = (await run_sync(store.get_run, validate_run_id(run_id))).info.artifact_uri, f"run {run_id}"
+    else:
+        model = await run_sync(store.get_logged_model, model_id)
+        uri, owner = model.info.artifact_uri, f"logged model {model_id}"
+    root = proxy_path(uri)
+    if root is None:
+        raise InvalidParameterValue(f"Artifacts of {owner} are not served by this server")
+    return root
+
+
+async def artifact_list(request: Request) -> Response:
+    """A folder of a run's or logged model's artifacts, paths relative to its artifact root."""
+    query = read_query(request, ListQuery)
+    root = await _artifact_root(request, query.run_id, query.model_id)
+    sub = clean_path(query.path)
+    files = await artifacts_of(request).list(posixpath.join(root, sub) if sub else root)
+    return json_response(
+        {
+            "files": [
+                {"path": posixpath.join(sub, f.path) if sub else f.path, "is_dir": f.is_dir, "file_size": f.file_size}
+                for f in files
+            ]
+        }  # fmt: skip
+    )
+
+
 async def artifact_preview(request: Request) -> Response:
-    """The first `max_bytes` of a run's artifact, for previews (headers say the size and if it was cut)."""
+    """The first `max_bytes` of a run's or logged model's artifact, for previews (headers say the size
+    and if it was cut)."""
     query = read_query(request, PreviewQuery)
     if not 1 <= query.max_bytes <= MAX_PREVIEW_BYTES:
         raise InvalidParameterValue(f"max_bytes must be between 1 and {MAX_PREVIEW_BYTES}")
-    run = await run_sync(store_of(request).get_run, validate_run_id(query.run_id))
-    root = proxy_path(run.info.artifact_uri)
-    if root is None:
-        raise InvalidParameterValue(f"Artifacts of run {query.run_id} are not served by this server")
+    root = await _artifact_root(request, query.run_id, query.model_id)
     path = posixpath.join(root, clean_path(query.path, allow_empty=False))
     artifacts = artifacts_of(request)
     size = await artifacts.size(path)
@@ -282,5 +361,6 @@ routes = [
     Route(f"{_BASE}/runs/delete", runs_delete, methods=["POST"]),
     Route(f"{_BASE}/runs/restore", runs_restore, methods=["POST"]),
     Route(f"{_BASE}/metrics/history", metric_history, methods=["GET"]),
+    Route(f"{_BASE}/artifacts/list", artifact_list, methods=["GET"]),
     Route(f"{_BASE}/artifacts/preview", artifact_preview, methods=["GET"]),
 ]

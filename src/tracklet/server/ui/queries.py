@@ -1,8 +1,14 @@
-"""Set-based reads behind the web UI's pages: the runs table, its keys, experiments with counts.
+"""Set-based statements behind the web UI's pages: the runs table, its keys, experiments with counts,
+and lifecycle changes of many runs at once.
 
 Every function takes an open connection and issues a fixed number of statements whatever the page
 size: one for the page of ids (the search compiler of `runs/search`), one for the total, and one
 per kind of requested column restricted to the page's ids and the requested keys.
+
+Nesting is one level, by the `mlflow.parentRunId` tag: a run is top-level unless its parent is a run
+of these experiments shown in the same view (active or deleted). With a filter, the top level holds
+the matching runs without such a parent and the parents of matching runs, whether they match or not
+(rows carry `matches`); a parent's `child_count` and its children are then its matching children.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, select
+from sqlalchemy import Connection, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy.sql.util import ClauseAdapter
 
+from tracklet.errors import ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import chunks
+from tracklet.store._util import chunks, now_ms
 from tracklet.store.search_sql import run_search_select
 from tracklet.validation import decode_metric_value
 
@@ -43,31 +51,96 @@ class TableQuery:
 class TablePage:
     total: int
     rows: list[dict[str, Any]] = field(default_factory=list)
+    matched: int | None = None  # runs matching the filter, when the top level also shows their parents
+    columns: dict[str, list[str]] | None = None  # the default columns, when asked for
 
 
-def _has_parent_here(experiment_ids: Sequence[int]) -> Any:
-    """The run has a parent run in these experiments (orphans whose parent is elsewhere count as top-level)."""
+_STAGES = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("active", "deleted")}
+
+
+def _has_parent_here(q: TableQuery) -> Any:
+    """The run has a parent run in these experiments and this view (orphans count as top-level)."""
     tags, runs, parent = s.tags, s.runs, s.runs.alias("parent")
     return exists().where(
         tags.c.run_uuid == runs.c.run_uuid,
         tags.c.key == PARENT_TAG,
         parent.c.run_uuid == tags.c.value,
-        parent.c.experiment_id.in_(list(experiment_ids)),
+        parent.c.experiment_id.in_(list(q.experiment_ids)),
+        parent.c.lifecycle_stage.in_(_STAGES[q.view_type]),
     )
 
 
+def matching_ids(q: TableQuery) -> Select[Any]:
+    """Every run id matching the query's filter and view, flat and unordered (for `IN (…)`)."""
+    stmt = run_search_select(q.experiment_ids, q.filter, q.view_type, [], 1, 0)
+    # Uncorrelated: it is used inside statements on `runs` itself.
+    return stmt.order_by(None).limit(None).offset(None).correlate(None)
+
+
+def _matches(q: TableQuery, runs: Any = None) -> Any:
+    """The filter (and experiments and view) as a condition on `runs`, or on an alias of it: applied
+    to the row at hand it costs a lookup, where `IN (every matching id)` would scan them all."""
+    cond = run_search_select(q.experiment_ids, q.filter, q.view_type, [], 1, 0).whereclause
+    return cond if runs is None else ClauseAdapter(runs).traverse(cond)
+
+
+def _top_level_under_filter(q: TableQuery, matches: bool = True) -> Any:
+    """Matching runs without a parent here, and parents (here) of matching runs (only the latter
+    with `matches=False`)."""
+    tags, child = s.tags, s.runs.alias("child")
+    parents_of_matches = (
+        select(tags.c.value)
+        .select_from(tags.join(child, child.c.run_uuid == tags.c.run_uuid))
+        .where(tags.c.key == PARENT_TAG, _matches(q, child))
+    )
+    is_parent = s.runs.c.run_uuid.in_(parents_of_matches)
+    return or_(and_(_matches(q), ~_has_parent_here(q)), is_parent) if matches else is_parent
+
+
 def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
+    runs, tags = s.runs, s.tags
+    if q.nested and q.filter and q.parent_id is None:
+        stmt = run_search_select(q.experiment_ids, "", q.view_type, list(q.order_by), limit, offset)
+        return stmt.where(_top_level_under_filter(q))
     stmt = run_search_select(q.experiment_ids, q.filter, q.view_type, list(q.order_by), limit, offset)
     if q.parent_id is not None:
-        tags = s.tags
         stmt = stmt.where(
-            exists().where(
-                tags.c.run_uuid == s.runs.c.run_uuid, tags.c.key == PARENT_TAG, tags.c.value == q.parent_id
-            )
+            exists().where(tags.c.run_uuid == runs.c.run_uuid, tags.c.key == PARENT_TAG, tags.c.value == q.parent_id)
         )
     elif q.nested:
-        stmt = stmt.where(~_has_parent_here(q.experiment_ids))
+        stmt = stmt.where(~_has_parent_here(q))
     return stmt
+
+
+def count_top_level_and_matching(conn: Connection, q: TableQuery) -> tuple[int, int]:
+    """Top-level rows and matching runs of a nested view under a filter (the filter is evaluated once
+    per run: it is the costly part)."""
+    r = s.runs
+    flags = (
+        select(
+            case((_matches(q), 1), else_=0).label("m"),
+            case((_has_parent_here(q), 1), else_=0).label("hp"),
+            case((_top_level_under_filter(q, matches=False), 1), else_=0).label("pm"),
+        )
+        .where(r.c.experiment_id.in_(list(q.experiment_ids)), r.c.lifecycle_stage.in_(_STAGES[q.view_type]))
+        .subquery()
+    )
+    top = case((or_(and_(flags.c.m == 1, flags.c.hp == 0), flags.c.pm == 1), 1), else_=0)
+    total, matched = conn.execute(select(func.coalesce(func.sum(top), 0), func.coalesce(func.sum(flags.c.m), 0))).one()
+    return int(total), int(matched)
+
+
+def has_nested_runs(conn: Connection, q: TableQuery) -> bool:
+    """Whether any run of these experiments and this view names a parent (one index probe per run,
+    stopping at the first): without any, a nested view under a filter is the flat one."""
+    r, t = s.runs, s.tags
+    probe = (
+        select(r.c.run_uuid)
+        .where(r.c.experiment_id.in_(list(q.experiment_ids)), r.c.lifecycle_stage.in_(_STAGES[q.view_type]))
+        .where(exists().where(t.c.run_uuid == r.c.run_uuid, t.c.key == PARENT_TAG))
+        .limit(1)
+    )
+    return conn.execute(probe).first() is not None
 
 
 def count_runs(conn: Connection, q: TableQuery) -> int:
@@ -86,15 +159,14 @@ def _values(conn: Connection, table: Any, ids: list[str], keys: Sequence[str]) -
     cols = [table.c.run_uuid, table.c.key, table.c.value]
     if "is_nan" in table.c:
         cols.append(table.c.is_nan)
-    return iter(
-        conn.execute(select(*cols).where(table.c.run_uuid.in_(ids), table.c.key.in_(list(keys)))).all()
-    )
+    return iter(conn.execute(select(*cols).where(table.c.run_uuid.in_(ids), table.c.key.in_(list(keys)))).all())
 
 
 def load_rows(
-    conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False
+    conn: Connection, ids: list[str], columns: Columns, child_counts: bool = False, match: TableQuery | None = None
 ) -> list[dict[str, Any]]:
-    """Table rows for these run ids, in this order, with only the requested columns."""
+    """Table rows for these run ids, in this order, with only the requested columns; with `match`,
+    child counts count only children matching its filter and rows say if they match it."""
     rows: dict[str, dict[str, Any]] = {}
     for part in chunks(ids, _CHUNK):
         r = s.runs
@@ -126,20 +198,60 @@ def load_rows(
             for run_id in part:
                 rows[run_id]["child_count"] = 0
             t = s.tags
-            counted = conn.execute(
-                select(t.c.value, func.count())
-                .where(t.c.key == PARENT_TAG, t.c.value.in_(part))
-                .group_by(t.c.value)
-            )
-            for parent_id, n in counted:
+            counting = select(t.c.value, func.count()).where(t.c.key == PARENT_TAG, t.c.value.in_(part))
+            if match is not None:
+                child = s.runs.alias("child")
+                counting = counting.select_from(t.join(child, child.c.run_uuid == t.c.run_uuid)).where(
+                    _matches(match, child)
+                )
+            for parent_id, n in conn.execute(counting.group_by(t.c.value)):
                 rows[parent_id]["child_count"] = int(n)
+        if match is not None:
+            r = s.runs
+            inside = {
+                row[0] for row in conn.execute(select(r.c.run_uuid).where(r.c.run_uuid.in_(part), _matches(match)))
+            }
+            for run_id in part:
+                if run_id in rows:
+                    rows[run_id]["matches"] = run_id in inside
     return [rows[i] for i in ids if i in rows]
 
 
-def table_page(conn: Connection, q: TableQuery, columns: Columns, limit: int, offset: int) -> TablePage:
+def _page_keys(conn: Connection, table: Any, ids: list[str], n: int) -> list[str]:
+    if not ids:
+        return []
+    query = select(table.c.key).where(table.c.run_uuid.in_(ids[:_CHUNK])).distinct().order_by(table.c.key).limit(n)
+    return [row[0] for row in conn.execute(query)]
+
+
+def table_page(
+    conn: Connection, q: TableQuery, columns: Columns, limit: int, offset: int, default_columns: int = 0
+) -> TablePage:
+    """One page of the table. With `default_columns` > 0 the columns are the first that many param and
+    metric keys (sorted) of the page's own runs: no scan of the whole experiment's keys before the
+    first screen, and the columns shown are ones that have values on it."""
+    under_filter = q.nested and bool(q.filter) and q.parent_id is None
+    if under_filter and not has_nested_runs(conn, q):
+        page = table_page(conn, replace(q, nested=False), columns, limit, offset, default_columns)
+        page.matched = page.total
+        for row in page.rows:
+            row["matches"], row["child_count"] = True, 0
+        return page
     ids = page_ids(conn, q, limit, offset)
-    page = TablePage(total=count_runs(conn, q))
-    page.rows = load_rows(conn, ids, columns, child_counts=q.nested or q.parent_id is not None)
+    page = TablePage(total=0)
+    if under_filter:
+        page.total, page.matched = count_top_level_and_matching(conn, q)
+    else:
+        page.total = count_runs(conn, q)
+    if default_columns > 0:
+        page.columns = {
+            "params": _page_keys(conn, s.params, ids, default_columns),
+            "metrics": _page_keys(conn, s.latest_metrics, ids, default_columns),
+            "tags": [],
+        }
+        columns = Columns(page.columns["params"], page.columns["metrics"], ())
+    match = q if under_filter else None
+    page.rows = load_rows(conn, ids, columns, child_counts=q.nested or q.parent_id is not None, match=match)
     return page
 
 
@@ -166,6 +278,32 @@ def available_keys(conn: Connection, experiment_ids: Sequence[int]) -> dict[str,
         query = select(table.c.key).where(table.c.run_uuid.in_(runs)).distinct().order_by(table.c.key)
         keys[name] = [row[0] for row in conn.execute(query)]
     return keys
+
+
+def set_stage(conn: Connection, stage: str, run_ids: Sequence[str] = (), where: Select[Any] | None = None,
+              exclude: Sequence[str] = ()) -> int:  # fmt: skip
+    """Move runs to `stage` ("active" or "deleted") in one transaction: the listed ids (every one must
+    exist, or nothing changes), or the ids of the `where` select but the excluded ones. Returns how
+    many runs matched."""
+    r = s.runs
+    values = {"lifecycle_stage": stage, "deleted_time": now_ms() if stage == "deleted" else None}
+    if where is None:
+        ids = list(dict.fromkeys(run_ids))
+        found: set[str] = set()
+        for part in chunks(ids, _CHUNK):
+            found.update(row[0] for row in conn.execute(select(r.c.run_uuid).where(r.c.run_uuid.in_(part))))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ResourceDoesNotExist(f"Run with id={missing[0]} not found")
+        for part in chunks(ids, _CHUNK):
+            conn.execute(update(r).where(r.c.run_uuid.in_(part)).values(**values))
+        return len(ids)
+    # Read the ids first: one statement, the same on SQLite and PostgreSQL, and the count is exact.
+    skip = set(exclude)
+    ids = [row[0] for row in conn.execute(where) if row[0] not in skip]
+    for part in chunks(ids, _CHUNK):
+        conn.execute(update(r).where(r.c.run_uuid.in_(part)).values(**values))
+    return len(ids)
 
 
 def experiments_with_counts(conn: Connection, view_type: str) -> list[dict[str, Any]]:

@@ -65,18 +65,24 @@ export const api = {
   bulkGet: (runIds) => request("POST", `${TL}/runs/bulk-get`, { body: { run_ids: runIds } }),
   deleteRuns: (runIds) => request("POST", `${TL}/runs/delete`, { body: { run_ids: runIds } }),
   restoreRuns: (runIds) => request("POST", `${TL}/runs/restore`, { body: { run_ids: runIds } }),
+  /** Every run of the experiments matching the filter but the excluded ones, in one request. */
+  setStageMatching: (deleted, body) => request("POST", `${TL}/runs/${deleted ? "delete" : "restore"}`, { body }),
   history: (query, signal) => request("GET", `${TL}/metrics/history`, { query, signal }),
 
   getRun: (id) => request("GET", `${ML}/runs/get`, { query: { run_id: id } }),
   setTag: (runId, key, value) => request("POST", `${ML}/runs/set-tag`, { body: { run_id: runId, key, value } }),
   deleteTag: (runId, key) => request("POST", `${ML}/runs/delete-tag`, { body: { run_id: runId, key } }),
   listArtifacts: (runId, path) => request("GET", `${ML}/artifacts/list`, { query: { run_id: runId, path } }),
+  /** A folder of a run's or logged model's artifacts: owner is {run_id} or {model_id}. */
+  listOwnedArtifacts: (owner, path) => request("GET", `${TL}/artifacts/list`, { query: { ...owner, path } }),
+  getModel: (modelId) => request("GET", `${ML}/logged-models/${encodeURIComponent(modelId)}`),
   searchModels: (experimentId, filter) =>
     request("POST", `${ML}/logged-models/search`, { body: { experiment_ids: [experimentId], filter, max_results: 100 } }),
 
-  /** The first bytes of an artifact as text, with its full size and whether it was cut. */
-  async preview(runId, path, maxBytes = 1_000_000) {
-    const qs = new URLSearchParams({ run_id: runId, path, max_bytes: String(maxBytes) });
+  /** The first bytes of an artifact as text, with its full size and whether it was cut; owner is
+   * {run_id} or {model_id}. */
+  async preview(owner, path, maxBytes = 1_000_000) {
+    const qs = new URLSearchParams({ ...owner, path, max_bytes: String(maxBytes) });
     busy(1);
     try {
       const res = await fetch(`${TL}/artifacts/preview?${qs}`);

@@ -1,15 +1,18 @@
-// The page router: `#/` experiments, `#/experiments/<id>` runs, `#/runs/<id>` a run, `#/compare?runs=a,b`.
+// The page router: `#/` experiments, `#/experiments/<id>` runs, `#/runs/<id>` a run,
+// `#/models/<id>` a logged model, `#/compare?runs=a,b`.
 import { clear, h } from "./dom.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
+import { modelPage } from "./models.js";
 
 const routes = [
   [/^\/?$/, () => experimentsPage],
   [/^\/experiments\/?$/, () => experimentsPage],
   [/^\/experiments\/([^/]+)$/, () => runsPage],
   [/^\/runs\/([^/]+)$/, () => runPage],
+  [/^\/models\/([^/]+)$/, () => modelPage],
   [/^\/compare$/, () => comparePage],
 ];
 

@@ -53,7 +53,7 @@ export class LineChart {
     this.onReset = onReset;
     this.series = [];
     this.view = null; // [x0, x1] requested range, or null for everything
-    this.canvas = h("canvas.chart-canvas");
+    this.canvas = h("canvas.chart-canvas", { role: "img", "aria-label": "Line chart (drag to zoom, double-click to reset)" });
     this.overlay = h("div.chart-selection", { hidden: true });
     this.tip = h("div.chart-tip", { hidden: true });
     this.el = h("div.chart", { style: { height: `${height}px` } }, this.canvas, this.overlay, this.tip);

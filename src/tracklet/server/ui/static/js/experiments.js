@@ -5,7 +5,7 @@ import { clear, fmtTime, h, toast } from "./dom.js";
 export async function experimentsPage(root, ctx) {
   const showDeleted = ctx.params.get("deleted") === "1";
   const list = h("div");
-  const nameInput = h("input#new-experiment-name", { placeholder: "New experiment name", size: 32 });
+  const nameInput = h("input#new-experiment-name", { placeholder: "New experiment name", size: 32, "aria-label": "New experiment name" });
   const create = async (ev) => {
     ev.preventDefault();
     const name = nameInput.value.trim();
@@ -47,7 +47,7 @@ export async function experimentsPage(root, ctx) {
   function row(e) {
     const nameCell = h("td.name", showDeleted ? e.name : h("a", { href: `#/experiments/${e.experiment_id}` }, e.name));
     const rename = () => {
-      const input = h("input.rename", { value: e.name, size: 30 });
+      const input = h("input.rename", { value: e.name, size: 30, "aria-label": `New name of experiment ${e.name}` });
       const save = async (ev) => {
         ev.preventDefault();
         try {
@@ -71,10 +71,11 @@ export async function experimentsPage(root, ctx) {
       }
     };
     const actions = showDeleted
-      ? [h("button.restore", { on: { click: act(api.restoreExperiment, `Restored ${e.name}`) } }, "Restore")]
+      ? [h("button.restore", { "aria-label": `Restore experiment ${e.name}`, on: { click: act(api.restoreExperiment, `Restored ${e.name}`) } }, "Restore")]
       : [
-          h("button.rename", { on: { click: rename } }, "Rename"),
+          h("button.rename", { "aria-label": `Rename experiment ${e.name}`, on: { click: rename } }, "Rename"),
           h("button.danger.delete", {
+            "aria-label": `Delete experiment ${e.name}`,
             on: { click: () => confirm(`Delete experiment "${e.name}"?`) && act(api.deleteExperiment, `Deleted ${e.name}`)() },
           }, "Delete"),
         ];

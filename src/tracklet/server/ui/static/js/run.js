@@ -39,7 +39,7 @@ export async function runPage(root, ctx, runId) {
   const tabs = ["overview", "metrics", "artifacts"];
   const body = h("div.tab-body");
   const nav = h("nav.tabs", tabs.map((t) =>
-    h(`a.tab${t === tab ? ".active" : ""}#tab-${t}`, { href: `#/runs/${runId}?tab=${t}` }, t[0].toUpperCase() + t.slice(1))));
+    h(`a.tab${t === tab ? ".active" : ""}#tab-${t}`, { href: `#/runs/${runId}?tab=${t}`, "aria-current": t === tab ? "page" : null }, t[0].toUpperCase() + t.slice(1))));
 
   root.append(
     h("div.toolbar",
@@ -57,7 +57,7 @@ export async function runPage(root, ctx, runId) {
     const keys = metrics.map((m) => m.key).sort();
     if (keys.length) body.append(chartPanel(ctx, { runs: [{ ...info }], keys }));
   } else if (tab === "artifacts") {
-    body.append(await artifactBrowser(ctx, info));
+    body.append(await artifactBrowser(ctx, { run_id: runId }, info.artifact_uri));
   } else {
     body.append(overview(), h("h2", "Parameters"), paramsTable(), h("h2", "Metrics"), metricsTable(metrics),
       h("h2", "Tags"), tagsSection(), h("h2", "Logged models"), modelsTable());
@@ -92,7 +92,7 @@ export async function runPage(root, ctx, runId) {
     const view = h("div.note#description", tags[NOTE] || h("span.muted", "No description."));
     const box = h("div.description", h("h2", "Description"), view);
     const edit = h("button#edit-description", { on: { click: () => {
-      const area = h("textarea#description-input", { rows: 6, cols: 80 });
+      const area = h("textarea#description-input", { rows: 6, cols: 80, "aria-label": "Description" });
       area.value = tags[NOTE] || "";
       const save = h("button#save-description", { on: { click: async () => {
         try {
@@ -133,7 +133,7 @@ export async function runPage(root, ctx, runId) {
       const rows = keys.map((k) => {
         const valueCell = h("td", tags[k]);
         const editBtn = h("button.edit-tag", { on: { click: () => {
-          const input = h("input.tag-value", { value: tags[k], size: 40 });
+          const input = h("input.tag-value", { value: tags[k], size: 40, "aria-label": `Value of tag ${k}` });
           clear(valueCell).append(h("form.inline", { on: { submit: async (ev) => {
             ev.preventDefault();
             try {
@@ -145,7 +145,7 @@ export async function runPage(root, ctx, runId) {
             }
           } } }, input, h("button", { type: "submit" }, "Save")));
           input.focus();
-        } } }, "Edit");
+        } }, "aria-label": `Edit tag ${k}` }, "Edit");
         const delBtn = h("button.danger.delete-tag", { on: { click: async () => {
           try {
             await api.deleteTag(runId, k);
@@ -154,11 +154,11 @@ export async function runPage(root, ctx, runId) {
           } catch (e) {
             toast(e.message, "error");
           }
-        } } }, "Delete");
+        } }, "aria-label": `Delete tag ${k}` }, "Delete");
         return h("tr", { dataset: { tag: k } }, h("td", k), valueCell, h("td.actions", editBtn, delBtn));
       });
-      const keyIn = h("input#new-tag-key", { placeholder: "key" });
-      const valIn = h("input#new-tag-value", { placeholder: "value" });
+      const keyIn = h("input#new-tag-key", { placeholder: "key", "aria-label": "New tag key" });
+      const valIn = h("input#new-tag-value", { placeholder: "value", "aria-label": "New tag value" });
       const add = async (ev) => {
         ev.preventDefault();
         if (!keyIn.value.trim()) return;
@@ -182,8 +182,10 @@ export async function runPage(root, ctx, runId) {
   function modelsTable() {
     return kvTable("models", models.map((m) => {
       const i = m.info || m;
-      return h("tr", h("td", i.name), h("td", h("code", i.model_id)), h("td", i.model_type || ""), h("td", i.status || ""),
-        h("td", i.artifact_uri ? h("code", i.artifact_uri) : ""));
+      const href = `#/models/${encodeURIComponent(i.model_id)}`;
+      return h("tr", { dataset: { modelId: i.model_id } }, h("td", h("a.model-link", { href }, i.name)), h("td", h("code", i.model_id)),
+        h("td", i.model_type || ""), h("td", i.status || ""),
+        h("td", i.artifact_uri ? h("a", { href, title: "Browse this model's artifacts" }, h("code", i.artifact_uri)) : ""));
     }), ["Name", "Model ID", "Type", "Status", "Artifacts"]);
   }
 }

@@ -1,0 +1,52 @@
+// A logged model (MLflow 3: `logged-models/<id>`): its details, params and tags, the run that logged
+// it, and its artifacts (kept under the experiment, `…/models/<id>/artifacts`) in the same browser
+// and previews as a run's, its MLmodel shown first.
+import { api } from "./api.js";
+import { artifactBrowser } from "./artifacts.js";
+import { fmtTime, h } from "./dom.js";
+
+export async function modelPage(root, ctx, modelId) {
+  let model;
+  try {
+    model = (await api.getModel(modelId)).model;
+  } catch (e) {
+    root.append(h("p.error", e.message));
+    return;
+  }
+  if (!ctx.alive()) return;
+  const info = model.info;
+  const expId = info.experiment_id;
+  const [experiment, run] = await Promise.all([
+    api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: `#${expId}` })),
+    info.source_run_id ? api.getRun(info.source_run_id).then((r) => r.run).catch(() => null) : null,
+  ]);
+  if (!ctx.alive()) return;
+
+  const row = (k, v) => (v ? h("tr", h("th", { scope: "row" }, k), h("td", v)) : null);
+  const kv = (id, items) => (items?.length
+    ? h(`table.grid.kv#${id}`, h("tbody", [...items].sort((a, b) => a.key.localeCompare(b.key)).map((x) => h("tr", h("td", x.key), h("td", x.value)))))
+    : h("p.muted", "None."));
+  const runLink = (id) => info.source_run_id && h(`a${id}`, { href: `#/runs/${info.source_run_id}` }, run?.info.run_name || info.source_run_id);
+
+  root.append(
+    h("div.toolbar",
+      h("h1", h("a", { href: "#/" }, "Experiments"), " / ", h("a", { href: `#/experiments/${expId}` }, experiment.name), " / ",
+        info.source_run_id ? [runLink(".source-run"), " / "] : null, h("span#model-name", info.name)),
+      h("span.status", info.status || ""),
+    ),
+    h("table.grid.kv#model-overview",
+      h("tbody",
+        row("Model ID", h("code", info.model_id)),
+        row("Type", info.model_type),
+        row("Status", info.status),
+        row("Created", fmtTime(info.creation_timestamp_ms)),
+        row("Source run", runLink("#source-run")),
+        row("Artifact URI", h("code", info.artifact_uri)),
+      ),
+    ),
+    h("h2", "Parameters"), kv("model-params", model.data?.params),
+    h("h2", "Tags"), kv("model-tags", info.tags),
+    h("h2", "Artifacts"),
+    await artifactBrowser(ctx, { model_id: info.model_id }, info.artifact_uri),
+  );
+}
