@@ -71,6 +71,7 @@ params = Table(
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_params_key_value", "key", "value"),
+    sqlite_with_rowid=False,  # clustered by run: one B-tree to write, one range to read a run's params
 )
 
 tags = Table(
@@ -80,6 +81,8 @@ tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_tags_key_value", "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 metrics = Table(
@@ -108,6 +111,7 @@ latest_metrics = Table(
     Column("n_points", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 dataset_inputs = Table(
