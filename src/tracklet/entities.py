@@ -96,6 +96,23 @@ class Run(Entity):
     outputs: RunOutputs = msgspec.field(default_factory=RunOutputs)
 
 
+class EncodedRunData(Entity):
+    """RunData whose params and tags arrive as JSON arrays built by the database (search pages)."""
+
+    metrics: list[Metric] = []
+    params: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    tags: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+class EncodedRun(Entity):
+    """A Run on its way to the wire: it encodes to the same JSON as `Run`."""
+
+    info: RunInfo
+    data: EncodedRunData = msgspec.field(default_factory=EncodedRunData)
+    inputs: RunInputs = msgspec.field(default_factory=RunInputs)
+    outputs: RunOutputs = msgspec.field(default_factory=RunOutputs)
+
+
 class ModelMetric(Entity):
     key: str
     value: float | str

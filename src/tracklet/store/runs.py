@@ -8,11 +8,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, delete, select, update
 
 from tracklet.entities import (
     Dataset,
     DatasetInput,
+    EncodedRun,
+    EncodedRunData,
     KeyValue,
     Metric,
     ModelInput,
@@ -24,6 +27,7 @@ from tracklet.entities import (
     RunOutputs,
 )
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.store import dialects
 from tracklet.store import schema as s
 from tracklet.store._util import chunks, now_ms, read_page
 from tracklet.store.database import Database
@@ -61,11 +65,21 @@ class RunStore:
 
     def load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         """Whole runs for these ids, in this order, with a fixed number of queries."""
+        return self._load_runs(conn, run_ids, encoded=False)  # type: ignore[return-value]
+
+    def load_runs_encoded(self, conn: Connection, run_ids: Sequence[str]) -> list[EncodedRun]:
+        """The same runs, ready for the wire: params and tags come as JSON built by the database,
+        which makes a page of 1,000 runs (tens of thousands of params and tags) several times cheaper."""
+        return self._load_runs(conn, run_ids, encoded=True)  # type: ignore[return-value]
+
+    def _load_runs(self, conn: Connection, run_ids: Sequence[str], encoded: bool) -> list[Run] | list[EncodedRun]:
         if not run_ids:
             return []
         infos: dict[str, Any] = {}
         params: dict[str, list[KeyValue]] = defaultdict(list)
         tags: dict[str, list[KeyValue]] = defaultdict(list)
+        encoded_params: dict[str, msgspec.Raw] = {}
+        encoded_tags: dict[str, msgspec.Raw] = {}
         metrics: dict[str, list[Metric]] = defaultdict(list)
         datasets: dict[str, list[DatasetInput]] = defaultdict(list)
         inputs: dict[str, list[ModelInput]] = defaultdict(list)
@@ -76,10 +90,15 @@ class RunStore:
             # Children are read as plain tuples: a page of 1,000 runs brings tens of thousands of rows.
             in_ids = f"run_uuid IN ({self.db.marks(len(ids))})"
             args = tuple(ids)
-            for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args):
-                params[run_uuid].append(KeyValue(key=key, value=value))
-            for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
-                tags[run_uuid].append(KeyValue(key=key, value=value))
+            if encoded:
+                for table, into in (("params", encoded_params), ("tags", encoded_tags)):
+                    sql = dialects.json_key_values(conn.engine, table).format(in_ids=in_ids)
+                    into.update((run_uuid, msgspec.Raw(array)) for run_uuid, array in self.db.fetch_all(conn, sql, args))
+            else:
+                for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args):
+                    params[run_uuid].append(KeyValue(key=key, value=value))
+                for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
+                    tags[run_uuid].append(KeyValue(key=key, value=value))
             for run_uuid, key, value, timestamp, step, is_nan in self.db.fetch_all(
                 conn, f"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {in_ids}", args
             ):
@@ -107,19 +126,25 @@ class RunStore:
                     inputs[row.run_uuid].append(ModelInput(model_id=row.model_id))
                 else:
                     outputs[row.run_uuid].append(ModelOutput(model_id=row.model_id, step=row.step))
-        runs = []
+        runs: list[Any] = []
         for run_id in run_ids:
             info_row = infos.get(run_id)
             if info_row is None:
                 continue
-            runs.append(
-                Run(
-                    info=_run_info(info_row),
-                    data=RunData(metrics=metrics[run_id], params=params[run_id], tags=tags[run_id]),
-                    inputs=RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id]),
-                    outputs=RunOutputs(model_outputs=outputs[run_id]),
+            run_inputs = RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id])
+            run_outputs = RunOutputs(model_outputs=outputs[run_id])
+            if encoded:
+                wire_data = EncodedRunData(
+                    metrics=metrics[run_id],
+                    params=encoded_params.get(run_id, msgspec.UNSET),
+                    tags=encoded_tags.get(run_id, msgspec.UNSET),
                 )
-            )
+                runs.append(
+                    EncodedRun(info=_run_info(info_row), data=wire_data, inputs=run_inputs, outputs=run_outputs)
+                )
+            else:
+                data = RunData(metrics=metrics[run_id], params=params[run_id], tags=tags[run_id])
+                runs.append(Run(info=_run_info(info_row), data=data, inputs=run_inputs, outputs=run_outputs))
         return runs
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -340,18 +365,21 @@ class RunStore:
         max_results: int,
         order_by: list[str] | None,
         page_token: str | None,
-    ) -> tuple[list[Run], str | None]:
+        encoded: bool = False,
+    ) -> tuple[list[Run], str | None] | tuple[list[EncodedRun], str | None]:
+        """A page of runs; `encoded` gives them ready for the wire (`load_runs_encoded`)."""
         from tracklet.store import search, search_sql
 
         if not experiment_ids:
             search.decode_page_token(page_token)  # a bad token is still an error
             return [], None
+        load: Any = self.load_runs_encoded if encoded else self.load_runs
         return read_page(
             self.db,
             lambda limit, offset: search_sql.run_search_select(
                 experiment_ids, filter_string, view_type, order_by, limit, offset
             ),
-            self.load_runs,
+            load,
             max_results,
             page_token,
         )

@@ -313,6 +313,7 @@ async def search(request: Request) -> Response:
         max_results,
         body.order_by,
         body.page_token,
+        True,  # encoded: params and tags as JSON from the database
     )
     return page_response("runs", runs, token)
 
