@@ -342,9 +342,7 @@ async def get_history_bulk_interval(request: Request) -> Response:
     checked = validate_bulk_interval(
         run_ids, metric_key, params.get("start_step"), params.get("end_step"), params.get("max_results")
     )
-    metrics = await run_sync(
-        store_of(request).get_metric_history_bulk_interval, run_ids, metric_key, *checked
-    )
+    metrics = await run_sync(store_of(request).get_metric_history_bulk_interval, run_ids, metric_key, *checked)
     return page_response("metrics", metrics, None)
 
 
