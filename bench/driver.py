@@ -190,7 +190,7 @@ def create_runs(a: dict[str, Any]) -> Result:
     ]
     run_id_re = re.compile(rb'"run_id"\s*:\s*"([0-9a-zA-Z_-]+)"')
     with Clock() as clock:
-        for create, tail in zip(creates, tails):
+        for create, tail in zip(creates, tails, strict=True):
             match = run_id_re.search(conn.post(f"{API}/runs/create", create))
             assert match, "runs/create answered without a run_id"
             conn.post(f"{API}/runs/log-batch", b'{"run_id":"' + match.group(1) + b'",' + tail)
