@@ -190,7 +190,7 @@ def create_runs(a: dict[str, Any]) -> Result:
     ]
     run_id_re = re.compile(rb'"run_id"\s*:\s*"([0-9a-zA-Z_-]+)"')
     with Clock() as clock:
-        for create, tail in zip(creates, tails):
+        for create, tail in zip(creates, tails, strict=True):
             match = run_id_re.search(conn.post(f"{API}/runs/create", create))
             assert match, "runs/create answered without a run_id"
             conn.post(f"{API}/runs/log-batch", b'{"run_id":"' + match.group(1) + b'",' + tail)
@@ -374,6 +374,9 @@ def _verify_chart(points: list[dict[str, Any]], n: int, limit: int, run_id: str)
         check(0 <= step < n, f"chart {n}: step {step} out of range")
         check(float(p["value"]) == data.history_value(step), f"chart {n}: wrong value at step {step}")
         check(p.get("run_id", run_id) == run_id, f"chart {n}: wrong run_id")
+    steps = [int(p.get("step", 0)) for p in points]
+    check(steps == sorted(steps), f"chart {n}: points not in step order")
+    check(steps[0] == 0 and steps[-1] == n - 1, f"chart {n}: first/last step {steps[0]}/{steps[-1]}, not 0/{n - 1}")
 
 
 def ui(a: dict[str, Any]) -> Result:

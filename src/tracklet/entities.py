@@ -28,6 +28,12 @@ class Metric(msgspec.Struct):
     step: int = 0
 
 
+class MetricWithRunId(Metric):
+    """A point of `metrics/get-history-bulk-interval`, which samples several runs in one answer."""
+
+    run_id: str = ""
+
+
 class Experiment(Entity):
     experiment_id: str
     name: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from typing import NamedTuple
 
 from tracklet.entities import DatasetInput
 from tracklet.errors import InvalidParameterValue
@@ -18,6 +19,8 @@ MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_TOTAL = 1000
 MAX_SEARCH_RESULTS = 50000
+MAX_BULK_INTERVAL_RUNS = 100  # metrics/get-history-bulk-interval: run_ids per request
+MAX_BULK_INTERVAL_RESULTS = 2500  # ... and points per run (also the default)
 # Datasets of runs/log-inputs.
 MAX_DATASET_NAME_LENGTH = 500
 MAX_DATASET_DIGEST_LENGTH = 36
@@ -38,6 +41,57 @@ def missing(field: str) -> InvalidParameterValue:
         f"Missing value for required parameter '{field}'. "
         "See the API docs for more information about request parameters."
     )
+
+
+def _see_docs(message: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"{message} See the API docs for more information about request parameters.")
+
+
+def parse_query_int(value: str | None, field: str) -> int | None:
+    """An integer query parameter, with MLflow's message for one that is not (an int64 here)."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or not -(2**63) <= number < 2**63:
+        raise _see_docs(f"Invalid value \"{value}\" for parameter '{field}' supplied:  Hint: Value was of type 'str'.")
+    return number
+
+
+class BulkInterval(NamedTuple):
+    max_results: int
+    start_step: int | None
+    end_step: int | None
+
+
+def validate_bulk_interval(
+    run_ids: list[str], metric_key: str | None, start_step: str | None, end_step: str | None, max_results: str | None
+) -> BulkInterval:
+    """The checks of MLflow's get-history-bulk-interval on its query parameters, in its order and words."""
+    if not run_ids:
+        raise missing("run_ids")
+    if len(run_ids) > MAX_BULK_INTERVAL_RUNS:
+        raise _see_docs(
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_INTERVAL_RUNS} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
+    require(metric_key, "metric_key")
+    start, end = parse_query_int(start_step, "start_step"), parse_query_int(end_step, "end_step")
+    limit = parse_query_int(max_results, "max_results")
+    if limit is None:
+        limit = MAX_BULK_INTERVAL_RESULTS
+    elif not 1 <= limit <= MAX_BULK_INTERVAL_RESULTS:
+        raise _see_docs(f"max_results must be between 1 and {MAX_BULK_INTERVAL_RESULTS}.")
+    if start is not None and end is not None:
+        if start > end:
+            raise InvalidParameterValue(
+                f"end_step must be greater than start_step. Found start_step={start} and end_step={end}."
+            )
+    elif start is not None or end is not None:
+        raise InvalidParameterValue("If either start step or end step are specified, both must be specified.")
+    return BulkInterval(limit, start, end)
 
 
 def require(value: object, field: str) -> None:

@@ -18,6 +18,7 @@ from tracklet.entities import (
     EncodedRunData,
     KeyValue,
     Metric,
+    MetricWithRunId,
     ModelInput,
     ModelOutput,
     Run,
@@ -33,6 +34,7 @@ from tracklet.store._util import chunks, now_ms, read_page
 from tracklet.store.database import Database
 from tracklet.store.metrics import MetricLike, read_history, write_points
 from tracklet.store.run_names import generate_run_name
+from tracklet.store.sampling import sample_history
 
 RUN_NAME_TAG = "mlflow.runName"
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
@@ -307,6 +309,18 @@ class RunStore:
         with self.db.read() as conn:
             self._run_row(conn, run_id)
             return read_history(conn, run_id, key, max_results, page_token)
+
+    def get_metric_history_bulk_interval(
+        self, run_ids: Sequence[str], key: str, max_results: int, start_step: int | None, end_step: int | None
+    ) -> list[MetricWithRunId]:
+        """At most `max_results` evenly spaced points of `key` per run, the first and last included, run
+        by run in the order given (MLflow's rule: unknown runs contribute nothing). See `sampling.py`."""
+        with self.db.read() as conn:
+            return [
+                point
+                for run_id in run_ids
+                for point in sample_history(conn, run_id, key, max_results, start_step, end_step)
+            ]
 
     # ---- inputs and outputs --------------------------------------------------------------------
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:

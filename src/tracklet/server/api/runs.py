@@ -25,6 +25,7 @@ from tracklet.validation import (
     parse_experiment_id,
     require,
     truncate,
+    validate_bulk_interval,
     validate_dataset_input,
     validate_key,
     validate_max_results,
@@ -334,6 +335,18 @@ async def get_history(request: Request) -> Response:
     return page_response("metrics", metrics, token)
 
 
+async def get_history_bulk_interval(request: Request) -> Response:
+    """MLflow's chart read: an evenly spaced sample of one metric of up to 100 runs."""
+    params = request.query_params
+    metric_key = params.get("metric_key", "")
+    run_ids = params.getlist("run_ids")
+    checked = validate_bulk_interval(
+        run_ids, metric_key, params.get("start_step"), params.get("end_step"), params.get("max_results")
+    )
+    metrics = await run_sync(store_of(request).get_metric_history_bulk_interval, run_ids, metric_key, *checked)
+    return page_response("metrics", metrics, None)
+
+
 _BASE = "/api/2.0/mlflow/runs"
 routes = [
     Route(f"{_BASE}/create", create, methods=["POST"]),
@@ -351,4 +364,9 @@ routes = [
     Route(f"{_BASE}/outputs", log_outputs, methods=["POST"]),
     Route(f"{_BASE}/log-model", log_model, methods=["POST"]),
     Route("/api/2.0/mlflow/metrics/get-history", get_history, methods=["GET"]),
+    # The MLflow UI calls it under /ajax-api; both prefixes answer, as in MLflow.
+    *(
+        Route(f"{prefix}/2.0/mlflow/metrics/get-history-bulk-interval", get_history_bulk_interval, methods=["GET"])
+        for prefix in ("/api", "/ajax-api")
+    ),
 ]
