@@ -71,12 +71,13 @@ def _is_sorted(xs: Sequence[int]) -> bool:
 
 
 def _level0(run_id: str, key: str, axis: int, xs: Sequence[int], ts: Sequence[int],
-            values: Sequence[float]) -> list[Tile]:  # fmt: skip
-    """The level-0 tiles of one metric's points on one axis (per-point work in C: this runs per batch)."""
-    if not _is_sorted(xs):  # rarely: a batch logged out of order
+            values: Sequence[float], ts_sorted: bool) -> list[Tile]:  # fmt: skip
+    """The level-0 tiles of one metric's points on one axis (per-point work in C: this runs per batch).
+    ts_sorted: whether the timestamps are in order (usual: time goes on with the steps)."""
+    if not (ts_sorted if xs is ts else _is_sorted(xs)):  # rarely: a batch logged out of order
         order = sorted(range(len(xs)), key=xs.__getitem__)
         xs, ts, values = [xs[i] for i in order], [ts[i] for i in order], [values[i] for i in order]
-    ts_sorted = xs is ts or _is_sorted(ts)  # usual: time goes on with the steps
+        ts_sorted = xs is ts or _is_sorted(ts)
     sh = BASE_SHIFT[axis]
     tiles: list[Tile] = []
     start, n = 0, len(xs)
@@ -96,25 +97,31 @@ def _level0(run_id: str, key: str, axis: int, xs: Sequence[int], ts: Sequence[in
     return tiles
 
 
-def _coarser(tiles: list[Tile], level: int) -> list[Tile]:
-    """Tiles one level up from tiles of one (metric, axis), given in bucket order."""
-    out: list[Tile] = []
-    for bucket, group in groupby(tiles, key=lambda tile: tile[4] >> FANOUT_SHIFT):
-        part = list(group)
-        last = part[-1]
-        out.append((last[0], last[1], last[2], level, bucket, part[0][5], last[6], last[7],
-                    min(p[8] for p in part), max(p[9] for p in part),
-                    min(p[10] for p in part), max(p[11] for p in part), sum(p[12] for p in part)))  # fmt: skip
-    return out
+def _merged(tiles: Sequence[Tile], level: int, bucket: int) -> Tile:
+    """One tile of `level` summarising these tiles of the level below (in bucket order)."""
+    first, last = tiles[0], tiles[-1]
+    if len(tiles) == 1:
+        return (*last[:3], level, bucket, *last[5:])  # type: ignore[return-value]
+    _, _, _, _, _, _, _, _, mins, maxs, min_ts, max_ts, counts = zip(*tiles, strict=True)
+    return (last[0], last[1], last[2], level, bucket, first[5], last[6], last[7],
+            min(mins), max(maxs), min(min_ts), max(max_ts), sum(counts))  # fmt: skip
 
 
 def _all_levels(run_id: str, key: str, axis: int, xs: Sequence[int], ts: Sequence[int],
-                values: Sequence[float]) -> list[Tile]:  # fmt: skip
-    level = _level0(run_id, key, axis, xs, ts, values)
+                values: Sequence[float], ts_sorted: bool) -> list[Tile]:  # fmt: skip
+    level = _level0(run_id, key, axis, xs, ts, values, ts_sorted)
     tiles = list(level)
     for n in range(1, LEVELS[axis]):
-        level = _coarser(level, n)
-        tiles.extend(level)
+        if level[0][4] >> FANOUT_SHIFT == level[-1][4] >> FANOUT_SHIFT:
+            # The batch fits in one tile from here up (the usual case above level 1): fold it once.
+            whole = _merged(level, n, level[0][4] >> FANOUT_SHIFT)
+            tiles += [(*whole[:3], k, whole[4] >> (FANOUT_SHIFT * (k - n)), *whole[5:]) for k in range(n, LEVELS[axis])]  # type: ignore[misc]
+            break
+        level = [
+            _merged(list(group), n, bucket)
+            for bucket, group in groupby(level, key=lambda tile: tile[4] >> FANOUT_SHIFT)
+        ]
+        tiles += level
     return tiles
 
 
@@ -140,8 +147,9 @@ def batch_tiles(run_id: str, rows: Sequence[tuple]) -> list[Tile]:  # type: igno
             columns.append((key, [steps[i] for i in idx], [stamps[i] for i in idx], [values[i] for i in idx]))
     tiles: list[Tile] = []
     for key, k_steps, k_stamps, k_values in columns:  # by key: concurrent writers lock rows in one order
-        tiles += _all_levels(run_id, key, 0, k_steps, k_stamps, k_values)
-        tiles += _all_levels(run_id, key, 1, k_stamps, k_stamps, k_values)
+        stamps_sorted = _is_sorted(k_stamps)
+        tiles += _all_levels(run_id, key, 0, k_steps, k_stamps, k_values, stamps_sorted)
+        tiles += _all_levels(run_id, key, 1, k_stamps, k_stamps, k_values, stamps_sorted)
     return tiles
 
 
