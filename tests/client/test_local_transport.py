@@ -1,8 +1,8 @@
-"""The local-store code path (TestClient around `create_app(settings)`), checked with a stand-in app.
+"""The local-store code path (`create_app(settings)` called in-process), checked with a stand-in app.
 
-Until tracklet's own `create_app` exists, a tiny Starlette app that forwards every request to the test
-server plays its part: the client's local mode (settings from the URI, lifespan, streamed uploads and
-downloads through TestClient) is then exercised for real.
+A tiny Starlette app that forwards every request to the test server plays `create_app`'s part: the
+client's local mode (settings from the URI, uploads and downloads through the in-process transport)
+is then exercised for real; the real app's local mode is covered by test_fluent and test_example.
 """
 
 from __future__ import annotations

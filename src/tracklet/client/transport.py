@@ -1,8 +1,9 @@
 """The one place where the client does I/O: JSON requests, artifact streams, retries, error mapping.
 
 A `Transport` wraps an `httpx.Client`. For a remote server that is a plain keep-alive `httpx.Client`;
-for the embedded local store it is starlette's `TestClient` (an `httpx.Client` subclass) around
-`tracklet.server.app.create_app(settings)`, so local and remote logging run exactly the same code.
+for the embedded local store it is an `httpx.Client` whose transport calls
+`tracklet.server.app.create_app(settings)` in-process (`in_process.py`), so local and remote logging
+run exactly the same code.
 
 Foreign exceptions are translated here and nowhere else:
 
@@ -113,19 +114,12 @@ class Transport:
 
     @classmethod
     def local(cls, uri: str | None) -> Transport:
-        """The embedded store: the server's ASGI app called in-process through starlette's TestClient.
+        """The embedded store: the server's ASGI app called in-process (`InProcessTransport`).
 
         No URI means the default data folder that `tracklet server` serves; `sqlite:///…` names the
         database (artifacts next to it); a folder path holds both (`<folder>/tracklet.db`, `<folder>/artifacts`).
         """
-        import warnings
-
-        with warnings.catch_warnings():
-            # Starlette announces a move of its TestClient to `httpx2`; the httpx-based one is what
-            # this transport relies on (it is an httpx.Client), so the notice is not for our users.
-            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-            from starlette.testclient import TestClient
-
+        from tracklet.client.in_process import InProcessTransport
         from tracklet.server.app import create_app
         from tracklet.settings import Settings
 
@@ -139,19 +133,15 @@ class Transport:
             folder = Path(uri.removeprefix("file://")).resolve()
             settings = Settings.from_env(data_dir=str(folder))
         folder.mkdir(parents=True, exist_ok=True)
-        test_client = TestClient(create_app(settings), raise_server_exceptions=False)
-        test_client.__enter__()  # runs the app's lifespan; closed by Transport.close()
-        return cls(test_client, remote=False)
+        http = httpx.Client(transport=InProcessTransport(create_app(settings)), base_url="http://tracklet.local")
+        return cls(http, remote=False)
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        if self.remote:
-            self._http.close()
-        else:  # the TestClient was entered in local(): leaving it runs the app's lifespan shutdown
-            self._http.__exit__(None, None, None)
+        self._http.close()  # for the local store this also ends the app's lifespan
 
     # -- requests -----------------------------------------------------------------------------
 
