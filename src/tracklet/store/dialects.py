@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,16 @@ def engine_for(uri: str) -> Engine:
     raise InvalidParameterValue(f"Unsupported backend store URI {uri!r}: use sqlite:///… or postgresql://…")
 
 
+# Upserts with RETURNING (the points counted per history) and row values need SQLite 3.35 (2021).
+MIN_SQLITE = (3, 35)
+
+
 def _sqlite_engine(uri: str) -> Engine:
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise InvalidParameterValue(
+            f"tracklet needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this Python links "
+            f"SQLite {sqlite3.sqlite_version}"
+        )
     url = make_url(uri)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,9 @@
 A batch is reduced in Python to one candidate per key, then written with two statements:
 an INSERT of all points (exact duplicates ignored by the primary key) and an upsert of
 `latest_metrics` that only replaces a row's point when the new (step, timestamp, value) is larger,
-and counts the points logged per key (which decides when a history gets chart tiles, `tiles.py`).
-These two statements are the hottest path of the server, so they are written as SQL text
+and counts the points logged per key (which decides when a history gets chart tiles: `tiles.update`
+writes them next, in the same transaction).
+These statements are the hottest path of the server, so they are written as SQL text
 (identical on SQLite and PostgreSQL apart from bind markers) and sent with the driver's executemany.
 """
 
