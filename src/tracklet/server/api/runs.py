@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import msgspec
 from starlette.requests import Request
@@ -307,14 +308,13 @@ async def search(request: Request) -> Response:
     max_results = validate_max_results(body.max_results, default=1000)
     experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids]
     runs, token = await run_sync(
-        store_of(request).search_runs,
+        partial(store_of(request).search_runs, encoded=True),  # params and tags as JSON from the database
         experiment_ids,
         body.filter or "",
         view_type_of(body.run_view_type),
         max_results,
         body.order_by,
         body.page_token,
-        True,  # encoded: params and tags as JSON from the database
     )
     return page_response("runs", runs, token)
 
