@@ -39,7 +39,7 @@ def execute_rows(
     """Hot-path writes: multi-row statements of at most `per_statement` rows, `make_sql(engine, n_rows)`
     giving the SQL text for n rows, the rows' values bound positionally through the driver."""
     for part in chunks(rows, per_statement):
-        conn.exec_driver_sql(make_sql(conn.engine, len(part)), tuple(chain.from_iterable(part)))
+        Database.run(conn, make_sql(conn.engine, len(part)), tuple(chain.from_iterable(part)))
 
 
 def read_page(

@@ -88,7 +88,7 @@ def _upsert_latest(conn: Connection, latest: list[tuple]) -> dict[str, int]:  # 
     counts: dict[str, int] = {}
     for part in chunks(latest, _ROWS_PER_STATEMENT):
         sql = _upsert_latest_sql(conn.engine, len(part))
-        counts.update(conn.exec_driver_sql(sql, tuple(chain.from_iterable(part))).all())  # type: ignore[arg-type]
+        counts.update(Database.run(conn, sql, tuple(chain.from_iterable(part))))
     return counts
 
 

@@ -60,10 +60,10 @@ class RunStore:
 
     def _check_active(self, conn: Connection, run_id: str) -> None:
         """The cheap check of the logging paths (one indexed column, hand-written SQL)."""
-        row = conn.exec_driver_sql(self.db.sql("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?"), (run_id,)).first()
-        if row is None:
+        rows = self.db.run(conn, self.db.sql("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?"), (run_id,))
+        if not rows:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-        _require_active(run_id, row[0])
+        _require_active(run_id, rows[0][0])
 
     def load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         """Whole runs for these ids, in this order, with a fixed number of queries."""
@@ -170,25 +170,28 @@ class RunStore:
         run_id = uuid.uuid4().hex
         with self.db.write() as conn:
             # Creating runs is a hot path (sweeps create thousands): hand-written SQL, three statements.
-            exp = conn.exec_driver_sql(
+            found = self.db.run(
+                conn,
                 self.db.sql("SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?"),
                 (experiment_id,),
-            ).first()
-            if exp is None:
+            )
+            if not found:
                 raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
-            if exp.lifecycle_stage != "active":
+            stage, location = found[0]
+            if stage != "active":
                 raise InvalidParameterValue(
-                    f"The experiment {experiment_id} must be in the 'active' state. "
-                    f"Current state is {exp.lifecycle_stage}."
+                    f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
                 )
-            conn.exec_driver_sql(
+            self.db.run(
+                conn,
                 self.db.sql(
                     "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, artifact_uri, "
                     "lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, 'active')"
                 ),
-                (run_id, experiment_id, name, user_id, start_time, _artifact_uri(exp.artifact_location, run_id)),
+                (run_id, experiment_id, name, user_id, start_time, _artifact_uri(location, run_id)),
             )
-            conn.exec_driver_sql(
+            self.db.run_many(
+                conn,
                 self.db.sql("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)"),
                 [(run_id, k, v) for k, v in tag_map.items()],
             )
@@ -201,7 +204,7 @@ class RunStore:
             user_id=user_id,
             status="RUNNING",
             start_time=start_time,
-            artifact_uri=_artifact_uri(exp.artifact_location, run_id),
+            artifact_uri=_artifact_uri(location, run_id),
             lifecycle_stage="active",
         )
         return Run(info=info, data=RunData(tags=[KeyValue(key=k, value=v) for k, v in tag_map.items()]))
@@ -248,7 +251,8 @@ class RunStore:
         if not tags:
             return
         last = {t.key: t.value for t in tags}  # the last value of a key in one batch wins
-        conn.exec_driver_sql(
+        self.db.run_many(
+            conn,
             self.db.sql(
                 "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
                 "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"
@@ -283,8 +287,10 @@ class RunStore:
             )
         new = [(run_id, p.key, p.value) for p in params if p.key not in existing]
         if new:
-            conn.exec_driver_sql(
-                self.db.sql("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), new
+            self.db.run_many(
+                conn,
+                self.db.sql("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                new,
             )
 
     def log_batch(
