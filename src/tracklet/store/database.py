@@ -102,7 +102,7 @@ class Database:
         cursor = conn.connection.cursor()
         try:
             execute(cursor)
-            return cursor.fetchall() if cursor.description is not None else []
+            return list(cursor.fetchall()) if cursor.description is not None else []
         except conn.dialect.dbapi.DataError as err:  # type: ignore[union-attr]
             raise InvalidParameterValue(f"Invalid value in request: {str(err).splitlines()[0]}") from None
         finally:
