@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,11 +87,12 @@ class RunStore:
         inputs: dict[str, list[ModelInput]] = defaultdict(list)
         outputs: dict[str, list[ModelOutput]] = defaultdict(list)
         for ids in chunks(list(run_ids), _LOAD_CHUNK):
-            for row in conn.execute(select(s.runs).where(s.runs.c.run_uuid.in_(ids))).all():
-                infos[row.run_uuid] = row
-            # Children are read as plain tuples: a page of 1,000 runs brings tens of thousands of rows.
+            # Rows are read as plain tuples (no SQLAlchemy statement per query): a page of 1,000 runs brings
+            # tens of thousands of rows, and a single run (`get_run`) is a frequent small read.
             in_ids = f"run_uuid IN ({self.db.marks(len(ids))})"
             args = tuple(ids)
+            for values in self.db.fetch_all(conn, f"SELECT {_RUN_COLUMNS} FROM runs WHERE {in_ids}", args):
+                infos[values[0]] = _RunRow(*values)  # run_uuid comes first
             if encoded:
                 for table, into in (("params", encoded_params), ("tags", encoded_tags)):
                     sql = dialects.json_key_values(conn.engine, table).format(in_ids=in_ids)
@@ -107,27 +108,32 @@ class RunStore:
                 metrics[run_uuid].append(
                     Metric(key=key, value="NaN" if is_nan else value, timestamp=timestamp, step=step)
                 )
-            di = s.dataset_inputs
-            for row in conn.execute(select(di).where(di.c.run_uuid.in_(ids))):
-                datasets[row.run_uuid].append(
+            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in self.db.fetch_all(
+                conn,
+                "SELECT run_uuid, name, digest, source_type, source, schema, profile, tags_json "
+                f"FROM dataset_inputs WHERE {in_ids}",
+                args,
+            ):
+                datasets[run_uuid].append(
                     DatasetInput(
                         dataset=Dataset(
-                            name=row.name,
-                            digest=row.digest,
-                            source_type=row.source_type,
-                            source=row.source,
-                            schema=row.schema,
-                            profile=row.profile,
+                            name=name,
+                            digest=digest,
+                            source_type=source_type,
+                            source=source,
+                            schema=schema,
+                            profile=profile,
                         ),
-                        tags=[KeyValue(**t) for t in json.loads(row.tags_json)],
+                        tags=[KeyValue(**t) for t in json.loads(tags_json)],
                     )
                 )
-            links = s.run_model_links
-            for row in conn.execute(select(links).where(links.c.run_uuid.in_(ids))):
-                if row.direction == "input":
-                    inputs[row.run_uuid].append(ModelInput(model_id=row.model_id))
+            for run_uuid, model_id, direction, step in self.db.fetch_all(
+                conn, f"SELECT run_uuid, model_id, direction, step FROM run_model_links WHERE {in_ids}", args
+            ):
+                if direction == "input":
+                    inputs[run_uuid].append(ModelInput(model_id=model_id))
                 else:
-                    outputs[row.run_uuid].append(ModelOutput(model_id=row.model_id, step=row.step))
+                    outputs[run_uuid].append(ModelOutput(model_id=model_id, step=step))
         runs: list[Any] = []
         for run_id in run_ids:
             info_row = infos.get(run_id)
@@ -412,6 +418,11 @@ def _require_active(run_id: str, stage: str) -> None:
 
 def _artifact_uri(experiment_location: str, run_id: str) -> str:
     return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
+
+
+# A run's row read as a plain tuple, named like the rows of `select(s.runs)` (`_run_info` takes either).
+_RUN_COLUMNS = ", ".join(c.name for c in s.runs.columns)
+_RunRow = namedtuple("_RunRow", [c.name for c in s.runs.columns])  # type: ignore[misc]
 
 
 def _run_info(row) -> RunInfo:  # type: ignore[no-untyped-def]
