@@ -38,8 +38,9 @@ def free_port() -> int:
 class ServerProcess:
     """A tracking server in a subprocess; `restart()` keeps port, database and artifacts."""
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    def __init__(self, root: Path, port: int | None = None, *, mlflow: bool = AGAINST_MLFLOW) -> None:
         self.root = root
+        self.mlflow = mlflow
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -47,7 +48,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         db, art = f"sqlite:///{self.root / 't.db'}", str(self.root / "art")
-        if AGAINST_MLFLOW:
+        if self.mlflow:
             mlflow = str(Path(sys.executable).with_name("mlflow"))
             return [mlflow, "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
                     "--backend-store-uri", db, "--artifacts-destination", art]  # fmt: skip

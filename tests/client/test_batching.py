@@ -155,3 +155,46 @@ def test_interpreter_exit_drains_the_queue_and_ends_the_run(
     run_id = out.stdout.split()[0]
     assert len(tracklet.get_metric_history(run_id, "m")) == 20_000
     assert tracklet.get_run(run_id).info.status == status
+
+
+def test_metric_points_travel_in_bulk_requests_of_columns(remote: str) -> None:
+    n = 50_000
+    with tracklet.start_run() as run:
+        for i in range(n):
+            tracklet.log_metric("loss", 1.0 / (i + 1), step=i)
+        tracklet.log_metric("loss", float("nan"), step=n)  # NaN travels as a string in a column too
+    logger = run.client.logger  # type: ignore[union-attr]
+    assert logger.requests_sent <= 6, f"{logger.requests_sent} requests for {n} points"
+    history = sorted(tracklet.get_metric_history(run.info.run_id, "loss"), key=lambda p: p.step)
+    assert [p.step for p in history] == list(range(n + 1))
+    assert all(p.value == 1.0 / (p.step + 1) for p in history[:n])
+    assert history[n].value != history[n].value
+
+
+def test_a_point_refused_inside_a_bulk_request_is_named_and_the_others_are_logged(remote: str) -> None:
+    with pytest.raises(LoggingRejected, match="'bad key!'"):
+        with tracklet.start_run() as run:
+            for i in range(3000):
+                tracklet.log_metric("good", float(i), step=i)
+                if i == 1234:
+                    tracklet.log_metric("bad key!", 1.0, step=i)  # the server refuses this name
+    assert len(tracklet.get_metric_history(run.info.run_id, "good")) == 3000
+    assert tracklet.get_run(run.info.run_id).data.metrics == {"good": 2999.0}
+
+
+@pytest.mark.slow
+def test_an_mlflow_server_gets_the_points_through_log_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server = ServerProcess(tmp_path / "mlflow", mlflow=True)  # has no bulk endpoint
+    server.start(timeout=300)
+    try:
+        tracklet.set_tracking_uri(server.url)
+        with tracklet.start_run() as run:
+            for i in range(2500):
+                tracklet.log_metric("loss", float(i), step=i)
+            tracklet.set_tag("phase", "done")
+        logger = run.client.logger  # type: ignore[union-attr]
+        assert logger._bulk_points is False
+        assert len(tracklet.get_metric_history(run.info.run_id, "loss")) == 2500
+        assert tracklet.get_run(run.info.run_id).data.tags["phase"] == "done"
+    finally:
+        server.stop()

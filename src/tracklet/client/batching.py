@@ -1,9 +1,12 @@
 """Non-blocking logging: callers append to a bounded queue, one daemon thread sends `log-batch` requests.
 
 The caller's cost is a tuple and a `deque.append` (atomic under the GIL, so no lock on the hot path).
-The sender wakes on an `Event`, drains everything queued, groups it per run and cuts it into requests
-within the server limits (`client.split_batch`), in queue order, so the points of one metric arrive in
-the order they were logged.
+The sender wakes on an `Event`, drains everything queued and groups it per run. Metric points go to
+tracklet's bulk endpoint (`/api/tracklet/runs/log-points`: parallel columns, up to 20,000 points a
+request, in the order they were logged); params and tags go to `log-batch`, cut within MLflow's limits
+(`client.split_batch`) in queue order. A server without the bulk endpoint (MLflow) gets the points
+through `log-batch` too. Fewer requests matter twice here: each one costs the server its parsing, and
+each wake-up of this thread waits for the GIL while the caller's loop holds it.
 
 Failures are never dropped silently:
 - connection errors and 5xx are retried with backoff for `retry_seconds` (a restarting server loses
@@ -16,6 +19,7 @@ Failures are never dropped silently:
 from __future__ import annotations
 
 import collections
+import math
 import os
 import threading
 import time
@@ -31,6 +35,8 @@ __all__ = ["BatchLogger", "LoggingRejected", "LIVE_LOGGERS"]
 METRIC, PARAM, TAG, MARKER = 0, 1, 2, 3
 _KIND_NAME = {METRIC: "metric", PARAM: "param", TAG: "tag"}
 _DRAIN_MAX = 20_000  # items taken off the queue per round: bounds the sender's working set
+_POINTS_PER_REQUEST = 20_000  # the server's limit for log-points (`server/api/points.py`)
+_LOG_POINTS = "/api/tracklet/runs/log-points"
 
 
 # Loggers that still may hold queued entries; drained at interpreter exit (see fluent._at_exit).
@@ -59,6 +65,7 @@ class BatchLogger:
         self._dead_runs: set[str] = set()
         self._closed = False
         self.requests_sent = 0
+        self._bulk_points = True  # until a server answers that it has no log-points endpoint
         self._thread = threading.Thread(target=self._run, name="tracklet-batch-sender", daemon=True)
         self._thread.start()
         LIVE_LOGGERS.add(self)
@@ -173,7 +180,7 @@ class BatchLogger:
 
     def _send(self, items: list[tuple[Any, ...]]) -> None:
         # Group per run, keeping queue order inside each group.
-        groups: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {}
+        groups: dict[str, tuple[list[tuple[Any, ...]], list[dict[str, Any]], list[dict[str, Any]]]] = {}
         for item in items:
             kind, run_id = item[0], item[1]
             if run_id in self._dead_runs:
@@ -182,16 +189,48 @@ class BatchLogger:
             if group is None:
                 group = groups[run_id] = ([], [], [])
             if kind == METRIC:
-                group[0].append(
-                    {"key": item[2], "value": json_float(item[3]), "timestamp": item[4], "step": item[5]}
-                )
+                group[0].append(item)
             elif kind == PARAM:
                 group[1].append({"key": item[2], "value": item[3]})
             else:
                 group[2].append({"key": item[2], "value": item[3]})
-        for run_id, (metrics, params, tags) in groups.items():
+        for run_id, (points, params, tags) in groups.items():
+            left = []
+            for start in range(0, len(points), _POINTS_PER_REQUEST):
+                left += self._post_points(run_id, points[start : start + _POINTS_PER_REQUEST])
+            metrics = [{"key": p[2], "value": json_float(p[3]), "timestamp": p[4], "step": p[5]} for p in left]
             for m, p, t in split_batch(metrics, _dedupe_params(params), tags):
                 self._post(run_id, m, p, t)
+
+    def _post_points(self, run_id: str, points: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Send metric points as columns; returns those still to send through `log-batch` (all of them
+        when the server lacks the endpoint, or when it refused the request: log-batch's bisection then
+        finds the refused points and logs the others)."""
+        if not self._bulk_points or run_id in self._dead_runs:
+            return points
+        _, _, keys, values, timestamps, steps = zip(*points, strict=True)
+        if not all(map(math.isfinite, values)):
+            values = tuple(map(json_float, values))
+        body = {"run_id": run_id, "key": keys, "value": values, "timestamp": timestamps, "step": steps}
+        try:
+            self._transport.post(_LOG_POINTS, body, retry_seconds=self.retry_seconds)
+            self.requests_sent += 1
+            return []
+        except errors.EndpointNotFound:
+            self._bulk_points = False  # an MLflow server: log-batch from now on
+            return points
+        except errors.TemporarilyUnavailable as exc:
+            self._record(
+                errors.TemporarilyUnavailable(f"{len(points)} points for run {run_id} could not be sent: {exc.message}")
+            )
+        except (errors.ResourceDoesNotExist, errors.InvalidState) as exc:
+            self._run_rejected(run_id, exc)
+        except errors.TrackletError as exc:
+            if "must be in the 'active' state" in exc.message:
+                self._run_rejected(run_id, exc)
+            else:
+                return points
+        return []
 
     def _post(self, run_id: str, m: list[dict[str, Any]], p: list[dict[str, Any]], t: list[dict[str, Any]]) -> None:
         if run_id in self._dead_runs:

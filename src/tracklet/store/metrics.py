@@ -15,7 +15,7 @@ import base64
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import chain
 from operator import itemgetter
@@ -107,29 +107,7 @@ class MetricLike(Protocol):
 def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricLike]) -> None:
     if not points:
         return
-    rows: list[tuple] = []
-    latest: dict[str, tuple] = {}
-    for p in points:
-        value = p.value
-        if value != value:  # NaN
-            value, is_nan = 0.0, True
-        else:
-            is_nan = False
-            if value in _INFINITIES:
-                value = DOUBLE_MAX if value > 0 else -DOUBLE_MAX
-        row = (run_id, p.key, p.timestamp, p.step, value, is_nan)
-        rows.append(row)
-        current = latest.get(p.key)
-        # the latest point of a key is the one with the largest (step, timestamp, value)
-        if current is None or (p.step, p.timestamp, value) > (current[3], current[2], current[4]):
-            latest[p.key] = row
-    execute_rows(conn, _insert_points_sql, rows, _ROWS_PER_STATEMENT)
-    # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
-    # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
-    in_batch = Counter(map(itemgetter(1), rows))
-    totals = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
-    tiles.update(conn, run_id, rows, {key: (totals[key] - n, totals[key]) for key, n in in_batch.items()})
-
+    rows = _write_rows(conn, run_id, ((p.key, p.value, p.timestamp, p.step) for p in points))
     model_rows = [
         {
             "model_id": p.model_id,
@@ -147,6 +125,42 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
     ]
     if model_rows:
         _write_model_metrics(db, conn, model_rows)
+
+
+def write_columns(
+    conn: Connection, run_id: str, keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int],
+    steps: Sequence[int],
+) -> None:
+    """Points given as parallel columns (tracklet's own client sends them so: `api/points.py`)."""
+    if keys:
+        _write_rows(conn, run_id, zip(keys, values, timestamps, steps, strict=True))
+
+
+def _write_rows(conn: Connection, run_id: str, points: Iterable[tuple[str, float, int, int]]) -> list[tuple]:  # type: ignore[type-arg]
+    """Write `(key, value, timestamp, step)` points: the history rows, each key's latest point and count,
+    and the chart tiles. Returns the rows written."""
+    rows: list[tuple] = []  # type: ignore[type-arg]
+    latest: dict[str, tuple] = {}  # type: ignore[type-arg]
+    for key, value, timestamp, step in points:
+        if value != value:  # NaN
+            value, is_nan = 0.0, True
+        else:
+            is_nan = False
+            if value in _INFINITIES:
+                value = DOUBLE_MAX if value > 0 else -DOUBLE_MAX
+        row = (run_id, key, timestamp, step, value, is_nan)
+        rows.append(row)
+        current = latest.get(key)
+        # the latest point of a key is the one with the largest (step, timestamp, value)
+        if current is None or (step, timestamp, value) > (current[3], current[2], current[4]):
+            latest[key] = row
+    execute_rows(conn, _insert_points_sql, rows, _ROWS_PER_STATEMENT)
+    # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
+    # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
+    in_batch = Counter(map(itemgetter(1), rows))
+    totals = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
+    tiles.update(conn, run_id, rows, {key: (totals[key] - n, totals[key]) for key, n in in_batch.items()})
+    return rows
 
 
 def _write_model_metrics(db: Database, conn: Connection, model_rows: list[dict[str, object]]) -> None:

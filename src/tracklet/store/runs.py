@@ -32,7 +32,7 @@ from tracklet.store import dialects
 from tracklet.store import schema as s
 from tracklet.store._util import chunks, now_ms, read_page
 from tracklet.store.database import Database
-from tracklet.store.metrics import MetricLike, read_history, write_points
+from tracklet.store.metrics import MetricLike, read_history, write_columns, write_points
 from tracklet.store.run_names import generate_run_name
 from tracklet.store.sampling import sample_history
 
@@ -307,6 +307,14 @@ class RunStore:
             self._insert_params(conn, run_id, params)
             self._upsert_tags(conn, run_id, tags)
             write_points(self.db, conn, run_id, metrics)
+
+    def log_points(
+        self, run_id: str, keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int], steps: Sequence[int]
+    ) -> None:
+        """Metric points as parallel columns: the bulk path of tracklet's own client."""
+        with self.db.write() as conn:
+            self._check_active(conn, run_id)
+            write_columns(conn, run_id, keys, values, timestamps, steps)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.db.write() as conn:
