@@ -143,7 +143,7 @@ def verify_runs_table(runs: list[RunView], n: int, rows: int) -> None:
     values = [r.metrics["m0"] for r in runs]
     check(values == sorted(values, reverse=True), "runs table: not ordered by m0 DESC")
     best = sorted((run_metrics(i)["m0"] for i in range(n)), reverse=True)[: len(runs)]
-    check(all(math.isclose(a, b) for a, b in zip(values, best)), "runs table: not the top rows")
+    check(all(math.isclose(a, b) for a, b in zip(values, best, strict=True)), "runs table: not the top rows")
     for run in runs:
         verify_run_contents(run)
 

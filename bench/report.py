@@ -233,7 +233,7 @@ def render(rows: list[dict[str, Any]], servers: list[str]) -> str:
                 met_text,
             ]
         )
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([fmt.format(*header), sep, *(fmt.format(*line) for line in lines)])

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.sizes import MODES, WORKLOADS, Sizes
+from bench.sizes import MODES, WORKLOADS, Sizes  # noqa: E402 - runnable as a script: the repo joins sys.path first
 
 if TYPE_CHECKING:
     from bench.servers import Server
@@ -366,7 +366,7 @@ def w_concurrency(h: Harness, s: Server) -> dict[str, Any]:
             p.stdin.flush()
         outs = [p.communicate(timeout=h.timeout)[0] for p in procs]
         harness_wall = time.perf_counter() - t0
-    results = [_parse_result(o, logs.read_text()[-2000:], p.returncode) for o, p in zip(outs, procs)]
+    results = [_parse_result(o, logs.read_text()[-2000:], p.returncode) for o, p in zip(outs, procs, strict=True)]
     broken = [r for r in results if "info" not in r]
     if broken:
         return {
