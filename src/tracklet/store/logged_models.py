@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -11,7 +10,7 @@ from sqlalchemy import Connection, delete, select, update
 from tracklet.entities import KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, ModelMetric
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import group_key_values, now_ms, read_page
+from tracklet.store._util import group_key_values, now_ms, read_page, time_ordered_id
 from tracklet.store.database import Database
 from tracklet.validation import decode_metric_value
 
@@ -83,7 +82,7 @@ class LoggedModelStore:
         params: list[KeyValue],
         tags: list[KeyValue],
     ) -> LoggedModel:
-        model_id = "m-" + uuid.uuid4().hex
+        model_id = "m-" + time_ordered_id()
         t = now_ms()
         with self.db.write() as conn:
             exp = conn.execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +29,7 @@ from tracklet.entities import (
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import dialects
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, now_ms, read_page
+from tracklet.store._util import chunks, now_ms, read_page, time_ordered_id
 from tracklet.store.database import Database
 from tracklet.store.metrics import MetricLike, read_history, write_columns, write_points
 from tracklet.store.run_names import generate_run_name
@@ -173,7 +172,7 @@ class RunStore:
         name = run_name or tag_name or generate_run_name()
         tag_map = {t.key: t.value for t in tags}
         tag_map[RUN_NAME_TAG] = name
-        run_id = uuid.uuid4().hex
+        run_id = time_ordered_id()
         with self.db.write() as conn:
             # Creating runs is a hot path (sweeps create thousands): hand-written SQL, three statements.
             found = self.db.run(
