@@ -9,14 +9,18 @@ server processes on one SQLite file still serialize on `BEGIN IMMEDIATE` with a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import starmap
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError
 
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import dialects
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -30,6 +34,18 @@ def _bad_values_are_client_errors() -> Iterator[None]:
         raise InvalidParameterValue(f"Invalid value in request: {reason}") from None
     except OverflowError:
         raise InvalidParameterValue("Invalid value in request: an integer is out of range") from None
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, sql: str, args: tuple[object, ...]) -> Iterator[Any]:
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, args)
+        yield cursor
+    except conn.dialect.dbapi.DataError as err:  # type: ignore[union-attr]
+        raise InvalidParameterValue(f"Invalid value in request: {str(err).splitlines()[0]}") from None
+    finally:
+        cursor.close()
 
 
 class Database:
@@ -66,14 +82,15 @@ class Database:
     @staticmethod
     def fetch_all(conn: Connection, sql: str, args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
         """Rows as plain tuples straight from the driver's cursor, for reads of many thousands of rows."""
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(sql, args)
+        with _driver_cursor(conn, sql, args) as cursor:
             return list(cursor.fetchall())
-        except conn.dialect.dbapi.DataError as err:  # type: ignore[union-attr]
-            raise InvalidParameterValue(f"Invalid value in request: {str(err).splitlines()[0]}") from None
-        finally:
-            cursor.close()
+
+    @staticmethod
+    def fetch_as(conn: Connection, sql: str, args: tuple[object, ...], make: Callable[..., T]) -> list[T]:
+        """`make(*row)` for each row, straight from the driver's cursor: no list of tuples is kept, which
+        matters when a read builds hundreds of thousands of objects (metric histories)."""
+        with _driver_cursor(conn, sql, args) as cursor:
+            return list(starmap(make, cursor))
 
     def insert(self, table):  # type: ignore[no-untyped-def]
         return dialects.insert(self.engine, table)
