@@ -21,6 +21,7 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.store import dialects
 
 T = TypeVar("T")
+_CHUNK_ROWS = 2000
 
 
 @contextmanager
@@ -38,7 +39,7 @@ def _bad_values_are_client_errors() -> Iterator[None]:
 
 @contextmanager
 def _driver_cursor(conn: Connection, sql: str, args: tuple[object, ...]) -> Iterator[Any]:
-    cursor = conn.connection.cursor()
+    cursor = dialects.driver_cursor(conn)
     try:
         cursor.execute(sql, args)
         yield cursor
@@ -87,10 +88,14 @@ class Database:
 
     @staticmethod
     def fetch_as(conn: Connection, sql: str, args: tuple[object, ...], make: Callable[..., T]) -> list[T]:
-        """`make(*row)` for each row, straight from the driver's cursor: no list of tuples is kept, which
-        matters when a read builds hundreds of thousands of objects (metric histories)."""
+        """`make(*row)` for each row, straight from the driver's cursor, for reads that build hundreds of
+        thousands of objects (metric histories). Rows come in chunks: psycopg converts a chunk at once
+        (iterating its cursor costs a Python call per row) and sqlite3 never holds every tuple at once."""
+        objects: list[T] = []
         with _driver_cursor(conn, sql, args) as cursor:
-            return list(starmap(make, cursor))
+            while rows := cursor.fetchmany(_CHUNK_ROWS):
+                objects += starmap(make, rows)
+        return objects
 
     def insert(self, table):  # type: ignore[no-untyped-def]
         return dialects.insert(self.engine, table)
