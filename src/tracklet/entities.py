@@ -20,8 +20,9 @@ class KeyValue(msgspec.Struct):
     value: str = ""
 
 
-class Metric(msgspec.Struct):
-    # Step 0 and timestamp 0 are sent too, as MLflow does.
+class Metric(msgspec.Struct, gc=False):
+    # Step 0 and timestamp 0 are sent too, as MLflow does. Only scalars, so untracked by the garbage
+    # collector: a history page builds tens of thousands of them.
     key: str
     value: float | str
     timestamp: int = 0

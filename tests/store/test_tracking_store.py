@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.doubles import EXTREME_DOUBLES, random_doubles
 from tracklet.entities import KeyValue
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracklet.store.metrics import MetricPoint
@@ -126,6 +127,44 @@ def test_history_pages_with_an_opaque_token(store: Store) -> None:
     assert seen == list(range(25))
     with pytest.raises(InvalidParameterValue):
         store.get_metric_history(run_id, "m", 10, "garbage")
+
+
+def _pages(store: Store, run_id: str, key: str, max_results: int) -> list[list[tuple[int, int, float | str]]]:
+    pages, token = [], None
+    while True:
+        page, token = store.get_metric_history(run_id, key, max_results, token)
+        pages.append([(p.timestamp, p.step, p.value) for p in page])
+        if token is None:
+            return pages
+
+
+def test_history_values_come_back_bit_for_bit(store: Store) -> None:
+    run_id = _run(store)
+    values = EXTREME_DOUBLES + random_doubles(300)
+    store.log_batch(run_id, [MetricPoint("m", v, i, 0) for i, v in enumerate(values)], [], [])
+    read = [value for page in _pages(store, run_id, "m", 7) for _, _, value in page]
+    assert [float(v).hex() for v in read] == [v.hex() for v in values]
+
+
+def test_history_pages_through_nan_and_infinities_at_one_timestamp_and_step(store: Store) -> None:
+    """Points that differ only in value (NaN is stored as 0 with a flag) page one at a time, in order."""
+    run_id = _run(store)
+    sent = [math.inf, 5e-324, math.nan, 0.0, -1.5, -math.inf]
+    store.log_batch(run_id, [MetricPoint("m", v, 7, 3) for v in sent], [], [])
+    pages = _pages(store, run_id, "m", 1)
+    assert pages == [[(7, 3, v)] for v in (-DOUBLE_MAX, -1.5, 0.0, "NaN", 5e-324, DOUBLE_MAX)]
+
+
+@pytest.mark.parametrize(
+    ("n", "page_sizes"), [(0, [0]), (1, [1]), (4, [4]), (5, [5]), (6, [5, 1]), (10, [5, 5]), (11, [5, 5, 1])]
+)
+def test_history_page_boundaries(store: Store, n: int, page_sizes: list[int]) -> None:
+    """A full last page has no token after it; an empty history is one empty page."""
+    run_id = _run(store)
+    store.log_batch(run_id, [MetricPoint("m", float(i), 100 - i, i) for i in range(n)], [], [])
+    pages = _pages(store, run_id, "m", 5)
+    assert [len(page) for page in pages] == page_sizes
+    assert [step for page in pages for _, step, _ in page] == list(reversed(range(n)))
 
 
 def test_nan_and_infinities_are_kept(store: Store) -> None:
