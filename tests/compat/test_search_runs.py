@@ -7,7 +7,7 @@ import math
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, ViewType
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
 from tests.compat.conftest import error_code, unique_name
@@ -292,6 +292,36 @@ def test_paging_an_exact_multiple_ends_without_token(mlflow_client):
     assert len(first) == len(second) == 2
     if second.token:  # MLflow may hand out a token that leads to an empty page
         assert len(mlflow_client.search_runs([exp_id], max_results=2, page_token=second.token)) == 0
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [[], ["metrics.m DESC"], ["params.p", "start_time"], ["tags.t DESC", "metrics.m"], ["end_time"]],
+)
+def test_paging_in_any_order_gives_one_search_page_by_page(mlflow_client, order_by):
+    exp_id = mlflow_client.create_experiment(unique_name("pages"))
+    for i in range(14):
+        run_id = mlflow_client.create_run(exp_id, start_time=1000 + (i // 4) * 10).info.run_id  # ties
+        mlflow_client.log_batch(
+            run_id,
+            metrics=[Metric("m", math.nan if i == 3 else (i % 5) / 4, 1000, 0)] if i % 3 else [],
+            params=[Param("p", "Ab"[i % 2])] if i % 4 else [],
+            tags=[RunTag("t", str(i % 3))] if i % 5 else [],
+        )
+        if i % 2:
+            mlflow_client.set_terminated(run_id, end_time=2000 + i % 3)
+    for filter_string in ("", "metrics.m >= 0.25"):
+        everything = mlflow_client.search_runs([exp_id], filter_string, order_by=order_by, max_results=100)
+        seen, token = [], None
+        while True:
+            page = mlflow_client.search_runs(
+                [exp_id], filter_string, order_by=order_by, max_results=3, page_token=token
+            )
+            seen += [r.info.run_id for r in page]
+            token = page.token
+            if not token:
+                break
+        assert seen == [r.info.run_id for r in everything]
 
 
 def test_invalid_page_token(mlflow_client, runs):

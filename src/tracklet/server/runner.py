@@ -6,6 +6,7 @@ database connections after the fork; no configuration travels through environmen
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -35,6 +36,10 @@ def _bind(host: str, port: int) -> socket.socket:
 def _serve_worker(settings: Settings, sock: socket.socket) -> None:
     app = create_app(settings, store=Store(settings.store_uri, migrate=False))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    # What exists now (modules, the app, the store) lives as long as the process: keep the collector
+    # from scanning it again. A large answer (a runs/search page of 1,000 runs) promotes enough objects
+    # to trigger full collections every few requests, and each used to walk these ~80,000 objects.
+    gc.freeze()
     uvicorn.Server(config).run(sockets=[sock])
 
 

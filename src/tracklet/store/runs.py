@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict, namedtuple
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +29,7 @@ from tracklet.entities import (
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import dialects
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, now_ms, read_page, time_ordered_id
+from tracklet.store._util import chunks, now_ms, time_ordered_id
 from tracklet.store.database import Database
 from tracklet.store.metrics import MetricLike, read_history, write_columns, write_points
 from tracklet.store.run_names import generate_run_name
@@ -66,17 +66,25 @@ class RunStore:
 
     def load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         """Whole runs for these ids, in this order, with a fixed number of queries."""
-        return self._load_runs(conn, run_ids, encoded=False)  # type: ignore[return-value]
+        return self._with_children(conn, self._info_rows(conn, run_ids), encoded=False)  # type: ignore[return-value]
 
     def load_runs_encoded(self, conn: Connection, run_ids: Sequence[str]) -> list[EncodedRun]:
         """The same runs, ready for the wire: params and tags come as JSON built by the database,
         which makes a page of 1,000 runs (tens of thousands of params and tags) several times cheaper."""
-        return self._load_runs(conn, run_ids, encoded=True)  # type: ignore[return-value]
+        return self._with_children(conn, self._info_rows(conn, run_ids), encoded=True)  # type: ignore[return-value]
 
-    def _load_runs(self, conn: Connection, run_ids: Sequence[str], encoded: bool) -> list[Run] | list[EncodedRun]:
-        if not run_ids:
-            return []
-        infos: dict[str, Any] = {}
+    def _info_rows(self, conn: Connection, run_ids: Sequence[str]) -> list[Sequence[Any]]:
+        """The `_INFO_COLUMNS` of these runs, in this order; unknown ids are left out."""
+        found: dict[str, Sequence[Any]] = {}
+        for ids in chunks(list(run_ids), _LOAD_CHUNK):
+            sql = f"SELECT {_INFO_COLUMNS} FROM runs WHERE run_uuid IN ({self.db.marks(len(ids))})"
+            found.update((row[0], row) for row in self.db.fetch_all(conn, sql, tuple(ids)))
+        return [found[run_id] for run_id in run_ids if run_id in found]
+
+    def _with_children(
+        self, conn: Connection, info_rows: Sequence[Sequence[Any]], encoded: bool
+    ) -> list[Run] | list[EncodedRun]:
+        """Runs made of these `_INFO_COLUMNS` rows and their params, tags, metrics, inputs and outputs."""
         params: dict[str, list[KeyValue]] = defaultdict(list)
         tags: dict[str, list[KeyValue]] = defaultdict(list)
         encoded_params: dict[str, msgspec.Raw] = {}
@@ -85,73 +93,63 @@ class RunStore:
         datasets: dict[str, list[DatasetInput]] = defaultdict(list)
         inputs: dict[str, list[ModelInput]] = defaultdict(list)
         outputs: dict[str, list[ModelOutput]] = defaultdict(list)
-        for ids in chunks(list(run_ids), _LOAD_CHUNK):
-            # Rows are read as plain tuples (no SQLAlchemy statement per query): a page of 1,000 runs brings
-            # tens of thousands of rows, and a single run (`get_run`) is a frequent small read.
+        fetch = self.db.fetch_all
+        for ids in chunks([row[0] for row in info_rows], _LOAD_CHUNK):
+            # Read as plain tuples with hand-written SQL: a page of 1,000 runs brings tens of thousands of
+            # rows, and an IN list of 1,000 ids built by SQLAlchemy costs milliseconds per statement.
             in_ids = f"run_uuid IN ({self.db.marks(len(ids))})"
             args = tuple(ids)
-            for values in self.db.fetch_all(conn, f"SELECT {_RUN_COLUMNS} FROM runs WHERE {in_ids}", args):
-                infos[values[0]] = _RunRow(*values)  # run_uuid comes first
             if encoded:
                 for table, into in (("params", encoded_params), ("tags", encoded_tags)):
                     sql = dialects.json_key_values(conn.engine, table).format(in_ids=in_ids)
-                    into.update((run_uuid, msgspec.Raw(array)) for run_uuid, array in self.db.fetch_all(conn, sql, args))
+                    into.update((run_uuid, msgspec.Raw(array)) for run_uuid, array in fetch(conn, sql, args))
             else:
-                for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args):
+                for run_uuid, key, value in fetch(conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args):
                     params[run_uuid].append(KeyValue(key=key, value=value))
-                for run_uuid, key, value in self.db.fetch_all(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
+                for run_uuid, key, value in fetch(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
                     tags[run_uuid].append(KeyValue(key=key, value=value))
-            for run_uuid, key, value, timestamp, step, is_nan in self.db.fetch_all(
-                conn, f"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {in_ids}", args
-            ):
+            metrics_sql = f"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {in_ids}"
+            for run_uuid, key, value, timestamp, step, is_nan in fetch(conn, metrics_sql, args):
                 metrics[run_uuid].append(
                     Metric(key=key, value="NaN" if is_nan else value, timestamp=timestamp, step=step)
                 )
-            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in self.db.fetch_all(
-                conn,
-                "SELECT run_uuid, name, digest, source_type, source, schema, profile, tags_json "
-                f"FROM dataset_inputs WHERE {in_ids}",
-                args,
-            ):
-                datasets[run_uuid].append(
-                    DatasetInput(
-                        dataset=Dataset(
-                            name=name,
-                            digest=digest,
-                            source_type=source_type,
-                            source=source,
-                            schema=schema,
-                            profile=profile,
-                        ),
-                        tags=[KeyValue(**t) for t in json.loads(tags_json)],
-                    )
+            dataset_sql = (
+                'SELECT run_uuid, name, digest, source_type, source, "schema", profile, tags_json '
+                f"FROM dataset_inputs WHERE {in_ids}"
+            )
+            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in fetch(conn, dataset_sql, args):
+                dataset = Dataset(
+                    name=name, digest=digest, source_type=source_type, source=source, schema=schema, profile=profile
                 )
-            for run_uuid, model_id, direction, step in self.db.fetch_all(
-                conn, f"SELECT run_uuid, model_id, direction, step FROM run_model_links WHERE {in_ids}", args
-            ):
+                input_tags = [KeyValue(**t) for t in json.loads(tags_json)]
+                datasets[run_uuid].append(DatasetInput(dataset=dataset, tags=input_tags))
+            links_sql = f"SELECT run_uuid, model_id, direction, step FROM run_model_links WHERE {in_ids}"
+            for run_uuid, model_id, direction, step in fetch(conn, links_sql, args):
                 if direction == "input":
                     inputs[run_uuid].append(ModelInput(model_id=model_id))
                 else:
                     outputs[run_uuid].append(ModelOutput(model_id=model_id, step=step))
         runs: list[Any] = []
-        for run_id in run_ids:
-            info_row = infos.get(run_id)
-            if info_row is None:
-                continue
-            run_inputs = RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id])
-            run_outputs = RunOutputs(model_outputs=outputs[run_id])
+        for row in info_rows:
+            run_id = row[0]
             if encoded:
+                # Most runs have no inputs or outputs: they share one empty instance (never modified, it only
+                # goes to the wire), which spares two objects and three lists per run of a 1,000-run page.
+                run_inputs = _NO_INPUTS
+                if run_id in datasets or run_id in inputs:
+                    run_inputs = RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id])
+                run_outputs = RunOutputs(model_outputs=outputs[run_id]) if run_id in outputs else _NO_OUTPUTS
                 wire_data = EncodedRunData(
-                    metrics=metrics[run_id],
+                    metrics=metrics.get(run_id, []),
                     params=encoded_params.get(run_id, msgspec.UNSET),
                     tags=encoded_tags.get(run_id, msgspec.UNSET),
                 )
-                runs.append(
-                    EncodedRun(info=_run_info(info_row), data=wire_data, inputs=run_inputs, outputs=run_outputs)
-                )
+                runs.append(EncodedRun(info=_run_info(row), data=wire_data, inputs=run_inputs, outputs=run_outputs))
             else:
+                run_inputs = RunInputs(dataset_inputs=datasets[run_id], model_inputs=inputs[run_id])
+                run_outputs = RunOutputs(model_outputs=outputs[run_id])
                 data = RunData(metrics=metrics[run_id], params=params[run_id], tags=tags[run_id])
-                runs.append(Run(info=_run_info(info_row), data=data, inputs=run_inputs, outputs=run_outputs))
+                runs.append(Run(info=_run_info(row), data=data, inputs=run_inputs, outputs=run_outputs))
         return runs
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -400,22 +398,26 @@ class RunStore:
         page_token: str | None,
         encoded: bool = False,
     ) -> tuple[list[Run], str | None] | tuple[list[EncodedRun], str | None]:
-        """A page of runs; `encoded` gives them ready for the wire (`load_runs_encoded`)."""
-        from tracklet.store import search, search_sql
+        """A page of runs; `encoded` gives them ready for the wire (`load_runs_encoded`).
 
+        The next page's token holds the sort values of this page's last run (`keyset`)."""
+        from tracklet.store import keyset, search, search_sql
+
+        if max_results < 1:
+            raise InvalidParameterValue(f"Invalid value {max_results} for max_results: must be at least 1")
         if not experiment_ids:
-            search.decode_page_token(page_token)  # a bad token is still an error
+            search.read_page_token(page_token)  # a bad token is still an error
             return [], None
-        load: Any = self.load_runs_encoded if encoded else self.load_runs
-        return read_page(
-            self.db,
-            lambda limit, offset: search_sql.run_search_select(
-                experiment_ids, filter_string, view_type, order_by, limit, offset
-            ),
-            load,
-            max_results,
-            page_token,
-        )
+        found = search_sql.RunSearch(experiment_ids, filter_string, view_type, order_by)
+        position = keyset.decode_token(page_token, found.sort_id, found.terms)
+        n_info = len(_INFO)
+        with self.db.read() as conn:
+            # One statement gives the page's RunInfo columns and the sort values its token is made of.
+            rows = conn.execute(found.page(max_results + 1, position, _INFO)).all()
+            runs: Any = self._with_children(conn, [row[:n_info] for row in rows[:max_results]], encoded)
+        last = rows[max_results - 1][n_info:] if len(rows) > max_results else None
+        token = None if last is None else keyset.encode_token(found.sort_id, last)
+        return runs, token
 
 
 def _require_active(run_id: str, stage: str) -> None:
@@ -427,21 +429,25 @@ def _artifact_uri(experiment_location: str, run_id: str) -> str:
     return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
 
 
-# A run's row read as a plain tuple, named like the rows of `select(s.runs)` (`_run_info` takes either).
-_RUN_COLUMNS = ", ".join(c.name for c in s.runs.columns)
-_RunRow = namedtuple("_RunRow", [c.name for c in s.runs.columns])  # type: ignore[misc]
+# The first nine columns of `runs` (run_uuid … lifecycle_stage) make a RunInfo; a whole `runs` row reads the same.
+_INFO = list(s.runs.columns)[:9]
+_INFO_COLUMNS = ", ".join(c.name for c in _INFO)
+# Shared by encoded runs that have no inputs or outputs (see `_with_children`).
+_NO_INPUTS = RunInputs()
+_NO_OUTPUTS = RunOutputs()
 
 
-def _run_info(row) -> RunInfo:  # type: ignore[no-untyped-def]
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, stage = row[:9]
     return RunInfo(
-        run_id=row.run_uuid,
-        run_uuid=row.run_uuid,
-        experiment_id=str(row.experiment_id),
-        run_name=row.name,
-        user_id=row.user_id,
-        status=row.status,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        artifact_uri=row.artifact_uri,
-        lifecycle_stage=row.lifecycle_stage,
+        run_id=run_uuid,
+        run_uuid=run_uuid,
+        experiment_id=str(experiment_id),
+        run_name=name,
+        user_id=user_id,
+        status=status,
+        start_time=start_time,
+        end_time=end_time,
+        artifact_uri=artifact_uri,
+        lifecycle_stage=stage,
     )

@@ -35,6 +35,7 @@ __all__ = [
     "parse_logged_model_order_by",
     "parse_run_filter",
     "parse_run_order_by",
+    "read_page_token",
 ]
 
 Kind = Literal["metric", "param", "tag", "attribute", "dataset"]
@@ -589,16 +590,28 @@ def encode_page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
-def decode_page_token(token: str | None) -> int:
-    """The offset stored in a token from `encode_page_token`; no token means 0."""
+def read_page_token(token: str | None) -> dict[str, Any] | None:
+    """The JSON object inside a page token (base64, URL-safe or plain); None when there is no token."""
     if not token:
-        return 0
+        return None
     try:
         raw = token.strip().replace("+", "-").replace("/", "_")  # MLflow's tokens use plain base64
         data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        offset = data["offset"]
-    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
-        raise InvalidParameterValue(f"Invalid page token '{token}'. It could not be decoded.") from None
+    except (binascii.Error, ValueError, TypeError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidParameterValue(f"Invalid page token '{token}'. It could not be decoded.")
+    return data
+
+
+def decode_page_token(token: str | None) -> int:
+    """The offset stored in a token from `encode_page_token`; no token means 0."""
+    data = read_page_token(token)
+    if data is None:
+        return 0
+    if "offset" not in data:
+        raise InvalidParameterValue(f"Invalid page token '{token}'. It could not be decoded.")
+    offset = data["offset"]
     # The upper bound keeps OFFSET (plus a page) within the databases' int64.
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**62:
         raise InvalidParameterValue(f"Invalid page token '{token}'. Offset must be a non-negative integer.")

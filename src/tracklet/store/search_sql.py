@@ -38,7 +38,8 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from tracklet.errors import InvalidParameterValue
-from tracklet.store import schema
+from tracklet.store import keyset, schema
+from tracklet.store.keyset import Position, SortTerm
 from tracklet.store.search import (
     Comparison,
     OrderKey,
@@ -52,6 +53,7 @@ from tracklet.store.search import (
 )
 
 __all__ = [
+    "RunSearch",
     "binary_order",
     "case_sensitive_like",
     "experiment_search_select",
@@ -321,6 +323,84 @@ def _run_condition(c: Comparison) -> ColumnElement[bool]:
     return _key_value_condition(table, table.c.run_uuid, runs.c.run_uuid, c.key, c.op, c.value)
 
 
+def _run_sort(order_keys: Sequence[OrderKey]) -> tuple[Any, list[SortTerm]]:
+    """The FROM clause (runs plus a join per metric, param or tag key) and the full sort."""
+    runs = schema.runs
+    from_clause: Any = runs
+    terms: list[SortTerm] = []
+    for i, key in enumerate(order_keys):
+        if key.kind == "attribute":
+            column = _RUN_COLUMNS[key.key]
+            if key.key == "end_time":
+                terms.append(SortTerm(_missing_last(column.is_(None)), True, "int"))
+            if key.key in ("start_time", "end_time"):
+                terms.append(SortTerm(column, key.ascending, "int"))
+            else:
+                terms.append(SortTerm(binary_order(column), key.ascending, "str"))
+            continue
+        table = {"metric": schema.latest_metrics, "param": schema.params, "tag": schema.tags}[key.kind]
+        joined = table.alias(f"order_{i}")
+        from_clause = from_clause.outerjoin(
+            joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == key.key)
+        )
+        if key.kind == "metric":
+            terms.append(SortTerm(_missing_last(joined.c.is_nan == true(), joined.c.run_uuid.is_(None)), True, "int"))
+            terms.append(SortTerm(joined.c.value, key.ascending, "float"))
+        else:
+            terms.append(SortTerm(_missing_last(joined.c.run_uuid.is_(None)), True, "int"))
+            terms.append(SortTerm(binary_order(joined.c.value), key.ascending, "str"))
+    if not any(k.kind == "attribute" and k.key == "start_time" for k in order_keys):
+        terms.append(SortTerm(runs.c.start_time, False, "int"))
+    terms.append(SortTerm(runs.c.run_uuid, True, "str"))
+    return from_clause, terms
+
+
+class RunSearch:
+    """A runs/search request compiled to SQL: the matching runs in their final order, page by page.
+
+    Runs lacking an order key sort last in both directions; NaN metrics sort after real values
+    and before missing ones. Ties break on `start_time DESC` (unless ordered on) then `run_uuid`.
+    Pages start at an offset or after a row (`keyset`); `sort_id` tells which tokens fit this sort.
+    """
+
+    def __init__(
+        self,
+        experiment_ids: Sequence[int],
+        filter_string: str | None,
+        view_type: str | None,
+        order_by: Sequence[str] | None,
+    ) -> None:
+        runs = schema.runs
+        comparisons = parse_run_filter(filter_string)
+        order_keys = parse_run_order_by(order_by)
+        self._conditions = [
+            runs.c.experiment_id.in_(list(experiment_ids)),
+            _lifecycle_condition(runs.c.lifecycle_stage, view_type),
+            *(_run_condition(c) for c in comparisons),
+        ]
+        self._from, self.terms = _run_sort(order_keys)
+        self.sort_id = keyset.sort_id("runs", *((k.kind, k.key, k.ascending) for k in order_keys))
+
+    def _select(self, columns: Sequence[Any], limit: int, position: Position) -> Select[Any]:
+        _check_page(limit, 0 if isinstance(position, tuple) else position)
+        stmt = select(*columns).select_from(self._from).where(*self._conditions)
+        if isinstance(position, tuple):
+            stmt = stmt.where(keyset.after(self.terms, position))
+        else:
+            stmt = stmt.offset(position)
+        return stmt.order_by(*(t.ordering() for t in self.terms)).limit(limit)
+
+    def ids(self, limit: int, position: Position = 0) -> Select[Any]:
+        """Up to `limit` run ids in order, from an offset or after the row with these sort values."""
+        return self._select([schema.runs.c.run_uuid], limit, position)
+
+    def page(self, limit: int, position: Position = 0, columns: Sequence[Any] = ()) -> Select[Any]:
+        """As `ids`, but each row holds `columns` and then the values of every sort term, the run id
+        last: those of a page's last row make the next page's token."""
+        sort_values = [t.expr.label(f"sort_{i}") for i, t in enumerate(self.terms)]
+        return self._select([*columns, *sort_values], limit, position)
+
+
 def run_search_select(
     experiment_ids: Sequence[int],
     filter_string: str | None,
@@ -329,46 +409,9 @@ def run_search_select(
     limit: int,
     offset: int,
 ) -> Select[Any]:
-    """One page of `runs.run_uuid` matching a runs/search request, in its final order.
-
-    Runs lacking an order key sort last in both directions; NaN metrics sort after real values
-    and before missing ones. Ties break on `start_time DESC` (unless ordered on) then `run_uuid`.
-    """
+    """One page of `runs.run_uuid` matching a runs/search request, in its final order (`RunSearch`)."""
     _check_page(limit, offset)
-    runs = schema.runs
-    comparisons = parse_run_filter(filter_string)
-    order_keys = parse_run_order_by(order_by)
-
-    stmt = select(runs.c.run_uuid).where(
-        runs.c.experiment_id.in_(list(experiment_ids)),
-        _lifecycle_condition(runs.c.lifecycle_stage, view_type),
-        *(_run_condition(c) for c in comparisons),
-    )
-    from_clause: Any = runs
-    ordering: list[Any] = []
-    for i, key in enumerate(order_keys):
-        if key.kind == "attribute":
-            column = _RUN_COLUMNS[key.key]
-            if key.key == "end_time":
-                ordering.append(_missing_last(column.is_(None)))
-            sort_col = column if key.key in ("start_time", "end_time") else binary_order(column)
-            ordering.append(_direction(sort_col, key.ascending))
-            continue
-        table = {"metric": schema.latest_metrics, "param": schema.params, "tag": schema.tags}[key.kind]
-        joined = table.alias(f"order_{i}")
-        from_clause = from_clause.outerjoin(
-            joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == key.key)
-        )
-        if key.kind == "metric":
-            ordering.append(_missing_last(joined.c.is_nan == true(), joined.c.run_uuid.is_(None)))
-            ordering.append(_direction(joined.c.value, key.ascending))
-        else:
-            ordering.append(_missing_last(joined.c.run_uuid.is_(None)))
-            ordering.append(_direction(binary_order(joined.c.value), key.ascending))
-    if not any(k.kind == "attribute" and k.key == "start_time" for k in order_keys):
-        ordering.append(runs.c.start_time.desc())
-    ordering.append(runs.c.run_uuid.asc())
-    return stmt.select_from(from_clause).order_by(*ordering).limit(limit).offset(offset)
+    return RunSearch(experiment_ids, filter_string, view_type, order_by).ids(limit, offset)
 
 
 # ---------------------------------------------------------------------------------------------
