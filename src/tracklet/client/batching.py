@@ -219,18 +219,8 @@ class BatchLogger:
         except errors.EndpointNotFound:
             self._bulk_points = False  # an MLflow server: log-batch from now on
             return points
-        except errors.TemporarilyUnavailable as exc:
-            self._record(
-                errors.TemporarilyUnavailable(f"{len(points)} points for run {run_id} could not be sent: {exc.message}")
-            )
-        except (errors.ResourceDoesNotExist, errors.InvalidState) as exc:
-            self._run_rejected(run_id, exc)
         except errors.TrackletError as exc:
-            if "must be in the 'active' state" in exc.message:
-                self._run_rejected(run_id, exc)
-            else:
-                return points
-        return []
+            return [] if self._settled(run_id, exc, len(points)) else points
 
     def _post(self, run_id: str, m: list[dict[str, Any]], p: list[dict[str, Any]], t: list[dict[str, Any]]) -> None:
         if run_id in self._dead_runs:
@@ -239,16 +229,8 @@ class BatchLogger:
         try:
             self._transport.post(f"{API}/runs/log-batch", body, retry_seconds=self.retry_seconds)
             self.requests_sent += 1
-        except errors.TemporarilyUnavailable as exc:
-            n = len(m) + len(p) + len(t)
-            self._record(
-                errors.TemporarilyUnavailable(f"{n} entries for run {run_id} could not be sent: {exc.message}")
-            )
-        except (errors.ResourceDoesNotExist, errors.InvalidState) as exc:
-            self._run_rejected(run_id, exc)
         except errors.TrackletError as exc:
-            if "must be in the 'active' state" in exc.message:
-                self._run_rejected(run_id, exc)
+            if self._settled(run_id, exc, len(m) + len(p) + len(t)):
                 return
             entries = [(METRIC, x) for x in m] + [(PARAM, x) for x in p] + [(TAG, x) for x in t]
             if len(entries) == 1:
@@ -269,6 +251,17 @@ class BatchLogger:
                     [x for k, x in part if k == PARAM],
                     [x for k, x in part if k == TAG],
                 )
+
+    def _settled(self, run_id: str, exc: errors.TrackletError, n: int) -> bool:
+        """Record a failure that is not about the entries themselves (the server stayed away for the whole
+        retry budget, or the run takes no more writes) and say so; False when the server refused entries."""
+        if isinstance(exc, errors.TemporarilyUnavailable):
+            self._record(errors.TemporarilyUnavailable(f"{n} entries for run {run_id} could not be sent: {exc.message}"))
+            return True
+        if isinstance(exc, errors.ResourceDoesNotExist | errors.InvalidState) or "must be in the 'active' state" in exc.message:
+            self._run_rejected(run_id, exc)
+            return True
+        return False
 
     def _run_rejected(self, run_id: str, exc: errors.TrackletError) -> None:
         self._dead_runs.add(run_id)
