@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from tracklet.entities import DatasetInput
@@ -120,6 +121,20 @@ def validate_key(key: str | None, what: str, field: str = "key") -> str:
             f"to '{normalized}'"
         )
     return key
+
+
+def validate_metric_keys(keys: Sequence[str | None], field: Callable[[int], str]) -> None:
+    """Each distinct metric key of a request checked once; where a bad one sits (`field(index)`) is
+    looked up only on failure, so a request of thousands of points costs a set, not a scan per key."""
+    for key in set(keys):
+        try:
+            validate_key(key, "Metric")
+        except InvalidParameterValue:
+            validate_key(key, "Metric", field(keys.index(key)))
+
+
+def negative_timestamp(value: int, field: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Metric timestamp must be non-negative, got {value} in '{field}'")
 
 
 def check_length(value: str | None, limit: int, field: str) -> None:

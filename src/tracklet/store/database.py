@@ -92,9 +92,7 @@ class Database:
     @staticmethod
     def fetch_all(conn: Connection, sql: str, args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
         """Rows as plain tuples straight from the driver's cursor, for reads of many thousands of rows."""
-        with _driver_cursor(conn) as cursor:
-            cursor.execute(sql, args)
-            return list(cursor.fetchall())
+        return Database.run(conn, sql, args)
 
     @staticmethod
     def fetch_as(conn: Connection, sql: str, args: tuple[object, ...], make: Callable[..., T]) -> list[T]:

@@ -78,8 +78,8 @@ def positional(engine: Engine) -> str:
 
 
 def driver_cursor(conn: Connection) -> Any:
-    """The driver's own cursor, for reads of many rows. PostgreSQL sends results in binary to it: parsing
-    numbers from text was half of psycopg's work on a metric history."""
+    """The driver's own cursor, for hot-path statements and reads of many rows. PostgreSQL sends results in
+    binary to it: parsing numbers from text was half of psycopg's work on a metric history."""
     if conn.dialect.name == "sqlite":
         return conn.connection.cursor()
     return conn.connection.dbapi_connection.cursor(binary=True)  # type: ignore[union-attr]

@@ -410,7 +410,6 @@ def run_search_select(
     offset: int,
 ) -> Select[Any]:
     """One page of `runs.run_uuid` matching a runs/search request, in its final order (`RunSearch`)."""
-    _check_page(limit, offset)
     return RunSearch(experiment_ids, filter_string, view_type, order_by).ids(limit, offset)
 
 

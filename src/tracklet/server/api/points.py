@@ -17,7 +17,7 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.runs import RunRef
 from tracklet.server.protocol import Int64, json_response, read_json, run_sync
 from tracklet.server.state import store_of
-from tracklet.validation import missing, validate_key
+from tracklet.validation import missing, negative_timestamp, validate_metric_keys
 
 MAX_POINTS = 20_000  # about 60-80 ms of writing on SQLite: other writers never wait long behind one request
 
@@ -41,14 +41,10 @@ def _validated(body: LogPoints) -> tuple[list[str], list[float], list[int], list
             raise InvalidParameterValue(
                 f"'{name}' has {len(column)} entries but 'key' has {n}: the columns must be equally long."
             )
-    for key in set(body.key):
-        try:
-            validate_key(key, "Metric")
-        except InvalidParameterValue:  # say where: found only on failure (a scan per distinct key would be quadratic)
-            validate_key(key, "Metric", f"key[{body.key.index(key)}]")
+    validate_metric_keys(body.key, lambda i: f"key[{i}]")
     if min(body.timestamp) < 0:
         i = next(i for i, t in enumerate(body.timestamp) if t < 0)
-        raise InvalidParameterValue(f"Metric timestamp must be non-negative, got {body.timestamp[i]} in 'timestamp[{i}]'")
+        raise negative_timestamp(body.timestamp[i], f"timestamp[{i}]")
     return body.key, body.value, body.timestamp, steps
 
 

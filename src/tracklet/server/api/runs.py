@@ -23,6 +23,7 @@ from tracklet.validation import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
     missing,
+    negative_timestamp,
     parse_experiment_id,
     require,
     truncate,
@@ -30,6 +31,7 @@ from tracklet.validation import (
     validate_dataset_input,
     validate_key,
     validate_max_results,
+    validate_metric_keys,
     validate_run_id,
 )
 
@@ -138,9 +140,7 @@ def _metric_points(metrics: list[MetricIn] | list[LogMetric], prefix: str = "met
     def field(i: int, name: str) -> str:
         return f"{prefix}[{i}].{name}" if prefix else name
 
-    for key in {m.key for m in metrics}:
-        i = next(i for i, m in enumerate(metrics) if m.key == key)
-        validate_key(key, "Metric", field(i, "key"))
+    validate_metric_keys([m.key for m in metrics], lambda i: field(i, "key"))
     bad = next((i for i, m in enumerate(metrics) if m.value is None or m.timestamp is None or m.timestamp < 0), None)
     if bad is not None:
         m = metrics[bad]
@@ -148,7 +148,7 @@ def _metric_points(metrics: list[MetricIn] | list[LogMetric], prefix: str = "met
             raise missing(field(bad, "value"))
         if m.timestamp is None:
             raise missing(field(bad, "timestamp"))
-        raise InvalidParameterValue(f"Metric timestamp must be non-negative, got {m.timestamp} in '{field(bad, 'timestamp')}'")
+        raise negative_timestamp(m.timestamp, field(bad, "timestamp"))
     return metrics
 
 
