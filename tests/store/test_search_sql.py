@@ -138,8 +138,10 @@ def _insert_rows(engine: Engine) -> None:
             insert(schema.latest_metrics),
             [
                 {"run_uuid": rid, "key": k, "value": 0.0 if math.isnan(v) else v, "is_nan": math.isnan(v),
-                 "timestamp": 0, "step": 0}
-                for rid, metrics in METRICS.items() for k, v in metrics.items()
+                 "timestamp": 0, "step": 0, "history_id": history_id}
+                for history_id, (rid, k, v) in enumerate(
+                    (rid, k, v) for rid, metrics in METRICS.items() for k, v in metrics.items()
+                )
             ],
         )  # fmt: skip
         conn.execute(

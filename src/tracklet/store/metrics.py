@@ -1,10 +1,10 @@
 """Metric points: set-based ingestion, the latest-value table and history reads.
 
-A batch is reduced in Python to one candidate per key, then written with two statements:
-an INSERT of all points (exact duplicates ignored by the primary key) and an upsert of
-`latest_metrics` that only replaces a row's point when the new (step, timestamp, value) is larger,
-and counts the points logged per key (which decides when a history gets chart tiles: `tiles.update`
-writes them next, in the same transaction).
+A batch is reduced in Python to one candidate per key, then written with two statements: an upsert
+of `latest_metrics` that only replaces a row's point when the new (step, timestamp, value) is larger,
+counts the points logged per key (which decides when a history gets chart tiles: `tiles.update` writes
+them last, in the same transaction) and gives each history's integer id (a new history gets its id
+there); then an INSERT of all points under those ids (exact duplicates ignored by the primary key).
 These statements are the hottest path of the server, so they are written as SQL text
 (identical on SQLite and PostgreSQL apart from bind markers) and sent with the driver's executemany.
 """
@@ -31,6 +31,7 @@ from tracklet.store import tiles
 from tracklet.store._util import chunks, execute_rows
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
+from tracklet.store.histories import in_history
 from tracklet.validation import DOUBLE_MAX
 
 _INFINITIES = (math.inf, -math.inf)
@@ -46,7 +47,8 @@ class MetricPoint(msgspec.Struct, frozen=True):
     dataset_digest: str | None = None
 
 
-_POINT_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "is_nan")
+_POINT_COLUMNS = ("history_id", "timestamp", "step", "value", "is_nan")
+_LATEST_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "is_nan", "n_points")
 # Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
 _ROWS_PER_STATEMENT = 500
 
@@ -72,24 +74,39 @@ _IS_NEWER = (
 )
 
 
+def _new_history_id(engine: Engine, i: int) -> str:
+    """The id a history gets if the i-th row of an upsert creates it (ids are never reused: no history
+    is ever deleted). PostgreSQL draws from a sequence; SQLite has one writer at a time, so one more
+    than the largest id is free (the unique index finds it in a seek; the i keeps the rows apart if
+    SQLite computes the subquery once per statement)."""
+    if engine.dialect.name == "sqlite":
+        return f"(SELECT COALESCE(MAX(history_id), 0) FROM latest_metrics) + {i + 1}"
+    return "nextval('metric_history_ids')"
+
+
 @cache
 def _upsert_latest_sql(engine: Engine, n_rows: int) -> str:
-    # Every row is updated (the count always grows) so that RETURNING gives each key's new count.
+    mark = positional(engine)
+    marks = ", ".join([mark] * len(_LATEST_COLUMNS))
+    rows = ", ".join(f"({marks}, {_new_history_id(engine, i)})" for i in range(n_rows))
+    # Every row is updated (the count always grows) so that RETURNING gives each key's count and id.
     return (
-        f"INSERT INTO latest_metrics {_values_sql(engine, _POINT_COLUMNS + ('n_points',), n_rows)} "
+        f"INSERT INTO latest_metrics ({', '.join(_LATEST_COLUMNS)}, history_id) VALUES {rows} "
         f"ON CONFLICT (run_uuid, key) DO UPDATE SET {_newer('timestamp')}, {_newer('step')}, "
         f"{_newer('value')}, {_newer('is_nan')}, n_points = latest_metrics.n_points + excluded.n_points "
-        "RETURNING key, n_points"
+        "RETURNING key, n_points, history_id"
     )
 
 
-def _upsert_latest(conn: Connection, latest: list[tuple]) -> dict[str, int]:  # type: ignore[type-arg]
-    """Write each key's latest point and count; returns the counts of points logged per key so far."""
-    counts: dict[str, int] = {}
+def _upsert_latest(conn: Connection, latest: list[tuple]) -> dict[str, tuple[int, int]]:  # type: ignore[type-arg]
+    """Write each key's latest point and count; returns per key the count of points logged so far and
+    the history's id."""
+    written: dict[str, tuple[int, int]] = {}
     for part in chunks(latest, _ROWS_PER_STATEMENT):
         sql = _upsert_latest_sql(conn.engine, len(part))
-        counts.update(Database.run(conn, sql, tuple(chain.from_iterable(part))))
-    return counts
+        for key, n_points, history_id in Database.run(conn, sql, tuple(chain.from_iterable(part))):
+            written[key] = (n_points, history_id)
+    return written
 
 
 class MetricLike(Protocol):
@@ -154,12 +171,14 @@ def _write_rows(conn: Connection, run_id: str, points: Iterable[tuple[str, float
         # the latest point of a key is the one with the largest (step, timestamp, value)
         if current is None or (step, timestamp, value) > (current[3], current[2], current[4]):
             latest[key] = row
-    execute_rows(conn, _insert_points_sql, rows, _ROWS_PER_STATEMENT)
     # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
     # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
     in_batch = Counter(map(itemgetter(1), rows))
-    totals = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
-    tiles.update(conn, run_id, rows, {key: (totals[key] - n, totals[key]) for key, n in in_batch.items()})
+    written = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
+    ids = {key: history_id for key, (_, history_id) in written.items()}
+    stored = [(ids[key], timestamp, step, value, is_nan) for _, key, timestamp, step, value, is_nan in rows]
+    execute_rows(conn, _insert_points_sql, stored, _ROWS_PER_STATEMENT)
+    tiles.update(conn, run_id, rows, {key: (written[key][0] - n, written[key][0]) for key, n in in_batch.items()})
     return rows
 
 
@@ -210,7 +229,7 @@ def read_history(
     # Named, or PostgreSQL would call the CASE column "value" and ORDER BY value would sort by it (NaN last).
     sql = (
         "SELECT CASE WHEN is_nan THEN NULL ELSE value END AS value_or_null, timestamp, step "
-        f"FROM metrics WHERE run_uuid = {mark} AND key = {mark}"
+        f"FROM metrics WHERE {in_history(mark)}"
     )
     args: list[object] = [run_id, key]
     if page_token:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from tracklet.entities import MetricWithRunId
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
+from tracklet.store.histories import in_history
 from tracklet.store.tiles import LEVELS, shift
 
 # The tile level is chosen by cost: reading a tile row costs about as much as sorting three points
@@ -92,7 +93,7 @@ def _sample_exactly(
 ) -> list[Row]:
     """The positions counted and picked over the points themselves: one count, one window query."""
     in_range, range_args = _range_sql(mark, start_step, end_step)
-    where = f"run_uuid = {mark} AND key = {mark}{in_range}"
+    where = f"{in_history(mark)}{in_range}"
     args = (run_id, key, *range_args)
     (total,) = Database.fetch_all(conn, f"SELECT COUNT(*) FROM metrics WHERE {where}", args)[0]
     picks = positions(int(total), max_results)
@@ -171,7 +172,7 @@ def _sample_from_tiles(
 
 def _tile_where(mark: str, tile: _Tile) -> str:
     return (
-        f"run_uuid = {mark} AND key = {mark} AND timestamp >= {int(tile.min_ts)} AND timestamp <= {int(tile.max_ts)} "
+        f"{in_history(mark)} AND timestamp >= {int(tile.min_ts)} AND timestamp <= {int(tile.max_ts)} "
         f"AND step >= {int(tile.lo)} AND step <= {int(tile.hi)}"
     )
 

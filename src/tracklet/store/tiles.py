@@ -44,6 +44,7 @@ from sqlalchemy import (
 from tracklet.store import schema as s
 from tracklet.store._util import execute_rows
 from tracklet.store.dialects import positional
+from tracklet.store.histories import history_id_of
 
 AXES = {"step": 0, "time": 1}
 BASE_SHIFT = {0: 6, 1: 10}  # level-0 tiles span 64 steps, or 1,024 ms
@@ -232,7 +233,7 @@ def _tiles_from_points(run_id: str, key: str, axis: int) -> Select[Any]:
             func.max(m.c.timestamp).label("max_ts"),
             func.count().label("n_points"),
         )
-        .where(m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false())
+        .where(m.c.history_id == history_id_of(run_id, key), m.c.is_nan == false())
         .group_by(bucket)
         .subquery("g")
     )
@@ -246,7 +247,7 @@ def _tiles_from_points(run_id: str, key: str, axis: int) -> Select[Any]:
             .where(p.c.timestamp.between(g.c.min_ts, g.c.max_ts), p.c.step == g.c.last_x)
             .order_by(p.c.timestamp.desc(), p.c.value.desc())
         )
-    last = last.where(p.c.run_uuid == run_id, p.c.key == key, p.c.is_nan == false()).limit(1)
+    last = last.where(p.c.history_id == history_id_of(run_id, key), p.c.is_nan == false()).limit(1)
     return select(
         _lit(run_id, String),
         _lit(key, String),

@@ -27,6 +27,7 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store import tiles
 from tracklet.store.database import Database
+from tracklet.store.histories import history_id_of
 from tracklet.store.tiles import AXES, LEVELS, shift, x_column
 
 MAX_BUCKETS = 5000
@@ -91,7 +92,7 @@ def _extent(conn: Connection, run_id: str, key: str, axis: int) -> tuple[tuple[i
     m = s.metrics
     x = x_column(axis)
     row = conn.execute(
-        select(func.min(x), func.max(x)).where(m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false())
+        select(func.min(x), func.max(x)).where(m.c.history_id == history_id_of(run_id, key), m.c.is_nan == false())
     ).first()
     if row is None or row[0] is None:
         return None, False
@@ -194,7 +195,7 @@ def downsample(
         if not tiled or (level == 0 and (n_points or 0) <= max(16 * buckets, 2_000)):
             m = s.metrics
             x = x_column(axis)
-            where = [m.c.run_uuid == run_id, m.c.key == key, m.c.is_nan == false(), x.between(x_lo, x_hi)]
+            where = [m.c.history_id == history_id_of(run_id, key), m.c.is_nan == false(), x.between(x_lo, x_hi)]
             if tiled:  # lets the index on timestamp narrow the scan
                 where.append(m.c.timestamp.between(min_ts, max_ts))
             order: tuple[Any, ...] = (x.desc(), m.c.timestamp.desc(), m.c.step.desc())
