@@ -8,6 +8,7 @@ MLflow's messages, naming the field (`metrics[3].value`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
@@ -62,7 +63,34 @@ async def read_json(request: Request, schema: type[T]) -> T:
     return decode_body(body, schema)
 
 
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """Where a decoded JSON value holds a string (or key) with a NUL character, as a field path."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            at = f"{path}.{k}" if path else str(k)
+            if "\x00" in k:
+                return at
+            if (found := _nul_at(v, at)) is not None:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            if (found := _nul_at(v, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+def _refuse_nul(field: str) -> InvalidParameterValue:
+    # PostgreSQL cannot store NUL in text and SQLite would: refused everywhere, so both stores hold the same.
+    return InvalidParameterValue(f"Invalid value for parameter '{field}' supplied: text cannot contain NUL (\\u0000)")
+
+
 def decode_body(body: bytes, schema: type[T]) -> T:
+    if b"\\u0000" in body:  # rare: only then is the body searched for the field
+        with contextlib.suppress(msgspec.DecodeError):
+            if (field := _nul_at(msgspec.json.decode(body))) is not None:
+                raise _refuse_nul(field)
     try:
         if not body.strip():
             return msgspec.convert({}, schema, strict=False)
@@ -89,6 +117,9 @@ def read_query(request: Request, schema: type[T], list_fields: frozenset[str] = 
     """Query parameters into a Struct; keys in `list_fields` may repeat (`?run_ids=a&run_ids=b`)."""
     params = request.query_params
     data: dict[str, Any] = {}
+    for key, value in params.multi_items():
+        if "\x00" in value:
+            raise _refuse_nul(key)
     for key in params.keys():
         if key in list_fields:
             data[key] = params.getlist(key)
