@@ -350,6 +350,11 @@ class TrackletClient:
     def delete_tag(self, run_id: str, key: str) -> None:
         self.transport.post(f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
 
+    def log_inputs(self, run_id: str, datasets: Sequence[entities.DatasetInput]) -> None:
+        """Record datasets the run used (a dataset logged again with the same name and digest is kept once)."""
+        body = {"run_id": run_id, "datasets": msgspec.to_builtins(list(datasets))}
+        self.transport.post(f"{API}/runs/log-inputs", body)
+
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point of one metric, in the server's order (timestamp, then step, then value)."""
         out: list[MetricPoint] = []

@@ -379,6 +379,31 @@ def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
     (run.client or _state.client()).logger.log_many([(TAG, rid, k, str(v)) for k, v in tags.items()])
 
 
+def log_input(
+    data: Any,
+    *,
+    name: str | None = None,
+    context: str | None = None,
+    source: str | os.PathLike[str] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> entities.Dataset:
+    """Record a dataset the run used: a DataFrame, a dict of columns, a list of records or a numpy array.
+
+    What is stored is its description, not the data: a name, a digest of the content, its schema and
+    size, and where it came from (`source`: a path or URL; by default the script that logged it).
+    `context` says what for ("training", "eval" …). Sent at once (a rare call). Returns the dataset.
+    """
+    from tracklet.client import datasets  # pandas is imported only by those who log datasets
+
+    dataset = datasets.describe(data, name, source)
+    input_tags = {**({datasets.CONTEXT_TAG: context} if context else {}), **(tags or {})}
+    run = _active_or_new()
+    entry = entities.DatasetInput(dataset=dataset, tags=[entities.KeyValue(k, str(v)) for k, v in input_tags.items()])
+    (run.client or _state.client()).log_inputs(run_id or run.info.run_id, [entry])
+    return dataset
+
+
 def flush(timeout: float | None = None) -> None:
     """Wait until every queued param/metric/tag is stored; raise what the server rejected."""
     for client in _state.all_clients():
