@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,14 @@ def test_log_model_uses_the_active_run(
     tracklet.set_tracking_uri(tracking_server.url)
     tracklet.set_experiment("models-fluent")
     with tracklet.start_run() as run:
+        tracklet.log_metric("rmse", 0.5)  # queued, not yet sent when log_model starts
         info = log_model(elasticnet, "model", input_example=wine.X_train.head(2))
     assert info.run_id == run.info.run_id
+    from mlflow import MlflowClient
+
+    assert [(m.key, m.value) for m in MlflowClient(tracking_server.url).get_logged_model(info.model_id).metrics] == [
+        ("rmse", 0.5)
+    ]
     model = load_model(f"runs:/{run.info.run_id}/model")
     np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
 
@@ -105,3 +112,18 @@ def test_runs_and_models_uris_against_the_local_store(tmp_path: Path, elasticnet
     for uri in (info.model_uri, f"runs:/{run_id}/model"):
         model = load_model(uri, client=local)
         np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
+
+
+def test_log_model_links_the_runs_scores_at_step_0_to_the_model(
+    client: Any, mlflow_client: Any, elasticnet: Any, wine: Any
+) -> None:
+    experiment_id = client.create_experiment(f"models-metrics-{time.monotonic_ns()}")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_metric(run_id, "rmse", 0.7, step=0)
+    client.log_metric(run_id, "rmse", 0.6, step=1)  # a later step: not what the model was logged with
+    client.log_metric(run_id, "r2", 0.3)
+    info = log_model(elasticnet, "model", client=client, run_id=run_id)
+    scores = {(m.key, m.value, m.step) for m in mlflow_client.get_logged_model(info.model_id).metrics}
+    assert scores == {("rmse", 0.7, 0), ("r2", 0.3, 0)}
+    history = client.get_metric_history(run_id, "rmse")
+    assert sorted((p.step, p.value) for p in history) == [(0, 0.7), (1, 0.6)], "the run's history is unchanged"

@@ -31,6 +31,8 @@ __all__ = ["TrackletClient", "Run", "RunData", "MetricPoint", "split_batch"]
 API = "/api/2.0/mlflow"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
 
+_BULK_INTERVAL_MAX = 1000  # MLflow's limit of points per run in one bulk-interval read
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -370,6 +372,29 @@ class TrackletClient:
             token = page.get("next_page_token")
             if not token:
                 return out
+
+    def points_at_step(self, run_id: str, key: str, step: int) -> list[MetricPoint]:
+        """The points of one metric logged at `step`: one bounded request (MLflow's bulk-interval read)
+        unless the step holds more points than it returns, then the whole history."""
+        page = self.transport.get(
+            f"{API}/metrics/get-history-bulk-interval", run_ids=run_id, metric_key=key, start_step=step,
+            end_step=step, max_results=_BULK_INTERVAL_MAX,
+        )  # fmt: skip
+        found = page.get("metrics", [])
+        if len(found) < _BULK_INTERVAL_MAX:
+            return [MetricPoint(m["key"], _float(m["value"]), int(m.get("timestamp", 0)), step) for m in found]
+        return [p for p in self.get_metric_history(run_id, key) if p.step == step]
+
+    def log_model_metrics(self, run_id: str, model_id: str, step: int = 0) -> None:
+        """Link the run's metric points at `step` to a logged model, as MLflow's `log_model` does: the
+        model's page then shows the scores it was logged with."""
+        points = [p for key in self.get_run(run_id).data.metrics for p in self.points_at_step(run_id, key, step)]
+        m = [
+            {"key": p.key, "value": json_float(p.value), "timestamp": p.timestamp, "step": p.step, "model_id": model_id}
+            for p in points
+        ]
+        for mm, _, _ in split_batch(m, [], []):
+            self.transport.post(f"{API}/runs/log-batch", {"run_id": run_id, "metrics": mm})
 
     # -- artifacts of runs ----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from tracklet.client.fluent import flush
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.models.flavor import read_model_folder, save_model
 
@@ -103,6 +104,9 @@ def log_model(
     )
     model_id = str(created["info"]["model_id"])
     client.log_outputs(run_id, [model_id])
+    if hasattr(client, "log_model_metrics"):
+        flush()  # metrics still queued by the fluent API belong to the scores the model was logged with
+        client.log_model_metrics(run_id, model_id)
     artifact_uri = str(created["info"]["artifact_uri"])
     with tempfile.TemporaryDirectory(prefix="tracklet-model-") as tmp:
         folder = save_model(
