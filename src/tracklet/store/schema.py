@@ -1,6 +1,9 @@
 """The tables, in SQLAlchemy Core. Migrations in `migrations/versions` create exactly these.
 
 Design notes:
+- A run's params, tags and latest metrics are found by (run_uuid, key); there is no index by (key,
+  value): searches test each candidate run by its key (measured: such indexes did not speed up any
+  search on SQLite or PostgreSQL, and each cost a B-tree leaf write per key of every new run).
 - `latest_metrics` holds one row per history (run, key): the point with the largest (step, timestamp,
   value), and the history's integer id. Searches filter and sort on it with plain joins instead of
   aggregating the history.
@@ -17,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -26,9 +30,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
+    text,
 )
 
 metadata = MetaData()
+
+PARENT_RUN_TAG = "mlflow.parentRunId"
+PARENT_RUN_KEY: ColumnElement[str] = literal_column(f"'{PARENT_RUN_TAG}'")  # inline, so that `ix_tags_parent_run` applies
 
 experiments = Table(
     "experiments",
@@ -73,7 +82,6 @@ params = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
-    Index("ix_params_key_value", "key", "value"),
     sqlite_with_rowid=False,  # clustered by run: one B-tree to write, one range to read a run's params
 )
 
@@ -84,7 +92,15 @@ tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
-    Index("ix_tags_key_value", "key", "value"),
+    # The children of a run (the web UI's nested view); only parent tags are indexed. Queries compare
+    # the key with the literal `PARENT_RUN_KEY`: a bound value would not let PostgreSQL's generic
+    # plans (prepared statements) prove the index's condition.
+    Index(
+        "ix_tags_parent_run",
+        "value",
+        sqlite_where=text(f"key = '{PARENT_RUN_TAG}'"),
+        postgresql_where=text(f"key = '{PARENT_RUN_TAG}'"),
+    ),
     sqlite_with_rowid=False,
 )
 
@@ -114,7 +130,6 @@ latest_metrics = Table(
     # Given when the history's first point is written (`metrics._upsert_latest_sql`); never reused.
     Column("history_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
-    Index("ix_latest_metrics_key_value", "key", "value"),
     Index("ix_latest_metrics_history_id", "history_id", unique=True),
     sqlite_with_rowid=False,
 )

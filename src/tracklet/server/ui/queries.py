@@ -26,7 +26,7 @@ from tracklet.store._util import chunks, now_ms
 from tracklet.store.search_sql import run_search_select
 from tracklet.validation import decode_metric_value
 
-PARENT_TAG = "mlflow.parentRunId"
+PARENT_TAG = s.PARENT_RUN_TAG
 _CHUNK = 900  # ids per IN (...) list
 
 
@@ -63,7 +63,7 @@ def _has_parent_here(q: TableQuery) -> Any:
     tags, runs, parent = s.tags, s.runs, s.runs.alias("parent")
     return exists().where(
         tags.c.run_uuid == runs.c.run_uuid,
-        tags.c.key == PARENT_TAG,
+        tags.c.key == s.PARENT_RUN_KEY,
         parent.c.run_uuid == tags.c.value,
         parent.c.experiment_id.in_(list(q.experiment_ids)),
         parent.c.lifecycle_stage.in_(_STAGES[q.view_type]),
@@ -91,7 +91,7 @@ def _top_level_under_filter(q: TableQuery, matches: bool = True) -> Any:
     parents_of_matches = (
         select(tags.c.value)
         .select_from(tags.join(child, child.c.run_uuid == tags.c.run_uuid))
-        .where(tags.c.key == PARENT_TAG, _matches(q, child))
+        .where(tags.c.key == s.PARENT_RUN_KEY, _matches(q, child))
     )
     is_parent = s.runs.c.run_uuid.in_(parents_of_matches)
     return or_(and_(_matches(q), ~_has_parent_here(q)), is_parent) if matches else is_parent
@@ -105,7 +105,7 @@ def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
     stmt = run_search_select(q.experiment_ids, q.filter, q.view_type, list(q.order_by), limit, offset)
     if q.parent_id is not None:
         stmt = stmt.where(
-            exists().where(tags.c.run_uuid == runs.c.run_uuid, tags.c.key == PARENT_TAG, tags.c.value == q.parent_id)
+            exists().where(tags.c.run_uuid == runs.c.run_uuid, tags.c.key == s.PARENT_RUN_KEY, tags.c.value == q.parent_id)
         )
     elif q.nested:
         stmt = stmt.where(~_has_parent_here(q))
@@ -137,7 +137,7 @@ def has_nested_runs(conn: Connection, q: TableQuery) -> bool:
     probe = (
         select(r.c.run_uuid)
         .where(r.c.experiment_id.in_(list(q.experiment_ids)), r.c.lifecycle_stage.in_(_STAGES[q.view_type]))
-        .where(exists().where(t.c.run_uuid == r.c.run_uuid, t.c.key == PARENT_TAG))
+        .where(exists().where(t.c.run_uuid == r.c.run_uuid, t.c.key == s.PARENT_RUN_KEY))
         .limit(1)
     )
     return conn.execute(probe).first() is not None
@@ -198,7 +198,7 @@ def load_rows(
             for run_id in part:
                 rows[run_id]["child_count"] = 0
             t = s.tags
-            counting = select(t.c.value, func.count()).where(t.c.key == PARENT_TAG, t.c.value.in_(part))
+            counting = select(t.c.value, func.count()).where(t.c.key == s.PARENT_RUN_KEY, t.c.value.in_(part))
             if match is not None:
                 child = s.runs.alias("child")
                 counting = counting.select_from(t.join(child, child.c.run_uuid == t.c.run_uuid)).where(
