@@ -602,7 +602,12 @@ def parse_registered_model_order_by(order_by: Sequence[str] | None) -> list[Orde
 def parse_model_version_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
     """Parse model-versions/search order_by clauses: `name`, `version_number`, `creation_timestamp`,
     `last_updated_timestamp`, each with ASC or DESC."""
-    return _parse_order_by(MODEL_VERSIONS, order_by)
+    keys = _parse_order_by(MODEL_VERSIONS, order_by)
+    orderable = ["creation_timestamp", "last_updated_timestamp", "name", "version_number"]
+    for key in keys:
+        if key.key not in orderable:  # run_id and source_path filter but do not sort, as in MLflow
+            raise InvalidParameterValue(f"Invalid order by key '{key.key}' specified. Valid keys are {orderable}")
+    return keys
 
 
 def parse_logged_model_order_by(order_by: Sequence[Mapping[str, Any]] | None) -> list[OrderKey]:
