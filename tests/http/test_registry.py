@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.http.conftest import API, error, new_experiment, new_run, ok, post, samples
+from tests.http.test_shapes import assert_shape
 
 
 def new_name(prefix: str = "rm") -> str:
@@ -67,9 +68,22 @@ def test_shapes_match_mlflow_recordings(api):
     assert (version["version"], version["current_stage"], version["status"]) == ("1", "None", "READY")
     assert (version["description"], version["run_link"]) == ("", "")  # sent empty, as MLflow does
     assert version["run_id"] == info["source_run_id"]  # taken from the logged model
-    model = get_model(api, created["registered_model"]["name"])
+    name = created["registered_model"]["name"]
+    model = get_model(api, name)
     assert [v["version"] for v in model["latest_versions"]] == ["1"]
     assert "description" not in model and "tags" not in model and "aliases" not in model
+    assert_shape("GET /api/2.0/mlflow/registered-models/get", {"registered_model": model})
+    uri = ok(api.get(f"{API}/model-versions/get-download-uri", params={"name": name, "version": "1"}))
+    assert_shape("GET /api/2.0/mlflow/model-versions/get-download-uri", uri)
+    # What the client gets when `models:/<name>/<stage>` names no registered model.
+    recorded = samples()["POST /api/2.0/mlflow/registered-models/get-latest-versions"]["error_example"]
+    response = post(api, "/registered-models/get-latest-versions", recorded["request"]["body"])
+    assert response.status_code == recorded["response"]["status"]
+    body = response.json()
+    assert (body["error_code"], body["message"]) == (
+        recorded["response"]["body"]["error_code"],
+        recorded["response"]["body"]["message"],
+    )
 
 
 def test_a_version_registered_without_a_run_has_an_empty_run_id(api):
@@ -433,7 +447,7 @@ def test_prompts_stay_out_of_model_searches(api):
 
 def test_ajax_api_twins(api):
     name = new_name()
-    response = api.post(f"/ajax-api/2.0/mlflow/registered-models/create", json={"name": name})
+    response = api.post("/ajax-api/2.0/mlflow/registered-models/create", json={"name": name})
     assert ok(response)["registered_model"]["name"] == name
     found = ok(api.get("/ajax-api/2.0/mlflow/registered-models/search", params={"filter": f"name = '{name}'"}))
     assert [m["name"] for m in found["registered_models"]] == [name]

@@ -231,9 +231,10 @@ class RegistryStore:
         )
 
     def get_latest_versions(self, name: str, stages: list[str]) -> list[ModelVersion]:
-        wanted = {canonical_stage(stage, "stages") for stage in stages} or set(STAGES)
         with self.db.read() as conn:
             model = self._load_registered_models(conn, [self._registered_model_row(conn, name).id])[0]
+        # After the model lookup, as in MLflow: `models:/<unknown>/<stage>` is "not found", whatever the stage.
+        wanted = {canonical_stage(stage, "stages") for stage in stages} or set(STAGES)
         return [mv for mv in model.latest_versions if mv.current_stage in wanted]
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:

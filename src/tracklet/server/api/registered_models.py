@@ -15,7 +15,6 @@ from tracklet.server.protocol import Int64, json_response, page_response, read_j
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_REGISTERED_MODELS_PAGE,
-    canonical_stage,
     check_length,
     parse_model_version,
     validate_alias,
@@ -122,8 +121,6 @@ async def search(request: Request) -> Response:
 async def get_latest_versions(request: Request) -> Response:
     query = await read_request(request, LatestVersions, list_fields=frozenset({"stages"}))
     name = validate_model_name(query.name)
-    for stage in query.stages:
-        canonical_stage(stage, "stages")
     versions = await run_sync(store_of(request).get_latest_versions, name, query.stages)
     return page_response("model_versions", versions, None)
 
