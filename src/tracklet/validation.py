@@ -242,8 +242,14 @@ def validate_model_name(name: str | None, field: str = "name") -> str:
             f"certain cases, and must not resolve to other names when treated as such. This name would "
             f"resolve to '{normalized}'"
         )
-    check_length(name, MAX_MODEL_NAME_LENGTH, field)
     return name
+
+
+def validate_new_model_name(name: str | None, field: str = "name") -> str:
+    """A name for a model being created or renamed: also within the length the database holds."""
+    checked = validate_model_name(name, field)
+    check_length(checked, MAX_MODEL_NAME_LENGTH, field)
+    return checked
 
 
 def parse_model_version(version: str | int | None, field: str = "version") -> int:

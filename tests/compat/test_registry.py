@@ -250,3 +250,13 @@ def test_errors_the_client_relies_on(mlflow_client):
     with pytest.raises(MlflowException) as excinfo:
         mlflow_client.get_model_version_by_alias(name, "nobody")
     assert error_code(excinfo) == "INVALID_PARAMETER_VALUE"
+
+
+def test_prompts_register_and_load_through_the_registry(mlflow_client):
+    name = unique_name("prompt")
+    mlflow.genai.register_prompt(name=name, template="Hello {{who}}")
+    mlflow.genai.register_prompt(name=name, template="Hi {{who}}!")
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").format(who="Ann") == "Hello Ann"
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/2").format(who="Ann") == "Hi Ann!"
+    # Prompts stay out of model searches.
+    assert mlflow_client.search_registered_models(filter_string=f"name = '{name}'") == []

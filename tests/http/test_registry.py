@@ -517,3 +517,17 @@ def test_no_5xx_for_odd_queries(api, path):
     ):
         response = api.get(API + path, params=params)
         assert response.status_code < 500, (path, params, response.text)
+
+
+def test_prompt_versions_need_a_placeholder_source(api):
+    """MLflow's prompt registry stores prompts as registered models; their versions have no files."""
+    tags = [{"key": "mlflow.prompt.is_prompt", "value": "true"}]
+    name = create_model(api, tags=tags)
+    version = create_version(api, name, "dummy-source", tags=[*tags, {"key": "mlflow.prompt.text", "value": "Hi {{x}}"}])
+    assert version["source"] == "dummy-source"
+    body = {"name": name, "source": "s3://bucket/prompt", "tags": tags}
+    assert error(post(api, "/model-versions/create", body)) == (
+        "Invalid prompt source: 's3://bucket/prompt'. Prompt sources must use an MLflow placeholder."
+    )
+    # A long name is refused when it is created, and simply not found when looked up.
+    error(api.get(f"{API}/registered-models/get", params={"name": "x" * 300}), 404, "RESOURCE_DOES_NOT_EXIST")

@@ -23,13 +23,22 @@ from tracklet.store import schema as s
 from tracklet.store import search
 from tracklet.store._util import now_ms
 from tracklet.store.database import Database
+from tracklet.store.search_sql import PROMPT_TAG
 from tracklet.validation import ACTIVE_STAGES, STAGES, canonical_stage
 
 DELETED = "Deleted_Internal"
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # on a logged model: the versions registered from it
 _INT32 = 2**31  # versions are INTEGER columns: a larger number names no version
 
+PROMPT_SOURCES = ("dummy-source", "prompt-template")  # the placeholders MLflow's prompt clients send
+
 VersionKey = tuple[int, int]  # (registered_model_id, version)
+
+
+def _is_prompt(tags: list[KeyValue]) -> bool:
+    """A prompt version, as MLflow tells: the last `mlflow.prompt.is_prompt` tag says "true"."""
+    values = {tag.key: tag.value for tag in tags}
+    return values.get(PROMPT_TAG, "false").lower() == "true"
 
 
 class RegistryStore:
@@ -303,7 +312,14 @@ class RegistryStore:
     ) -> ModelVersion:
         t = now_ms()
         with self.db.write() as conn:
-            source, storage, run_id, model_id = self._resolve_source(conn, source, run_id, model_id)
+            if _is_prompt(tags):  # MLflow's prompt registry keeps prompt versions as model versions
+                if source not in PROMPT_SOURCES:
+                    raise InvalidParameterValue(
+                        f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder."
+                    )
+                storage = source
+            else:
+                source, storage, run_id, model_id = self._resolve_source(conn, source, run_id, model_id)
             if run_id is None and model_id is None:
                 run_id = ""  # MLflow answers "run_id": "" for a version registered without a run
             model = self._registered_model_row(conn, name, lock=True)
@@ -331,7 +347,7 @@ class RegistryStore:
             conn.execute(
                 update(s.registered_models).where(s.registered_models.c.id == model.id).values(last_updated_time=t)
             )
-            if model_id:
+            if model_id and not _is_prompt(tags):
                 self._link_logged_model(conn, model_id, name, version)
             return self._load_model_versions(conn, [(model.id, version)])[0]
 

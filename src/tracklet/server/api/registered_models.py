@@ -19,6 +19,7 @@ from tracklet.validation import (
     parse_model_version,
     validate_alias,
     validate_model_name,
+    validate_new_model_name,
     validate_page_size,
     validate_registry_tag,
 )
@@ -73,7 +74,7 @@ MAX_DESCRIPTION_LENGTH = 1_000_000  # not MLflow's (it has none); keeps one requ
 
 async def create(request: Request) -> Response:
     body = await read_json(request, CreateModel)
-    name = validate_model_name(body.name)
+    name = validate_new_model_name(body.name)
     for tag in body.tags:
         validate_registry_tag(tag.key, tag.value)
     check_length(body.description, MAX_DESCRIPTION_LENGTH, "description")
@@ -90,7 +91,7 @@ async def get(request: Request) -> Response:
 async def rename(request: Request) -> Response:
     body = await read_json(request, RenameModel)
     name = validate_model_name(body.name)
-    new_name = validate_model_name(body.new_name, "new_name")
+    new_name = validate_new_model_name(body.new_name, "new_name")
     model = await run_sync(store_of(request).rename_registered_model, name, new_name)
     return json_response({"registered_model": model})
 
