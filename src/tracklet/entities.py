@@ -158,3 +158,36 @@ class FileInfo(Entity):
     path: str
     is_dir: bool
     file_size: int | None = None
+
+
+class ModelVersion(Entity):
+    """A registered model's version. `description` and `run_link` are sent even when "", as MLflow does;
+    a version deleted from the registry is never returned."""
+
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    current_stage: str
+    source: str
+    status: str
+    description: str | None = None
+    run_id: str | None = None
+    run_link: str | None = None
+    tags: list[KeyValue] = []
+    aliases: list[str] = []
+
+
+class RegisteredModelAlias(msgspec.Struct):
+    alias: str
+    version: str
+
+
+class RegisteredModel(Entity):
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None = None  # omitted when empty, as MLflow does
+    latest_versions: list[ModelVersion] = []
+    tags: list[KeyValue] = []
+    aliases: list[RegisteredModelAlias] = []

@@ -216,3 +216,94 @@ def validate_max_results(value: int | None, default: int | None, field: str = "m
 
 def decode_metric_value(value: float, is_nan: bool) -> float | str:
     return "NaN" if is_nan else value
+
+
+# The model registry's rules (MLflow's `_validate_model_name`, `_validate_model_alias_name`, stages).
+MAX_MODEL_NAME_LENGTH = 256
+MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000
+MAX_ALIAS_LENGTH = 255
+MAX_REGISTERED_MODELS_PAGE = 1000
+MAX_MODEL_VERSIONS_PAGE = 200_000
+STAGES = ("None", "Staging", "Production", "Archived")
+ACTIVE_STAGES = ("Staging", "Production")
+_ALIAS_RE = re.compile(r"^[\w\-]*$")
+_VERSION_ALIAS_RE = re.compile(r"^[vV]\d+$")
+
+
+def validate_model_name(name: str | None, field: str = "name") -> str:
+    if name is None or name.strip() == "":
+        raise missing(field)
+    if "/" in name or ":" in name:
+        raise InvalidParameterValue(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
+    normalized = posixpath.normpath(name)
+    if normalized != name or normalized == "." or normalized.startswith(("..", "/")):
+        raise InvalidParameterValue(
+            f"Invalid value \"{name}\" for parameter '{field}' supplied: Names may be treated as files in "
+            f"certain cases, and must not resolve to other names when treated as such. This name would "
+            f"resolve to '{normalized}'"
+        )
+    return name
+
+
+def validate_new_model_name(name: str | None, field: str = "name") -> str:
+    """A name for a model being created or renamed: also within the length the database holds."""
+    checked = validate_model_name(name, field)
+    check_length(checked, MAX_MODEL_NAME_LENGTH, field)
+    return checked
+
+
+def parse_model_version(version: str | int | None, field: str = "version") -> int:
+    """A model version number as MLflow reads it (`int(version)`)."""
+    if version is None or version == "":
+        raise missing(field)
+    try:
+        return int(version)
+    except ValueError:
+        raise InvalidParameterValue(f"Parameter '{field}' must be an integer, got '{version}'.") from None
+
+
+def validate_registry_tag(key: str | None, value: str | None) -> str:
+    checked = validate_key(key, "Tag")
+    check_length(value, MAX_REGISTRY_TAG_VALUE_LENGTH, "value")
+    return checked
+
+
+def validate_alias(alias: str | None, *, setting: bool = False) -> str:
+    """An alias name; `setting` also refuses the names MLflow reserves (`latest`, `v<number>`)."""
+    if alias is None or alias == "":
+        raise missing("alias")
+    if not _ALIAS_RE.match(alias):
+        raise InvalidParameterValue(
+            f"Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-)."
+        )
+    check_length(alias, MAX_ALIAS_LENGTH, "Registered model alias name")
+    if setting and alias.lower() == "latest":
+        raise InvalidParameterValue("'latest' alias name (case insensitive) is reserved.")
+    if setting and _VERSION_ALIAS_RE.match(alias):
+        raise InvalidParameterValue(f"Version alias name '{alias}' is reserved.")
+    return alias
+
+
+def canonical_stage(stage: str | None, field: str = "stage") -> str:
+    """`production` → `Production`: stages are case-insensitive on input."""
+    if stage is None or stage == "":
+        raise missing(field)
+    for known in STAGES:
+        if stage.lower() == known.lower():
+            return known
+    raise InvalidParameterValue(f"Invalid Model Version stage: {stage}. Value must be one of {', '.join(STAGES)}.")
+
+
+def validate_page_size(value: int | None, default: int, limit: int, field: str = "max_results") -> int:
+    """max_results of the registry searches: MLflow's default and upper bound for each."""
+    if value is None:
+        return default
+    if value < 1:
+        raise InvalidParameterValue(
+            f"Invalid value for {field}. It must be a positive integer, but got {value}"
+        )
+    if value > limit:
+        raise InvalidParameterValue(
+            f"Invalid value for request parameter {field}. It must be at most {limit}, but got value {value}"
+        )
+    return value

@@ -14,7 +14,16 @@ from starlette.routing import BaseRoute
 
 from tracklet.artifacts import artifact_store_for
 from tracklet.errors import TrackletError
-from tracklet.server.api import artifacts, experiments, logged_models, meta, points, runs
+from tracklet.server.api import (
+    artifacts,
+    experiments,
+    logged_models,
+    meta,
+    model_versions,
+    points,
+    registered_models,
+    runs,
+)
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings
 from tracklet.store.store import Store
@@ -24,7 +33,7 @@ log = logging.getLogger("tracklet.server")
 
 def api_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    for module in (meta, experiments, runs, points, logged_models, artifacts):
+    for module in (meta, experiments, runs, points, logged_models, registered_models, model_versions, artifacts):
         routes.extend(module.routes)
     return routes
 

@@ -134,6 +134,13 @@ def read_query(request: Request, schema: type[T], list_fields: frozenset[str] = 
         raise translate_validation_error(err) from None
 
 
+async def read_request(request: Request, schema: type[T], list_fields: frozenset[str] = frozenset()) -> T:
+    """A GET's query parameters or another method's JSON body, for endpoints MLflow routes both ways."""
+    if request.method == "GET":
+        return read_query(request, schema, list_fields)
+    return await read_json(request, schema)
+
+
 def json_response(payload: Any = None, status_code: int = 200) -> Response:
     body = _EMPTY if payload is None else _encoder.encode(payload)
     return Response(body, status_code=status_code, media_type=_JSON)

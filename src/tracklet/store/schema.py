@@ -239,3 +239,63 @@ metric_tile_rebuilds = Table(
     Column("key", String(250), nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
 )
+
+# The model registry. Versions, tags and aliases point at a registered model by its integer id, so a
+# rename is one row; versions are numbered 1, 2, 3 ... per model and a deleted version keeps its row
+# (stage `Deleted_Internal`, fields redacted, as MLflow does) so that its number is never reused.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("registered_model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "key"),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("registered_model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("alias", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "alias"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("registered_model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("current_stage", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("storage_location", Text, nullable=False),  # what get-download-uri answers
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", Text, nullable=True),
+    Column("model_id", String(40), nullable=True),
+    Column("status", String(20), nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "version"),
+    Index("ix_model_versions_run_id", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("registered_model_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "version", "key"),
+)

@@ -33,6 +33,10 @@ __all__ = [
     "parse_experiment_order_by",
     "parse_logged_model_filter",
     "parse_logged_model_order_by",
+    "parse_model_version_filter",
+    "parse_model_version_order_by",
+    "parse_registered_model_filter",
+    "parse_registered_model_order_by",
     "parse_run_filter",
     "parse_run_order_by",
     "read_page_token",
@@ -284,7 +288,8 @@ class _Field:
     """How one key may be compared: allowed comparators and the literal it takes."""
 
     ops: frozenset[str]
-    value: Literal["number", "integer", "string", "id"] = "string"  # id: experiment ids ('1' or 1)
+    # id: experiment ids ('1' or 1); version: model version numbers (3 or '3')
+    value: Literal["number", "integer", "string", "id", "version"] = "string"
 
 
 _METRIC = _Field(_NUMERIC_OPS, "number")
@@ -376,6 +381,8 @@ class _Grammar:
             return float(lit.value) if kind == "metric" else lit.value
         if fld.value == "id":
             return _experiment_id(lit.value if lit.type == "string" else lit.text)
+        if fld.value == "version":
+            return _version_number(key, lit)
         if lit.type != "string":
             raise InvalidParameterValue(
                 f"Expected a quoted string value for {kind} '{key}' (e.g. 'my-value'). "
@@ -389,6 +396,13 @@ def _experiment_id(text: str) -> int:
         return int(text)
     except ValueError:
         raise InvalidParameterValue(f"Invalid experiment ID: '{text}'") from None
+
+
+def _version_number(key: str, lit: _Literal) -> int:
+    text = lit.value if lit.type == "string" else lit.text
+    if lit.type in ("string", "number") and re.fullmatch(r"[+-]?\d+", str(text)):
+        return int(text)
+    raise InvalidParameterValue(f"Invalid value for numeric attribute '{key}': {lit.text}")
 
 
 _STRING_ATTRIBUTE = _Field(_STRING_OPS | _LIST_OPS)
@@ -461,6 +475,35 @@ LOGGED_MODELS = _Grammar(
 )
 
 
+_REGISTRY_PREFIXES: Mapping[str, Kind] = {"tag": "tag", "tags": "tag", "attribute": "attribute"}
+
+REGISTERED_MODELS = _Grammar(
+    name="registered models",
+    prefixes=_REGISTRY_PREFIXES,
+    free_keys={"tag": _Field(_STRING_OPS)},
+    fixed_keys={"attribute": {"name": _STRING_ATTRIBUTE}},
+    aliases={"timestamp": "last_updated_timestamp"},
+    order_kinds=frozenset({"attribute"}),
+    extra_order_keys=frozenset({"creation_timestamp", "last_updated_timestamp"}),
+)
+
+MODEL_VERSIONS = _Grammar(
+    name="model versions",
+    prefixes=_REGISTRY_PREFIXES,
+    free_keys={"tag": _Field(_STRING_OPS)},
+    fixed_keys={
+        "attribute": {
+            "name": _STRING_ATTRIBUTE,
+            "run_id": _STRING_ATTRIBUTE,
+            "source_path": _Field(_STRING_OPS),
+            "version_number": _Field(_NUMERIC_OPS, "version"),
+        }
+    },
+    order_kinds=frozenset({"attribute"}),
+    extra_order_keys=frozenset({"creation_timestamp", "last_updated_timestamp"}),
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Public parsing functions
 
@@ -488,6 +531,16 @@ def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
 def parse_logged_model_filter(filter_string: str | None) -> list[Comparison]:
     """Parse a logged-models/search filter (attributes, metrics, params, tags)."""
     return _parse_filter(LOGGED_MODELS, filter_string)
+
+
+def parse_registered_model_filter(filter_string: str | None) -> list[Comparison]:
+    """Parse a registered-models/search filter (`name`, `tags.<key>`)."""
+    return _parse_filter(REGISTERED_MODELS, filter_string)
+
+
+def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
+    """Parse a model-versions/search filter (`name`, `run_id`, `source_path`, `version_number`, `tags.<key>`)."""
+    return _parse_filter(MODEL_VERSIONS, filter_string)
 
 
 def _parse_order_by_clause(grammar: _Grammar, clause: str) -> OrderKey:
@@ -538,6 +591,23 @@ def parse_run_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
 def parse_experiment_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
     """Parse experiments/search order_by clauses (attributes only)."""
     return _parse_order_by(EXPERIMENTS, order_by)
+
+
+def parse_registered_model_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
+    """Parse registered-models/search order_by clauses: `name`, `last_updated_timestamp` (or `timestamp`),
+    `creation_timestamp`, each with ASC or DESC."""
+    return _parse_order_by(REGISTERED_MODELS, order_by)
+
+
+def parse_model_version_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
+    """Parse model-versions/search order_by clauses: `name`, `version_number`, `creation_timestamp`,
+    `last_updated_timestamp`, each with ASC or DESC."""
+    keys = _parse_order_by(MODEL_VERSIONS, order_by)
+    orderable = ["creation_timestamp", "last_updated_timestamp", "name", "version_number"]
+    for key in keys:
+        if key.key not in orderable:  # run_id and source_path filter but do not sort, as in MLflow
+            raise InvalidParameterValue(f"Invalid order by key '{key.key}' specified. Valid keys are {orderable}")
+    return keys
 
 
 def parse_logged_model_order_by(order_by: Sequence[Mapping[str, Any]] | None) -> list[OrderKey]:

@@ -48,6 +48,10 @@ from tracklet.store.search import (
     parse_experiment_order_by,
     parse_logged_model_filter,
     parse_logged_model_order_by,
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
     parse_run_filter,
     parse_run_order_by,
 )
@@ -58,6 +62,8 @@ __all__ = [
     "case_sensitive_like",
     "experiment_search_select",
     "logged_model_search_select",
+    "model_version_search_select",
+    "registered_model_search_select",
     "run_search_select",
 ]
 
@@ -594,6 +600,130 @@ def logged_model_search_select(
     return (
         select(models.c.model_id)
         .select_from(from_clause)
+        .where(*conditions)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Model registry
+
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+DELETED_STAGE = "Deleted_Internal"
+
+
+def _asks_for_prompts(comparisons: Sequence[Comparison]) -> bool:
+    """MLflow's registry searches leave prompts (models tagged `mlflow.prompt.is_prompt=true`) out
+    unless the filter's first clause on that tag selects them."""
+    for c in comparisons:
+        if c.kind == "tag" and c.key == PROMPT_TAG:
+            value = str(c.value).lower()
+            return (c.op == "=" and value == "true") or (c.op == "!=" and value == "false")
+    return False
+
+
+def _prompt_filter(
+    comparisons: list[Comparison], tags: Any, owner_col: Any, owner: Any
+) -> tuple[list[Comparison], list[ColumnElement[bool]]]:
+    """The comparisons left to apply and the condition that hides prompts, as MLflow decides them."""
+    if _asks_for_prompts(comparisons):
+        return comparisons, []
+    kept = [c for c in comparisons if not (c.kind == "tag" and c.key == PROMPT_TAG)]
+    is_prompt = exists().where(owner_col == owner, tags.c.key == PROMPT_TAG, tags.c.value == "true")
+    return kept, [~is_prompt]
+
+
+def registered_model_search_select(
+    filter_string: str | None, order_by: Sequence[str] | None, limit: int, offset: int
+) -> Select[Any]:
+    """One page of `registered_models.id` for a registered-models/search request.
+
+    Filters: `name` (=, !=, LIKE, ILIKE, IN, NOT IN) and `tags.<key>`. Default order: `name ASC`,
+    which also breaks ties.
+    """
+    _check_page(limit, offset)
+    models, tags = schema.registered_models, schema.registered_model_tags
+    comparisons, hide_prompts = _prompt_filter(
+        parse_registered_model_filter(filter_string), tags, tags.c.registered_model_id, models.c.id
+    )
+    conditions = [
+        _compare(models.c.name, c.op, c.value)
+        if c.kind == "attribute"
+        else _key_value_condition(tags, tags.c.registered_model_id, models.c.id, c.key, c.op, c.value)
+        for c in comparisons
+    ]
+    columns = {
+        "name": binary_order(models.c.name),
+        "creation_timestamp": models.c.creation_time,
+        "last_updated_timestamp": models.c.last_updated_time,
+    }
+    order_keys = parse_registered_model_order_by(order_by)
+    ordering = [_direction(columns[k.key], k.ascending) for k in order_keys]
+    if not any(k.key == "name" for k in order_keys):
+        ordering.append(columns["name"].asc())
+    return (
+        select(models.c.id)
+        .where(*conditions, *hide_prompts)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def model_version_search_select(
+    filter_string: str | None, order_by: Sequence[str] | None, limit: int, offset: int
+) -> Select[Any]:
+    """One page of `(registered_model_id, version)` for a model-versions/search request.
+
+    Filters: `name`, `run_id` (both also IN / NOT IN), `source_path`, `version_number` and
+    `tags.<key>`. Default order: `last_updated_timestamp DESC, name ASC, version_number DESC`;
+    `name ASC` then `version_number DESC` break ties.
+    """
+    _check_page(limit, offset)
+    versions, models, tags = schema.model_versions, schema.registered_models, schema.model_version_tags
+    # As in MLflow, a prompt-tagged version hides every version of its model.
+    comparisons, hide_prompts = _prompt_filter(
+        parse_model_version_filter(filter_string), tags, tags.c.registered_model_id, versions.c.registered_model_id
+    )
+    columns: dict[str, Any] = {
+        "name": models.c.name,
+        "run_id": versions.c.run_id,
+        "source_path": versions.c.source,
+        "version_number": versions.c.version,
+        "creation_timestamp": versions.c.creation_time,
+        "last_updated_timestamp": versions.c.last_updated_time,
+    }
+    conditions: list[ColumnElement[bool]] = [versions.c.current_stage != DELETED_STAGE, *hide_prompts]
+    for c in comparisons:
+        if c.kind == "attribute":
+            conditions.append(_compare(columns[c.key], c.op, c.value))
+        else:
+            conditions.append(
+                exists().where(
+                    tags.c.registered_model_id == versions.c.registered_model_id,
+                    tags.c.version == versions.c.version,
+                    tags.c.key == c.key,
+                    _compare(tags.c.value, c.op, c.value),
+                )
+            )
+    order_keys = parse_model_version_order_by(order_by) or [
+        OrderKey("attribute", "last_updated_timestamp", ascending=False),
+        OrderKey("attribute", "name"),
+        OrderKey("attribute", "version_number", ascending=False),
+    ]
+    ordering = [
+        _direction(binary_order(columns[k.key]) if k.key == "name" else columns[k.key], k.ascending)
+        for k in order_keys
+    ]
+    if not any(k.key == "name" for k in order_keys):
+        ordering.append(binary_order(models.c.name).asc())
+    if not any(k.key == "version_number" for k in order_keys):
+        ordering.append(versions.c.version.desc())
+    return (
+        select(versions.c.registered_model_id, versions.c.version)
+        .select_from(versions.join(models, models.c.id == versions.c.registered_model_id))
         .where(*conditions)
         .order_by(*ordering)
         .limit(limit)
