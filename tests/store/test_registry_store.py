@@ -30,10 +30,10 @@ def _version(store: Store, name: str, source: str = "s3://bucket/model") -> str:
     return store.create_model_version(name, source, None, [], "", "", None).version
 
 
-def test_migration_0005_creates_the_tables_of_the_schema(store_uri: str) -> None:
-    """A store at 0004 (with data) upgrades to the registry; the columns are exactly those of `schema`."""
+def test_migration_0007_creates_the_tables_of_the_schema(store_uri: str) -> None:
+    """A store at 0006 (with data) upgrades to the registry; the columns are exactly those of `schema`."""
     db = Database(store_uri)
-    upgrade(db.engine, "0004")
+    upgrade(db.engine, "0006")
     assert not set(REGISTRY_TABLES) & set(inspect(db.engine).get_table_names())
     db.dispose()
     old = Store(store_uri, migrate=False)
