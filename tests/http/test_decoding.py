@@ -102,6 +102,18 @@ def test_unknown_fields_are_ignored_and_null_is_absent(api):
     assert run["info"]["run_name"]  # generated
 
 
+def test_null_where_a_default_applies_takes_the_default(api):
+    exp = new_experiment(api)
+    run_id = ok(post(api, "/runs/create", {"experiment_id": exp}))["run"]["info"]["run_id"]
+    point = {"key": "m", "value": 0.5, "timestamp": 1700000000000, "step": None, "model_id": None}
+    ok(post(api, "/runs/log-metric", {"run_id": run_id, **point}))
+    ok(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [{**point, "key": "b"}], "params": None}))
+    history = ok(api.get(API + "/metrics/get-history", params={"run_id": run_id, "metric_key": "b"}))["metrics"]
+    assert [(m["value"], m["step"]) for m in history] == [(0.5, 0)]
+    history = ok(api.get(API + "/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}))["metrics"]
+    assert [(m["value"], m["step"]) for m in history] == [(0.5, 0)]
+
+
 def test_numbers_as_strings_like_the_r_client(api):
     exp = new_experiment(api)
     run = ok(

@@ -87,15 +87,21 @@ def _refuse_nul(field: str) -> InvalidParameterValue:
 
 
 def decode_body(body: bytes, schema: type[T]) -> T:
-    if b"\\u0000" in body:  # rare: only then is the body searched for the field
+    # Rare: only then is the body searched for the field. Most bodies hold no backslash at all, and
+    # looking for one byte (memchr) costs a tenth of looking for six.
+    if b"\\" in body and b"\\u0000" in body:
         with contextlib.suppress(msgspec.DecodeError):
             if (field := _nul_at(msgspec.json.decode(body))) is not None:
                 raise _refuse_nul(field)
     try:
         if not body.strip():
             return msgspec.convert({}, schema, strict=False)
-        if b"null" not in body:  # fast path: decode and validate in one pass
+        try:  # decode and validate in one pass; a null where a value must be goes the long way below
             return msgspec.json.decode(body, type=schema, strict=False)
+        except msgspec.ValidationError:
+            if b"null" not in body:
+                raise
+        # JSON null means "absent" in MLflow's protocol: dropped, the field takes its default.
         raw = msgspec.json.decode(body)
         if not isinstance(raw, dict):
             raise InvalidParameterValue("Malformed request: the body must be a JSON object")
