@@ -105,6 +105,19 @@ def test_the_latest_metric_is_the_largest_step_then_timestamp_then_value(store: 
     assert (latest.value, latest.step, latest.timestamp) == (9.0, 2, 50)
 
 
+@pytest.mark.parametrize("nan", [False, True], ids=["finite", "with-nan"])
+def test_a_batch_of_interleaved_metrics_keeps_each_latest_point_and_history(store: Store, nan: bool) -> None:
+    run_id = _run(store)
+    b_values = [2.0, math.nan if nan else 4.0, 3.0]
+    points = [p for i, v in enumerate(b_values) for p in (MetricPoint("a", float(i), 10 + i, i), MetricPoint("b", v, 20, 5 - i))]
+    store.log_batch(run_id, points, [], [])
+    latest = {m.key: (m.value, m.step) for m in store.get_run(run_id).data.metrics}
+    assert latest == {"a": (2.0, 2), "b": (2.0, 5)}
+    assert [p.step for p in store.get_metric_history(run_id, "a", None, None)[0]] == [0, 1, 2]
+    b = [(p.step, p.value) for p in store.get_metric_history(run_id, "b", None, None)[0]]
+    assert b == [(3, 3.0), (4, "NaN" if nan else 4.0), (5, 2.0)]
+
+
 def test_history_is_ordered_by_timestamp_then_step_and_ignores_exact_duplicates(store: Store) -> None:
     run_id = _run(store)
     points = [MetricPoint("m", 5.0, 100, 1), MetricPoint("m", 9.0, 50, 2), MetricPoint("m", 1.0, 50, 1)]

@@ -15,9 +15,9 @@ import base64
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache, partial
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -124,7 +124,10 @@ class MetricLike(Protocol):
 def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricLike]) -> None:
     if not points:
         return
-    rows = _write_rows(conn, run_id, ((p.key, p.value, p.timestamp, p.step) for p in points))
+    rows = _write_rows(
+        conn, run_id, [p.key for p in points], [p.value for p in points], [p.timestamp for p in points],
+        [p.step for p in points],
+    )  # fmt: skip
     model_rows = [
         {
             "model_id": p.model_id,
@@ -150,35 +153,61 @@ def write_columns(
 ) -> None:
     """Points given as parallel columns (tracklet's own client sends them so: `api/points.py`)."""
     if keys:
-        _write_rows(conn, run_id, zip(keys, values, timestamps, steps, strict=True))
+        _write_rows(conn, run_id, keys, values, timestamps, steps)
 
 
-def _write_rows(conn: Connection, run_id: str, points: Iterable[tuple[str, float, int, int]]) -> list[tuple]:  # type: ignore[type-arg]
-    """Write `(key, value, timestamp, step)` points: the history rows, each key's latest point and count,
-    and the chart tiles. Returns the rows written."""
-    rows: list[tuple] = []  # type: ignore[type-arg]
-    latest: dict[str, tuple] = {}  # type: ignore[type-arg]
-    for key, value, timestamp, step in points:
-        if value != value:  # NaN
-            value, is_nan = 0.0, True
-        else:
-            is_nan = False
-            if value in _INFINITIES:
-                value = DOUBLE_MAX if value > 0 else -DOUBLE_MAX
-        row = (run_id, key, timestamp, step, value, is_nan)
-        rows.append(row)
-        current = latest.get(key)
-        # the latest point of a key is the one with the largest (step, timestamp, value)
-        if current is None or (step, timestamp, value) > (current[3], current[2], current[4]):
-            latest[key] = row
+def _stored_value(value: float) -> tuple[float, bool]:
+    """(value, is_nan) as stored: NaN as 0 with the flag, infinities as the largest doubles (MLflow's rule)."""
+    if value != value:
+        return 0.0, True
+    if value in _INFINITIES:
+        return (DOUBLE_MAX if value > 0 else -DOUBLE_MAX), False
+    return value, False
+
+
+# the latest point of a key is the one with the largest (step, timestamp, value)
+_NEWEST = itemgetter(3, 2, 4)
+
+
+def _write_rows(
+    conn: Connection, run_id: str, keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int],
+    steps: Sequence[int],
+) -> list[tuple]:  # type: ignore[type-arg]
+    """Write points given as columns: the history rows, each key's latest point and count, and the chart
+    tiles. Returns the rows written, `(run_uuid, key, timestamp, step, value, is_nan)`.
+
+    A batch is a thousand points or more, so the common one (finite values, one metric) is handled
+    column by column in C; NaN, infinities and several metrics take a loop per point."""
+    n = len(keys)
+    plain = math.isfinite(sum(values))  # no NaN, no infinity (or a sum beyond the doubles: the loop is exact)
+    if plain:
+        rows = list(zip(repeat(run_id, n), keys, timestamps, steps, values, repeat(False, n), strict=True))
+    else:
+        stored_values = [_stored_value(v) for v in values]
+        rows = [
+            (run_id, key, timestamp, step, value, is_nan)
+            for key, timestamp, step, (value, is_nan) in zip(keys, timestamps, steps, stored_values, strict=True)
+        ]
+    if keys.count(keys[0]) == n:  # one metric
+        in_batch = {keys[0]: n}
+        latest = {keys[0]: max(rows, key=_NEWEST)}
+    else:
+        in_batch = Counter(keys)
+        latest = {}
+        for row in rows:
+            current = latest.get(row[1])
+            if current is None or _NEWEST(row) > _NEWEST(current):
+                latest[row[1]] = row
     # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
     # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
-    in_batch = Counter(map(itemgetter(1), rows))
     written = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
     ids = {key: history_id for key, (_, history_id) in written.items()}
-    stored = [(ids[key], timestamp, step, value, is_nan) for _, key, timestamp, step, value, is_nan in rows]
+    if plain and len(ids) == 1:
+        stored = list(zip(repeat(ids[keys[0]], n), timestamps, steps, values, repeat(False, n), strict=True))
+    else:
+        stored = [(ids[key], timestamp, step, value, is_nan) for _, key, timestamp, step, value, is_nan in rows]
     execute_rows(conn, _insert_points_sql, stored, _ROWS_PER_STATEMENT)
-    tiles.update(conn, run_id, rows, {key: (written[key][0] - n, written[key][0]) for key, n in in_batch.items()})
+    tiles.update(conn, run_id, rows, {key: (written[key][0] - k, written[key][0]) for key, k in in_batch.items()})
     return rows
 
 
