@@ -10,7 +10,7 @@ EXPECTED = {
     "set_experiment", "create_experiment", "get_experiment", "get_experiment_by_name",
     "start_run", "end_run", "active_run", "last_active_run",
     "log_param", "log_params", "log_metric", "log_metrics", "set_tag", "set_tags",
-    "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "log_image",
+    "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "log_image", "log_input",
     "get_run", "search_runs", "get_metric_history", "list_artifacts", "download_artifacts",
     "param", "flush",
     "crate", "Crate", "CrateError", "save_model", "log_model", "ModelInfo",

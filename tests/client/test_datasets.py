@@ -12,7 +12,7 @@ import pytest
 
 import tracklet
 
-WINE = Path(__file__).resolve().parents[3] / "shared" / "data" / "wine-quality.csv"
+WINE = Path(__file__).resolve().parents[2] / "examples" / "data" / "wine-quality.csv"  # the tutorial's data
 
 
 @pytest.fixture
