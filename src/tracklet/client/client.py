@@ -31,7 +31,7 @@ __all__ = ["TrackletClient", "Run", "RunData", "MetricPoint", "split_batch"]
 API = "/api/2.0/mlflow"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
 
-_BULK_INTERVAL_MAX = 1000  # MLflow's limit of points per run in one bulk-interval read
+_BULK_INTERVAL_MAX = 1000  # points asked for per run in one bulk-interval read (MLflow and tracklet allow 2,500)
 
 
 def now_ms() -> int:

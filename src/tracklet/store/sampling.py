@@ -118,14 +118,14 @@ def _sample_from_tiles(
     coarsest = LEVELS[0] - 1
     head = Database.fetch_all(
         conn,
-        "SELECT l.n_points, MIN(t.first_x), MAX(t.last_x), SUM(t.n_points) FROM latest_metrics l "
+        "SELECT l.n_points, MIN(t.first_x), MAX(t.last_x), SUM(t.n_points), l.history_id FROM latest_metrics l "
         "JOIN metric_tiles t ON t.run_uuid = l.run_uuid AND t.key = l.key AND t.axis = 0 "
-        f"AND t.level = {coarsest} WHERE l.run_uuid = {mark} AND l.key = {mark} GROUP BY l.n_points",
+        f"AND t.level = {coarsest} WHERE l.run_uuid = {mark} AND l.key = {mark} GROUP BY l.n_points, l.history_id",
         (run_id, key),
     )
     if not head:
         return None  # no points, or no tiles (a short history): the exact path is cheap or empty
-    logged, first, last, tiled = head[0]
+    logged, first, last, tiled, history_id = head[0]
     if int(logged) != int(tiled) or int(logged) <= max_results:
         return None
     lo = first if start_step is None else max(first, start_step)
@@ -151,7 +151,7 @@ def _sample_from_tiles(
     for bucket, min_ts, max_ts, n in stored:
         part_lo, part_hi = max(bucket << sh, lo), min(((bucket + 1) << sh) - 1, hi)
         if (part_lo, part_hi) != (bucket << sh, ((bucket + 1) << sh) - 1):  # cut by the range: count it
-            n = _count(conn, mark, run_id, key, part_lo, part_hi, min_ts, max_ts)
+            n = _count(conn, history_id, part_lo, part_hi, min_ts, max_ts)
         if n:
             tiles.append(_Tile(part_lo, part_hi, min_ts, max_ts, int(n)))
     if any(t.n > _MAX_TILE_POINTS for t in tiles):
@@ -167,30 +167,31 @@ def _sample_from_tiles(
     # The last point is read from the end of its tile, so a count that is off cannot lose it.
     last_tile = located[-1][0]
     located[-1] = (last_tile, -1)
-    return _fetch_picks(conn, mark, run_id, key, located)
+    return _fetch_picks(conn, history_id, located)
 
 
-def _tile_where(mark: str, tile: _Tile) -> str:
+def _tile_where(history_id: int, tile: _Tile) -> str:
+    # The history's id inline: a statement per pick, and the id looked up once (in `_sample_from_tiles`).
     return (
-        f"{in_history(mark)} AND timestamp >= {int(tile.min_ts)} AND timestamp <= {int(tile.max_ts)} "
+        f"history_id = {int(history_id)} AND timestamp >= {int(tile.min_ts)} AND timestamp <= {int(tile.max_ts)} "
         f"AND step >= {int(tile.lo)} AND step <= {int(tile.hi)}"
     )
 
 
-def _count(conn: Connection, mark: str, run_id: str, key: str, lo: int, hi: int, min_ts: int, max_ts: int) -> int:
-    where = _tile_where(mark, _Tile(lo, hi, min_ts, max_ts, 0))
-    return int(Database.fetch_all(conn, f"SELECT COUNT(*) FROM metrics WHERE {where}", (run_id, key))[0][0])
+def _count(conn: Connection, history_id: int, lo: int, hi: int, min_ts: int, max_ts: int) -> int:
+    where = _tile_where(history_id, _Tile(lo, hi, min_ts, max_ts, 0))
+    return int(Database.fetch_all(conn, f"SELECT COUNT(*) FROM metrics WHERE {where}", ())[0][0])
 
 
-def _pick_sql(mark: str, j: int, tile: _Tile, offset: int) -> str:
+def _pick_sql(history_id: int, j: int, tile: _Tile, offset: int) -> str:
     order, skip = (_ORDER_DESC, 0) if offset < 0 else (_ORDER, offset)
     return (
         f"SELECT {j} AS j, timestamp, step, value, is_nan FROM metrics "
-        f"WHERE {_tile_where(mark, tile)} ORDER BY {order} LIMIT 1 OFFSET {int(skip)}"
+        f"WHERE {_tile_where(history_id, tile)} ORDER BY {order} LIMIT 1 OFFSET {int(skip)}"
     )
 
 
-def _fetch_picks(conn: Connection, mark: str, run_id: str, key: str, located: Sequence[tuple[_Tile, int]]) -> list[Row]:
+def _fetch_picks(conn: Connection, history_id: int, located: Sequence[tuple[_Tile, int]]) -> list[Row]:
     """The point at each (tile, offset) (offset -1: the tile's last point). SQLite runs in-process, so
     one statement per pick is cheapest (a UNION ALL of them is 3x slower); PostgreSQL gets many per
     statement to save round trips."""
@@ -199,16 +200,17 @@ def _fetch_picks(conn: Connection, mark: str, run_id: str, key: str, located: Se
         cursor = conn.connection.cursor()
         try:
             for j, (tile, offset) in enumerate(located):
-                found.extend(cursor.execute(_pick_sql(mark, j, tile, offset), (run_id, key)).fetchall())
+                found.extend(cursor.execute(_pick_sql(history_id, j, tile, offset)).fetchall())
         finally:
             cursor.close()
     else:
         for start in range(0, len(located), _PICKS_PER_STATEMENT):
             part = located[start : start + _PICKS_PER_STATEMENT]
             sql = " UNION ALL ".join(
-                f"SELECT * FROM ({_pick_sql(mark, start + j, tile, offset)}) AS p{j}" for j, (tile, offset) in enumerate(part)
+                f"SELECT * FROM ({_pick_sql(history_id, start + j, tile, offset)}) AS p{j}"
+                for j, (tile, offset) in enumerate(part)
             )
-            found.extend(Database.fetch_all(conn, sql, (run_id, key) * len(part)))
+            found.extend(Database.fetch_all(conn, sql, ()))
     rows: list[Row] = [tuple(r[1:]) for r in sorted(found)]  # type: ignore[misc]
     # An offset past a tile's real end (a duplicate counted twice) finds nothing, or the point another
     # pick found: the sample stays in order, without repeats.
