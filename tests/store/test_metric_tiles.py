@@ -14,7 +14,7 @@ from tracklet.store.database import Database
 from tracklet.store.metrics import MetricPoint
 from tracklet.store.migrations import upgrade
 from tracklet.store.store import Store
-from tracklet.store.tiles import LEVELS, TILED_AFTER, batch_tiles
+from tracklet.store.tiles import LEVELS, TILED_AFTER, Tile, batch_tiles, series_of
 
 T0 = 1_700_000_000_000
 
@@ -24,6 +24,12 @@ def store(store_uri: str) -> Iterator[Store]:
     st = Store(store_uri)
     yield st
     st.close()
+
+
+def _tiles_of(run_id: str, points: list[tuple[str, int, int, float, bool]]) -> list[Tile]:
+    """The tiles of a batch of (key, timestamp, step, value, is_nan) points, as ingestion folds them."""
+    keys, stamps, steps, values, nans = (list(column) for column in zip(*points, strict=True))
+    return batch_tiles(run_id, series_of(keys, stamps, steps, values, nans))
 
 
 def _run(store: Store) -> str:
@@ -55,10 +61,10 @@ def _listed_for_rebuild(store: Store) -> set[tuple[str, str]]:
 
 
 def test_the_tiles_of_a_batch_hold_min_max_and_last_of_each_bucket() -> None:
-    rows = [("r", "loss", T0 + step, step, float(step % 7), False) for step in range(150)]
-    rows.append(("r", "loss", T0 + 999, 5, 100.0, False))  # a spike at step 5, logged last
-    rows.append(("r", "loss", T0 + 1000, 6, 0.0, True))  # NaN: not charted
-    tiles = batch_tiles("r", rows)
+    points = [("loss", T0 + step, step, float(step % 7), False) for step in range(150)]
+    points.append(("loss", T0 + 999, 5, 100.0, False))  # a spike at step 5, logged last
+    points.append(("loss", T0 + 1000, 6, 0.0, True))  # NaN: not charted
+    tiles = _tiles_of("r", points)
     by_step = {t[4]: t for t in tiles if t[2] == 0 and t[3] == 0}
     assert sorted(by_step) == [0, 1, 2]  # steps 0-63, 64-127, 128-149
     first = by_step[0]
@@ -71,8 +77,8 @@ def test_the_tiles_of_a_batch_hold_min_max_and_last_of_each_bucket() -> None:
 
 
 def test_a_batch_of_several_metrics_out_of_order() -> None:
-    rows = [("r", key, T0 + step, step, float(step), False) for step in (9, 3, 7) for key in ("b", "a")]
-    level0 = [t for t in batch_tiles("r", rows) if t[2] == 0 and t[3] == 0]
+    points = [(key, T0 + step, step, float(step), False) for step in (9, 3, 7) for key in ("b", "a")]
+    level0 = [t for t in _tiles_of("r", points) if t[2] == 0 and t[3] == 0]
     assert [(t[1], t[5], t[6], t[7], t[8], t[9], t[12]) for t in level0] == [
         ("a", 3, 9, 9.0, 3.0, 9.0, 3),
         ("b", 3, 9, 9.0, 3.0, 9.0, 3),
@@ -104,7 +110,7 @@ def test_a_history_that_grows_long_gets_the_tiles_of_all_its_points(store: Store
     _log(store, run_id, points[:900])
     _log(store, run_id, points[900:1_600])  # crosses TILED_AFTER
     _log(store, run_id, points[1_600:])
-    expected = sorted(batch_tiles(run_id, [(run_id, "loss", ts, step, v, False) for step, ts, v in points]))
+    expected = sorted(_tiles_of(run_id, [("loss", ts, step, v, False) for step, ts, v in points]))
     assert _all_tiles(store, run_id) == [tuple(t) for t in expected]
     assert max(t[9] for t in expected if t[3] == LEVELS[0] - 1 and t[2] == 0) == 77.0
 

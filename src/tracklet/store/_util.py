@@ -54,6 +54,16 @@ def execute_rows(
         Database.run(conn, make_sql(conn.engine, len(part)), tuple(chain.from_iterable(part)))
 
 
+def execute_flat(
+    conn: Connection, make_sql: Callable[[Any, int], str], values: tuple[Any, ...], width: int, per_statement: int
+) -> None:
+    """`execute_rows` for rows given flat, `width` values a row: no tuple is built per row."""
+    step = width * per_statement
+    for start in range(0, len(values), step):
+        part = values[start : start + step]
+        Database.run(conn, make_sql(conn.engine, len(part) // width), part)
+
+
 def read_page(
     db: Database,
     select_ids: Callable[[int, int], Select[Any]],

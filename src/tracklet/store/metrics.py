@@ -28,7 +28,7 @@ from tracklet.entities import Metric
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store import tiles
-from tracklet.store._util import chunks, execute_rows
+from tracklet.store._util import chunks, execute_flat, execute_rows
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
 from tracklet.store.histories import in_history
@@ -124,7 +124,7 @@ class MetricLike(Protocol):
 def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricLike]) -> None:
     if not points:
         return
-    rows = _write_rows(
+    _write_columns(
         conn, run_id, [p.key for p in points], [p.value for p in points], [p.timestamp for p in points],
         [p.step for p in points],
     )  # fmt: skip
@@ -134,26 +134,31 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
             "key": p.key,
             "timestamp": p.timestamp,
             "step": p.step,
-            "value": row[4],
-            "is_nan": row[5],
+            "value": value,
+            "is_nan": is_nan,
             "run_id": run_id,
             "dataset_name": p.dataset_name or "",
             "dataset_digest": p.dataset_digest or "",
         }
-        for p, row in zip(points, rows, strict=True)
+        for p in points
         if p.model_id
+        for value, is_nan in [_stored_value(p.value)]
     ]
     if model_rows:
         _write_model_metrics(db, conn, model_rows)
 
 
 def write_columns(
-    conn: Connection, run_id: str, keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int],
+    conn: Connection,
+    run_id: str,
+    keys: Sequence[str],
+    values: Sequence[float],
+    timestamps: Sequence[int],
     steps: Sequence[int],
 ) -> None:
     """Points given as parallel columns (tracklet's own client sends them so: `api/points.py`)."""
     if keys:
-        _write_rows(conn, run_id, keys, values, timestamps, steps)
+        _write_columns(conn, run_id, keys, values, timestamps, steps)
 
 
 def _stored_value(value: float) -> tuple[float, bool]:
@@ -165,50 +170,63 @@ def _stored_value(value: float) -> tuple[float, bool]:
     return value, False
 
 
+def _write_columns(
+    conn: Connection,
+    run_id: str,
+    keys: Sequence[str],
+    values: Sequence[float],
+    timestamps: Sequence[int],
+    steps: Sequence[int],
+) -> None:
+    """Write points given as columns: the history rows, each key's latest point and count, and the chart
+    tiles. A batch is a thousand points or more, so the common one (one metric, finite values) goes
+    column by column in C, building no object per point; NaN, infinities or several metrics take
+    `_write_mixed`."""
+    n = len(keys)
+    # No NaN and no infinity (or a sum beyond the doubles: the general path is exact).
+    if not (keys.count(keys[0]) == n and math.isfinite(sum(values))):
+        _write_mixed(conn, run_id, keys, values, timestamps, steps)
+        return
+    key = keys[0]
+    step, timestamp, value = max(zip(steps, timestamps, values, strict=True))  # the newest: largest (step, ts, value)
+    n_after, history_id = _upsert_latest(conn, [(run_id, key, timestamp, step, value, False, n)])[key]
+    points = chain.from_iterable(zip(repeat(history_id, n), timestamps, steps, values, repeat(False, n), strict=True))
+    execute_flat(conn, _insert_points_sql, tuple(points), len(_POINT_COLUMNS), _ROWS_PER_STATEMENT)
+    tiles.update(conn, run_id, [tiles.Series(key, steps, timestamps, values)], {key: (n_after - n, n_after)})
+
+
 # the latest point of a key is the one with the largest (step, timestamp, value)
 _NEWEST = itemgetter(3, 2, 4)
 
 
-def _write_rows(
-    conn: Connection, run_id: str, keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int],
+def _write_mixed(
+    conn: Connection,
+    run_id: str,
+    keys: Sequence[str],
+    values: Sequence[float],
+    timestamps: Sequence[int],
     steps: Sequence[int],
-) -> list[tuple]:  # type: ignore[type-arg]
-    """Write points given as columns: the history rows, each key's latest point and count, and the chart
-    tiles. Returns the rows written, `(run_uuid, key, timestamp, step, value, is_nan)`.
-
-    A batch is a thousand points or more, so the common one (finite values, one metric) is handled
-    column by column in C; NaN, infinities and several metrics take a loop per point."""
-    n = len(keys)
-    plain = math.isfinite(sum(values))  # no NaN, no infinity (or a sum beyond the doubles: the loop is exact)
-    if plain:
-        rows = list(zip(repeat(run_id, n), keys, timestamps, steps, values, repeat(False, n), strict=True))
-    else:
-        stored_values = [_stored_value(v) for v in values]
-        rows = [
-            (run_id, key, timestamp, step, value, is_nan)
-            for key, timestamp, step, (value, is_nan) in zip(keys, timestamps, steps, stored_values, strict=True)
-        ]
-    if keys.count(keys[0]) == n:  # one metric
-        in_batch = {keys[0]: n}
-        latest = {keys[0]: max(rows, key=_NEWEST)}
-    else:
-        in_batch = Counter(keys)
-        latest = {}
-        for row in rows:
-            current = latest.get(row[1])
-            if current is None or _NEWEST(row) > _NEWEST(current):
-                latest[row[1]] = row
+) -> None:
+    """`_write_columns` for any batch: a loop per point stores NaN and infinities and picks each key's
+    newest point."""
+    stored = [_stored_value(v) for v in values]
+    rows = [
+        (run_id, key, timestamp, step, value, is_nan)
+        for key, timestamp, step, (value, is_nan) in zip(keys, timestamps, steps, stored, strict=True)
+    ]
+    latest: dict[str, tuple] = {}  # type: ignore[type-arg]
+    for row in rows:
+        current = latest.get(row[1])
+        if current is None or _NEWEST(row) > _NEWEST(current):
+            latest[row[1]] = row
+    in_batch = Counter(keys)
     # Two rows for one key in one statement would make PostgreSQL's upsert fail: hence the reduction above.
     # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
     written = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
-    ids = {key: history_id for key, (_, history_id) in written.items()}
-    if plain and len(ids) == 1:
-        stored = list(zip(repeat(ids[keys[0]], n), timestamps, steps, values, repeat(False, n), strict=True))
-    else:
-        stored = [(ids[key], timestamp, step, value, is_nan) for _, key, timestamp, step, value, is_nan in rows]
-    execute_rows(conn, _insert_points_sql, stored, _ROWS_PER_STATEMENT)
-    tiles.update(conn, run_id, rows, {key: (written[key][0] - k, written[key][0]) for key, k in in_batch.items()})
-    return rows
+    points = [(written[key][1], timestamp, step, value, is_nan) for _, key, timestamp, step, value, is_nan in rows]
+    execute_rows(conn, _insert_points_sql, points, _ROWS_PER_STATEMENT)
+    series = tiles.series_of(keys, timestamps, steps, [v for v, _ in stored], [nan for _, nan in stored])
+    tiles.update(conn, run_id, series, {key: (written[key][0] - k, written[key][0]) for key, k in in_batch.items()})
 
 
 def _write_model_metrics(db: Database, conn: Connection, model_rows: list[dict[str, object]]) -> None:
@@ -216,7 +234,9 @@ def _write_model_metrics(db: Database, conn: Connection, model_rows: list[dict[s
     known = {
         r[0]
         for r in conn.execute(
-            select(s.logged_models.c.model_id).where(s.logged_models.c.model_id.in_({r["model_id"] for r in model_rows}))
+            select(s.logged_models.c.model_id).where(
+                s.logged_models.c.model_id.in_({r["model_id"] for r in model_rows})
+            )
         )
     }
     model_rows = [r for r in model_rows if r["model_id"] in known]
