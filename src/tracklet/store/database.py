@@ -55,7 +55,8 @@ class Database:
         self.uri = uri
         self.engine: Engine = dialects.engine_for(uri)
         self.is_sqlite = dialects.is_sqlite(self.engine)
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+        # Re-entrant: `writer_if_free` holds it around a whole store call, whose `write()` takes it again.
+        self._write_lock = threading.RLock() if self.is_sqlite else None
         self._writer: Connection | None = None  # SQLite only, used under `_write_lock`
 
     @contextmanager
@@ -80,6 +81,19 @@ class Database:
                     self._writer.close()
                     self._writer = None
                 raise
+
+    @contextmanager
+    def writer_if_free(self) -> Iterator[bool]:
+        """Holds this process's writer for the block if no other thread has it, without waiting; yields
+        whether it does (never on PostgreSQL, which has no process-wide writer). Lets a small write skip
+        the hop to a store thread (`server/protocol.run_write`)."""
+        if self._write_lock is None or not self._write_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._write_lock.release()
 
     def sql(self, text: str) -> str:
         """Hand-written SQL (written with `?` markers) in this driver's bind style."""

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from tracklet.entities import DatasetInput, KeyValue
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.experiments import view_type_of
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_sync, run_write
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_BATCH_METRICS,
@@ -125,6 +125,9 @@ class GetHistory(RunRef):
     page_token: str | None = None
 
 
+# Values in a batch up to which writing it is quicker than a hop to a store thread (`run_write`).
+_SMALL_BATCH = 100
+
 _STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 
 
@@ -181,7 +184,8 @@ def _tags(tags: list[KeyValue]) -> list[KeyValue]:
 async def create(request: Request) -> Response:
     body = await read_json(request, CreateRun)
     experiment_id = parse_experiment_id(body.experiment_id if body.experiment_id is not None else "0")
-    run = await run_sync(
+    run = await run_write(
+        request,
         store_of(request).create_run,
         experiment_id,
         body.user_id or "",
@@ -222,7 +226,7 @@ async def log_parameter(request: Request) -> Response:
     body = await read_json(request, LogParam)
     validate_key(body.key, "Param")
     param = KeyValue(key=body.key, value=truncate(body.value, MAX_PARAM_VALUE_LENGTH))  # type: ignore[arg-type]
-    await run_sync(store_of(request).log_batch, body.id(), [], [param], [])
+    await run_write(request, store_of(request).log_batch, body.id(), [], [param], [])
     return json_response()
 
 
@@ -230,7 +234,7 @@ async def set_tag(request: Request) -> Response:
     body = await read_json(request, SetTag)
     validate_key(body.key, "Tag")
     tag = KeyValue(key=body.key, value=truncate(body.value, MAX_TAG_VALUE_LENGTH))  # type: ignore[arg-type]
-    await run_sync(store_of(request).log_batch, body.id(), [], [], [tag])
+    await run_write(request, store_of(request).log_batch, body.id(), [], [], [tag])
     return json_response()
 
 
@@ -245,7 +249,7 @@ async def log_metric(request: Request) -> Response:
     body = await read_json(request, LogMetric)
     run_id = body.id()
     points = _metric_points([body], prefix="")
-    await run_sync(store_of(request).log_batch, run_id, points, [], [])
+    await run_write(request, store_of(request).log_batch, run_id, points, [], [])
     return json_response()
 
 
@@ -266,8 +270,10 @@ async def log_batch(request: Request) -> Response:
     points = _metric_points(body.metrics)
     params = _params(body.params)
     tags = _tags(body.tags)
-    if points or params or tags:
+    if n_metrics + n_params + n_tags > _SMALL_BATCH:
         await run_sync(store_of(request).log_batch, run_id, points, params, tags)
+    elif points or params or tags:
+        await run_write(request, store_of(request).log_batch, run_id, points, params, tags)
     return json_response()
 
 
