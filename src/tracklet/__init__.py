@@ -43,7 +43,7 @@ from tracklet.client.fluent import (
 # Models pull in numpy and pandas: imported on first use, so `import tracklet` and the server stay light.
 _MODEL_NAMES = frozenset(
     {"Crate", "CrateError", "LoadedModel", "ModelInfo", "RequirementsMismatchWarning", "SchemaError",
-     "crate", "load_model", "log_model", "save_model"}
+     "crate", "load_model", "log_model", "register_model", "save_model"}
 )  # fmt: skip
 
 
@@ -67,6 +67,7 @@ __all__ = [
     "crate",
     "load_model",
     "log_model",
+    "register_model",
     "save_model",
     "Run",
     "RunData",

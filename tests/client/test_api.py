@@ -13,7 +13,7 @@ EXPECTED = {
     "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "log_image", "log_input",
     "get_run", "search_runs", "get_metric_history", "list_artifacts", "download_artifacts",
     "param", "flush",
-    "crate", "Crate", "CrateError", "save_model", "log_model", "ModelInfo",
+    "crate", "Crate", "CrateError", "save_model", "log_model", "register_model", "ModelInfo",
     "load_model", "LoadedModel", "RequirementsMismatchWarning", "SchemaError",
 }  # fmt: skip
 

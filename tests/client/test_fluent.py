@@ -224,3 +224,60 @@ def test_experiments_by_name_and_by_environment(tracking_uri: str, monkeypatch: 
         pass
     created = tracklet.get_experiment_by_name(env_name)
     assert created is not None and run.info.experiment_id == created.experiment_id
+
+
+def test_trials_in_parallel_threads_each_log_to_their_own_run(tracking_uri: str) -> None:
+    """As with Optuna's n_jobs or a thread pool: runs are per thread, nested under the script's run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def trial(i: int) -> str:
+        with tracklet.start_run(run_name=f"trial-{i}", nested=True) as run:
+            tracklet.log_param("alpha", i)
+            for step in range(20):
+                tracklet.log_metric("loss", i + step / 100, step=step)
+            assert tracklet.active_run() is run
+        return run.info.run_id
+
+    with tracklet.start_run(run_name="study") as study:
+        with ThreadPoolExecutor(4) as pool:
+            trials = list(pool.map(trial, range(8)))
+        assert tracklet.active_run() is study  # the workers' runs never showed in the main thread
+    assert len(set(trials)) == 8
+    for i, run_id in enumerate(trials):
+        run = tracklet.get_run(run_id)
+        assert run.info.status == "FINISHED" and run.info.run_name == f"trial-{i}"
+        assert run.data.params == {"alpha": str(i)}
+        assert run.data.tags["mlflow.parentRunId"] == study.info.run_id
+        assert [p.value for p in tracklet.get_metric_history(run_id, "loss")] == [i + s / 100 for s in range(20)]
+    assert tracklet.get_run(study.info.run_id).data.metrics == {}
+
+
+def test_a_thread_without_a_run_logs_to_the_scripts_run(tracking_uri: str) -> None:
+    import threading
+
+    def callback() -> None:  # e.g. a framework's progress callback on its own thread
+        tracklet.log_metric("throughput", 42.0)
+        tracklet.set_tag("from", "callback")
+
+    with tracklet.start_run() as run:
+        worker = threading.Thread(target=callback)
+        worker.start()
+        worker.join()
+    logged = tracklet.get_run(run.info.run_id)
+    assert logged.data.metrics == {"throughput": 42.0} and logged.data.tags["from"] == "callback"
+
+
+def test_separate_runs_in_threads_without_a_main_run(tracking_uri: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def trial(i: int) -> str:
+        with tracklet.start_run(run_name=f"alone-{i}") as run:  # not nested: no error, no parent
+            tracklet.log_metric("score", float(i))
+        return run.info.run_id
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(trial, range(3)))
+    assert tracklet.active_run() is None
+    for i, run_id in enumerate(runs):
+        run = tracklet.get_run(run_id)
+        assert run.data.metrics == {"score": float(i)} and "mlflow.parentRunId" not in run.data.tags

@@ -623,6 +623,58 @@ class TrackletClient:
         body = {"run_id": run_id, "models": [{"model_id": m, "step": 0} for m in model_ids]}
         self.transport.post(f"{API}/runs/outputs", body)
 
+    # -- model registry ------------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        *,
+        run_id: str | None = None,
+        model_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A new version of the registered model `name` (created first if it does not exist) whose files
+        are at `source`; `run_id` / `model_id` name the run or logged model owning them (the server
+        checks that they do). `tracklet.register_model` works out these from a model URI."""
+        try:
+            self.transport.post(f"{API}/registered-models/create", {"name": name})
+        except errors.ResourceAlreadyExists:
+            pass
+        body: dict[str, Any] = {"name": name, "source": source}
+        if run_id:
+            body["run_id"] = run_id
+        if model_id:
+            body["model_id"] = model_id
+        if tags:
+            body["tags"] = _kv(tags)
+        version: dict[str, Any] = self.transport.post(f"{API}/model-versions/create", body)["model_version"]
+        return version
+
+    def get_model_version(self, name: str, version: str | int) -> dict[str, Any]:
+        found: dict[str, Any] = self.transport.get(f"{API}/model-versions/get", name=name, version=str(version))
+        return found["model_version"]  # type: ignore[no-any-return]
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.transport.get(f"{API}/registered-models/alias", name=name, alias=alias)
+        return found["model_version"]  # type: ignore[no-any-return]
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        body = {"name": name, "alias": alias, "version": str(version)}
+        self.transport.post(f"{API}/registered-models/alias", body)
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The newest version in each of `stages` (every stage when empty), as MLflow answers it."""
+        body = {"name": name, "stages": list(stages)}
+        found: list[dict[str, Any]] = self.transport.post(f"{API}/registered-models/get-latest-versions", body).get(
+            "model_versions", []
+        )
+        return found
+
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str:
+        found = self.transport.get(f"{API}/model-versions/get-download-uri", name=name, version=str(version))
+        return str(found["artifact_uri"])
+
 
 def _kv(mapping: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"key": str(k), "value": str(v)} for k, v in mapping.items()]

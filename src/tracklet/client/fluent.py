@@ -105,11 +105,36 @@ class _FluentState:
     def __init__(self) -> None:
         self.tracking_uri: str | None = None
         self.experiment_id: str | None = None
-        self.runs: list[ActiveRun] = []
+        self._main_runs: list[ActiveRun] = []
+        self._main_ident = threading.main_thread().ident
+        self._thread = threading.local()
         self.last_run_id: str | None = None
         self.declared_params: dict[str, Any] = {}
         self._clients: dict[str | None, TrackletClient] = {}
         self._lock = threading.Lock()
+
+    @property
+    def runs(self) -> list[ActiveRun]:
+        """The runs this thread started and has not ended, innermost last. Each thread has its own, so
+        trials run in parallel threads each start and log to their own run."""
+        if threading.get_ident() == self._main_ident:
+            return self._main_runs
+        runs: list[ActiveRun] | None = getattr(self._thread, "runs", None)
+        if runs is None:
+            runs = self._thread.runs = []
+        return runs
+
+    def visible(self) -> list[ActiveRun]:
+        """This thread's runs, else the main thread's: a callback or loader thread logs to the run the
+        script started."""
+        return self.runs or self._main_runs
+
+    def current(self) -> ActiveRun | None:
+        """Where this thread logs: the innermost visible run. (On every `log_metric`: kept to a C call
+        and a lookup on the main thread.)"""
+        if threading.get_ident() == self._main_ident or not (runs := getattr(self._thread, "runs", None)):
+            runs = self._main_runs
+        return runs[-1] if runs else None
 
     def uri(self) -> str | None:
         return self.tracking_uri or _env(ENV_TRACKING_URI)
@@ -213,7 +238,8 @@ def start_run(
     """Start a new run (or resume `run_id`) and make it active; use it as a context manager.
 
     Inside `tracklet run`, `start_run()` attaches to the run the command created. A nested run
-    records its parent in the tag `mlflow.parentRunId`.
+    records its parent in the tag `mlflow.parentRunId`: the run this thread logs to (in a worker
+    thread that started none, the main thread's run). Each thread has its own active runs.
     """
     if _state.runs and not nested:
         raise errors.InvalidState(
@@ -236,8 +262,9 @@ def start_run(
         run = client.get_run(run_id)
     else:
         run_tags = _default_tags()
-        if _state.runs:
-            run_tags["mlflow.parentRunId"] = _state.runs[-1].info.run_id
+        parent = _state.current() if nested else None
+        if parent is not None:
+            run_tags["mlflow.parentRunId"] = parent.info.run_id
         run_tags.update(user_tags)
         exp_id = str(experiment_id) if experiment_id is not None else _current_experiment_id(client)
         run = client.create_run(exp_id, tags=run_tags, run_name=run_name)
@@ -272,21 +299,22 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def active_run() -> ActiveRun | None:
-    """The innermost active run, or None."""
-    return _state.runs[-1] if _state.runs else None
+    """The run this thread logs to: the innermost it started, else the main thread's; or None."""
+    return _state.current()
 
 
 def last_active_run() -> Run | None:
     """The active run, else the run most recently ended in this process (fetched fresh)."""
-    if _state.runs:
-        return _state.runs[-1]
+    current = _state.current()
+    if current is not None:
+        return current
     if _state.last_run_id is None:
         return None
     return get_run(_state.last_run_id)
 
 
 def _active_or_new() -> ActiveRun:
-    return _state.runs[-1] if _state.runs else start_run()
+    return _state.current() or start_run()
 
 
 @functools.cache
@@ -331,7 +359,7 @@ def log_metric(
 
     `synchronous=True` sends it before returning.
     """
-    run = _state.runs[-1] if _state.runs else _active_or_new()
+    run = _state.current() or start_run()
     rid = run_id or run.info.run_id
     ts = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
     client = run.client or _state.client()
@@ -345,7 +373,7 @@ def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None, *, run_id: str | None = None
 ) -> None:
     """Queue several metrics with one step and timestamp."""
-    run = _active_or_new()
+    run = _state.current() or start_run()
     rid = run_id or run.info.run_id
     ts = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
     s = step or 0
@@ -361,7 +389,7 @@ def log_param(key: str, value: Any, *, run_id: str | None = None) -> Any:
 
 def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Queue several params."""
-    run = _active_or_new()
+    run = _state.current() or start_run()
     rid = run_id or run.info.run_id
     (run.client or _state.client()).logger.log_many([(PARAM, rid, k, str(v)) for k, v in params.items()])
 
@@ -374,7 +402,7 @@ def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
 
 def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Queue several tags."""
-    run = _active_or_new()
+    run = _state.current() or start_run()
     rid = run_id or run.info.run_id
     (run.client or _state.client()).logger.log_many([(TAG, rid, k, str(v)) for k, v in tags.items()])
 
@@ -599,8 +627,8 @@ def param(name: str, default: Any, type: str | type | None = None) -> Any:
     else:
         value = _convert(name, default, typ, "default") if default is not None else None
     _state.declared_params[name] = value
-    if _state.runs:
-        top = _state.runs[0]
+    if runs := _state.visible():
+        top = runs[0]
         (top.client or _state.client()).logger.log_param(top.info.run_id, name, str(value))
     elif _env(ENV_RUN_ID):  # under `tracklet run`: the run exists even before the script starts one
         _state.client().logger.log_param(_env(ENV_RUN_ID) or "", name, str(value))

@@ -19,8 +19,9 @@ import msgspec
 from tracklet.client.fluent import flush
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.models.flavor import read_model_folder, save_model
+from tracklet.store.model_sources import parse_model_uri
 
-__all__ = ["ModelInfo", "default_client", "download_model", "log_model"]
+__all__ = ["ModelInfo", "default_client", "download_model", "log_model", "register_model"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ModelInfo:
     size_bytes: int
     requirements: dict[str, str] = field(default_factory=dict)
     signature: dict[str, Any] | None = None
+    registered_model_version: int | None = None  # with `log_model(registered_model_name=...)`
 
     @property
     def model_uri(self) -> str:
@@ -84,11 +86,13 @@ def log_model(
     *,
     client: Any = None,
     run_id: str | None = None,
+    registered_model_name: str | None = None,
 ) -> ModelInfo:
     """Log `model` (a crate, a plain callable, or an estimator whose `predict` becomes the crate) as a
     model named `name` of the run `run_id` (default: the active run), in MLflow's model format.
 
-    With `input_example` the signature is inferred and the example stored with the model.
+    With `input_example` the signature is inferred and the example stored with the model. With
+    `registered_model_name` the model also becomes a new version of that registered model.
     """
     if not name or "/" in name:
         raise InvalidParameterValue(f"model name must be non-empty and without '/': {name!r}")
@@ -122,6 +126,10 @@ def log_model(
             client.finalize_logged_model(model_id, status="LOGGED_MODEL_UPLOAD_FAILED")
             raise
     client.finalize_logged_model(model_id, status="LOGGED_MODEL_READY")
+    registered = None
+    if registered_model_name:
+        version = client.create_model_version(registered_model_name, f"models:/{model_id}", model_id=model_id)
+        registered = int(_as_json(version)["version"])
     tracklet_conf = saved.flavors["tracklet"]
     return ModelInfo(
         model_id=model_id,
@@ -132,41 +140,99 @@ def log_model(
         size_bytes=int(tracklet_conf["size_bytes"]),
         requirements=dict(tracklet_conf["requirements"]),
         signature=saved.mlmodel.get("signature"),
+        registered_model_version=registered,
     )
 
 
+def register_model(
+    model_uri: str, name: str, *, tags: dict[str, Any] | None = None, client: Any = None
+) -> dict[str, Any]:
+    """Register the model at `model_uri` (`models:/<model_id>`, as `log_model` returns, or
+    `runs:/<run_id>/<name>`) as a new version of the registered model `name`, created if needed.
+    Returns the version in MLflow's JSON (`name`, `version`, `source`, `status`, ...); it loads back
+    with `load_model(f"models:/{name}/{version}")`."""
+    client = client if client is not None else default_client()
+    if model_uri.startswith("models:/"):
+        model_id = model_uri.removeprefix("models:/").strip("/")
+        return _as_json(client.create_model_version(name, model_uri, model_id=model_id, tags=tags))
+    if not model_uri.startswith("runs:/"):
+        raise InvalidParameterValue(f"expected models:/<model_id> or runs:/<run_id>/<name>, got {model_uri!r}")
+    run_id, path = _run_path(model_uri)
+    run = _as_json(client.get_run(run_id))
+    logged = _run_logged_model(client, run, path.partition("/")[0])
+    if logged is not None and not path.partition("/")[2]:  # MLflow 3: the run's logged model of that name
+        model_id = str(logged["info"]["model_id"])
+        return _as_json(client.create_model_version(name, f"models:/{model_id}", model_id=model_id, tags=tags))
+    # A model logged as plain run artifacts (MLflow 2, the R client): its files in the run's artifacts.
+    source = f"{str(run['info']['artifact_uri']).rstrip('/')}/{path}"
+    return _as_json(client.create_model_version(name, source, run_id=run_id, tags=tags))
+
+
 def download_model(uri: str, dst: str | Path, *, client: Any = None) -> Path:
-    """Download the model folder behind a `runs:/<run_id>/<name>` or `models:/<model_id>` URI into `dst`."""
+    """Download the model folder behind a `runs:/<run_id>/<name>`, `models:/<model_id>` or registry URI
+    (`models:/<name>/<version>`, `/<stage>`, `/latest`, `models:/<name>@<alias>`) into `dst`."""
     client = client if client is not None else default_client()
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
     if uri.startswith("models:/"):
-        model_id = uri.removeprefix("models:/").strip("/")
-        if not model_id or "/" in model_id:
+        try:
+            ref = parse_model_uri(uri)
+        except InvalidParameterValue:
             raise InvalidParameterValue(
-                f"expected models:/<model_id>, got {uri!r} (registered model names and versions are not supported)"
-            )
-        model = _as_json(client.get_logged_model(model_id))
-        return Path(client.download_artifacts_from(str(model["info"]["artifact_uri"]), "", dst))
+                f"expected models:/<model_id>, models:/<name>/<version|stage|latest> or models:/<name>@<alias>, "
+                f"got {uri!r}"
+            ) from None
+        if ref.model_id is not None:
+            model = _as_json(client.get_logged_model(ref.model_id))
+            return Path(client.download_artifacts_from(str(model["info"]["artifact_uri"]), "", dst))
+        assert ref.name is not None
+        version = _registered_version(client, uri, ref.name, ref.version, ref.stage, ref.alias)
+        return Path(client.download_artifacts_from(client.get_model_version_download_uri(ref.name, version), "", dst))
     if uri.startswith("runs:/"):
-        run_id, _, path = uri.removeprefix("runs:/").strip("/").partition("/")
-        if not run_id or not path:
-            raise InvalidParameterValue(f"expected runs:/<run_id>/<name>, got {uri!r}")
-        return _download_run_model(client, run_id, path, dst)
+        return _download_run_model(client, *_run_path(uri), dst)
     raise InvalidParameterValue(f"not a runs:/ or models:/ URI: {uri!r}")
+
+
+def _registered_version(
+    client: Any, uri: str, name: str, version: str | None, stage: str | None, alias: str | None
+) -> str:
+    """The version number a registry URI names, as MLflow resolves it: the number itself, the alias's
+    version, the newest version in the stage, or (`latest`) the newest version of all."""
+    if version is not None:
+        return version
+    if alias is not None:
+        return str(_as_json(client.get_model_version_by_alias(name, alias))["version"])
+    candidates = client.get_latest_versions(name, [stage] if stage else [])
+    if not candidates:
+        raise ResourceDoesNotExist(f"{uri}: registered model {name!r} has no version in stage {stage!r}")
+    return str(max(int(_as_json(v)["version"]) for v in candidates))
+
+
+def _run_path(uri: str) -> tuple[str, str]:
+    """(run id, path) of a `runs:/<run_id>/<path>` URI."""
+    run_id, _, path = uri.removeprefix("runs:/").strip("/").partition("/")
+    if not run_id or not path:
+        raise InvalidParameterValue(f"expected runs:/<run_id>/<name>, got {uri!r}")
+    return run_id, path
+
+
+def _run_logged_model(client: Any, run: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The run's newest logged model called `name` (MLflow 3 keeps models apart from run artifacts)."""
+    run_id = run["info"]["run_id"]
+    quoted = name.replace("'", "\\'")
+    found = client.search_logged_models(
+        [str(run["info"]["experiment_id"])], filter_string=f"name = '{quoted}'", max_results=1000
+    )
+    candidates = [m for m in map(_as_json, found) if m["info"].get("source_run_id") == run_id]
+    return max(candidates, key=lambda m: int(m["info"].get("creation_timestamp_ms", 0))) if candidates else None
 
 
 def _download_run_model(client: Any, run_id: str, path: str, dst: Path) -> Path:
     run = _as_json(client.get_run(run_id))
-    experiment_id = str(run["info"]["experiment_id"])
     name, _, rest = path.partition("/")
-    # MLflow 3 keeps models apart from run artifacts: find the run's logged model of that name.
-    quoted = name.replace("'", "\\'")
-    found = client.search_logged_models([experiment_id], filter_string=f"name = '{quoted}'", max_results=1000)
-    candidates = [m for m in map(_as_json, found) if m["info"].get("source_run_id") == run_id]
-    if candidates:
-        newest = max(candidates, key=lambda m: int(m["info"].get("creation_timestamp_ms", 0)))
-        return Path(client.download_artifacts_from(str(newest["info"]["artifact_uri"]), rest, dst))
+    logged = _run_logged_model(client, run, name)
+    if logged is not None:
+        return Path(client.download_artifacts_from(str(logged["info"]["artifact_uri"]), rest, dst))
     # Models logged as plain run artifacts (MLflow 2, or the R client's runs/log-model).
     missing = ResourceDoesNotExist(f"run {run_id} has no model named {name!r}")
     try:
