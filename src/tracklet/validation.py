@@ -113,6 +113,9 @@ def validate_key(key: str | None, what: str, field: str = "key") -> str:
             f"Invalid {what.lower()} name '{key}' for parameter '{field}'. Names may only contain alphanumerics, "
             "underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
         )
+    # Only a "/" or a leading "." can make a name resolve to another path (most names have neither).
+    if "/" not in key and not key.startswith("."):
+        return key
     normalized = posixpath.normpath(key)
     if normalized != key or normalized.startswith(("/", "..")) or key == ".":
         raise InvalidParameterValue(

@@ -33,7 +33,8 @@ log = logging.getLogger("tracklet.server")
 
 def api_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    for module in (meta, experiments, runs, points, logged_models, registered_models, model_versions, artifacts):
+    # Starlette tries routes in order: the hot paths of logging (runs, points) first.
+    for module in (runs, points, meta, experiments, logged_models, registered_models, model_versions, artifacts):
         routes.extend(module.routes)
     return routes
 
