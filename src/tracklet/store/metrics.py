@@ -124,7 +124,7 @@ class MetricLike(Protocol):
 def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[MetricLike]) -> None:
     if not points:
         return
-    _write_columns(
+    write_columns(
         conn, run_id, [p.key for p in points], [p.value for p in points], [p.timestamp for p in points],
         [p.step for p in points],
     )  # fmt: skip
@@ -148,19 +148,6 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
         _write_model_metrics(db, conn, model_rows)
 
 
-def write_columns(
-    conn: Connection,
-    run_id: str,
-    keys: Sequence[str],
-    values: Sequence[float],
-    timestamps: Sequence[int],
-    steps: Sequence[int],
-) -> None:
-    """Points given as parallel columns (tracklet's own client sends them so: `api/points.py`)."""
-    if keys:
-        _write_columns(conn, run_id, keys, values, timestamps, steps)
-
-
 def _stored_value(value: float) -> tuple[float, bool]:
     """(value, is_nan) as stored: NaN as 0 with the flag, infinities as the largest doubles (MLflow's rule)."""
     if value != value:
@@ -170,7 +157,7 @@ def _stored_value(value: float) -> tuple[float, bool]:
     return value, False
 
 
-def _write_columns(
+def write_columns(
     conn: Connection,
     run_id: str,
     keys: Sequence[str],
@@ -178,11 +165,13 @@ def _write_columns(
     timestamps: Sequence[int],
     steps: Sequence[int],
 ) -> None:
-    """Write points given as columns: the history rows, each key's latest point and count, and the chart
-    tiles. A batch is a thousand points or more, so the common one (one metric, finite values) goes
-    column by column in C, building no object per point; NaN, infinities or several metrics take
-    `_write_mixed`."""
+    """Write points given as parallel columns (as tracklet's own client sends them: `api/points.py`): the
+    history rows, each key's latest point and count, and the chart tiles. A batch is a thousand points or
+    more, so the common one (one metric, finite values) goes column by column in C, building no object
+    per point; NaN, infinities or several metrics take `_write_mixed`."""
     n = len(keys)
+    if not n:
+        return
     # No NaN and no infinity (or a sum beyond the doubles: the general path is exact).
     if not (keys.count(keys[0]) == n and math.isfinite(sum(values))):
         _write_mixed(conn, run_id, keys, values, timestamps, steps)
@@ -207,7 +196,7 @@ def _write_mixed(
     timestamps: Sequence[int],
     steps: Sequence[int],
 ) -> None:
-    """`_write_columns` for any batch: a loop per point stores NaN and infinities and picks each key's
+    """`write_columns` for any batch: a loop per point stores NaN and infinities and picks each key's
     newest point."""
     stored = [_stored_value(v) for v in values]
     rows = [
