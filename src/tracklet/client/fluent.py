@@ -359,7 +359,7 @@ def log_metric(
 
     `synchronous=True` sends it before returning.
     """
-    run = _state.current() or start_run()
+    run = _state.current() or start_run()  # `_active_or_new()` inlined: the hottest call of the API
     rid = run_id or run.info.run_id
     ts = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
     client = run.client or _state.client()
@@ -373,7 +373,7 @@ def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None, *, run_id: str | None = None
 ) -> None:
     """Queue several metrics with one step and timestamp."""
-    run = _state.current() or start_run()
+    run = _active_or_new()
     rid = run_id or run.info.run_id
     ts = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
     s = step or 0
@@ -389,7 +389,7 @@ def log_param(key: str, value: Any, *, run_id: str | None = None) -> Any:
 
 def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Queue several params."""
-    run = _state.current() or start_run()
+    run = _active_or_new()
     rid = run_id or run.info.run_id
     (run.client or _state.client()).logger.log_many([(PARAM, rid, k, str(v)) for k, v in params.items()])
 
@@ -402,7 +402,7 @@ def set_tag(key: str, value: Any, *, run_id: str | None = None) -> None:
 
 def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
     """Queue several tags."""
-    run = _state.current() or start_run()
+    run = _active_or_new()
     rid = run_id or run.info.run_id
     (run.client or _state.client()).logger.log_many([(TAG, rid, k, str(v)) for k, v in tags.items()])
 
