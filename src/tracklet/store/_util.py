@@ -45,23 +45,24 @@ def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[start : start + size]
 
 
-def execute_rows(
-    conn: Connection, make_sql: Callable[[Any, int], str], rows: list[tuple[Any, ...]], per_statement: int
-) -> None:
-    """Hot-path writes: multi-row statements of at most `per_statement` rows, `make_sql(engine, n_rows)`
-    giving the SQL text for n rows, the rows' values bound positionally through the driver."""
-    for part in chunks(rows, per_statement):
-        Database.run(conn, make_sql(conn.engine, len(part)), tuple(chain.from_iterable(part)))
-
-
 def execute_flat(
     conn: Connection, make_sql: Callable[[Any, int], str], values: tuple[Any, ...], width: int, per_statement: int
 ) -> None:
-    """`execute_rows` for rows given flat, `width` values a row: no tuple is built per row."""
+    """Hot-path writes: rows given flat (`width` values a row, no tuple built per row) as multi-row
+    statements of at most `per_statement` rows, `make_sql(engine, n_rows)` giving the SQL text for n
+    rows, the values bound positionally through the driver."""
     step = width * per_statement
     for start in range(0, len(values), step):
         part = values[start : start + step]
         Database.run(conn, make_sql(conn.engine, len(part) // width), part)
+
+
+def execute_rows(
+    conn: Connection, make_sql: Callable[[Any, int], str], rows: list[tuple[Any, ...]], per_statement: int
+) -> None:
+    """`execute_flat` for rows given as tuples (all of one width)."""
+    if rows:
+        execute_flat(conn, make_sql, tuple(chain.from_iterable(rows)), len(rows[0]), per_statement)
 
 
 def read_page(
