@@ -76,6 +76,19 @@ def test_register_an_existing_model_by_its_uris(
         np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
 
 
+def test_register_a_registered_version_under_another_name(
+    registered: str, client: Any, mlflow_client: Any, elasticnet: Any, wine: Any
+) -> None:
+    mlflow_client.set_registered_model_alias(registered, "champion", "1")
+    promoted = f"production-{time.monotonic_ns()}"
+    by_version = register_model(f"models:/{registered}/1", promoted, client=client)
+    by_alias = register_model(f"models:/{registered}@champion", promoted, client=client)
+    assert [by_version["source"], by_alias["source"]] == [f"models:/{registered}/1"] * 2
+    for version in (1, 2):
+        model = load_model(f"models:/{promoted}/{version}", client=client)
+        np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
+
+
 def test_malformed_and_unknown_registry_uris(client: Any) -> None:
     with pytest.raises(InvalidParameterValue, match="models:/<name>@<alias>"):
         load_model("models:/a/b/c", client=client)

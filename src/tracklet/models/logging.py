@@ -147,16 +147,20 @@ def log_model(
 def register_model(
     model_uri: str, name: str, *, tags: dict[str, Any] | None = None, client: Any = None
 ) -> dict[str, Any]:
-    """Register the model at `model_uri` (`models:/<model_id>`, as `log_model` returns, or
-    `runs:/<run_id>/<name>`) as a new version of the registered model `name`, created if needed.
+    """Register the model at `model_uri` (`models:/<model_id>`, as `log_model` returns,
+    `runs:/<run_id>/<name>`, or another registered version: `models:/<name>/<version|stage|latest>`,
+    `models:/<name>@<alias>`) as a new version of the registered model `name`, created if needed.
     Returns the version in MLflow's JSON (`name`, `version`, `source`, `status`, ...); it loads back
     with `load_model(f"models:/{name}/{version}")`."""
     client = client if client is not None else default_client()
     if model_uri.startswith("models:/"):
-        model_id = model_uri.removeprefix("models:/").strip("/")
+        # A logged model goes with its id; a registered version's source the server resolves itself.
+        model_id = parse_model_uri(model_uri).model_id
         return _as_json(client.create_model_version(name, model_uri, model_id=model_id, tags=tags))
     if not model_uri.startswith("runs:/"):
-        raise InvalidParameterValue(f"expected models:/<model_id> or runs:/<run_id>/<name>, got {model_uri!r}")
+        raise InvalidParameterValue(
+            f"expected models:/<model_id>, models:/<name>/<version> or runs:/<run_id>/<name>, got {model_uri!r}"
+        )
     run_id, path = _run_path(model_uri)
     run = _as_json(client.get_run(run_id))
     logged = _run_logged_model(client, run, path.partition("/")[0])
