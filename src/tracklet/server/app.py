@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracklet.artifacts import artifact_store_for
 from tracklet.errors import TrackletError
@@ -33,7 +37,7 @@ log = logging.getLogger("tracklet.server")
 
 def api_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    # Starlette tries routes in order: the hot paths of logging (runs, points) first.
+    # Fixed paths skip the router (`TrackletApp`); for the rest Starlette tries routes in this order.
     for module in (runs, points, meta, experiments, logged_models, registered_models, model_versions, artifacts):
         routes.extend(module.routes)
     return routes
@@ -63,7 +67,60 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return json_response({"error_code": "INTERNAL_ERROR", "message": message}, 500)
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Starlette:
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+# The one place errors become HTTP answers; the most specific class that matches wins.
+ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
+    TrackletError: _tracklet_error,
+    HTTPException: _http_error,
+    Exception: _unexpected_error,
+}
+
+
+def _handler_for(exc: Exception) -> ErrorHandler:
+    return next(ERROR_HANDLERS[cls] for cls in type(exc).__mro__ if cls in ERROR_HANDLERS)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class TrackletApp(Starlette):
+    """Starlette, with one shortcut for MLflow's API: its endpoints are fixed paths (arguments travel in
+    the body or the query), so a dict lookup on (method, path) finds the endpoint. Starlette's router
+    tries each route's regex in turn and its two error middlewares wrap every call: together 30-80 µs
+    a request here (measured against a bare ASGI app), up to a tenth of a small write's time. Everything else (paths with parameters, the UI, 404s,
+    405s, HEAD) takes Starlette's way, and both ways map errors through `ERROR_HANDLERS`."""
+
+    def __init__(self, *, routes: list[BaseRoute], **kwargs: object) -> None:
+        super().__init__(routes=routes, **kwargs)  # type: ignore[arg-type]
+        self.fixed_endpoints: dict[tuple[str, str], Endpoint] = {
+            (method, route.path): route.endpoint
+            for route in routes
+            if isinstance(route, Route) and not route.param_convertors and inspect.iscoroutinefunction(route.endpoint)
+            for method in route.methods or ()
+            if method != "HEAD"
+        }
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # All of ERROR_HANDLERS, unexpected errors included, answer from the inner middleware. Starlette
+        # answers unexpected errors from its outer one and then re-raises them to uvicorn, which resets the
+        # connection of a client that already has its 500 (and logs the error a second time).
+        return ServerErrorMiddleware(ExceptionMiddleware(self.router, handlers=ERROR_HANDLERS))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = scope["type"] == "http" and self.fixed_endpoints.get((scope["method"], scope["path"]))
+        if not endpoint:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # noqa: BLE001 - mapped like Starlette's middlewares would
+            response = await _handler_for(exc)(request, exc)
+        await response(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> TrackletApp:
     settings = settings or Settings.from_env()
     store = store or Store(settings.store_uri)
     artifact_store = artifact_store_for(settings.artifact_root)
@@ -81,15 +138,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     else:
         routes.extend(ui_routes())
 
-    app = Starlette(
-        routes=routes,
-        exception_handlers={
-            TrackletError: _tracklet_error,
-            HTTPException: _http_error,
-            Exception: _unexpected_error,
-        },
-        lifespan=lifespan,
-    )
+    app = TrackletApp(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.artifacts = artifact_store
