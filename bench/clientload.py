@@ -105,10 +105,7 @@ def log_batch(a: dict[str, Any]) -> Result:
     run_id = client.create_run(exp_id, run_name="log-batch").info.run_id
     size, count = a["batch_points"], a["batches"]
     batches = [
-        [
-            Metric("loss", data.history_value(s), data.TIMESTAMP0 + s, s)
-            for s in range(b * size, (b + 1) * size)
-        ]
+        [Metric("loss", data.history_value(s), data.TIMESTAMP0 + s, s) for s in range(b * size, (b + 1) * size)]
         for b in range(count)
     ]
     with Clock() as clock:
@@ -284,8 +281,7 @@ def concurrency_worker(a: dict[str, Any]) -> Result:
             try:
                 run_id = client.create_run(a["experiment_id"], run_name=f"w{a['worker']}-r{r}").info.run_id
                 points = [
-                    Metric("loss", data.history_value(s), data.TIMESTAMP0 + s, s)
-                    for s in range(a["points_per_run"])
+                    Metric("loss", data.history_value(s), data.TIMESTAMP0 + s, s) for s in range(a["points_per_run"])
                 ]
                 client.log_batch(run_id, metrics=points)
                 client.set_terminated(run_id)
@@ -322,9 +318,7 @@ def ui(a: dict[str, Any]) -> Result:
     for _ in range(a["reps"]):
         t0 = time.perf_counter()
         with clock:
-            result = client.search_runs(
-                [a["experiment_id"]], order_by=[data.FILTERED_ORDER], max_results=a["ui_rows"]
-            )
+            result = client.search_runs([a["experiment_id"]], order_by=[data.FILTERED_ORDER], max_results=a["ui_rows"])
         times.append(time.perf_counter() - t0)
     data.verify_runs_table([_view(r) for r in result], a["runs"], a["ui_rows"])
     return {"metrics": {"runs_table_ms": median_ms(times)}, "cpu": {"runs_table_ms": clock.as_dict()}}

@@ -265,11 +265,7 @@ def history(a: dict[str, Any]) -> Result:
             t0 = time.perf_counter()
             pages = _history_pages(conn, run_id, data.HISTORY_KEY)
             times.append(time.perf_counter() - t0)
-        points = [
-            (int(m.get("step", 0)), float(m["value"]))
-            for p in pages
-            for m in json.loads(p).get("metrics", [])
-        ]
+        points = [(int(m.get("step", 0)), float(m["value"])) for p in pages for m in json.loads(p).get("metrics", [])]
         data.verify_history(points, int(n), f"driver history {n}")
         metrics[f"history_{n}_ms"] = median_ms(times)
     return {"metrics": metrics}
@@ -333,9 +329,7 @@ def ui_runs_table_mlflow_protocol(conn: Conn, a: dict[str, Any]) -> tuple[float,
     return median_ms(times), [data.run_view_from_json(r) for r in json.loads(raw).get("runs", [])]
 
 
-def ui_chart_mlflow_protocol(
-    conn: Conn, a: dict[str, Any], run_id: str
-) -> tuple[float, list[dict[str, Any]]]:
+def ui_chart_mlflow_protocol(conn: Conn, a: dict[str, Any], run_id: str) -> tuple[float, list[dict[str, Any]]]:
     """A chart's downsampled history through MLflow's own get-history-bulk-interval endpoint."""
     params = [("run_ids", run_id), ("metric_key", data.HISTORY_KEY), ("max_results", a["ui_chart_points"])]
     times, raw = timed(a["reps"], lambda: conn.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", params))

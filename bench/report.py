@@ -66,7 +66,14 @@ ROWS: tuple[Row, ...] = (
     Row("concurrency", "client", "errors", "N concurrent clients, errors", False, below=0.5),
     Row("ui", "client", "runs_table_ms", "runs table via search_runs (ms)", False),
     Row("ui", "driver", "runs_table_ms", "runs table runs/search, server only (ms)", False),
-    Row("ui", "driver", "tracklet_runs_table_ms", "runs table, tracklet's /api/tracklet/runs/table (ms)", False, below=300.0),
+    Row(
+        "ui",
+        "driver",
+        "tracklet_runs_table_ms",
+        "runs table, tracklet's /api/tracklet/runs/table (ms)",
+        False,
+        below=300.0,
+    ),
     Row(
         "tracklet_client",
         "client",
@@ -113,10 +120,19 @@ def dynamic_rows(history_points: list[int]) -> list[Row]:
         )
         rows.append(Row("ui", "driver", f"chart_{n}_ms", f"chart bulk-interval {n:,} pts (ms)", False))
         rows.append(
-            Row("ui", "driver", f"tracklet_chart_{n}_ms", f"chart, tracklet's downsampled {n:,} pts (ms)", False, below=100.0)
+            Row(
+                "ui",
+                "driver",
+                f"tracklet_chart_{n}_ms",
+                f"chart, tracklet's downsampled {n:,} pts (ms)",
+                False,
+                below=100.0,
+            )
         )
         rows.append(
-            Row("ui", "driver", f"tracklet_chart_{n}_first_ms", f"chart, first read after logging {n:,} pts (ms)", False)
+            Row(
+                "ui", "driver", f"tracklet_chart_{n}_first_ms", f"chart, first read after logging {n:,} pts (ms)", False
+            )
         )
     return rows
 
@@ -244,8 +260,7 @@ def markdown(rows: list[dict[str, Any]], servers: list[str]) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         shares = " / ".join(
-            "-" if row["client_cpu_share"][s] is None else f"{100 * row['client_cpu_share'][s]:.0f}%"
-            for s in servers
+            "-" if row["client_cpu_share"][s] is None else f"{100 * row['client_cpu_share'][s]:.0f}%" for s in servers
         )
         if all(row["client_cpu_share"][s] is None for s in servers):
             shares = ""

@@ -180,9 +180,7 @@ class Harness:
 
     def _require(self, res: dict[str, Any], server: Server, what: str) -> None:
         if not res.get("verified"):
-            raise RuntimeError(
-                f"[{server.spec.name}] {what} failed: {res.get('error')}\n{res.get('trace', '')}"
-            )
+            raise RuntimeError(f"[{server.spec.name}] {what} failed: {res.get('error')}\n{res.get('trace', '')}")
 
     # main loop -------------------------------------------------------------------------------
 
@@ -369,9 +367,7 @@ def w_concurrency(h: Harness, s: Server) -> dict[str, Any]:
     results = [_parse_result(o, logs.read_text()[-2000:], p.returncode) for o, p in zip(outs, procs, strict=True)]
     broken = [r for r in results if "info" not in r]
     if broken:
-        return {
-            "client": {"verified": False, "error": f"{len(broken)} workers failed: {broken[0].get('error')}"}
-        }
+        return {"client": {"verified": False, "error": f"{len(broken)} workers failed: {broken[0].get('error')}"}}
     wall = max(r["info"]["end"] for r in results) - min(r["info"]["start"] for r in results)
     errors = sum(int(r["metrics"]["errors"]) for r in results)
     cpu = sum(r["cpu"]["wall_s"]["cpu_s"] for r in results)
@@ -385,8 +381,7 @@ def w_concurrency(h: Harness, s: Server) -> dict[str, Any]:
         },
         "cpu": {"wall_s": {"wall_s": wall * z.procs, "cpu_s": cpu}},
         "verified": bool(verify.get("verified")) and errors == 0,
-        "error": verify.get("error")
-        or (f"{errors} client errors: {results[0]['info']['errors']}" if errors else None),
+        "error": verify.get("error") or (f"{errors} client errors: {results[0]['info']['errors']}" if errors else None),
     }
     return {"client": client}
 
@@ -458,16 +453,10 @@ def versions() -> dict[str, str]:
     if spec and spec.origin:
         source = Path(spec.origin).parent
         git = ["git", "-C", str(source)]
-        head = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "."], check=False, capture_output=True, text=True
-        )
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True)
+        dirty = subprocess.run([*git, "status", "--porcelain", "."], check=False, capture_output=True, text=True)
         out["tracklet_source"] = str(source)
-        out["tracklet_commit"] = head.stdout.strip() + (
-            " (uncommitted changes)" if dirty.stdout.strip() else ""
-        )
+        out["tracklet_commit"] = head.stdout.strip() + (" (uncommitted changes)" if dirty.stdout.strip() else "")
     return out
 
 
@@ -497,9 +486,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"create/reuse a venv with mlflow=={MLFLOW_VERSION} and this tracklet, and run in it",
     )
     p.add_argument("--env-dir", default=str(REPO / "bench" / ".venv"), help="venv folder for --make-env")
-    p.add_argument(
-        "--workdir", default="", help="where the servers' fresh data folders go (default: a temp dir)"
-    )
+    p.add_argument("--workdir", default="", help="where the servers' fresh data folders go (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the servers' data folders and logs")
     args = p.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -536,11 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     results["failures"] = harness.failures
     results["not_measured"] = harness.not_measured
     results["ok"] = code == 0
-    out = (
-        Path(args.out)
-        if args.out
-        else REPO / "bench" / "results" / f"{started:%Y%m%d-%H%M%S}-{args.mode}.json"
-    )
+    out = Path(args.out) if args.out else REPO / "bench" / "results" / f"{started:%Y%m%d-%H%M%S}-{args.mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))
     print()

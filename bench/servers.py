@@ -101,9 +101,7 @@ class Server:
         )
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_tail()}"
-                )
+                raise RuntimeError(f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
                     if resp.status == 200:

@@ -96,9 +96,7 @@ def body(payload: dict[str, Any]) -> bytes:
 
 def experiment_id(conn: Conn, name: str) -> str:
     """The id of experiment `name`, created if it does not exist."""
-    status, data = conn.request(
-        "GET", f"{API}/experiments/get-by-name?" + urlencode({"experiment_name": name})
-    )
+    status, data = conn.request("GET", f"{API}/experiments/get-by-name?" + urlencode({"experiment_name": name}))
     if status == 200:
         return str(json.loads(data)["experiment"]["experiment_id"])
     return str(conn.post_json(f"{API}/experiments/create", {"name": name})["experiment_id"])

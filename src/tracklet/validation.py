@@ -142,9 +142,7 @@ def negative_timestamp(value: int, field: str) -> InvalidParameterValue:
 
 def check_length(value: str | None, limit: int, field: str) -> None:
     if value is not None and len(value) > limit:
-        raise InvalidParameterValue(
-            f"'{field}' exceeds the maximum length of {limit} characters (got {len(value)})"
-        )
+        raise InvalidParameterValue(f"'{field}' exceeds the maximum length of {limit} characters (got {len(value)})")
 
 
 def validate_dataset_input(dataset_input: DatasetInput, where: str) -> None:
@@ -205,14 +203,11 @@ def validate_experiment_name(name: str | None, field: str = "name") -> str:
 def validate_max_results(value: int | None, default: int | None, field: str = "max_results") -> int:
     if value is None:
         if default is None:
-            raise InvalidParameterValue(
-                f"Invalid value 0 for parameter '{field}' supplied: it must be at least 1"
-            )
+            raise InvalidParameterValue(f"Invalid value 0 for parameter '{field}' supplied: it must be at least 1")
         return default
     if value < 1 or value > MAX_SEARCH_RESULTS:
         raise InvalidParameterValue(
-            f"Invalid value {value} for parameter '{field}' supplied. It must be between 1 and "
-            f"{MAX_SEARCH_RESULTS}."
+            f"Invalid value {value} for parameter '{field}' supplied. It must be between 1 and {MAX_SEARCH_RESULTS}."
         )
     return value
 
@@ -302,9 +297,7 @@ def validate_page_size(value: int | None, default: int, limit: int, field: str =
     if value is None:
         return default
     if value < 1:
-        raise InvalidParameterValue(
-            f"Invalid value for {field}. It must be a positive integer, but got {value}"
-        )
+        raise InvalidParameterValue(f"Invalid value for {field}. It must be a positive integer, but got {value}")
     if value > limit:
         raise InvalidParameterValue(
             f"Invalid value for request parameter {field}. It must be at most {limit}, but got value {value}"

@@ -105,7 +105,18 @@ def test_a_large_file_streams_through_in_parts(store: ArtifactStore) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["../etc/passwd", "a/../../b", "/abs/path", "a\\b", "C:/windows", "x#y", "a/\x00/b", "%2e%2e/x", "a/%2E%2E/%2E%2E/b"]
+    "bad",
+    [
+        "../etc/passwd",
+        "a/../../b",
+        "/abs/path",
+        "a\\b",
+        "C:/windows",
+        "x#y",
+        "a/\x00/b",
+        "%2e%2e/x",
+        "a/%2E%2E/%2E%2E/b",
+    ],
 )
 def test_unsafe_paths_are_refused(bad: str) -> None:
     with pytest.raises(InvalidParameterValue, match="Invalid path"):

@@ -149,7 +149,11 @@ if sys.argv[2] == "crash":
 
 @pytest.mark.parametrize(("mode", "status", "code"), [("ok", "FINISHED", 0), ("crash", "FAILED", 1)])
 def test_interpreter_exit_drains_the_queue_and_ends_the_run(
-    remote: str, tmp_path, mode: str, status: str, code: int  # type: ignore[no-untyped-def]
+    remote: str,
+    tmp_path,
+    mode: str,
+    status: str,
+    code: int,  # type: ignore[no-untyped-def]
 ) -> None:
     import os
     import subprocess

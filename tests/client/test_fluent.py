@@ -25,7 +25,9 @@ def test_tracking_uri_comes_from_tracklet_env_then_mlflow_env(monkeypatch: pytes
     assert tracklet.get_tracking_uri() == "http://explicit:1"
 
 
-def test_without_a_uri_the_default_is_the_servers_default_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_a_uri_the_default_is_the_servers_default_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert tracklet.get_tracking_uri() == "sqlite:///" + str(tmp_path / "tracklet-data" / "tracklet.db")
 

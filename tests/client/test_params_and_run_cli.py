@@ -55,7 +55,9 @@ def test_param_takes_command_line_values_converted_to_the_declared_type(monkeypa
     ("given", "declared", "default"),
     [("abc", "numeric", 0.5), ("1.5", "integer", 1), ("maybe", "boolean", True)],
 )
-def test_param_type_errors_are_clear(monkeypatch: pytest.MonkeyPatch, given: str, declared: str, default: object) -> None:
+def test_param_type_errors_are_clear(
+    monkeypatch: pytest.MonkeyPatch, given: str, declared: str, default: object
+) -> None:
     monkeypatch.setenv("TRACKLET_PARAMS", json.dumps({"x": given}))
     with pytest.raises(errors.InvalidParameterValue, match=f"param 'x': command-line value '{given}' is not a valid"):
         tracklet.param("x", default, declared)

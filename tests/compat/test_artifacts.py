@@ -124,9 +124,7 @@ def test_empty_file(mlflow_client, run_id, tmp_path):
     empty.write_bytes(b"")
     mlflow_client.log_artifact(run_id, str(empty))
     assert _listing(mlflow_client, run_id) == {("empty.bin", False, 0)}
-    assert (
-        Path(mlflow_client.download_artifacts(run_id, "empty.bin", str(tmp_path / "o"))).read_bytes() == b""
-    )
+    assert Path(mlflow_client.download_artifacts(run_id, "empty.bin", str(tmp_path / "o"))).read_bytes() == b""
 
 
 def test_listing_of_an_empty_run_and_missing_paths(mlflow_client, run_id):

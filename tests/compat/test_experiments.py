@@ -189,9 +189,7 @@ def test_search_experiments_by_name(mlflow_client, family):
     assert _names(found) == ["a3", "a2", "a1", "a0"]
     assert _names(mlflow_client.search_experiments(filter_string=f"name = '{prefix}-a2'")) == ["a2"]
     assert _names(
-        mlflow_client.search_experiments(
-            filter_string=f"name != '{prefix}-a2' AND name ILIKE '{prefix.upper()}-%'"
-        )
+        mlflow_client.search_experiments(filter_string=f"name != '{prefix}-a2' AND name ILIKE '{prefix.upper()}-%'")
     ) == [
         "a3",
         "a1",
@@ -203,9 +201,7 @@ def test_search_experiments_view_types(mlflow_client, family):
     prefix, _ = family
     f = f"name LIKE '{prefix}-%'"
     assert len(mlflow_client.search_experiments(view_type=ViewType.ACTIVE_ONLY, filter_string=f)) == 4
-    assert _names(mlflow_client.search_experiments(view_type=ViewType.DELETED_ONLY, filter_string=f)) == [
-        "a4"
-    ]
+    assert _names(mlflow_client.search_experiments(view_type=ViewType.DELETED_ONLY, filter_string=f)) == ["a4"]
     assert len(mlflow_client.search_experiments(view_type=ViewType.ALL, filter_string=f)) == 5
 
 

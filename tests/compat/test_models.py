@@ -101,9 +101,7 @@ def test_log_input_with_a_dataset(mlflow_client, experiment_id, data):
     assert logged.dataset.source_type == "local"
     assert "schema" in logged.dataset.schema or logged.dataset.schema
     assert {t.key: t.value for t in logged.tags} == {"mlflow.data.context": "training", "split": "train"}
-    found = mlflow_client.search_runs(
-        [experiment_id], "datasets.context = 'training' AND datasets.name = 'train'"
-    )
+    found = mlflow_client.search_runs([experiment_id], "datasets.context = 'training' AND datasets.name = 'train'")
     assert [r.info.run_id for r in found] == [run.info.run_id]
 
 
@@ -121,9 +119,7 @@ def test_log_metric_with_model_and_dataset(mlflow_client, logged, data):
 
 
 def test_logged_model_tags_params_and_delete(mlflow_client, experiment_id):
-    model = mlflow_client.create_logged_model(
-        experiment_id, name="manual", params={"p": "1"}, tags={"t": "a"}
-    )
+    model = mlflow_client.create_logged_model(experiment_id, name="manual", params={"p": "1"}, tags={"t": "a"})
     assert str(model.status).endswith("PENDING")
     mlflow_client.set_logged_model_tags(model.model_id, {"t": "b", "u": "c"})
     mlflow_client.log_model_params(model.model_id, {"q": "2"})
@@ -150,9 +146,7 @@ def test_get_unknown_logged_model(mlflow_client):
 def test_search_logged_models(mlflow_client, experiment_id):
     run_id = mlflow_client.create_run(experiment_id).info.run_id
     made = {
-        name: mlflow_client.create_logged_model(
-            experiment_id, name=name, source_run_id=run_id if name == "b" else None
-        )
+        name: mlflow_client.create_logged_model(experiment_id, name=name, source_run_id=run_id if name == "b" else None)
         for name in ("a", "b", "c")
     }
     mlflow_client.set_logged_model_tags(made["c"].model_id, {"flavor": "x"})
@@ -160,28 +154,21 @@ def test_search_logged_models(mlflow_client, experiment_id):
 
     def ids(models):
         return [m.model_id for m in models]
-    assert set(ids(mlflow_client.search_logged_models([experiment_id]))) == {
-        m.model_id for m in made.values()
-    }
+
+    assert set(ids(mlflow_client.search_logged_models([experiment_id]))) == {m.model_id for m in made.values()}
     assert ids(mlflow_client.search_logged_models([experiment_id], "name = 'b'")) == [made["b"].model_id]
     assert ids(mlflow_client.search_logged_models([experiment_id], "name='b'")) == [made["b"].model_id]
     assert ids(mlflow_client.search_logged_models([experiment_id], f"source_run_id = '{run_id}'")) == [
         made["b"].model_id
     ]
-    assert ids(mlflow_client.search_logged_models([experiment_id], "tags.flavor = 'x'")) == [
-        made["c"].model_id
-    ]
+    assert ids(mlflow_client.search_logged_models([experiment_id], "tags.flavor = 'x'")) == [made["c"].model_id]
     assert ids(mlflow_client.search_logged_models([experiment_id], "status = 'LOGGED_MODEL_READY'")) == [
         made["a"].model_id
     ]
-    ordered = mlflow_client.search_logged_models(
-        [experiment_id], order_by=[{"field_name": "name", "ascending": False}]
-    )
+    ordered = mlflow_client.search_logged_models([experiment_id], order_by=[{"field_name": "name", "ascending": False}])
     assert [m.name for m in ordered] == ["c", "b", "a"]
 
-    page1 = mlflow_client.search_logged_models(
-        [experiment_id], max_results=2, order_by=[{"field_name": "name"}]
-    )
+    page1 = mlflow_client.search_logged_models([experiment_id], max_results=2, order_by=[{"field_name": "name"}])
     assert page1.token
     page2 = mlflow_client.search_logged_models(
         [experiment_id], max_results=2, order_by=[{"field_name": "name"}], page_token=page1.token

@@ -152,9 +152,7 @@ def test_search_registered_models_filters_orders_and_pages(mlflow_client):
     exact = mlflow_client.search_registered_models(filter_string=f"name = '{names[3]}'")
     assert [m.name for m in exact] == [names[3]]
 
-    descending = mlflow_client.search_registered_models(
-        filter_string=f"name LIKE '{prefix}-%'", order_by=["name DESC"]
-    )
+    descending = mlflow_client.search_registered_models(filter_string=f"name LIKE '{prefix}-%'", order_by=["name DESC"])
     assert [m.name for m in descending] == names[::-1]
 
     seen, token = [], None

@@ -16,9 +16,7 @@ GENERATED_NAME = re.compile(r"^[a-z]+-[a-z]+-\d{1,3}$")
 
 
 def test_create_run(mlflow_client, experiment_id):
-    run = mlflow_client.create_run(
-        experiment_id, start_time=1700000000000, tags={"team": "nlp"}, run_name="first-run"
-    )
+    run = mlflow_client.create_run(experiment_id, start_time=1700000000000, tags={"team": "nlp"}, run_name="first-run")
     info = run.info
     assert re.fullmatch(r"[0-9a-f]{32}", info.run_id)
     assert info.experiment_id == experiment_id
@@ -37,9 +35,7 @@ def test_create_run(mlflow_client, experiment_id):
 
 
 def test_get_unknown_run(mlflow_client):
-    with pytest.raises(
-        MlflowException, match="Run with id=0123456789abcdef0123456789abcdef not found"
-    ) as excinfo:
+    with pytest.raises(MlflowException, match="Run with id=0123456789abcdef0123456789abcdef not found") as excinfo:
         mlflow_client.get_run("0123456789abcdef0123456789abcdef")
     assert error_code(excinfo) == "RESOURCE_DOES_NOT_EXIST"
 
@@ -124,9 +120,9 @@ def test_delete_and_restore_run(mlflow_client, experiment_id):
     assert mlflow_client.get_run(run_id).info.lifecycle_stage == "deleted"
     # ...but searches hide it unless asked.
     assert mlflow_client.search_runs([experiment_id]) == []
-    assert [
-        r.info.run_id for r in mlflow_client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)
-    ] == [run_id]
+    assert [r.info.run_id for r in mlflow_client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)] == [
+        run_id
+    ]
     assert len(mlflow_client.search_runs([experiment_id], run_view_type=ViewType.ALL)) == 1
 
     mlflow_client.restore_run(run_id)
@@ -182,8 +178,7 @@ def test_rename_run_by_tag_and_by_update(mlflow_client, experiment_id):
     assert run.info.run_name == "via-update"
     assert run.data.tags["mlflow.runName"] == "via-update"
     assert [
-        r.info.run_id
-        for r in mlflow_client.search_runs([experiment_id], "attributes.run_name = 'via-update'")
+        r.info.run_id for r in mlflow_client.search_runs([experiment_id], "attributes.run_name = 'via-update'")
     ] == [run_id]
 
 

@@ -14,9 +14,7 @@ from tests.compat.conftest import error_code, unique_name
 
 
 def _run(client, exp_id, name, start, *, user, metrics=None, params=None, tags=None, status=None):
-    run = client.create_run(
-        exp_id, start_time=start, run_name=name, tags={"mlflow.user": user, **(tags or {})}
-    )
+    run = client.create_run(exp_id, start_time=start, run_name=name, tags={"mlflow.user": user, **(tags or {})})
     run_id = run.info.run_id
     client.log_batch(
         run_id,
@@ -148,8 +146,10 @@ def test_tag_comparators(mlflow_client, runs, filter_string, expected):
 
 def test_attribute_comparators(mlflow_client, runs):
     exp_id, ids = runs
+
     def q(f):
         return _set(mlflow_client, runs, f)
+
     assert q(f"attributes.run_id = '{ids['r2']}'") == {"r2"}
     assert q(f"attributes.run_id IN ('{ids['r2']}', '{ids['r3']}')") == {"r2", "r3"}
     assert q(f"attributes.run_id NOT IN ('{ids['r2']}', '{ids['r3']}')") == {"r1", "r4", "r5"}
@@ -180,6 +180,7 @@ def test_attribute_comparators(mlflow_client, runs):
 def test_dataset_comparators(mlflow_client, runs):
     def q(f):
         return _set(mlflow_client, runs, f)
+
     assert q("datasets.name = 'wine'") == {"r4"}
     assert q("datasets.name != 'wine'") == {"r1"}
     assert q("dataset.name LIKE 'w%'") == {"r4"}
@@ -241,9 +242,7 @@ def test_order_by(mlflow_client, runs, order_by, expected):
     assert _search(mlflow_client, runs, order_by=order_by) == expected
 
 
-@pytest.mark.parametrize(
-    "bad", [["metrics.acc sideways"], ["metrics.acc ASC", "metrics.acc DESC"], ["nothing.x"]]
-)
+@pytest.mark.parametrize("bad", [["metrics.acc sideways"], ["metrics.acc ASC", "metrics.acc DESC"], ["nothing.x"]])
 def test_bad_order_by(mlflow_client, runs, bad):
     with pytest.raises(MlflowException) as excinfo:
         _search(mlflow_client, runs, order_by=bad)
@@ -255,8 +254,10 @@ def test_view_types_in_search(mlflow_client):
     live = mlflow_client.create_run(exp_id).info.run_id
     gone = mlflow_client.create_run(exp_id).info.run_id
     mlflow_client.delete_run(gone)
+
     def ids(vt):
         return {r.info.run_id for r in mlflow_client.search_runs([exp_id], run_view_type=vt)}
+
     assert ids(ViewType.ACTIVE_ONLY) == {live}
     assert ids(ViewType.DELETED_ONLY) == {gone}
     assert ids(ViewType.ALL) == {live, gone}

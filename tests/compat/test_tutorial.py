@@ -109,7 +109,5 @@ def test_elasticnet_tutorial(mlflow_client, tmp_path):
         assert logged_model.params == run.data.params
         assert {m.key for m in logged_model.metrics} >= {"rmse", "mae", "r2"}
 
-    best = mlflow_client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)[
-        0
-    ]
+    best = mlflow_client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)[0]
     assert best.data.metrics["r2"] == max(v["metrics"]["r2"] for v in logged.values())

@@ -27,11 +27,7 @@ def _check(response: httpx.Response) -> None:
     assert response.status_code < 500, (
         f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:500]}"
     )
-    if (
-        response.status_code >= 400
-        and response.request.url.path.startswith("/api/")
-        and response.status_code != 405
-    ):
+    if response.status_code >= 400 and response.request.url.path.startswith("/api/") and response.status_code != 405:
         body = response.json()
         assert set(body) >= {"error_code", "message"}, body
         assert "detail" not in body

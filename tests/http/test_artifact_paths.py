@@ -63,9 +63,7 @@ class RawResponse:
         return json.loads(self.body)
 
 
-def _send_raw(
-    api: httpx.Client, method: str, path: str, body: bytes | None = None, headers=None
-) -> RawResponse:
+def _send_raw(api: httpx.Client, method: str, path: str, body: bytes | None = None, headers=None) -> RawResponse:
     """Byte-for-byte request paths: httpx (like browsers) would resolve `..` before sending."""
     url = api.base_url
     conn = http.client.HTTPConnection(url.host, url.port, timeout=30)
@@ -151,9 +149,7 @@ def test_symlink_escaping_the_root(api, root, outside):
     _assert_invalid_path(api.get(f"{PROXY}/{run_root}/evil/secret.txt"))
     _assert_invalid_path(api.get(f"{PROXY}/{run_root}/evil-file.txt"))
     _assert_invalid_path(api.get(PROXY, params={"path": f"{run_root}/evil"}))
-    _assert_invalid_path(
-        api.get(f"{API}/artifacts/list", params={"run_id": run["info"]["run_id"], "path": "evil"})
-    )
+    _assert_invalid_path(api.get(f"{API}/artifacts/list", params={"run_id": run["info"]["run_id"], "path": "evil"}))
     _assert_invalid_path(api.put(f"{PROXY}/{run_root}/evil/new.txt", content=b"pwned"))
     _assert_invalid_path(api.put(f"{PROXY}/{run_root}/evil-file.txt", content=b"pwned"))
     _assert_invalid_path(api.delete(f"{PROXY}/{run_root}/evil/secret.txt"))
@@ -179,13 +175,9 @@ def test_symlinked_artifact_root_parent_is_fine(api, root):
 def test_upload_download_list_delete(api):
     run = get_run(api, new_run(api))
     base = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
-    put = api.put(
-        f"{PROXY}/{base}/dir/hello.txt", content=b"hello world\n", headers={"Content-Type": "text/plain"}
-    )
+    put = api.put(f"{PROXY}/{base}/dir/hello.txt", content=b"hello world\n", headers={"Content-Type": "text/plain"})
     assert put.status_code == 200
-    assert (
-        api.put(f"{PROXY}/{base}/dir/data.json", content=b"{}").status_code == 200
-    )  # no content type needed
+    assert api.put(f"{PROXY}/{base}/dir/data.json", content=b"{}").status_code == 200  # no content type needed
     assert api.put(f"{PROXY}/{base}/dir/odd name ü.bin", content=b"\x00\x01").status_code == 200
 
     got = api.get(f"{PROXY}/{base}/dir/hello.txt")
@@ -250,8 +242,6 @@ def test_streamed_upload_without_content_length(api):
 def test_multipart_is_not_offered(api):
     info = ok(api.get("/api/3.0/mlflow/server-info"))
     assert info["multipart_uploads_enabled"] is False
-    response = api.post(
-        "/api/2.0/mlflow-artifacts/mpu/create/0/x.bin", json={"path": "x.bin", "num_parts": 2}
-    )
+    response = api.post("/api/2.0/mlflow-artifacts/mpu/create/0/x.bin", json={"path": "x.bin", "num_parts": 2})
     assert response.status_code == 501
     assert response.json()["error_code"] == "NOT_IMPLEMENTED"

@@ -46,9 +46,7 @@ def test_missing_content_type(api):
     assert message == "Bad Request. Content-Type header is missing."
 
 
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
-)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
 def test_other_content_type(api, content_type):
     message = error(_raw(api, "/experiments/create", b'{"name": "x"}', content_type=content_type))
     assert message == "Bad Request. Content-Type must be one of ['application/json']."
@@ -56,11 +54,7 @@ def test_other_content_type(api, content_type):
 
 def test_content_type_with_charset_is_fine(api):
     name = "charset-" + new_experiment(api)
-    ok(
-        _raw(
-            api, "/experiments/create", json.dumps({"name": name}).encode(), "application/json; charset=utf-8"
-        )
-    )
+    ok(_raw(api, "/experiments/create", json.dumps({"name": name}).encode(), "application/json; charset=utf-8"))
 
 
 @pytest.mark.parametrize(
@@ -116,9 +110,7 @@ def test_null_where_a_default_applies_takes_the_default(api):
 
 def test_numbers_as_strings_like_the_r_client(api):
     exp = new_experiment(api)
-    run = ok(
-        post(api, "/runs/create", {"experiment_id": exp, "user_id": "ruser", "start_time": "1795786574515"})
-    )
+    run = ok(post(api, "/runs/create", {"experiment_id": exp, "user_id": "ruser", "start_time": "1795786574515"}))
     run_id = run["run"]["info"]["run_id"]
     assert run["run"]["info"]["start_time"] == 1795786574515
     both = {"run_id": run_id, "run_uuid": run_id}
@@ -143,9 +135,7 @@ def test_numbers_as_strings_like_the_r_client(api):
             },
         )
     )
-    info = ok(post(api, "/runs/update", {**both, "status": "FINISHED", "end_time": "1795786574964"}))[
-        "run_info"
-    ]
+    info = ok(post(api, "/runs/update", {**both, "status": "FINISHED", "end_time": "1795786574964"}))["run_info"]
     assert info["status"] == "FINISHED"
     assert info["end_time"] == 1795786574964
     assert info["run_uuid"] == run_id
@@ -165,9 +155,7 @@ def test_numbers_as_strings_like_the_r_client(api):
         )
     )
     assert [r["info"]["run_uuid"] for r in found["runs"]] == [run_id]
-    exps = ok(
-        post(api, "/experiments/search", {"view_type": "ACTIVE_ONLY", "max_results": "1000", "order_by": []})
-    )
+    exps = ok(post(api, "/experiments/search", {"view_type": "ACTIVE_ONLY", "max_results": "1000", "order_by": []}))
     assert exp in {e["experiment_id"] for e in exps["experiments"]}
     ok(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "k", "value": "v"}))
     history = ok(
@@ -289,9 +277,7 @@ def test_camel_case_names_do_not_break_anything(api):
 
 
 def test_unicode_everywhere(api):
-    exp = ok(post(api, "/experiments/create", {"name": "эксперимент-" + new_experiment(api)}))[
-        "experiment_id"
-    ]
+    exp = ok(post(api, "/experiments/create", {"name": "эксперимент-" + new_experiment(api)}))["experiment_id"]
     run_id = new_run(api, exp)
     ok(post(api, "/runs/log-parameter", {"run_id": run_id, "key": "größe", "value": "值 ✓"}))
     assert get_run(api, run_id)["data"]["params"] == [{"key": "größe", "value": "值 ✓"}]

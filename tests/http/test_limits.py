@@ -71,11 +71,7 @@ def test_missing_keys(api, run_id):
 
 def test_param_value_truncated_at_6000(api, run_id):
     ok(post(api, "/runs/log-parameter", {"run_id": run_id, "key": "long", "value": "x" * 6001}))
-    ok(
-        post(
-            api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "batched", "value": "y" * 100_000}]}
-        )
-    )
+    ok(post(api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "batched", "value": "y" * 100_000}]}))
     params = _params(api, run_id)
     assert params["long"] == "x" * 6000
     assert params["batched"] == "y" * 6000
@@ -90,9 +86,7 @@ def test_run_tag_value_truncated_at_8000(api, run_id):
     ok(post(api, "/runs/set-tag", {"run_id": run_id, "key": "long", "value": "t" * 8001}))
     ok(post(api, "/runs/log-batch", {"run_id": run_id, "tags": [{"key": "batched", "value": "u" * 9000}]}))
     exp = new_experiment(api)
-    created = ok(
-        post(api, "/runs/create", {"experiment_id": exp, "tags": [{"key": "at-create", "value": "v" * 8500}]})
-    )
+    created = ok(post(api, "/runs/create", {"experiment_id": exp, "tags": [{"key": "at-create", "value": "v" * 8500}]}))
     tags = _tags(api, run_id)
     assert tags["long"] == "t" * 8000
     assert tags["batched"] == "u" * 8000
@@ -105,21 +99,14 @@ def test_experiment_name_limits(api):
     error(post(api, "/experiments/create", {"name": "n" * 501}))
     name = ("n" * 480) + new_experiment(api)
     exp = ok(post(api, "/experiments/create", {"name": name[:500]}))["experiment_id"]
-    assert (
-        ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp}))["experiment"]["name"]
-        == name[:500]
-    )
+    assert ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp}))["experiment"]["name"] == name[:500]
     error(post(api, "/experiments/update", {"experiment_id": exp, "new_name": ""}))
     error(post(api, "/experiments/update", {"experiment_id": exp, "new_name": "n" * 501}))
 
 
 def test_experiment_tag_value_limit_is_an_error(api):
     exp = new_experiment(api)
-    ok(
-        post(
-            api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "ok", "value": "v" * 20000}
-        )
-    )
+    ok(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "ok", "value": "v" * 20000}))
     error(
         post(
             api,
@@ -151,9 +138,7 @@ def test_metric_timestamp_rules(api, run_id):
 
 
 def test_metric_step_is_int64(api, run_id):
-    ok(
-        post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1})
-    )  # default step 0
+    ok(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}))  # default step 0
     ok(
         post(
             api,
@@ -161,15 +146,9 @@ def test_metric_step_is_int64(api, run_id):
             {"run_id": run_id, "key": "m", "value": 2, "timestamp": 2, "step": 2**63 - 1},
         )
     )
-    error(
-        post(
-            api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 3, "timestamp": 3, "step": 2**63}
-        )
-    )
+    error(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 3, "timestamp": 3, "step": 2**63}))
     error(post(api, "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 3, "timestamp": 2**63}))
-    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}))[
-        "metrics"
-    ]
+    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}))["metrics"]
     assert [m["step"] for m in history] == [0, 2**63 - 1]
 
 
@@ -245,14 +224,10 @@ def test_batch_missing_fields_name_the_element(api, run_id):
         )
     )
     assert "metrics[1].value" in message
-    message = error(
-        post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [good, {"value": 1, "timestamp": 1}]})
-    )
+    message = error(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": [good, {"value": 1, "timestamp": 1}]}))
     assert "metrics[1].key" in message
     message = error(
-        post(
-            api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"value": "x"}]}
-        )
+        post(api, "/runs/log-batch", {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"value": "x"}]})
     )
     assert "params[1].key" in message
     assert "metrics" not in get_run(api, run_id)["data"]
@@ -293,9 +268,7 @@ def _dataset(**overrides):
 
 
 def test_dataset_at_the_limits(api, run_id):
-    big = _dataset(
-        name="n" * 500, digest="d" * 36, source="s" * 65535, schema="{" + "x" * (1024 * 1024 - 3) + "}"
-    )
+    big = _dataset(name="n" * 500, digest="d" * 36, source="s" * 65535, schema="{" + "x" * (1024 * 1024 - 3) + "}")
     big["tags"] = [{"key": "k" * 255, "value": "v" * 500}]
     ok(post(api, "/runs/log-inputs", {"run_id": run_id, "datasets": [big]}))
     logged = get_run(api, run_id)["inputs"]["dataset_inputs"][0]
@@ -374,9 +347,7 @@ def test_search_max_results(api):
 
 def test_history_max_results(api, run_id):
     ok(post(api, "/runs/log-batch", {"run_id": run_id, "metrics": _metrics(7)}))
-    error(
-        api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 0})
-    )
+    error(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "max_results": 0}))
     pages, token, seen = 0, None, []
     while True:
         params = {"run_id": run_id, "metric_key": "m", "max_results": 3}

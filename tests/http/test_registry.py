@@ -104,7 +104,10 @@ def test_a_version_registered_without_a_run_has_an_empty_run_id(api):
         ({"name": ".."}, "must not resolve to other names"),
         ({"name": "x" * 257}, "'name' exceeds the maximum length of 256 characters"),
         ({"name": "ok", "tags": [{"key": "bad*key", "value": "v"}]}, "Invalid tag name 'bad*key'"),
-        ({"name": "ok", "tags": [{"key": "k", "value": "v" * 100_001}]}, "'value' exceeds the maximum length of 100000"),
+        (
+            {"name": "ok", "tags": [{"key": "k", "value": "v" * 100_001}]},
+            "'value' exceeds the maximum length of 100000",
+        ),
         ({"name": "ok", "tags": "not a list"}, "Invalid value for parameter 'tags'"),
     ],
 )
@@ -122,7 +125,9 @@ def test_duplicate_and_missing_models(api):
     name = create_model(api)
     message = error(post(api, "/registered-models/create", {"name": name}), 400, "RESOURCE_ALREADY_EXISTS")
     assert message == f"Registered Model (name={name}) already exists."
-    message = error(api.get(f"{API}/registered-models/get", params={"name": name + "x"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    message = error(
+        api.get(f"{API}/registered-models/get", params={"name": name + "x"}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
     assert message == f"Registered Model with name={name}x not found"
     for response in (
         post(api, "/registered-models/rename", {"name": name + "x", "new_name": new_name()}),
@@ -351,7 +356,10 @@ def test_search_registered_models(api):
     ok(post(api, "/registered-models/set-tag", {"name": names[1], "key": "env", "value": "prod"}))
 
     def search(**params: Any) -> list[str]:
-        return [m["name"] for m in ok(api.get(f"{API}/registered-models/search", params=params)).get("registered_models", [])]
+        return [
+            m["name"]
+            for m in ok(api.get(f"{API}/registered-models/search", params=params)).get("registered_models", [])
+        ]
 
     assert search(filter=f"name LIKE '{prefix}-%'") == sorted(names)
     assert search(filter=f"name LIKE '{prefix}-%'", order_by="name DESC") == sorted(names, reverse=True)
@@ -361,7 +369,9 @@ def test_search_registered_models(api):
     newest_first = search(filter=f"name LIKE '{prefix}-%'", order_by=["last_updated_timestamp DESC"])
     assert newest_first[0] == names[1] or len(set(newest_first)) == 3
 
-    first = ok(api.get(f"{API}/registered-models/search", params={"filter": f"name LIKE '{prefix}%'", "max_results": 2}))
+    first = ok(
+        api.get(f"{API}/registered-models/search", params={"filter": f"name LIKE '{prefix}%'", "max_results": 2})
+    )
     assert len(first["registered_models"]) == 2 and first["next_page_token"]
     rest = ok(
         api.get(
@@ -523,7 +533,9 @@ def test_prompt_versions_need_a_placeholder_source(api):
     """MLflow's prompt registry stores prompts as registered models; their versions have no files."""
     tags = [{"key": "mlflow.prompt.is_prompt", "value": "true"}]
     name = create_model(api, tags=tags)
-    version = create_version(api, name, "dummy-source", tags=[*tags, {"key": "mlflow.prompt.text", "value": "Hi {{x}}"}])
+    version = create_version(
+        api, name, "dummy-source", tags=[*tags, {"key": "mlflow.prompt.text", "value": "Hi {{x}}"}]
+    )
     assert version["source"] == "dummy-source"
     body = {"name": name, "source": "s3://bucket/prompt", "tags": tags}
     assert error(post(api, "/model-versions/create", body)) == (

@@ -170,9 +170,7 @@ def test_no_5xx_for_odd_logged_model_calls(api):
 
 def test_outputs_and_inputs_with_unknown_models(api):
     run_id = new_run(api)
-    response = api.post(
-        f"{API}/runs/outputs", json={"run_id": run_id, "models": [{"model_id": "m-nope", "step": 0}]}
-    )
+    response = api.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [{"model_id": "m-nope", "step": 0}]})
     assert response.status_code == 404
     response = api.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "models": [{"model_id": "m-nope"}]})
     assert response.status_code == 404

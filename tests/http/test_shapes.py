@@ -129,9 +129,7 @@ def test_empty_values_and_zero_steps_are_sent(api, scenario):
     assert {"key": "empty", "value": ""} in run["data"]["params"]
     assert {"key": "m", "value": 1.0, "timestamp": 5, "step": 0} in run["data"]["metrics"]
     assert run["outputs"]["model_outputs"] == [{"model_id": scenario["model_id"], "step": 0}]
-    history = ok(
-        api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "m"})
-    )
+    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "m"}))
     assert history["metrics"] == [{"key": "m", "value": 1.0, "timestamp": 5, "step": 0}]
     assert scenario["create_model"]["info"]["model_type"] == ""
 
@@ -140,9 +138,7 @@ def test_empty_results_are_empty_objects(api, scenario):
     exp = new_experiment(api)
     assert ok(post(api, "/runs/search", {"experiment_ids": [exp]})) in ({}, {"runs": []})
     assert ok(post(api, "/runs/search", {})) in ({}, {"runs": []})
-    history = ok(
-        api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "none"})
-    )
+    history = ok(api.get(f"{API}/metrics/get-history", params={"run_id": scenario["run_id"], "metric_key": "none"}))
     assert history in ({}, {"metrics": []})
     assert ok(post(api, "/runs/set-tag", {"run_id": scenario["run_id"], "key": "x", "value": "y"})) == {}
 
@@ -163,15 +159,11 @@ def test_logged_model_shapes(api, scenario):
     got = ok(api.get(f"{API}/logged-models/{model_id}"))
     assert_shape("GET /api/2.0/mlflow/logged-models/{model_id}", got)
     finalized = ok(
-        api.patch(
-            f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": "LOGGED_MODEL_READY"}
-        )
+        api.patch(f"{API}/logged-models/{model_id}", json={"model_id": model_id, "status": "LOGGED_MODEL_READY"})
     )
     assert finalized["model"]["info"]["status"] == "LOGGED_MODEL_READY"
     assert_shape("PATCH /api/2.0/mlflow/logged-models/{model_id}", finalized)
-    found = ok(
-        post(api, "/logged-models/search", {"experiment_ids": [scenario["exp"]], "filter": "name = 'model'"})
-    )
+    found = ok(post(api, "/logged-models/search", {"experiment_ids": [scenario["exp"]], "filter": "name = 'model'"}))
     assert_shape("POST /api/2.0/mlflow/logged-models/search", found)
 
 
@@ -193,9 +185,7 @@ def test_r_client_artifacts_list(api, scenario):
     run = get_run(api, run_id)
     root = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
     for path, content in (("a.csv", b"x"), ("tree/b.csv", b"yy"), ("tree/sub/c.csv", b"zzz")):
-        assert (
-            api.put(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{path}", content=content).status_code == 200
-        )
+        assert api.put(f"/api/2.0/mlflow-artifacts/artifacts/{root}/{path}", content=content).status_code == 200
     body = ok(api.get(f"{API}/artifacts/list", params={"run_uuid": run_id, "run_id": run_id}))
     assert body["root_uri"] == run["info"]["artifact_uri"]
     assert_shape("GET /api/2.0/mlflow/artifacts/list", body)

@@ -17,9 +17,7 @@ import tracklet
 
 SRC = Path(tracklet.__file__).resolve().parents[1]
 # The project's own copy of the tutorial's data set (from ../shared/data).
-WINE = Path(
-    os.environ.get("TRACKLET_WINE_CSV", Path(__file__).resolve().parents[2] / "examples/data/wine-quality.csv")
-)
+WINE = Path(os.environ.get("TRACKLET_WINE_CSV", Path(__file__).resolve().parents[2] / "examples/data/wine-quality.csv"))
 
 
 def free_port() -> int:
@@ -53,9 +51,7 @@ class ServerProcess:
                 self.process.wait()
 
 
-def start_server(
-    cmd: list[str], port: int, log: Path, *, ready_path: str, timeout: float, **env: str
-) -> ServerProcess:
+def start_server(cmd: list[str], port: int, log: Path, *, ready_path: str, timeout: float, **env: str) -> ServerProcess:
     """Start `cmd` and wait until GET `ready_path` answers 200 on `port`."""
     url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:

@@ -37,7 +37,9 @@ def test_a_saved_model_loads_where_only_tracklet_and_its_requirements_are_instal
     tmp_path: Path, elasticnet: Any, wine: Any
 ) -> None:
     path = tmp_path / "model"
-    save_model(crate(lambda x, model: model.predict(x), model=elasticnet), str(path), input_example=wine.X_train.head(3))
+    save_model(
+        crate(lambda x, model: model.predict(x), model=elasticnet), str(path), input_example=wine.X_train.head(3)
+    )
     requirements = [
         line.strip()
         for line in (path / "requirements.txt").read_text().splitlines()

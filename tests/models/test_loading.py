@@ -73,9 +73,7 @@ def test_a_plain_function_and_an_estimator_are_wrapped(tmp_path: Path, elasticne
     save_model(lambda x: len(x), tmp_path / "fn")
     assert load_model(tmp_path / "fn")([1, 2, 3]) == 3
     save_model(elasticnet, tmp_path / "est", input_example=wine.X_train.head(2))
-    np.testing.assert_array_equal(
-        load_model(tmp_path / "est").predict(wine.X_test), elasticnet.predict(wine.X_test)
-    )
+    np.testing.assert_array_equal(load_model(tmp_path / "est").predict(wine.X_test), elasticnet.predict(wine.X_test))
 
 
 def test_a_numpy_example_gives_a_tensor_signature(tmp_path: Path) -> None:
@@ -136,10 +134,7 @@ def test_an_mlflow_model_without_mlflow_installed_says_so(tmp_path: Path, elasti
         [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=subprocess_env()
     )
     assert result.returncode != 0
-    assert (
-        "was saved by MLflow (loader mlflow.sklearn); loading it needs mlflow: pip install mlflow"
-        in result.stderr
-    )
+    assert "was saved by MLflow (loader mlflow.sklearn); loading it needs mlflow: pip install mlflow" in result.stderr
 
 
 class Doubler:

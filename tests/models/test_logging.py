@@ -81,9 +81,7 @@ def test_tracklet_loads_a_model_logged_by_mlflow(
         np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
 
 
-def test_log_model_uses_the_active_run(
-    tracking_server: Any, elasticnet: Any, wine: Any, monkeypatch: Any
-) -> None:
+def test_log_model_uses_the_active_run(tracking_server: Any, elasticnet: Any, wine: Any, monkeypatch: Any) -> None:
     import tracklet
 
     monkeypatch.setenv("TRACKLET_TRACKING_URI", tracking_server.url)

@@ -28,9 +28,7 @@ with warnings.catch_warnings():
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory, elasticnet: Any, wine: Any) -> Path:
     predictor = crate(lambda x, model: model.predict(x), model=elasticnet)
-    return save_model(
-        predictor, tmp_path_factory.mktemp("scoring") / "model", input_example=wine.X_train.head(3)
-    )
+    return save_model(predictor, tmp_path_factory.mktemp("scoring") / "model", input_example=wine.X_train.head(3))
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +68,7 @@ def test_dataframe_records(http: TestClient, rows: pd.DataFrame, expected: list[
 
 
 def test_instances(http: TestClient, rows: pd.DataFrame, expected: list[float]) -> None:
-    assert (
-        predictions(http.post("/invocations", json={"instances": rows.to_dict(orient="records")})) == expected
-    )
+    assert predictions(http.post("/invocations", json={"instances": rows.to_dict(orient="records")})) == expected
 
 
 def test_inputs_as_rows_and_as_columns(http: TestClient, rows: pd.DataFrame, expected: list[float]) -> None:
@@ -81,9 +77,7 @@ def test_inputs_as_rows_and_as_columns(http: TestClient, rows: pd.DataFrame, exp
 
 
 def test_csv(http: TestClient, rows: pd.DataFrame, expected: list[float]) -> None:
-    response = http.post(
-        "/invocations", content=rows.to_csv(index=False), headers={"content-type": "text/csv"}
-    )
+    response = http.post("/invocations", content=rows.to_csv(index=False), headers={"content-type": "text/csv"})
     np.testing.assert_allclose(predictions(response), expected, rtol=1e-12)
 
 
@@ -107,17 +101,13 @@ def test_wrong_types_get_a_400(http: TestClient, rows: pd.DataFrame) -> None:
 
 
 def test_malformed_json_gets_a_400(http: TestClient) -> None:
-    response = http.post(
-        "/invocations", content=b'{"dataframe_split": [', headers={"content-type": "application/json"}
-    )
+    response = http.post("/invocations", content=b'{"dataframe_split": [', headers={"content-type": "application/json"})
     assert_400_naming_the_signature(response, "not valid JSON")
 
 
 def test_json_without_a_known_key_gets_a_400(http: TestClient, rows: pd.DataFrame) -> None:
     response = http.post("/invocations", json={"data": rows.to_numpy().tolist()})
-    assert_400_naming_the_signature(
-        response, "exactly one of dataframe_split, dataframe_records, instances, inputs"
-    )
+    assert_400_naming_the_signature(response, "exactly one of dataframe_split, dataframe_records, instances, inputs")
 
 
 def test_a_malformed_dataframe_split_gets_a_400(http: TestClient) -> None:
@@ -141,9 +131,7 @@ def serving(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """`tracklet models serve` as a real process on a free port."""
     port = free_port()
     cmd = [sys.executable, "-m", "tracklet.models.cli", "serve", "-m", str(model_path), "--port", str(port)]
-    server = start_server(
-        cmd, port, tmp_path_factory.mktemp("serve") / "serve.log", ready_path="/ping", timeout=60
-    )
+    server = start_server(cmd, port, tmp_path_factory.mktemp("serve") / "serve.log", ready_path="/ping", timeout=60)
     yield server
     server.stop()
 
@@ -168,9 +156,7 @@ def test_the_served_model_scores_10000_rows_well_under_a_second(
     assert min(timings) < 0.5
 
 
-def test_predict_command_scores_a_csv_file(
-    model_path: Path, tmp_path: Path, wine: Any, elasticnet: Any
-) -> None:
+def test_predict_command_scores_a_csv_file(model_path: Path, tmp_path: Path, wine: Any, elasticnet: Any) -> None:
     source, out = tmp_path / "in.csv", tmp_path / "out.json"
     wine.X_test.to_csv(source, index=False)
     cmd = [
@@ -186,9 +172,7 @@ def test_predict_command_scores_a_csv_file(
         str(out),
     ]
     subprocess.run(cmd, check=True, env=subprocess_env(), capture_output=True)
-    np.testing.assert_allclose(
-        json.loads(out.read_text())["predictions"], elasticnet.predict(wine.X_test), rtol=1e-12
-    )
+    np.testing.assert_allclose(json.loads(out.read_text())["predictions"], elasticnet.predict(wine.X_test), rtol=1e-12)
 
 
 def test_predict_command_reports_bad_input(model_path: Path, tmp_path: Path, wine: Any) -> None:

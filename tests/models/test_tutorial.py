@@ -61,9 +61,7 @@ def test_the_logged_rmse_is_reproduced_in_a_fresh_process(
         assert scored["mlflow_imported"] is False  # loading needed tracklet only
 
 
-def test_a_saved_folder_reproduces_the_rmse_in_a_fresh_process(
-    tmp_path: Path, elasticnet: Any, wine: Any
-) -> None:
+def test_a_saved_folder_reproduces_the_rmse_in_a_fresh_process(tmp_path: Path, elasticnet: Any, wine: Any) -> None:
     predictor = crate(lambda x, model: model.predict(x), model=elasticnet)
     expected = rmse(wine.y_test, predictor(wine.X_test))
     save_model(predictor, tmp_path / "model", input_example=wine.X_train.head(5))

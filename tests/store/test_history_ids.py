@@ -112,7 +112,9 @@ def test_upgrading_keeps_every_point_and_new_histories_get_fresh_ids(store_uri: 
 def test_downgrading_restores_the_old_layout(store_uri: str) -> None:
     store = Store(store_uri)
     run_id = store.create_run(0, "alice", T0, None, []).info.run_id
-    store.log_batch(run_id, [MetricPoint(key="loss", value=v, timestamp=T0, step=i) for i, v in enumerate([3.0, 2.0])], [], [])
+    store.log_batch(
+        run_id, [MetricPoint(key="loss", value=v, timestamp=T0, step=i) for i, v in enumerate([3.0, 2.0])], [], []
+    )
     engine = store.db.engine
     command.downgrade(alembic_config(engine), "0004")
     with engine.connect() as conn:

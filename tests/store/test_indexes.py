@@ -14,7 +14,9 @@ def _plan(store: Store, stmt) -> str:  # type: ignore[no-untyped-def]
     with store.db.read() as conn:
         sql = str(stmt.compile(conn, compile_kwargs={"render_postcompile": True}))
         params = stmt.compile(conn, compile_kwargs={"render_postcompile": True}).params
-        return " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params.values())))
+        return " | ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params.values()))
+        )
 
 
 def test_the_children_of_runs_are_found_through_the_partial_parent_index(tmp_path: Path) -> None:

@@ -34,8 +34,6 @@ def test_a_migrated_store_has_the_tables_columns_keys_and_indexes_of_the_schema(
                 for ix in inspector.get_indexes(name)
                 if not ix.get("duplicates_constraint") and not str(ix["name"]).startswith("sqlite_")
             }
-            assert indexes == {
-                ix.name: [c.name for c in ix.columns] for ix in table.indexes
-            }, name
+            assert indexes == {ix.name: [c.name for c in ix.columns] for ix in table.indexes}, name
     finally:
         store.close()

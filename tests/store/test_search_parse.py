@@ -103,7 +103,7 @@ def test_unquoted_dotted_keys_split_on_the_first_dot():
 
 
 @pytest.mark.parametrize(
-    "text", ["tags.`mlflow.user` = 'ann'", 'tags."mlflow.user" = \'ann\'', "tag.`mlflow.user`='ann'"]
+    "text", ["tags.`mlflow.user` = 'ann'", "tags.\"mlflow.user\" = 'ann'", "tag.`mlflow.user`='ann'"]
 )
 def test_keys_quoted_with_backticks_or_double_quotes(text):
     assert one(text) == Comparison("tag", "mlflow.user", "=", "ann")
@@ -119,9 +119,7 @@ def test_created_means_start_time(text):
     assert one(f"{text} > 5") == Comparison("attribute", "start_time", ">", 5)
 
 
-@pytest.mark.parametrize(
-    "text", ['"run name"', '"Run name"', "`Run Name`", 'attributes."Run Name"', "run_name"]
-)
+@pytest.mark.parametrize("text", ['"run name"', '"Run name"', "`Run Name`", 'attributes."Run Name"', "run_name"])
 def test_run_name_aliases(text):
     assert one(f"{text} = 'x'") == Comparison("attribute", "run_name", "=", "x")
 
@@ -269,9 +267,7 @@ def test_run_order_by_defaults_to_ascending():
     assert parse_run_order_by(["metrics.acc"]) == [OrderKey("metric", "acc", True)]
 
 
-@pytest.mark.parametrize(
-    ("direction", "ascending"), [("ASC", True), ("asc", True), ("DESC", False), ("desc", False)]
-)
+@pytest.mark.parametrize(("direction", "ascending"), [("ASC", True), ("asc", True), ("DESC", False), ("desc", False)])
 def test_run_order_by_direction(direction, ascending):
     assert parse_run_order_by([f"params.lr {direction}"]) == [OrderKey("param", "lr", ascending)]
 

@@ -148,9 +148,7 @@ def _insert_rows(engine: Engine) -> None:
             insert(schema.params),
             [{"run_uuid": rid, "key": k, "value": v} for rid, ps in PARAMS.items() for k, v in ps.items()],
         )
-        tag_rows = [
-            {"run_uuid": rid, "key": k, "value": v} for rid, ts in TAGS.items() for k, v in ts.items()
-        ]
+        tag_rows = [{"run_uuid": rid, "key": k, "value": v} for rid, ts in TAGS.items() for k, v in ts.items()]
         tag_rows += [{"run_uuid": rid, "key": "mlflow.runName", "value": row[1]} for rid, row in RUNS.items()]
         conn.execute(insert(schema.tags), tag_rows)
         conn.execute(
@@ -179,9 +177,7 @@ def _insert_rows(engine: Engine) -> None:
                 for mid, points in MODEL_METRICS.items() for k, v, ts, step, ds in points
             ],
         )  # fmt: skip
-        conn.execute(
-            insert(schema.logged_model_params), [{"model_id": "m2", "key": "alpha", "value": "1"}]
-        )
+        conn.execute(insert(schema.logged_model_params), [{"model_id": "m2", "key": "alpha", "value": "1"}])
         conn.execute(insert(schema.logged_model_tags), [{"model_id": "m2", "key": "stage", "value": "prod"}])
 
 
@@ -217,9 +213,7 @@ def models(engine: Engine):  # type: ignore[no-untyped-def]
     def search(filter_string: str = "", order_by: list[dict[str, Any]] | None = None,
                experiments: tuple[int, ...] = (1,), datasets: list[dict[str, str]] | None = None,
                limit: int = 100, offset: int = 0) -> list[str]:  # fmt: skip
-        stmt = logged_model_search_select(
-            list(experiments), filter_string, order_by, limit, offset, datasets=datasets
-        )
+        stmt = logged_model_search_select(list(experiments), filter_string, order_by, limit, offset, datasets=datasets)
         return _ids(engine, stmt)
 
     return search

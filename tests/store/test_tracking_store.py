@@ -109,7 +109,11 @@ def test_the_latest_metric_is_the_largest_step_then_timestamp_then_value(store: 
 def test_a_batch_of_interleaved_metrics_keeps_each_latest_point_and_history(store: Store, nan: bool) -> None:
     run_id = _run(store)
     b_values = [2.0, math.nan if nan else 4.0, 3.0]
-    points = [p for i, v in enumerate(b_values) for p in (MetricPoint("a", float(i), 10 + i, i), MetricPoint("b", v, 20, 5 - i))]
+    points = [
+        p
+        for i, v in enumerate(b_values)
+        for p in (MetricPoint("a", float(i), 10 + i, i), MetricPoint("b", v, 20, 5 - i))
+    ]
     store.log_batch(run_id, points, [], [])
     latest = {m.key: (m.value, m.step) for m in store.get_run(run_id).data.metrics}
     assert latest == {"a": (2.0, 2), "b": (2.0, 5)}

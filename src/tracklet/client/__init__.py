@@ -1,10 +1,10 @@
 """Tracklet's Python client.
 
-    fluent.py    module-level API (tracklet.start_run, tracklet.log_metric, …): the run stack
-    client.py    TrackletClient: one method per tracking operation, no I/O of its own
-    batching.py  BatchLogger: the non-blocking queue and its sender thread
-    transport.py Transport: httpx (remote) or the in-process app (local store); retries, error mapping
-    run_cli.py   `tracklet run script.py -P k=v`
+fluent.py    module-level API (tracklet.start_run, tracklet.log_metric, …): the run stack
+client.py    TrackletClient: one method per tracking operation, no I/O of its own
+batching.py  BatchLogger: the non-blocking queue and its sender thread
+transport.py Transport: httpx (remote) or the in-process app (local store); retries, error mapping
+run_cli.py   `tracklet run script.py -P k=v`
 """
 
 from tracklet.client.client import Run, RunData, TrackletClient

@@ -54,9 +54,7 @@ class BatchLogger:
         self._transport = transport
         self.max_queue = max_queue or int(os.environ.get("TRACKLET_ASYNC_QUEUE_SIZE", "100000"))
         self.retry_seconds = (
-            retry_seconds
-            if retry_seconds is not None
-            else float(os.environ.get("TRACKLET_ASYNC_RETRY_SECONDS", "600"))
+            retry_seconds if retry_seconds is not None else float(os.environ.get("TRACKLET_ASYNC_RETRY_SECONDS", "600"))
         )
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake = threading.Event()
@@ -256,9 +254,14 @@ class BatchLogger:
         """Record a failure that is not about the entries themselves (the server stayed away for the whole
         retry budget, or the run takes no more writes) and say so; False when the server refused entries."""
         if isinstance(exc, errors.TemporarilyUnavailable):
-            self._record(errors.TemporarilyUnavailable(f"{n} entries for run {run_id} could not be sent: {exc.message}"))
+            self._record(
+                errors.TemporarilyUnavailable(f"{n} entries for run {run_id} could not be sent: {exc.message}")
+            )
             return True
-        if isinstance(exc, errors.ResourceDoesNotExist | errors.InvalidState) or "must be in the 'active' state" in exc.message:
+        if (
+            isinstance(exc, errors.ResourceDoesNotExist | errors.InvalidState)
+            or "must be in the 'active' state" in exc.message
+        ):
             self._run_rejected(run_id, exc)
             return True
         return False

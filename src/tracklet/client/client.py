@@ -214,9 +214,7 @@ class TrackletClient:
                 exp = self.get_experiment_by_name(name)
                 assert exp is not None
         if exp.lifecycle_stage == "deleted":
-            raise errors.InvalidState(
-                f"Experiment {name!r} is deleted; restore it or choose another name."
-            )
+            raise errors.InvalidState(f"Experiment {name!r} is deleted; restore it or choose another name.")
         return exp.experiment_id
 
     def search_experiments(self, filter_string: str = "", max_results: int = 1000) -> list[entities.Experiment]:
@@ -593,9 +591,7 @@ class TrackletClient:
 
     def finalize_logged_model(self, model_id: str, status: str = "LOGGED_MODEL_READY") -> dict[str, Any]:
         body = {"model_id": model_id, "status": status}
-        model: dict[str, Any] = self.transport.request("PATCH", f"{API}/logged-models/{model_id}", json=body)[
-            "model"
-        ]
+        model: dict[str, Any] = self.transport.request("PATCH", f"{API}/logged-models/{model_id}", json=body)["model"]
         return model
 
     def search_logged_models(

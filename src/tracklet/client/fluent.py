@@ -197,9 +197,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     return exp
 
 
-def create_experiment(
-    name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
-) -> str:
+def create_experiment(name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None) -> str:
     """Create an experiment; returns its id."""
     return _state.client().create_experiment(name, artifact_location, tags)
 

@@ -45,9 +45,7 @@ def models_group() -> None:
 
 
 @models_group.command("serve")
-@click.option(
-    "-m", "--model-uri", required=True, help="runs:/<run_id>/<name>, models:/<model_id> or a folder."
-)
+@click.option("-m", "--model-uri", required=True, help="runs:/<run_id>/<name>, models:/<model_id> or a folder.")
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=5001, show_default=True, type=int, help="Port to listen on.")
 def serve_command(model_uri: str, host: str, port: int) -> None:
@@ -59,12 +57,8 @@ def serve_command(model_uri: str, host: str, port: int) -> None:
 
 
 @models_group.command("predict")
-@click.option(
-    "-m", "--model-uri", required=True, help="runs:/<run_id>/<name>, models:/<model_id> or a folder."
-)
-@click.option(
-    "-i", "--input-path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.option("-m", "--model-uri", required=True, help="runs:/<run_id>/<name>, models:/<model_id> or a folder.")
+@click.option("-i", "--input-path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output-path", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option(
     "-t",
@@ -73,9 +67,7 @@ def serve_command(model_uri: str, host: str, port: int) -> None:
     default=None,
     help="Input format. Default: from the file extension (.csv or .json).",
 )
-def predict_command(
-    model_uri: str, input_path: Path, output_path: Path | None, content_type: str | None
-) -> None:
+def predict_command(model_uri: str, input_path: Path, output_path: Path | None, content_type: str | None) -> None:
     """Score a CSV or JSON file with a model and write {"predictions": ...} as JSON."""
     kind = content_type or ("json" if input_path.suffix.lower() == ".json" else "csv")
     try:

@@ -214,11 +214,7 @@ def requirements_of(modules: set[str]) -> dict[str, str]:
     found: dict[str, str] = {"tracklet": tracklet_version}
     by_module = _distributions_by_module()
     for top in sorted({m.split(".")[0] for m in modules}):
-        if (
-            top in sys.stdlib_module_names
-            or top in ("__main__", "builtins", "tracklet")
-            or top.startswith("_")
-        ):
+        if top in sys.stdlib_module_names or top in ("__main__", "builtins", "tracklet") or top.startswith("_"):
             continue
         for dist in by_module.get(top, []):
             try:

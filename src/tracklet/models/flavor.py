@@ -54,9 +54,7 @@ def as_crate(model: Any) -> Crate:
     through its predict, a plain function as its own crate, any other callable as an object."""
     if isinstance(model, Crate):
         return model
-    if not isinstance(model, (types.FunctionType, types.MethodType)) and callable(
-        getattr(model, "predict", None)
-    ):
+    if not isinstance(model, (types.FunctionType, types.MethodType)) and callable(getattr(model, "predict", None)):
         return crate(_call_predict, model=model)
     if isinstance(model, types.FunctionType):
         return crate(model)

@@ -113,16 +113,13 @@ def load_local(path: Path) -> LoadedModel:
     if folder.is_tracklet:
         return LoadedModel(folder, folder.load_crate(), native=True)
     if "python_function" not in folder.flavors:
-        raise TrackletError(
-            f"the model at {path} has no python_function flavor (flavors: {', '.join(folder.flavors)})"
-        )
+        raise TrackletError(f"the model at {path} has no python_function flavor (flavors: {', '.join(folder.flavors)})")
     loader = folder.flavors["python_function"].get("loader_module", "?")
     try:
         import mlflow.pyfunc
     except ImportError:
         raise MlflowNotInstalled(
-            f"the model at {path} was saved by MLflow (loader {loader}); loading it needs mlflow: "
-            "pip install mlflow"
+            f"the model at {path} was saved by MLflow (loader {loader}); loading it needs mlflow: pip install mlflow"
         ) from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracklet already warned about requirements, once

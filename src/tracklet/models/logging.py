@@ -103,9 +103,7 @@ def log_model(
     run = _as_json(client.get_run(run_id))
     experiment_id = str(run["info"]["experiment_id"])
     params = _params_of(run)
-    created = _as_json(
-        client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params or None)
-    )
+    created = _as_json(client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params or None))
     model_id = str(created["info"]["model_id"])
     client.log_outputs(run_id, [model_id])
     if hasattr(client, "log_model_metrics"):

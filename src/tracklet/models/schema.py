@@ -116,9 +116,7 @@ class Schema:
         if specs and specs[0].get("type") == "tensor":
             spec = specs[0]["tensor-spec"]
             return cls(tensor=TensorSpec(spec["dtype"], tuple(spec["shape"]), specs[0].get("name")))
-        return cls(
-            columns=tuple(ColSpec(s["type"], s.get("name"), bool(s.get("required", True))) for s in specs)
-        )
+        return cls(columns=tuple(ColSpec(s["type"], s.get("name"), bool(s.get("required", True))) for s in specs))
 
     def describe(self) -> str:
         if self.tensor:

@@ -46,7 +46,9 @@ def _sqlite_engine(uri: str) -> Engine:
     url = make_url(uri)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 120}, pool_size=8, pool_use_lifo=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 120}, pool_size=8, pool_use_lifo=True
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

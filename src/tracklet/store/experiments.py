@@ -88,7 +88,10 @@ class ExperimentStore:
     def _load_experiments(self, conn: Connection, ids: list[int]) -> list[Experiment]:
         if not ids:
             return []
-        rows = {r.experiment_id: r for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))}
+        rows = {
+            r.experiment_id: r
+            for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
+        }
         tag_rows = conn.execute(select(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(ids)))
         tags = group_key_values(tag_rows, owner="experiment_id")
         return [
@@ -201,7 +204,9 @@ class ExperimentStore:
 
         return read_page(
             self.db,
-            lambda limit, offset: search_sql.experiment_search_select(filter_string, view_type, order_by, limit, offset),
+            lambda limit, offset: search_sql.experiment_search_select(
+                filter_string, view_type, order_by, limit, offset
+            ),
             self._load_experiments,
             max_results,
             page_token,

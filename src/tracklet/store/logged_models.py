@@ -40,7 +40,9 @@ class LoggedModelStore:
         )
         metrics: dict[str, list[ModelMetric]] = defaultdict(list)
         lmm = s.logged_model_metrics
-        for r in conn.execute(select(lmm).where(lmm.c.model_id.in_(ids)).order_by(lmm.c.key, lmm.c.step, lmm.c.timestamp)):
+        for r in conn.execute(
+            select(lmm).where(lmm.c.model_id.in_(ids)).order_by(lmm.c.key, lmm.c.step, lmm.c.timestamp)
+        ):
             metrics[r.model_id].append(
                 ModelMetric(
                     key=r.key,

@@ -150,7 +150,9 @@ class RegistryStore:
     ) -> tuple[list[Any], str | None]:  # fmt: skip
         offset = search.decode_page_token(page_token)
         with self.db.read() as conn:
-            keys = [tuple(row) if len(row) > 1 else row[0] for row in conn.execute(make_select(max_results + 1, offset))]
+            keys = [
+                tuple(row) if len(row) > 1 else row[0] for row in conn.execute(make_select(max_results + 1, offset))
+            ]
             items = load(conn, keys[:max_results])
         token = search.encode_page_token(offset + max_results) if len(keys) > max_results else None
         return items, token
@@ -192,9 +194,12 @@ class RegistryStore:
         try:
             with self.db.write() as conn:
                 model = self._registered_model_row(conn, name, lock=True)
-                if new_name != name and conn.execute(
-                    select(s.registered_models.c.id).where(s.registered_models.c.name == new_name)
-                ).first():
+                if (
+                    new_name != name
+                    and conn.execute(
+                        select(s.registered_models.c.id).where(s.registered_models.c.name == new_name)
+                    ).first()
+                ):
                     raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.")
                 conn.execute(
                     update(s.registered_models)
@@ -249,7 +254,9 @@ class RegistryStore:
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         with self.db.write() as conn:
             model = self._registered_model_row(conn, name)
-            self._upsert_registry_tags(conn, s.registered_model_tags, {"registered_model_id": model.id}, [KeyValue(key, value)])
+            self._upsert_registry_tags(
+                conn, s.registered_model_tags, {"registered_model_id": model.id}, [KeyValue(key, value)]
+            )
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         # A missing tag is no error, as in MLflow.
@@ -380,7 +387,9 @@ class RegistryStore:
                 return source, logged.artifact_location, run_id or logged.source_run_id, model_id
             return self._registered_source(conn, uri, run_id, model_id)
         if logged is not None:  # a logged model's version whose source is not models:/<model_id>
-            if scheme == "runs" or (src.is_proxied_artifact(source) and not src.uri_within(source, logged.artifact_location)):
+            if scheme == "runs" or (
+                src.is_proxied_artifact(source) and not src.uri_within(source, logged.artifact_location)
+            ):
                 raise src.invalid_source(source, "model_id")
             return source, source, run_id or logged.source_run_id, model_id
         if scheme == "runs":
@@ -454,7 +463,9 @@ class RegistryStore:
         """The logged model's `mlflow.modelVersions` tag lists the versions registered from it
         (`[{"name": …, "version": 1}]`, versions as numbers, as MLflow's server writes them)."""
         t = s.logged_model_tags
-        current = conn.execute(select(t.c.value).where(t.c.model_id == model_id, t.c.key == MODEL_VERSIONS_TAG)).scalar()
+        current = conn.execute(
+            select(t.c.value).where(t.c.model_id == model_id, t.c.key == MODEL_VERSIONS_TAG)
+        ).scalar()
         entry = {"name": name, "version": version}
         try:
             listed = json.loads(current) if current else []
@@ -493,7 +504,9 @@ class RegistryStore:
             )
             return self._load_model_versions(conn, [(row.registered_model_id, version)])[0]
 
-    def transition_model_version_stage(self, name: str, version: int, stage: str, archive_existing: bool) -> ModelVersion:
+    def transition_model_version_stage(
+        self, name: str, version: int, stage: str, archive_existing: bool
+    ) -> ModelVersion:
         stage = canonical_stage(stage)
         if archive_existing and stage not in ACTIVE_STAGES:
             raise InvalidParameterValue(
@@ -511,7 +524,9 @@ class RegistryStore:
                     .where(of_model, mv.c.version != version, mv.c.current_stage == stage)
                     .values(current_stage="Archived", last_updated_time=t)
                 )
-            conn.execute(update(mv).where(of_model, mv.c.version == version).values(current_stage=stage, last_updated_time=t))
+            conn.execute(
+                update(mv).where(of_model, mv.c.version == version).values(current_stage=stage, last_updated_time=t)
+            )
             conn.execute(
                 update(s.registered_models)
                 .where(s.registered_models.c.id == row.registered_model_id)
@@ -566,5 +581,7 @@ class RegistryStore:
             row = self._version_row(conn, name, version)
             t = s.model_version_tags
             conn.execute(
-                delete(t).where(t.c.registered_model_id == row.registered_model_id, t.c.version == version, t.c.key == key)
+                delete(t).where(
+                    t.c.registered_model_id == row.registered_model_id, t.c.version == version, t.c.key == key
+                )
             )

@@ -104,7 +104,9 @@ class RunStore:
                     sql = dialects.json_key_values(conn.engine, table).format(in_ids=in_ids)
                     into.update((run_uuid, msgspec.Raw(array)) for run_uuid, array in fetch(conn, sql, args))
             else:
-                for run_uuid, key, value in fetch(conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args):
+                for run_uuid, key, value in fetch(
+                    conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args
+                ):
                     params[run_uuid].append(KeyValue(key=key, value=value))
                 for run_uuid, key, value in fetch(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
                     tags[run_uuid].append(KeyValue(key=key, value=value))
@@ -117,7 +119,9 @@ class RunStore:
                 'SELECT run_uuid, name, digest, source_type, source, "schema", profile, tags_json '
                 f"FROM dataset_inputs WHERE {in_ids}"
             )
-            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in fetch(conn, dataset_sql, args):
+            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in fetch(
+                conn, dataset_sql, args
+            ):
                 dataset = Dataset(
                     name=name, digest=digest, source_type=source_type, source=source, schema=schema, profile=profile
                 )
@@ -272,7 +276,9 @@ class RunStore:
         existing = dict(
             self.db.fetch_all(
                 conn,
-                self.db.sql(f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({', '.join('?' * len(keys))})"),
+                self.db.sql(
+                    f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({', '.join('?' * len(keys))})"
+                ),
                 (run_id, *keys),
             )
         )
@@ -375,7 +381,9 @@ class RunStore:
         if not models:
             return
         ids = {m for m, _ in models}
-        known = {r[0] for r in conn.execute(select(s.logged_models.c.model_id).where(s.logged_models.c.model_id.in_(ids)))}
+        known = {
+            r[0] for r in conn.execute(select(s.logged_models.c.model_id).where(s.logged_models.c.model_id.in_(ids)))
+        }
         missing_ids = ids - known
         if missing_ids:
             raise ResourceDoesNotExist(f"Logged model with ID '{sorted(missing_ids)[0]}' not found.")

@@ -37,7 +37,9 @@ from sqlalchemy import (
 metadata = MetaData()
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
-PARENT_RUN_KEY: ColumnElement[str] = literal_column(f"'{PARENT_RUN_TAG}'")  # inline, so that `ix_tags_parent_run` applies
+PARENT_RUN_KEY: ColumnElement[str] = literal_column(
+    f"'{PARENT_RUN_TAG}'"
+)  # inline, so that `ix_tags_parent_run` applies
 
 experiments = Table(
     "experiments",

@@ -110,9 +110,7 @@ def _tokenize(text: str, what: str) -> list[_Token]:
         m = _TOKEN_RE.match(text, pos)
         if m is None:
             if text[pos] in "'\"`":
-                raise InvalidParameterValue(
-                    f"Invalid {what} '{text}': unterminated quoted string at position {pos}"
-                )
+                raise InvalidParameterValue(f"Invalid {what} '{text}': unterminated quoted string at position {pos}")
             raise InvalidParameterValue(
                 f"Invalid {what} '{text}': unexpected character {text[pos]!r} at position {pos}"
             )
@@ -193,8 +191,7 @@ class _Parser:
 
     def fail(self, tok: _Token, expected: str) -> InvalidParameterValue:
         return InvalidParameterValue(
-            f"Invalid {self.what} '{self.text}': expected {expected} at position {tok.pos}, "
-            f"found '{tok.text}'"
+            f"Invalid {self.what} '{self.text}': expected {expected} at position {tok.pos}, found '{tok.text}'"
         )
 
     def clauses(self) -> list[_Clause]:
@@ -205,9 +202,7 @@ class _Parser:
         while (tok := self.peek()) is not None:
             if not tok.is_word("AND"):
                 rest = self.text[tok.pos :]
-                raise InvalidParameterValue(
-                    f"Invalid clause(s) in filter string: '{rest}'. Join comparisons with AND"
-                )
+                raise InvalidParameterValue(f"Invalid clause(s) in filter string: '{rest}'. Join comparisons with AND")
             self.take()
             out.append(self.clause())
         return out
@@ -216,8 +211,7 @@ class _Parser:
         tok = self.take()
         if tok.type in ("lparen", "rparen"):
             raise InvalidParameterValue(
-                f"Invalid clause(s) in filter string: '{tok.text}'. "
-                "Parentheses for grouping are not supported"
+                f"Invalid clause(s) in filter string: '{tok.text}'. Parentheses for grouping are not supported"
             )
         if tok.type not in ("word", "ident", "dquote", "backtick") or tok.is_word(
             "AND", "NOT", "IN", "IS", "LIKE", "ILIKE", "NULL"
@@ -318,9 +312,7 @@ class _Grammar:
                     f"Only {listable} attributes support comparison with a list of quoted string "
                     f"values (got '{clause.ident.text} {op}')"
                 )
-            raise InvalidParameterValue(
-                f"Invalid comparator '{op}' for {label}, expected one of {sorted(fld.ops)}"
-            )
+            raise InvalidParameterValue(f"Invalid comparator '{op}' for {label}, expected one of {sorted(fld.ops)}")
         return Comparison(kind, key, op, self.value(kind, key, fld, clause))
 
     def resolve(self, ident: _Identifier, purpose: str) -> tuple[Kind, str]:
@@ -342,8 +334,7 @@ class _Grammar:
                 valid |= self.extra_order_keys
             if key not in valid:
                 raise InvalidParameterValue(
-                    f"Invalid {kind} key '{ident.key}' specified for {self.name}. "
-                    f"Valid keys are {sorted(valid)}"
+                    f"Invalid {kind} key '{ident.key}' specified for {self.name}. Valid keys are {sorted(valid)}"
                 )
         elif not key:
             raise InvalidParameterValue(f"Invalid identifier '{ident.text}': empty key")
@@ -361,8 +352,7 @@ class _Grammar:
         if clause.op in _LIST_OPS:
             if lit.type != "list":
                 raise InvalidParameterValue(
-                    f"Expected a list of quoted string values for {clause.op}, e.g. ('a', 'b'). "
-                    f"Got value {lit.text}"
+                    f"Expected a list of quoted string values for {clause.op}, e.g. ('a', 'b'). Got value {lit.text}"
                 )
             items: tuple[str, ...] = lit.value
             if fld.value == "id":
@@ -385,8 +375,7 @@ class _Grammar:
             return _version_number(key, lit)
         if lit.type != "string":
             raise InvalidParameterValue(
-                f"Expected a quoted string value for {kind} '{key}' (e.g. 'my-value'). "
-                f"Got value {lit.text}"
+                f"Expected a quoted string value for {kind} '{key}' (e.g. 'my-value'). Got value {lit.text}"
             )
         return str(lit.value)
 
@@ -410,11 +399,20 @@ _STRING_ATTRIBUTE = _Field(_STRING_OPS | _LIST_OPS)
 RUNS = _Grammar(
     name="runs",
     prefixes={
-        "metric": "metric", "metrics": "metric",
-        "param": "param", "params": "param", "parameter": "param", "parameters": "param",
-        "tag": "tag", "tags": "tag",
-        "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
-        "dataset": "dataset", "datasets": "dataset",
+        "metric": "metric",
+        "metrics": "metric",
+        "param": "param",
+        "params": "param",
+        "parameter": "param",
+        "parameters": "param",
+        "tag": "tag",
+        "tags": "tag",
+        "attribute": "attribute",
+        "attributes": "attribute",
+        "attr": "attribute",
+        "run": "attribute",
+        "dataset": "dataset",
+        "datasets": "dataset",
     },  # fmt: skip
     free_keys={
         "metric": _METRIC,
@@ -433,15 +431,25 @@ RUNS = _Grammar(
         },
         "dataset": {k: _Field(_STRING_OPS | _LIST_OPS) for k in ("name", "digest", "context")},
     },
-    aliases={"created": "start_time", "Created": "start_time",
-             "run name": "run_name", "Run name": "run_name", "Run Name": "run_name"},  # fmt: skip
+    aliases={
+        "created": "start_time",
+        "Created": "start_time",
+        "run name": "run_name",
+        "Run name": "run_name",
+        "Run Name": "run_name",
+    },  # fmt: skip
     order_kinds=frozenset({"metric", "param", "tag", "attribute"}),
 )
 
 EXPERIMENTS = _Grammar(
     name="experiments",
-    prefixes={"tag": "tag", "tags": "tag",
-              "attribute": "attribute", "attributes": "attribute", "attr": "attribute"},  # fmt: skip
+    prefixes={
+        "tag": "tag",
+        "tags": "tag",
+        "attribute": "attribute",
+        "attributes": "attribute",
+        "attr": "attribute",
+    },  # fmt: skip
     free_keys={"tag": _Field(_STRING_OPS | _NULL_OPS)},
     fixed_keys={
         "attribute": {
@@ -456,8 +464,16 @@ EXPERIMENTS = _Grammar(
 
 LOGGED_MODELS = _Grammar(
     name="logged models",
-    prefixes={"metrics": "metric", "metric": "metric", "params": "param", "param": "param",
-              "tags": "tag", "tag": "tag", "attributes": "attribute", "attribute": "attribute"},  # fmt: skip
+    prefixes={
+        "metrics": "metric",
+        "metric": "metric",
+        "params": "param",
+        "param": "param",
+        "tags": "tag",
+        "tag": "tag",
+        "attributes": "attribute",
+        "attribute": "attribute",
+    },  # fmt: skip
     free_keys={"metric": _METRIC, "param": _Field(_STRING_OPS), "tag": _Field(_STRING_OPS)},
     fixed_keys={
         "attribute": {
@@ -554,8 +570,7 @@ def _parse_order_by_clause(grammar: _Grammar, clause: str) -> OrderKey:
     if len(tokens) == 2:
         if not tokens[1].is_word("ASC", "DESC"):
             raise InvalidParameterValue(
-                f"Invalid ordering key in order_by clause '{clause}': expected ASC or DESC, "
-                f"found '{tokens[1].text}'"
+                f"Invalid ordering key in order_by clause '{clause}': expected ASC or DESC, found '{tokens[1].text}'"
             )
         ascending = tokens[1].text.upper() == "ASC"
     kind, key = grammar.resolve(_split_identifier(tokens[0]), "order_by")
@@ -627,25 +642,20 @@ def parse_logged_model_order_by(order_by: Sequence[Mapping[str, Any]] | None) ->
             ascending = True
         if not isinstance(ascending, bool):
             raise InvalidParameterValue(
-                f"Value of `ascending` in the `order_by` clause must be a boolean, got {ascending!r} "
-                f"for field {name}."
+                f"Value of `ascending` in the `order_by` clause must be a boolean, got {ascending!r} for field {name}."
             )
         dataset_name = item.get("dataset_name") or None
         dataset_digest = item.get("dataset_digest") or None
         if dataset_digest and not dataset_name:
-            raise InvalidParameterValue(
-                "`dataset_digest` can only be specified if `dataset_name` is also specified."
-            )
+            raise InvalidParameterValue("`dataset_digest` can only be specified if `dataset_name` is also specified.")
         prefix, dot, rest = name.strip().partition(".")
         if not dot:
             ident = _Identifier(None, name.strip(), name)
         elif prefix in ("metrics", "metric"):
-            quoted = len(rest) > 1 and rest[0] == rest[-1] and rest[0] in "`\""
+            quoted = len(rest) > 1 and rest[0] == rest[-1] and rest[0] in '`"'
             ident = _Identifier(prefix, rest[1:-1] if quoted else rest, name)
         else:
-            raise InvalidParameterValue(
-                f"Invalid order by field name: {prefix}, only `metrics.<name>` is allowed."
-            )
+            raise InvalidParameterValue(f"Invalid order by field name: {prefix}, only `metrics.<name>` is allowed.")
         kind, key = LOGGED_MODELS.resolve(ident, "order_by")
         keys.append(OrderKey(kind, key, ascending, dataset_name, dataset_digest))
     return keys

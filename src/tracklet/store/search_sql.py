@@ -290,9 +290,7 @@ _VIEW_TYPES = {
 def _lifecycle_condition(column: Any, view_type: str | int | None) -> ColumnElement[bool]:
     stages = _VIEW_TYPES.get(str(view_type or "ACTIVE_ONLY").upper())
     if stages is None:
-        raise InvalidParameterValue(
-            f"Invalid view_type '{view_type}'. Expected ACTIVE_ONLY, DELETED_ONLY or ALL"
-        )
+        raise InvalidParameterValue(f"Invalid view_type '{view_type}'. Expected ACTIVE_ONLY, DELETED_ONLY or ALL")
     if len(stages) == 2:
         return true()
     return column == stages[0]
@@ -346,9 +344,7 @@ def _run_sort(order_keys: Sequence[OrderKey]) -> tuple[Any, list[SortTerm]]:
             continue
         table = {"metric": schema.latest_metrics, "param": schema.params, "tag": schema.tags}[key.kind]
         joined = table.alias(f"order_{i}")
-        from_clause = from_clause.outerjoin(
-            joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == key.key)
-        )
+        from_clause = from_clause.outerjoin(joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == key.key))
         if key.kind == "metric":
             terms.append(SortTerm(_missing_last(joined.c.is_nan == true(), joined.c.run_uuid.is_(None)), True, "int"))
             terms.append(SortTerm(joined.c.value, key.ascending, "float"))
@@ -452,9 +448,7 @@ def experiment_search_select(
     _check_page(limit, offset)
     experiments = schema.experiments
     comparisons = parse_experiment_filter(filter_string)
-    order_keys = parse_experiment_order_by(order_by) or [
-        OrderKey("attribute", "creation_time", ascending=False)
-    ]
+    order_keys = parse_experiment_order_by(order_by) or [OrderKey("attribute", "creation_time", ascending=False)]
     ordering: list[Any] = []
     for key in order_keys:
         column: Any = _EXPERIMENT_COLUMNS[key.key]
@@ -574,9 +568,7 @@ def logged_model_search_select(
     ]
     if datasets and not any(c.kind == "metric" for c in comparisons):
         metrics = schema.logged_model_metrics
-        conditions.append(
-            exists().where(metrics.c.model_id == models.c.model_id, _dataset_filter(metrics, datasets))
-        )
+        conditions.append(exists().where(metrics.c.model_id == models.c.model_id, _dataset_filter(metrics, datasets)))
 
     from_clause: Any = models
     ordering: list[Any] = []
@@ -663,13 +655,7 @@ def registered_model_search_select(
     ordering = [_direction(columns[k.key], k.ascending) for k in order_keys]
     if not any(k.key == "name" for k in order_keys):
         ordering.append(columns["name"].asc())
-    return (
-        select(models.c.id)
-        .where(*conditions, *hide_prompts)
-        .order_by(*ordering)
-        .limit(limit)
-        .offset(offset)
-    )
+    return select(models.c.id).where(*conditions, *hide_prompts).order_by(*ordering).limit(limit).offset(offset)
 
 
 def model_version_search_select(
@@ -714,8 +700,7 @@ def model_version_search_select(
         OrderKey("attribute", "version_number", ascending=False),
     ]
     ordering = [
-        _direction(binary_order(columns[k.key]) if k.key == "name" else columns[k.key], k.ascending)
-        for k in order_keys
+        _direction(binary_order(columns[k.key]) if k.key == "name" else columns[k.key], k.ascending) for k in order_keys
     ]
     if not any(k.key == "name" for k in order_keys):
         ordering.append(binary_order(models.c.name).asc())

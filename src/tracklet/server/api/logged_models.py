@@ -123,7 +123,12 @@ async def search(request: Request) -> Response:
     max_results = validate_max_results(body.max_results, default=50)
     order_by = [msgspec.to_builtins(o) for o in body.order_by]
     models, token = await run_sync(
-        store_of(request).search_logged_models, experiment_ids, body.filter or "", order_by, max_results, body.page_token
+        store_of(request).search_logged_models,
+        experiment_ids,
+        body.filter or "",
+        order_by,
+        max_results,
+        body.page_token,
     )
     return page_response("models", models, token)
 

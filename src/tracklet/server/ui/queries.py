@@ -105,7 +105,9 @@ def _ids_select(q: TableQuery, limit: int, offset: int) -> Select[Any]:
     stmt = run_search_select(q.experiment_ids, q.filter, q.view_type, list(q.order_by), limit, offset)
     if q.parent_id is not None:
         stmt = stmt.where(
-            exists().where(tags.c.run_uuid == runs.c.run_uuid, tags.c.key == s.PARENT_RUN_KEY, tags.c.value == q.parent_id)
+            exists().where(
+                tags.c.run_uuid == runs.c.run_uuid, tags.c.key == s.PARENT_RUN_KEY, tags.c.value == q.parent_id
+            )
         )
     elif q.nested:
         stmt = stmt.where(~_has_parent_here(q))

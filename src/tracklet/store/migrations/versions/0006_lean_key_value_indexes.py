@@ -21,7 +21,11 @@ branch_labels = None
 depends_on = None
 
 _PARENT = sa.text("key = 'mlflow.parentRunId'")
-_DROPPED = (("params", "ix_params_key_value"), ("tags", "ix_tags_key_value"), ("latest_metrics", "ix_latest_metrics_key_value"))
+_DROPPED = (
+    ("params", "ix_params_key_value"),
+    ("tags", "ix_tags_key_value"),
+    ("latest_metrics", "ix_latest_metrics_key_value"),
+)
 
 
 def upgrade() -> None:
