@@ -1,5 +1,6 @@
-"""`Database.writer_if_free`: a small write may take the process's writer without waiting, or is told to
-hop to a store thread; it never waits on a writer another thread holds."""
+"""Small store calls on the server's event loop: `Database.writer_if_free` lets a small write take the
+process's writer without waiting, or tells it to hop to a store thread (it never waits on a writer another
+thread holds); `Database.connects_without_waiting` lets a small read go inline only when it would not wait."""
 
 from __future__ import annotations
 
@@ -64,3 +65,16 @@ def test_a_failed_write_on_the_held_writer_changes_nothing_and_frees_it(store: S
     threading.Thread(target=lambda: (store.create_run(0, "bob", 1, "after", []), done.set())).start()
     assert done.wait(30)  # the lock was released: another thread can write
     assert _n_runs(store) == 1
+
+
+def test_an_inline_read_is_refused_while_every_connection_is_busy(store: Store) -> None:
+    """`server/protocol.run_read` reads on the event loop only when a read would not wait for a connection."""
+    busy = []
+    while store.db.connects_without_waiting():
+        busy.append(store.db.engine.connect())
+        assert len(busy) <= 100, "the pool never runs out"
+    assert len(busy) >= 8  # room for the store threads' reads
+    busy.pop().close()
+    assert store.db.connects_without_waiting()
+    for conn in busy:
+        conn.close()

@@ -142,6 +142,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.settings = settings
     app.state.store = store
     app.state.artifacts = artifact_store
-    # One process on SQLite: small writes may run on the event loop (`protocol.run_write`).
-    app.state.inline_writes = store.db.is_sqlite and settings.workers <= 1
+    # One process on SQLite: small reads and writes may run on the event loop (`protocol.run_write`).
+    app.state.inline_store_calls = store.db.is_sqlite and settings.workers <= 1
     return app

@@ -95,6 +95,10 @@ class Database:
         finally:
             self._write_lock.release()
 
+    def connects_without_waiting(self) -> bool:
+        """Whether `read()` would have a connection at once rather than wait for another thread's."""
+        return dialects.connects_without_waiting(self.engine)
+
     def sql(self, text: str) -> str:
         """Hand-written SQL (written with `?` markers) in this driver's bind style."""
         return text if self.is_sqlite else text.replace("?", "%s")

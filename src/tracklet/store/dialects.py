@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 
 from tracklet.errors import InvalidParameterValue
 
 WRITE_OPTION = "tracklet_write"
+# Connections per server process: 8 kept open, up to 10 more while many store threads read at once.
+_POOL_SIZE, _MAX_OVERFLOW = 8, 10
 
 
 def engine_for(uri: str) -> Engine:
@@ -29,12 +32,21 @@ def engine_for(uri: str) -> Engine:
         return _sqlite_engine(uri)
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
-        return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        return create_engine(url, pool_size=_POOL_SIZE, max_overflow=_MAX_OVERFLOW, pool_pre_ping=True)
     raise InvalidParameterValue(f"Unsupported backend store URI {uri!r}: use sqlite:///… or postgresql://…")
 
 
 # Upserts with RETURNING (the points counted per history) and row values need SQLite 3.35 (2021).
 MIN_SQLITE = (3, 35)
+
+
+def connects_without_waiting(engine: Engine) -> bool:
+    """Whether a connection taken from the engine's pool now would be ready at once (pooled and idle, or
+    a new one within the pool's limit) rather than wait for another thread to give one back."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):  # SQLite in memory: one connection per thread
+        return True
+    return pool.checkedin() > 0 or pool.checkedout() < pool.size() + _MAX_OVERFLOW
 
 
 def _sqlite_engine(uri: str) -> Engine:
@@ -47,7 +59,11 @@ def _sqlite_engine(uri: str) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 120}, pool_size=8, pool_use_lifo=True
+        url,
+        connect_args={"check_same_thread": False, "timeout": 120},
+        pool_size=_POOL_SIZE,
+        max_overflow=_MAX_OVERFLOW,
+        pool_use_lifo=True,
     )
 
     @event.listens_for(engine, "connect")

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from tracklet.entities import KeyValue
 from tracklet.errors import InvalidParameterValue
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
@@ -89,14 +89,14 @@ async def create(request: Request) -> Response:
 
 async def get(request: Request) -> Response:
     query = read_query(request, ExperimentId)
-    experiment = await run_sync(store_of(request).get_experiment, parse_experiment_id(query.experiment_id))
+    experiment = await run_read(request, store_of(request).get_experiment, parse_experiment_id(query.experiment_id))
     return json_response({"experiment": experiment})
 
 
 async def get_by_name(request: Request) -> Response:
     query = read_query(request, ExperimentName)
     require(query.experiment_name, "experiment_name")
-    experiment = await run_sync(store_of(request).get_experiment_by_name, query.experiment_name)
+    experiment = await run_read(request, store_of(request).get_experiment_by_name, query.experiment_name)
     return json_response({"experiment": experiment})
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.entities import KeyValue
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import missing, parse_experiment_id, validate_key, validate_max_results
 
@@ -71,7 +71,7 @@ async def create(request: Request) -> Response:
 
 
 async def get(request: Request) -> Response:
-    model = await run_sync(store_of(request).get_logged_model, request.path_params["model_id"])
+    model = await run_read(request, store_of(request).get_logged_model, request.path_params["model_id"])
     return json_response({"model": model})
 
 
@@ -96,7 +96,7 @@ async def set_tags(request: Request) -> Response:
     for tag in body.tags:
         validate_key(tag.key, "Tag")
     await run_sync(store_of(request).set_logged_model_tags, request.path_params["model_id"], body.tags)
-    model = await run_sync(store_of(request).get_logged_model, request.path_params["model_id"])
+    model = await run_read(request, store_of(request).get_logged_model, request.path_params["model_id"])
     return json_response({"model": model})
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from tracklet.entities import KeyValue
 from tracklet.server.api.registered_models import MAX_DESCRIPTION_LENGTH
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_MODEL_VERSIONS_PAGE,
@@ -99,13 +99,13 @@ async def create(request: Request) -> Response:
 
 async def get(request: Request) -> Response:
     query = await read_request(request, VersionRef)
-    version = await run_sync(store_of(request).get_model_version, *_ref(query.name, query.version))
+    version = await run_read(request, store_of(request).get_model_version, *_ref(query.name, query.version))
     return json_response({"model_version": version})
 
 
 async def get_download_uri(request: Request) -> Response:
     query = await read_request(request, VersionRef)
-    uri = await run_sync(store_of(request).get_model_version_download_uri, *_ref(query.name, query.version))
+    uri = await run_read(request, store_of(request).get_model_version_download_uri, *_ref(query.name, query.version))
     return json_response({"artifact_uri": uri})
 
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.entities import KeyValue
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_sync
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_REGISTERED_MODELS_PAGE,
@@ -84,7 +84,7 @@ async def create(request: Request) -> Response:
 
 async def get(request: Request) -> Response:
     query = await read_request(request, ModelName)
-    model = await run_sync(store_of(request).get_registered_model, validate_model_name(query.name))
+    model = await run_read(request, store_of(request).get_registered_model, validate_model_name(query.name))
     return json_response({"registered_model": model})
 
 
@@ -122,7 +122,7 @@ async def search(request: Request) -> Response:
 async def get_latest_versions(request: Request) -> Response:
     query = await read_request(request, LatestVersions, list_fields=frozenset({"stages"}))
     name = validate_model_name(query.name)
-    versions = await run_sync(store_of(request).get_latest_versions, name, query.stages)
+    versions = await run_read(request, store_of(request).get_latest_versions, name, query.stages)
     return page_response("model_versions", versions, None)
 
 
@@ -163,7 +163,7 @@ async def get_by_alias(request: Request) -> Response:
     query = await read_request(request, ModelAlias)
     name = validate_model_name(query.name)
     alias = validate_alias(query.alias)
-    version = await run_sync(store_of(request).get_model_version_by_alias, name, alias)
+    version = await run_read(request, store_of(request).get_model_version_by_alias, name, alias)
     return json_response({"model_version": version})
 
 

@@ -13,7 +13,16 @@ from starlette.routing import Route
 from tracklet.entities import DatasetInput, KeyValue
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.api.experiments import view_type_of
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_sync, run_write
+from tracklet.server.protocol import (
+    Int64,
+    json_response,
+    page_response,
+    read_json,
+    read_query,
+    run_read,
+    run_sync,
+    run_write,
+)
 from tracklet.server.state import store_of
 from tracklet.validation import (
     MAX_BATCH_METRICS,
@@ -198,14 +207,14 @@ async def create(request: Request) -> Response:
 
 async def get(request: Request) -> Response:
     query = read_query(request, RunRef)
-    run = await run_sync(store_of(request).get_run, query.id())
+    run = await run_read(request, store_of(request).get_run, query.id())
     return json_response({"run": run})
 
 
 async def update(request: Request) -> Response:
     body = await read_json(request, UpdateRun)
-    info = await run_sync(
-        store_of(request).update_run, body.id(), _status_name(body.status), body.end_time, body.run_name
+    info = await run_write(
+        request, store_of(request).update_run, body.id(), _status_name(body.status), body.end_time, body.run_name
     )
     return json_response({"run_info": info})
 
