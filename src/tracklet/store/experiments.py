@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracklet.entities import Experiment, KeyValue
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import group_key_values, now_ms, read_page
+from tracklet.store._util import chunks, now_ms, read_page
 from tracklet.store.database import Database
 
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+_COLUMNS = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
+_LOAD_CHUNK = 5000  # ids per IN (...): under SQLite's and PostgreSQL's bind-parameter limits
+
+
+def _experiment(row: tuple, tags: list[KeyValue]) -> Experiment:  # type: ignore[type-arg]
+    experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time = row
+    return Experiment(
+        experiment_id=str(experiment_id),
+        name=name,
+        artifact_location=artifact_location,
+        lifecycle_stage=lifecycle_stage,
+        creation_time=creation_time,
+        last_update_time=last_update_time,
+        tags=tags,
+    )
 
 
 class ExperimentStore:
@@ -86,27 +105,23 @@ class ExperimentStore:
         return row
 
     def _load_experiments(self, conn: Connection, ids: list[int]) -> list[Experiment]:
-        if not ids:
-            return []
-        rows = {
-            r.experiment_id: r
-            for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
-        }
-        tag_rows = conn.execute(select(s.experiment_tags).where(s.experiment_tags.c.experiment_id.in_(ids)))
-        tags = group_key_values(tag_rows, owner="experiment_id")
-        return [
-            Experiment(
-                experiment_id=str(i),
-                name=rows[i].name,
-                artifact_location=rows[i].artifact_location,
-                lifecycle_stage=rows[i].lifecycle_stage,
-                creation_time=rows[i].creation_time,
-                last_update_time=rows[i].last_update_time,
-                tags=tags.get(i, []),
+        """These experiments with their tags, in this order; unknown ids are left out. Hand-written SQL
+        through the driver: SQLAlchemy Core's statement building cost ~0.5 ms of the 0.6 ms of a
+        `get_experiment` here, and every MLflow script's `set_experiment` reads one."""
+        rows: dict[int, tuple] = {}  # type: ignore[type-arg]
+        tags: dict[int, list[KeyValue]] = defaultdict(list)
+        for part in chunks(ids, _LOAD_CHUNK):
+            marks = self.db.marks(len(part))
+            rows.update(
+                (row[0], row)
+                for row in self.db.fetch_all(
+                    conn, f"SELECT {_COLUMNS} FROM experiments WHERE experiment_id IN ({marks})", tuple(part)
+                )
             )
-            for i in ids
-            if i in rows
-        ]
+            sql = f"SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ({marks})"
+            for experiment_id, key, value in self.db.fetch_all(conn, sql, tuple(part)):
+                tags[experiment_id].append(KeyValue(key=key, value=value))
+        return [_experiment(rows[i], tags.get(i, [])) for i in ids if i in rows]
 
     def get_experiment(self, experiment_id: int) -> Experiment:
         with self.db.read() as conn:
@@ -117,10 +132,12 @@ class ExperimentStore:
 
     def get_experiment_by_name(self, name: str) -> Experiment:
         with self.db.read() as conn:
-            row = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
-            if row is None:
+            found = self.db.fetch_all(
+                conn, self.db.sql("SELECT experiment_id FROM experiments WHERE name = ?"), (name,)
+            )
+            if not found:
                 raise ResourceDoesNotExist(f"Could not find experiment with name '{name}'")
-            return self._load_experiments(conn, [row.experiment_id])[0]
+            return self._load_experiments(conn, [found[0][0]])[0]
 
     def _set_stage(self, experiment_id: int, stage: str) -> None:
         t = now_ms()
