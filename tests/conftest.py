@@ -15,8 +15,8 @@ BACKENDS = ["sqlite", "postgres"]
 
 # The official client's telemetry thread, finding no internet here, gives up by deleting an environment
 # variable while `requests` iterates `os.environ` in another thread: a random request then fails with
-# KeyError '_MLFLOW_TELEMETRY_SESSION_ID' (in 4 of 22 runs of 8 concurrent client processes here). Tests never
-# send telemetry anyway; the bench sets the same for its clients.
+# KeyError '_MLFLOW_TELEMETRY_SESSION_ID' (in 4 of 22 runs of 8 concurrent client processes here).
+# Tests never send telemetry anyway; the bench sets the same for its clients.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
 

@@ -163,7 +163,8 @@ def page_response(field: str, items: list[Any], next_page_token: str | None) -> 
 
 
 # Store calls block on the database, so they run on these threads. A plain executor hop costs about
-# half of anyio's `to_thread.run_sync` (no capacity limiter or cancel scope), and every request pays it.
+# half of anyio's `to_thread.run_sync` (no capacity limiter or cancel scope); small reads and writes
+# may skip it (`run_read`, `run_write`).
 _STORE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="tracklet-store")
 
 
