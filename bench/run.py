@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.sizes import MODES, WORKLOADS, Sizes  # noqa: E402 - runnable as a script: the repo joins sys.path first
+from bench.servers import SERVER_NAMES_HELP  # noqa: E402 - runnable as a script: the repo joins sys.path first
+from bench.sizes import MODES, WORKLOADS, Sizes  # noqa: E402
 
 if TYPE_CHECKING:
     from bench.servers import Server
@@ -43,30 +44,23 @@ def _missing_modules(servers: list[str]) -> list[str]:
     return [m for m in needed if importlib.util.find_spec(m) is None]
 
 
+# What the benchmark venv holds besides the pinned MLflow and this checkout of tracklet (editable, with
+# its PostgreSQL and S3 extras): psutil for memory, httpx for tests/support/processes.py, and moto's S3
+# server (which runs on flask) for the `-pg` variants. MLflow reaches PostgreSQL through psycopg 3 too.
+BENCH_PACKAGES = (f"mlflow=={MLFLOW_VERSION}", "psutil", "httpx", "moto[s3]>=5.0", "flask>=2.3", "flask-cors>=4.0")
+
+
 def make_env(env_dir: Path) -> Path:
     """A virtualenv with the pinned MLflow and this checkout of tracklet (editable); reused when present."""
     python = env_dir / "bin" / "python"
     marker = env_dir / ".bench-ready"
-    want = f"mlflow=={MLFLOW_VERSION} repo={REPO}"
+    want = f"{' '.join(BENCH_PACKAGES)} repo={REPO}[postgres,s3]"
     if marker.exists() and marker.read_text() == want:
         return python
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
-    subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            f"mlflow=={MLFLOW_VERSION}",
-            "psutil",
-            "httpx",
-            "-e",
-            str(REPO),
-        ],
-        check=True,
-    )
+    install = [str(python), "-m", "pip", "install", "--quiet", *BENCH_PACKAGES, "-e", f"{REPO}[postgres,s3]"]
+    subprocess.run(install, check=True)
     marker.write_text(want)
     return python
 
@@ -93,15 +87,17 @@ def ensure_environment(args: argparse.Namespace) -> None:
 
 class Harness:
     def __init__(self, args: argparse.Namespace, sizes: Sizes) -> None:
-        from bench.servers import Server, ServerSpec
+        from bench.servers import ScaleOut, Server, ServerSpec
 
         self.args, self.sizes = args, sizes
         self.python = sys.executable
         self.own_workdir = not args.workdir
         self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tracklet-bench-"))
+        specs = [ServerSpec.parse(name) for name in args.servers]
+        self.scale_out = ScaleOut() if any(spec.store == "pg" for spec in specs) else None
         self.servers: list[Server] = [
-            Server(ServerSpec.parse(name), self.python, self.workdir / f"{i}-{name}")
-            for i, name in enumerate(args.servers)
+            Server(spec, self.python, self.workdir / f"{i}-{spec.name}", scale_out=self.scale_out)
+            for i, spec in enumerate(specs)
         ]
         self.state: dict[str, dict[str, Any]] = {s.spec.name: {} for s in self.servers}
         self.results: dict[str, Any] = {
@@ -188,6 +184,9 @@ class Harness:
         from bench.servers import MemorySampler
 
         sampler = MemorySampler(self.servers)
+        if self.scale_out is not None:
+            print("starting PostgreSQL and an S3 server (moto) for the -pg variants ...", flush=True)
+            self.scale_out.start()
         try:
             for server in self.servers:
                 print(f"starting {server.spec.name} ...", flush=True)
@@ -216,6 +215,8 @@ class Harness:
                     artifact_mb=disk["artifact_bytes"] / 2**20,
                     populate=self.state[server.spec.name].get("populate"),
                 )
+            if self.scale_out is not None:
+                self.scale_out.stop()
             if not self.args.keep:
                 for server in self.servers:
                     server.cleanup()
@@ -476,8 +477,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         default="tracklet,mlflow",
-        help="comma-separated servers; the first is compared to the second. Variants: tracklet, "
-        "mlflow, tracklet-w2, mlflow-w1 (-wN = N workers). Default: tracklet,mlflow",
+        help=f"comma-separated servers; the first is compared to the second. Variants: {SERVER_NAMES_HELP}. "
+        "Default: tracklet,mlflow",
     )
     p.add_argument("--out", default="", help="results JSON (default bench/results/<date>-<mode>.json)")
     p.add_argument(

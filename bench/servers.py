@@ -2,6 +2,10 @@
 
 Memory is the resident set (RSS) summed over the whole process tree (MLflow runs a CLI parent,
 a uvicorn master and workers); shared pages are counted once per process, as `ps` does.
+
+A `-pg` variant stores metadata in PostgreSQL and artifacts in S3 (`ScaleOut`: one throwaway
+PostgreSQL cluster and one S3-protocol server on loopback, shared by every server of the run, each
+server with its own database and bucket). Their processes are not part of a server's memory.
 """
 
 from __future__ import annotations
@@ -15,25 +19,91 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bench.proctree import stop_tree, tree_rss
+
+SERVER_NAMES_HELP = "tracklet, mlflow, then -pg (PostgreSQL + S3) and/or -wN (N workers): tracklet-pg-w4, mlflow-w1"
 
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """A server variant: `tracklet`, `mlflow`, or either with `-wN` for N workers (`mlflow-w1`)."""
+    """A server variant: `tracklet` or `mlflow`, optionally `-pg` (PostgreSQL + S3) then `-wN` (N workers)."""
 
     name: str
     kind: str
     workers: int | None = None
+    store: str = "sqlite"  # "sqlite" (+ local artifacts) or "pg" (PostgreSQL + S3)
 
     @classmethod
     def parse(cls, text: str) -> ServerSpec:
-        kind, _, rest = text.partition("-w")
-        if kind not in ("tracklet", "mlflow") or (rest and not rest.isdigit()):
-            raise ValueError(f"unknown server {text!r}: use tracklet, mlflow, tracklet-w2, mlflow-w1 ...")
-        return cls(text, kind, int(rest) if rest else None)
+        kind, *options = text.split("-")
+        store = "pg" if options[:1] == ["pg"] else "sqlite"
+        options = options[1:] if store == "pg" else options
+        workers = options[0][1:] if len(options) == 1 and options[0].startswith("w") else None
+        if kind not in ("tracklet", "mlflow") or len(options) > 1 or (options and not (workers or "").isdigit()):
+            raise ValueError(f"unknown server {text!r}: use {SERVER_NAMES_HELP}")
+        return cls(text, kind, int(workers) if workers else None, store)
+
+
+class ScaleOut:
+    """PostgreSQL and an S3-protocol server on loopback for the `-pg` variants: one database and bucket each.
+
+    The same throwaway services the test suite uses (tests/support/processes.py): PostgreSQL via
+    initdb/pg_ctl (as the `postgres` user when run as root), moto's standalone S3 server.
+    """
+
+    def __init__(self) -> None:
+        from tests.support.processes import MotoS3, ThrowawayPostgres
+
+        self.postgres = ThrowawayPostgres()
+        self.s3 = MotoS3()
+
+    def start(self) -> ScaleOut:
+        self.postgres.start()
+        try:
+            self.s3.start()
+        except Exception:
+            self.postgres.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        try:
+            self.s3.stop()
+        finally:
+            self.postgres.stop()
+
+    def provision(self, name: str) -> tuple[str, str]:
+        """A fresh database and bucket for one server: (backend store URI, artifacts destination)."""
+        slug = "bench_" + "".join(c if c.isalnum() else "_" for c in name)
+        # psycopg 3 for both: SQLAlchemy (and so MLflow) takes the `+psycopg` driver as tracklet does.
+        uri = self.postgres.create_database(slug).replace("postgresql://", "postgresql+psycopg://")
+        bucket = slug.replace("_", "-")
+        self.s3.create_bucket(bucket)
+        return uri, f"s3://{bucket}/artifacts"
+
+    def env(self) -> dict[str, str]:
+        # boto3 reads AWS_ENDPOINT_URL; MLflow's S3 artifact repository reads MLFLOW_S3_ENDPOINT_URL.
+        return {**self.s3.env(), "MLFLOW_S3_ENDPOINT_URL": self.s3.url}
+
+    def database_bytes(self, uri: str) -> int:
+        import psycopg
+
+        with psycopg.connect(uri.replace("+psycopg", "")) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
+    def bucket_bytes(self, destination: str) -> int:
+        import boto3
+
+        bucket = destination.removeprefix("s3://").split("/", 1)[0]
+        s3: Any = boto3.client("s3", endpoint_url=self.s3.url, **_MOTO_CREDENTIALS)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sum(obj["Size"] for page in pages for obj in page.get("Contents", []))
+
+
+_MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
 def free_port() -> int:
@@ -51,6 +121,9 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     startup_s: float = 0.0
     samples: list[tuple[float, int]] = field(default_factory=list)
+    scale_out: ScaleOut | None = None  # the PostgreSQL + S3 services of a `-pg` variant
+    backend_uri: str = ""
+    artifacts_destination: str = ""
     _log: IO[bytes] | None = None
 
     @property
@@ -62,7 +135,6 @@ class Server:
         return self.folder / f"{self.spec.kind}.db"
 
     def command(self) -> list[str]:
-        db = f"sqlite:///{self.db_path}"
         if self.spec.kind == "tracklet":
             launcher = [self.python, "-m", "tracklet"]
         else:
@@ -72,8 +144,8 @@ class Server:
         cmd = [
             *launcher, "server",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--backend-store-uri", db,
-            "--artifacts-destination", str(self.folder / "artifacts"),
+            "--backend-store-uri", self.backend_uri or f"sqlite:///{self.db_path}",
+            "--artifacts-destination", self.artifacts_destination or str(self.folder / "artifacts"),
         ]  # fmt: skip
         if self.spec.workers is not None:
             cmd += ["--workers", str(self.spec.workers)]
@@ -89,6 +161,11 @@ class Server:
             MLFLOW_DISABLE_TELEMETRY="true",
             DO_NOT_TRACK="true",
         )
+        if self.spec.store == "pg":
+            if self.scale_out is None:
+                raise RuntimeError(f"{self.spec.name} needs PostgreSQL and S3 (ScaleOut)")
+            self.backend_uri, self.artifacts_destination = self.scale_out.provision(self.spec.name)
+            env.update(self.scale_out.env())
         self._log = (self.folder / "server.log").open("wb")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -128,6 +205,11 @@ class Server:
         return max((rss for t, rss in self.samples if t0 <= t <= t1), default=0)
 
     def disk_bytes(self) -> dict[str, int]:
+        if self.scale_out is not None and self.backend_uri:
+            return {
+                "db_bytes": self.scale_out.database_bytes(self.backend_uri),
+                "artifact_bytes": self.scale_out.bucket_bytes(self.artifacts_destination),
+            }
         db = sum(p.stat().st_size for p in self.folder.glob(self.db_path.name + "*"))
         art = sum(p.stat().st_size for p in (self.folder / "artifacts").rglob("*") if p.is_file())
         return {"db_bytes": db, "artifact_bytes": art}

@@ -18,33 +18,21 @@ REPO = Path(__file__).resolve().parent.parent
 REQUIRED = ("log_metric", "log_batch", "create_runs", "search", "history", "artifacts", "concurrency", "ui")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_bench_smoke_every_workload_verifies_on_both_servers(tmp_path: Path) -> None:
+def run_smoke(tmp_path: Path, *options: str) -> dict:
     out = tmp_path / "smoke.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "run.py"),
-            "--smoke",
-            "--out",
-            str(out),
-            "--workdir",
-            str(tmp_path / "servers"),
-        ],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=880,
-    )
+    cmd = [sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--out", str(out), *options]
+    cmd += ["--workdir", str(tmp_path / "servers")]
+    proc = subprocess.run(cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=880)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    results = json.loads(out.read_text())
-    servers = results["meta"]["servers"]
-    assert servers == ["tracklet", "mlflow"]
+    return json.loads(out.read_text())
+
+
+def assert_every_workload_verified(results: dict, servers: list[str]) -> None:
+    assert results["meta"]["servers"] == servers
     for name in servers:
         assert results["servers"][name]["startup_s"] > 0
         assert results["servers"][name]["idle_rss_mb"] > 0
+        assert results["servers"][name]["db_mb"] > 0
     for workload in REQUIRED:
         for name in servers:
             assert results["verification"][workload][name] is True, (
@@ -55,3 +43,50 @@ def test_bench_smoke_every_workload_verifies_on_both_servers(tmp_path: Path) -> 
     verdicts = results["verification"].get("tracklet_client", {})
     assert False not in verdicts.values()
     assert results["ok"] and not results["failures"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_bench_smoke_every_workload_verifies_on_both_servers(tmp_path: Path) -> None:
+    assert_every_workload_verified(run_smoke(tmp_path), ["tracklet", "mlflow"])
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(900)
+def test_bench_smoke_scale_out_both_servers_on_postgresql_and_s3(tmp_path: Path) -> None:
+    """`-pg` variants: one throwaway PostgreSQL and one S3 server on loopback, a database and bucket each."""
+    servers = ["tracklet-pg-w2", "mlflow-pg"]
+    results = run_smoke(tmp_path, "--servers", ",".join(servers))
+    assert_every_workload_verified(results, servers)
+    for name in servers:
+        command = results["servers"][name]["command"]
+        assert command[command.index("--backend-store-uri") + 1].startswith("postgresql+psycopg://")
+        assert command[command.index("--artifacts-destination") + 1].startswith("s3://")
+        # Artifacts landed in the bucket (the big file alone is 1 MB in smoke sizes).
+        assert results["servers"][name]["artifact_mb"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "store", "workers"),
+    [
+        ("tracklet", "tracklet", "sqlite", None),
+        ("mlflow-w1", "mlflow", "sqlite", 1),
+        ("tracklet-pg", "tracklet", "pg", None),
+        ("tracklet-pg-w4", "tracklet", "pg", 4),
+    ],
+)
+def test_server_variant_names(name: str, kind: str, store: str, workers: int | None) -> None:
+    from bench.servers import ServerSpec
+
+    assert ServerSpec.parse(name) == ServerSpec(name, kind, workers, store)
+
+
+@pytest.mark.parametrize(
+    "name", ["mysql", "tracklet-w", "tracklet-wx", "tracklet-w2-pg", "mlflow-s3", "tracklet-pg-w2-w3"]
+)
+def test_unknown_server_variants_are_refused(name: str) -> None:
+    from bench.servers import ServerSpec
+
+    with pytest.raises(ValueError, match="unknown server"):
+        ServerSpec.parse(name)
