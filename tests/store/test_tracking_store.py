@@ -132,6 +132,30 @@ def test_history_is_ordered_by_timestamp_then_step_and_ignores_exact_duplicates(
     assert token is None
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["one-metric", "with-nan-and-two-metrics"])
+def test_a_big_batch_logged_again_with_new_points_keeps_every_point_once(store: Store, mixed: bool) -> None:
+    """A client retrying a batch of thousands (on PostgreSQL, batches this big are copied in: a repeated
+    point must neither fail the batch nor be stored twice, and the new points of the retry still land)."""
+    run_id = _run(store)
+
+    def batch(steps: range) -> list[MetricPoint]:
+        points = [MetricPoint("m", float(i) / 7, 1000 + i, i) for i in steps]
+        if mixed:
+            points += [MetricPoint("n", math.nan if i % 3 == 0 else float(i), 1000 + i, i) for i in steps]
+        return points
+
+    store.log_batch(run_id, batch(range(0, 1500)), [], [])
+    store.log_batch(run_id, batch(range(1000, 2500)), [], [])  # 500 repeated points, 1,000 new
+    history = store.get_metric_history(run_id, "m", None, None)[0]
+    assert [(p.step, p.value) for p in history] == [(i, float(i) / 7) for i in range(2500)]
+    latest = {m.key: (m.step, m.value) for m in store.get_run(run_id).data.metrics}
+    assert latest["m"] == (2499, 2499 / 7)
+    if mixed:
+        n = store.get_metric_history(run_id, "n", None, None)[0]
+        assert [p.step for p in n] == list(range(2500))
+        assert [p.value for p in n if p.step % 3 == 0] == ["NaN"] * 834
+
+
 def test_history_pages_with_an_opaque_token(store: Store) -> None:
     run_id = _run(store)
     store.log_batch(run_id, [MetricPoint("m", float(i), i, i) for i in range(25)], [], [])

@@ -15,7 +15,7 @@ import base64
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache, partial
 from itertools import chain, repeat
 from operator import itemgetter
@@ -28,7 +28,7 @@ from tracklet.entities import Metric
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store import tiles
-from tracklet.store._util import chunks, execute_flat, execute_rows
+from tracklet.store._util import chunks, execute_flat
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
 from tracklet.store.histories import in_history
@@ -48,9 +48,13 @@ class MetricPoint(msgspec.Struct, frozen=True):
 
 
 _POINT_COLUMNS = ("history_id", "timestamp", "step", "value", "is_nan")
+_POINT_TYPES = ("int8", "int8", "int8", "float8", "bool")
 _LATEST_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "is_nan", "n_points")
 # Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
 _ROWS_PER_STATEMENT = 500
+# From this many points on PostgreSQL, COPY (`Database.copy_new_rows`); below it, a multi-row INSERT whose
+# short text psycopg parses once and caches.
+_COPY_FROM_POINTS = 100
 
 
 @cache
@@ -62,6 +66,16 @@ def _values_sql(engine: Engine, columns: tuple[str, ...], n_rows: int) -> str:
 
 def _insert_points_sql(engine: Engine, n_rows: int) -> str:
     return f"INSERT INTO metrics {_values_sql(engine, _POINT_COLUMNS, n_rows)} ON CONFLICT DO NOTHING"
+
+
+def _insert_points(conn: Connection, rows: Iterable[tuple], n_rows: int) -> None:  # type: ignore[type-arg]
+    """The history rows (history_id, timestamp, step, value, is_nan); exact duplicates of stored points are
+    ignored. Big batches on PostgreSQL are copied in, unless one of them is a duplicate (a client's retry)."""
+    if n_rows >= _COPY_FROM_POINTS and conn.dialect.name != "sqlite":
+        rows = list(rows)
+        if Database.copy_new_rows(conn, "metrics", _POINT_COLUMNS, _POINT_TYPES, rows):
+            return
+    execute_flat(conn, _insert_points_sql, tuple(chain.from_iterable(rows)), len(_POINT_COLUMNS), _ROWS_PER_STATEMENT)
 
 
 def _newer(column: str) -> str:
@@ -179,8 +193,7 @@ def write_columns(
     key = keys[0]
     step, timestamp, value = max(zip(steps, timestamps, values, strict=True))  # the newest: largest (step, ts, value)
     n_after, history_id = _upsert_latest(conn, [(run_id, key, timestamp, step, value, False, n)])[key]
-    points = chain.from_iterable(zip(repeat(history_id, n), timestamps, steps, values, repeat(False, n), strict=True))
-    execute_flat(conn, _insert_points_sql, tuple(points), len(_POINT_COLUMNS), _ROWS_PER_STATEMENT)
+    _insert_points(conn, zip(repeat(history_id, n), timestamps, steps, values, repeat(False, n), strict=True), n)
     tiles.update(conn, run_id, [tiles.Series(key, steps, timestamps, values)], {key: (n_after - n, n_after)})
 
 
@@ -213,7 +226,7 @@ def _write_mixed(
     # Sorted by key: concurrent batches into one run then lock the rows in the same order (no deadlock).
     written = _upsert_latest(conn, [(*latest[key], in_batch[key]) for key in sorted(latest)])
     points = [(written[key][1], timestamp, step, value, is_nan) for _, key, timestamp, step, value, is_nan in rows]
-    execute_rows(conn, _insert_points_sql, points, _ROWS_PER_STATEMENT)
+    _insert_points(conn, points, len(points))
     series = tiles.series_of(keys, timestamps, steps, [v for v, _ in stored], [nan for _, nan in stored])
     tiles.update(conn, run_id, series, {key: (written[key][0] - k, written[key][0]) for key, k in in_batch.items()})
 
