@@ -6,14 +6,16 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import cache
 from itertools import chain
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Engine, Select
 
 from tracklet.entities import KeyValue
 from tracklet.store import search
 from tracklet.store.database import Database
+from tracklet.store.dialects import positional
 
 T = TypeVar("T")
 
@@ -43,6 +45,32 @@ def group_key_values(rows: Iterable[Any], owner: str = "run_uuid") -> dict[Any, 
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@cache
+def values_sql(engine: Engine, columns: tuple[str, ...], n_rows: int) -> str:
+    """`(a, b) VALUES (?, ?), (?, ?)…` for n rows, in this driver's bind style."""
+    mark = positional(engine)
+    row = "(" + ", ".join([mark] * len(columns)) + ")"
+    return f"({', '.join(columns)}) VALUES " + ", ".join([row] * n_rows)
+
+
+@cache
+def _insert_sql(engine: Engine, table: str, columns: tuple[str, ...], n_rows: int, tail: str) -> str:
+    return f"INSERT INTO {table} {values_sql(engine, columns, n_rows)} {tail}"
+
+
+def insert_rows(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], tail: str = ""
+) -> list[tuple[Any, ...]]:
+    """Small hot-path inserts (a run's tags, a batch's params): one multi-row statement per 500 rows, not
+    the driver's executemany (a statement per row on SQLite, a pipeline with its own sync on PostgreSQL).
+    `tail` follows the VALUES (`ON CONFLICT …`, `RETURNING …`); the rows it returns are returned."""
+    returned: list[tuple[Any, ...]] = []
+    for part in chunks(rows, 500):
+        sql = _insert_sql(conn.engine, table, columns, len(part), tail)
+        returned += Database.run(conn, sql, tuple(chain.from_iterable(part)))
+    return returned
 
 
 def execute_flat(

@@ -133,12 +133,6 @@ class Database:
             return list(cursor.fetchall()) if cursor.description is not None else []
 
     @staticmethod
-    def run_many(conn: Connection, sql: str, rows: list[tuple]) -> None:  # type: ignore[type-arg]
-        """`run` for one statement over many rows (the driver's executemany)."""
-        with _driver_cursor(conn) as cursor:
-            cursor.executemany(dialects.driver_sql(conn, sql), rows)
-
-    @staticmethod
     def copy_new_rows(
         conn: Connection, table: str, columns: tuple[str, ...], types: tuple[str, ...], rows: list[tuple]
     ) -> bool:  # type: ignore[type-arg]

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 
 from tracklet.errors import InvalidParameterValue
@@ -34,8 +37,34 @@ def engine_for(uri: str) -> Engine:
         return _sqlite_engine(uri)
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
-        return create_engine(url, pool_size=_POOL_SIZE, max_overflow=_MAX_OVERFLOW, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=_POOL_SIZE, max_overflow=_MAX_OVERFLOW)
+        _ping_when_idle(engine)
+        return engine
     raise InvalidParameterValue(f"Unsupported backend store URI {uri!r}: use sqlite:///… or postgresql://…")
+
+
+# A pooled PostgreSQL connection unused for this long is pinged before use (a database restart or an idle
+# timeout may have closed it); a busy one is not: a ping per request was a tenth of a run's creation.
+_PING_IDLE_AFTER_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, only for connections that sat idle: a dead one is replaced at checkout
+    (raising `DisconnectionError` there makes the pool connect afresh). A connection that dies while in
+    use fails its request, and SQLAlchemy then recycles every older connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", math.inf) < _PING_IDLE_AFTER_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as err:
+            raise DisconnectionError("a pooled connection was closed by the database") from err
 
 
 # Upserts with RETURNING (the points counted per history) and row values need SQLite 3.35 (2021).
@@ -106,7 +135,7 @@ def driver_cursor(conn: Connection) -> Any:
         return conn.connection.cursor()
     import psycopg
 
-    cursor = psycopg.RawCursor(conn.connection.dbapi_connection)  # type: ignore[arg-type]
+    cursor = psycopg.RawCursor(conn.connection.dbapi_connection)  # type: ignore[call-overload]
     cursor.format = psycopg.pq.Format.BINARY
     return cursor
 

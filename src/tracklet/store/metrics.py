@@ -28,7 +28,7 @@ from tracklet.entities import Metric
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import schema as s
 from tracklet.store import tiles
-from tracklet.store._util import chunks, execute_flat
+from tracklet.store._util import chunks, execute_flat, values_sql
 from tracklet.store.database import Database
 from tracklet.store.dialects import positional
 from tracklet.store.histories import in_history
@@ -57,15 +57,8 @@ _ROWS_PER_STATEMENT = 500
 _COPY_FROM_POINTS = 100
 
 
-@cache
-def _values_sql(engine: Engine, columns: tuple[str, ...], n_rows: int) -> str:
-    mark = positional(engine)
-    row = "(" + ", ".join([mark] * len(columns)) + ")"
-    return f"({', '.join(columns)}) VALUES " + ", ".join([row] * n_rows)
-
-
 def _insert_points_sql(engine: Engine, n_rows: int) -> str:
-    return f"INSERT INTO metrics {_values_sql(engine, _POINT_COLUMNS, n_rows)} ON CONFLICT DO NOTHING"
+    return f"INSERT INTO metrics {values_sql(engine, _POINT_COLUMNS, n_rows)} ON CONFLICT DO NOTHING"
 
 
 def _insert_points(conn: Connection, rows: Iterable[tuple], n_rows: int) -> None:  # type: ignore[type-arg]

@@ -29,13 +29,14 @@ from tracklet.entities import (
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import dialects
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, now_ms, time_ordered_id
+from tracklet.store._util import chunks, insert_rows, now_ms, time_ordered_id
 from tracklet.store.database import Database
 from tracklet.store.metrics import MetricLike, read_history, write_columns, write_points
 from tracklet.store.run_names import generate_run_name
 from tracklet.store.sampling import sample_history
 
 RUN_NAME_TAG = "mlflow.runName"
+_KEY_VALUE_COLUMNS = ("run_uuid", "key", "value")  # params and tags
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 # Bulk loads read children of at most this many runs per IN (...) list (well under SQLite's and
 # PostgreSQL's bind-parameter limits).
@@ -197,11 +198,7 @@ class RunStore:
                 ),
                 (run_id, experiment_id, name, user_id, start_time, _artifact_uri(location, run_id)),
             )
-            self.db.run_many(
-                conn,
-                self.db.sql("INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)"),
-                [(run_id, k, v) for k, v in tag_map.items()],
-            )
+            insert_rows(conn, "tags", _KEY_VALUE_COLUMNS, [(run_id, k, v) for k, v in tag_map.items()])
         # A new run holds exactly what was just written: no need to read it back.
         info = RunInfo(
             run_id=run_id,
@@ -258,31 +255,29 @@ class RunStore:
         if not tags:
             return
         last = {t.key: t.value for t in tags}  # the last value of a key in one batch wins
-        self.db.run_many(
-            conn,
-            self.db.sql(
-                "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"
-            ),
-            [(run_id, k, v) for k, v in last.items()],
+        rows = [(run_id, k, v) for k, v in last.items()]
+        insert_rows(
+            conn, "tags", _KEY_VALUE_COLUMNS, rows, "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"
         )
         if RUN_NAME_TAG in last:
             conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(name=last[RUN_NAME_TAG]))
 
     def _insert_params(self, conn: Connection, run_id: str, params: list[KeyValue]) -> None:
+        """New params are inserted; one logged again with its value is left alone; one logged again with
+        another value fails the whole batch (MLflow's rule, and its messages). The insert comes first: a
+        batch of new params (the usual case) costs one statement."""
         if not params:
             return
-        keys = [p.key for p in params]
-        existing = dict(
-            self.db.fetch_all(
-                conn,
-                self.db.sql(
-                    f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({', '.join('?' * len(keys))})"
-                ),
-                (run_id, *keys),
-            )
-        )
-        changed = [p for p in params if p.key in existing and existing[p.key] != p.value]
+        rows = [(run_id, p.key, p.value) for p in params]
+        inserted = insert_rows(conn, "params", _KEY_VALUE_COLUMNS, rows, "ON CONFLICT DO NOTHING RETURNING key")
+        if len(inserted) == len(params):
+            return
+        new = {key for (key,) in inserted}
+        again = [p for p in params if p.key not in new]
+        marks = self.db.marks(len(again))
+        sql = self.db.sql(f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({marks})")
+        existing = dict(self.db.fetch_all(conn, sql, (run_id, *(p.key for p in again))))
+        changed = [p for p in again if existing[p.key] != p.value]
         if len(changed) == 1:
             p = changed[0]
             raise InvalidParameterValue(
@@ -293,13 +288,6 @@ class RunStore:
             listing = [{"key": p.key, "old_value": existing[p.key], "new_value": p.value} for p in changed]
             raise InvalidParameterValue(
                 f"Changing param values is not allowed. Params were already logged='{listing}' for run ID='{run_id}'."
-            )
-        new = [(run_id, p.key, p.value) for p in params if p.key not in existing]
-        if new:
-            self.db.run_many(
-                conn,
-                self.db.sql("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                new,
             )
 
     def log_batch(
