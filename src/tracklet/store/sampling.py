@@ -40,8 +40,6 @@ from tracklet.store.tiles import LEVELS, shift
 _TILE_COST, _POINT_COST = 3, 1
 # A tile holding more points than this (many points per step) makes an OFFSET scan too long: exact path.
 _MAX_TILE_POINTS = 16_384
-# Sub-selects per UNION ALL statement: SQLite allows at most 500 terms in a compound SELECT.
-_PICKS_PER_STATEMENT = 400
 _ORDER = "step, timestamp, value, is_nan"
 _ORDER_DESC = "step DESC, timestamp DESC, value DESC, is_nan DESC"
 
@@ -170,6 +168,15 @@ def _sample_from_tiles(
     return _fetch_picks(conn, history_id, located)
 
 
+# PostgreSQL: every pick at once, one index range scan each (`_pick_sql` with the tile's bounds as columns).
+_LATERAL_PICKS_SQL = (
+    "SELECT v.j, p.timestamp, p.step, p.value, p.is_nan FROM unnest(%s::int8[], %s::int8[], %s::int8[], "
+    "%s::int8[], %s::int8[], %s::int8[]) AS v(j, min_ts, max_ts, lo, hi, skip) CROSS JOIN LATERAL ("
+    "SELECT timestamp, step, value, is_nan FROM metrics WHERE history_id = %s AND timestamp >= v.min_ts "
+    f"AND timestamp <= v.max_ts AND step >= v.lo AND step <= v.hi ORDER BY {_ORDER} LIMIT 1 OFFSET v.skip) AS p"
+)
+
+
 def _tile_where(history_id: int, tile: _Tile) -> str:
     # The history's id inline: a statement per pick, and the id looked up once (in `_sample_from_tiles`).
     return (
@@ -193,8 +200,8 @@ def _pick_sql(history_id: int, j: int, tile: _Tile, offset: int) -> str:
 
 def _fetch_picks(conn: Connection, history_id: int, located: Sequence[tuple[_Tile, int]]) -> list[Row]:
     """The point at each (tile, offset) (offset -1: the tile's last point). SQLite runs in-process, so
-    one statement per pick is cheapest (a UNION ALL of them is 3x slower); PostgreSQL gets many per
-    statement to save round trips."""
+    one statement per pick is cheapest (a UNION ALL of them is 3x slower); PostgreSQL gets one statement
+    of a fixed text, the picks as arrays joined laterally (a UNION ALL of 320 picks took 0.2 s to plan)."""
     found: list[tuple] = []  # type: ignore[type-arg]
     if conn.engine.dialect.name == "sqlite":
         cursor = conn.connection.cursor()
@@ -204,13 +211,19 @@ def _fetch_picks(conn: Connection, history_id: int, located: Sequence[tuple[_Til
         finally:
             cursor.close()
     else:
-        for start in range(0, len(located), _PICKS_PER_STATEMENT):
-            part = located[start : start + _PICKS_PER_STATEMENT]
-            sql = " UNION ALL ".join(
-                f"SELECT * FROM ({_pick_sql(history_id, start + j, tile, offset)}) AS p{j}"
-                for j, (tile, offset) in enumerate(part)
-            )
-            found.extend(Database.fetch_all(conn, sql, ()))
+        forward = [(j, tile, offset) for j, (tile, offset) in enumerate(located) if offset >= 0]
+        columns = [
+            [j for j, _, _ in forward],
+            [tile.min_ts for _, tile, _ in forward],
+            [tile.max_ts for _, tile, _ in forward],
+            [tile.lo for _, tile, _ in forward],
+            [tile.hi for _, tile, _ in forward],
+            [offset for _, _, offset in forward],
+        ]
+        found.extend(Database.fetch_all(conn, _LATERAL_PICKS_SQL, (*columns, history_id)))
+        for j, (tile, offset) in enumerate(located):
+            if offset < 0:
+                found.extend(Database.fetch_all(conn, _pick_sql(history_id, j, tile, offset), ()))
     rows: list[Row] = [tuple(r[1:]) for r in sorted(found)]  # type: ignore[misc]
     # An offset past a tile's real end (a duplicate counted twice) finds nothing, or the point another
     # pick found: the sample stays in order, without repeats.
