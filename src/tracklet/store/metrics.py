@@ -4,9 +4,10 @@ A batch is reduced in Python to one candidate per key, then written with two sta
 of `latest_metrics` that only replaces a row's point when the new (step, timestamp, value) is larger,
 counts the points logged per key (which decides when a history gets chart tiles: `tiles.update` writes
 them last, in the same transaction) and gives each history's integer id (a new history gets its id
-there); then an INSERT of all points under those ids (exact duplicates ignored by the primary key).
+there); then an INSERT of all points under those ids (exact duplicates ignored by the primary key;
+on PostgreSQL a batch of 100 points or more is COPYed in instead, `_insert_points`).
 These statements are the hottest path of the server, so they are written as SQL text
-(identical on SQLite and PostgreSQL apart from bind markers) and sent with the driver's executemany.
+(identical on SQLite and PostgreSQL apart from bind markers) and sent straight through the driver.
 """
 
 from __future__ import annotations
