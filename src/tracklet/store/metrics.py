@@ -53,8 +53,8 @@ _POINT_TYPES = ("int8", "int8", "int8", "float8", "bool")
 _LATEST_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "is_nan", "n_points")
 # Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
 _ROWS_PER_STATEMENT = 500
-# From this many points on PostgreSQL, COPY (`Database.copy_new_rows`); below it, a multi-row INSERT whose
-# short text psycopg parses once and caches.
+# From this many points on PostgreSQL, COPY (`Database.copy_new_rows`); below it, a multi-row INSERT (its
+# savepoint makes COPY dearer for 20 points: 0.45 against 0.40 ms; at 100 it wins, 0.64 against 0.95 ms).
 _COPY_FROM_POINTS = 100
 
 
