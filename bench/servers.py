@@ -19,7 +19,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from bench.proctree import stop_tree, tree_rss
 
@@ -95,15 +95,9 @@ class ScaleOut:
         return int(row[0]) if row else 0
 
     def bucket_bytes(self, destination: str) -> int:
-        import boto3
-
         bucket = destination.removeprefix("s3://").split("/", 1)[0]
-        s3: Any = boto3.client("s3", endpoint_url=self.s3.url, **_MOTO_CREDENTIALS)
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        pages = self.s3.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
         return sum(obj["Size"] for page in pages for obj in page.get("Contents", []))
-
-
-_MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
 def free_port() -> int:

@@ -183,11 +183,15 @@ class MotoS3:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def create_bucket(self, name: str) -> None:
+    def client(self):  # type: ignore[no-untyped-def]
+        """A boto3 S3 client for this server."""
         import boto3
 
-        boto3.client("s3", endpoint_url=self.url, aws_access_key_id="testing", aws_secret_access_key="testing",
-                     region_name="us-east-1").create_bucket(Bucket=name)  # fmt: skip
+        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name="us-east-1")  # fmt: skip
+
+    def create_bucket(self, name: str) -> None:
+        self.client().create_bucket(Bucket=name)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -66,31 +66,30 @@ def insert_rows(
     """Small hot-path inserts (a run's tags, a batch's params): one multi-row statement per 500 rows, not
     the driver's executemany (a statement per row on SQLite, a pipeline with its own sync on PostgreSQL).
     `tail` follows the VALUES (`ON CONFLICT …`, `RETURNING …`); the rows it returns are returned."""
-    returned: list[tuple[Any, ...]] = []
-    for part in chunks(rows, 500):
-        sql = _insert_sql(conn.engine, table, columns, len(part), tail)
-        returned += Database.run(conn, sql, tuple(chain.from_iterable(part)))
-    return returned
+    return execute_rows(conn, lambda engine, n: _insert_sql(engine, table, columns, n, tail), rows, 500)
 
 
 def execute_flat(
     conn: Connection, make_sql: Callable[[Any, int], str], values: tuple[Any, ...], width: int, per_statement: int
-) -> None:
+) -> list[tuple[Any, ...]]:
     """Hot-path writes: rows given flat (`width` values a row, no tuple built per row) as multi-row
     statements of at most `per_statement` rows, `make_sql(engine, n_rows)` giving the SQL text for n
-    rows, the values bound positionally through the driver."""
+    rows, the values bound positionally through the driver. Returns the rows the statements return."""
     step = width * per_statement
+    returned: list[tuple[Any, ...]] = []
     for start in range(0, len(values), step):
         part = values[start : start + step]
-        Database.run(conn, make_sql(conn.engine, len(part) // width), part)
+        returned += Database.run(conn, make_sql(conn.engine, len(part) // width), part)
+    return returned
 
 
 def execute_rows(
     conn: Connection, make_sql: Callable[[Any, int], str], rows: list[tuple[Any, ...]], per_statement: int
-) -> None:
+) -> list[tuple[Any, ...]]:
     """`execute_flat` for rows given as tuples (all of one width)."""
-    if rows:
-        execute_flat(conn, make_sql, tuple(chain.from_iterable(rows)), len(rows[0]), per_statement)
+    if not rows:
+        return []
+    return execute_flat(conn, make_sql, tuple(chain.from_iterable(rows)), len(rows[0]), per_statement)
 
 
 def read_page(
