@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -161,11 +162,35 @@ def insert(engine: Engine, table: Any) -> Any:
     return postgresql.insert(table)
 
 
-def json_key_values(engine: Engine, table: str) -> str:
-    """SELECT of `run_uuid` and a JSON array `[{"key": …, "value": …}, …]` per run of `table`, as text,
-    for run ids given as `{in_ids}`: building JSON in the database spares a Python object per row."""
+def rows_of_runs(engine: Engine, table: str, columns: str, run_ids: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+    """SELECT of `columns` from the rows of `table` that belong to these runs, and its arguments: how a page
+    of runs reads its children.
+
+    On PostgreSQL the ids go as one array, each probing the table's (run_uuid, …) primary key: given an IN
+    list of 1,000 ids, or a join with them, it estimates them as a share of the table and reads all of it once
+    that share passes a few percent (params of a 1,000-run page in a database of 20,000 runs: 22 ms scanned,
+    10 ms probed), a cost that grows with the database, not with the page. `OFFSET 0` keeps the per-id
+    subquery from being flattened into such a join."""
+    if engine.dialect.name == "sqlite":
+        return f"SELECT {columns} FROM {table} WHERE run_uuid IN ({', '.join('?' * len(run_ids))})", tuple(run_ids)
+    one_run = f"SELECT {columns} FROM {table} WHERE {table}.run_uuid = ids.id OFFSET 0"
+    return f"SELECT found.* FROM unnest(%s::varchar[]) AS ids(id) CROSS JOIN LATERAL ({one_run}) AS found", (
+        list(run_ids),
+    )
+
+
+def json_key_values(engine: Engine, table: str, run_ids: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+    """SELECT of `run_uuid` and a JSON array `[{"key": …, "value": …}, …]` per run of `table` (NULL or no row
+    for a run with none), as text, and its arguments: building JSON in the database spares a Python object
+    per row."""
     if engine.dialect.name == "sqlite":
         array = "json_group_array(json_object('key', key, 'value', value))"
-    else:
-        array = "json_agg(json_build_object('key', key, 'value', value))::text"
-    return f"SELECT run_uuid, {array} FROM {table} WHERE {{in_ids}} GROUP BY run_uuid"
+        sql, args = rows_of_runs(engine, table, f"run_uuid, {array}", run_ids)
+        return f"{sql} GROUP BY run_uuid", args
+    # Spliced from `to_json` strings (which escape them): a quarter cheaper than json_agg(json_build_object(…)),
+    # and compact (json_agg writes `"key" : "v"`). One aggregate per run id, found through the primary key, which
+    # also spares sorting 10,000 rows by run id for a GROUP BY (see `rows_of_runs`).
+    pair = """'{"key":' || to_json(key)::text || ',"value":' || to_json(value)::text || '}'"""
+    array = f"'[' || string_agg({pair}, ',') || ']'"
+    one_run = f"SELECT {array} FROM {table} WHERE {table}.run_uuid = ids.id"
+    return f"SELECT id, ({one_run}) FROM unnest(%s::varchar[]) AS ids(id)", (list(run_ids),)

@@ -78,9 +78,14 @@ class RunStore:
         """The `_INFO_COLUMNS` of these runs, in this order; unknown ids are left out."""
         found: dict[str, Sequence[Any]] = {}
         for ids in chunks(list(run_ids), _LOAD_CHUNK):
-            sql = f"SELECT {_INFO_COLUMNS} FROM runs WHERE run_uuid IN ({self.db.marks(len(ids))})"
-            found.update((row[0], row) for row in self.db.fetch_all(conn, sql, tuple(ids)))
+            found.update((row[0], row) for row in self._rows_of(conn, "runs", _INFO_COLUMNS, ids))
         return [found[run_id] for run_id in run_ids if run_id in found]
+
+    def _rows_of(self, conn: Connection, table: str, columns: str, run_ids: list[str]) -> list[tuple]:  # type: ignore[type-arg]
+        """`columns` of the rows of `table` that belong to these runs, as plain tuples through hand-written SQL:
+        a page of 1,000 runs brings tens of thousands of rows, and an IN list of 1,000 ids built by SQLAlchemy
+        costs milliseconds per statement."""
+        return self.db.fetch_all(conn, *dialects.rows_of_runs(conn.engine, table, columns, run_ids))
 
     def _with_children(
         self, conn: Connection, info_rows: Sequence[Sequence[Any]], encoded: bool
@@ -94,42 +99,37 @@ class RunStore:
         datasets: dict[str, list[DatasetInput]] = defaultdict(list)
         inputs: dict[str, list[ModelInput]] = defaultdict(list)
         outputs: dict[str, list[ModelOutput]] = defaultdict(list)
-        fetch = self.db.fetch_all
         for ids in chunks([row[0] for row in info_rows], _LOAD_CHUNK):
-            # Read as plain tuples with hand-written SQL: a page of 1,000 runs brings tens of thousands of
-            # rows, and an IN list of 1,000 ids built by SQLAlchemy costs milliseconds per statement.
-            in_ids = f"run_uuid IN ({self.db.marks(len(ids))})"
-            args = tuple(ids)
             if encoded:
                 for table, into in (("params", encoded_params), ("tags", encoded_tags)):
-                    sql = dialects.json_key_values(conn.engine, table).format(in_ids=in_ids)
-                    into.update((run_uuid, msgspec.Raw(array)) for run_uuid, array in fetch(conn, sql, args))
+                    sql, json_args = dialects.json_key_values(conn.engine, table, ids)
+                    into.update(
+                        (run_uuid, msgspec.Raw(array))
+                        for run_uuid, array in self.db.fetch_all(conn, sql, json_args)
+                        if array is not None
+                    )
             else:
-                for run_uuid, key, value in fetch(
-                    conn, f"SELECT run_uuid, key, value FROM params WHERE {in_ids}", args
-                ):
+                for run_uuid, key, value in self._rows_of(conn, "params", "run_uuid, key, value", ids):
                     params[run_uuid].append(KeyValue(key=key, value=value))
-                for run_uuid, key, value in fetch(conn, f"SELECT run_uuid, key, value FROM tags WHERE {in_ids}", args):
+                for run_uuid, key, value in self._rows_of(conn, "tags", "run_uuid, key, value", ids):
                     tags[run_uuid].append(KeyValue(key=key, value=value))
-            metrics_sql = f"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE {in_ids}"
-            for run_uuid, key, value, timestamp, step, is_nan in fetch(conn, metrics_sql, args):
+            for run_uuid, key, value, timestamp, step, is_nan in self._rows_of(
+                conn, "latest_metrics", "run_uuid, key, value, timestamp, step, is_nan", ids
+            ):
                 metrics[run_uuid].append(
                     Metric(key=key, value="NaN" if is_nan else value, timestamp=timestamp, step=step)
                 )
-            dataset_sql = (
-                'SELECT run_uuid, name, digest, source_type, source, "schema", profile, tags_json '
-                f"FROM dataset_inputs WHERE {in_ids}"
-            )
-            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in fetch(
-                conn, dataset_sql, args
+            for run_uuid, name, digest, source_type, source, schema, profile, tags_json in self._rows_of(
+                conn, "dataset_inputs", 'run_uuid, name, digest, source_type, source, "schema", profile, tags_json', ids
             ):
                 dataset = Dataset(
                     name=name, digest=digest, source_type=source_type, source=source, schema=schema, profile=profile
                 )
                 input_tags = [KeyValue(**t) for t in json.loads(tags_json)]
                 datasets[run_uuid].append(DatasetInput(dataset=dataset, tags=input_tags))
-            links_sql = f"SELECT run_uuid, model_id, direction, step FROM run_model_links WHERE {in_ids}"
-            for run_uuid, model_id, direction, step in fetch(conn, links_sql, args):
+            for run_uuid, model_id, direction, step in self._rows_of(
+                conn, "run_model_links", "run_uuid, model_id, direction, step", ids
+            ):
                 if direction == "input":
                     inputs[run_uuid].append(ModelInput(model_id=model_id))
                 else:
