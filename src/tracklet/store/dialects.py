@@ -174,9 +174,13 @@ def rows_of_runs(engine: Engine, table: str, columns: str, run_ids: Sequence[str
     if engine.dialect.name == "sqlite":
         return f"SELECT {columns} FROM {table} WHERE run_uuid IN ({', '.join('?' * len(run_ids))})", tuple(run_ids)
     one_run = f"SELECT {columns} FROM {table} WHERE {table}.run_uuid = ids.id OFFSET 0"
-    return f"SELECT found.* FROM unnest(%s::varchar[]) AS ids(id) CROSS JOIN LATERAL ({one_run}) AS found", (
-        list(run_ids),
-    )
+    return f"SELECT found.* FROM {_UNNEST_IDS} CROSS JOIN LATERAL ({one_run}) AS found", (",".join(run_ids),)
+
+
+# The ids of `rows_of_runs` go as one comma-separated string: psycopg dumps a list of 1,000 strings as an
+# array in Python (2.7 ms; the string 0.3 ms), and a page reads six tables. Run ids are `[\w-]` (checked
+# at the API); one holding a comma would read as the ids it separates, rows callers never match by id.
+_UNNEST_IDS = "unnest(string_to_array(%s, ',')) AS ids(id)"
 
 
 def json_key_values(engine: Engine, table: str, run_ids: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
@@ -193,4 +197,4 @@ def json_key_values(engine: Engine, table: str, run_ids: Sequence[str]) -> tuple
     pair = """'{"key":' || to_json(key)::text || ',"value":' || to_json(value)::text || '}'"""
     array = f"'[' || string_agg({pair}, ',') || ']'"
     one_run = f"SELECT {array} FROM {table} WHERE {table}.run_uuid = ids.id"
-    return f"SELECT id, ({one_run}) FROM unnest(%s::varchar[]) AS ids(id)", (list(run_ids),)
+    return f"SELECT id, ({one_run}) FROM {_UNNEST_IDS}", (",".join(run_ids),)
