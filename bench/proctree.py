@@ -68,6 +68,25 @@ def tree_rss(root: int) -> int:
     return sum(rss_bytes(pid) for pid in tree_pids(root))
 
 
+def pss_bytes(pid: int) -> int | None:
+    """Proportional set size: resident memory with each shared page divided among the processes sharing
+    it (Linux's /proc/<pid>/smaps_rollup); None where the kernel does not tell."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def tree_pss(root: int) -> int | None:
+    """Memory of the whole tree with shared pages counted once: what the server really holds. Workers
+    forked from one parent share its pages (modules, the app), which `tree_rss` counts once per worker."""
+    sizes = [pss_bytes(pid) for pid in tree_pids(root)]
+    return None if not sizes or None in sizes else sum(size for size in sizes if size is not None)
+
+
 def _alive(pid: int) -> bool:
     stat = _proc_stat(pid)
     if stat is None:

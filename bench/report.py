@@ -27,6 +27,7 @@ class Row:
 ROWS: tuple[Row, ...] = (
     Row("server", "server", "startup_s", "start to /health (s)", False, below=2.0),
     Row("server", "server", "idle_rss_mb", "idle RSS, whole tree (MB)", False, below=150.0),
+    Row("server", "server", "idle_pss_mb", "idle PSS, whole tree (MB)", False, below=150.0),
     Row("server", "server", "peak_rss_mb", "peak RSS, whole tree (MB)", False),
     Row("server", "server", "db_mb", "database on disk (MB)", False),
     Row("log_metric", "client", "median_ms", "mlflow.log_metric median (ms)", False, min_ratio=10.0),

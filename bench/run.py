@@ -194,9 +194,11 @@ class Harness:
                 print(f"  healthy after {startup:.2f} s: {' '.join(server.command())}", flush=True)
             time.sleep(2.0)  # let start-up work settle before reading idle memory
             for server in self.servers:
+                pss = server.pss()
                 self.results["servers"][server.spec.name] = {
                     "startup_s": server.startup_s,
                     "idle_rss_mb": server.rss() / 2**20,
+                    "idle_pss_mb": None if pss is None else pss / 2**20,
                     "command": server.command(),
                 }
             sampler.start()

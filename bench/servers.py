@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from bench.proctree import stop_tree, tree_rss
+from bench.proctree import stop_tree, tree_pss, tree_rss
 
 SERVER_NAMES_HELP = "tracklet, mlflow, then -pg (PostgreSQL + S3) and/or -wN (N workers): tracklet-pg-w4, mlflow-w1"
 
@@ -194,6 +194,9 @@ class Server:
 
     def rss(self) -> int:
         return tree_rss(self.proc.pid) if self.proc else 0
+
+    def pss(self) -> int | None:
+        return tree_pss(self.proc.pid) if self.proc else None
 
     def peak_rss(self, t0: float = 0.0, t1: float = float("inf")) -> int:
         return max((rss for t, rss in self.samples if t0 <= t <= t1), default=0)

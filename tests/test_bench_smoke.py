@@ -31,7 +31,7 @@ def assert_every_workload_verified(results: dict, servers: list[str]) -> None:
     assert results["meta"]["servers"] == servers
     for name in servers:
         assert results["servers"][name]["startup_s"] > 0
-        assert results["servers"][name]["idle_rss_mb"] > 0
+        assert 0 < results["servers"][name]["idle_pss_mb"] <= results["servers"][name]["idle_rss_mb"]
         assert results["servers"][name]["db_mb"] > 0
     for workload in REQUIRED:
         for name in servers:
@@ -90,3 +90,28 @@ def test_unknown_server_variants_are_refused(name: str) -> None:
 
     with pytest.raises(ValueError, match="unknown server"):
         ServerSpec.parse(name)
+
+
+def test_pss_counts_the_pages_forked_workers_share_once() -> None:
+    """A parent holding 64 MB and three forked children that only read it: RSS summed over the tree counts
+    the 64 MB four times, PSS once (the bench reports both for the servers' idle memory)."""
+    from bench.proctree import stop_tree, tree_pss, tree_rss
+
+    script = (
+        "import os, sys, time\n"
+        "block = bytearray(64 * 2**20)\n"
+        "for i in range(0, len(block), 4096): block[i] = 1\n"
+        "for _ in range(3):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60); os._exit(0)\n"
+        "print('ready', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        rss, pss = tree_rss(proc.pid), tree_pss(proc.pid)
+        assert pss is not None
+        assert rss > 4 * 64 * 2**20 > 2 * 64 * 2**20 > pss > 64 * 2**20
+    finally:
+        stop_tree(proc.pid, grace=2.0)
+        proc.wait(timeout=10)
