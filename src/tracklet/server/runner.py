@@ -16,6 +16,7 @@ import sys
 
 import uvicorn
 
+from tracklet.artifacts import artifact_store_for
 from tracklet.server.app import create_app
 from tracklet.settings import Settings
 from tracklet.store.store import Store
@@ -55,6 +56,11 @@ def serve(settings: Settings) -> None:
     if settings.workers <= 1:
         _serve_worker(settings, sock)
         return
+    # Load what every worker loads anyway (the artifact store's client: boto3 and its service models for
+    # S3) and freeze the collector's view of it before forking: the workers then share those pages
+    # instead of each holding a copy.
+    artifact_store_for(settings.artifact_root)
+    gc.freeze()
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_serve_worker, args=(settings, sock)) for _ in range(settings.workers)]
     for worker in workers:
