@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import msgspec
 import psycopg
 import pytest
 
@@ -81,15 +82,9 @@ def test_a_page_reads_the_same_encoded_or_as_objects(store: Store) -> None:
     assert [run.info.run_id for run in plain] == ids == [run.info.run_id for run in encoded]
     for run, wire in zip(plain, encoded, strict=True):
         as_json = {"params": wire.data.params, "tags": wire.data.tags}
-        decoded = {k: {kv["key"]: kv["value"] for kv in _decode(v)} for k, v in as_json.items()}
+        decoded = {k: {kv["key"]: kv["value"] for kv in msgspec.json.decode(bytes(v))} for k, v in as_json.items()}
         assert decoded == {
             "params": {p.key: p.value for p in run.data.params},
             "tags": {t.key: t.value for t in run.data.tags},
         }
         assert len(run.data.params) == 10 and len(run.data.tags) == 5 and len(run.data.metrics) == 5
-
-
-def _decode(raw) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    import msgspec
-
-    return msgspec.json.decode(bytes(raw))  # type: ignore[no-any-return]
