@@ -166,11 +166,11 @@ def rows_of_runs(engine: Engine, table: str, columns: str, run_ids: Sequence[str
     """SELECT of `columns` from the rows of `table` that belong to these runs, and its arguments: how a page
     of runs reads its children.
 
-    On PostgreSQL the ids go as one value (`_UNNEST_IDS`), each probing the table's (run_uuid, …) primary key: given an IN
-    list of 1,000 ids, or a join with them, it estimates them as a share of the table and reads all of it once
-    that share passes a few percent (params of a 1,000-run page in a database of 20,000 runs: 22 ms scanned,
-    10 ms probed), a cost that grows with the database, not with the page. `OFFSET 0` keeps the per-id
-    subquery from being flattened into such a join."""
+    On PostgreSQL the ids go as one value (`_UNNEST_IDS`), each probing the table's (run_uuid, …) primary
+    key: given an IN list of 1,000 ids, or a join with them, it estimates them as a share of the table and
+    reads all of it once that share passes a few percent (params of a 1,000-run page in a database of 20,000
+    runs: 22 ms scanned, 10 ms probed), a cost that grows with the database, not with the page. `OFFSET 0`
+    keeps the per-id subquery from being flattened into such a join."""
     if engine.dialect.name == "sqlite":
         return f"SELECT {columns} FROM {table} WHERE run_uuid IN ({', '.join('?' * len(run_ids))})", tuple(run_ids)
     one_run = f"SELECT {columns} FROM {table} WHERE {table}.run_uuid = ids.id OFFSET 0"

@@ -38,8 +38,8 @@ from tracklet.store.sampling import sample_history
 RUN_NAME_TAG = "mlflow.runName"
 _KEY_VALUE_COLUMNS = ("run_uuid", "key", "value")  # params and tags
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
-# Bulk loads read children of at most this many runs per IN (...) list (well under SQLite's and
-# PostgreSQL's bind-parameter limits).
+# Bulk loads read children of at most this many runs per statement (`dialects.rows_of_runs`; on SQLite an
+# IN (...) list, well under its bind-parameter limit).
 _LOAD_CHUNK = 5000
 
 
@@ -81,7 +81,7 @@ class RunStore:
             found.update((row[0], row) for row in self._rows_of(conn, "runs", _INFO_COLUMNS, ids))
         return [found[run_id] for run_id in run_ids if run_id in found]
 
-    def _rows_of(self, conn: Connection, table: str, columns: str, run_ids: list[str]) -> list[tuple]:  # type: ignore[type-arg]
+    def _rows_of(self, conn: Connection, table: str, columns: str, run_ids: list[str]) -> list[Any]:
         """`columns` of the rows of `table` that belong to these runs, as plain tuples through hand-written SQL:
         a page of 1,000 runs brings tens of thousands of rows, and an IN list of 1,000 ids built by SQLAlchemy
         costs milliseconds per statement."""
