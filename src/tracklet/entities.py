@@ -191,3 +191,28 @@ class RegisteredModel(Entity):
     latest_versions: list[ModelVersion] = []
     tags: list[KeyValue] = []
     aliases: list[RegisteredModelAlias] = []
+
+
+class MlflowExperimentLocation(msgspec.Struct):
+    experiment_id: str
+
+
+class TraceLocation(msgspec.Struct):
+    mlflow_experiment: MlflowExperimentLocation
+    type: str = "MLFLOW_EXPERIMENT"
+
+
+class TraceInfo(Entity):
+    """MLflow 3's TraceInfoV3. Times are protobuf JSON: `request_time` an RFC 3339 timestamp
+    (`2026-11-27T13:37:27.147Z`), `execution_duration` a duration in seconds (`0.058s`)."""
+
+    trace_id: str
+    trace_location: TraceLocation
+    request_time: str
+    state: str
+    execution_duration: str | None = None
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    trace_metadata: dict[str, str] = {}
+    tags: dict[str, str] = {}

@@ -27,6 +27,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    traces,
 )
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings
@@ -38,7 +39,17 @@ log = logging.getLogger("tracklet.server")
 def api_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     # Fixed paths skip the router (`TrackletApp`); for the rest Starlette tries routes in this order.
-    for module in (runs, points, meta, experiments, logged_models, registered_models, model_versions, artifacts):
+    for module in (
+        runs,
+        points,
+        meta,
+        experiments,
+        logged_models,
+        registered_models,
+        model_versions,
+        traces,
+        artifacts,
+    ):
         routes.extend(module.routes)
     return routes
 

@@ -104,6 +104,15 @@ class ExperimentStore:
             raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
         return row
 
+    def _active_experiment_row(self, conn: Connection, experiment_id: int):  # type: ignore[no-untyped-def]
+        """The experiment's row, for writes into it: a deleted experiment takes none."""
+        row = self._experiment_row(conn, experiment_id)
+        if row.lifecycle_stage != "active":
+            raise InvalidParameterValue(
+                f"The experiment {experiment_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
+            )
+        return row
+
     def _load_experiments(self, conn: Connection, ids: list[int]) -> list[Experiment]:
         """These experiments with their tags, in this order; unknown ids are left out. Hand-written SQL
         through the driver: SQLAlchemy Core's statement building cost ~0.5 ms of the 0.6 ms of a
@@ -189,12 +198,7 @@ class ExperimentStore:
 
     def set_experiment_tag(self, experiment_id: int, key: str, value: str) -> None:
         with self.db.write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != "active":
-                raise InvalidParameterValue(
-                    f"The experiment {experiment_id} must be in the 'active' state. "
-                    f"Current state is {row.lifecycle_stage}."
-                )
+            self._active_experiment_row(conn, experiment_id)
             stmt = self.db.insert(s.experiment_tags).values(experiment_id=experiment_id, key=key, value=value)
             conn.execute(stmt.on_conflict_do_update(index_elements=["experiment_id", "key"], set_={"value": value}))
 

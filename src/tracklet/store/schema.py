@@ -301,3 +301,38 @@ model_version_tags = Table(
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("registered_model_id", "version", "key"),
 )
+
+# MLflow 3 traces. A trace's spans are not rows: the client uploads them as `traces.json` to the
+# trace's artifact location (tag `mlflow.artifactLocation`), as MLflow does for spans it does not
+# receive over OTLP. The rows hold what searches filter and sort on.
+traces = Table(
+    "traces",
+    metadata,
+    Column("trace_id", String(50), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("request_time", BigInteger, nullable=False),  # ms since the epoch
+    Column("execution_duration", BigInteger, nullable=True),  # ms
+    Column("state", String(20), nullable=False),
+    Column("client_request_id", String(250), nullable=True),
+    Column("request_preview", Text, nullable=True),
+    Column("response_preview", Text, nullable=True),
+    Index("ix_traces_experiment_time", "experiment_id", "request_time"),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("traces.trace_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("trace_id", "key"),
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("traces.trace_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("trace_id", "key"),
+)

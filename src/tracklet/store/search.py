@@ -39,10 +39,12 @@ __all__ = [
     "parse_registered_model_order_by",
     "parse_run_filter",
     "parse_run_order_by",
+    "parse_trace_filter",
+    "parse_trace_order_by",
     "read_page_token",
 ]
 
-Kind = Literal["metric", "param", "tag", "attribute", "dataset"]
+Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata"]
 Value = str | int | float | tuple[str, ...] | tuple[int, ...] | None
 
 
@@ -299,6 +301,7 @@ class _Grammar:
     aliases: Mapping[str, str] = field(default_factory=dict)  # attribute alias -> canonical key
     order_kinds: frozenset[str] = frozenset()
     extra_order_keys: frozenset[str] = frozenset()  # orderable attributes not searchable
+    unsupported: Mapping[str, str] = field(default_factory=dict)  # prefix -> why it cannot be searched
 
     def comparison(self, clause: _Clause) -> Comparison:
         kind, key = self.resolve(clause.ident, "filter")
@@ -320,6 +323,8 @@ class _Grammar:
             kind: Kind = "attribute"
         else:
             prefix = ident.prefix.strip("`")
+            if prefix in self.unsupported:
+                raise InvalidParameterValue(f"Cannot search {self.name} by '{ident.text}': {self.unsupported[prefix]}")
             if prefix not in self.prefixes:
                 raise InvalidParameterValue(
                     f"Invalid entity type '{prefix}' in '{ident.text}'. Valid values for "
@@ -519,6 +524,48 @@ MODEL_VERSIONS = _Grammar(
     extra_order_keys=frozenset({"creation_timestamp", "last_updated_timestamp"}),
 )
 
+# MLflow 3's search_traces. `name` and `run_id` are attributes to the user but live in a tag
+# (`mlflow.traceName`) and in metadata (`mlflow.sourceRun`); `search_sql` maps them. Span, assessment
+# and full-text filters need spans in the database, which tracklet keeps as artifacts: rejected.
+TRACES = _Grammar(
+    name="traces",
+    prefixes={
+        "tag": "tag",
+        "tags": "tag",
+        "request_metadata": "metadata",
+        "metadata": "metadata",
+        "attribute": "attribute",
+        "attributes": "attribute",
+        "trace": "attribute",
+    },  # fmt: skip
+    free_keys={"tag": _Field(_STRING_OPS | _NULL_OPS), "metadata": _Field(_STRING_OPS | _NULL_OPS)},
+    fixed_keys={
+        "attribute": {
+            "request_id": _STRING_ATTRIBUTE,
+            "name": _STRING_ATTRIBUTE,
+            "run_id": _STRING_ATTRIBUTE,
+            "status": _STRING_ATTRIBUTE,
+            "client_request_id": _STRING_ATTRIBUTE,
+            "timestamp_ms": _NUMERIC_ATTRIBUTE,
+            "execution_time_ms": _NUMERIC_ATTRIBUTE,
+            "end_time_ms": _NUMERIC_ATTRIBUTE,
+        }
+    },
+    aliases={
+        "trace_id": "request_id",
+        "state": "status",
+        "timestamp": "timestamp_ms",
+        "execution_time": "execution_time_ms",
+        "end_time": "end_time_ms",
+    },  # fmt: skip
+    order_kinds=frozenset({"attribute", "tag", "metadata"}),
+    extra_order_keys=frozenset({"experiment_id"}),
+    unsupported={
+        prefix: "tracklet keeps spans and assessments as artifacts, not in its database"
+        for prefix in ("span", "feedback", "expectation", "issue")
+    },
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Public parsing functions
@@ -559,6 +606,12 @@ def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
     return _parse_filter(MODEL_VERSIONS, filter_string)
 
 
+def parse_trace_filter(filter_string: str | None) -> list[Comparison]:
+    """Parse a traces/search filter (`trace.status = 'OK'`, `tags.k = 'v'`, `metadata.k LIKE 'v%'`,
+    `trace.timestamp_ms > 1700000000000`, `trace.name = 'chat'`, `trace.run_id = '<run id>'`)."""
+    return _parse_filter(TRACES, filter_string)
+
+
 def _parse_order_by_clause(grammar: _Grammar, clause: str) -> OrderKey:
     if not isinstance(clause, str) or not clause.strip():
         raise InvalidParameterValue(f"Invalid order_by clause '{clause}'. Could not be parsed.")
@@ -596,6 +649,12 @@ def _parse_order_by(grammar: _Grammar, order_by: Sequence[str] | None) -> list[O
         seen.add((key.kind, key.key))
         keys.append(key)
     return keys
+
+
+def parse_trace_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
+    """Parse traces/search order_by clauses: attributes (`timestamp_ms DESC`, `execution_time_ms`,
+    `status`, `name`, `run_id`, `request_id`, `experiment_id`), tags and metadata, each with ASC or DESC."""
+    return _parse_order_by(TRACES, order_by)
 
 
 def parse_run_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:

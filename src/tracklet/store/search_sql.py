@@ -54,6 +54,8 @@ from tracklet.store.search import (
     parse_registered_model_order_by,
     parse_run_filter,
     parse_run_order_by,
+    parse_trace_filter,
+    parse_trace_order_by,
 )
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "model_version_search_select",
     "registered_model_search_select",
     "run_search_select",
+    "trace_search_select",
 ]
 
 _ESCAPE = "\\"
@@ -710,6 +713,81 @@ def model_version_search_select(
         select(versions.c.registered_model_id, versions.c.version)
         .select_from(versions.join(models, models.c.id == versions.c.registered_model_id))
         .where(*conditions)
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Traces
+
+TRACE_NAME_TAG = "mlflow.traceName"
+SOURCE_RUN_METADATA = "mlflow.sourceRun"
+
+_TRACE_COLUMNS: dict[str, Any] = {
+    "request_id": schema.traces.c.trace_id,
+    "status": schema.traces.c.state,
+    "client_request_id": schema.traces.c.client_request_id,
+    "timestamp_ms": schema.traces.c.request_time,
+    "execution_time_ms": schema.traces.c.execution_duration,
+    "end_time_ms": schema.traces.c.request_time + schema.traces.c.execution_duration,
+    "experiment_id": schema.traces.c.experiment_id,
+}
+# Attributes to the user, rows of a key-value table to the store.
+_TRACE_KEYED_ATTRIBUTES = {"name": ("tag", TRACE_NAME_TAG), "run_id": ("metadata", SOURCE_RUN_METADATA)}
+
+
+def _trace_key_value(kind: str, key: str) -> tuple[Any, str]:
+    if kind == "attribute":
+        kind, key = _TRACE_KEYED_ATTRIBUTES[key]
+    return (schema.trace_tags if kind == "tag" else schema.trace_metadata), key
+
+
+def _trace_condition(c: Comparison) -> ColumnElement[bool]:
+    if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
+        return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
+    table, key = _trace_key_value(c.kind, c.key)
+    return _key_value_condition(table, table.c.trace_id, schema.traces.c.trace_id, key, c.op, c.value)
+
+
+def trace_search_select(
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """One page of `traces.trace_id` for a traces/search request.
+
+    Default order: `timestamp_ms DESC`; `request_id ASC` breaks any ties. Traces without the tag or
+    metadata an order key names sort last.
+    """
+    _check_page(limit, offset)
+    traces = schema.traces
+    comparisons = parse_trace_filter(filter_string)
+    order_keys = parse_trace_order_by(order_by) or [OrderKey("attribute", "timestamp_ms", ascending=False)]
+    ordering: list[Any] = []
+    for key in order_keys:
+        if key.kind == "attribute" and key.key in _TRACE_COLUMNS:
+            column: Any = _TRACE_COLUMNS[key.key]
+            if key.key in ("request_id", "status", "client_request_id"):
+                column = binary_order(column)
+            elif key.key in ("execution_time_ms", "end_time_ms"):
+                ordering.append(_missing_last(traces.c.execution_duration.is_(None)))
+            ordering.append(_direction(column, key.ascending))
+            continue
+        table, name = _trace_key_value(key.kind, key.key)
+        value = (
+            select(table.c.value).where(table.c.trace_id == traces.c.trace_id, table.c.key == name).scalar_subquery()
+        )
+        ordering.append(_missing_last(value.is_(None)))
+        ordering.append(_direction(binary_order(value), key.ascending))
+    if not any(k.kind == "attribute" and k.key == "request_id" for k in order_keys):
+        ordering.append(traces.c.trace_id.asc())
+    return (
+        select(traces.c.trace_id)
+        .where(traces.c.experiment_id.in_(list(experiment_ids)), *(_trace_condition(c) for c in comparisons))
         .order_by(*ordering)
         .limit(limit)
         .offset(offset)

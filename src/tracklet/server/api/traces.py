@@ -1,0 +1,290 @@
+"""MLflow 3 tracing: `/api/3.0/mlflow/traces*` and the trace tag and delete calls under `/api/2.0`.
+
+A traced call ends in the client with `POST /api/3.0/mlflow/traces` (StartTraceV3, named so for
+history: it reports a finished trace). The answer carries the tag `mlflow.artifactLocation`, where
+the client then uploads the spans (`traces.json`) through the artifact proxy, and from where
+`mlflow.get_trace` and `search_traces` download them again. `/version` answers below 3.4, so the
+client never sends spans over OTLP (`/v1/traces`).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.server.api.artifacts import proxy_path
+from tracklet.server.protocol import Int64, decode_body, json_response, page_response, read_json, run_read, run_sync
+from tracklet.server.state import artifacts_of, store_of
+from tracklet.store.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, NewTrace
+from tracklet.timestamps import parse_duration, parse_timestamp
+from tracklet.validation import (
+    MAX_KEY_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_length,
+    missing,
+    parse_experiment_id,
+    require,
+    validate_page_size,
+)
+
+_log = logging.getLogger(__name__)
+
+MAX_TRACE_ID_LENGTH = 50
+MAX_PREVIEW_LENGTH = 100_000
+MAX_SEARCH_TRACES = 500  # MLflow's bound for traces/search
+MAX_BATCH_TRACE_IDS = 1000
+
+
+class ExperimentLocation(msgspec.Struct):
+    experiment_id: str | None = None
+
+
+class Location(msgspec.Struct):
+    type: str | int | None = None
+    mlflow_experiment: ExperimentLocation | None = None
+
+
+class TraceInfoBody(msgspec.Struct):
+    trace_id: str | None = None
+    client_request_id: str | None = None
+    trace_location: Location | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    request_time: str | None = None
+    execution_duration: str | None = None
+    state: str | int | None = None
+    trace_metadata: dict[str, str] = {}
+    tags: dict[str, str] = {}
+
+
+class TraceBody(msgspec.Struct):
+    trace_info: TraceInfoBody | None = None  # `spans` and `assessments` are not kept (see the module doc)
+
+
+class StartTrace(msgspec.Struct):
+    trace: TraceBody | None = None
+
+
+class SearchTraces(msgspec.Struct):
+    locations: list[Location] = []
+    filter: str | None = None
+    max_results: Int64 | None = None
+    order_by: list[str] = []
+    page_token: str | None = None
+
+
+class BatchGetTraceInfos(msgspec.Struct):
+    trace_ids: list[str] = []
+    experiment_ids: list[str] | None = None
+
+
+class SetTraceTag(msgspec.Struct):
+    key: str | None = None
+    value: str | None = None
+
+
+class DeleteTraceTag(msgspec.Struct):
+    key: str | None = None
+
+
+class DeleteTraces(msgspec.Struct):
+    experiment_id: str | None = None
+    max_timestamp_millis: Int64 | None = None
+    max_traces: Int64 | None = None
+    request_ids: list[str] = []
+
+
+def _experiment_of(location: Location | None, field: str) -> int:
+    if location is None or location.mlflow_experiment is None:
+        raise missing(f"{field}.mlflow_experiment")
+    if location.type not in (None, "MLFLOW_EXPERIMENT", "TRACE_LOCATION_TYPE_UNSPECIFIED", 0, 1):
+        raise InvalidParameterValue(
+            f"Invalid value for parameter '{field}.type' supplied: tracklet keeps traces in experiments "
+            f"(MLFLOW_EXPERIMENT), got {location.type!r}"
+        )
+    return parse_experiment_id(location.mlflow_experiment.experiment_id, f"{field}.mlflow_experiment.experiment_id")
+
+
+def _check_key_values(items: dict[str, str], field: str) -> None:
+    for key, value in items.items():
+        if not key:
+            raise InvalidParameterValue(f"Invalid value for parameter '{field}' supplied: a key is empty")
+        check_length(key, MAX_KEY_LENGTH, f"{field} key '{key[:50]}'")
+        check_length(value, MAX_TAG_VALUE_LENGTH, f"{field}['{key[:50]}']")
+
+
+def _trace_id(trace_id: str | None, field: str) -> str:
+    require(trace_id, field)
+    assert trace_id is not None
+    check_length(trace_id, MAX_TRACE_ID_LENGTH, field)
+    if not all(c.isalnum() or c in "-_.:" for c in trace_id):
+        raise InvalidParameterValue(f"Invalid value '{trace_id}' for parameter '{field}' supplied.")
+    return trace_id
+
+
+def _state(state: str | int | None) -> str:
+    if state is None:
+        return "STATE_UNSPECIFIED"
+    if isinstance(state, int) and 0 <= state < len(TRACE_STATES):
+        return TRACE_STATES[state]
+    if state not in TRACE_STATES:
+        raise InvalidParameterValue(
+            f"Invalid value for parameter 'trace.trace_info.state' supplied: {state!r}; expected one of "
+            f"{list(TRACE_STATES)}"
+        )
+    return str(state)
+
+
+def _new_trace(body: StartTrace) -> NewTrace:
+    if body.trace is None:
+        raise missing("trace")
+    info = body.trace.trace_info
+    if info is None:
+        raise missing("trace.trace_info")
+    at = "trace.trace_info"
+    if info.request_time is None:
+        raise missing(f"{at}.request_time")
+    check_length(info.client_request_id, MAX_KEY_LENGTH, f"{at}.client_request_id")
+    check_length(info.request_preview, MAX_PREVIEW_LENGTH, f"{at}.request_preview")
+    check_length(info.response_preview, MAX_PREVIEW_LENGTH, f"{at}.response_preview")
+    _check_key_values(info.tags, f"{at}.tags")
+    _check_key_values(info.trace_metadata, f"{at}.trace_metadata")
+    return NewTrace(
+        trace_id=_trace_id(info.trace_id, f"{at}.trace_id"),
+        experiment_id=_experiment_of(info.trace_location, f"{at}.trace_location"),
+        request_time=parse_timestamp(info.request_time, f"{at}.request_time"),
+        state=_state(info.state),
+        execution_duration=(
+            None
+            if info.execution_duration is None
+            else parse_duration(info.execution_duration, f"{at}.execution_duration")
+        ),
+        client_request_id=info.client_request_id or None,
+        request_preview=info.request_preview,
+        response_preview=info.response_preview,
+        metadata=info.trace_metadata,
+        tags=info.tags,
+    )
+
+
+async def start(request: Request) -> Response:
+    trace = _new_trace(await read_json(request, StartTrace))
+    info = await run_sync(store_of(request).start_trace, trace)
+    return json_response({"trace": {"trace_info": info}})
+
+
+async def get_info(request: Request) -> Response:
+    info = await run_read(request, store_of(request).get_trace_info, request.path_params["trace_id"])
+    return json_response({"trace": {"trace_info": info}})
+
+
+async def batch_get_infos(request: Request) -> Response:
+    body = await read_json(request, BatchGetTraceInfos)
+    if not body.trace_ids:
+        raise missing("trace_ids")
+    if len(body.trace_ids) > MAX_BATCH_TRACE_IDS:
+        raise InvalidParameterValue(
+            f"Invalid value for parameter 'trace_ids' supplied: at most {MAX_BATCH_TRACE_IDS} ids per request, "
+            f"got {len(body.trace_ids)}"
+        )
+    experiment_ids = None
+    if body.experiment_ids is not None:
+        experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids]
+    infos = await run_sync(store_of(request).batch_get_trace_infos, body.trace_ids, experiment_ids)
+    return page_response("trace_infos", infos, None)
+
+
+async def search(request: Request) -> Response:
+    body = await read_json(request, SearchTraces)
+    if not body.locations:
+        raise missing("locations")
+    experiment_ids = [_experiment_of(loc, f"locations[{i}]") for i, loc in enumerate(body.locations)]
+    max_results = validate_page_size(body.max_results, 100, MAX_SEARCH_TRACES)
+    traces, token = await run_sync(
+        store_of(request).search_traces,
+        experiment_ids,
+        body.filter or "",
+        body.order_by,
+        max_results,
+        body.page_token,
+    )
+    return page_response("traces", traces, token)
+
+
+def _mutable_tag(key: str | None) -> str:
+    require(key, "key")
+    assert key is not None
+    check_length(key, MAX_KEY_LENGTH, "key")
+    if key == ARTIFACT_LOCATION_TAG:  # where the spans are: changing it would lose them
+        raise InvalidParameterValue(f"Tag '{key}' is immutable and cannot be changed on a trace.")
+    return key
+
+
+async def set_tag(request: Request) -> Response:
+    body = await read_json(request, SetTraceTag)
+    key = _mutable_tag(body.key)
+    value = body.value or ""
+    check_length(value, MAX_TAG_VALUE_LENGTH, "value")
+    await run_sync(store_of(request).set_trace_tag, request.path_params["trace_id"], key, value)
+    return json_response()
+
+
+async def delete_tag(request: Request) -> Response:
+    # MLflow's client sends the key in a JSON body; curl users tend to put it in the query.
+    body = await request.body()
+    key = decode_body(body, DeleteTraceTag).key if body.strip() else request.query_params.get("key")
+    await run_sync(store_of(request).delete_trace_tag, request.path_params["trace_id"], _mutable_tag(key))
+    return json_response()
+
+
+async def delete_traces(request: Request) -> Response:
+    body = await read_json(request, DeleteTraces)
+    experiment_id = parse_experiment_id(body.experiment_id)
+    deleted, locations = await run_sync(
+        store_of(request).delete_traces,
+        experiment_id,
+        body.max_timestamp_millis,
+        body.max_traces,
+        body.request_ids,
+    )
+    await _delete_spans(request, locations)
+    return json_response({"traces_deleted": deleted})
+
+
+async def _delete_spans(request: Request, locations: list[str]) -> None:
+    """Remove deleted traces' span files. Best effort: the traces are gone already, and a file left
+    behind costs only space."""
+    artifacts = artifacts_of(request)
+    for location in locations:
+        path = proxy_path(location)
+        if path is None:
+            continue
+        if posixpath.basename(path) == "artifacts":  # `…/traces/<id>/artifacts`: the trace's folder goes
+            path = posixpath.dirname(path)
+        try:
+            await artifacts.delete(path)
+        except ResourceDoesNotExist:
+            pass  # a trace whose client never uploaded its spans
+        except Exception:
+            _log.warning("could not delete the spans of a deleted trace at %s", location, exc_info=True)
+
+
+_V3 = "/api/3.0/mlflow/traces"
+_V2 = "/api/2.0/mlflow/traces"
+routes = [
+    Route(_V3, start, methods=["POST"]),
+    Route(f"{_V3}/search", search, methods=["POST"]),
+    Route(f"{_V3}/batchGetInfos", batch_get_infos, methods=["POST"]),
+    *(Route(f"{base}/delete-traces", delete_traces, methods=["POST"]) for base in (_V2, _V3)),
+    *(Route(f"{base}/{{trace_id}}/tags", set_tag, methods=["PATCH"]) for base in (_V2, _V3)),
+    *(Route(f"{base}/{{trace_id}}/tags", delete_tag, methods=["DELETE"]) for base in (_V2, _V3)),
+    # Also answers `…/traces/get` and `…/traces/batchGet` (spans from the database) with "Trace with ID
+    # 'get' not found.", which MLflow's client takes as "not supported" and reads the artifacts instead.
+    Route(f"{_V3}/{{trace_id}}", get_info, methods=["GET"]),
+]

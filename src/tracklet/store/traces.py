@@ -1,0 +1,215 @@
+"""MLflow 3 traces: their info rows, tags and metadata. The spans are the client's `traces.json` in
+the trace's artifact location (tag `mlflow.artifactLocation`), which the store names but never reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.store import schema as s
+from tracklet.store._util import chunks, read_page
+from tracklet.store.experiments import ExperimentStore
+from tracklet.timestamps import format_duration, format_timestamp
+
+ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+TRACE_STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
+_DELETE_CHUNK = 500  # ids per statement: SQLite binds at most 32,766 values
+
+
+@dataclass(frozen=True)
+class NewTrace:
+    """A trace as a client reports it when it ends (StartTraceV3), times in ms."""
+
+    trace_id: str
+    experiment_id: int
+    request_time: int
+    state: str
+    execution_duration: int | None = None
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def trace_artifact_location(experiment_location: str, trace_id: str) -> str:
+    # Under the experiment's artifacts, beside its runs, as MLflow lays them out.
+    return f"{experiment_location.rstrip('/')}/traces/{trace_id}/artifacts"
+
+
+class TraceStore(ExperimentStore):
+    def load_traces(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
+        """These traces with their tags and metadata, in this order; unknown ids are left out."""
+        if not trace_ids:
+            return []
+        ids = list(trace_ids)
+        rows = {r.trace_id: r for r in conn.execute(select(s.traces).where(s.traces.c.trace_id.in_(ids)))}
+        tags = _by_trace(conn, s.trace_tags, ids)
+        metadata = _by_trace(conn, s.trace_metadata, ids)
+        return [
+            TraceInfo(
+                trace_id=r.trace_id,
+                trace_location=TraceLocation(MlflowExperimentLocation(str(r.experiment_id))),
+                request_time=format_timestamp(r.request_time),
+                state=r.state,
+                execution_duration=None if r.execution_duration is None else format_duration(r.execution_duration),
+                client_request_id=r.client_request_id,
+                request_preview=r.request_preview,
+                response_preview=r.response_preview,
+                trace_metadata=metadata.get(r.trace_id, {}),
+                tags=tags.get(r.trace_id, {}),
+            )
+            for trace_id in ids
+            if (r := rows.get(trace_id)) is not None
+        ]
+
+    def start_trace(self, trace: NewTrace) -> TraceInfo:
+        """Record a finished trace. The client may send the same trace again (it retries on timeouts):
+        the second report updates the first, tags and metadata merged."""
+        if trace.state not in TRACE_STATES:
+            raise InvalidParameterValue(f"Invalid trace state '{trace.state}'. Expected one of {list(TRACE_STATES)}.")
+        with self.db.write() as conn:
+            experiment = self._active_experiment_row(conn, trace.experiment_id)
+            existing = conn.execute(
+                select(s.traces.c.experiment_id).where(s.traces.c.trace_id == trace.trace_id)
+            ).scalar()
+            if existing is not None and existing != trace.experiment_id:
+                raise InvalidParameterValue(
+                    f"Trace with ID '{trace.trace_id}' already exists in experiment {existing}, "
+                    f"not in experiment {trace.experiment_id}."
+                )
+            row = {
+                "trace_id": trace.trace_id,
+                "experiment_id": trace.experiment_id,
+                "request_time": trace.request_time,
+                "execution_duration": trace.execution_duration,
+                "state": trace.state,
+                "client_request_id": trace.client_request_id,
+                "request_preview": trace.request_preview,
+                "response_preview": trace.response_preview,
+            }
+            stmt = self.db.insert(s.traces).values(row)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["trace_id"], set_=row))
+            tags = {
+                **trace.tags,
+                ARTIFACT_LOCATION_TAG: trace_artifact_location(experiment.artifact_location, trace.trace_id),
+            }
+            self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
+            self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
+            return self.load_traces(conn, [trace.trace_id])[0]
+
+    def _upsert_trace_key_values(self, conn: Connection, table: Any, trace_id: str, items: dict[str, str]) -> None:
+        if not items:
+            return
+        stmt = self.db.insert(table)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["trace_id", "key"], set_={"value": stmt.excluded.value}),
+            [{"trace_id": trace_id, "key": k, "value": v} for k, v in items.items()],
+        )
+
+    def _check_trace(self, conn: Connection, trace_id: str) -> None:
+        if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == trace_id)).first() is None:
+            raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+
+    def get_trace_info(self, trace_id: str) -> TraceInfo:
+        with self.db.read() as conn:
+            traces = self.load_traces(conn, [trace_id])
+        if not traces:
+            raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+        return traces[0]
+
+    def batch_get_trace_infos(self, trace_ids: Sequence[str], experiment_ids: Sequence[int] | None) -> list[TraceInfo]:
+        """The traces found among these ids (unknown ones are left out), within these experiments if given."""
+        with self.db.read() as conn:
+            found = self.load_traces(conn, list(dict.fromkeys(trace_ids)))
+        if experiment_ids is not None:
+            allowed = {str(e) for e in experiment_ids}
+            found = [t for t in found if t.trace_location.mlflow_experiment.experiment_id in allowed]
+        return found
+
+    def search_traces(
+        self,
+        experiment_ids: list[int],
+        filter_string: str,
+        order_by: list[str],
+        max_results: int,
+        page_token: str | None,
+    ) -> tuple[list[TraceInfo], str | None]:
+        from tracklet.store import search_sql
+
+        return read_page(
+            self.db,
+            lambda limit, offset: search_sql.trace_search_select(
+                experiment_ids, filter_string, order_by, limit, offset
+            ),
+            self.load_traces,
+            max_results,
+            page_token,
+        )
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        with self.db.write() as conn:
+            self._check_trace(conn, trace_id)
+            self._upsert_trace_key_values(conn, s.trace_tags, trace_id, {key: value})
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        with self.db.write() as conn:
+            self._check_trace(conn, trace_id)
+            tags = s.trace_tags
+            if conn.execute(delete(tags).where(tags.c.trace_id == trace_id, tags.c.key == key)).rowcount == 0:
+                raise ResourceDoesNotExist(f"No trace tag with key '{key}' for trace with ID '{trace_id}'")
+
+    def delete_traces(
+        self,
+        experiment_id: int,
+        max_timestamp_millis: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> tuple[int, list[str]]:
+        """Delete the experiment's traces with these ids, or those that started at or before
+        `max_timestamp_millis` (the oldest `max_traces` of them if given). Returns how many were
+        deleted and their artifact locations, for the caller to remove their spans."""
+        if max_timestamp_millis is None and not trace_ids:
+            raise InvalidParameterValue("Either `max_timestamp_millis` or `request_ids` must be specified.")
+        if max_timestamp_millis is not None and trace_ids:
+            raise InvalidParameterValue("Only one of `max_timestamp_millis` and `request_ids` can be specified.")
+        if trace_ids and max_traces is not None:
+            raise InvalidParameterValue("`max_traces` can't be specified if `request_ids` is specified.")
+        if max_traces is not None and max_traces <= 0:
+            raise InvalidParameterValue(f"`max_traces` must be a positive integer, received {max_traces}.")
+        traces, tags = s.traces, s.trace_tags
+        chosen = select(traces.c.trace_id).where(traces.c.experiment_id == experiment_id)
+        if not trace_ids:
+            chosen = chosen.where(traces.c.request_time <= max_timestamp_millis)
+            chosen = chosen.order_by(traces.c.request_time, traces.c.trace_id).limit(max_traces)
+        locations: list[str] = []
+        with self.db.write() as conn:
+            self._experiment_row(conn, experiment_id)
+            ids: list[str] = []
+            if trace_ids:  # only the experiment's: ids of other experiments' traces delete nothing
+                for part in chunks(list(dict.fromkeys(trace_ids)), _DELETE_CHUNK):
+                    ids += conn.execute(chosen.where(traces.c.trace_id.in_(part))).scalars()
+            else:
+                ids += conn.execute(chosen).scalars()
+            for part in chunks(ids, _DELETE_CHUNK):
+                locations += conn.execute(
+                    select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
+                ).scalars()
+                for table in (s.trace_tags, s.trace_metadata, s.traces):
+                    conn.execute(delete(table).where(table.c.trace_id.in_(part)))
+        return len(ids), locations
+
+
+def _by_trace(conn: Connection, table: Any, trace_ids: list[str]) -> dict[str, dict[str, str]]:
+    grouped: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in conn.execute(
+        select(table.c.trace_id, table.c.key, table.c.value).where(table.c.trace_id.in_(trace_ids))
+    ):
+        grouped[row.trace_id][row.key] = row.value
+    return grouped
