@@ -1,4 +1,4 @@
-"""What else the official client does against the server: the `mlflow` CLI and tracing's quiet fallback."""
+"""What else the official client does against the server: the `mlflow` CLI."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import mlflow
 from mlflow import MlflowClient
 
 from tests.compat.conftest import unique_name
@@ -42,16 +41,3 @@ def test_mlflow_cli(sqlite_server, tmp_path):
     out = _mlflow_cli(sqlite_server, "artifacts", "download", "--run-id", run_id, "--dst-path", str(tmp_path / "out"))
     assert (tmp_path / "out" / "dir" / "f.txt").read_text() == "cli text", out
 
-
-def test_traced_code_runs_without_tracing_endpoints(mlflow_client, experiment_id):
-    """Tracing is not implemented: the client must fall back quietly and user code must not fail."""
-
-    @mlflow.trace
-    def add(a: int, b: int) -> int:
-        return a + b
-
-    assert add(2, 3) == 5
-    with mlflow.start_run():
-        assert add(1, 1) == 2
-    # Export while the server is still up (it would otherwise run, and retry, when the process exits).
-    mlflow.flush_trace_async_logging()

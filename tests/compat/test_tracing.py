@@ -1,0 +1,146 @@
+"""MLflow 3 tracing through the official client: `@mlflow.trace` and `mlflow.start_span` record traces
+in tracklet, and `get_trace`, `search_traces`, trace tags and `delete_traces` read and change them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.entities import SpanType, TraceState
+from mlflow.exceptions import MlflowException
+
+from tests.compat.conftest import error_code
+
+
+@mlflow.trace(span_type=SpanType.TOOL)
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@mlflow.trace(name="pipeline")
+def pipeline(x: int) -> int:
+    with mlflow.start_span("prepare") as span:
+        span.set_inputs({"x": x})
+        span.set_outputs(add(x, 1))
+    return add(x, 2)
+
+
+@mlflow.trace
+def fails() -> None:
+    raise ValueError("this step fails")
+
+
+def _export() -> None:
+    # Traces are sent in the background; wait for them while the server is up.
+    mlflow.flush_trace_async_logging()
+
+
+def _search(experiment_id: str, **kwargs) -> list:  # type: ignore[no-untyped-def, type-arg]
+    return mlflow.search_traces(locations=[experiment_id], return_type="list", **kwargs)  # type: ignore[no-any-return]
+
+
+def test_a_traced_call_is_recorded_with_its_spans(mlflow_client, experiment_id, caplog):
+    caplog.set_level(logging.WARNING, logger="mlflow")
+    before_ms = int(time.time() * 1000)
+    assert pipeline(5) == 7
+    _export()
+
+    (found,) = _search(experiment_id)
+    trace = mlflow.get_trace(found.info.trace_id)
+    info = trace.info
+    assert info.trace_id.startswith("tr-")
+    assert info.experiment_id == experiment_id
+    assert info.state == TraceState.OK
+    assert info.tags["mlflow.traceName"] == "pipeline"
+    assert info.tags["mlflow.artifactLocation"].endswith(f"/{experiment_id}/traces/{info.trace_id}/artifacts")
+    assert before_ms - 1000 <= info.request_time <= int(time.time() * 1000)
+    assert info.execution_duration is not None and info.execution_duration >= 0
+    assert info.request_preview == '{"x": 5}' and info.response_preview == "7"
+
+    by_id = {span.span_id: span for span in trace.data.spans}
+    tree = sorted((s.name, by_id[s.parent_id].name if s.parent_id else None) for s in trace.data.spans)
+    assert tree == [("add", "pipeline"), ("add", "prepare"), ("pipeline", None), ("prepare", "pipeline")]
+    root = next(s for s in trace.data.spans if s.parent_id is None)
+    assert root.inputs == {"x": 5} and root.outputs == 7
+    adds = sorted((s for s in trace.data.spans if s.name == "add"), key=lambda s: s.start_time_ns)
+    assert [s.inputs for s in adds] == [{"a": 5, "b": 1}, {"a": 5, "b": 2}]
+    assert {s.span_type for s in adds} == {SpanType.TOOL}
+    assert not [r for r in caplog.records if "trace" in r.getMessage().lower()], "the client warned about tracing"
+
+
+def test_traces_of_a_run_and_failed_traces_are_found_by_search(mlflow_client, experiment_id):
+    pipeline(1)
+    with mlflow.start_run() as run:
+        pipeline(2)
+    with pytest.raises(ValueError):
+        fails()
+    _export()
+
+    (in_run,) = _search(experiment_id, run_id=run.info.run_id)
+    assert in_run.info.trace_metadata["mlflow.sourceRun"] == run.info.run_id
+    assert in_run.info.request_preview == '{"x": 2}'
+    (failed,) = _search(experiment_id, filter_string="trace.status = 'ERROR'")
+    assert failed.info.state == TraceState.ERROR and failed.info.tags["mlflow.traceName"] == "fails"
+    error_span = failed.data.spans[0]
+    assert error_span.status.status_code == "ERROR"
+    assert any(e.name == "exception" and "this step fails" in str(e.attributes) for e in error_span.events)
+
+    assert len(_search(experiment_id, filter_string="trace.name = 'pipeline'")) == 2
+    assert len(_search(experiment_id, filter_string="trace.name LIKE 'pipe%' AND trace.status = 'OK'")) == 2
+    assert len(_search(experiment_id, filter_string="metadata.`mlflow.sourceRun` IS NULL")) == 2
+    assert len(_search(experiment_id, filter_string="trace.execution_time_ms >= 0")) == 3
+    oldest_first = _search(experiment_id, order_by=["timestamp_ms ASC"])
+    assert [t.info.request_preview for t in oldest_first] == ['{"x": 1}', '{"x": 2}', "{}"]
+    with pytest.raises(MlflowException) as bad:
+        _search(experiment_id, filter_string="span.name = 'add'")
+    assert error_code(bad) == "INVALID_PARAMETER_VALUE"
+
+
+def test_paging_through_traces_returns_each_once(mlflow_client, experiment_id):
+    for x in range(7):
+        add(x, x)
+    _export()
+    seen: list[str] = []
+    token = None
+    while True:
+        page = mlflow_client.search_traces(locations=[experiment_id], max_results=3, page_token=token)
+        seen += [t.info.trace_id for t in page]
+        token = page.token
+        if not token:
+            break
+    assert len(seen) == 7 == len(set(seen))
+    frame = mlflow.search_traces(locations=[experiment_id])
+    assert len(frame) == 7 and {"trace_id", "state", "request_time"} <= set(frame.columns)
+
+
+def test_trace_tags_are_set_and_deleted(mlflow_client, experiment_id):
+    add(1, 2)
+    _export()
+    (trace,) = _search(experiment_id)
+    trace_id = trace.info.trace_id
+    mlflow_client.set_trace_tag(trace_id, "review", "good")
+    assert mlflow.get_trace(trace_id).info.tags["review"] == "good"
+    assert len(_search(experiment_id, filter_string="tags.review = 'good'")) == 1
+
+    mlflow_client.delete_trace_tag(trace_id, "review")
+    assert "review" not in mlflow.get_trace(trace_id).info.tags
+
+
+def test_deleting_traces_removes_them_and_their_spans(mlflow_client, experiment_id, server):
+    for x in range(4):
+        add(x, 1)
+    _export()
+    traces = _search(experiment_id, order_by=["timestamp_ms ASC"])
+    folder = Path(server.artifacts_destination) / experiment_id / "traces"
+    assert {p.name for p in folder.iterdir()} == {t.info.trace_id for t in traces}
+
+    assert mlflow_client.delete_traces(experiment_id, trace_ids=[traces[3].info.trace_id]) == 1
+    newest_kept = traces[2].info.request_time
+    assert mlflow_client.delete_traces(experiment_id, max_timestamp_millis=newest_kept, max_traces=2) == 2
+    (left,) = _search(experiment_id)
+    assert left.info.trace_id == traces[2].info.trace_id
+    assert {p.name for p in folder.iterdir()} == {left.info.trace_id}
+    assert mlflow.get_trace(traces[0].info.trace_id) is None  # the client's answer for "not found"
