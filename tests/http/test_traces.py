@@ -1,0 +1,242 @@
+"""The trace endpoints over plain HTTP: MLflow's recorded exchange, and every kind of bad input
+answered with a clear 4xx that writes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.http.conftest import error, new_experiment, ok, post, samples
+
+V3 = "/api/3.0/mlflow/traces"
+V2 = "/api/2.0/mlflow/traces"
+
+
+def trace_body(experiment_id: str, trace_id: str | None = None, **info: Any) -> dict[str, Any]:
+    return {
+        "trace": {
+            "trace_info": {
+                "trace_id": trace_id or f"tr-{uuid.uuid4().hex}",
+                "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}},
+                "request_time": "2026-11-27T13:37:27.147Z",
+                "execution_duration": "0.058s",
+                "state": "OK",
+                "tags": {"mlflow.traceName": "f"},
+                **info,
+            }
+        }
+    }
+
+
+def start(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    return ok(api.post(V3, json=body))["trace"]["trace_info"]  # type: ignore[no-any-return]
+
+
+def search(api: httpx.Client, experiment_id: str, **body: Any) -> httpx.Response:
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+    return api.post(f"{V3}/search", json={"locations": [location], **body})
+
+
+def trace_ids(api: httpx.Client, experiment_id: str, **body: Any) -> list[str]:
+    return [t["trace_id"] for t in ok(search(api, experiment_id, **body)).get("traces", [])]
+
+
+def test_the_recorded_start_trace_gets_mlflows_answer(api):
+    recorded = samples()["POST /api/3.0/mlflow/traces"]["example"]
+    experiment_id = new_experiment(api)
+    body = recorded["request"]["body"]
+    body["trace"]["trace_info"]["trace_location"]["mlflow_experiment"]["experiment_id"] = experiment_id
+    got = start(api, body)
+    want = recorded["response"]["body"]["trace"]["trace_info"]
+    for field in ("trace_id", "request_time", "execution_duration", "state", "request_preview", "response_preview"):
+        assert got[field] == want[field], field
+    assert got["trace_location"]["mlflow_experiment"]["experiment_id"] == experiment_id
+    assert got["tags"]["mlflow.traceName"] == "f"
+    assert (
+        got["tags"]["mlflow.artifactLocation"]
+        == f"mlflow-artifacts:/{experiment_id}/traces/{got['trace_id']}/artifacts"
+    )
+    assert got["trace_metadata"] == body["trace"]["trace_info"]["trace_metadata"]
+    assert ok(api.get(f"{V3}/{got['trace_id']}"))["trace"]["trace_info"] == got
+
+
+def test_a_retried_report_updates_the_trace_and_merges_its_tags(api):
+    experiment_id = new_experiment(api)
+    first = start(api, trace_body(experiment_id, state="IN_PROGRESS", tags={"a": "1"}))
+    again = trace_body(experiment_id, first["trace_id"], state="OK", execution_duration="2.5s", tags={"b": "2"})
+    second = start(api, again)
+    assert second["state"] == "OK" and second["execution_duration"] == "2.500s"
+    assert {"a": "1", "b": "2"}.items() <= second["tags"].items()
+    assert trace_ids(api, experiment_id) == [first["trace_id"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trace_id": None}, "trace.trace_info.trace_id"),
+        ({"trace_id": "tr-a/b"}, "trace.trace_info.trace_id"),
+        ({"trace_id": "tr-" + "a" * 60}, "trace.trace_info.trace_id"),
+        ({"request_time": None}, "trace.trace_info.request_time"),
+        ({"request_time": "yesterday"}, "not an RFC 3339 timestamp"),
+        ({"execution_duration": "-1s"}, "non-negative duration"),
+        ({"execution_duration": "58ms"}, "non-negative duration"),
+        ({"state": "DONE"}, "trace.trace_info.state"),
+        ({"trace_location": None}, "trace.trace_info.trace_location.mlflow_experiment"),
+        (
+            {"trace_location": {"type": "INFERENCE_TABLE", "mlflow_experiment": {"experiment_id": "0"}}},
+            "MLFLOW_EXPERIMENT",
+        ),
+        ({"trace_location": {"mlflow_experiment": {"experiment_id": "x"}}}, "Experiment ID must be a valid integer"),
+        ({"tags": {"k" * 251: "v"}}, "maximum length of 250"),
+        ({"tags": {"k": "v" * 8001}}, "maximum length of 8000"),
+        ({"trace_metadata": {"": "v"}}, "a key is empty"),
+        ({"request_preview": 5}, "request_preview"),
+    ],
+)
+def test_a_bad_trace_is_refused_and_not_written(api, change, message):
+    experiment_id = new_experiment(api)
+    body = trace_body(experiment_id)
+    info = body["trace"]["trace_info"]
+    for key, value in change.items():
+        if value is None:
+            del info[key]
+        else:
+            info[key] = value
+    assert message in error(api.post(V3, json=body))
+    assert trace_ids(api, experiment_id) == []
+
+
+def test_traces_go_only_to_active_existing_experiments(api):
+    assert "No Experiment with id=987654" in error(
+        api.post(V3, json=trace_body("987654")), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    deleted = new_experiment(api)
+    ok(post(api, "/experiments/delete", {"experiment_id": deleted}))
+    assert "must be in the 'active' state" in error(api.post(V3, json=trace_body(deleted)))
+    assert error(api.post(V3, json={})).startswith("Missing value for required parameter 'trace'")
+    assert "trace.trace_info" in error(api.post(V3, json={"trace": {}}))
+    one, other = new_experiment(api), new_experiment(api)
+    moved = start(api, trace_body(one))["trace_id"]
+    assert "already exists in experiment" in error(api.post(V3, json=trace_body(other, moved)))
+
+
+def test_unknown_traces_answer_not_found(api):
+    assert "Trace with ID 'tr-nope' not found." == error(api.get(f"{V3}/tr-nope"), 404, "RESOURCE_DOES_NOT_EXIST")
+    # MLflow's client reads this exact answer for `traces/get` as "spans are not served from the database".
+    assert "Trace with ID 'get' not found." in error(api.get(f"{V3}/get"), 404, "RESOURCE_DOES_NOT_EXIST")
+    error(api.patch(f"{V2}/tr-nope/tags", json={"key": "k", "value": "v"}), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_search_validates_its_request(api):
+    experiment_id = new_experiment(api)
+    assert "locations" in error(api.post(f"{V3}/search", json={}))
+    assert "at most 500" in error(search(api, experiment_id, max_results=501))
+    assert "positive" in error(search(api, experiment_id, max_results=0))
+    assert "Invalid page token" in error(search(api, experiment_id, page_token="%%%"))
+    assert "Invalid attribute key 'colour'" in error(search(api, experiment_id, filter="trace.colour = 'red'"))
+    assert "spans and assessments" in error(search(api, experiment_id, filter="span.name = 'llm'"))
+    assert "Invalid comparator '>'" in error(search(api, experiment_id, filter="trace.status > 'OK'"))
+    assert "Expected numeric value" in error(search(api, experiment_id, filter="trace.timestamp_ms > 'soon'"))
+    assert "spans and assessments" in error(search(api, experiment_id, order_by=["span.name"]))
+    assert "duplicate" in error(search(api, experiment_id, order_by=["timestamp_ms", "timestamp DESC"]))
+    assert ok(search(api, experiment_id)) == {}
+
+
+def test_search_filters_orders_and_pages(api):
+    experiment_id = new_experiment(api)
+    made = [
+        start(api, trace_body(experiment_id, request_time=f"2026-01-01T00:00:0{i}.000Z", execution_duration=f"{d}s",
+                              state=state, tags={"mlflow.traceName": name, "team": team},
+                              trace_metadata={"mlflow.sourceRun": run} if run else {}))["trace_id"]
+        for i, (d, state, name, team, run) in enumerate([
+            (3, "OK", "chat", "a", "r1"),
+            (1, "ERROR", "chat", "b", None),
+            (2, "OK", "embed", "a", "r2"),
+        ])
+    ]  # fmt: skip
+    assert trace_ids(api, experiment_id) == made[::-1]  # newest first
+    assert trace_ids(api, experiment_id, order_by=["execution_time_ms ASC"]) == [made[1], made[2], made[0]]
+    assert trace_ids(api, experiment_id, order_by=["run_id DESC"]) == [made[2], made[0], made[1]]  # missing last
+    assert trace_ids(api, experiment_id, order_by=["tags.team", "timestamp_ms DESC"]) == [made[2], made[0], made[1]]
+    assert trace_ids(api, experiment_id, filter="trace.status = 'ERROR'") == [made[1]]
+    assert trace_ids(api, experiment_id, filter="trace.name IN ('embed')") == [made[2]]
+    assert trace_ids(api, experiment_id, filter="trace.run_id = 'r1'") == [made[0]]
+    assert trace_ids(api, experiment_id, filter="tags.team = 'a' AND trace.execution_time_ms > 2500") == [made[0]]
+    start_ms = 1767225600000  # 2026-01-01T00:00:00Z
+    assert trace_ids(api, experiment_id, filter=f"trace.timestamp_ms >= {start_ms + 1000}") == [made[2], made[1]]
+    assert trace_ids(api, experiment_id, filter=f"trace.end_time_ms = {start_ms + 1000 + 1000}") == [made[1]]
+    assert trace_ids(api, experiment_id, filter="metadata.`mlflow.sourceRun` IS NULL") == [made[1]]
+
+    first = ok(search(api, experiment_id, max_results=2))
+    assert [t["trace_id"] for t in first["traces"]] == made[:0:-1]
+    second = ok(search(api, experiment_id, max_results=2, page_token=first["next_page_token"]))
+    assert [t["trace_id"] for t in second["traces"]] == [made[0]] and "next_page_token" not in second
+
+
+def test_batch_get_infos_leaves_out_unknown_and_other_experiments_traces(api):
+    one, other = new_experiment(api), new_experiment(api)
+    mine, theirs = start(api, trace_body(one))["trace_id"], start(api, trace_body(other))["trace_id"]
+    found = ok(api.post(f"{V3}/batchGetInfos", json={"trace_ids": [theirs, "tr-unknown", mine]}))
+    assert [t["trace_id"] for t in found["trace_infos"]] == [theirs, mine]
+    scoped = ok(api.post(f"{V3}/batchGetInfos", json={"trace_ids": [theirs, mine], "experiment_ids": [one]}))
+    assert [t["trace_id"] for t in scoped["trace_infos"]] == [mine]
+    assert "trace_ids" in error(api.post(f"{V3}/batchGetInfos", json={}))
+    assert "at most 1000" in error(api.post(f"{V3}/batchGetInfos", json={"trace_ids": ["t"] * 1001}))
+
+
+def test_trace_tags_validate_and_protect_the_span_location(api):
+    trace_id = start(api, trace_body(new_experiment(api)))["trace_id"]
+    ok(api.patch(f"{V2}/{trace_id}/tags", json={"key": "note", "value": "checked"}))
+    ok(api.patch(f"{V3}/{trace_id}/tags", json={"key": "empty"}))
+    tags = ok(api.get(f"{V3}/{trace_id}"))["trace"]["trace_info"]["tags"]
+    assert tags["note"] == "checked" and tags["empty"] == ""
+    assert "key" in error(api.patch(f"{V2}/{trace_id}/tags", json={"value": "v"}))
+    assert "maximum length of 8000" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "k", "value": "v" * 8001}))
+    for method in ("PATCH", "DELETE"):
+        body = {"key": "mlflow.artifactLocation", "value": "s3://elsewhere"}
+        assert "immutable" in error(api.request(method, f"{V2}/{trace_id}/tags", json=body))
+    ok(api.request("DELETE", f"{V2}/{trace_id}/tags", json={"key": "note"}))
+    ok(api.delete(f"{V2}/{trace_id}/tags", params={"key": "empty"}))
+    missing = error(
+        api.request("DELETE", f"{V2}/{trace_id}/tags", json={"key": "note"}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    assert "No trace tag with key 'note'" in missing
+    assert set(ok(api.get(f"{V3}/{trace_id}"))["trace"]["trace_info"]["tags"]) == {
+        "mlflow.traceName",
+        "mlflow.artifactLocation",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Either `max_timestamp_millis` or `request_ids`"),
+        ({"max_timestamp_millis": 1, "request_ids": ["t"]}, "Only one of"),
+        ({"request_ids": ["t"], "max_traces": 1}, "can't be specified"),
+        ({"max_timestamp_millis": 1, "max_traces": 0}, "must be a positive integer"),
+    ],
+)
+def test_delete_traces_arguments_are_checked(api, body, message):
+    experiment_id = new_experiment(api)
+    trace_id = start(api, trace_body(experiment_id))["trace_id"]
+    assert message in error(post(api, "/traces/delete-traces", {"experiment_id": experiment_id, **body}))
+    assert trace_ids(api, experiment_id) == [trace_id]
+
+
+def test_delete_traces_touches_only_the_named_experiment(api):
+    one, other = new_experiment(api), new_experiment(api)
+    mine, theirs = start(api, trace_body(one))["trace_id"], start(api, trace_body(other))["trace_id"]
+    body = {"experiment_id": one, "request_ids": [mine, theirs, "tr-unknown"]}
+    assert ok(api.post(f"{V3}/delete-traces", json=body)) == {"traces_deleted": 1}
+    assert trace_ids(api, one) == [] and trace_ids(api, other) == [theirs]
+    future = {"experiment_id": other, "max_timestamp_millis": 2**62}
+    assert ok(post(api, "/traces/delete-traces", future)) == {"traces_deleted": 1}
+    assert "experiment_id" in error(post(api, "/traces/delete-traces", {"request_ids": ["t"]}))
+    error(
+        post(api, "/traces/delete-traces", {"experiment_id": "987654", "request_ids": ["t"]}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
