@@ -240,3 +240,49 @@ def test_delete_traces_touches_only_the_named_experiment(api):
         404,
         "RESOURCE_DOES_NOT_EXIST",
     )
+
+
+def test_mlflow_2_clients_start_end_get_and_search_traces_with_the_v2_api(api):
+    experiment_id = new_experiment(api)
+    started = ok(
+        api.post(
+            V2,
+            json={
+                "experiment_id": experiment_id,
+                "timestamp_ms": 1_700_000_000_000,
+                "request_metadata": [{"key": "mlflow.traceInputs", "value": '{"q": 1}'}],
+                "tags": [{"key": "mlflow.traceName", "value": "chat"}],
+            },
+        )
+    )["trace_info"]
+    request_id = started["request_id"]
+    assert started["status"] == "IN_PROGRESS" and started["timestamp_ms"] == 1_700_000_000_000
+    assert "execution_time_ms" not in started
+    location = {
+        "key": "mlflow.artifactLocation",
+        "value": f"mlflow-artifacts:/{experiment_id}/traces/{request_id}/artifacts",
+    }
+    assert location in started["tags"]
+
+    end = {
+        "timestamp_ms": 1_700_000_000_250,
+        "status": "OK",
+        "tags": [{"key": "mlflow.artifactLocation", "value": "x"}],
+    }
+    ended = ok(api.patch(f"{V2}/{request_id}", json=end))["trace_info"]
+    assert ended["status"] == "OK" and ended["execution_time_ms"] == 250
+    assert location in ended["tags"], "the span location is not the client's to move"
+    assert ok(api.get(f"{V2}/{request_id}/info"))["trace_info"] == ended
+    v3 = ok(api.get(f"{V3}/{request_id}"))["trace"]["trace_info"]
+    assert v3["execution_duration"] == "0.250s" and v3["request_time"] == "2023-11-14T22:13:20.000Z"
+
+    found = ok(api.get(V2, params={"experiment_ids": [experiment_id], "filter": "trace.name = 'chat'"}))
+    assert [t["request_id"] for t in found["traces"]] == [request_id]
+    assert "experiment_ids" in error(api.get(V2))
+    assert "timestamp_ms" in error(api.post(V2, json={"experiment_id": experiment_id}))
+    assert "status" in error(api.patch(f"{V2}/{request_id}", json={"timestamp_ms": 1_700_000_000_300}))
+    assert "before it started" in error(api.patch(f"{V2}/{request_id}", json={"timestamp_ms": 1, "status": "OK"}))
+    assert "'status'" in error(
+        api.patch(f"{V2}/{request_id}", json={"timestamp_ms": 1_700_000_000_300, "status": "DONE"})
+    )
+    error(api.patch(f"{V2}/tr-nope", json={"timestamp_ms": 1, "status": "OK"}), 404, "RESOURCE_DOES_NOT_EXIST")
