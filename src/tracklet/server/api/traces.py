@@ -3,16 +3,19 @@ MLflow 2's trace API (start, end, get, search under `/api/2.0/mlflow/traces`) on
 
 A traced call ends in the client with `POST /api/3.0/mlflow/traces` (StartTraceV3, named so for
 history: it reports a finished trace). The answer carries the tag `mlflow.artifactLocation`, where
-the client then uploads the spans (`traces.json`) through the artifact proxy, and from where
-`mlflow.get_trace` and `search_traces` download them again. `/version` answers below 3.4, so the
-client never sends spans over OTLP (`/v1/traces`).
+the client then uploads the spans (`traces.json`) through the artifact proxy (`/version` answers
+below 3.4, so the client never sends spans over OTLP, `/v1/traces`), and the tag
+`mlflow.trace.spansLocation = ARCHIVE_REPO`, so that `mlflow.get_trace` and `search_traces` read them
+back through `traces/get` and `traces/batchGet`, which serve that file (`trace_spans`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import posixpath
 import uuid
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -22,17 +25,20 @@ from starlette.routing import Route
 from tracklet.entities import KeyValue, TraceInfo, TraceInfoV2
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server.api.artifacts import proxy_path
+from tracklet.server.api.trace_spans import read_spans
 from tracklet.server.protocol import (
     Int64,
     decode_body,
     json_response,
     page_response,
     read_json,
+    read_query,
     read_request,
     run_read,
     run_sync,
 )
 from tracklet.server.state import artifacts_of, store_of
+from tracklet.store.store import Store
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, NewTrace
 from tracklet.timestamps import parse_duration, parse_timestamp
 from tracklet.validation import (
@@ -51,6 +57,9 @@ MAX_TRACE_ID_LENGTH = 50
 MAX_PREVIEW_LENGTH = 100_000
 MAX_SEARCH_TRACES = 500  # MLflow's bound for traces/search
 MAX_BATCH_TRACE_IDS = 1000
+MAX_BATCH_TRACES = 100  # with spans; MLflow's client asks for 10 at a time
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+SERVED_FROM_ARTIFACTS = "ARCHIVE_REPO"  # MLflow's name for spans kept outside the database, read by the server
 
 
 class ExperimentLocation(msgspec.Struct):
@@ -92,6 +101,16 @@ class SearchTraces(msgspec.Struct):
 
 
 class BatchGetTraceInfos(msgspec.Struct):
+    trace_ids: list[str] = []
+    experiment_ids: list[str] | None = None
+
+
+class GetTrace(msgspec.Struct):
+    trace_id: str | None = None
+    allow_partial: bool = False  # spans are whatever was uploaded: every answer may be partial
+
+
+class BatchGetTraces(msgspec.Struct):
     trace_ids: list[str] = []
     experiment_ids: list[str] | None = None
 
@@ -205,7 +224,10 @@ def _new_trace(body: StartTrace) -> NewTrace:
         request_preview=info.request_preview,
         response_preview=info.response_preview,
         metadata=info.trace_metadata,
-        tags=info.tags,
+        # The spans arrive as `traces.json` in the trace's artifacts; this tag makes MLflow's client read
+        # them back through `traces/get` and `traces/batchGet`, ten traces a request, instead of
+        # downloading one file per trace itself (see docs/architecture.md).
+        tags={**info.tags, SPANS_LOCATION_TAG: SERVED_FROM_ARTIFACTS},
     )
 
 
@@ -220,19 +242,39 @@ async def get_info(request: Request) -> Response:
     return json_response({"trace": {"trace_info": info}})
 
 
+async def get_with_spans(request: Request) -> Response:
+    query = read_query(request, GetTrace)
+    require(query.trace_id, "trace_id")
+    info = await run_read(request, store_of(request).get_trace_info, query.trace_id)
+    spans = await read_spans(artifacts_of(request), info)
+    return json_response({"trace": _trace(info, spans)})
+
+
+async def batch_get_with_spans(request: Request) -> Response:
+    query = read_query(request, BatchGetTraces, frozenset({"trace_ids", "experiment_ids"}))
+    infos = await _trace_infos(store_of(request), query.trace_ids, query.experiment_ids, MAX_BATCH_TRACES)
+    spans = await asyncio.gather(*(read_spans(artifacts_of(request), info) for info in infos))
+    return json_response({"traces": [_trace(i, s) for i, s in zip(infos, spans, strict=True)]})
+
+
+def _trace(info: TraceInfo, spans: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"trace_info": info, "spans": spans} if spans else {"trace_info": info}  # MLflow omits empty lists
+
+
+async def _trace_infos(store: Store, trace_ids: list[str], experiment_ids: list[str] | None, limit: int) -> Any:
+    if not trace_ids:
+        raise missing("trace_ids")
+    if len(trace_ids) > limit:
+        raise InvalidParameterValue(
+            f"Invalid value for parameter 'trace_ids' supplied: at most {limit} ids per request, got {len(trace_ids)}"
+        )
+    experiments = None if experiment_ids is None else [parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+    return await run_sync(store.batch_get_trace_infos, trace_ids, experiments)
+
+
 async def batch_get_infos(request: Request) -> Response:
     body = await read_json(request, BatchGetTraceInfos)
-    if not body.trace_ids:
-        raise missing("trace_ids")
-    if len(body.trace_ids) > MAX_BATCH_TRACE_IDS:
-        raise InvalidParameterValue(
-            f"Invalid value for parameter 'trace_ids' supplied: at most {MAX_BATCH_TRACE_IDS} ids per request, "
-            f"got {len(body.trace_ids)}"
-        )
-    experiment_ids = None
-    if body.experiment_ids is not None:
-        experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids]
-    infos = await run_sync(store_of(request).batch_get_trace_infos, body.trace_ids, experiment_ids)
+    infos = await _trace_infos(store_of(request), body.trace_ids, body.experiment_ids, MAX_BATCH_TRACE_IDS)
     return page_response("trace_infos", infos, None)
 
 
@@ -257,7 +299,7 @@ def _mutable_tag(key: str | None) -> str:
     require(key, "key")
     assert key is not None
     check_length(key, MAX_KEY_LENGTH, "key")
-    if key == ARTIFACT_LOCATION_TAG:  # where the spans are: changing it would lose them
+    if key in (ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG):  # where the spans are: changing it would lose them
         raise InvalidParameterValue(f"Tag '{key}' is immutable and cannot be changed on a trace.")
     return key
 
@@ -403,11 +445,11 @@ routes = [
     Route(_V3, start, methods=["POST"]),
     Route(f"{_V3}/search", search, methods=["POST"]),
     Route(f"{_V3}/batchGetInfos", batch_get_infos, methods=["POST"]),
+    Route(f"{_V3}/get", get_with_spans, methods=["GET"]),
+    Route(f"{_V3}/batchGet", batch_get_with_spans, methods=["GET"]),
     *(Route(f"{base}/delete-traces", delete_traces, methods=["POST"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", set_tag, methods=["PATCH"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", delete_tag, methods=["DELETE"]) for base in (_V2, _V3)),
-    # Also answers `…/traces/get` and `…/traces/batchGet` (spans from the database) with "Trace with ID
-    # 'get' not found.", which MLflow's client takes as "not supported" and reads the artifacts instead.
     Route(f"{_V3}/{{trace_id}}", get_info, methods=["GET"]),
     Route(_V2, start_v2, methods=["POST"]),
     Route(_V2, search_v2, methods=["GET"]),
