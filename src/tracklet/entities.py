@@ -7,6 +7,8 @@ SQL store.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
@@ -216,6 +218,7 @@ class TraceInfo(Entity):
     response_preview: str | None = None
     trace_metadata: dict[str, str] = {}
     tags: dict[str, str] = {}
+    assessments: list[dict[str, Any]] = []  # MLflow's Assessment messages as JSON (`store/assessments.py`)
 
 
 class TraceInfoV2(Entity):

@@ -151,3 +151,43 @@ def test_deleting_traces_removes_them_and_their_spans(mlflow_client, experiment_
     assert left.info.trace_id == traces[2].info.trace_id
     assert {p.name for p in folder.iterdir()} == {left.info.trace_id}
     assert mlflow.get_trace(traces[0].info.trace_id) is None  # the client's answer for "not found"
+
+
+def test_feedback_and_expectations_are_logged_overridden_updated_and_deleted(mlflow_client, experiment_id):
+    from mlflow.entities import AssessmentSource, Feedback
+
+    assert add(2, 2) == 4
+    _export()
+    (trace,) = _search(experiment_id)
+    trace_id = trace.info.trace_id
+    judge = AssessmentSource(source_type="LLM_JUDGE", source_id="gpt-judge")
+    feedback = mlflow.log_feedback(
+        trace_id=trace_id, name="correct", value=True, source=judge, rationale="2 + 2 is 4", metadata={"run": "1"}
+    )
+    truth = mlflow.log_expectation(trace_id=trace_id, name="expected", value={"answer": 4, "units": ["none"]})
+    assert feedback.assessment_id.startswith("a-") and feedback.value is True
+
+    got = mlflow.get_assessment(trace_id, feedback.assessment_id)
+    assert (got.name, got.value, got.rationale, got.metadata) == ("correct", True, "2 + 2 is 4", {"run": "1"})
+    assert got.source.source_type == "LLM_JUDGE" and got.source.source_id == "gpt-judge"
+    assert mlflow.get_assessment(trace_id, truth.assessment_id).value == {"answer": 4, "units": ["none"]}
+
+    override = mlflow.override_feedback(trace_id=trace_id, assessment_id=feedback.assessment_id, value=False)
+    assert override.overrides == feedback.assessment_id
+    assert mlflow.get_assessment(trace_id, feedback.assessment_id).valid is False
+    updated = mlflow.update_assessment(
+        trace_id, override.assessment_id, Feedback(name="correct", value=0.5, rationale="half right")
+    )
+    assert (updated.value, updated.rationale) == (0.5, "half right")
+    assert updated.last_update_time_ms >= updated.create_time_ms
+
+    on_trace = {a.assessment_id: a for a in mlflow.get_trace(trace_id).info.assessments}
+    assert set(on_trace) == {feedback.assessment_id, truth.assessment_id, override.assessment_id}
+    assert _search(experiment_id)[0].info.assessments, "search results carry the assessments too"
+
+    mlflow.delete_assessment(trace_id, override.assessment_id)
+    assert mlflow.get_assessment(trace_id, feedback.assessment_id).valid is True, "the overridden one counts again"
+    with pytest.raises(MlflowException) as gone:
+        mlflow.get_assessment(trace_id, override.assessment_id)
+    assert error_code(gone) == "RESOURCE_DOES_NOT_EXIST"
+    assert mlflow_client.delete_traces(experiment_id, trace_ids=[trace_id]) == 1

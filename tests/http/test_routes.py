@@ -11,9 +11,8 @@ from tests.http.conftest import API, new_run
 UNKNOWN_API_ROUTES = [
     ("GET", "/api/2.0/mlflow/nothing-here"),
     ("POST", "/api/2.0/mlflow/runs/frobnicate"),
-    ("POST", "/api/3.0/mlflow/traces"),
-    ("POST", "/api/3.0/mlflow/traces/search"),
-    ("POST", "/api/2.0/mlflow/traces"),
+    ("POST", "/api/3.0/mlflow/traces/tr-1/unknown"),
+    ("GET", "/api/2.0/mlflow/unified-traces"),
     ("GET", "/api/3.0/mlflow/server-features"),
     ("POST", "/api/2.0/mlflow/registered-models/frobnicate"),
     ("GET", "/api/2.0/mlflow/model-versions/list"),

@@ -20,6 +20,7 @@ from tracklet.artifacts import artifact_store_for
 from tracklet.errors import TrackletError
 from tracklet.server.api import (
     artifacts,
+    assessments,
     experiments,
     logged_models,
     meta,
@@ -48,6 +49,7 @@ def api_routes() -> list[BaseRoute]:
         registered_models,
         model_versions,
         traces,
+        assessments,
         artifacts,
     ):
         routes.extend(module.routes)

@@ -336,3 +336,21 @@ trace_metadata = Table(
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("trace_id", "key"),
 )
+
+# Feedback, expectations and issue references on traces (MLflow 3's assessments). What the server
+# acts on is in columns (an override turns the overridden assessment invalid); the rest of the
+# assessment (source, value, rationale, metadata, error, span) is kept as the client's JSON in `body`.
+trace_assessments = Table(
+    "trace_assessments",
+    metadata,
+    Column("assessment_id", String(50), primary_key=True),
+    Column("trace_id", String(50), ForeignKey("traces.trace_id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("kind", String(16), nullable=False),  # "feedback", "expectation" or "issue"
+    Column("valid", Boolean, nullable=False),
+    Column("overrides", String(50), nullable=True),
+    Column("create_time", BigInteger, nullable=False),  # ms since the epoch
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_trace_assessments_trace", "trace_id", "create_time"),
+)

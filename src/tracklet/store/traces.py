@@ -14,6 +14,7 @@ from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import chunks, read_page
+from tracklet.store.assessments import AssessmentStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.timestamps import format_duration, format_timestamp
 
@@ -43,7 +44,7 @@ def trace_artifact_location(experiment_location: str, trace_id: str) -> str:
     return f"{experiment_location.rstrip('/')}/traces/{trace_id}/artifacts"
 
 
-class TraceStore(ExperimentStore):
+class TraceStore(ExperimentStore, AssessmentStore):
     def load_traces(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
         """These traces with their tags and metadata, in this order; unknown ids are left out."""
         if not trace_ids:
@@ -52,6 +53,7 @@ class TraceStore(ExperimentStore):
         rows = {r.trace_id: r for r in conn.execute(select(s.traces).where(s.traces.c.trace_id.in_(ids)))}
         tags = _by_trace(conn, s.trace_tags, ids)
         metadata = _by_trace(conn, s.trace_metadata, ids)
+        assessments = self.load_assessments(conn, ids)
         return [
             TraceInfo(
                 trace_id=r.trace_id,
@@ -64,6 +66,7 @@ class TraceStore(ExperimentStore):
                 response_preview=r.response_preview,
                 trace_metadata=metadata.get(r.trace_id, {}),
                 tags=tags.get(r.trace_id, {}),
+                assessments=assessments.get(r.trace_id, []),
             )
             for trace_id in ids
             if (r := rows.get(trace_id)) is not None
@@ -224,7 +227,7 @@ class TraceStore(ExperimentStore):
                 locations += conn.execute(
                     select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
                 ).scalars()
-                for table in (s.trace_tags, s.trace_metadata, s.traces):
+                for table in (s.trace_assessments, s.trace_tags, s.trace_metadata, s.traces):
                     conn.execute(delete(table).where(table.c.trace_id.in_(part)))
         return len(ids), locations
 

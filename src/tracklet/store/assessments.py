@@ -1,0 +1,159 @@
+"""Assessments of traces (MLflow 3): feedback (a judge's or a person's verdict), expectations (ground
+truth) and issue references. An assessment that overrides another makes that one invalid until the
+overriding one is deleted, as in MLflow."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, delete, select, update
+
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.store import schema as s
+from tracklet.store._util import now_ms
+from tracklet.store.database import Database
+from tracklet.timestamps import format_timestamp
+
+ASSESSMENT_KINDS = ("feedback", "expectation", "issue")
+# What the columns hold; everything else of an assessment is its `body`.
+_COLUMN_FIELDS = frozenset(
+    {"assessment_id", "trace_id", "assessment_name", "create_time", "last_update_time", "valid", "overrides"}
+)
+
+Assessment = dict[str, Any]  # MLflow's Assessment message as JSON, as it goes on the wire
+
+
+@dataclass(frozen=True)
+class NewAssessment:
+    trace_id: str
+    name: str
+    kind: str  # one of ASSESSMENT_KINDS: the field of `fields` that holds the value
+    fields: dict[str, Any]  # the assessment as the client sent it
+    create_time: int | None = None  # ms; now if not given
+    overrides: str | None = None
+
+
+@dataclass(frozen=True)
+class AssessmentChanges:
+    """The fields an update mask names; None leaves a field as it is."""
+
+    name: str | None = None
+    value: tuple[str, Any] | None = None  # (kind, that field's JSON)
+    rationale: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+def _wire(row: Any) -> Assessment:
+    assessment: Assessment = {
+        "assessment_id": row.assessment_id,
+        "assessment_name": row.name,
+        "trace_id": row.trace_id,
+        **msgspec.json.decode(row.body),
+        "create_time": format_timestamp(row.create_time),
+        "last_update_time": format_timestamp(row.last_update_time),
+        "valid": row.valid,
+    }
+    if row.overrides:
+        assessment["overrides"] = row.overrides
+    return assessment
+
+
+def _body(fields: dict[str, Any]) -> str:
+    return msgspec.json.encode({k: v for k, v in fields.items() if k not in _COLUMN_FIELDS}).decode()
+
+
+class AssessmentStore:
+    db: Database
+
+    def load_assessments(self, conn: Connection, trace_ids: Sequence[str]) -> dict[str, list[Assessment]]:
+        """The assessments of these traces, oldest first."""
+        table = s.trace_assessments
+        grouped: dict[str, list[Assessment]] = defaultdict(list)
+        rows = conn.execute(
+            select(table)
+            .where(table.c.trace_id.in_(list(trace_ids)))
+            .order_by(table.c.create_time, table.c.assessment_id)
+        )
+        for row in rows:
+            grouped[row.trace_id].append(_wire(row))
+        return grouped
+
+    def _assessment_row(self, conn: Connection, trace_id: str, assessment_id: str) -> Any:
+        if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == trace_id)).first() is None:
+            raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+        table = s.trace_assessments
+        row = conn.execute(
+            select(table).where(table.c.assessment_id == assessment_id, table.c.trace_id == trace_id)
+        ).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Assessment with ID '{assessment_id}' not found for trace '{trace_id}'")
+        return row
+
+    def create_assessment(self, new: NewAssessment) -> Assessment:
+        if new.kind not in ASSESSMENT_KINDS:
+            raise InvalidParameterValue(f"Invalid assessment kind '{new.kind}'. Expected one of {ASSESSMENT_KINDS}.")
+        table = s.trace_assessments
+        created = now_ms() if new.create_time is None else new.create_time
+        assessment_id = "a-" + uuid.uuid4().hex
+        with self.db.write() as conn:
+            if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == new.trace_id)).first() is None:
+                raise ResourceDoesNotExist(f"Trace with ID '{new.trace_id}' not found.")
+            if new.overrides:
+                self._assessment_row(conn, new.trace_id, new.overrides)
+                conn.execute(update(table).where(table.c.assessment_id == new.overrides).values(valid=False))
+            conn.execute(
+                table.insert().values(
+                    assessment_id=assessment_id,
+                    trace_id=new.trace_id,
+                    name=new.name,
+                    kind=new.kind,
+                    valid=True,
+                    overrides=new.overrides or None,
+                    create_time=created,
+                    last_update_time=created,
+                    body=_body(new.fields),
+                )
+            )
+            return _wire(self._assessment_row(conn, new.trace_id, assessment_id))
+
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
+        with self.db.read() as conn:
+            return _wire(self._assessment_row(conn, trace_id, assessment_id))
+
+    def update_assessment(self, trace_id: str, assessment_id: str, changes: AssessmentChanges) -> Assessment:
+        table = s.trace_assessments
+        with self.db.write() as conn:
+            row = self._assessment_row(conn, trace_id, assessment_id)
+            body = msgspec.json.decode(row.body)
+            if changes.value is not None:
+                kind, value = changes.value
+                if kind != row.kind:
+                    raise InvalidParameterValue(f"Cannot update {kind} value on a {row.kind.capitalize()} assessment.")
+                body[kind] = value
+            if changes.rationale is not None:
+                body["rationale"] = changes.rationale
+            if changes.metadata is not None:
+                body["metadata"] = {**body.get("metadata", {}), **changes.metadata}
+            conn.execute(
+                update(table)
+                .where(table.c.assessment_id == assessment_id)
+                .values(
+                    name=row.name if changes.name is None else changes.name,
+                    body=_body(body),
+                    last_update_time=max(now_ms(), row.create_time),
+                )
+            )
+            return _wire(self._assessment_row(conn, trace_id, assessment_id))
+
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        table = s.trace_assessments
+        with self.db.write() as conn:
+            row = self._assessment_row(conn, trace_id, assessment_id)
+            if row.overrides:  # the overridden assessment counts again
+                conn.execute(update(table).where(table.c.assessment_id == row.overrides).values(valid=True))
+            conn.execute(delete(table).where(table.c.assessment_id == assessment_id))
