@@ -279,14 +279,43 @@ def test_a_trace_whose_spans_cannot_be_read_shows_why(page: Any, ui_server: Seed
     page.wait_for_selector("main p.error")
 
 
+def test_an_mlflow_2_traces_json_is_read_too(page: Any, ui_server: SeededServer, traces: Traces) -> None:
+    """MLflow 2 wrote spans with `context.span_id`, `parent_id`, `start_time` and `status_code`."""
+    trace_id = "tr-" + "ab" * 16
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": traces.experiment_id}}
+    info = {"trace_id": trace_id, "trace_location": location, "request_time": "2026-11-27T13:37:27.147Z",
+            "execution_duration": "2s", "state": "ERROR", "tags": {"mlflow.traceName": "old-style"}}  # fmt: skip
+    r = ui_server.http.post("/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
+    r.raise_for_status()
+    root = r.json()["trace"]["trace_info"]["tags"]["mlflow.artifactLocation"].removeprefix("mlflow-artifacts:")
+
+    def span(name: str, span_id: str, parent: str | None, start: int, end: int, status: str) -> dict[str, Any]:
+        return {"name": name, "context": {"span_id": span_id, "trace_id": "0xab"}, "parent_id": parent,
+                "start_time": start, "end_time": end, "status_code": status, "status_message": "",
+                "attributes": {"mlflow.spanType": '"CHAIN"', "mlflow.spanInputs": json.dumps({"step": name})},
+                "events": []}  # fmt: skip
+
+    spans = [span("step", "0x02", "0x01", 1_500_000_000, 2_000_000_000, "ERROR"),
+             span("pipeline", "0x01", None, 1_000_000_000, 3_000_000_000, "OK")]  # fmt: skip
+    ui_server.http.put(
+        f"/api/2.0/mlflow-artifacts/artifacts/{root.strip('/')}/traces.json", content=json.dumps({"spans": spans})
+    ).raise_for_status()
+    goto(page, f"/traces/{trace_id}")
+    page.wait_for_selector("#span-tree .span-row")
+    assert span_names(page) == ["pipeline", "step"]
+    assert page.locator("#span-tree .span-row.error .span-name").all_inner_texts() == ["step"]
+    assert '"step": "pipeline"' in page.inner_text("#span-inputs")
+    assert page.locator("#span-tree .span-row .span-dur").all_inner_texts() == ["2.00 s", "500 ms"]
+
+
 def test_delete_selected_traces(page: Any, ui_server: SeededServer, traces: Traces) -> None:
     doomed = traces.ids["to_delete"]
     goto(page, f"/experiments/{traces.experiment_id}/traces")
-    wait_rows(page, 5)
+    wait_rows(page, 6)  # with the MLflow 2 style one
     assert page.is_disabled("#delete-traces")
     page.locator(f"#traces-table tr[data-trace-id='{doomed}'] input.select-trace").check()
     page.wait_for_selector(".trace-list .selection:has-text('1 selected')")
     page.click("#delete-traces")
-    assert doomed not in wait_rows(page, 4)
+    assert doomed not in wait_rows(page, 5)
     assert doomed not in {t["trace_id"] for t in search(ui_server, traces.experiment_id)}
     assert ui_server.http.get(f"/api/3.0/mlflow/traces/{doomed}").status_code == 404

@@ -153,7 +153,7 @@ function spanView(ctx, tree) {
   const collapsed = new Set();
   let current = byId.get(ctx.params.get("span")) || tree.roots[0];
   const list = h("div.span-tree#span-tree", { role: "tree", "aria-label": "Spans" });
-  const detail = h("div.span-detail#span-detail", { "aria-live": "polite" });
+  const detail = h("div.span-detail#span-detail"); // not aria-live: the selected tree item already says which span it is
   const errors = tree.spans.filter((s) => s.status === "ERROR").length;
 
   const visible = () => {

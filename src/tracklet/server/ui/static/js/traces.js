@@ -223,7 +223,10 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
         pageToken: reset ? undefined : nextToken,
       });
       if (mine !== version || !ctx.alive()) return;
-      const page = res.traces || [];
+      // Page tokens are offsets: traces logged or deleted meanwhile shift the pages, so a trace
+      // already shown may come again.
+      const shown = new Set(reset ? [] : traces.map((t) => t.trace_id));
+      const page = (res.traces || []).filter((t) => !shown.has(t.trace_id));
       traces = reset ? page : [...traces, ...page];
       nextToken = res.next_page_token || null;
       filterError.hidden = true;
