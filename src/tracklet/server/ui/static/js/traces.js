@@ -186,17 +186,21 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
     }
   }
 
-  function renderRows() {
-    clear(tbody).append(...traces.map((t) => {
-      const on = selected.has(t.trace_id);
-      return h(`tr${on ? ".selected" : ""}`, { dataset: { traceId: t.trace_id } },
-        h("td.sel", h("input.select-trace", { type: "checkbox", checked: on, "aria-label": `Select trace ${traceName(t)} ${shortId(t.trace_id)}`, on: { change: (e) => {
-          e.target.checked ? selected.add(t.trace_id) : selected.delete(t.trace_id);
-          e.target.closest("tr").classList.toggle("selected", e.target.checked);
-          updateSelection();
-        } } })),
-        columns.map((c) => cell(c, t)));
-    }));
+  function row(t) {
+    const on = selected.has(t.trace_id);
+    return h(`tr${on ? ".selected" : ""}`, { dataset: { traceId: t.trace_id } },
+      h("td.sel", h("input.select-trace", { type: "checkbox", checked: on, "aria-label": `Select trace ${traceName(t)} ${shortId(t.trace_id)}`, on: { change: (e) => {
+        e.target.checked ? selected.add(t.trace_id) : selected.delete(t.trace_id);
+        e.target.closest("tr").classList.toggle("selected", e.target.checked);
+        updateSelection();
+      } } })),
+      columns.map((c) => cell(c, t)));
+  }
+
+  /** All rows, or only those of a page just loaded (the rows above stay as they are). */
+  function renderRows(page = null) {
+    if (page) tbody.append(...page.map(row));
+    else clear(tbody).append(...traces.map(row));
     table.hidden = !traces.length;
   }
 
@@ -232,7 +236,7 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
       filterError.hidden = true;
       filterInput.classList.remove("invalid");
       if (reset) selected.clear();
-      renderRows();
+      renderRows(reset ? null : page);
       updateSelection();
       more.hidden = !nextToken;
       countEl.textContent = traces.length ? `${traces.length.toLocaleString()} trace${traces.length === 1 ? "" : "s"}${nextToken ? " loaded, more to load" : ""}` : "";
