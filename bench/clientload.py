@@ -363,6 +363,86 @@ def tracklet_client(a: dict[str, Any]) -> Result:
     }
 
 
+# -- 9. tracing (MLflow 3) ---------------------------------------------------------------------
+
+
+def traces(a: dict[str, Any]) -> Result:
+    """`@mlflow.trace` calls of three spans each, exported synchronously (each call returns once its
+    trace is on the server), then `search_traces` with spans, filtered, and `get_trace`.
+
+    The client sends each server what that server asks for: MLflow (version >= 3.4) gets the spans over
+    OTLP and the trace info; tracklet gets the trace info and the spans as a `traces.json` artifact.
+    """
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+    import mlflow
+
+    client = _client()
+    exp_id = _experiment(client, a["experiment"])
+    mlflow.set_experiment(experiment_id=exp_id)
+
+    @mlflow.trace(span_type="LLM")
+    def generate(i: int) -> str:
+        return f"answer {i}"
+
+    @mlflow.trace(name="predict")
+    def predict(i: int) -> str:
+        with mlflow.start_span("retrieve") as span:
+            span.set_inputs({"query": i})
+            span.set_outputs([i, i + 1])
+        return generate(i)
+
+    n, reps, top = a["traces"], a["reps"], a["search_max"]
+    latencies, log_clock = [], Clock()
+    with log_clock:
+        for i in range(n):
+            t0 = time.perf_counter()
+            predict(i)
+            latencies.append(time.perf_counter() - t0)
+
+    def search_all() -> list[Any]:
+        found: list[Any] = []
+        token = None
+        while True:
+            page = client.search_traces(locations=[exp_id], max_results=100, page_token=token, include_spans=False)
+            found += page
+            token = page.token
+            if not token:
+                return found
+
+    every = search_all()
+    check(len(every) == n, f"{len(every)} traces found, {n} logged")
+    metrics = {"trace_median_ms": median_ms(latencies), "traces_per_s": n / log_clock.wall_s}
+    cpu = {"traces_per_s": log_clock.as_dict()}
+    queries = {
+        "search_spans_ms": {"filter_string": None},
+        "search_filtered_ms": {"filter_string": "trace.status = 'OK' AND trace.name = 'predict'"},
+    }
+    for key, query in queries.items():
+        times, clock, found = [], Clock(), []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            with clock:
+                found = mlflow.search_traces(locations=[exp_id], max_results=top, return_type="list", **query)
+            times.append(time.perf_counter() - t0)
+        check(len(found) == min(top, n), f"{key}: {len(found)} traces, expected {min(top, n)}")
+        for trace in found:
+            names = sorted(span.name for span in trace.data.spans)
+            check(names == ["generate", "predict", "retrieve"], f"{key}: spans {names}")
+        metrics[key] = median_ms(times)
+        cpu[key] = clock.as_dict()
+    trace_id = every[len(every) // 2].info.trace_id
+    times, clock, one = [], Clock(), None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        with clock:
+            one = mlflow.get_trace(trace_id)
+        times.append(time.perf_counter() - t0)
+    check(one is not None and len(one.data.spans) == 3, "get_trace: the trace or its spans are missing")
+    metrics["get_trace_ms"] = median_ms(times)
+    cpu["get_trace_ms"] = clock.as_dict()
+    return {"metrics": metrics, "cpu": cpu}
+
+
 WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "log_metric": log_metric,
     "log_batch": log_batch,
@@ -374,6 +454,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "concurrency_verify": concurrency_verify,
     "ui": ui,
     "tracklet_client": tracklet_client,
+    "traces": traces,
 }
 
 

@@ -91,6 +91,11 @@ ROWS: tuple[Row, ...] = (
         True,
         above=100_000.0,
     ),
+    Row("traces", "client", "trace_median_ms", "@mlflow.trace call, synchronous export (ms)", False),
+    Row("traces", "client", "traces_per_s", "traces logged/s", True),
+    Row("traces", "client", "search_spans_ms", "search_traces with spans (ms)", False),
+    Row("traces", "client", "search_filtered_ms", "search_traces filtered (ms)", False),
+    Row("traces", "client", "get_trace_ms", "get_trace (ms)", False),
 )
 
 

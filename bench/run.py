@@ -407,6 +407,12 @@ def w_tracklet_client(h: Harness, s: Server) -> dict[str, Any]:
     return {"client": h.client(s, "tracklet_client", args)}
 
 
+def w_traces(h: Harness, s: Server) -> dict[str, Any]:
+    z = h.sizes
+    args = {"experiment": "bench-traces", "traces": z.traces, "search_max": z.trace_search_max, "reps": z.search_reps}
+    return {"client": h.client(s, "traces", args)}
+
+
 WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "log_metric": w_log_metric,
     "log_batch": w_log_batch,
@@ -417,6 +423,7 @@ WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "concurrency": w_concurrency,
     "ui": w_ui,
     "tracklet_client": w_tracklet_client,
+    "traces": w_traces,
 }
 
 

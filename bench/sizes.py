@@ -16,6 +16,7 @@ WORKLOADS = (
     "concurrency",
     "ui",
     "tracklet_client",
+    "traces",
 )
 
 
@@ -43,6 +44,8 @@ class Sizes:
     ui_chart_points: int = 320
     ui_reps: int = 5
     tracklet_client_points: int = 100_000
+    traces: int = 1_000  # MLflow 3 traced calls (not in the list; see docs/benchmarks.md)
+    trace_search_max: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,6 +67,7 @@ QUICK = Sizes(
     runs_per_proc=20,
     ui_reps=3,
     tracklet_client_points=20_000,
+    traces=300,
 )
 SMOKE = Sizes(
     "smoke",
@@ -87,5 +91,7 @@ SMOKE = Sizes(
     ui_chart_points=50,
     ui_reps=1,
     tracklet_client_points=200,
+    traces=12,
+    trace_search_max=5,
 )
 MODES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}

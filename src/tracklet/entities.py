@@ -216,3 +216,15 @@ class TraceInfo(Entity):
     response_preview: str | None = None
     trace_metadata: dict[str, str] = {}
     tags: dict[str, str] = {}
+
+
+class TraceInfoV2(Entity):
+    """MLflow 2's TraceInfo, of the v2 trace API (`/api/2.0/mlflow/traces`) that MLflow 2.14–2.22 clients use."""
+
+    request_id: str
+    experiment_id: str
+    timestamp_ms: int
+    status: str
+    execution_time_ms: int | None = None
+    request_metadata: list[KeyValue] = []
+    tags: list[KeyValue] = []

@@ -40,4 +40,3 @@ def test_mlflow_cli(sqlite_server, tmp_path):
     assert '"p": "1"' in _mlflow_cli(sqlite_server, "runs", "describe", "--run-id", run_id)
     out = _mlflow_cli(sqlite_server, "artifacts", "download", "--run-id", run_id, "--dst-path", str(tmp_path / "out"))
     assert (tmp_path / "out" / "dir" / "f.txt").read_text() == "cli text", out
-

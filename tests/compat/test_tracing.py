@@ -3,13 +3,14 @@ in tracklet, and `get_trace`, `search_traces`, trace tags and `delete_traces` re
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
 
 import mlflow
 import pytest
-from mlflow.entities import SpanType, TraceState
+from mlflow.entities import SpanType, TraceData, TraceState
 from mlflow.exceptions import MlflowException
 
 from tests.compat.conftest import error_code
@@ -68,6 +69,12 @@ def test_a_traced_call_is_recorded_with_its_spans(mlflow_client, experiment_id, 
     adds = sorted((s for s in trace.data.spans if s.name == "add"), key=lambda s: s.start_time_ns)
     assert [s.inputs for s in adds] == [{"a": 5, "b": 1}, {"a": 5, "b": 2}]
     assert {s.span_type for s in adds} == {SpanType.TOOL}
+
+    # The server reads the spans back from the file the client uploaded (`traces/get`), exactly.
+    assert info.tags["mlflow.trace.spansLocation"] == "ARCHIVE_REPO"
+    uploaded = mlflow.artifacts.download_artifacts(info.tags["mlflow.artifactLocation"] + "/traces.json")
+    from_file = TraceData.from_dict(json.loads(Path(uploaded).read_text()))
+    assert [s.to_dict() for s in trace.data.spans] == [s.to_dict() for s in from_file.spans]
     assert not [r for r in caplog.records if "trace" in r.getMessage().lower()], "the client warned about tracing"
 
 

@@ -3,6 +3,7 @@ answered with a clear 4xx that writes nothing."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -125,8 +126,13 @@ def test_traces_go_only_to_active_existing_experiments(api):
 
 def test_unknown_traces_answer_not_found(api):
     assert "Trace with ID 'tr-nope' not found." == error(api.get(f"{V3}/tr-nope"), 404, "RESOURCE_DOES_NOT_EXIST")
-    # MLflow's client reads this exact answer for `traces/get` as "spans are not served from the database".
-    assert "Trace with ID 'get' not found." in error(api.get(f"{V3}/get"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "Trace with ID 'tr-nope' not found." == error(
+        api.get(f"{V3}/get", params={"trace_id": "tr-nope"}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    assert "trace_id" in error(api.get(f"{V3}/get"))
+    assert ok(api.get(f"{V3}/batchGet", params={"trace_ids": ["tr-nope"]})) == {"traces": []}
+    assert "trace_ids" in error(api.get(f"{V3}/batchGet"))
+    assert "at most 100" in error(api.get(f"{V3}/batchGet", params={"trace_ids": ["t"] * 101}))
     error(api.patch(f"{V2}/tr-nope/tags", json={"key": "k", "value": "v"}), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
@@ -196,8 +202,9 @@ def test_trace_tags_validate_and_protect_the_span_location(api):
     assert "key" in error(api.patch(f"{V2}/{trace_id}/tags", json={"value": "v"}))
     assert "maximum length of 8000" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "k", "value": "v" * 8001}))
     for method in ("PATCH", "DELETE"):
-        body = {"key": "mlflow.artifactLocation", "value": "s3://elsewhere"}
-        assert "immutable" in error(api.request(method, f"{V2}/{trace_id}/tags", json=body))
+        for key in ("mlflow.artifactLocation", "mlflow.trace.spansLocation"):
+            body = {"key": key, "value": "elsewhere"}
+            assert "immutable" in error(api.request(method, f"{V2}/{trace_id}/tags", json=body))
     ok(api.request("DELETE", f"{V2}/{trace_id}/tags", json={"key": "note"}))
     ok(api.delete(f"{V2}/{trace_id}/tags", params={"key": "empty"}))
     missing = error(
@@ -207,6 +214,7 @@ def test_trace_tags_validate_and_protect_the_span_location(api):
     assert set(ok(api.get(f"{V3}/{trace_id}"))["trace"]["trace_info"]["tags"]) == {
         "mlflow.traceName",
         "mlflow.artifactLocation",
+        "mlflow.trace.spansLocation",
     }
 
 
@@ -240,3 +248,109 @@ def test_delete_traces_touches_only_the_named_experiment(api):
         404,
         "RESOURCE_DOES_NOT_EXIST",
     )
+
+
+def test_mlflow_2_clients_start_end_get_and_search_traces_with_the_v2_api(api):
+    experiment_id = new_experiment(api)
+    started = ok(
+        api.post(
+            V2,
+            json={
+                "experiment_id": experiment_id,
+                "timestamp_ms": 1_700_000_000_000,
+                "request_metadata": [{"key": "mlflow.traceInputs", "value": '{"q": 1}'}],
+                "tags": [{"key": "mlflow.traceName", "value": "chat"}],
+            },
+        )
+    )["trace_info"]
+    request_id = started["request_id"]
+    assert started["status"] == "IN_PROGRESS" and started["timestamp_ms"] == 1_700_000_000_000
+    assert "execution_time_ms" not in started
+    location = {
+        "key": "mlflow.artifactLocation",
+        "value": f"mlflow-artifacts:/{experiment_id}/traces/{request_id}/artifacts",
+    }
+    assert location in started["tags"]
+
+    end = {
+        "timestamp_ms": 1_700_000_000_250,
+        "status": "OK",
+        "tags": [{"key": "mlflow.artifactLocation", "value": "x"}],
+    }
+    ended = ok(api.patch(f"{V2}/{request_id}", json=end))["trace_info"]
+    assert ended["status"] == "OK" and ended["execution_time_ms"] == 250
+    assert location in ended["tags"], "the span location is not the client's to move"
+    assert ok(api.get(f"{V2}/{request_id}/info"))["trace_info"] == ended
+    v3 = ok(api.get(f"{V3}/{request_id}"))["trace"]["trace_info"]
+    assert v3["execution_duration"] == "0.250s" and v3["request_time"] == "2023-11-14T22:13:20.000Z"
+
+    found = ok(api.get(V2, params={"experiment_ids": [experiment_id], "filter": "trace.name = 'chat'"}))
+    assert [t["request_id"] for t in found["traces"]] == [request_id]
+    assert "experiment_ids" in error(api.get(V2))
+    assert "timestamp_ms" in error(api.post(V2, json={"experiment_id": experiment_id}))
+    assert "status" in error(api.patch(f"{V2}/{request_id}", json={"timestamp_ms": 1_700_000_000_300}))
+    assert "before it started" in error(api.patch(f"{V2}/{request_id}", json={"timestamp_ms": 1, "status": "OK"}))
+    assert "'status'" in error(
+        api.patch(f"{V2}/{request_id}", json={"timestamp_ms": 1_700_000_000_300, "status": "DONE"})
+    )
+    error(api.patch(f"{V2}/tr-nope", json={"timestamp_ms": 1, "status": "OK"}), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+SPANS = {
+    "spans": [
+        {
+            "trace_id": "AAECAwQFBgcICQoLDA0ODw==",
+            "span_id": "AAECAwQFBgc=",
+            "parent_span_id": None,
+            "name": "root",
+            "start_time_unix_nano": 1_700_000_000_000_000_000,
+            "end_time_unix_nano": 1_700_000_000_500_000_000,
+            "events": [{"name": "exception", "time_unix_nano": 5, "attributes": {"exception.message": "boom"}}],
+            "status": {"code": "STATUS_CODE_ERROR", "message": "boom"},
+            "attributes": {
+                "mlflow.spanType": '"LLM"',
+                "mlflow.spanInputs": '{"q": [1, 2.5, true, null], "big": 18446744073709551616}',
+                "plain": "not json",
+            },
+            "links": [{"trace_id": "tr-000102030405060708090a0b0c0d0e0f", "span_id": "0001020304050607"}],
+        }
+    ]
+}
+
+
+def test_spans_are_served_from_the_uploaded_file_as_opentelemetry_json(api):
+    experiment_id = new_experiment(api)
+    info = start(api, trace_body(experiment_id))
+    assert info["tags"]["mlflow.trace.spansLocation"] == "ARCHIVE_REPO"
+    trace_id = info["trace_id"]
+    assert ok(api.get(f"{V3}/get", params={"trace_id": trace_id}))["trace"] == {"trace_info": info}  # not uploaded yet
+
+    folder = f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/traces/{trace_id}/artifacts"
+    ok(api.put(f"{folder}/traces.json", content=json.dumps(SPANS)))
+    (span,) = ok(api.get(f"{V3}/get", params={"trace_id": trace_id, "allow_partial": "true"}))["trace"]["spans"]
+    assert span["name"] == "root" and span["span_id"] == "AAECAwQFBgc=" and "parent_span_id" not in span
+    assert span["start_time_unix_nano"] == "1700000000000000000"
+    assert span["status"] == {"code": "STATUS_CODE_ERROR", "message": "boom"}
+    attributes = {a["key"]: a["value"] for a in span["attributes"]}
+    assert attributes["mlflow.spanType"] == {"string_value": "LLM"}
+    inputs = attributes["mlflow.spanInputs"]["kvlist_value"]["values"]
+    assert inputs[0] == {
+        "key": "q",
+        "value": {"array_value": {"values": [{"int_value": "1"}, {"double_value": 2.5}, {"bool_value": True}, {}]}},
+    }
+    assert inputs[1] == {"key": "big", "value": {"double_value": 1.8446744073709552e19}}  # past int64
+    assert attributes["plain"] == {"string_value": "not json"}
+    assert span["events"] == [
+        {
+            "name": "exception",
+            "time_unix_nano": "5",
+            "attributes": [{"key": "exception.message", "value": {"string_value": "boom"}}],
+        }
+    ]
+    assert span["links"] == [{"trace_id": "AAECAwQFBgcICQoLDA0ODw==", "span_id": "AAECAwQFBgc=", "attributes": []}]
+
+    batch = ok(api.get(f"{V3}/batchGet", params={"trace_ids": [trace_id, "tr-nope"]}))["traces"]
+    assert [t["trace_info"]["trace_id"] for t in batch] == [trace_id] and batch[0]["spans"] == [span]
+
+    ok(api.put(f"{folder}/traces.json", content=b"{not json"))
+    assert ok(api.get(f"{V3}/get", params={"trace_id": trace_id}))["trace"] == {"trace_info": info}

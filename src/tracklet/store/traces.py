@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
@@ -103,6 +103,29 @@ class TraceStore(ExperimentStore):
             self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
             self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
             return self.load_traces(conn, [trace.trace_id])[0]
+
+    def end_trace(
+        self, trace_id: str, end_time: int, state: str, metadata: dict[str, str], tags: dict[str, str]
+    ) -> TraceInfo:
+        """The v2 API's second half: a trace started earlier ends at `end_time` (ms) in `state`."""
+        if state not in TRACE_STATES:
+            raise InvalidParameterValue(f"Invalid trace state '{state}'. Expected one of {list(TRACE_STATES)}.")
+        with self.db.write() as conn:
+            started = conn.execute(select(s.traces.c.request_time).where(s.traces.c.trace_id == trace_id)).scalar()
+            if started is None:
+                raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+            if end_time < started:
+                raise InvalidParameterValue(
+                    f"The trace ends at {end_time} ms, before it started ({started} ms): 'timestamp_ms' is wrong."
+                )
+            conn.execute(
+                update(s.traces)
+                .where(s.traces.c.trace_id == trace_id)
+                .values(execution_duration=end_time - started, state=state)
+            )
+            self._upsert_trace_key_values(conn, s.trace_tags, trace_id, _without_location(tags))
+            self._upsert_trace_key_values(conn, s.trace_metadata, trace_id, metadata)
+            return self.load_traces(conn, [trace_id])[0]
 
     def _upsert_trace_key_values(self, conn: Connection, table: Any, trace_id: str, items: dict[str, str]) -> None:
         if not items:
@@ -204,6 +227,10 @@ class TraceStore(ExperimentStore):
                 for table in (s.trace_tags, s.trace_metadata, s.traces):
                     conn.execute(delete(table).where(table.c.trace_id.in_(part)))
         return len(ids), locations
+
+
+def _without_location(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k != ARTIFACT_LOCATION_TAG}
 
 
 def _by_trace(conn: Connection, table: Any, trace_ids: list[str]) -> dict[str, dict[str, str]]:

@@ -1,26 +1,44 @@
-"""MLflow 3 tracing: `/api/3.0/mlflow/traces*` and the trace tag and delete calls under `/api/2.0`.
+"""MLflow 3 tracing: `/api/3.0/mlflow/traces*` and the trace tag and delete calls under `/api/2.0`; also
+MLflow 2's trace API (start, end, get, search under `/api/2.0/mlflow/traces`) on the same store.
 
 A traced call ends in the client with `POST /api/3.0/mlflow/traces` (StartTraceV3, named so for
 history: it reports a finished trace). The answer carries the tag `mlflow.artifactLocation`, where
-the client then uploads the spans (`traces.json`) through the artifact proxy, and from where
-`mlflow.get_trace` and `search_traces` download them again. `/version` answers below 3.4, so the
-client never sends spans over OTLP (`/v1/traces`).
+the client then uploads the spans (`traces.json`) through the artifact proxy (`/version` answers
+below 3.4, so the client never sends spans over OTLP, `/v1/traces`), and the tag
+`mlflow.trace.spansLocation = ARCHIVE_REPO`, so that `mlflow.get_trace` and `search_traces` read them
+back through `traces/get` and `traces/batchGet`, which serve that file (`trace_spans`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import posixpath
+import uuid
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracklet.entities import KeyValue, TraceInfo, TraceInfoV2
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server.api.artifacts import proxy_path
-from tracklet.server.protocol import Int64, decode_body, json_response, page_response, read_json, run_read, run_sync
+from tracklet.server.api.trace_spans import read_spans
+from tracklet.server.protocol import (
+    Int64,
+    decode_body,
+    json_response,
+    page_response,
+    read_json,
+    read_query,
+    read_request,
+    run_read,
+    run_sync,
+)
 from tracklet.server.state import artifacts_of, store_of
+from tracklet.store.store import Store
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, NewTrace
 from tracklet.timestamps import parse_duration, parse_timestamp
 from tracklet.validation import (
@@ -39,6 +57,9 @@ MAX_TRACE_ID_LENGTH = 50
 MAX_PREVIEW_LENGTH = 100_000
 MAX_SEARCH_TRACES = 500  # MLflow's bound for traces/search
 MAX_BATCH_TRACE_IDS = 1000
+MAX_BATCH_TRACES = 100  # with spans; MLflow's client asks for 10 at a time
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+SERVED_FROM_ARTIFACTS = "ARCHIVE_REPO"  # MLflow's name for spans kept outside the database, read by the server
 
 
 class ExperimentLocation(msgspec.Struct):
@@ -84,6 +105,16 @@ class BatchGetTraceInfos(msgspec.Struct):
     experiment_ids: list[str] | None = None
 
 
+class GetTrace(msgspec.Struct):
+    trace_id: str | None = None
+    allow_partial: bool = False  # spans are whatever was uploaded: every answer may be partial
+
+
+class BatchGetTraces(msgspec.Struct):
+    trace_ids: list[str] = []
+    experiment_ids: list[str] | None = None
+
+
 class SetTraceTag(msgspec.Struct):
     key: str | None = None
     value: str | None = None
@@ -91,6 +122,28 @@ class SetTraceTag(msgspec.Struct):
 
 class DeleteTraceTag(msgspec.Struct):
     key: str | None = None
+
+
+class StartTraceV2(msgspec.Struct):
+    experiment_id: str | None = None
+    timestamp_ms: Int64 | None = None
+    request_metadata: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class EndTraceV2(msgspec.Struct):
+    timestamp_ms: Int64 | None = None
+    status: str | int | None = None
+    request_metadata: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class SearchTracesV2(msgspec.Struct):
+    experiment_ids: list[str] = []
+    filter: str | None = None
+    max_results: Int64 | None = None
+    order_by: list[str] = []
+    page_token: str | None = None
 
 
 class DeleteTraces(msgspec.Struct):
@@ -128,17 +181,19 @@ def _trace_id(trace_id: str | None, field: str) -> str:
     return trace_id
 
 
-def _state(state: str | int | None) -> str:
+def _state(
+    state: str | int | None, field: str = "trace.trace_info.state", names: tuple[str, ...] = TRACE_STATES
+) -> str:
+    """A state by name or enum number, as the store names it (`names` are the message's own names)."""
     if state is None:
-        return "STATE_UNSPECIFIED"
-    if isinstance(state, int) and 0 <= state < len(TRACE_STATES):
+        return TRACE_STATES[0]
+    if isinstance(state, int) and 0 <= state < len(names):
         return TRACE_STATES[state]
-    if state not in TRACE_STATES:
+    if state not in names:
         raise InvalidParameterValue(
-            f"Invalid value for parameter 'trace.trace_info.state' supplied: {state!r}; expected one of "
-            f"{list(TRACE_STATES)}"
+            f"Invalid value for parameter '{field}' supplied: {state!r}; expected one of {list(names)}"
         )
-    return str(state)
+    return TRACE_STATES[names.index(str(state))]
 
 
 def _new_trace(body: StartTrace) -> NewTrace:
@@ -169,7 +224,10 @@ def _new_trace(body: StartTrace) -> NewTrace:
         request_preview=info.request_preview,
         response_preview=info.response_preview,
         metadata=info.trace_metadata,
-        tags=info.tags,
+        # The spans arrive as `traces.json` in the trace's artifacts; this tag makes MLflow's client read
+        # them back through `traces/get` and `traces/batchGet`, ten traces a request, instead of
+        # downloading one file per trace itself (see docs/architecture.md).
+        tags={**info.tags, SPANS_LOCATION_TAG: SERVED_FROM_ARTIFACTS},
     )
 
 
@@ -184,19 +242,39 @@ async def get_info(request: Request) -> Response:
     return json_response({"trace": {"trace_info": info}})
 
 
+async def get_with_spans(request: Request) -> Response:
+    query = read_query(request, GetTrace)
+    require(query.trace_id, "trace_id")
+    info = await run_read(request, store_of(request).get_trace_info, query.trace_id)
+    spans = await read_spans(artifacts_of(request), info)
+    return json_response({"trace": _trace(info, spans)})
+
+
+async def batch_get_with_spans(request: Request) -> Response:
+    query = read_query(request, BatchGetTraces, frozenset({"trace_ids", "experiment_ids"}))
+    infos = await _trace_infos(store_of(request), query.trace_ids, query.experiment_ids, MAX_BATCH_TRACES)
+    spans = await asyncio.gather(*(read_spans(artifacts_of(request), info) for info in infos))
+    return json_response({"traces": [_trace(i, s) for i, s in zip(infos, spans, strict=True)]})
+
+
+def _trace(info: TraceInfo, spans: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"trace_info": info, "spans": spans} if spans else {"trace_info": info}  # MLflow omits empty lists
+
+
+async def _trace_infos(store: Store, trace_ids: list[str], experiment_ids: list[str] | None, limit: int) -> Any:
+    if not trace_ids:
+        raise missing("trace_ids")
+    if len(trace_ids) > limit:
+        raise InvalidParameterValue(
+            f"Invalid value for parameter 'trace_ids' supplied: at most {limit} ids per request, got {len(trace_ids)}"
+        )
+    experiments = None if experiment_ids is None else [parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+    return await run_sync(store.batch_get_trace_infos, trace_ids, experiments)
+
+
 async def batch_get_infos(request: Request) -> Response:
     body = await read_json(request, BatchGetTraceInfos)
-    if not body.trace_ids:
-        raise missing("trace_ids")
-    if len(body.trace_ids) > MAX_BATCH_TRACE_IDS:
-        raise InvalidParameterValue(
-            f"Invalid value for parameter 'trace_ids' supplied: at most {MAX_BATCH_TRACE_IDS} ids per request, "
-            f"got {len(body.trace_ids)}"
-        )
-    experiment_ids = None
-    if body.experiment_ids is not None:
-        experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids]
-    infos = await run_sync(store_of(request).batch_get_trace_infos, body.trace_ids, experiment_ids)
+    infos = await _trace_infos(store_of(request), body.trace_ids, body.experiment_ids, MAX_BATCH_TRACE_IDS)
     return page_response("trace_infos", infos, None)
 
 
@@ -221,7 +299,7 @@ def _mutable_tag(key: str | None) -> str:
     require(key, "key")
     assert key is not None
     check_length(key, MAX_KEY_LENGTH, "key")
-    if key == ARTIFACT_LOCATION_TAG:  # where the spans are: changing it would lose them
+    if key in (ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG):  # where the spans are: changing it would lose them
         raise InvalidParameterValue(f"Tag '{key}' is immutable and cannot be changed on a trace.")
     return key
 
@@ -275,16 +353,106 @@ async def _delete_spans(request: Request, locations: list[str]) -> None:
             _log.warning("could not delete the spans of a deleted trace at %s", location, exc_info=True)
 
 
+# -- the v2 API (MLflow 2.14–2.22 clients): a trace is started, then ended, by two calls -------------
+
+_V2_STATUSES = ("TRACE_STATUS_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")  # TRACE_STATES' numbering
+
+
+def _v2(info: TraceInfo) -> TraceInfoV2:
+    return TraceInfoV2(
+        request_id=info.trace_id,
+        experiment_id=info.trace_location.mlflow_experiment.experiment_id,
+        timestamp_ms=parse_timestamp(info.request_time, "request_time"),
+        execution_time_ms=(
+            None if info.execution_duration is None else parse_duration(info.execution_duration, "execution_duration")
+        ),
+        status=_V2_STATUSES[TRACE_STATES.index(info.state)],
+        request_metadata=[KeyValue(k, v) for k, v in info.trace_metadata.items()],
+        tags=[KeyValue(k, v) for k, v in info.tags.items()],
+    )
+
+
+def _key_value_map(items: list[KeyValue], field: str) -> dict[str, str]:
+    mapped = {kv.key: kv.value for kv in items}
+    _check_key_values(mapped, field)
+    return mapped
+
+
+def _timestamp_ms(value: int | None) -> int:
+    if value is None:
+        raise missing("timestamp_ms")
+    if value < 0:
+        raise InvalidParameterValue(
+            f"Invalid value {value} for parameter 'timestamp_ms' supplied: it must not be negative"
+        )
+    return value
+
+
+async def start_v2(request: Request) -> Response:
+    body = await read_json(request, StartTraceV2)
+    trace = NewTrace(
+        trace_id="tr-" + uuid.uuid4().hex,
+        experiment_id=parse_experiment_id(body.experiment_id),
+        request_time=_timestamp_ms(body.timestamp_ms),
+        state="IN_PROGRESS",
+        metadata=_key_value_map(body.request_metadata, "request_metadata"),
+        tags=_key_value_map(body.tags, "tags"),
+    )
+    info = await run_sync(store_of(request).start_trace, trace)
+    return json_response({"trace_info": _v2(info)})
+
+
+async def end_v2(request: Request) -> Response:
+    body = await read_json(request, EndTraceV2)
+    if body.status is None:
+        raise missing("status")
+    info = await run_sync(
+        store_of(request).end_trace,
+        request.path_params["request_id"],
+        _timestamp_ms(body.timestamp_ms),
+        _state(body.status, "status", _V2_STATUSES),
+        _key_value_map(body.request_metadata, "request_metadata"),
+        _key_value_map(body.tags, "tags"),
+    )
+    return json_response({"trace_info": _v2(info)})
+
+
+async def get_info_v2(request: Request) -> Response:
+    info = await run_read(request, store_of(request).get_trace_info, request.path_params["request_id"])
+    return json_response({"trace_info": _v2(info)})
+
+
+async def search_v2(request: Request) -> Response:
+    query = await read_request(request, SearchTracesV2, frozenset({"experiment_ids", "order_by"}))
+    if not query.experiment_ids:
+        raise missing("experiment_ids")
+    experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in query.experiment_ids]
+    max_results = validate_page_size(query.max_results, 100, MAX_SEARCH_TRACES)
+    traces, token = await run_sync(
+        store_of(request).search_traces,
+        experiment_ids,
+        query.filter or "",
+        query.order_by,
+        max_results,
+        query.page_token,
+    )
+    return page_response("traces", [_v2(t) for t in traces], token)
+
+
 _V3 = "/api/3.0/mlflow/traces"
 _V2 = "/api/2.0/mlflow/traces"
 routes = [
     Route(_V3, start, methods=["POST"]),
     Route(f"{_V3}/search", search, methods=["POST"]),
     Route(f"{_V3}/batchGetInfos", batch_get_infos, methods=["POST"]),
+    Route(f"{_V3}/get", get_with_spans, methods=["GET"]),
+    Route(f"{_V3}/batchGet", batch_get_with_spans, methods=["GET"]),
     *(Route(f"{base}/delete-traces", delete_traces, methods=["POST"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", set_tag, methods=["PATCH"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", delete_tag, methods=["DELETE"]) for base in (_V2, _V3)),
-    # Also answers `…/traces/get` and `…/traces/batchGet` (spans from the database) with "Trace with ID
-    # 'get' not found.", which MLflow's client takes as "not supported" and reads the artifacts instead.
     Route(f"{_V3}/{{trace_id}}", get_info, methods=["GET"]),
+    Route(_V2, start_v2, methods=["POST"]),
+    Route(_V2, search_v2, methods=["GET"]),
+    Route(f"{_V2}/{{request_id}}", end_v2, methods=["PATCH"]),
+    Route(f"{_V2}/{{request_id}}/info", get_info_v2, methods=["GET"]),
 ]

@@ -1,0 +1,128 @@
+"""A trace's spans as `…/traces/get` and `…/traces/batchGet` answer them: the client's `traces.json`
+(MLflow's span dicts) read from the artifact store and rewritten as OpenTelemetry's protobuf JSON.
+
+The two forms differ in three places. Span attributes are JSON texts in the file and typed
+`AnyValue`s on the wire (the client decodes them and dumps them back to JSON text, so a value sent as a
+string would arrive quoted twice); attributes are a dict in the file and a key/value list on the wire;
+links name their trace and span in hex in the file and as bytes (base64) on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import posixpath
+from typing import Any
+
+import msgspec
+
+from tracklet.artifacts.base import ArtifactStore
+from tracklet.entities import TraceInfo
+from tracklet.errors import TrackletError
+from tracklet.server.api.artifacts import proxy_path
+from tracklet.store.traces import ARTIFACT_LOCATION_TAG
+
+_log = logging.getLogger(__name__)
+
+SPANS_FILE = "traces.json"
+_INT64 = range(-(2**63), 2**63)
+
+
+def any_value(value: Any) -> dict[str, Any]:
+    """A Python value (as JSON decodes it) as an OpenTelemetry `AnyValue` in protobuf JSON."""
+    if value is None:
+        return {}
+    if isinstance(value, bool):
+        return {"bool_value": value}
+    if isinstance(value, int) and value in _INT64:
+        return {"int_value": str(value)}
+    if isinstance(value, int | float):
+        return {"double_value": float(value)}
+    if isinstance(value, str):
+        return {"string_value": value}
+    if isinstance(value, list):
+        return {"array_value": {"values": [any_value(v) for v in value]}}
+    if isinstance(value, dict):
+        return {"kvlist_value": {"values": key_values(value)}}
+    return {"string_value": str(value)}
+
+
+def key_values(mapping: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [{"key": str(k), "value": any_value(v)} for k, v in (mapping or {}).items()]
+
+
+def _span_attribute(text: Any) -> Any:
+    # Span attributes are stored as JSON text; anything else is passed on as it is.
+    if not isinstance(text, str):
+        return text
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+
+
+def _hex_as_base64(text: Any, length: int) -> str | None:
+    hex_id = str(text or "").removeprefix("tr-")
+    try:
+        raw = binascii.unhexlify(hex_id)
+    except (binascii.Error, ValueError):
+        return None
+    return base64.b64encode(raw).decode() if len(raw) == length else None
+
+
+def _link(link: dict[str, Any]) -> dict[str, Any] | None:
+    trace_id, span_id = _hex_as_base64(link.get("trace_id"), 16), _hex_as_base64(link.get("span_id"), 8)
+    if trace_id is None or span_id is None:
+        return None
+    return {"trace_id": trace_id, "span_id": span_id, "attributes": key_values(link.get("attributes"))}
+
+
+def otel_span(span: dict[str, Any]) -> dict[str, Any]:
+    """One span dict of `traces.json` as an OpenTelemetry `Span` in protobuf JSON."""
+    out: dict[str, Any] = {
+        "trace_id": span.get("trace_id") or "",
+        "span_id": span.get("span_id") or "",
+        "name": span.get("name") or "",
+        "start_time_unix_nano": str(span.get("start_time_unix_nano") or 0),
+        "end_time_unix_nano": str(span.get("end_time_unix_nano") or 0),
+        "attributes": [
+            {"key": k, "value": any_value(_span_attribute(v))} for k, v in (span.get("attributes") or {}).items()
+        ],
+        "events": [
+            {
+                "name": event.get("name") or "",
+                "time_unix_nano": str(event.get("time_unix_nano") or 0),
+                "attributes": key_values(event.get("attributes")),
+            }
+            for event in span.get("events") or []
+        ],
+    }
+    if span.get("parent_span_id"):
+        out["parent_span_id"] = span["parent_span_id"]
+    status = span.get("status") or {}
+    if isinstance(status, dict) and status.get("code"):
+        out["status"] = {"code": status["code"], "message": status.get("message") or ""}
+    links = [link for raw in span.get("links") or [] if isinstance(raw, dict) and (link := _link(raw))]
+    if links:
+        out["links"] = links
+    return out
+
+
+async def read_spans(artifacts: ArtifactStore, info: TraceInfo) -> list[dict[str, Any]]:
+    """The trace's spans in protobuf JSON; none if the client has not uploaded them (yet) or the file
+    cannot be read as spans (logged: the trace's info is still worth answering)."""
+    root = proxy_path(info.tags.get(ARTIFACT_LOCATION_TAG, ""))
+    if root is None:
+        return []
+    path = posixpath.join(root, SPANS_FILE)
+    try:
+        body = b"".join([chunk async for chunk in artifacts.read(path)])
+    except TrackletError:
+        return []
+    try:
+        spans = msgspec.json.decode(body).get("spans") or []
+        return [otel_span(span) for span in spans]
+    except (msgspec.DecodeError, AttributeError, TypeError) as err:
+        _log.warning("the spans of trace %s in %s could not be read: %s", info.trace_id, path, err)
+        return []
