@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { clear, fmtTime, h, toast } from "./dom.js";
 import { durationMs, fmtMs, parseSpans, pretty } from "./spans.js";
-import { SOURCE_RUN, requestMs, shortId, stateBadge, traceName, userTags } from "./traces.js";
+import { SOURCE_RUN, requestMs, stateBadge, traceName, userTags } from "./traces.js";
 
 const ARTIFACT_LOCATION = "mlflow.artifactLocation";
 const MAX_SHOWN_CHARS = 200_000; // of one pretty-printed value; the rest is cut with a note
@@ -76,9 +76,10 @@ export async function tracePage(root, ctx, traceId) {
   root.append(spansBox);
 
   if (spansText instanceof Error) {
-    spansBox.append(h("p.error.spans-error", spansText.status === 404
-      ? "The spans of this trace were not found (no traces.json in its artifacts): the client may not have uploaded them yet, or they were removed."
-      : `The spans of this trace could not be read: ${spansText.message}`));
+    const text = spansText.status !== 404 ? `The spans of this trace could not be read: ${spansText.message}`
+      : info.state === "IN_PROGRESS" ? "This trace is still in progress: the client uploads its spans when it ends."
+        : "The spans of this trace were not found (no traces.json in its artifacts): the client may not have uploaded them, or they were removed.";
+    spansBox.append(h(`p.spans-error.${info.state === "IN_PROGRESS" && spansText.status === 404 ? "muted" : "error"}`, text));
     return;
   }
   let tree;
