@@ -201,6 +201,16 @@ def test_trace_page_shows_the_span_tree_and_a_spans_details(page: Any, ui_server
     assert len(span_names(page)) == 4
     page.locator("#span-tree .span-row", has_text="generate").locator(".caret").click()
 
+    page.fill("#span-find", "retr")  # find: the matches with their ancestors, dimmed
+    page.press("#span-find", "Enter")
+    page.wait_for_function("document.querySelectorAll('#span-tree .span-row').length === 3")
+    assert span_names(page) == ["chat", "generate", "retrieve"]
+    assert page.locator("#span-tree .span-row.context").count() == 2
+    page.wait_for_selector("#span-title:has-text('retrieve')")  # Enter selected the first match
+    page.fill("#span-find", "")
+    page.dispatch_event("#span-find", "input")
+    page.wait_for_function("document.querySelectorAll('#span-tree .span-row').length === 5")
+
     page.locator("#span-tree .span-row", has_text="validate").click()
     exception = page.wait_for_selector("#span-detail .exception")
     assert "ValueError: answer too short: 'no'" in exception.inner_text()

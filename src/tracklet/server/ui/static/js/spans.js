@@ -59,6 +59,7 @@ function normalize(raw, index) {
       attributes: e.attributes || {}, // plain values, unlike a span's
     })),
     children: [],
+    parent: null, // the parent span in the tree (null for a root)
     depth: 0,
   };
 }
@@ -88,25 +89,32 @@ export function parseSpans(text) {
   const byStart = (a, b) => (a.start ?? 0) - (b.start ?? 0);
   const ordered = [];
   const seen = new Set();
-  const walk = (s, depth) => {
-    if (seen.has(s)) return; // a cycle of parent ids: show each span once
-    seen.add(s);
-    s.depth = depth;
-    ordered.push(s);
-    s.children.sort(byStart);
-    for (const c of s.children) walk(c, depth + 1);
+  // Depth first with a stack of its own: a chain of thousands of nested spans must not overflow JS's.
+  const walk = (root) => {
+    const stack = [[root, 0, null]];
+    while (stack.length) {
+      const [s, depth, parent] = stack.pop();
+      if (seen.has(s)) continue;
+      seen.add(s);
+      Object.assign(s, { depth, parent });
+      ordered.push(s);
+      s.children.sort(byStart);
+      for (let i = s.children.length - 1; i >= 0; i--) stack.push([s.children[i], depth + 1, s]);
+    }
   };
   roots.sort(byStart);
-  for (const r of roots) walk(r, 0);
-  for (const s of spans) if (!seen.has(s)) (roots.push(s), walk(s, 0));
-  const starts = spans.map((s) => s.start).filter((v) => v !== null);
-  const ends = spans.map((s) => s.end).filter((v) => v !== null);
-  return {
-    roots,
-    spans: ordered,
-    start: starts.length ? Math.min(...starts) : 0,
-    end: ends.length ? Math.max(...ends) : 0,
-  };
+  for (const r of roots) walk(r);
+  for (const s of spans) if (!seen.has(s)) (roots.push(s), walk(s)); // spans in a cycle of parent ids
+  // Each span under the one parent it was reached from: a cycle is cut where it closes.
+  for (const s of spans) s.children = s.children.filter((c) => c.parent === s);
+  // A loop, not Math.min(...all): spreading a trace of 100,000 spans would overflow the stack.
+  let start = Infinity;
+  let end = -Infinity;
+  for (const s of spans) {
+    if (s.start !== null && s.start < start) start = s.start;
+    if (s.end !== null && s.end > end) end = s.end;
+  }
+  return { roots, spans: ordered, start: Number.isFinite(start) ? start : 0, end: Number.isFinite(end) ? end : 0 };
 }
 
 /** A duration in milliseconds for people: "0.42 ms", "58 ms", "1.25 s", "2m 5s". */

@@ -2,7 +2,7 @@
 // tree with a waterfall bar per span, and the selected span's inputs, outputs, attributes and events.
 // The spans are the client's `traces.json`, read through the artifact proxy.
 import { api } from "./api.js";
-import { clear, fmtTime, h, toast } from "./dom.js";
+import { clear, debounce, fmtTime, h, toast } from "./dom.js";
 import { durationMs, fmtMs, parseSpans, pretty } from "./spans.js";
 import { SOURCE_RUN, requestMs, stateBadge, traceName, userTags } from "./traces.js";
 
@@ -157,18 +157,45 @@ function spanView(ctx, tree) {
   const detail = h("div.span-detail#span-detail"); // not aria-live: the selected tree item already says which span it is
   const errors = tree.spans.filter((s) => s.status === "ERROR").length;
 
+  // "Find": the spans whose name or type holds the text, shown with their ancestors (dimmed).
+  let matches = null; // null when not searching, else the Set of matching spans
+  let shown = null; // the matching spans and their ancestors
+  const find = h("input#span-find", { type: "search", placeholder: "Find spans by name or type", "aria-label": "Find spans by name or type", spellcheck: false });
+  const findCount = h("span.muted.span-find-count", { "aria-live": "polite" });
+  const runFind = () => {
+    const q = find.value.trim().toLowerCase();
+    matches = q ? new Set(tree.spans.filter((s) => s.name.toLowerCase().includes(q) || s.type.toLowerCase().includes(q))) : null;
+    shown = matches && new Set();
+    for (const m of matches || []) for (let p = m; p && !shown.has(p); p = p.parent) shown.add(p);
+    findCount.textContent = matches ? `${matches.size} matching` : "";
+    renderTree();
+  };
+  find.addEventListener("input", debounce(runFind, 120));
+  find.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    runFind();
+    const first = visible().find((s) => matches?.has(s));
+    if (first) select(first, true);
+  });
+
+  // The spans in tree order, without the children of folded ones (a loop: trees can be deep); while
+  // finding, the matches and their ancestors, folded or not.
   const visible = () => {
     const out = [];
-    const walk = (s) => {
+    const stack = [...tree.roots].reverse();
+    while (stack.length) {
+      const s = stack.pop();
+      if (shown && !shown.has(s)) continue;
       out.push(s);
-      if (!collapsed.has(s.id)) for (const c of s.children) walk(c);
-    };
-    for (const r of tree.roots) walk(r);
+      if (shown || !collapsed.has(s.id)) for (let i = s.children.length - 1; i >= 0; i--) stack.push(s.children[i]);
+    }
     return out;
   };
 
   function renderTree() {
-    const rows = visible().map((s) => {
+    const spans = visible();
+    const rows = spans.map((s) => {
       const left = ((s.start ?? tree.start) - tree.start) / total;
       const width = Math.max(((s.end ?? s.start) - (s.start ?? tree.start)) / total, 0.002);
       const selected = s === current;
@@ -176,7 +203,8 @@ function spanView(ctx, tree) {
         ? h("span.caret", { "aria-hidden": "true", on: { click: (e) => { e.stopPropagation(); fold(s, !collapsed.has(s.id)); } } }, collapsed.has(s.id) ? "▸" : "▾")
         : h("span.caret", { "aria-hidden": "true" }, "");
       const ms = ((s.end ?? s.start) - s.start) / 1e6;
-      return h(`div.span-row${selected ? ".selected" : ""}${s.status === "ERROR" ? ".error" : ""}`, {
+      const context = matches && !matches.has(s);
+      return h(`div.span-row${selected ? ".selected" : ""}${s.status === "ERROR" ? ".error" : ""}${context ? ".context" : ""}`, {
         role: "treeitem",
         tabIndex: selected ? 0 : -1,
         "aria-level": String(s.depth + 1),
@@ -196,13 +224,16 @@ function spanView(ctx, tree) {
       h("span.span-dur", fmtMs(ms)));
     });
     clear(list).append(...rows);
+    // The tree stays reachable by Tab when the selected span is filtered out of it.
+    if (rows.length && !spans.includes(current)) rows[0].tabIndex = 0;
+    if (!rows.length) list.append(h("p.muted.empty", "No span matches."));
   }
 
   function fold(s, close) {
     if (!s.children.length) return;
     close ? collapsed.add(s.id) : collapsed.delete(s.id);
     // Folding an ancestor of the selected span selects the folded one: the selection stays in sight.
-    for (let p = byId.get(String(current.parentId)); close && p; p = byId.get(String(p.parentId))) {
+    for (let p = current.parent; close && p; p = p.parent) {
       if (p === s) {
         current = s;
         ctx.setParams({ span: s.id });
@@ -252,7 +283,7 @@ function spanView(ctx, tree) {
       next = current.children.length ? current.children[0] : null;
     } else if (e.key === "ArrowLeft") {
       if (current.children.length && !collapsed.has(current.id)) return (e.preventDefault(), fold(current, true));
-      next = byId.get(String(current.parentId)) || null;
+      next = current.parent;
     } else return;
     e.preventDefault();
     if (next) select(next, true);
@@ -281,7 +312,7 @@ function spanView(ctx, tree) {
       h("table.grid.kv.span-info",
         h("tbody",
           row("Span ID", h("code", s.id)),
-          row("Parent", s.parentId && (byId.get(String(s.parentId))?.name || h("code", String(s.parentId)))),
+          row("Parent", s.parent?.name || (s.parentId && h("code", `${s.parentId} (not in the trace)`))),
           row("Start", at(s.start)),
           row("Duration", s.open ? "not ended" : fmtMs((s.end - s.start) / 1e6)),
           row("Status message", s.statusMessage),
@@ -305,8 +336,10 @@ function spanView(ctx, tree) {
   renderDetail();
   return h("div.span-view",
     h("div.span-pane",
-      h("div.span-summary.muted", `${tree.spans.length} span${tree.spans.length === 1 ? "" : "s"}`,
-        errors ? h("span.error", `, ${errors} with an error`) : null, `, ${fmtMs(total / 1e6)}`),
+      h("div.span-summary",
+        h("span.muted", `${tree.spans.length} span${tree.spans.length === 1 ? "" : "s"}`,
+          errors ? h("span.error", `, ${errors} with an error`) : null, `, ${fmtMs(total / 1e6)}`),
+        h("span.spacer"), findCount, find),
       list),
     detail,
   );
