@@ -36,6 +36,9 @@ def seed(url: str) -> dict[str, Any]:
             span.set_inputs({"query": prompt})
             span.set_outputs([{"doc": "tracklet speaks MLflow's protocol", "score": 0.93}])
             span.add_event(SpanEvent("cache_miss", attributes={"key": prompt}))
+        # What an LLM integration records; the client sums it into the trace's metadata.
+        usage = {"input_tokens": 12, "output_tokens": 30, "total_tokens": 42}
+        mlflow.get_current_active_span().set_attribute("mlflow.chat.tokenUsage", usage)
         return f"An answer to: {prompt}"
 
     @mlflow.trace

@@ -70,7 +70,8 @@ def test_traces_table_lists_the_experiments_traces(page: Any, ui_server: SeededS
     assert "What is tracklet?" in chat.locator("td.preview").first.inner_text()
     assert "team: nlp" in chat.locator(".tag-chip").inner_text()
     assert t["chat"][:11] in chat.locator("code").inner_text()
-    assert chat.locator("td.num").inner_text().endswith("ms")
+    assert chat.locator("td[data-col='duration']").inner_text().endswith("ms")
+    assert chat.locator("td[data-col='tokens']").inner_text() == "42"  # from the LLM span's usage
     failing = page.locator(f"#traces-table tr[data-trace-id='{t['failing']}']")
     assert failing.locator(".trace-state").inner_text() == "ERROR"
     assert "failed" in (failing.locator(".trace-state").get_attribute("class") or "")  # red
@@ -171,6 +172,7 @@ def test_trace_page_shows_the_span_tree_and_a_spans_details(page: Any, ui_server
     assert '"question": "What is tracklet?"' in page.inner_text("#span-inputs")
     assert '"user": "ada"' in page.inner_text("#span-outputs")
     assert "team" in page.inner_text("#trace-tags") and "nlp" in page.inner_text("#trace-tags")
+    assert "42 (12 in, 30 out)" in page.inner_text("#trace-overview")
 
     page.locator("#span-tree .span-row", has_text="generate").click()
     page.wait_for_selector("#span-title:has-text('generate')")
@@ -327,5 +329,8 @@ def test_delete_selected_traces(page: Any, ui_server: SeededServer, traces: Trac
     page.wait_for_selector(".trace-list .selection:has-text('1 selected')")
     page.click("#delete-traces")
     assert doomed not in wait_rows(page, 5)
+    page.click("#refresh-traces")  # the server agrees
+    page.wait_for_selector(".trace-list .count:has-text('5 traces')")
+    assert doomed not in row_ids(page)
     assert doomed not in {t["trace_id"] for t in search(ui_server, traces.experiment_id)}
     assert ui_server.http.get(f"/api/3.0/mlflow/traces/{doomed}").status_code == 404

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { clear, debounce, fmtTime, h, toast } from "./dom.js";
 import { durationMs, fmtMs, parseSpans, pretty } from "./spans.js";
-import { SOURCE_RUN, requestMs, stateBadge, traceName, userTags } from "./traces.js";
+import { SOURCE_RUN, fmtTokens, requestMs, stateBadge, tokenUsage, traceName, userTags } from "./traces.js";
 
 const ARTIFACT_LOCATION = "mlflow.artifactLocation";
 const MAX_SHOWN_CHARS = 200_000; // of one pretty-printed value; the rest is cut with a note
@@ -62,6 +62,7 @@ export async function tracePage(root, ctx, traceId) {
           row("Request time", fmtTime(requestMs(info))),
           row("Duration", fmtMs(durationMs(info.execution_duration))),
           row("Run", runLink),
+          row("Tokens", fmtTokens(tokenUsage(meta))),
           row("Source", meta["mlflow.source.name"]),
           row("User", meta["mlflow.user"]),
           row("Client request ID", info.client_request_id && h("code", info.client_request_id)),
@@ -316,6 +317,7 @@ function spanView(ctx, tree) {
           row("Start", at(s.start)),
           row("Duration", s.open ? "not ended" : fmtMs((s.end - s.start) / 1e6)),
           row("Status message", s.statusMessage),
+          row("Tokens", fmtTokens(s.attributes["mlflow.chat.tokenUsage"])),
         )),
       exceptions.map((e) => h("div.exception",
         h("strong", `${e.attributes["exception.type"] || "Exception"}: ${e.attributes["exception.message"] ?? ""}`),

@@ -19,8 +19,28 @@ const COLUMNS = [
   { id: "request", label: "Request" },
   { id: "response", label: "Response" },
   { id: "run", label: "Run", order: "run_id" },
+  { id: "tokens", label: "Tokens", num: true, llm: true }, // only when a loaded trace reports usage
   { id: "tags", label: "Tags" },
 ];
+const TOKEN_USAGE = "mlflow.trace.tokenUsage"; // the client sums its LLM spans' usage into this
+
+/** A trace's token usage ({input_tokens, output_tokens, total_tokens}) or null. */
+export function tokenUsage(meta) {
+  try {
+    const usage = JSON.parse(meta?.[TOKEN_USAGE] ?? "null");
+    return usage && typeof usage === "object" ? usage : null;
+  } catch {
+    return null;
+  }
+}
+
+/** "84 (24 in, 60 out)" */
+export function fmtTokens(usage) {
+  if (!usage || typeof usage !== "object") return "";
+  const total = usage.total_tokens ?? (usage.input_tokens ?? 0) + (usage.output_tokens ?? 0);
+  const parts = [usage.input_tokens !== undefined ? `${usage.input_tokens.toLocaleString()} in` : "", usage.output_tokens !== undefined ? `${usage.output_tokens.toLocaleString()} out` : ""].filter(Boolean);
+  return `${total.toLocaleString()}${parts.length ? ` (${parts.join(", ")})` : ""}`;
+}
 
 /** The filter that selects the traces recorded inside a run. */
 export const runFilter = (runId) => `metadata.\`${SOURCE_RUN}\` = '${runId.replaceAll("'", "\\'")}'`;
@@ -72,7 +92,8 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
     filter: ctx.params.get("filter") || "",
     order: ctx.params.get("order") || DEFAULT_ORDER,
   };
-  const columns = COLUMNS.filter((c) => !hide.includes(c.id));
+  let withTokens = false; // the Tokens column appears once a loaded trace reports token usage
+  const columns = () => COLUMNS.filter((c) => !hide.includes(c.id) && (!c.llm || withTokens));
   let traces = [];
   let nextToken = null;
   let version = 0;
@@ -121,7 +142,8 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
           "tags.team = 'nlp'", "metadata.`mlflow.sourceRun` = '<run id>'", "trace.run_id = '<run id>'"]
           .map((x, i) => [i ? ", " : "", h("code", x)]))),
     filterError,
-    h("div.toolbar.actions", countEl, selInfo, deleteBtn),
+    h("div.toolbar.actions", countEl, selInfo, deleteBtn, h("span.spacer"),
+      h("button#refresh-traces", { type: "button", title: "Read the first page again (new traces show up)", on: { click: () => load(true) } }, "Refresh")),
     table,
     emptyEl,
     h("div.toolbar", more),
@@ -136,7 +158,7 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
     } } }));
     clear(thead).append(h("tr",
       h("th.sel", all),
-      columns.map((c) => {
+      columns().map((c) => {
         const sorted = c.order === key;
         const th = h(`th${c.num ? ".num" : ""}`, { dataset: { col: c.id }, scope: "col", "aria-sort": c.order ? (sorted ? (dir === "ASC" ? "ascending" : "descending") : "none") : null });
         if (!c.order) return (th.append(c.label), th);
@@ -179,6 +201,10 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
         const runId = meta[SOURCE_RUN];
         return h("td.nowrap", runId ? h("a.run-link", { href: `#/runs/${runId}`, title: `Run ${runId}`, dataset: { runId } }, runNames.get(runId) || runId.slice(0, 8)) : "");
       }
+      case "tokens": {
+        const usage = tokenUsage(meta);
+        return h("td.num.nowrap", { title: fmtTokens(usage) }, usage ? (usage.total_tokens ?? "").toLocaleString() : "");
+      }
       case "tags":
         return h("td.tags", userTags(t.tags).map(([k, v]) => h("span.tag-chip", { title: `${k}: ${v}` }, `${k}: ${truncate(v, 40)}`)));
       default:
@@ -194,7 +220,11 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
         e.target.closest("tr").classList.toggle("selected", e.target.checked);
         updateSelection();
       } } })),
-      columns.map((c) => cell(c, t)));
+      columns().map((c) => {
+        const td = cell(c, t);
+        td.dataset.col = c.id;
+        return td;
+      }));
   }
 
   /** All rows, or only those of a page just loaded (the rows above stay as they are). */
@@ -236,7 +266,10 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
       filterError.hidden = true;
       filterInput.classList.remove("invalid");
       if (reset) selected.clear();
-      renderRows(reset ? null : page);
+      const tokensBefore = withTokens;
+      withTokens ||= page.some((t) => tokenUsage(t.trace_metadata));
+      if (withTokens !== tokensBefore) renderHead();
+      renderRows(reset || withTokens !== tokensBefore ? null : page);
       updateSelection();
       more.hidden = !nextToken;
       countEl.textContent = traces.length ? `${traces.length.toLocaleString()} trace${traces.length === 1 ? "" : "s"}${nextToken ? " loaded, more to load" : ""}` : "";
