@@ -2,73 +2,22 @@
 seeded `tracklet server`. Each test saves screenshots to tests/screenshots/ (and the documentation's
 to docs/ui/) so a person can look at them.
 
-Needs the `playwright` Python package (no browser download: it drives /usr/bin/chromium).
+Needs the `playwright` Python package (no browser download: it drives /usr/bin/chromium); the
+`browser` and `page` fixtures are in conftest.py, the helpers in browsing.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.ui.browsing import UNLABELLED, goto, shot
 from tests.ui.conftest import SeededServer
 from tests.ui.seed import T0, Client
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "tests" / "screenshots"
-DOC_SHOTS = ROOT / "docs" / "ui"
-CHROMIUM = os.environ.get("TRACKLET_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the browser tests need the `playwright` package: pip install playwright")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any, ui_server: SeededServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("dialog", lambda d: d.accept())
-    pg.set_default_timeout(15_000)
-    pg.base = ui_server.url  # type: ignore[attr-defined]
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-def shot(page: Any, name: str, doc: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if doc:
-        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, DOC_SHOTS / f"{name}.png")
-
-
-def goto(page: Any, hash_: str) -> None:
-    page.goto(page.base + "/#" + hash_)
 
 
 def row_names(page: Any) -> list[str]:
@@ -397,15 +346,6 @@ def test_a_runs_logged_model_opens_with_its_artifacts_and_mlmodel(page: Any, ui_
     page.wait_for_selector("#artifact-preview :text('Binary file: no preview.')")
     href = page.get_attribute("#artifact-preview a.download", "href")
     assert ui_server.http.get(href).content == bytes(range(256))
-
-
-UNLABELLED = """() => {
-  const name = (el) => (el.getAttribute('aria-label') || el.labels?.[0]?.textContent || el.title
-                        || el.textContent || '').trim();
-  return [...document.querySelectorAll('button, input, select, textarea, [role=columnheader][tabindex]')]
-    .filter((el) => el.offsetParent !== null && !name(el))
-    .map((el) => el.outerHTML.slice(0, 120));
-}"""
 
 
 def test_keyboard_sorting_selection_labels_and_visible_focus(page: Any, ui_server: SeededServer) -> None:

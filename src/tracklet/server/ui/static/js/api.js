@@ -48,6 +48,7 @@ async function request(method, path, { query, body, signal } = {}) {
 }
 
 const ML = "/api/2.0/mlflow";
+const ML3 = "/api/3.0/mlflow";
 const TL = "/api/tracklet";
 
 export const api = {
@@ -78,6 +79,39 @@ export const api = {
   getModel: (modelId) => request("GET", `${ML}/logged-models/${encodeURIComponent(modelId)}`),
   searchModels: (experimentId, filter) =>
     request("POST", `${ML}/logged-models/search`, { body: { experiment_ids: [experimentId], filter, max_results: 100 } }),
+
+  /** One page of an experiment's traces (MLflow 3 `traces/search`): {traces, next_page_token?}. */
+  searchTraces: (experimentId, { filter = "", orderBy = [], maxResults = 100, pageToken } = {}, signal) =>
+    request("POST", `${ML3}/traces/search`, {
+      signal,
+      body: {
+        locations: [{ type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: experimentId } }],
+        filter: filter || undefined,
+        order_by: orderBy,
+        max_results: maxResults,
+        page_token: pageToken || undefined,
+      },
+    }),
+  getTrace: (traceId) => request("GET", `${ML3}/traces/${encodeURIComponent(traceId)}`),
+  setTraceTag: (traceId, key, value) => request("PATCH", `${ML}/traces/${encodeURIComponent(traceId)}/tags`, { body: { key, value } }),
+  deleteTraceTag: (traceId, key) => request("DELETE", `${ML}/traces/${encodeURIComponent(traceId)}/tags`, { body: { key } }),
+  deleteTraces: (experimentId, traceIds) =>
+    request("POST", `${ML}/traces/delete-traces`, { body: { experiment_id: experimentId, request_ids: traceIds } }),
+
+  /** The text of a trace's `traces.json` (its spans), read through the artifact proxy. */
+  async traceSpans(artifactLocation) {
+    busy(1);
+    try {
+      const res = await fetch(artifactUrl(artifactLocation, "traces.json"));
+      if (!res.ok) {
+        const data = await res.json().catch(() => ({}));
+        throw new ApiError(res.status, data.error_code || "HTTP_" + res.status, data.message || res.statusText);
+      }
+      return await res.text();
+    } finally {
+      busy(-1);
+    }
+  },
 
   /** The first bytes of an artifact as text, with its full size and whether it was cut; owner is
    * {run_id} or {model_id}. */

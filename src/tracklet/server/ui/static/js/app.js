@@ -1,16 +1,20 @@
-// The page router: `#/` experiments, `#/experiments/<id>` runs, `#/runs/<id>` a run,
-// `#/models/<id>` a logged model, `#/compare?runs=a,b`.
+// The page router: `#/` experiments, `#/experiments/<id>` runs, `#/experiments/<id>/traces` traces,
+// `#/runs/<id>` a run, `#/traces/<id>` a trace, `#/models/<id>` a logged model, `#/compare?runs=a,b`.
 import { clear, h } from "./dom.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
 import { modelPage } from "./models.js";
+import { tracesPage } from "./traces.js";
+import { tracePage } from "./trace.js";
 
 const routes = [
   [/^\/?$/, () => experimentsPage],
   [/^\/experiments\/?$/, () => experimentsPage],
   [/^\/experiments\/([^/]+)$/, () => runsPage],
+  [/^\/experiments\/([^/]+)\/traces$/, () => tracesPage],
+  [/^\/traces\/([^/]+)$/, () => tracePage],
   [/^\/runs\/([^/]+)$/, () => runPage],
   [/^\/models\/([^/]+)$/, () => modelPage],
   [/^\/compare$/, () => comparePage],

@@ -91,3 +91,9 @@ export function debounce(fn, ms) {
 export function quoteKey(key) {
   return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(key) && !key.includes("..") ? key : "`" + key + "`";
 }
+
+/** A row of tab links (`#/…` hrefs), the current one marked for the eye and for screen readers. */
+export function tabNav(label, tabs, active) {
+  return h("nav.tabs", { "aria-label": label }, tabs.map((t) =>
+    h(`a.tab${t.id === active ? ".active" : ""}#tab-${t.id}`, { href: t.href, "aria-current": t.id === active ? "page" : null }, t.label)));
+}

@@ -1,9 +1,10 @@
 // A run: overview (editable description), params, metrics (latest values and charts), tags
-// (add/edit/delete), logged models, artifacts.
+// (add/edit/delete), logged models, artifacts, and its traces (a tab only when it has some).
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
-import { clear, fmtDuration, fmtNum, fmtTime, h, toast } from "./dom.js";
+import { clear, fmtDuration, fmtNum, fmtTime, h, tabNav, toast } from "./dom.js";
 import { chartPanel } from "./metrics.js";
+import { runFilter, traceList } from "./traces.js";
 
 const NOTE = "mlflow.note.content";
 const PARENT = "mlflow.parentRunId";
@@ -28,18 +29,25 @@ export async function runPage(root, ctx, runId) {
   const metrics = run.data.metrics || [];
   const expId = info.experiment_id;
 
-  const [children, models, experiment] = await Promise.all([
+  // The run's first traces decide whether it gets a Traces tab: a run without any shows nothing of them.
+  const [children, models, experiment, traces] = await Promise.all([
     api.table({ experiment_ids: [expId], parent_id: runId, limit: 1000, offset: 0 }).then((r) => r.rows).catch(() => []),
     api.searchModels(expId, `source_run_id = '${runId}'`).then((r) => r.models || []).catch(() => []),
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: expId })),
+    api.searchTraces(expId, { filter: runFilter(runId), maxResults: 100 }).catch(() => ({})),
   ]);
+  const traceCount = (traces.traces || []).length;
+  const traceCountText = `${traceCount}${traces.next_page_token ? "+" : ""}`; // "100+": more pages exist
   if (!ctx.alive()) return;
 
   const tab = ctx.params.get("tab") || "overview";
-  const tabs = ["overview", "metrics", "artifacts"];
+  const tabs = ["overview", "metrics", "artifacts", ...(traceCount ? ["traces"] : [])];
   const body = h("div.tab-body");
-  const nav = h("nav.tabs", tabs.map((t) =>
-    h(`a.tab${t === tab ? ".active" : ""}#tab-${t}`, { href: `#/runs/${runId}?tab=${t}`, "aria-current": t === tab ? "page" : null }, t[0].toUpperCase() + t.slice(1))));
+  const nav = tabNav("Run views", tabs.map((t) => ({
+    id: t,
+    href: `#/runs/${runId}?tab=${t}`,
+    label: t === "traces" ? `Traces (${traceCountText})` : t[0].toUpperCase() + t.slice(1),
+  })), tab);
 
   root.append(
     h("div.toolbar",
@@ -58,6 +66,14 @@ export async function runPage(root, ctx, runId) {
     if (keys.length) body.append(chartPanel(ctx, { runs: [{ ...info }], keys }));
   } else if (tab === "artifacts") {
     body.append(await artifactBrowser(ctx, { run_id: runId }, info.artifact_uri));
+  } else if (tab === "traces") {
+    body.append(await traceList(ctx, {
+      experimentId: expId,
+      baseFilter: runFilter(runId),
+      hide: ["run"],
+      sync: (p) => ctx.setParams({ tab: "traces", ...p }),
+      empty: "This run has no traces.",
+    }));
   } else {
     body.append(overview(), h("h2", "Parameters"), paramsTable(), h("h2", "Metrics"), metricsTable(metrics),
       h("h2", "Tags"), tagsSection(), h("h2", "Logged models"), modelsTable());
@@ -82,6 +98,8 @@ export async function runPage(root, ctx, runId) {
           row("Parent run", parent && h("a", { href: `#/runs/${parent}` }, parent)),
           row("Child runs", children.length && h("span", children.map((c, i) => [i ? ", " : "", h("a", { href: `#/runs/${c.run_id}` }, c.run_name)]))),
           row("Artifact URI", h("code", info.artifact_uri)),
+          row("Traces", traceCount && h("a#run-traces-link", { href: `#/runs/${runId}?tab=traces` },
+            `${traceCountText} trace${traceCountText === "1" ? "" : "s"}`)),
         ),
       ),
       description(),

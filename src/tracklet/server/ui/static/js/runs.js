@@ -4,6 +4,7 @@
 // CSV download. The first screen is one request: the first page brings its own default columns.
 import { api } from "./api.js";
 import { clear, debounce, fmtDuration, fmtNum, fmtTime, h, quoteKey, toast } from "./dom.js";
+import { experimentTabs } from "./traces.js";
 
 const ROW_H = 28;
 const PAGE = 100;
@@ -149,6 +150,7 @@ export async function runsPage(root, ctx, expId) {
       h("h1", h("a", { href: "#/" }, "Experiments"), " / ", expName),
       countEl,
     ),
+    experimentTabs(expId, "runs"),
     h("form.filterbar", { on: { submit: search } },
       filterInput,
       h("button#search", { type: "submit" }, "Search"),
