@@ -118,6 +118,16 @@ def test_run_page_params_metrics_description_tags(page: Any, ui_server: SeededSe
     assert tags["mlflow.note.content"] == "Edited in the browser." and "stage" not in tags
 
 
+def test_the_run_link_mlflows_client_prints_opens_the_run(page: Any, ui_server: SeededServer) -> None:
+    alpha = ui_server.data.runs["alpha"]
+    experiment_id = ui_server.http.get("/api/2.0/mlflow/runs/get", params={"run_id": alpha}).json()["run"]["info"][
+        "experiment_id"
+    ]
+    goto(page, f"/experiments/{experiment_id}/runs/{alpha}")
+    page.wait_for_selector("#params")
+    assert "0.1" in page.locator("#params tr", has_text="lr").inner_text()
+
+
 def chart_points(page: Any, metric: str) -> int:
     return int(page.get_attribute(f".chart-card[data-metric='{metric}'] .chart", "data-points") or 0)
 

@@ -328,6 +328,9 @@ trace_tags = Table(
     PrimaryKeyConstraint("trace_id", "key"),
 )
 
+SOURCE_RUN_METADATA = "mlflow.sourceRun"
+SOURCE_RUN_KEY: ColumnElement[str] = literal_column(f"'{SOURCE_RUN_METADATA}'")  # inline, for the partial index
+
 trace_metadata = Table(
     "trace_metadata",
     metadata,
@@ -335,6 +338,13 @@ trace_metadata = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("trace_id", "key"),
+    # A run's traces (the run page, `search_traces(run_id=…)`): found by run, not by testing every trace.
+    Index(
+        "ix_trace_metadata_source_run",
+        "value",
+        sqlite_where=text(f"key = '{SOURCE_RUN_METADATA}'"),
+        postgresql_where=text(f"key = '{SOURCE_RUN_METADATA}'"),
+    ),
 )
 
 # Feedback, expectations and issue references on traces (MLflow 3's assessments). What the server

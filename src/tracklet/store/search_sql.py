@@ -723,7 +723,7 @@ def model_version_search_select(
 # Traces
 
 TRACE_NAME_TAG = "mlflow.traceName"
-SOURCE_RUN_METADATA = "mlflow.sourceRun"
+SOURCE_RUN_METADATA = schema.SOURCE_RUN_METADATA
 
 _TRACE_COLUMNS: dict[str, Any] = {
     "request_id": schema.traces.c.trace_id,
@@ -748,6 +748,13 @@ def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
         return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
     table, key = _trace_key_value(c.kind, c.key)
+    if table is schema.trace_metadata and key == SOURCE_RUN_METADATA and c.op in ("=", "IN"):
+        # Selective, and indexed (`ix_trace_metadata_source_run`): the run's traces by index, not every
+        # trace of the experiment tested by its key.
+        runs_traces = select(table.c.trace_id).where(
+            table.c.key == schema.SOURCE_RUN_KEY, _compare(table.c.value, c.op, c.value)
+        )
+        return schema.traces.c.trace_id.in_(runs_traces)
     return _key_value_condition(table, table.c.trace_id, schema.traces.c.trace_id, key, c.op, c.value)
 
 

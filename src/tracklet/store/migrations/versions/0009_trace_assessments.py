@@ -1,4 +1,4 @@
-"""assessments of traces (feedback, expectations, issue references)
+"""assessments of traces (feedback, expectations, issue references); a run's traces by index
 
 Revision ID: 0009
 Revises: 0008
@@ -13,6 +13,8 @@ revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+
+_SOURCE_RUN = sa.text("key = 'mlflow.sourceRun'")
 
 
 def upgrade() -> None:
@@ -31,8 +33,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("assessment_id"),
     )
     op.create_index("ix_trace_assessments_trace", "trace_assessments", ["trace_id", "create_time"])
+    op.create_index(
+        "ix_trace_metadata_source_run",
+        "trace_metadata",
+        ["value"],
+        sqlite_where=_SOURCE_RUN,
+        postgresql_where=_SOURCE_RUN,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_trace_metadata_source_run", table_name="trace_metadata")
     op.drop_index("ix_trace_assessments_trace", table_name="trace_assessments")
     op.drop_table("trace_assessments")

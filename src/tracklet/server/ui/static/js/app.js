@@ -1,5 +1,5 @@
 // The page router: `#/` experiments, `#/experiments/<id>` runs, `#/experiments/<id>/traces` traces,
-// `#/runs/<id>` a run, `#/traces/<id>` a trace, `#/models/<id>` a logged model, `#/compare?runs=a,b`.
+// `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace, `#/models/<id>` a logged model, `#/compare?runs=a,b`.
 import { clear, h } from "./dom.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
@@ -16,6 +16,8 @@ const routes = [
   [/^\/experiments\/([^/]+)\/traces$/, () => tracesPage],
   [/^\/traces\/([^/]+)$/, () => tracePage],
   [/^\/runs\/([^/]+)$/, () => runPage],
+  // The link MLflow's client prints for every run ("View run at …/#/experiments/1/runs/<id>").
+  [/^\/experiments\/[^/]+\/runs\/([^/]+)$/, () => runPage],
   [/^\/models\/([^/]+)$/, () => modelPage],
   [/^\/compare$/, () => comparePage],
 ];
