@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import anyio
@@ -61,6 +61,20 @@ class LocalArtifactStore(ArtifactStore):
         async with await anyio.open_file(target, "rb") as f:
             while chunk := await f.read(_CHUNK):
                 yield chunk
+
+    async def read_small_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        # All in one thread hop: a hop costs more than reading a small local file (10 traces' spans:
+        # 5.5 ms in concurrent reads, each opening, reading and closing in hops of its own).
+        def read_all() -> list[bytes | None]:
+            found: list[bytes | None] = []
+            for path in paths:
+                try:
+                    found.append(self._file(path).read_bytes())
+                except (ResourceDoesNotExist, InvalidParameterValue, OSError):
+                    found.append(None)
+            return found
+
+        return await anyio.to_thread.run_sync(read_all)
 
     async def size(self, path: str) -> int:
         return self._file(path).stat().st_size

@@ -5,7 +5,7 @@ overriding one is deleted, as in MLflow."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import now_ms
+from tracklet.store._util import chunks, now_ms
 from tracklet.store.database import Database
 from tracklet.timestamps import format_timestamp
 
@@ -26,6 +26,9 @@ _COLUMN_FIELDS = frozenset(
 )
 
 Assessment = dict[str, Any]  # MLflow's Assessment message as JSON, as it goes on the wire
+LOAD_CHUNK = 5000  # ids per IN (...): under SQLite's and PostgreSQL's bind-parameter limits
+_COLUMNS = ", ".join(c.name for c in s.trace_assessments.columns)
+_Row = namedtuple("_Row", [c.name for c in s.trace_assessments.columns])  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def _wire(row: Any) -> Assessment:
         **msgspec.json.decode(row.body),
         "create_time": format_timestamp(row.create_time),
         "last_update_time": format_timestamp(row.last_update_time),
-        "valid": row.valid,
+        "valid": bool(row.valid),  # SQLite's driver answers 0 or 1
     }
     if row.overrides:
         assessment["overrides"] = row.overrides
@@ -71,16 +74,16 @@ class AssessmentStore:
     db: Database
 
     def load_assessments(self, conn: Connection, trace_ids: Sequence[str]) -> dict[str, list[Assessment]]:
-        """The assessments of these traces, oldest first."""
-        table = s.trace_assessments
+        """The assessments of these traces, oldest first (driver SQL: read with every trace's info)."""
         grouped: dict[str, list[Assessment]] = defaultdict(list)
-        rows = conn.execute(
-            select(table)
-            .where(table.c.trace_id.in_(list(trace_ids)))
-            .order_by(table.c.create_time, table.c.assessment_id)
-        )
-        for row in rows:
-            grouped[row.trace_id].append(_wire(row))
+        for part in chunks(list(trace_ids), LOAD_CHUNK):
+            sql = (
+                f"SELECT {_COLUMNS} FROM trace_assessments WHERE trace_id IN ({self.db.marks(len(part))}) "
+                "ORDER BY create_time, assessment_id"
+            )
+            for row in self.db.fetch_all(conn, sql, tuple(part)):
+                assessment = _wire(_Row(*row))
+                grouped[assessment["trace_id"]].append(assessment)
         return grouped
 
     def _assessment_row(self, conn: Connection, trace_id: str, assessment_id: str) -> Any:

@@ -14,7 +14,7 @@ from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import chunks, read_page
-from tracklet.store.assessments import AssessmentStore
+from tracklet.store.assessments import LOAD_CHUNK, Assessment, AssessmentStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.timestamps import format_duration, format_timestamp
 
@@ -46,30 +46,27 @@ def trace_artifact_location(experiment_location: str, trace_id: str) -> str:
 
 class TraceStore(ExperimentStore, AssessmentStore):
     def load_traces(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
-        """These traces with their tags and metadata, in this order; unknown ids are left out."""
+        """These traces with their tags, metadata and assessments, in this order; unknown ids are left
+        out. Hand-written SQL through the driver, as `_load_experiments`: SQLAlchemy Core's statement
+        building was most of a `get_trace_info` (four statements, 3 ms)."""
         if not trace_ids:
             return []
-        ids = list(trace_ids)
-        rows = {r.trace_id: r for r in conn.execute(select(s.traces).where(s.traces.c.trace_id.in_(ids)))}
-        tags = _by_trace(conn, s.trace_tags, ids)
-        metadata = _by_trace(conn, s.trace_metadata, ids)
-        assessments = self.load_assessments(conn, ids)
+        rows: dict[str, tuple[Any, ...]] = {}
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        metadata: dict[str, dict[str, str]] = defaultdict(dict)
+        for part in chunks(list(dict.fromkeys(trace_ids)), LOAD_CHUNK):
+            marks, args = self.db.marks(len(part)), tuple(part)
+            sql = f"SELECT {_TRACE_COLUMNS} FROM traces WHERE trace_id IN ({marks})"
+            rows.update((row[0], row) for row in self.db.fetch_all(conn, sql, args))
+            for table, into in (("trace_tags", tags), ("trace_metadata", metadata)):
+                sql = f"SELECT trace_id, key, value FROM {table} WHERE trace_id IN ({marks})"
+                for trace_id, key, value in self.db.fetch_all(conn, sql, args):
+                    into[trace_id][key] = value
+        assessments = self.load_assessments(conn, list(rows))
         return [
-            TraceInfo(
-                trace_id=r.trace_id,
-                trace_location=TraceLocation(MlflowExperimentLocation(str(r.experiment_id))),
-                request_time=format_timestamp(r.request_time),
-                state=r.state,
-                execution_duration=None if r.execution_duration is None else format_duration(r.execution_duration),
-                client_request_id=r.client_request_id,
-                request_preview=r.request_preview,
-                response_preview=r.response_preview,
-                trace_metadata=metadata.get(r.trace_id, {}),
-                tags=tags.get(r.trace_id, {}),
-                assessments=assessments.get(r.trace_id, []),
-            )
-            for trace_id in ids
-            if (r := rows.get(trace_id)) is not None
+            _trace_info(row, tags.get(trace_id, {}), metadata.get(trace_id, {}), assessments.get(trace_id, []))
+            for trace_id in trace_ids
+            if (row := rows.get(trace_id)) is not None
         ]
 
     def start_trace(self, trace: NewTrace) -> TraceInfo:
@@ -232,14 +229,27 @@ class TraceStore(ExperimentStore, AssessmentStore):
         return len(ids), locations
 
 
+_TRACE_COLUMNS = ", ".join(c.name for c in s.traces.columns)
+
+
+def _trace_info(
+    row: tuple[Any, ...], tags: dict[str, str], metadata: dict[str, str], assessments: list[Assessment]
+) -> TraceInfo:
+    trace_id, experiment_id, request_time, duration, state, client_request_id, request_preview, response_preview = row
+    return TraceInfo(
+        trace_id=trace_id,
+        trace_location=TraceLocation(MlflowExperimentLocation(str(experiment_id))),
+        request_time=format_timestamp(request_time),
+        state=state,
+        execution_duration=None if duration is None else format_duration(duration),
+        client_request_id=client_request_id,
+        request_preview=request_preview,
+        response_preview=response_preview,
+        trace_metadata=metadata,
+        tags=tags,
+        assessments=assessments,
+    )
+
+
 def _without_location(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k != ARTIFACT_LOCATION_TAG}
-
-
-def _by_trace(conn: Connection, table: Any, trace_ids: list[str]) -> dict[str, dict[str, str]]:
-    grouped: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in conn.execute(
-        select(table.c.trace_id, table.c.key, table.c.value).where(table.c.trace_id.in_(trace_ids))
-    ):
-        grouped[row.trace_id][row.key] = row.value
-    return grouped

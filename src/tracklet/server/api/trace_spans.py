@@ -13,13 +13,13 @@ import base64
 import binascii
 import logging
 import posixpath
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.entities import TraceInfo
-from tracklet.errors import TrackletError
 from tracklet.server.api.artifacts import proxy_path
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG
 
@@ -109,16 +109,24 @@ def otel_span(span: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def read_spans(artifacts: ArtifactStore, info: TraceInfo) -> list[dict[str, Any]]:
-    """The trace's spans in protobuf JSON; none if the client has not uploaded them (yet) or the file
-    cannot be read as spans (logged: the trace's info is still worth answering)."""
+async def read_spans(artifacts: ArtifactStore, infos: Sequence[TraceInfo]) -> list[list[dict[str, Any]]]:
+    """Each trace's spans in protobuf JSON; none for a trace whose client has not uploaded them (yet),
+    or whose file cannot be read as spans (logged: the trace's info is still worth answering)."""
+    paths = [_spans_path(info) for info in infos]
+    files = await artifacts.read_small_files([p for p in paths if p is not None])
+    found = iter(files)
+    return [
+        _parse(info, path, next(found)) if path is not None else [] for info, path in zip(infos, paths, strict=True)
+    ]
+
+
+def _spans_path(info: TraceInfo) -> str | None:
     root = proxy_path(info.tags.get(ARTIFACT_LOCATION_TAG, ""))
-    if root is None:
-        return []
-    path = posixpath.join(root, SPANS_FILE)
-    try:
-        body = b"".join([chunk async for chunk in artifacts.read(path)])
-    except TrackletError:
+    return None if root is None else posixpath.join(root, SPANS_FILE)
+
+
+def _parse(info: TraceInfo, path: str, body: bytes | None) -> list[dict[str, Any]]:
+    if body is None:
         return []
     try:
         spans = msgspec.json.decode(body).get("spans") or []

@@ -11,7 +11,6 @@ back through `traces/get` and `traces/batchGet`, which serve that file (`trace_s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import posixpath
 import uuid
@@ -246,14 +245,14 @@ async def get_with_spans(request: Request) -> Response:
     query = read_query(request, GetTrace)
     require(query.trace_id, "trace_id")
     info = await run_read(request, store_of(request).get_trace_info, query.trace_id)
-    spans = await read_spans(artifacts_of(request), info)
+    (spans,) = await read_spans(artifacts_of(request), [info])
     return json_response({"trace": _trace(info, spans)})
 
 
 async def batch_get_with_spans(request: Request) -> Response:
     query = read_query(request, BatchGetTraces, frozenset({"trace_ids", "experiment_ids"}))
     infos = await _trace_infos(store_of(request), query.trace_ids, query.experiment_ids, MAX_BATCH_TRACES)
-    spans = await asyncio.gather(*(read_spans(artifacts_of(request), info) for info in infos))
+    spans = await read_spans(artifacts_of(request), infos)
     return json_response({"traces": [_trace(i, s) for i, s in zip(infos, spans, strict=True)]})
 
 
