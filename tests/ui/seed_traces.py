@@ -20,7 +20,7 @@ def seed(url: str) -> dict[str, Any]:
     os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     import mlflow
-    from mlflow.entities import SpanEvent, SpanType
+    from mlflow.entities import AssessmentSource, SpanEvent, SpanType
 
     mlflow.set_tracking_uri(url)
     experiment_id = mlflow.set_experiment(EXPERIMENT).experiment_id
@@ -75,6 +75,12 @@ def seed(url: str) -> dict[str, Any]:
         time.sleep(0.02)  # distinct request times: sorting by time is deterministic
 
     record("chat", chat, "What is tracklet?", "ada")
+    human = AssessmentSource(source_type="HUMAN", source_id="ada")
+    first = mlflow.log_feedback(trace_id=traces["chat"], name="helpful", value="no", source=human)
+    mlflow.override_feedback(
+        trace_id=traces["chat"], assessment_id=first.assessment_id, value="yes", rationale="read it again"
+    )
+    mlflow.log_expectation(trace_id=traces["chat"], name="expected_answer", value={"answer": "a tracking server"})
     record("summarize", summarize, "A long text about experiment tracking.")
     record("failing", failing)
     with mlflow.start_run(run_name="traced-run") as run:

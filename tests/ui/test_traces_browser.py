@@ -173,6 +173,12 @@ def test_trace_page_shows_the_span_tree_and_a_spans_details(page: Any, ui_server
     assert '"user": "ada"' in page.inner_text("#span-outputs")
     assert "team" in page.inner_text("#trace-tags") and "nlp" in page.inner_text("#trace-tags")
     assert "42 (12 in, 30 out)" in page.inner_text("#trace-overview")
+    assessments = page.locator("#trace-assessments tbody tr")
+    assert assessments.count() == 3
+    overridden = page.locator("#trace-assessments tr.invalid")
+    assert overridden.count() == 1 and "overridden by yes" in overridden.inner_text()
+    assert "read it again" in page.inner_text("#trace-assessments")
+    assert '{"answer": "a tracking server"}' in page.inner_text("#trace-assessments")
 
     page.locator("#span-tree .span-row", has_text="generate").click()
     page.wait_for_selector("#span-title:has-text('generate')")

@@ -71,6 +71,7 @@ export async function tracePage(root, ctx, traceId) {
       h("div.trace-tags", h("h2", "Tags"), tagsSection()),
     ),
     metadataSection(),
+    assessmentsSection(),
     h("h2", "Spans"),
   );
   const spansBox = h("div#spans");
@@ -132,6 +133,37 @@ export async function tracePage(root, ctx, traceId) {
     };
     render();
     return wrap;
+  }
+
+  // Feedback and expectations (`mlflow.log_feedback`, `log_expectation`); an overridden one is struck
+  // through and says which assessment replaced it. Nothing at all for a trace without any.
+  function assessmentsSection() {
+    const items = info.assessments || [];
+    if (!items.length) return null;
+    const replacedBy = new Map(items.filter((a) => a.overrides).map((a) => [a.overrides, a]));
+    const valueOf = (a) => {
+      const v = a.feedback ?? a.expectation ?? a.issue ?? {};
+      if (v.error) return `error: ${v.error.error_message || v.error.error_code}`;
+      const raw = v.value ?? v.serialized_value?.value;
+      return typeof raw === "string" ? raw : JSON.stringify(raw);
+    };
+    const kind = (a) => (a.feedback ? "feedback" : a.expectation ? "expectation" : "issue");
+    const rows = items.map((a) => {
+      const overridden = a.valid === false;
+      const source = a.source ? [a.source.source_type, a.source.source_id].filter(Boolean).join(" · ") : "";
+      return h(`tr${overridden ? ".invalid" : ""}`, { dataset: { assessment: a.assessment_name } },
+        h("td", a.assessment_name),
+        h("td.wrap.assessment-value", valueOf(a)),
+        h("td", kind(a), overridden ? h("span.muted", ` (overridden${replacedBy.has(a.assessment_id) ? ` by ${valueOf(replacedBy.get(a.assessment_id))}` : ""})`) : null),
+        h("td", source),
+        h("td.wrap", a.rationale || ""),
+        h("td", fmtTime(Date.parse(a.create_time))));
+    });
+    return h("section#trace-assessments",
+      h("h2", `Assessments (${items.length})`),
+      h("table.grid.assessments", { "aria-label": "Assessments" },
+        h("thead", h("tr", ["Name", "Value", "Kind", "Source", "Rationale", "Time"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", rows)));
   }
 
   function metadataSection() {
