@@ -29,6 +29,7 @@ from tracklet.server.api import (
     registered_models,
     runs,
     traces,
+    traces_v2,
 )
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings
@@ -49,6 +50,7 @@ def api_routes() -> list[BaseRoute]:
         registered_models,
         model_versions,
         traces,
+        traces_v2,
         assessments,
         artifacts,
     ):

@@ -19,6 +19,8 @@ from tracklet.store.dialects import positional
 
 T = TypeVar("T")
 
+LOAD_CHUNK = 5000  # ids per IN (...) of a bulk read: under SQLite's and PostgreSQL's bind-parameter limits
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, now_ms
+from tracklet.store._util import LOAD_CHUNK, chunks, now_ms
 from tracklet.store.database import Database
 from tracklet.timestamps import format_timestamp
 
@@ -26,7 +26,6 @@ _COLUMN_FIELDS = frozenset(
 )
 
 Assessment = dict[str, Any]  # MLflow's Assessment message as JSON, as it goes on the wire
-LOAD_CHUNK = 5000  # ids per IN (...): under SQLite's and PostgreSQL's bind-parameter limits
 _COLUMNS = ", ".join(c.name for c in s.trace_assessments.columns)
 _Row = namedtuple("_Row", [c.name for c in s.trace_assessments.columns])  # type: ignore[misc]
 
@@ -86,9 +85,13 @@ class AssessmentStore:
                 grouped[assessment["trace_id"]].append(assessment)
         return grouped
 
-    def _assessment_row(self, conn: Connection, trace_id: str, assessment_id: str) -> Any:
+    def _check_trace(self, conn: Connection, trace_id: str) -> None:
+        """That the trace exists (here rather than in `TraceStore`, which builds on this class)."""
         if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == trace_id)).first() is None:
             raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+
+    def _assessment_row(self, conn: Connection, trace_id: str, assessment_id: str) -> Any:
+        self._check_trace(conn, trace_id)
         table = s.trace_assessments
         row = conn.execute(
             select(table).where(table.c.assessment_id == assessment_id, table.c.trace_id == trace_id)
@@ -104,8 +107,7 @@ class AssessmentStore:
         created = now_ms() if new.create_time is None else new.create_time
         assessment_id = "a-" + uuid.uuid4().hex
         with self.db.write() as conn:
-            if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == new.trace_id)).first() is None:
-                raise ResourceDoesNotExist(f"Trace with ID '{new.trace_id}' not found.")
+            self._check_trace(conn, new.trace_id)
             if new.overrides:
                 self._assessment_row(conn, new.trace_id, new.overrides)
                 conn.execute(update(table).where(table.c.assessment_id == new.overrides).values(valid=False))

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from tracklet.entities import Experiment, KeyValue
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, now_ms, read_page
+from tracklet.store._util import LOAD_CHUNK, chunks, now_ms, read_page
 from tracklet.store.database import Database
 
 DEFAULT_EXPERIMENT_ID = 0
@@ -18,7 +18,6 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 
 
 _COLUMNS = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
-_LOAD_CHUNK = 5000  # ids per IN (...): under SQLite's and PostgreSQL's bind-parameter limits
 
 
 def _experiment(row: tuple, tags: list[KeyValue]) -> Experiment:  # type: ignore[type-arg]
@@ -119,7 +118,7 @@ class ExperimentStore:
         `get_experiment` here, and every MLflow script's `set_experiment` reads one."""
         rows: dict[int, tuple] = {}  # type: ignore[type-arg]
         tags: dict[int, list[KeyValue]] = defaultdict(list)
-        for part in chunks(ids, _LOAD_CHUNK):
+        for part in chunks(ids, LOAD_CHUNK):
             marks = self.db.marks(len(part))
             rows.update(
                 (row[0], row)

@@ -1,5 +1,6 @@
-"""MLflow 3 traces: their info rows, tags and metadata. The spans are the client's `traces.json` in
-the trace's artifact location (tag `mlflow.artifactLocation`), which the store names but never reads."""
+"""MLflow 3 traces: their info rows, tags and metadata (their assessments: `assessments.py`). The spans
+are the client's `traces.json` in the trace's artifact location (tag `mlflow.artifactLocation`), which
+the store names but never reads."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sqlalchemy import Connection, delete, select, update
 from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import chunks, read_page
-from tracklet.store.assessments import LOAD_CHUNK, Assessment, AssessmentStore
+from tracklet.store._util import LOAD_CHUNK, chunks, read_page
+from tracklet.store.assessments import Assessment, AssessmentStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.timestamps import format_duration, format_timestamp
 
@@ -135,10 +136,6 @@ class TraceStore(ExperimentStore, AssessmentStore):
             stmt.on_conflict_do_update(index_elements=["trace_id", "key"], set_={"value": stmt.excluded.value}),
             [{"trace_id": trace_id, "key": k, "value": v} for k, v in items.items()],
         )
-
-    def _check_trace(self, conn: Connection, trace_id: str) -> None:
-        if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == trace_id)).first() is None:
-            raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
         with self.db.read() as conn:

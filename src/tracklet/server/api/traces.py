@@ -1,5 +1,5 @@
-"""MLflow 3 tracing: `/api/3.0/mlflow/traces*` and the trace tag and delete calls under `/api/2.0`; also
-MLflow 2's trace API (start, end, get, search under `/api/2.0/mlflow/traces`) on the same store.
+"""MLflow 3 tracing: `/api/3.0/mlflow/traces*` and the trace tag and delete calls under `/api/2.0`
+(MLflow 2's own trace API is in `traces_v2`).
 
 A traced call ends in the client with `POST /api/3.0/mlflow/traces` (StartTraceV3, named so for
 history: it reports a finished trace). The answer carries the tag `mlflow.artifactLocation`, where
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import uuid
 from typing import Any
 
 import msgspec
@@ -21,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracklet.entities import KeyValue, TraceInfo, TraceInfoV2
+from tracklet.entities import TraceInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server.api.artifacts import proxy_path
 from tracklet.server.api.trace_spans import read_spans
@@ -32,7 +31,6 @@ from tracklet.server.protocol import (
     page_response,
     read_json,
     read_query,
-    read_request,
     run_read,
     run_sync,
 )
@@ -123,28 +121,6 @@ class DeleteTraceTag(msgspec.Struct):
     key: str | None = None
 
 
-class StartTraceV2(msgspec.Struct):
-    experiment_id: str | None = None
-    timestamp_ms: Int64 | None = None
-    request_metadata: list[KeyValue] = []
-    tags: list[KeyValue] = []
-
-
-class EndTraceV2(msgspec.Struct):
-    timestamp_ms: Int64 | None = None
-    status: str | int | None = None
-    request_metadata: list[KeyValue] = []
-    tags: list[KeyValue] = []
-
-
-class SearchTracesV2(msgspec.Struct):
-    experiment_ids: list[str] = []
-    filter: str | None = None
-    max_results: Int64 | None = None
-    order_by: list[str] = []
-    page_token: str | None = None
-
-
 class DeleteTraces(msgspec.Struct):
     experiment_id: str | None = None
     max_timestamp_millis: Int64 | None = None
@@ -163,7 +139,7 @@ def _experiment_of(location: Location | None, field: str) -> int:
     return parse_experiment_id(location.mlflow_experiment.experiment_id, f"{field}.mlflow_experiment.experiment_id")
 
 
-def _check_key_values(items: dict[str, str], field: str) -> None:
+def check_key_values(items: dict[str, str], field: str) -> None:
     for key, value in items.items():
         if not key:
             raise InvalidParameterValue(f"Invalid value for parameter '{field}' supplied: a key is empty")
@@ -180,7 +156,7 @@ def _trace_id(trace_id: str | None, field: str) -> str:
     return trace_id
 
 
-def _state(
+def parse_state(
     state: str | int | None, field: str = "trace.trace_info.state", names: tuple[str, ...] = TRACE_STATES
 ) -> str:
     """A state by name or enum number, as the store names it (`names` are the message's own names)."""
@@ -207,13 +183,13 @@ def _new_trace(body: StartTrace) -> NewTrace:
     check_length(info.client_request_id, MAX_KEY_LENGTH, f"{at}.client_request_id")
     check_length(info.request_preview, MAX_PREVIEW_LENGTH, f"{at}.request_preview")
     check_length(info.response_preview, MAX_PREVIEW_LENGTH, f"{at}.response_preview")
-    _check_key_values(info.tags, f"{at}.tags")
-    _check_key_values(info.trace_metadata, f"{at}.trace_metadata")
+    check_key_values(info.tags, f"{at}.tags")
+    check_key_values(info.trace_metadata, f"{at}.trace_metadata")
     return NewTrace(
         trace_id=_trace_id(info.trace_id, f"{at}.trace_id"),
         experiment_id=_experiment_of(info.trace_location, f"{at}.trace_location"),
         request_time=parse_timestamp(info.request_time, f"{at}.request_time"),
-        state=_state(info.state),
+        state=parse_state(info.state),
         execution_duration=(
             None
             if info.execution_duration is None
@@ -352,92 +328,6 @@ async def _delete_spans(request: Request, locations: list[str]) -> None:
             _log.warning("could not delete the spans of a deleted trace at %s", location, exc_info=True)
 
 
-# -- the v2 API (MLflow 2.14–2.22 clients): a trace is started, then ended, by two calls -------------
-
-_V2_STATUSES = ("TRACE_STATUS_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")  # TRACE_STATES' numbering
-
-
-def _v2(info: TraceInfo) -> TraceInfoV2:
-    return TraceInfoV2(
-        request_id=info.trace_id,
-        experiment_id=info.trace_location.mlflow_experiment.experiment_id,
-        timestamp_ms=parse_timestamp(info.request_time, "request_time"),
-        execution_time_ms=(
-            None if info.execution_duration is None else parse_duration(info.execution_duration, "execution_duration")
-        ),
-        status=_V2_STATUSES[TRACE_STATES.index(info.state)],
-        request_metadata=[KeyValue(k, v) for k, v in info.trace_metadata.items()],
-        tags=[KeyValue(k, v) for k, v in info.tags.items()],
-    )
-
-
-def _key_value_map(items: list[KeyValue], field: str) -> dict[str, str]:
-    mapped = {kv.key: kv.value for kv in items}
-    _check_key_values(mapped, field)
-    return mapped
-
-
-def _timestamp_ms(value: int | None) -> int:
-    if value is None:
-        raise missing("timestamp_ms")
-    if value < 0:
-        raise InvalidParameterValue(
-            f"Invalid value {value} for parameter 'timestamp_ms' supplied: it must not be negative"
-        )
-    return value
-
-
-async def start_v2(request: Request) -> Response:
-    body = await read_json(request, StartTraceV2)
-    trace = NewTrace(
-        trace_id="tr-" + uuid.uuid4().hex,
-        experiment_id=parse_experiment_id(body.experiment_id),
-        request_time=_timestamp_ms(body.timestamp_ms),
-        state="IN_PROGRESS",
-        metadata=_key_value_map(body.request_metadata, "request_metadata"),
-        tags=_key_value_map(body.tags, "tags"),
-    )
-    info = await run_sync(store_of(request).start_trace, trace)
-    return json_response({"trace_info": _v2(info)})
-
-
-async def end_v2(request: Request) -> Response:
-    body = await read_json(request, EndTraceV2)
-    if body.status is None:
-        raise missing("status")
-    info = await run_sync(
-        store_of(request).end_trace,
-        request.path_params["request_id"],
-        _timestamp_ms(body.timestamp_ms),
-        _state(body.status, "status", _V2_STATUSES),
-        _key_value_map(body.request_metadata, "request_metadata"),
-        _key_value_map(body.tags, "tags"),
-    )
-    return json_response({"trace_info": _v2(info)})
-
-
-async def get_info_v2(request: Request) -> Response:
-    info = await run_read(request, store_of(request).get_trace_info, request.path_params["request_id"])
-    return json_response({"trace_info": _v2(info)})
-
-
-async def search_v2(request: Request) -> Response:
-    query = await read_request(request, SearchTracesV2, frozenset({"experiment_ids", "order_by"}))
-    if not query.experiment_ids:
-        raise missing("experiment_ids")
-    experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in query.experiment_ids]
-    max_results = validate_page_size(query.max_results, 100, MAX_SEARCH_TRACES)
-    traces, token = await run_sync(
-        store_of(request).search_traces,
-        experiment_ids,
-        query.filter or "",
-        query.order_by,
-        max_results,
-        query.page_token,
-    )
-    return page_response("traces", [_v2(t) for t in traces], token)
-
-
 _V3 = "/api/3.0/mlflow/traces"
 _V2 = "/api/2.0/mlflow/traces"
 routes = [
@@ -450,8 +340,4 @@ routes = [
     *(Route(f"{base}/{{trace_id}}/tags", set_tag, methods=["PATCH"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", delete_tag, methods=["DELETE"]) for base in (_V2, _V3)),
     Route(f"{_V3}/{{trace_id}}", get_info, methods=["GET"]),
-    Route(_V2, start_v2, methods=["POST"]),
-    Route(_V2, search_v2, methods=["GET"]),
-    Route(f"{_V2}/{{request_id}}", end_v2, methods=["PATCH"]),
-    Route(f"{_V2}/{{request_id}}/info", get_info_v2, methods=["GET"]),
 ]
