@@ -33,3 +33,14 @@ def test_the_children_of_runs_are_found_through_the_partial_parent_index(tmp_pat
         assert "ix_tags_parent_run" in _plan(store, counts)
     finally:
         store.close()
+
+
+def test_a_runs_traces_are_found_through_the_partial_source_run_index(tmp_path: Path) -> None:
+    from tracklet.store.search_sql import trace_search_select
+
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    try:
+        for query in ("trace.run_id = 'r1'", "metadata.`mlflow.sourceRun` = 'r1'", "trace.run_id IN ('r1', 'r2')"):
+            assert "ix_trace_metadata_source_run" in _plan(store, trace_search_select([0], query, [], 101, 0)), query
+    finally:
+        store.close()
