@@ -60,3 +60,34 @@ def test_a_model_logged_to_s3_loads_back(s3_server: TrackletServer) -> None:
         info = mlflow.sklearn.log_model(LinearRegression().fit(X, 3 * X.ravel() + 1), name="model")
     predictions = mlflow.pyfunc.load_model(info.model_uri).predict(np.array([[10.0]]))
     assert predictions[0] == pytest.approx(31.0)
+
+
+@pytest.mark.postgres
+def test_traces_keep_their_spans_in_s3_and_lose_them_when_deleted(s3_server: TrackletServer, moto: MotoS3) -> None:  # noqa: F811
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(s3_server.url)
+    experiment_id = mlflow.set_experiment("s3-traces-" + uuid.uuid4().hex[:6]).experiment_id
+
+    @mlflow.trace
+    def double(x: int) -> int:
+        return 2 * x
+
+    for x in range(3):
+        double(x)
+    mlflow.flush_trace_async_logging()
+    traces = mlflow.search_traces(locations=[experiment_id], return_type="list")
+    assert sorted(t.data.spans[0].outputs for t in traces) == [0, 2, 4]  # read back from S3 by the server
+
+    bucket = s3_server.artifacts_destination.split("/")[2]
+
+    def span_files() -> list[str]:
+        listed = moto.client().list_objects_v2(Bucket=bucket, Prefix=f"artifacts/{experiment_id}/traces/")
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+    assert span_files() == sorted(
+        f"artifacts/{experiment_id}/traces/{t.info.trace_id}/artifacts/traces.json" for t in traces
+    )
+    assert MlflowClient(s3_server.url).delete_traces(experiment_id, trace_ids=[traces[0].info.trace_id]) == 1
+    assert len(span_files()) == 2 and traces[0].info.trace_id not in "".join(span_files())
