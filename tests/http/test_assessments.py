@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.http.conftest import error, new_experiment, ok
-from tests.http.test_traces import V3, start, trace_body
+from tests.http.test_traces import V3, search, start, trace_body
 
 
 def assessments_of(api: httpx.Client, trace_id: str) -> list[dict[str, Any]]:
@@ -130,3 +130,40 @@ def test_overrides_invalidate_until_the_override_is_deleted(api, trace_id):
     assert valid == {first["assessment_id"]: False, second["assessment"]["assessment_id"]: True}
     ok(api.delete(f"{V3}/{trace_id}/assessments/{second['assessment']['assessment_id']}"))
     assert [(a["assessment_id"], a["valid"]) for a in assessments_of(api, trace_id)] == [(first["assessment_id"], True)]
+
+
+def test_traces_are_searched_by_their_valid_assessments(api):
+    from tests.http.test_traces import trace_ids
+
+    experiment_id = new_experiment(api)
+    made = [
+        start(api, trace_body(experiment_id, request_time=f"2026-01-01T00:00:0{i}.000Z"))["trace_id"] for i in range(4)
+    ]
+
+    def assess(trace_id: str, kind: str, name: str, value: Any, **more: Any) -> str:
+        body = feedback(trace_id, assessment_name=name, **more)
+        del body["assessment"]["feedback"]
+        body["assessment"][kind] = {"value": value}
+        return ok(api.post(f"{V3}/{trace_id}/assessments", json=body))["assessment"]["assessment_id"]  # type: ignore[no-any-return]
+
+    assess(made[0], "feedback", "correct", True)
+    assess(made[0], "feedback", "score", 4.5)
+    assess(made[1], "feedback", "correct", False)
+    first = assess(made[1], "feedback", "tone", "rude")
+    assess(made[1], "feedback", "tone", "polite", overrides=first)
+    assess(made[2], "feedback", "score", 2)
+    assess(made[2], "expectation", "answer", {"city": "Paris"})
+
+    def found(filter_string: str) -> set[str]:
+        return set(trace_ids(api, experiment_id, filter=filter_string))
+
+    assert found("feedback.correct = 'true'") == {made[0]}
+    assert found("feedback.correct != 'true'") == {made[1]}
+    assert found("feedback.score > 3") == {made[0]} and found("feedback.score <= 4.5") == {made[0], made[2]}
+    assert found("feedback.score = 2") == {made[2]}
+    assert found("feedback.tone = 'polite'") == {made[1]} and found("feedback.tone = 'rude'") == set()  # overridden
+    assert found("feedback.tone LIKE 'pol%'") == {made[1]}
+    assert found("expectation.answer LIKE '%Paris%'") == {made[2]}
+    assert found("feedback.score IS NULL") == {made[1], made[3]}
+    assert found("feedback.correct IS NOT NULL AND feedback.score > 1") == {made[0]}
+    assert "Expected a numeric value" in error(search(api, experiment_id, filter="feedback.score > 'high'"))

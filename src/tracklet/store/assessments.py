@@ -65,6 +65,19 @@ def _wire(row: Any) -> Assessment:
     return assessment
 
 
+def _searchable(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The `value` and `number` columns of an assessment of this kind."""
+    holder = fields.get(kind) or {}
+    value = holder.get("value")
+    if value is None and isinstance(holder.get("serialized_value"), dict):  # an expectation sent as JSON text
+        value = holder["serialized_value"].get("value")
+    if value is None:
+        return {"value": None, "number": None}
+    text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return {"value": text, "number": number}
+
+
 def _body(fields: dict[str, Any]) -> str:
     return msgspec.json.encode({k: v for k, v in fields.items() if k not in _COLUMN_FIELDS}).decode()
 
@@ -122,6 +135,7 @@ class AssessmentStore:
                     create_time=created,
                     last_update_time=created,
                     body=_body(new.fields),
+                    **_searchable(new.kind, new.fields),
                 )
             )
             return _wire(self._assessment_row(conn, new.trace_id, assessment_id))
@@ -151,6 +165,7 @@ class AssessmentStore:
                     name=row.name if changes.name is None else changes.name,
                     body=_body(body),
                     last_update_time=max(now_ms(), row.create_time),
+                    **_searchable(row.kind, body),
                 )
             )
             return _wire(self._assessment_row(conn, trace_id, assessment_id))

@@ -348,8 +348,8 @@ trace_metadata = Table(
 )
 
 # Feedback, expectations and issue references on traces (MLflow 3's assessments). What the server
-# acts on is in columns (an override turns the overridden assessment invalid); the rest of the
-# assessment (source, value, rationale, metadata, error, span) is kept as the client's JSON in `body`.
+# acts on or searches is in columns (an override turns the overridden assessment invalid); the whole
+# rest of the assessment (source, value, rationale, metadata, error, span) is the client's JSON in `body`.
 trace_assessments = Table(
     "trace_assessments",
     metadata,
@@ -359,6 +359,10 @@ trace_assessments = Table(
     Column("kind", String(16), nullable=False),  # "feedback", "expectation" or "issue"
     Column("valid", Boolean, nullable=False),
     Column("overrides", String(50), nullable=True),
+    # What `feedback.<name>` / `expectation.<name>` filters compare: the value as text (a string as it
+    # is, anything else as JSON), and as a number when it is one (for <, <=, >, >=).
+    Column("value", Text, nullable=True),
+    Column("number", Float(precision=53), nullable=True),
     Column("create_time", BigInteger, nullable=False),  # ms since the epoch
     Column("last_update_time", BigInteger, nullable=False),
     Column("body", Text, nullable=False),

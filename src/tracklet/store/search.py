@@ -44,7 +44,7 @@ __all__ = [
     "read_page_token",
 ]
 
-Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata"]
+Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata", "feedback", "expectation"]
 Value = str | int | float | tuple[str, ...] | tuple[int, ...] | None
 
 
@@ -284,8 +284,9 @@ class _Field:
     """How one key may be compared: allowed comparators and the literal it takes."""
 
     ops: frozenset[str]
-    # id: experiment ids ('1' or 1); version: model version numbers (3 or '3')
-    value: Literal["number", "integer", "string", "id", "version"] = "string"
+    # id: experiment ids ('1' or 1); version: model version numbers (3 or '3'); scalar: a quoted string,
+    # or a number (a number only with <, <=, >, >=)
+    value: Literal["number", "integer", "string", "id", "version", "scalar"] = "string"
 
 
 _METRIC = _Field(_NUMERIC_OPS, "number")
@@ -374,6 +375,16 @@ class _Grammar:
             if fld.value == "integer" and not isinstance(lit.value, int):
                 raise InvalidParameterValue(f"Expected an integer value for {what}. Found {lit.text}")
             return float(lit.value) if kind == "metric" else lit.value
+        if fld.value == "scalar":
+            if clause.op in ("<", "<=", ">", ">=") and lit.type != "number":
+                raise InvalidParameterValue(
+                    f"Expected a numeric value for '{clause.op}' on {kind} '{key}'. Found {lit.text}"
+                )
+            if lit.type not in ("number", "string"):
+                raise InvalidParameterValue(
+                    f"Expected a quoted string or a number for {kind} '{key}'. Got value {lit.text}"
+                )
+            return lit.value  # type: ignore[no-any-return]
         if fld.value == "id":
             return _experiment_id(lit.value if lit.type == "string" else lit.text)
         if fld.value == "version":
@@ -400,6 +411,7 @@ def _version_number(key: str, lit: _Literal) -> int:
 
 
 _STRING_ATTRIBUTE = _Field(_STRING_OPS | _LIST_OPS)
+_ASSESSMENT = _Field(_STRING_OPS | _NULL_OPS | _NUMERIC_OPS, "scalar")
 
 RUNS = _Grammar(
     name="runs",
@@ -525,8 +537,9 @@ MODEL_VERSIONS = _Grammar(
 )
 
 # MLflow 3's search_traces. `name` and `run_id` are attributes to the user but live in a tag
-# (`mlflow.traceName`) and in metadata (`mlflow.sourceRun`); `search_sql` maps them. Span, assessment
-# and full-text filters need spans in the database, which tracklet keeps as artifacts: rejected.
+# (`mlflow.traceName`) and in metadata (`mlflow.sourceRun`); `search_sql` maps them. `feedback.<name>`
+# and `expectation.<name>` compare the value of the trace's valid assessment of that name. Span and
+# full-text filters need spans in the database, which tracklet keeps as artifacts: rejected.
 TRACES = _Grammar(
     name="traces",
     prefixes={
@@ -537,8 +550,15 @@ TRACES = _Grammar(
         "attribute": "attribute",
         "attributes": "attribute",
         "trace": "attribute",
+        "feedback": "feedback",
+        "expectation": "expectation",
     },  # fmt: skip
-    free_keys={"tag": _Field(_STRING_OPS | _NULL_OPS), "metadata": _Field(_STRING_OPS | _NULL_OPS)},
+    free_keys={
+        "tag": _Field(_STRING_OPS | _NULL_OPS),
+        "metadata": _Field(_STRING_OPS | _NULL_OPS),
+        "feedback": _ASSESSMENT,
+        "expectation": _ASSESSMENT,
+    },
     fixed_keys={
         "attribute": {
             "request_id": _STRING_ATTRIBUTE,
@@ -560,10 +580,7 @@ TRACES = _Grammar(
     },  # fmt: skip
     order_kinds=frozenset({"attribute", "tag", "metadata"}),
     extra_order_keys=frozenset({"experiment_id"}),
-    unsupported={
-        prefix: "tracklet keeps spans and assessments as artifacts, not in its database"
-        for prefix in ("span", "feedback", "expectation", "issue")
-    },
+    unsupported={prefix: "tracklet keeps spans as artifacts, not in its database" for prefix in ("span", "issue")},
 )
 
 

@@ -744,7 +744,21 @@ def _trace_key_value(kind: str, key: str) -> tuple[Any, str]:
     return (schema.trace_tags if kind == "tag" else schema.trace_metadata), key
 
 
+def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
+    """Traces whose valid assessment of this kind and name compares (IS NULL: that have none)."""
+    a = schema.trace_assessments
+    named = [a.c.kind == c.kind, a.c.name == c.key, a.c.valid == true()]
+    if c.op == "IS NULL":
+        return schema.traces.c.trace_id.not_in(select(a.c.trace_id).where(*named))
+    if c.op != "IS NOT NULL":
+        numeric = isinstance(c.value, int | float) and c.op not in ("LIKE", "ILIKE")
+        named.append(_compare(a.c.number, c.op, c.value) if numeric else _compare(a.c.value, c.op, str(c.value)))
+    return schema.traces.c.trace_id.in_(select(a.c.trace_id).where(*named))
+
+
 def _trace_condition(c: Comparison) -> ColumnElement[bool]:
+    if c.kind in ("feedback", "expectation"):
+        return _assessment_condition(c)
     if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
         return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
     table, key = _trace_key_value(c.kind, c.key)

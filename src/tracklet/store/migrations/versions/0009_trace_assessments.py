@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("valid", sa.Boolean(), nullable=False),
         sa.Column("overrides", sa.String(length=50), nullable=True),
+        sa.Column("value", sa.Text(), nullable=True),
+        sa.Column("number", sa.Float(precision=53), nullable=True),
         sa.Column("create_time", sa.BigInteger(), nullable=False),
         sa.Column("last_update_time", sa.BigInteger(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
