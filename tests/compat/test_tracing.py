@@ -184,6 +184,8 @@ def test_feedback_and_expectations_are_logged_overridden_updated_and_deleted(mlf
     on_trace = {a.assessment_id: a for a in mlflow.get_trace(trace_id).info.assessments}
     assert set(on_trace) == {feedback.assessment_id, truth.assessment_id, override.assessment_id}
     assert _search(experiment_id)[0].info.assessments, "search results carry the assessments too"
+    assert len(_search(experiment_id, filter_string="feedback.correct > 0.4")) == 1  # the valid override's 0.5
+    assert _search(experiment_id, filter_string="feedback.correct = 'true'") == []  # the overridden True
 
     mlflow.delete_assessment(trace_id, override.assessment_id)
     assert mlflow.get_assessment(trace_id, feedback.assessment_id).valid is True, "the overridden one counts again"
