@@ -11,6 +11,7 @@ back through `traces/get` and `traces/batchGet`, which serve that file (`trace_s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import posixpath
 from typing import Any
@@ -311,13 +312,15 @@ async def delete_traces(request: Request) -> Response:
 
 
 async def _delete_spans(request: Request, locations: list[str]) -> None:
-    """Remove deleted traces' span files. Best effort: the traces are gone already, and a file left
-    behind costs only space."""
+    """Remove deleted traces' span folders, 32 at a time (deleting by age may remove thousands; on S3 each
+    is a listing and a delete). Best effort: the traces are gone already, and a file left behind costs
+    only space."""
     artifacts = artifacts_of(request)
-    for location in locations:
+
+    async def delete(location: str) -> None:
         path = proxy_path(location)
         if path is None:
-            continue
+            return
         if posixpath.basename(path) == "artifacts":  # `…/traces/<id>/artifacts`: the trace's folder goes
             path = posixpath.dirname(path)
         try:
@@ -326,6 +329,9 @@ async def _delete_spans(request: Request, locations: list[str]) -> None:
             pass  # a trace whose client never uploaded its spans
         except Exception:
             _log.warning("could not delete the spans of a deleted trace at %s", location, exc_info=True)
+
+    for start in range(0, len(locations), 32):
+        await asyncio.gather(*(delete(location) for location in locations[start : start + 32]))
 
 
 _V3 = "/api/3.0/mlflow/traces"
