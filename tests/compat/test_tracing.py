@@ -193,3 +193,13 @@ def test_feedback_and_expectations_are_logged_overridden_updated_and_deleted(mlf
         mlflow.get_assessment(trace_id, override.assessment_id)
     assert error_code(gone) == "RESOURCE_DOES_NOT_EXIST"
     assert mlflow_client.delete_traces(experiment_id, trace_ids=[trace_id]) == 1
+
+
+def test_traces_linked_to_a_run_are_searched_with_it(mlflow_client, experiment_id):
+    add(1, 1)
+    _export()
+    (outside,) = _search(experiment_id)
+    run_id = mlflow_client.create_run(experiment_id).info.run_id
+    assert _search(experiment_id, run_id=run_id) == []
+    mlflow_client.link_traces_to_run([outside.info.trace_id], run_id=run_id)
+    assert [t.info.trace_id for t in _search(experiment_id, run_id=run_id)] == [outside.info.trace_id]

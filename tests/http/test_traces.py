@@ -354,3 +354,22 @@ def test_spans_are_served_from_the_uploaded_file_as_opentelemetry_json(api):
 
     ok(api.put(f"{folder}/traces.json", content=b"{not json"))
     assert ok(api.get(f"{V3}/get", params={"trace_id": trace_id}))["trace"] == {"trace_info": info}
+
+
+def test_traces_linked_to_a_run_are_found_by_its_run_id(api):
+    experiment_id = new_experiment(api)
+    run_id = ok(post(api, "/runs/create", {"experiment_id": experiment_id}))["run"]["info"]["run_id"]
+    recorded = start(api, trace_body(experiment_id, trace_metadata={"mlflow.sourceRun": run_id}))["trace_id"]
+    linked, other = (start(api, trace_body(experiment_id))["trace_id"] for _ in range(2))
+    body = {"trace_ids": [linked, "tr-unknown"], "run_id": run_id}
+    ok(post(api, "/traces/link-to-run", body))
+    ok(post(api, "/traces/link-to-run", body))  # again: nothing changes
+    assert set(trace_ids(api, experiment_id, filter=f"trace.run_id = '{run_id}'")) == {recorded, linked}
+    assert trace_ids(api, experiment_id, filter=f"metadata.`mlflow.sourceRun` = '{run_id}'") == [recorded]
+    assert other not in trace_ids(api, experiment_id, filter=f"trace.run_id IN ('{run_id}', 'x')")
+
+    error(post(api, "/traces/link-to-run", {"trace_ids": [other], "run_id": "f" * 32}), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "run_id" in error(post(api, "/traces/link-to-run", {"trace_ids": [other]}))
+    assert "more than 100" in error(post(api, "/traces/link-to-run", {"trace_ids": [other] * 101, "run_id": run_id}))
+    ok(post(api, "/traces/delete-traces", {"experiment_id": experiment_id, "request_ids": [linked]}))
+    assert trace_ids(api, experiment_id, filter=f"trace.run_id = '{run_id}'") == [recorded]

@@ -368,3 +368,14 @@ trace_assessments = Table(
     Column("body", Text, nullable=False),
     Index("ix_trace_assessments_trace", "trace_id", "create_time"),
 )
+
+# Traces linked to runs after the fact (`MlflowClient.link_traces_to_run`; `mlflow.genai.evaluate` links
+# the traces it evaluates to its run), beside the run a trace was recorded in (`mlflow.sourceRun`).
+trace_run_links = Table(
+    "trace_run_links",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("traces.trace_id"), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    PrimaryKeyConstraint("trace_id", "run_id"),
+    Index("ix_trace_run_links_run", "run_id"),
+)

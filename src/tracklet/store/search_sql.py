@@ -768,6 +768,10 @@ def _trace_condition(c: Comparison) -> ColumnElement[bool]:
         runs_traces = select(table.c.trace_id).where(
             table.c.key == schema.SOURCE_RUN_KEY, _compare(table.c.value, c.op, c.value)
         )
+        if c.kind == "attribute":  # `run_id`, as MLflow reads it: recorded in the run, or linked to it
+            links = schema.trace_run_links
+            linked = select(links.c.trace_id).where(_compare(links.c.run_id, c.op, c.value))
+            return or_(schema.traces.c.trace_id.in_(runs_traces), schema.traces.c.trace_id.in_(linked))
         return schema.traces.c.trace_id.in_(runs_traces)
     return _key_value_condition(table, table.c.trace_id, schema.traces.c.trace_id, key, c.op, c.value)
 

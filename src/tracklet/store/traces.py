@@ -21,6 +21,7 @@ from tracklet.timestamps import format_duration, format_timestamp
 
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 TRACE_STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
+MAX_TRACE_LINKS = 100  # MLflow's bound for traces/link-to-run
 _DELETE_CHUNK = 500  # ids per statement: SQLite binds at most 32,766 values
 
 
@@ -185,6 +186,24 @@ class TraceStore(ExperimentStore, AssessmentStore):
             if conn.execute(delete(tags).where(tags.c.trace_id == trace_id, tags.c.key == key)).rowcount == 0:
                 raise ResourceDoesNotExist(f"No trace tag with key '{key}' for trace with ID '{trace_id}'")
 
+    def link_traces_to_run(self, trace_ids: Sequence[str], run_id: str) -> None:
+        """Link these traces to the run (`search_traces(run_id=…)` then finds them); ids of traces
+        that do not exist are left out, as MLflow does."""
+        if len(trace_ids) > MAX_TRACE_LINKS:
+            raise InvalidParameterValue(
+                f"Cannot link more than {MAX_TRACE_LINKS} traces to a run in a single request. "
+                f"Provided {len(trace_ids)} traces."
+            )
+        with self.db.write() as conn:
+            if conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == run_id)).first() is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            existing = conn.execute(
+                select(s.traces.c.trace_id).where(s.traces.c.trace_id.in_(list(trace_ids)))
+            ).scalars()
+            rows = [{"trace_id": trace_id, "run_id": run_id} for trace_id in existing]
+            if rows:
+                conn.execute(self.db.insert(s.trace_run_links).on_conflict_do_nothing(), rows)
+
     def delete_traces(
         self,
         experiment_id: int,
@@ -221,7 +240,7 @@ class TraceStore(ExperimentStore, AssessmentStore):
                 locations += conn.execute(
                     select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
                 ).scalars()
-                for table in (s.trace_assessments, s.trace_tags, s.trace_metadata, s.traces):
+                for table in (s.trace_assessments, s.trace_run_links, s.trace_tags, s.trace_metadata, s.traces):
                     conn.execute(delete(table).where(table.c.trace_id.in_(part)))
         return len(ids), locations
 

@@ -47,6 +47,7 @@ from tracklet.validation import (
     parse_experiment_id,
     require,
     validate_page_size,
+    validate_run_id,
 )
 
 _log = logging.getLogger(__name__)
@@ -120,6 +121,11 @@ class SetTraceTag(msgspec.Struct):
 
 class DeleteTraceTag(msgspec.Struct):
     key: str | None = None
+
+
+class LinkTracesToRun(msgspec.Struct):
+    trace_ids: list[str] = []
+    run_id: str | None = None
 
 
 class DeleteTraces(msgspec.Struct):
@@ -297,6 +303,14 @@ async def delete_tag(request: Request) -> Response:
     return json_response()
 
 
+async def link_to_run(request: Request) -> Response:
+    body = await read_json(request, LinkTracesToRun)
+    run_id = validate_run_id(body.run_id)
+    if body.trace_ids:  # none: nothing to do, as in MLflow
+        await run_sync(store_of(request).link_traces_to_run, body.trace_ids, run_id)
+    return json_response()
+
+
 async def delete_traces(request: Request) -> Response:
     body = await read_json(request, DeleteTraces)
     experiment_id = parse_experiment_id(body.experiment_id)
@@ -343,6 +357,7 @@ routes = [
     Route(f"{_V3}/get", get_with_spans, methods=["GET"]),
     Route(f"{_V3}/batchGet", batch_get_with_spans, methods=["GET"]),
     *(Route(f"{base}/delete-traces", delete_traces, methods=["POST"]) for base in (_V2, _V3)),
+    Route(f"{_V2}/link-to-run", link_to_run, methods=["POST"]),
     *(Route(f"{base}/{{trace_id}}/tags", set_tag, methods=["PATCH"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", delete_tag, methods=["DELETE"]) for base in (_V2, _V3)),
     Route(f"{_V3}/{{trace_id}}", get_info, methods=["GET"]),

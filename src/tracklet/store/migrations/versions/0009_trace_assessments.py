@@ -1,4 +1,5 @@
-"""assessments of traces (feedback, expectations, issue references); a run's traces by index
+"""assessments of traces (feedback, expectations, issue references); traces linked to runs; a run's
+traces by index
 
 Revision ID: 0009
 Revises: 0008
@@ -35,6 +36,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("assessment_id"),
     )
     op.create_index("ix_trace_assessments_trace", "trace_assessments", ["trace_id", "create_time"])
+    op.create_table(
+        "trace_run_links",
+        sa.Column("trace_id", sa.String(length=50), nullable=False),
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(["trace_id"], ["traces.trace_id"]),
+        sa.PrimaryKeyConstraint("trace_id", "run_id"),
+    )
+    op.create_index("ix_trace_run_links_run", "trace_run_links", ["run_id"])
     op.create_index(
         "ix_trace_metadata_source_run",
         "trace_metadata",
@@ -46,5 +55,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_trace_metadata_source_run", table_name="trace_metadata")
+    op.drop_index("ix_trace_run_links_run", table_name="trace_run_links")
+    op.drop_table("trace_run_links")
     op.drop_index("ix_trace_assessments_trace", table_name="trace_assessments")
     op.drop_table("trace_assessments")
