@@ -580,7 +580,10 @@ TRACES = _Grammar(
     },  # fmt: skip
     order_kinds=frozenset({"attribute", "tag", "metadata"}),
     extra_order_keys=frozenset({"experiment_id"}),
-    unsupported={prefix: "tracklet keeps spans as artifacts, not in its database" for prefix in ("span", "issue")},
+    unsupported={
+        "span": "tracklet keeps spans as artifacts, not in its database",
+        "issue": "tracklet stores issue references on traces but does not search them",
+    },
 )
 
 
