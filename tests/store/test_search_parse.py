@@ -16,6 +16,8 @@ from tracklet.store.search import (
     parse_logged_model_order_by,
     parse_run_filter,
     parse_run_order_by,
+    parse_trace_filter,
+    parse_trace_order_by,
 )
 
 
@@ -442,3 +444,53 @@ def test_mlflow_style_tokens_are_understood():
 def test_garbage_page_tokens_are_rejected(garbage):
     with pytest.raises(InvalidParameterValue, match="Invalid page token"):
         decode_page_token(garbage)
+
+
+# -- traces ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("trace.status = 'OK'", Comparison("attribute", "status", "=", "OK")),
+        ("attributes.state != 'ERROR'", Comparison("attribute", "status", "!=", "ERROR")),
+        ("trace_id IN ('tr-1', 'tr-2')", Comparison("attribute", "request_id", "IN", ("tr-1", "tr-2"))),
+        ("trace.timestamp >= 5", Comparison("attribute", "timestamp_ms", ">=", 5)),
+        ("trace.execution_time < 2.5", Comparison("attribute", "execution_time_ms", "<", 2.5)),
+        ("trace.name LIKE 'chat%'", Comparison("attribute", "name", "LIKE", "chat%")),
+        ("tags.`a.b` IS NULL", Comparison("tag", "a.b", "IS NULL", None)),
+        ("request_metadata.`mlflow.user` = 'ann'", Comparison("metadata", "mlflow.user", "=", "ann")),
+        ("feedback.score > 3", Comparison("feedback", "score", ">", 3)),
+        ("feedback.correct = 'true'", Comparison("feedback", "correct", "=", "true")),
+        ("expectation.answer ILIKE '%paris%'", Comparison("expectation", "answer", "ILIKE", "%paris%")),
+    ],
+)
+def test_trace_filters_parse_to_canonical_keys(text, expected):
+    assert parse_trace_filter(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("span.name = 'llm'", "keeps spans as artifacts"),
+        ("issue.id = 'x'", "does not search them"),
+        ("trace.text LIKE '%x%'", "Invalid attribute key 'text'"),
+        ("trace.status > 'OK'", "Invalid comparator '>'"),
+        ("trace.timestamp_ms > 'soon'", "Expected numeric value"),
+        ("feedback.score > 'high'", "Expected a numeric value"),
+        ("feedback.score IN ('a')", "Invalid comparator 'IN'"),
+        ("metadata.k > 1", "Invalid comparator '>'"),
+    ],
+)
+def test_trace_filters_refuse_what_tracklet_cannot_search(text, match):
+    rejects(parse_trace_filter, text, match)
+
+
+def test_trace_order_by_takes_attributes_tags_and_metadata_but_not_assessments():
+    assert parse_trace_order_by(["timestamp DESC", "tags.team", "metadata.`mlflow.user` ASC", "experiment_id"]) == [
+        OrderKey("attribute", "timestamp_ms", ascending=False),
+        OrderKey("tag", "team"),
+        OrderKey("metadata", "mlflow.user"),
+        OrderKey("attribute", "experiment_id"),
+    ]
+    rejects(parse_trace_order_by, ["feedback.score"], "Invalid order_by entity 'feedback'")
