@@ -373,3 +373,55 @@ def test_traces_linked_to_a_run_are_found_by_its_run_id(api):
     assert "more than 100" in error(post(api, "/traces/link-to-run", {"trace_ids": [other] * 101, "run_id": run_id}))
     ok(post(api, "/traces/delete-traces", {"experiment_id": experiment_id, "request_ids": [linked]}))
     assert trace_ids(api, experiment_id, filter=f"trace.run_id = '{run_id}'") == [recorded]
+
+
+def test_pages_stay_exact_when_traces_arrive_between_them(api):
+    experiment_id = new_experiment(api)
+    first_five = [
+        start(api, trace_body(experiment_id, request_time=f"2026-01-01T00:00:0{i}.000Z"))["trace_id"] for i in range(5)
+    ]
+    page = ok(search(api, experiment_id, max_results=2))
+    seen = [t["trace_id"] for t in page["traces"]]
+    for i in range(3):  # newer traces arrive while the user pages (newest first)
+        start(api, trace_body(experiment_id, request_time=f"2026-01-01T00:01:0{i}.000Z"))
+    while "next_page_token" in page:
+        page = ok(search(api, experiment_id, max_results=2, page_token=page["next_page_token"]))
+        seen += [t["trace_id"] for t in page.get("traces", [])]
+    assert seen == first_five[::-1], "no trace twice, none skipped"
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        ["execution_time_ms DESC"],
+        ["tags.team ASC", "timestamp_ms ASC"],
+        ["client_request_id"],
+        ["end_time_ms"],
+        ["name DESC"],
+    ],
+)
+def test_paging_one_by_one_gives_the_order_of_one_page(api, order_by):
+    experiment_id = new_experiment(api)
+    for i, (duration, team, client_id) in enumerate(
+        [("2s", "a", None), (None, None, "c1"), ("1s", "b", None), ("2s", "a", "c0"), (None, "b", None)]
+    ):
+        extra: dict[str, Any] = {"tags": {"mlflow.traceName": f"n{i % 2}", **({"team": team} if team else {})}}
+        if duration:
+            extra["execution_duration"] = duration
+        body = trace_body(experiment_id, request_time=f"2026-01-01T00:00:0{i}.000Z", **extra)
+        if not duration:
+            del body["trace"]["trace_info"]["execution_duration"]
+        if client_id:
+            body["trace"]["trace_info"]["client_request_id"] = client_id
+        start(api, body)
+    whole = trace_ids(api, experiment_id, order_by=order_by)
+    one_by_one, token = [], None
+    while True:
+        page = ok(
+            search(api, experiment_id, max_results=1, order_by=order_by, **({"page_token": token} if token else {}))
+        )
+        one_by_one += [t["trace_id"] for t in page.get("traces", [])]
+        if "next_page_token" not in page:
+            break
+        token = page["next_page_token"]
+    assert len(whole) == 5 and one_by_one == whole

@@ -67,6 +67,7 @@ __all__ = [
     "model_version_search_select",
     "registered_model_search_select",
     "run_search_select",
+    "TraceSearch",
     "trace_search_select",
 ]
 
@@ -776,6 +777,63 @@ def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     return _key_value_condition(table, table.c.trace_id, schema.traces.c.trace_id, key, c.op, c.value)
 
 
+def _trace_sort(order_keys: Sequence[OrderKey]) -> list[SortTerm]:
+    """The full sort of a trace search: the order keys, then `timestamp_ms DESC` (unless ordered on),
+    then the trace id. Traces lacking a key's value (no duration, no such tag) sort last."""
+    traces = schema.traces
+    terms: list[SortTerm] = []
+    for key in order_keys:
+        if key.kind == "attribute" and key.key in _TRACE_COLUMNS:
+            column: Any = _TRACE_COLUMNS[key.key]
+            if key.key in ("execution_time_ms", "end_time_ms"):
+                terms.append(SortTerm(_missing_last(traces.c.execution_duration.is_(None)), True, "int"))
+            if key.key == "client_request_id":
+                terms.append(SortTerm(_missing_last(column.is_(None)), True, "int"))
+            if key.key in ("request_id", "status", "client_request_id"):
+                terms.append(SortTerm(binary_order(column), key.ascending, "str"))
+            else:
+                terms.append(SortTerm(column, key.ascending, "int"))
+            continue
+        table, name = _trace_key_value(key.kind, key.key)
+        value = (
+            select(table.c.value).where(table.c.trace_id == traces.c.trace_id, table.c.key == name).scalar_subquery()
+        )
+        terms.append(SortTerm(_missing_last(value.is_(None)), True, "int"))
+        terms.append(SortTerm(binary_order(value), key.ascending, "str"))
+    if not any(k.kind == "attribute" and k.key == "timestamp_ms" for k in order_keys):
+        terms.append(SortTerm(traces.c.request_time, False, "int"))
+    if not any(k.kind == "attribute" and k.key == "request_id" for k in order_keys):
+        terms.append(SortTerm(binary_order(traces.c.trace_id), True, "str"))
+    return terms
+
+
+class TraceSearch:
+    """A traces/search request compiled to SQL, page by page: pages start at an offset (MLflow's own
+    tokens, tracklet's before keyset paging) or after a row (`keyset`), so traces logged between two
+    pages, newest first, no longer shift the later pages."""
+
+    def __init__(self, experiment_ids: Sequence[int], filter_string: str | None, order_by: Sequence[str] | None):
+        order_keys = parse_trace_order_by(order_by)
+        self._conditions = [
+            schema.traces.c.experiment_id.in_(list(experiment_ids)),
+            *(_trace_condition(c) for c in parse_trace_filter(filter_string)),
+        ]
+        self.terms = _trace_sort(order_keys)
+        self.sort_id = keyset.sort_id("traces", *((k.kind, k.key, k.ascending) for k in order_keys))
+
+    def page(self, limit: int, position: Position = 0) -> Select[Any]:
+        """Up to `limit` rows of (trace id, the value of every sort term): the last row's values make
+        the next page's token."""
+        _check_page(limit, 0 if isinstance(position, tuple) else position)
+        sort_values = [t.expr.label(f"sort_{i}") for i, t in enumerate(self.terms)]
+        stmt = select(schema.traces.c.trace_id, *sort_values).where(*self._conditions)
+        if isinstance(position, tuple):
+            stmt = stmt.where(keyset.after(self.terms, position))
+        else:
+            stmt = stmt.offset(position)
+        return stmt.order_by(*(t.ordering() for t in self.terms)).limit(limit)
+
+
 def trace_search_select(
     experiment_ids: Sequence[int],
     filter_string: str | None,
@@ -783,37 +841,5 @@ def trace_search_select(
     limit: int,
     offset: int,
 ) -> Select[Any]:
-    """One page of `traces.trace_id` for a traces/search request.
-
-    Default order: `timestamp_ms DESC`; `request_id ASC` breaks any ties. Traces without the tag or
-    metadata an order key names sort last.
-    """
-    _check_page(limit, offset)
-    traces = schema.traces
-    comparisons = parse_trace_filter(filter_string)
-    order_keys = parse_trace_order_by(order_by) or [OrderKey("attribute", "timestamp_ms", ascending=False)]
-    ordering: list[Any] = []
-    for key in order_keys:
-        if key.kind == "attribute" and key.key in _TRACE_COLUMNS:
-            column: Any = _TRACE_COLUMNS[key.key]
-            if key.key in ("request_id", "status", "client_request_id"):
-                column = binary_order(column)
-            elif key.key in ("execution_time_ms", "end_time_ms"):
-                ordering.append(_missing_last(traces.c.execution_duration.is_(None)))
-            ordering.append(_direction(column, key.ascending))
-            continue
-        table, name = _trace_key_value(key.kind, key.key)
-        value = (
-            select(table.c.value).where(table.c.trace_id == traces.c.trace_id, table.c.key == name).scalar_subquery()
-        )
-        ordering.append(_missing_last(value.is_(None)))
-        ordering.append(_direction(binary_order(value), key.ascending))
-    if not any(k.kind == "attribute" and k.key == "request_id" for k in order_keys):
-        ordering.append(traces.c.trace_id.asc())
-    return (
-        select(traces.c.trace_id)
-        .where(traces.c.experiment_id.in_(list(experiment_ids)), *(_trace_condition(c) for c in comparisons))
-        .order_by(*ordering)
-        .limit(limit)
-        .offset(offset)
-    )
+    """One page of a traces/search request from an offset (`TraceSearch`), the trace id first."""
+    return TraceSearch(experiment_ids, filter_string, order_by).page(limit, offset)

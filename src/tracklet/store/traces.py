@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, select, update
 from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import LOAD_CHUNK, chunks, read_page
+from tracklet.store._util import LOAD_CHUNK, chunks
 from tracklet.store.assessments import Assessment, AssessmentStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.timestamps import format_duration, format_timestamp
@@ -162,17 +162,16 @@ class TraceStore(ExperimentStore, AssessmentStore):
         max_results: int,
         page_token: str | None,
     ) -> tuple[list[TraceInfo], str | None]:
-        from tracklet.store import search_sql
+        """A page of traces; the next page's token holds the sort values of this page's last trace."""
+        from tracklet.store import keyset, search_sql
 
-        return read_page(
-            self.db,
-            lambda limit, offset: search_sql.trace_search_select(
-                experiment_ids, filter_string, order_by, limit, offset
-            ),
-            self.load_traces,
-            max_results,
-            page_token,
-        )
+        found = search_sql.TraceSearch(experiment_ids, filter_string, order_by)
+        position = keyset.decode_token(page_token, found.sort_id, found.terms)
+        with self.db.read() as conn:
+            rows = conn.execute(found.page(max_results + 1, position)).all()
+            traces = self.load_traces(conn, [row[0] for row in rows[:max_results]])
+        last = rows[max_results - 1][1:] if len(rows) > max_results else None
+        return traces, None if last is None else keyset.encode_token(found.sort_id, last)
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         with self.db.write() as conn:
