@@ -49,10 +49,12 @@ def api_routes() -> list[BaseRoute]:
         logged_models,
         registered_models,
         model_versions,
+        artifacts,
+        # After the artifact proxy: their routes have path parameters, which every artifact request
+        # (not a fixed path either) would otherwise be matched against first.
         traces,
         traces_v2,
         assessments,
-        artifacts,
     ):
         routes.extend(module.routes)
     return routes

@@ -724,7 +724,6 @@ def model_version_search_select(
 # Traces
 
 TRACE_NAME_TAG = "mlflow.traceName"
-SOURCE_RUN_METADATA = schema.SOURCE_RUN_METADATA
 
 _TRACE_COLUMNS: dict[str, Any] = {
     "request_id": schema.traces.c.trace_id,
@@ -736,7 +735,7 @@ _TRACE_COLUMNS: dict[str, Any] = {
     "experiment_id": schema.traces.c.experiment_id,
 }
 # Attributes to the user, rows of a key-value table to the store.
-_TRACE_KEYED_ATTRIBUTES = {"name": ("tag", TRACE_NAME_TAG), "run_id": ("metadata", SOURCE_RUN_METADATA)}
+_TRACE_KEYED_ATTRIBUTES = {"name": ("tag", TRACE_NAME_TAG), "run_id": ("metadata", schema.SOURCE_RUN_METADATA)}
 
 
 def _trace_key_value(kind: str, key: str) -> tuple[Any, str]:
@@ -763,7 +762,7 @@ def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
         return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
     table, key = _trace_key_value(c.kind, c.key)
-    if table is schema.trace_metadata and key == SOURCE_RUN_METADATA and c.op in ("=", "IN"):
+    if table is schema.trace_metadata and key == schema.SOURCE_RUN_METADATA and c.op in ("=", "IN"):
         # Selective, and indexed (`ix_trace_metadata_source_run`): the run's traces by index, not every
         # trace of the experiment tested by its key.
         runs_traces = select(table.c.trace_id).where(

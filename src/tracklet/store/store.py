@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracklet.store.database import Database
+from tracklet.store.experiments import ExperimentStore
 from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
 from tracklet.store.registry import RegistryStore
@@ -12,7 +13,7 @@ from tracklet.store.traces import TraceStore
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-class Store(TraceStore, RunStore, LoggedModelStore, RegistryStore):
+class Store(TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)
         self.default_artifact_root = default_artifact_root

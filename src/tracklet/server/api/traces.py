@@ -243,7 +243,9 @@ def _trace(info: TraceInfo, spans: list[dict[str, Any]]) -> dict[str, Any]:
     return {"trace_info": info, "spans": spans} if spans else {"trace_info": info}  # MLflow omits empty lists
 
 
-async def _trace_infos(store: Store, trace_ids: list[str], experiment_ids: list[str] | None, limit: int) -> Any:
+async def _trace_infos(
+    store: Store, trace_ids: list[str], experiment_ids: list[str] | None, limit: int
+) -> list[TraceInfo]:
     if not trace_ids:
         raise missing("trace_ids")
     if len(trace_ids) > limit:
