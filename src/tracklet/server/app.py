@@ -25,6 +25,7 @@ from tracklet.server.api import (
     logged_models,
     meta,
     model_versions,
+    otlp,
     points,
     registered_models,
     runs,
@@ -55,6 +56,7 @@ def api_routes() -> list[BaseRoute]:
         traces,
         traces_v2,
         assessments,
+        otlp,
     ):
         routes.extend(module.routes)
     return routes

@@ -302,9 +302,10 @@ model_version_tags = Table(
     PrimaryKeyConstraint("registered_model_id", "version", "key"),
 )
 
-# MLflow 3 traces. A trace's spans are not rows: the client uploads them as `traces.json` to the
-# trace's artifact location (tag `mlflow.artifactLocation`), as MLflow does for spans it does not
-# receive over OTLP. The rows hold what searches filter and sort on.
+# MLflow 3 traces. The rows hold what searches filter and sort on. Their spans are either the client's
+# `traces.json` in the trace's artifact location (tag `mlflow.artifactLocation`; what MLflow's client
+# uploads) or, for spans received over OTLP, rows of `trace_spans` (tag `mlflow.trace.spansLocation`
+# says which).
 traces = Table(
     "traces",
     metadata,
@@ -345,6 +346,19 @@ trace_metadata = Table(
         sqlite_where=text(f"key = '{SOURCE_RUN_METADATA}'"),
         postgresql_where=text(f"key = '{SOURCE_RUN_METADATA}'"),
     ),
+)
+
+# Spans received over OTLP (`/v1/traces`). One trace's spans may arrive over several exports (an
+# OpenTelemetry SDK exports spans as they end, children before their parent), so they are rows, merged by
+# span id, rather than one file. `content` is the span as MLflow's client writes it in `traces.json`.
+trace_spans = Table(
+    "trace_spans",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("traces.trace_id"), nullable=False),
+    Column("span_id", String(16), nullable=False),  # hex
+    Column("start_time", BigInteger, nullable=False),  # ns since the epoch: spans are read in this order
+    Column("content", Text, nullable=False),
+    PrimaryKeyConstraint("trace_id", "span_id"),
 )
 
 # Feedback, expectations and issue references on traces (MLflow 3's assessments). What the server

@@ -8,12 +8,13 @@ from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
 from tracklet.store.registry import RegistryStore
 from tracklet.store.runs import RunStore
+from tracklet.store.spans import SpanStore
 from tracklet.store.traces import TraceStore
 
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-class Store(TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore):
+class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)
         self.default_artifact_root = default_artifact_root

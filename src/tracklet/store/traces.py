@@ -1,6 +1,6 @@
-"""MLflow 3 traces: their info rows, tags and metadata (their assessments: `assessments.py`). The spans
-are the client's `traces.json` in the trace's artifact location (tag `mlflow.artifactLocation`), which
-the store names but never reads."""
+"""MLflow 3 traces: their info rows, tags and metadata (their assessments: `assessments.py`; spans
+received over OTLP: `spans.py`). The spans MLflow's client uploads are `traces.json` in the trace's
+artifact location (tag `mlflow.artifactLocation`), which the store names but never reads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ from tracklet.store.experiments import ExperimentStore
 from tracklet.timestamps import format_duration, format_timestamp
 
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+# Where a trace's spans are, in MLflow's words: "ARCHIVE_REPO", kept outside the database and read by the
+# server (the client's `traces.json`), or "TRACKING_STORE", rows of `trace_spans` (received over OTLP).
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+SPANS_IN_ARTIFACTS = "ARCHIVE_REPO"
+SPANS_IN_DATABASE = "TRACKING_STORE"
 TRACE_STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
 MAX_TRACE_LINKS = 100  # MLflow's bound for traces/link-to-run
 _DELETE_CHUNK = 500  # ids per statement: SQLite binds at most 32,766 values
@@ -239,7 +244,14 @@ class TraceStore(ExperimentStore, AssessmentStore):
                 locations += conn.execute(
                     select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
                 ).scalars()
-                for table in (s.trace_assessments, s.trace_run_links, s.trace_tags, s.trace_metadata, s.traces):
+                for table in (
+                    s.trace_spans,
+                    s.trace_assessments,
+                    s.trace_run_links,
+                    s.trace_tags,
+                    s.trace_metadata,
+                    s.traces,
+                ):
                     conn.execute(delete(table).where(table.c.trace_id.in_(part)))
         return len(ids), locations
 

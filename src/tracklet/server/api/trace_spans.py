@@ -1,5 +1,6 @@
-"""A trace's spans as `…/traces/get` and `…/traces/batchGet` answer them: the client's `traces.json`
-(MLflow's span dicts) read from the artifact store and rewritten as OpenTelemetry's protobuf JSON.
+"""A trace's spans as `…/traces/get` and `…/traces/batchGet` answer them: MLflow's span dicts, from the
+client's `traces.json` in the artifact store or from the database (spans received over OTLP), rewritten
+as OpenTelemetry's protobuf JSON.
 
 The two forms differ in three places. Span attributes are JSON texts in the file and typed
 `AnyValue`s on the wire (the client decodes them and dumps them back to JSON text, so a value sent as a
@@ -21,7 +22,9 @@ import msgspec
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.entities import TraceInfo
 from tracklet.server.api.artifacts import proxy_path
-from tracklet.store.traces import ARTIFACT_LOCATION_TAG
+from tracklet.server.protocol import run_sync
+from tracklet.store.spans import SpanStore
+from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_IN_DATABASE, SPANS_LOCATION_TAG
 
 _log = logging.getLogger(__name__)
 
@@ -109,14 +112,28 @@ def otel_span(span: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def read_spans(artifacts: ArtifactStore, infos: Sequence[TraceInfo]) -> list[list[dict[str, Any]]]:
-    """Each trace's spans in protobuf JSON; none for a trace whose client has not uploaded them (yet),
-    or whose file cannot be read as spans (logged: the trace's info is still worth answering)."""
-    paths = [_spans_path(info) for info in infos]
-    files = await artifacts.read_small_files([p for p in paths if p is not None])
-    found = iter(files)
+async def read_spans(
+    artifacts: ArtifactStore, store: SpanStore, infos: Sequence[TraceInfo]
+) -> list[list[dict[str, Any]]]:
+    """Each trace's spans in protobuf JSON, from wherever its tag `mlflow.trace.spansLocation` says;
+    none for a trace whose client has not uploaded them (yet), or whose file cannot be read as spans
+    (logged: the trace's info is still worth answering)."""
+    return [[otel_span(span) for span in spans] for spans in await read_span_dicts(artifacts, store, infos)]
+
+
+async def read_span_dicts(
+    artifacts: ArtifactStore, store: SpanStore, infos: Sequence[TraceInfo]
+) -> list[list[dict[str, Any]]]:
+    """As `read_spans`, in the layout of `traces.json`."""
+    in_database = {info.trace_id for info in infos if info.tags.get(SPANS_LOCATION_TAG) == SPANS_IN_DATABASE}
+    rows = await run_sync(store.load_spans, list(in_database)) if in_database else {}
+    paths = [None if info.trace_id in in_database else _spans_path(info) for info in infos]
+    files = iter(await artifacts.read_small_files([p for p in paths if p is not None]))
     return [
-        _parse(info, path, next(found)) if path is not None else [] for info, path in zip(infos, paths, strict=True)
+        [msgspec.json.decode(text) for text in rows.get(info.trace_id, [])]
+        if path is None
+        else _parse(info, path, next(files))
+        for info, path in zip(infos, paths, strict=True)
     ]
 
 
@@ -130,7 +147,13 @@ def _parse(info: TraceInfo, path: str, body: bytes | None) -> list[dict[str, Any
         return []
     try:
         spans = msgspec.json.decode(body).get("spans") or []
-        return [otel_span(span) for span in spans]
+        return [_span_dict(span) for span in spans]
     except (msgspec.DecodeError, AttributeError, TypeError) as err:
         _log.warning("the spans of trace %s in %s could not be read: %s", info.trace_id, path, err)
         return []
+
+
+def _span_dict(span: Any) -> dict[str, Any]:
+    if not isinstance(span, dict):
+        raise TypeError(f"a span is a JSON object, not {type(span).__name__}")
+    return span

@@ -37,7 +37,13 @@ from tracklet.server.protocol import (
 )
 from tracklet.server.state import artifacts_of, store_of
 from tracklet.store.store import Store
-from tracklet.store.traces import ARTIFACT_LOCATION_TAG, TRACE_STATES, NewTrace
+from tracklet.store.traces import (
+    ARTIFACT_LOCATION_TAG,
+    SPANS_IN_ARTIFACTS,
+    SPANS_LOCATION_TAG,
+    TRACE_STATES,
+    NewTrace,
+)
 from tracklet.timestamps import parse_duration, parse_timestamp
 from tracklet.validation import (
     MAX_KEY_LENGTH,
@@ -57,8 +63,6 @@ MAX_PREVIEW_LENGTH = 100_000
 MAX_SEARCH_TRACES = 500  # MLflow's bound for traces/search
 MAX_BATCH_TRACE_IDS = 1000
 MAX_BATCH_TRACES = 100  # with spans; MLflow's client asks for 10 at a time
-SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
-SERVED_FROM_ARTIFACTS = "ARCHIVE_REPO"  # MLflow's name for spans kept outside the database, read by the server
 
 
 class ExperimentLocation(msgspec.Struct):
@@ -209,7 +213,7 @@ def _new_trace(body: StartTrace) -> NewTrace:
         # The spans arrive as `traces.json` in the trace's artifacts; this tag makes MLflow's client read
         # them back through `traces/get` and `traces/batchGet`, ten traces a request, instead of
         # downloading one file per trace itself (see docs/architecture.md).
-        tags={**info.tags, SPANS_LOCATION_TAG: SERVED_FROM_ARTIFACTS},
+        tags={**info.tags, SPANS_LOCATION_TAG: SPANS_IN_ARTIFACTS},
     )
 
 
@@ -228,14 +232,14 @@ async def get_with_spans(request: Request) -> Response:
     query = read_query(request, GetTrace)
     require(query.trace_id, "trace_id")
     info = await run_read(request, store_of(request).get_trace_info, query.trace_id)
-    (spans,) = await read_spans(artifacts_of(request), [info])
+    (spans,) = await read_spans(artifacts_of(request), store_of(request), [info])
     return json_response({"trace": _trace(info, spans)})
 
 
 async def batch_get_with_spans(request: Request) -> Response:
     query = read_query(request, BatchGetTraces, frozenset({"trace_ids", "experiment_ids"}))
     infos = await _trace_infos(store_of(request), query.trace_ids, query.experiment_ids, MAX_BATCH_TRACES)
-    spans = await read_spans(artifacts_of(request), infos)
+    spans = await read_spans(artifacts_of(request), store_of(request), infos)
     return json_response({"traces": [_trace(i, s) for i, s in zip(infos, spans, strict=True)]})
 
 

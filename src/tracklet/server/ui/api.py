@@ -19,13 +19,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tracklet.artifacts.paths import clean_path
-from tracklet.errors import InvalidParameterValue
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.server.api.artifacts import proxy_path
 from tracklet.server.api.experiments import view_type_of
+from tracklet.server.api.trace_spans import read_span_dicts
 from tracklet.server.protocol import json_response, read_json, read_query, run_sync
 from tracklet.server.state import artifacts_of, store_of
 from tracklet.server.ui import history, queries
-from tracklet.validation import parse_experiment_id, validate_run_id
+from tracklet.validation import parse_experiment_id, require, validate_run_id
 
 MAX_PAGE = 5000
 MAX_HISTORY_RUNS = 500
@@ -108,6 +109,10 @@ class PreviewQuery(msgspec.Struct):
     model_id: str = ""
     path: str = ""
     max_bytes: int = DEFAULT_PREVIEW_BYTES
+
+
+class TraceQuery(msgspec.Struct):
+    trace_id: str = ""
 
 
 class ListQuery(msgspec.Struct):
@@ -351,6 +356,19 @@ async def artifact_preview(request: Request) -> Response:
     return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
 
 
+async def trace_spans(request: Request) -> Response:
+    """A trace's spans in the layout of `traces.json`, wherever they are kept (the trace page reads the
+    client's own file through the artifact proxy, and asks here for spans received over OTLP)."""
+    trace_id = read_query(request, TraceQuery).trace_id
+    require(trace_id, "trace_id")
+    store = store_of(request)
+    info = await run_sync(store.get_trace_info, trace_id)
+    (spans,) = await read_span_dicts(artifacts_of(request), store, [info])
+    if not spans:
+        raise ResourceDoesNotExist(f"No spans of trace '{trace_id}' have arrived")
+    return json_response({"spans": spans})
+
+
 _BASE = "/api/tracklet"
 routes = [
     Route(f"{_BASE}/experiments", experiments_list, methods=["GET"]),
@@ -363,4 +381,5 @@ routes = [
     Route(f"{_BASE}/metrics/history", metric_history, methods=["GET"]),
     Route(f"{_BASE}/artifacts/list", artifact_list, methods=["GET"]),
     Route(f"{_BASE}/artifacts/preview", artifact_preview, methods=["GET"]),
+    Route(f"{_BASE}/traces/spans", trace_spans, methods=["GET"]),
 ]

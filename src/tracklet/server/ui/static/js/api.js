@@ -47,6 +47,21 @@ async function request(method, path, { query, body, signal } = {}) {
   }
 }
 
+/** The body of a GET as text; an answer other than 2xx throws an ApiError with the server's message. */
+async function fetchText(url) {
+  busy(1);
+  try {
+    const res = await fetch(url);
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({}));
+      throw new ApiError(res.status, data.error_code || "HTTP_" + res.status, data.message || res.statusText);
+    }
+    return await res.text();
+  } finally {
+    busy(-1);
+  }
+}
+
 const ML = "/api/2.0/mlflow";
 const ML3 = "/api/3.0/mlflow";
 const TL = "/api/tracklet";
@@ -99,19 +114,10 @@ export const api = {
     request("POST", `${ML}/traces/delete-traces`, { body: { experiment_id: experimentId, request_ids: traceIds } }),
 
   /** The text of a trace's `traces.json` (its spans), read through the artifact proxy. */
-  async traceSpans(artifactLocation) {
-    busy(1);
-    try {
-      const res = await fetch(artifactUrl(artifactLocation, "traces.json"));
-      if (!res.ok) {
-        const data = await res.json().catch(() => ({}));
-        throw new ApiError(res.status, data.error_code || "HTTP_" + res.status, data.message || res.statusText);
-      }
-      return await res.text();
-    } finally {
-      busy(-1);
-    }
-  },
+  traceSpans: (artifactLocation) => fetchText(artifactUrl(artifactLocation, "traces.json")),
+
+  /** The spans of a trace received over OTLP (kept in the database), as the text of a `traces.json`. */
+  storedTraceSpans: (traceId) => fetchText(`${TL}/traces/spans?${new URLSearchParams({ trace_id: traceId })}`),
 
   /** The first bytes of an artifact as text, with its full size and whether it was cut; owner is
    * {run_id} or {model_id}. */

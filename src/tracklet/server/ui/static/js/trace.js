@@ -7,6 +7,8 @@ import { durationMs, fmtMs, parseSpans, pretty } from "./spans.js";
 import { SOURCE_RUN, fmtTokens, requestMs, stateBadge, tokenUsage, traceName, userTags } from "./traces.js";
 
 const ARTIFACT_LOCATION = "mlflow.artifactLocation";
+const SPANS_LOCATION = "mlflow.trace.spansLocation";
+const SPANS_IN_DATABASE = "TRACKING_STORE"; // received over OTLP; others are the client's traces.json
 const MAX_SHOWN_CHARS = 200_000; // of one pretty-printed value; the rest is cut with a note
 
 export async function tracePage(root, ctx, traceId) {
@@ -27,9 +29,10 @@ export async function tracePage(root, ctx, traceId) {
   const [experiment, run, spansText] = await Promise.all([
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: `#${expId}` })),
     runId ? api.getRun(runId).then((r) => r.run).catch(() => null) : null,
-    !artifactLocation ? new Error("the trace names no artifact location (tag mlflow.artifactLocation).")
-      : !artifactLocation.startsWith("mlflow-artifacts:") ? new Error(`they are stored at ${artifactLocation}, which this server does not proxy.`)
-        : api.traceSpans(artifactLocation).catch((e) => e),
+    tags[SPANS_LOCATION] === SPANS_IN_DATABASE ? api.storedTraceSpans(traceId).catch((e) => e)
+      : !artifactLocation ? new Error("the trace names no artifact location (tag mlflow.artifactLocation).")
+        : !artifactLocation.startsWith("mlflow-artifacts:") ? new Error(`they are stored at ${artifactLocation}, which this server does not proxy.`)
+          : api.traceSpans(artifactLocation).catch((e) => e),
   ]);
   if (!ctx.alive()) return;
 
