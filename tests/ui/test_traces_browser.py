@@ -340,3 +340,40 @@ def test_delete_selected_traces(page: Any, ui_server: SeededServer, traces: Trac
     assert doomed not in row_ids(page)
     assert doomed not in {t["trace_id"] for t in search(ui_server, traces.experiment_id)}
     assert ui_server.http.get(f"/api/3.0/mlflow/traces/{doomed}").status_code == 404
+
+
+def test_spans_received_over_otlp_are_shown_like_uploaded_ones(page: Any, ui_server: SeededServer) -> None:
+    """An OpenTelemetry SDK's export (`/v1/traces`): the spans are in the database, not in a traces.json."""
+    r = ui_server.http.post("/api/2.0/mlflow/experiments/create", json={"name": "ui-otlp"})
+    r.raise_for_status()
+    experiment_id, trace_hex = r.json()["experiment_id"], "cd" * 16
+    start = 1_764_000_000_000_000_000
+
+    def span(span_id: str, name: str, parent: str, begin_ms: int, end_ms: int, **extra: Any) -> dict[str, Any]:
+        return {"traceId": trace_hex, "spanId": span_id, "parentSpanId": parent, "name": name,
+                "startTimeUnixNano": str(start + begin_ms * 10**6), "endTimeUnixNano": str(start + end_ms * 10**6),
+                **extra}  # fmt: skip
+
+    def export(*spans: dict[str, Any]) -> None:
+        body = {"resourceSpans": [{"scopeSpans": [{"spans": list(spans)}]}]}
+        ui_server.http.post(
+            "/v1/traces", json=body, headers={"x-mlflow-experiment-id": experiment_id}
+        ).raise_for_status()
+
+    inputs = {"key": "mlflow.spanInputs", "value": {"stringValue": '{"order": 66}'}}
+    export(
+        span("00000000000000a2", "charge-card", "00000000000000a1", 20, 80, status={"code": 2, "message": "declined"})
+    )
+    goto(page, f"/traces/tr-{trace_hex}")  # the root has not arrived: the trace is in progress
+    page.wait_for_selector("#span-tree .span-row")
+    assert span_names(page) == ["charge-card"]
+    assert "IN_PROGRESS" in page.inner_text("#trace-overview")
+
+    export(span("00000000000000a1", "checkout", "", 0, 100, attributes=[inputs]))
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#span-tree .span-row').length === 2")
+    assert span_names(page) == ["checkout", "charge-card"]
+    assert page.inner_text("#trace-name") == "checkout"
+    assert '"order": 66' in page.inner_text("#span-inputs")
+    assert page.locator("#span-tree .span-row.error .span-name").all_inner_texts() == ["charge-card"]
+    assert page.locator("#span-tree .span-row .span-dur").all_inner_texts() == ["100 ms", "60 ms"]
