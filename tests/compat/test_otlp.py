@@ -4,9 +4,12 @@ traces. Spans are captured in memory first, so each test decides which spans go 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import mlflow
@@ -59,7 +62,7 @@ def record_agent(recorder: Recorder) -> dict[str, ReadableSpan]:
     tracer = recorder.tracer
     with tracer.start_as_current_span("agent") as root:
         root.set_attribute("mlflow.spanInputs", '{"question": "2+2?"}')
-        root.set_attribute("mlflow.spanType", '"AGENT"')
+        root.set_attribute("mlflow.spanType", "AGENT")  # not JSON: taken as a string
         with tracer.start_as_current_span("search-tool") as tool:
             tool.set_status(Status(StatusCode.ERROR, "no network"))
             tool.add_event("retry", {"attempt": 2})
@@ -93,6 +96,9 @@ def test_an_opentelemetry_export_becomes_a_trace_the_mlflow_client_reads(server,
     by_name = {span.name: span for span in trace.data.spans}
     assert set(by_name) == {"agent", "search-tool", "llm"}
     assert by_name["agent"].parent_id is None
+    # MLflow's attributes hold JSON texts: read back as the values they encode; other text as text.
+    assert by_name["agent"].inputs == {"question": "2+2?"} and by_name["agent"].outputs == "4"
+    assert by_name["agent"].span_type == "AGENT"
     assert by_name["llm"].parent_id == by_name["search-tool"].parent_id == by_name["agent"].span_id
     assert by_name["llm"].span_id == f"{spans['llm'].context.span_id:016x}"
     llm = by_name["llm"]
@@ -218,3 +224,22 @@ def _described(span):  # type: ignore[no-untyped-def]
         span.attributes,
         [(event.name, event.timestamp, event.attributes) for event in span.events],
     )
+
+
+def test_mlflows_own_sdk_exporting_over_otlp_lands_here_too(server, mlflow_client, experiment_id):
+    """MLflow's docs send the SDK's spans to an OpenTelemetry collector by `OTEL_EXPORTER_OTLP_*`
+    settings; pointed at tracklet's `/v1/traces`, the traces arrive without MLflow's own upload."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.compat.trace_over_otlp", server.url, experiment_id],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    trace_id = done.stdout.strip().splitlines()[-1]
+    trace = mlflow.get_trace(trace_id)
+    assert trace.info.state == TraceState.OK
+    assert trace.info.tags["mlflow.traceName"] == "plan"
+    assert trace.info.request_preview == '{"x": 3}' and trace.info.response_preview == "7"
+    root, child = trace.data.spans
+    assert (root.name, root.inputs, root.outputs) == ("plan", {"x": 3}, 7)
+    assert (child.name, child.parent_id, child.inputs, child.outputs) == ("double", root.span_id, {"x": 3}, 6)
+    assert child.span_type == "TOOL"

@@ -147,7 +147,7 @@ def _batch(trace_id: str, spans: list[Any]) -> SpanBatch:
 
 def _span_content(trace_id: str, span: Any) -> dict[str, Any]:
     """The span as MLflow's `Span.to_dict()` writes it: ids in base64, attribute values as JSON texts."""
-    attributes = {kv.key: _json_text(_value(kv.value)) for kv in span.attributes}
+    attributes = {kv.key: _attribute_text(kv.key, _value(kv.value)) for kv in span.attributes}
     attributes[REQUEST_ID_ATTRIBUTE] = _json_text(trace_id)
     return {
         "trace_id": _base64(span.trace_id),
@@ -185,12 +185,7 @@ def _root(span: Any, attributes: dict[str, str]) -> TraceRoot:
 
 
 def _preview(json_text: str | None) -> str | None:
-    """The start of an input or output: a string as it is (MLflow's SDK sends its JSON text so), anything
-    else as JSON."""
-    if json_text is None:
-        return None
-    value = msgspec.json.decode(json_text)
-    return (value if isinstance(value, str) else json_text)[:MAX_PREVIEW]
+    return None if json_text is None else json_text[:MAX_PREVIEW]
 
 
 def _value(any_value: Any) -> Any:
@@ -209,6 +204,19 @@ def _value(any_value: Any) -> Any:
 
 def _values(key_values: Any) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in key_values}
+
+
+def _attribute_text(key: str, value: Any) -> str:
+    """A span attribute's value as the JSON text MLflow keeps. MLflow's own attributes (`mlflow.*`) are
+    JSON texts already when its SDK exports them through a plain OpenTelemetry exporter: kept as they are,
+    or the span's inputs would read back as a string of JSON."""
+    if key.startswith("mlflow.") and isinstance(value, str):
+        try:
+            msgspec.json.decode(value)
+            return value
+        except msgspec.DecodeError:
+            pass
+    return _json_text(value)
 
 
 def _json_text(value: Any) -> str:
