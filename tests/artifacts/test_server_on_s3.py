@@ -7,6 +7,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,28 @@ def test_traces_keep_their_spans_in_s3_and_lose_them_when_deleted(s3_server: Tra
     )
     assert MlflowClient(s3_server.url).delete_traces(experiment_id, trace_ids=[traces[0].info.trace_id]) == 1
     assert len(span_files()) == 2 and traces[0].info.trace_id not in "".join(span_files())
+
+
+@pytest.mark.postgres
+def test_otlp_exports_of_one_trace_merge_across_workers(s3_server: TrackletServer) -> None:
+    """Children of one trace exported at once, each on its own connection: the two workers take them in
+    parallel, and PostgreSQL's row lock merges them one after the other."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from tests.compat.test_otlp import Recorder, export, trace_id_of
+
+    experiment_id = MlflowClient(s3_server.url).create_experiment("s3-otlp-" + uuid.uuid4().hex[:6])
+    recorder = Recorder()
+    with recorder.tracer.start_as_current_span("map"):
+        for part in range(24):
+            with recorder.tracer.start_as_current_span(f"part-{part}"):
+                pass
+    spans = recorder.spans()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda span: export(s3_server, experiment_id, [span]), spans.values()))
+    assert all(result.name == "SUCCESS" for result in results)
+    mlflow.set_tracking_uri(s3_server.url)
+    trace = mlflow.get_trace(trace_id_of(spans["map"]))
+    assert sorted(s.name for s in trace.data.spans) == sorted(spans)
+    assert trace.info.state.value == "OK"
