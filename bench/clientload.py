@@ -443,6 +443,79 @@ def traces(a: dict[str, Any]) -> Result:
     return {"metrics": metrics, "cpu": cpu}
 
 
+def otlp(a: dict[str, Any]) -> Result:
+    """An application instrumented with OpenTelemetry alone: traces of three spans sent by OpenTelemetry's
+    OTLP/HTTP exporter (protobuf) to `/v1/traces`, first one export per trace (a SimpleSpanProcessor's
+    pattern, the caller waits for each), then in exports of 512 spans (a BatchSpanProcessor's default).
+    The spans are recorded beforehand, so only the exports are timed; MLflow's client reads them back."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import mlflow
+
+    client = _client()
+    exp_id = _experiment(client, a["experiment"])
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench.otlp")
+
+    def record(n: int) -> list[list[Any]]:
+        memory.clear()
+        for i in range(n):
+            with tracer.start_as_current_span("predict") as root:
+                root.set_attribute("mlflow.spanInputs", json.dumps({"i": i}))
+                with tracer.start_as_current_span("retrieve") as span:
+                    span.set_attribute("query", f"question {i}")
+                with tracer.start_as_current_span("generate") as span:
+                    span.set_attribute("gen_ai.usage.output_tokens", i % 50)
+                root.set_attribute("mlflow.spanOutputs", json.dumps(f"answer {i}"))
+        spans = list(memory.get_finished_spans())
+        return [spans[k : k + 3] for k in range(0, len(spans), 3)]  # children end first, then their root
+
+    url = os.environ["MLFLOW_TRACKING_URI"].rstrip("/") + "/v1/traces"
+    exporter = OTLPSpanExporter(endpoint=url, headers={"x-mlflow-experiment-id": exp_id}, timeout=120)
+    single, batched = record(a["traces"]), record(a["batch_traces"])
+    latencies, single_clock = [], Clock()
+    with single_clock:
+        for spans in single:
+            t0 = time.perf_counter()
+            check(exporter.export(spans) == SpanExportResult.SUCCESS, "an export of one trace failed")
+            latencies.append(time.perf_counter() - t0)
+    flat = [span for spans in batched for span in spans]
+    batch_clock = Clock()
+    with batch_clock:
+        for k in range(0, len(flat), 512):
+            check(exporter.export(flat[k : k + 512]) == SpanExportResult.SUCCESS, "a batch export failed")
+    exporter.shutdown()
+
+    found, token = 0, None
+    while True:
+        page = client.search_traces(locations=[exp_id], max_results=500, page_token=token, include_spans=False)
+        found += len(page)
+        token = page.token
+        if not token:
+            break
+    total = len(single) + len(batched)
+    check(found == total, f"{found} traces found, {total} exported")
+    for spans in (single[0], single[-1], batched[0], batched[len(batched) // 2], batched[-1]):
+        trace = mlflow.get_trace(f"tr-{spans[0].context.trace_id:032x}")
+        check(trace is not None, "an exported trace is missing")
+        names = sorted(span.name for span in trace.data.spans)
+        check(names == ["generate", "predict", "retrieve"], f"spans {names}")
+        root = next(span for span in trace.data.spans if span.parent_id is None)
+        check(trace.info.state.value == "OK" and isinstance(root.inputs, dict), f"root {root.inputs!r}")
+    metrics = {
+        "export_ms": median_ms(latencies),
+        "traces_per_s": len(single) / single_clock.wall_s,
+        "batch_spans_per_s": len(flat) / batch_clock.wall_s,
+    }
+    cpu = {"traces_per_s": single_clock.as_dict(), "batch_spans_per_s": batch_clock.as_dict()}
+    return {"metrics": metrics, "cpu": cpu}
+
+
 WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "log_metric": log_metric,
     "log_batch": log_batch,
@@ -455,6 +528,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "ui": ui,
     "tracklet_client": tracklet_client,
     "traces": traces,
+    "otlp": otlp,
 }
 
 

@@ -96,6 +96,9 @@ ROWS: tuple[Row, ...] = (
     Row("traces", "client", "search_spans_ms", "search_traces with spans (ms)", False),
     Row("traces", "client", "search_filtered_ms", "search_traces filtered (ms)", False),
     Row("traces", "client", "get_trace_ms", "get_trace (ms)", False),
+    Row("otlp", "client", "export_ms", "OTLP export of one trace (ms)", False),
+    Row("otlp", "client", "traces_per_s", "OTLP traces/s, one export each", True),
+    Row("otlp", "client", "batch_spans_per_s", "OTLP spans/s, exports of 512", True),
 )
 
 

@@ -45,9 +45,18 @@ def _missing_modules(servers: list[str]) -> list[str]:
 
 
 # What the benchmark venv holds besides the pinned MLflow and this checkout of tracklet (editable, with
-# its PostgreSQL and S3 extras): psutil for memory, httpx for tests/support/processes.py, and moto's S3
-# server (which runs on flask) for the `-pg` variants. MLflow reaches PostgreSQL through psycopg 3 too.
-BENCH_PACKAGES = (f"mlflow=={MLFLOW_VERSION}", "psutil", "httpx", "moto[s3]>=5.0", "flask>=2.3", "flask-cors>=4.0")
+# its PostgreSQL and S3 extras): psutil for memory, httpx for tests/support/processes.py, moto's S3
+# server (which runs on flask) for the `-pg` variants, and OpenTelemetry's OTLP exporter for the `otlp`
+# workload. MLflow reaches PostgreSQL through psycopg 3 too.
+BENCH_PACKAGES = (
+    f"mlflow=={MLFLOW_VERSION}",
+    "psutil",
+    "httpx",
+    "moto[s3]>=5.0",
+    "flask>=2.3",
+    "flask-cors>=4.0",
+    "opentelemetry-exporter-otlp-proto-http>=1.20",
+)
 
 
 def make_env(env_dir: Path) -> Path:
@@ -413,6 +422,11 @@ def w_traces(h: Harness, s: Server) -> dict[str, Any]:
     return {"client": h.client(s, "traces", args)}
 
 
+def w_otlp(h: Harness, s: Server) -> dict[str, Any]:
+    args = {"experiment": "bench-otlp", "traces": h.sizes.otlp_traces, "batch_traces": h.sizes.otlp_batch_traces}
+    return {"client": h.client(s, "otlp", args)}
+
+
 WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "log_metric": w_log_metric,
     "log_batch": w_log_batch,
@@ -424,6 +438,7 @@ WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "ui": w_ui,
     "tracklet_client": w_tracklet_client,
     "traces": w_traces,
+    "otlp": w_otlp,
 }
 
 

@@ -17,6 +17,7 @@ WORKLOADS = (
     "ui",
     "tracklet_client",
     "traces",
+    "otlp",
 )
 
 
@@ -46,6 +47,8 @@ class Sizes:
     tracklet_client_points: int = 100_000
     traces: int = 1_000  # MLflow 3 traced calls (not in the issue's list; see docs/benchmarks.md)
     trace_search_max: int = 100
+    otlp_traces: int = 1_000  # OpenTelemetry SDK exports to /v1/traces, one trace each (not in the issue)
+    otlp_batch_traces: int = 5_000  # ... and in exports of 512 spans
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +71,8 @@ QUICK = Sizes(
     ui_reps=3,
     tracklet_client_points=20_000,
     traces=300,
+    otlp_traces=300,
+    otlp_batch_traces=1_500,
 )
 SMOKE = Sizes(
     "smoke",
@@ -93,5 +98,7 @@ SMOKE = Sizes(
     tracklet_client_points=200,
     traces=12,
     trace_search_max=5,
+    otlp_traces=10,
+    otlp_batch_traces=200,
 )
 MODES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
