@@ -195,6 +195,20 @@ def test_exports_go_only_to_active_experiments_and_a_trace_stays_in_its_own(api)
     assert "active" in error(send(api, second, otlp_json(new_trace_hex(), GOOD)))
 
 
+def test_trace_tags_from_the_root_span_that_are_too_long_are_left_out(api):
+    experiment_id, trace_hex = new_experiment(api), new_trace_hex()
+    attributes = [
+        {"key": "mlflow.traceTag.team", "value": {"stringValue": "search"}},
+        {"key": "mlflow.traceTag.priority", "value": {"intValue": "2"}},
+        {"key": "mlflow.traceTag." + "k" * 251, "value": {"stringValue": "too long a key"}},
+        {"key": "mlflow.traceTag.essay", "value": {"stringValue": "v" * 8001}},
+    ]
+    ok(send(api, experiment_id, otlp_json(trace_hex, {**GOOD, "attributes": attributes})))
+    tags = trace_of(api, f"tr-{trace_hex}")["trace_info"]["tags"]
+    assert tags["team"] == "search" and tags["priority"] == "2"
+    assert not [key for key in tags if key.startswith("k") or key == "essay"]
+
+
 def test_a_protobuf_export_gets_an_empty_protobuf_answer(api):
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 

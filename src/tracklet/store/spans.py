@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import select
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import LOAD_CHUNK, chunks
+from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
     SPANS_IN_DATABASE,
@@ -61,83 +61,53 @@ class SpanBatch:
 class SpanStore(TraceStore):
     def log_spans(self, experiment_id: int, batches: Sequence[SpanBatch], run_id: str | None = None) -> None:
         """Merge each batch into its trace, creating the trace at its first spans; with `run_id`, link the
-        traces to that run. All or nothing: a trace of another experiment, or an unknown run, writes none."""
+        traces to that run. All or nothing: a trace of another experiment, or an unknown run, writes none.
+        Hand-written SQL through the driver: SQLAlchemy Core's statement building was most of an export
+        of one trace (1.7 ms)."""
         by_trace = {batch.trace_id: batch for batch in batches}
         if len(by_trace) != len(batches):
             raise ValueError("one batch per trace")
         trace_ids = sorted(by_trace)  # rows are locked in this order: two exports cannot deadlock
-        traces = s.traces
-        with self.db.write() as conn:
+        db = self.db
+        with db.write() as conn:
             experiment = self._active_experiment_row(conn, experiment_id)
-            if (
-                run_id is not None
-                and conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == run_id)).first() is None
-            ):
+            if run_id is not None and not db.run(conn, db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (run_id,)):
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-            new = [
-                {
-                    "trace_id": t,
-                    "experiment_id": experiment_id,
-                    "request_time": by_trace[t].start_time,
-                    "state": "IN_PROGRESS",
-                }
-                for t in trace_ids
-            ]
-            conn.execute(self.db.insert(traces).on_conflict_do_nothing(index_elements=["trace_id"]), new)
+            new = [(t, experiment_id, by_trace[t].start_time, "IN_PROGRESS") for t in trace_ids]
+            insert_rows(conn, "traces", _NEW_TRACE_COLUMNS, new, "ON CONFLICT (trace_id) DO NOTHING")
             # Locked (on PostgreSQL) until the end of the transaction: exports of one trace merge in turn.
-            rows = conn.execute(
-                select(traces).where(traces.c.trace_id.in_(trace_ids)).order_by(traces.c.trace_id).with_for_update()
-            ).all()
-            updates, tags = [], []
+            rows: list[tuple[Any, ...]] = []
+            for part in chunks(trace_ids, LOAD_CHUNK):
+                sql = f"SELECT {_MERGE_READ} FROM traces WHERE trace_id IN ({db.marks(len(part))}) ORDER BY trace_id"
+                rows += db.run(conn, sql if db.is_sqlite else sql + " FOR UPDATE", tuple(part))
+            tags: list[tuple[str, str, str]] = []
             for row in rows:
-                if row.experiment_id != experiment_id:
+                trace_id, owner = row[0], row[1]
+                if owner != experiment_id:
                     raise InvalidParameterValue(
-                        f"Trace with ID '{row.trace_id}' already exists in experiment {row.experiment_id}, "
+                        f"Trace with ID '{trace_id}' already exists in experiment {owner}, "
                         f"not in experiment {experiment_id}."
                     )
-                batch = by_trace[row.trace_id]
-                updates.append(_merged(row, batch))
-                tags += [
-                    {"trace_id": row.trace_id, "key": key, "value": value}
-                    for key, value in _trace_tags(batch, experiment.artifact_location).items()
-                ]
-            conn.execute(
-                update(traces)
-                .where(traces.c.trace_id == bindparam("id"))
-                .values({column: bindparam(f"new_{column}") for column in _MERGED_COLUMNS}),
-                updates,
-            )
-            tag_insert = self.db.insert(s.trace_tags)
-            conn.execute(
-                tag_insert.on_conflict_do_update(
-                    index_elements=["trace_id", "key"], set_={"value": tag_insert.excluded.value}
-                ),
+                batch = by_trace[trace_id]
+                db.run(conn, _UPDATE_SQL[db.is_sqlite], (*_merged(row, batch), trace_id))
+                tags += [(trace_id, k, v) for k, v in _trace_tags(batch, experiment.artifact_location).items()]
+            insert_rows(
+                conn,
+                "trace_tags",
+                _TAG_COLUMNS,
                 tags,
+                "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
             )
-            self._upsert_spans(conn, batches)
-            if run_id is not None:
-                links = [{"trace_id": t, "run_id": run_id} for t in trace_ids]
-                conn.execute(self.db.insert(s.trace_run_links).on_conflict_do_nothing(), links)
-
-    def _upsert_spans(self, conn: Connection, batches: Sequence[SpanBatch]) -> None:
-        rows = {
-            (batch.trace_id, span.span_id): {
-                "trace_id": batch.trace_id,
-                "span_id": span.span_id,
-                "start_time": span.start_time,
-                "content": span.content,
+            # One row per span even if an export repeats one: an upsert may not touch a row twice.
+            spans = {
+                (b.trace_id, sp.span_id): (b.trace_id, sp.span_id, sp.start_time, sp.content)
+                for b in batches
+                for sp in b.spans
             }
-            for batch in batches
-            for span in batch.spans
-        }  # one row per span even if an export repeats one: an upsert may not touch a row twice
-        stmt = self.db.insert(s.trace_spans)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["trace_id", "span_id"],
-                set_={"start_time": stmt.excluded.start_time, "content": stmt.excluded.content},
-            ),
-            list(rows.values()),
-        )
+            insert_rows(conn, "trace_spans", _SPAN_COLUMNS, list(spans.values()), _SPAN_UPSERT)
+            if run_id is not None:
+                links = [(t, run_id) for t in trace_ids]
+                insert_rows(conn, "trace_run_links", ("trace_id", "run_id"), links, "ON CONFLICT DO NOTHING")
 
     def load_spans(self, trace_ids: Sequence[str]) -> dict[str, list[str]]:
         """The stored spans (JSON texts) of these traces, each trace's in order of start."""
@@ -155,24 +125,31 @@ class SpanStore(TraceStore):
         return found
 
 
+_NEW_TRACE_COLUMNS = ("trace_id", "experiment_id", "request_time", "state")
 _MERGED_COLUMNS = ("request_time", "execution_duration", "state", "request_preview", "response_preview")
+_MERGE_READ = ", ".join(("trace_id", "experiment_id", *_MERGED_COLUMNS))
+_UPDATE_SQL = {
+    sqlite: f"UPDATE traces SET {', '.join(f'{c} = {mark}' for c in _MERGED_COLUMNS)} WHERE trace_id = {mark}"
+    for sqlite, mark in ((True, "?"), (False, "%s"))
+}
+_TAG_COLUMNS = ("trace_id", "key", "value")
+_SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content")
+_SPAN_UPSERT = (
+    "ON CONFLICT (trace_id, span_id) DO UPDATE SET start_time = excluded.start_time, content = excluded.content"
+)
 
 
-def _merged(row: Any, batch: SpanBatch) -> dict[str, Any]:
-    """The trace's row after this batch (`new_<column>`): from its earliest start to its latest end."""
-    start = min(row.request_time, batch.start_time)
+def _merged(row: tuple[Any, ...], batch: SpanBatch) -> tuple[Any, ...]:
+    """The trace's `_MERGED_COLUMNS` after this batch: from its earliest start to its latest end."""
+    _, _, request_time, duration, state, request_preview, response_preview = row
+    start = min(request_time, batch.start_time)
     ends = [end for end in (batch.end_time,) if end is not None]
-    if row.execution_duration is not None:
-        ends.append(row.request_time + row.execution_duration)
+    if duration is not None:
+        ends.append(request_time + duration)
     root = batch.root
-    merged = {
-        "request_time": start,
-        "execution_duration": max(ends) - start if ends else None,
-        "state": root.state if root is not None else row.state,
-        "request_preview": root.request_preview if root is not None else row.request_preview,
-        "response_preview": root.response_preview if root is not None else row.response_preview,
-    }
-    return {"id": row.trace_id, **{f"new_{column}": value for column, value in merged.items()}}
+    if root is not None:
+        state, request_preview, response_preview = root.state, root.request_preview, root.response_preview
+    return start, max(ends) - start if ends else None, state, request_preview, response_preview
 
 
 def _trace_tags(batch: SpanBatch, experiment_location: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from tracklet.errors import InvalidParameterValue
 from tracklet.server.protocol import run_sync
 from tracklet.server.state import store_of
 from tracklet.store.spans import SpanBatch, StoredSpan, TraceRoot
-from tracklet.validation import parse_experiment_id, validate_run_id
+from tracklet.validation import MAX_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, parse_experiment_id, validate_run_id
 
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 RUN_HEADER = "x-mlflow-run-id"
@@ -173,8 +173,10 @@ def _root(span: Any, attributes: dict[str, str]) -> TraceRoot:
     tags = {
         key.removeprefix(TRACE_TAG_PREFIX): _tag_value(msgspec.json.decode(value))
         for key, value in attributes.items()
-        if key.startswith(TRACE_TAG_PREFIX) and len(key) > len(TRACE_TAG_PREFIX)
+        if key.startswith(TRACE_TAG_PREFIX) and 0 < len(key) - len(TRACE_TAG_PREFIX) <= MAX_KEY_LENGTH
     }
+    # A tag too long to keep is left out, as MLflow does, rather than refusing the spans with it.
+    tags = {key: value for key, value in tags.items() if len(value) <= MAX_TAG_VALUE_LENGTH}
     return TraceRoot(
         name=span.name,
         state="ERROR" if span.status.code == 2 else "OK",
