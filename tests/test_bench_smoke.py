@@ -15,7 +15,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # Workloads that must verify on both servers (tracklet's own client is judged once it exists).
-REQUIRED = ("log_metric", "log_batch", "create_runs", "search", "history", "artifacts", "concurrency", "ui", "traces", "otlp")
+REQUIRED = (
+    "log_metric",
+    "log_batch",
+    "create_runs",
+    "search",
+    "history",
+    "artifacts",
+    "concurrency",
+    "ui",
+    "traces",
+    "otlp",
+)
 
 
 def run_smoke(tmp_path: Path, *options: str) -> dict:

@@ -39,6 +39,14 @@ from tracklet.client.fluent import (
     set_tracking_uri,
     start_run,
 )
+from tracklet.client.tracing import (
+    Span,
+    get_current_active_span,
+    get_last_active_trace_id,
+    start_span,
+    trace,
+    update_current_trace,
+)
 
 # Models pull in numpy and pandas: imported on first use, so `import tracklet` and the server stay light.
 _MODEL_NAMES = frozenset(
@@ -71,6 +79,7 @@ __all__ = [
     "save_model",
     "Run",
     "RunData",
+    "Span",
     "TrackletClient",
     "active_run",
     "create_experiment",
@@ -78,7 +87,9 @@ __all__ = [
     "end_run",
     "flush",
     "get_experiment",
+    "get_current_active_span",
     "get_experiment_by_name",
+    "get_last_active_trace_id",
     "get_metric_history",
     "get_run",
     "get_tracking_uri",
@@ -101,5 +112,8 @@ __all__ = [
     "set_tag",
     "set_tags",
     "set_tracking_uri",
+    "start_span",
     "start_run",
+    "trace",
+    "update_current_trace",
 ]

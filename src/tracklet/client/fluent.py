@@ -431,7 +431,11 @@ def log_input(
 
 
 def flush(timeout: float | None = None) -> None:
-    """Wait until every queued param/metric/tag is stored; raise what the server rejected."""
+    """Wait until every queued param/metric/tag is stored and every finished trace sent; raise what the
+    server rejected (of params, metrics and tags: a trace that could not be sent is logged)."""
+    from tracklet.client import tracing
+
+    tracing.flush_traces(timeout)
     for client in _state.all_clients():
         if client._logger is not None:
             client._logger.flush(timeout)
@@ -638,6 +642,10 @@ def param(name: str, default: Any, type: str | type | None = None) -> Any:
 
 def _at_exit() -> None:
     """End runs left open (FAILED after an uncaught exception), drain queues, close local stores."""
+    from tracklet.client import tracing
+
+    if not tracing.flush_traces(timeout=30):
+        print("tracklet: some traces were still unsent after 30 s at exit", file=sys.stderr)
     status = "FAILED" if getattr(sys, "last_type", None) is not None else "FINISHED"
     while _state.runs:
         try:

@@ -172,11 +172,12 @@ class Transport:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         retry_seconds: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One JSON call; returns the decoded object (`{}` for an empty body)."""
         url = self._base_path + path
         content = None if json is None else _json_encoder.encode(json)
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        headers = {**({"Content-Type": "application/json"} if content is not None else {}), **(headers or {})}
 
         def build() -> httpx.Response:
             return self._http.request(method, url, content=content, params=params, headers=headers)
@@ -192,8 +193,15 @@ class Transport:
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
-    def post(self, path: str, body: dict[str, Any], *, retry_seconds: float | None = None) -> dict[str, Any]:
-        return self.request("POST", path, json=body, retry_seconds=retry_seconds)
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        retry_seconds: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return self.request("POST", path, json=body, retry_seconds=retry_seconds, headers=headers)
 
     # -- artifact proxy (mlflow-artifacts) ----------------------------------------------------
 
