@@ -4,7 +4,6 @@ the local store: the traces are read back through the server's MLflow 3 trace AP
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from datetime import datetime
