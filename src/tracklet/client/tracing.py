@@ -38,6 +38,7 @@ TRACE_TAG_PREFIX = "mlflow.traceTag."
 OTLP_PATH = "/v1/traces"
 _OK, _ERROR = 1, 2  # OpenTelemetry's status codes
 _INT64 = range(-(2**63), 2**63)
+_MAX_TRACES_PER_EXPORT = 100
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -197,16 +198,27 @@ class _Sender:
 
     def _run(self) -> None:
         while True:
-            trace, spans = self._queue.get()
-            try:
-                _send(trace, spans)
-            except Exception as exc:  # noqa: BLE001 - tracing must never break the traced program
-                _log.warning("tracklet: trace %s could not be sent: %s", trace.id, exc)
-            finally:
+            items = [self._queue.get()]
+            while len(items) < _MAX_TRACES_PER_EXPORT:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            # What queued up while the last export was on its way goes in one export per destination.
+            exports: dict[tuple[int, str, str | None], tuple[_Trace, list[Span]]] = {}
+            for trace, spans in items:
+                exports.setdefault((id(trace.client), trace.experiment_id, trace.run_id), (trace, []))[1].extend(spans)
+            for trace, spans in exports.values():
+                try:
+                    _send(trace, spans)
+                except Exception as exc:  # noqa: BLE001 - tracing must never break the traced program
+                    _log.warning("tracklet: %d spans (trace %s, ...) could not be sent: %s", len(spans), trace.id, exc)
+            for _ in items:
                 self._queue.task_done()
 
 
 def _send(trace: _Trace, spans: list[Span]) -> None:
+    """One OTLP export to the trace's server, experiment and run (the spans may be of several traces)."""
     body = {"resourceSpans": [{"scopeSpans": [{"scope": {"name": "tracklet"}, "spans": [s._otlp() for s in spans]}]}]}
     headers = {"x-mlflow-experiment-id": trace.experiment_id}
     if trace.run_id:
