@@ -92,7 +92,9 @@ def bench_mlflow(url: str, n: int) -> dict[str, float]:
     last = mlflow.get_trace(mlflow.get_last_active_trace_id())
     assert last is not None and len(last.data.spans) == 3, "the last trace is not complete"
     experiment_id = last.info.experiment_id
-    stored = len(mlflow.search_traces(locations=[experiment_id], max_results=n + 1, return_type="list", include_spans=False))
+    stored = len(
+        mlflow.search_traces(locations=[experiment_id], max_results=n + 1, return_type="list", include_spans=False)
+    )
     return {**_stats(samples), "e2e_per_s": n / (done - start), "stored": stored}
 
 

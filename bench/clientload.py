@@ -448,12 +448,11 @@ def otlp(a: dict[str, Any]) -> Result:
     OTLP/HTTP exporter (protobuf) to `/v1/traces`, first one export per trace (a SimpleSpanProcessor's
     pattern, the caller waits for each), then in exports of 512 spans (a BatchSpanProcessor's default).
     The spans are recorded beforehand, so only the exports are timed; MLflow's client reads them back."""
+    import mlflow
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    import mlflow
 
     client = _client()
     exp_id = _experiment(client, a["experiment"])
