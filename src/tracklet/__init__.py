@@ -39,10 +39,13 @@ from tracklet.client.fluent import (
     set_tracking_uri,
     start_run,
 )
+from tracklet.client.traces import Trace, TraceSpan
 from tracklet.client.tracing import (
     Span,
     get_current_active_span,
     get_last_active_trace_id,
+    get_trace,
+    search_traces,
     start_span,
     trace,
     update_current_trace,
@@ -80,6 +83,8 @@ __all__ = [
     "Run",
     "RunData",
     "Span",
+    "Trace",
+    "TraceSpan",
     "TrackletClient",
     "active_run",
     "create_experiment",
@@ -92,6 +97,7 @@ __all__ = [
     "get_last_active_trace_id",
     "get_metric_history",
     "get_run",
+    "get_trace",
     "get_tracking_uri",
     "last_active_run",
     "list_artifacts",
@@ -108,6 +114,7 @@ __all__ = [
     "log_text",
     "param",
     "search_runs",
+    "search_traces",
     "set_experiment",
     "set_tag",
     "set_tags",

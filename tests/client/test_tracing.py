@@ -16,25 +16,6 @@ from tests.client.conftest import free_port
 from tracklet.client import fluent, tracing
 
 
-def read_trace(trace_id: str) -> dict[str, Any]:
-    tracklet.flush()
-    return fluent._state.client().transport.get("/api/3.0/mlflow/traces/get", trace_id=trace_id)["trace"]  # type: ignore[no-any-return]
-
-
-def attributes(span: dict[str, Any]) -> dict[str, Any]:
-    """A span's attributes as plain values (the server sends OpenTelemetry `AnyValue`s)."""
-    return {item["key"]: plain(item["value"]) for item in span.get("attributes", [])}
-
-
-def plain(value: dict[str, Any]) -> Any:
-    ((kind, inner),) = value.items()
-    if kind == "kvlist_value":
-        return {kv["key"]: plain(kv["value"]) for kv in inner.get("values", [])}
-    if kind == "array_value":
-        return [plain(v) for v in inner.get("values", [])]
-    return int(inner) if kind == "int_value" else inner
-
-
 @tracklet.trace(span_type="TOOL")
 def lookup(city: str, units: str = "C") -> dict[str, Any]:
     return {"city": city, "temp": 21, "units": units}
@@ -56,28 +37,22 @@ def test_a_traced_call_is_recorded_with_its_spans(tracking_uri: str) -> None:
     trace_id = tracklet.get_last_active_trace_id()
     assert trace_id is not None and trace_id.startswith("tr-")
 
-    trace = read_trace(trace_id)
-    info = trace["trace_info"]
-    assert info["state"] == "OK"
-    assert info["tags"]["mlflow.traceName"] == "assistant" and info["tags"]["team"] == "weather"
-    assert info["request_preview"] == '{"question":"weather in Oslo?"}'
-    assert info["response_preview"] == '"It is 21 degrees"'
-    assert info["trace_location"]["mlflow_experiment"]["experiment_id"] == fluent._current_experiment_id(
-        fluent._state.client()
-    )
-    assert datetime.fromisoformat(info["request_time"].replace("Z", "+00:00")).timestamp() * 1000 >= before_ms - 1
+    trace = tracklet.get_trace(trace_id)
+    info = trace.info
+    assert info.state == "OK"
+    assert info.tags["mlflow.traceName"] == "assistant" and info.tags["team"] == "weather"
+    assert info.request_preview == '{"question":"weather in Oslo?"}'
+    assert info.response_preview == '"It is 21 degrees"'
+    assert info.trace_location.mlflow_experiment.experiment_id == fluent._current_experiment_id(fluent._state.client())
+    assert datetime.fromisoformat(info.request_time.replace("Z", "+00:00")).timestamp() * 1000 >= before_ms - 1
 
-    spans = {span["name"]: span for span in trace["spans"]}
-    assert set(spans) == {"assistant", "plan", "lookup"}
-    assert "parent_span_id" not in spans["assistant"]
-    assert spans["plan"]["parent_span_id"] == spans["lookup"]["parent_span_id"] == spans["assistant"]["span_id"]
-    root, plan, tool = (attributes(spans[n]) for n in ("assistant", "plan", "lookup"))
-    assert root["mlflow.spanInputs"] == {"question": "weather in Oslo?"}
-    assert root["mlflow.spanOutputs"] == "It is 21 degrees"
-    assert plan["mlflow.spanType"] == "CHAIN" and plan["steps"] == 1
-    assert plan["mlflow.spanOutputs"] == ["lookup"]
-    assert tool["mlflow.spanType"] == "TOOL"
-    assert tool["mlflow.spanInputs"] == {"city": "Oslo"} and tool["mlflow.spanOutputs"]["temp"] == 21
+    assert [span.name for span in trace.spans] == ["assistant", "plan", "lookup"]  # in order of start
+    root, plan, tool = trace.spans
+    assert root.parent_id is None and plan.parent_id == tool.parent_id == root.span_id
+    assert root.inputs == {"question": "weather in Oslo?"} and root.outputs == "It is 21 degrees"
+    assert plan.span_type == "CHAIN" and plan.attributes["steps"] == 1 and plan.outputs == ["lookup"]
+    assert tool.span_type == "TOOL" and tool.inputs == {"city": "Oslo"} and tool.outputs["temp"] == 21
+    assert root.start_time_ns <= plan.start_time_ns <= plan.end_time_ns <= tool.start_time_ns <= root.end_time_ns
 
 
 def test_an_exception_fails_the_span_and_the_trace_and_is_raised_on(tracking_uri: str) -> None:
@@ -87,27 +62,39 @@ def test_an_exception_fails_the_span_and_the_trace_and_is_raised_on(tracking_uri
 
     with pytest.raises(ZeroDivisionError):
         divide(1, 0)
-    trace = read_trace(tracklet.get_last_active_trace_id() or "")
-    assert trace["trace_info"]["state"] == "ERROR"
-    (span,) = trace["spans"]
-    assert span["status"]["code"] == "STATUS_CODE_ERROR"
-    (event,) = span["events"]
-    values = {a["key"]: plain(a["value"]) for a in event["attributes"]}
-    assert event["name"] == "exception" and values["exception.type"] == "ZeroDivisionError"
-    assert "Traceback" in values["exception.stacktrace"]
+    trace = tracklet.get_trace(tracklet.get_last_active_trace_id() or "")
+    assert trace.info.state == "ERROR"
+    (span,) = trace.spans
+    assert span.status == "ERROR" and "division by zero" in span.status_message
+    (event,) = span.events
+    assert event["name"] == "exception" and event["attributes"]["exception.type"] == "ZeroDivisionError"
+    assert "Traceback" in event["attributes"]["exception.stacktrace"]
 
 
-def test_traces_inside_a_run_go_to_its_experiment_and_are_found_by_it(tracking_uri: str) -> None:
+def test_traces_are_searched_by_run_filter_and_order(tracking_uri: str) -> None:
     experiment_id = tracklet.create_experiment(f"traced-{time.time_ns()}")
     with tracklet.start_run(experiment_id=experiment_id) as run:
         lookup("Bergen", units="F")
-    tracklet.flush()
-    body = {
-        "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}],
-        "filter": f"trace.run_id = '{run.info.run_id}'",
-    }
-    found = fluent._state.client().transport.post("/api/3.0/mlflow/traces/search", body)["traces"]
-    assert [t["trace_id"] for t in found] == [tracklet.get_last_active_trace_id()]
+        in_run = tracklet.get_last_active_trace_id()
+        assert [t.trace_id for t in tracklet.search_traces(run_id=run.info.run_id)] == [in_run]
+    tracklet.set_experiment(experiment_id=experiment_id)
+    for city in ("Oslo", "Tromsø"):
+        time.sleep(0.002)  # distinct start times: the order is theirs
+        lookup(city)
+    time.sleep(0.002)
+    with pytest.raises(ZeroDivisionError):
+        tracklet.trace(lambda: 1 / 0)()
+
+    found = tracklet.search_traces()
+    assert len(found) == 4 and all(t.spans for t in found)
+    assert [t.spans[0].inputs["city"] for t in found[1:]] == ["Tromsø", "Oslo", "Bergen"]  # newest first
+    oldest = tracklet.search_traces(order_by=["timestamp_ms ASC"], max_results=2, include_spans=False)
+    assert [t.trace_id for t in oldest][0] == in_run and oldest[1].spans == []
+    (failed,) = tracklet.search_traces(filter_string="trace.status = 'ERROR'")
+    assert failed.spans[0].name == "<lambda>"
+    client = tracklet.TrackletClient(tracking_uri)
+    assert [t.trace_id for t in client.search_traces([experiment_id], "trace.name = 'lookup'")][-1] == in_run
+    assert client.get_trace(in_run).spans[0].inputs == {"city": "Bergen", "units": "F"}
 
 
 def test_async_functions_are_traced(tracking_uri: str) -> None:
@@ -121,11 +108,15 @@ def test_async_functions_are_traced(tracking_uri: str) -> None:
         return i * i
 
     assert asyncio.run(fetch_all(3)) == [0, 1, 4]
-    trace = read_trace(tracklet.get_last_active_trace_id() or "")
-    names = sorted(span["name"] for span in trace["spans"])
-    assert names == ["fetch", "fetch", "fetch", "fetch-all"]
-    root = next(s for s in trace["spans"] if s["name"] == "fetch-all")
-    assert {s.get("parent_span_id") for s in trace["spans"] if s["name"] == "fetch"} == {root["span_id"]}
+    trace = tracklet.get_trace(tracklet.get_last_active_trace_id() or "")
+    root, *children = trace.spans
+    assert root.name == "fetch-all" and root.outputs == [0, 1, 4]
+    assert sorted((c.name, c.inputs["i"], c.outputs) for c in children) == [
+        ("fetch", 0, 0),
+        ("fetch", 1, 1),
+        ("fetch", 2, 4),
+    ]
+    assert {c.parent_id for c in children} == {root.span_id}
 
 
 def test_a_traced_call_does_not_wait_for_an_unreachable_server(

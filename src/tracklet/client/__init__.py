@@ -3,6 +3,8 @@
 fluent.py    module-level API (tracklet.start_run, tracklet.log_metric, …): the run stack
 client.py    TrackletClient: one method per tracking operation, no I/O of its own
 batching.py  BatchLogger: the non-blocking queue and its sender thread
+tracing.py   @tracklet.trace, start_span: spans recorded in-process, traces sent in the background (OTLP)
+traces.py    Trace, TraceSpan: traces read back (get_trace, search_traces)
 transport.py Transport: httpx (remote) or the in-process app (local store); retries, error mapping
 run_cli.py   `tracklet run script.py -P k=v`
 """

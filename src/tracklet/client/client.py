@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlparse
 import msgspec
 
 from tracklet import entities, errors
+from tracklet.client import traces
+from tracklet.client.traces import Trace
 from tracklet.client.transport import ARTIFACTS_PREFIX, Transport
 
 __all__ = ["TrackletClient", "Run", "RunData", "MetricPoint", "split_batch"]
@@ -306,6 +308,22 @@ class TrackletClient:
             if not token:
                 break
         return out
+
+    # -- traces ----------------------------------------------------------------------------------
+
+    def get_trace(self, trace_id: str) -> Trace:
+        return traces.get_trace(self.transport, trace_id)
+
+    def search_traces(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        include_spans: bool = True,
+    ) -> list[Trace]:
+        """Matching traces up to `max_results`, following pages, with their spans unless asked not to."""
+        return traces.search_traces(self.transport, experiment_ids, filter_string, order_by, max_results, include_spans)
 
     # -- params, metrics, tags (synchronous) ---------------------------------------------------
 

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
@@ -30,6 +30,8 @@ from typing import Any, TypeVar, overload
 import msgspec
 
 from tracklet import errors
+from tracklet.client import traces
+from tracklet.client.traces import Trace
 
 _log = logging.getLogger("tracklet")
 
@@ -359,6 +361,38 @@ def update_current_trace(tags: Mapping[str, Any]) -> None:
 def get_last_active_trace_id() -> str | None:
     """The id of the last trace whose outermost span ended in this process."""
     return _last_trace_id
+
+
+def get_trace(trace_id: str) -> Trace:
+    """A trace with its spans (after sending the traces still queued here, so it sees your own)."""
+    from tracklet.client import fluent
+
+    flush_traces()
+    return traces.get_trace(fluent._state.client().transport, trace_id)
+
+
+def search_traces(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    max_results: int = 100,
+    order_by: Sequence[str] | None = None,
+    run_id: str | None = None,
+    include_spans: bool = True,
+) -> list[Trace]:
+    """Traces of these experiments (default: the active run's, else the active experiment), newest first
+    unless `order_by` says otherwise, filtered with MLflow's trace grammar (`trace.status = 'ERROR'`,
+    `tags.team = 'nlp'`, ...); `run_id` keeps the traces of that run."""
+    from tracklet.client import fluent
+
+    flush_traces()
+    client = fluent._state.client()
+    if experiment_ids is None:
+        run = fluent.active_run()
+        experiment_ids = [run.info.experiment_id if run is not None else fluent._current_experiment_id(client)]
+    if run_id is not None:
+        in_run = f"trace.run_id = '{run_id}'"
+        filter_string = f"{filter_string} AND {in_run}" if filter_string else in_run
+    return traces.search_traces(client.transport, experiment_ids, filter_string, order_by, max_results, include_spans)
 
 
 def flush_traces(timeout: float | None = None) -> bool:
