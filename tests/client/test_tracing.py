@@ -144,3 +144,40 @@ def test_mlflows_client_reads_the_traces_as_its_own(remote: str) -> None:
     assert spans["lookup"].span_type == "TOOL" and spans["lookup"].outputs == {"city": "Oslo", "temp": 21, "units": "C"}
     assert spans["plan"].attributes["steps"] == 1
     assert trace.info.tags["team"] == "weather"
+
+
+def test_a_generator_is_one_span_until_it_is_exhausted(tracking_uri: str) -> None:
+    @tracklet.trace(span_type="LLM")
+    def stream(prompt: str):  # type: ignore[no-untyped-def]
+        for word in prompt.split():
+            yield lookup(word)["city"].upper()
+
+    @tracklet.trace(name="chat")
+    def chat() -> list[str]:
+        words = []
+        for word in stream("oslo bergen"):
+            with tracklet.start_span("print"):  # the caller's, between two items: not inside the stream
+                words.append(word)
+        return words
+
+    assert chat() == ["OSLO", "BERGEN"]
+    spans = tracklet.get_trace(tracklet.get_last_active_trace_id() or "").spans
+    by_id = {span.span_id: span for span in spans}
+    parents = sorted((span.name, by_id[span.parent_id].name if span.parent_id else None) for span in spans)
+    assert parents == [("chat", None), ("lookup", "stream"), ("lookup", "stream"),
+                       ("print", "chat"), ("print", "chat"), ("stream", "chat")]  # fmt: skip
+    (generator,) = [span for span in spans if span.name == "stream"]
+    assert generator.outputs == ["OSLO", "BERGEN"] and generator.inputs == {"prompt": "oslo bergen"}
+    assert generator.span_type == "LLM" and generator.end_time_ns >= max(
+        s.end_time_ns for s in spans if s.name == "lookup"
+    )
+
+    @tracklet.trace
+    def numbers():  # type: ignore[no-untyped-def]
+        yield from range(10)
+
+    for n in numbers():
+        if n == 2:
+            break  # a generator left early: its span ends with what it yielded
+    (left,) = tracklet.get_trace(tracklet.get_last_active_trace_id() or "").spans
+    assert left.outputs == [0, 1, 2] and left.status == "OK"

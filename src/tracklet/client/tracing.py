@@ -248,13 +248,8 @@ def _new_trace() -> _Trace:
     return _Trace(os.urandom(16), experiment_id, run_id, client)
 
 
-@contextmanager
-def start_span(
-    name: str = "span", span_type: str = "UNKNOWN", attributes: Mapping[str, Any] | None = None
-) -> Iterator[Span]:
-    """Record the block as a span, inside the current span if there is one, else as a new trace. An
-    exception leaving the block marks the span failed and is raised on."""
-    global _last_trace_id
+def _open(name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Span:
+    """A span started inside the current one (or as a new trace's root), not yet made current."""
     parent = _current.get()
     trace = parent.trace if parent is not None else _new_trace()
     span = Span(name, trace, parent.span_id if parent is not None else None)
@@ -262,6 +257,36 @@ def start_span(
         trace.root = span
     span.attributes[SPAN_TYPE] = _to_json_text(span_type)
     span.set_attributes(attributes or {})
+    return span
+
+
+def _close(span: Span) -> None:
+    """End the span; the root's end sends the trace (a span ending after its root is sent on its own)."""
+    global _last_trace_id
+    span.end_ns = time.time_ns()
+    trace, is_root = span.trace, span.parent_id is None
+    with trace.lock:
+        if is_root:
+            trace.root_done = True
+            spans, trace.finished = [*trace.finished, span], []
+        elif trace.root_done:  # a span that outlived its root (another thread's)
+            spans = [span]
+        else:
+            trace.finished.append(span)
+            spans = []
+    if spans:
+        if is_root:
+            _last_trace_id = trace.id
+        _sender.submit(trace, spans)
+
+
+@contextmanager
+def start_span(
+    name: str = "span", span_type: str = "UNKNOWN", attributes: Mapping[str, Any] | None = None
+) -> Iterator[Span]:
+    """Record the block as a span, inside the current span if there is one, else as a new trace. An
+    exception leaving the block marks the span failed and is raised on."""
+    span = _open(name, span_type, attributes)
     token = _current.set(span)
     try:
         yield span
@@ -270,20 +295,7 @@ def start_span(
         raise
     finally:
         _current.reset(token)
-        span.end_ns = time.time_ns()
-        with trace.lock:
-            if parent is None:
-                trace.root_done = True
-                spans, trace.finished = [*trace.finished, span], []
-            elif trace.root_done:  # a span that outlived its root (another thread's): sent on its own
-                spans = [span]
-            else:
-                trace.finished.append(span)
-                spans = []
-        if spans:
-            if parent is None:
-                _last_trace_id = trace.id
-            _sender.submit(trace, spans)
+        _close(span)
 
 
 @overload
@@ -307,7 +319,8 @@ def trace(
 ) -> Any:
     """Record each call of the function as a span: its arguments as inputs, its result as outputs, an
     exception as the span's error. `@tracklet.trace` or `@tracklet.trace(name=…, span_type="TOOL")`;
-    plain and `async` functions."""
+    plain and `async` functions, and generators (the span lasts until the generator is exhausted or
+    closed; its outputs are the items it yielded)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         span_name = name or fn.__name__
@@ -319,6 +332,38 @@ def trace(
             except TypeError:  # the call itself is wrong: the function will say so
                 return {"args": list(args), **kwargs}
             return {k: v for k, v in bound.items() if k not in ("self", "cls")}
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def traced_generator(*args: Any, **kwargs: Any) -> Any:
+                # The span lasts until the generator is exhausted; it is the current span only while
+                # the generator's own code runs, not while the caller holds a yielded item.
+                span = _open(span_name, span_type, attributes)
+                span.set_inputs(inputs(args, kwargs))
+                items: list[Any] = []
+                generator = fn(*args, **kwargs)
+                try:
+                    while True:
+                        token = _current.set(span)
+                        try:
+                            item = next(generator)
+                        except StopIteration:
+                            break
+                        finally:
+                            _current.reset(token)
+                        items.append(item)
+                        yield item
+                except BaseException as exc:
+                    if not isinstance(exc, GeneratorExit):
+                        span.record_exception(exc)
+                    generator.close()
+                    raise
+                finally:
+                    span.set_outputs(items)
+                    _close(span)
+
+            return traced_generator
 
         if inspect.iscoroutinefunction(fn):
 
