@@ -203,3 +203,35 @@ def test_traces_linked_to_a_run_are_searched_with_it(mlflow_client, experiment_i
     assert _search(experiment_id, run_id=run_id) == []
     mlflow_client.link_traces_to_run([outside.info.trace_id], run_id=run_id)
     assert [t.info.trace_id for t in _search(experiment_id, run_id=run_id)] == [outside.info.trace_id]
+
+
+def test_genai_evaluate_records_its_run_traces_and_assessments(mlflow_client, experiment_id):
+    """`mlflow.genai.evaluate` with code scorers (no LLM judge): a run with the scorers' metrics, one
+    trace per row linked to it, each with the scorers' feedback and the row's expectation."""
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def exact_match(outputs, expectations) -> bool:  # type: ignore[no-untyped-def]
+        return outputs == expectations["expected"]  # type: ignore[no-any-return]
+
+    @scorer
+    def length(outputs) -> int:  # type: ignore[no-untyped-def]
+        return len(outputs)
+
+    data = [
+        {"inputs": {"question": "hi"}, "expectations": {"expected": "HI"}},
+        {"inputs": {"question": "yo"}, "expectations": {"expected": "nope"}},
+    ]
+    result = mlflow.genai.evaluate(
+        data=data, predict_fn=lambda question: question.upper(), scorers=[exact_match, length]
+    )
+    assert result.metrics["exact_match/mean"] == 0.5 and result.metrics["length/mean"] == 2.0
+    assert mlflow_client.get_run(result.run_id).data.metrics["exact_match/mean"] == 0.5
+
+    traces = _search(experiment_id, run_id=result.run_id)
+    assert len(traces) == 2
+    verdicts = {t.data.spans[0].inputs["question"]: {a.name: a.value for a in t.info.assessments} for t in traces}
+    assert verdicts == {
+        "hi": {"exact_match": True, "length": 2, "expected": "HI"},
+        "yo": {"exact_match": False, "length": 2, "expected": "nope"},
+    }

@@ -377,3 +377,15 @@ def test_spans_received_over_otlp_are_shown_like_uploaded_ones(page: Any, ui_ser
     assert '"order": 66' in page.inner_text("#span-inputs")
     assert page.locator("#span-tree .span-row.error .span-name").all_inner_texts() == ["charge-card"]
     assert page.locator("#span-tree .span-row .span-dur").all_inner_texts() == ["100 ms", "60 ms"]
+
+
+def test_the_evaluation_link_mlflow_prints_opens_the_runs_traces(
+    page: Any, ui_server: SeededServer, traces: Traces
+) -> None:
+    """`mlflow.genai.evaluate` prints `…/#/experiments/<e>/evaluation-runs?selectedRunUuid=<run>`."""
+    goto(page, f"/experiments/{traces.experiment_id}/evaluation-runs?selectedRunUuid={traces.run_id}")
+    page.wait_for_selector("#traces-table tbody tr")
+    assert page.url.endswith(f"#/runs/{traces.run_id}?tab=traces")
+    assert row_ids(page) == [traces.ids["in_run"]]
+    goto(page, f"/experiments/{traces.experiment_id}/evaluation-runs")
+    page.wait_for_function(f"location.hash === '#/experiments/{traces.experiment_id}'")

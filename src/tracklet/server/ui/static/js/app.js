@@ -18,9 +18,17 @@ const routes = [
   [/^\/runs\/([^/]+)$/, () => runPage],
   // The link MLflow's client prints for every run ("View run at …/#/experiments/1/runs/<id>").
   [/^\/experiments\/[^/]+\/runs\/([^/]+)$/, () => runPage],
+  // The link `mlflow.genai.evaluate` prints ("View the evaluation results at
+  // …/#/experiments/1/evaluation-runs?selectedRunUuid=<id>"): the run's Traces tab.
+  [/^\/experiments\/([^/]+)\/evaluation-runs$/, () => evaluationLink],
   [/^\/models\/([^/]+)$/, () => modelPage],
   [/^\/compare$/, () => comparePage],
 ];
+
+function evaluationLink(root, ctx, experimentId) {
+  const runId = ctx.params.get("selectedRunUuid");
+  location.replace(runId ? `#/runs/${encodeURIComponent(runId)}?tab=traces` : `#/experiments/${encodeURIComponent(experimentId)}`);
+}
 
 // Each page gets a context whose `alive()` turns false when the user navigates away, so that
 // timers (live charts) and late responses of the old page stop touching the DOM.
