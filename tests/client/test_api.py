@@ -15,6 +15,8 @@ EXPECTED = {
     "param", "flush",
     "crate", "Crate", "CrateError", "save_model", "log_model", "register_model", "ModelInfo",
     "load_model", "LoadedModel", "RequirementsMismatchWarning", "SchemaError",
+    "trace", "start_span", "update_current_trace", "get_current_active_span", "get_last_active_trace_id",
+    "get_trace", "search_traces", "Span", "Trace", "TraceSpan",
 }  # fmt: skip
 
 

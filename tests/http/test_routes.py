@@ -32,7 +32,7 @@ def test_unknown_api_routes_are_endpoint_not_found(api, method, path):
     assert "detail" not in body
 
 
-@pytest.mark.parametrize("path", ["/nothing", "/v1/traces", "/static/x.js", "/api"])
+@pytest.mark.parametrize("path", ["/nothing", "/v1/metrics", "/static/x.js", "/api"])
 def test_unknown_routes_outside_the_api(api, path):
     response = api.get(path)
     assert response.status_code == 404
@@ -67,6 +67,7 @@ def test_unknown_routes_outside_the_api(api, path):
         ("POST", f"{API}/model-versions/delete"),
         ("POST", f"{API}/model-versions/update"),
         ("GET", f"{API}/model-versions/transition-stage"),
+        ("GET", "/v1/traces"),
         ("POST", f"{API}/model-versions/get-download-uri"),
     ],
 )

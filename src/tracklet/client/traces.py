@@ -24,6 +24,8 @@ _SPANS_PER_REQUEST = 10  # MLflow's server serves at most 10 traces with spans a
 
 @dataclass(frozen=True)
 class TraceSpan:
+    """A span of a trace read back: ids in hex, times in ns since the epoch, attributes decoded."""
+
     span_id: str
     parent_id: str | None
     name: str
@@ -49,6 +51,8 @@ class TraceSpan:
 
 @dataclass(frozen=True)
 class Trace:
+    """A trace read back: its info (MLflow's TraceInfoV3) and its spans."""
+
     info: TraceInfo
     spans: list[TraceSpan]  # in order of start
 

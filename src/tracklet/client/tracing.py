@@ -391,6 +391,7 @@ def trace(
 
 
 def get_current_active_span() -> Span | None:
+    """The span being recorded in this thread or task (None outside any)."""
     return _current.get()
 
 
