@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -181,3 +183,16 @@ def test_a_generator_is_one_span_until_it_is_exhausted(tracking_uri: str) -> Non
             break  # a generator left early: its span ends with what it yielded
     (left,) = tracklet.get_trace(tracklet.get_last_active_trace_id() or "").spans
     assert left.outputs == [0, 1, 2] and left.status == "OK"
+
+
+def test_traces_still_queued_at_exit_reach_the_local_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = (
+        "import tracklet\n"
+        f"tracklet.set_tracking_uri({str(tmp_path / 'store')!r})\n"
+        "tracklet.trace(lambda: 42)()\n"
+        "print(tracklet.get_last_active_trace_id())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "could not be sent" not in done.stderr, done.stderr
+    tracklet.set_tracking_uri(str(tmp_path / "store"))
+    assert tracklet.get_trace(done.stdout.strip()).spans[0].outputs == 42

@@ -60,14 +60,14 @@ def _encodable(value: Any) -> Any:
     return str(value)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a trace and its spans refer to each other
 class _Trace:
     trace_id: bytes
     experiment_id: str
     run_id: str | None
     client: Any  # the TrackletClient whose transport sends it
-    root: Span | None = None
-    finished: list[Span] = field(default_factory=list)
+    root: Span | None = field(default=None, repr=False)
+    finished: list[Span] = field(default_factory=list, repr=False)
     root_done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,12 +76,12 @@ class _Trace:
         return "tr-" + self.trace_id.hex()
 
 
-@dataclass
+@dataclass(eq=False)
 class Span:
     """A span being recorded: what `start_span` yields and `get_current_active_span` returns."""
 
     name: str
-    trace: _Trace
+    trace: _Trace = field(repr=False)
     parent_id: bytes | None
     span_id: bytes = field(default_factory=lambda: os.urandom(8))
     start_ns: int = field(default_factory=time.time_ns)
