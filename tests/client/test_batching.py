@@ -214,3 +214,24 @@ def test_an_mlflow_server_gets_the_points_through_log_batch(tmp_path) -> None:  
         assert tracklet.get_run(run.info.run_id).data.tags["phase"] == "done"
     finally:
         server.stop()
+
+
+def test_interpreter_exit_drains_the_queue_into_the_local_store_quietly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """At exit the store's thread pool takes no more work: the last batches still land, without the
+    server side of the in-process store reporting errors (before: thousands of lines of tracebacks)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_SCRIPT)
+    store = str(tmp_path / "store")
+    env = dict(os.environ, PYTHONPATH=str(Path(tracklet.__file__).parents[1]))
+    out = subprocess.run([sys.executable, str(script), store, "ok"], env=env, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == 0 and "Unexpected error" not in out.stderr, out.stderr[-3000:]
+    tracklet.set_tracking_uri(store)
+    run_id = out.stdout.split()[0]
+    assert len(tracklet.get_metric_history(run_id, "m")) == 20_000
+    assert tracklet.get_run(run_id).info.status == "FINISHED"
