@@ -66,14 +66,14 @@ def bench_tracklet(url: str, n: int) -> dict[str, float]:
         stored += len(page.get("traces", []))
         if not (token := page.get("next_page_token")):
             break
-    return {**_stats(samples), "e2e_per_s": n / (done - start), "stored": stored}
+    return {**_stats(samples), "e2e_per_s": n / (done - start), "stored": stored, "last_complete": True}
 
 
 def bench_mlflow(url: str, n: int) -> dict[str, float]:
     import mlflow
 
     mlflow.set_tracking_uri(url)
-    mlflow.set_experiment(f"bench-mlflow-traces-{uuid.uuid4().hex[:8]}")
+    experiment_id = mlflow.set_experiment(f"bench-mlflow-traces-{uuid.uuid4().hex[:8]}").experiment_id
 
     @mlflow.trace(span_type="LLM")
     def generate(i: int) -> str:
@@ -90,12 +90,12 @@ def bench_mlflow(url: str, n: int) -> dict[str, float]:
     mlflow.flush_trace_async_logging()
     done = time.perf_counter()
     last = mlflow.get_trace(mlflow.get_last_active_trace_id())
-    assert last is not None and len(last.data.spans) == 3, "the last trace is not complete"
-    experiment_id = last.info.experiment_id
+    # Reported, not asserted: MLflow's client drops spans when its export queue is full.
+    complete = last is not None and len(last.data.spans) == 3
     stored = len(
         mlflow.search_traces(locations=[experiment_id], max_results=n + 1, return_type="list", include_spans=False)
     )
-    return {**_stats(samples), "e2e_per_s": n / (done - start), "stored": stored}
+    return {**_stats(samples), "e2e_per_s": n / (done - start), "stored": stored, "last_complete": complete}
 
 
 def main() -> None:
@@ -103,11 +103,12 @@ def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
-    print(f"{'client':<16} {'median us':>10} {'p99 us':>10} {'e2e traces/s':>13} {'traces stored':>14}")
+    print(f"{'client':<16} {'median us':>10} {'p99 us':>10} {'e2e traces/s':>13} {'traces stored':>14}  last trace")
     for name, bench in (("tracklet.trace", bench_tracklet), ("mlflow.trace", bench_mlflow)):
         r = bench(args.url, args.calls)
         stored = f"{r['stored']} of {args.calls}"
-        print(f"{name:<16} {r['median_us']:>10.1f} {r['p99_us']:>10.1f} {r['e2e_per_s']:>13.1f} {stored:>14}")
+        last = "complete" if r["last_complete"] else "spans missing"
+        print(f"{name:<16} {r['median_us']:>10.1f} {r['p99_us']:>10.1f} {r['e2e_per_s']:>13.1f} {stored:>14}  {last}")
 
 
 if __name__ == "__main__":
