@@ -89,7 +89,7 @@ class SpanStore(TraceStore):
                         f"not in experiment {experiment_id}."
                     )
                 batch = by_trace[trace_id]
-                db.run(conn, _UPDATE_SQL[db.is_sqlite], (*_merged(row, batch), trace_id))
+                db.run(conn, db.sql(_UPDATE_SQL), (*_merged(row, batch), trace_id))
                 tags += [(trace_id, k, v) for k, v in _trace_tags(batch, experiment.artifact_location).items()]
             insert_rows(
                 conn,
@@ -128,10 +128,7 @@ class SpanStore(TraceStore):
 _NEW_TRACE_COLUMNS = ("trace_id", "experiment_id", "request_time", "state")
 _MERGED_COLUMNS = ("request_time", "execution_duration", "state", "request_preview", "response_preview")
 _MERGE_READ = ", ".join(("trace_id", "experiment_id", *_MERGED_COLUMNS))
-_UPDATE_SQL = {
-    sqlite: f"UPDATE traces SET {', '.join(f'{c} = {mark}' for c in _MERGED_COLUMNS)} WHERE trace_id = {mark}"
-    for sqlite, mark in ((True, "?"), (False, "%s"))
-}
+_UPDATE_SQL = f"UPDATE traces SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS)} WHERE trace_id = ?"
 _TAG_COLUMNS = ("trace_id", "key", "value")
 _SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content")
 _SPAN_UPSERT = (
