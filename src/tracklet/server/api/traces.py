@@ -6,7 +6,8 @@ history: it reports a finished trace). The answer carries the tag `mlflow.artifa
 the client then uploads the spans (`traces.json`) through the artifact proxy (`/version` answers
 below 3.4, so the client never sends spans over OTLP, `/v1/traces`), and the tag
 `mlflow.trace.spansLocation = ARCHIVE_REPO`, so that `mlflow.get_trace` and `search_traces` read them
-back through `traces/get` and `traces/batchGet`, which serve that file (`trace_spans`).
+back through `traces/get` and `traces/batchGet`, which serve that file (`trace_spans`). Traces whose
+spans arrived over OTLP from other SDKs (`otlp`) are tagged `TRACKING_STORE` and served from the database.
 """
 
 from __future__ import annotations
