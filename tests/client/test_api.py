@@ -16,7 +16,7 @@ EXPECTED = {
     "crate", "Crate", "CrateError", "save_model", "log_model", "register_model", "ModelInfo",
     "load_model", "LoadedModel", "RequirementsMismatchWarning", "SchemaError",
     "trace", "start_span", "update_current_trace", "get_current_active_span", "get_last_active_trace_id",
-    "get_trace", "search_traces", "Span", "Trace", "TraceSpan",
+    "get_trace", "search_traces", "Span", "Trace", "TraceSpan", "log_feedback", "log_expectation",
 }  # fmt: skip
 
 

@@ -139,8 +139,10 @@ def test_mlflows_client_reads_the_traces_as_its_own(remote: str) -> None:
     from mlflow import MlflowClient
 
     assistant("and in Tromsø?")
-    tracklet.flush()
+    tracklet.log_feedback(tracklet.get_last_active_trace_id() or "", "helpful", "yes", rationale="short")
     trace = MlflowClient(remote).get_trace(tracklet.get_last_active_trace_id() or "")
+    (feedback,) = trace.info.assessments
+    assert (feedback.name, feedback.value, feedback.rationale) == ("helpful", "yes", "short")
     spans = {span.name: span for span in trace.data.spans}
     assert spans["assistant"].inputs == {"question": "and in Tromsø?"}
     assert spans["lookup"].span_type == "TOOL" and spans["lookup"].outputs == {"city": "Oslo", "temp": 21, "units": "C"}
@@ -196,3 +198,21 @@ def test_traces_still_queued_at_exit_reach_the_local_store(tmp_path) -> None:  #
     assert done.returncode == 0 and "could not be sent" not in done.stderr, done.stderr
     tracklet.set_tracking_uri(str(tmp_path / "store"))
     assert tracklet.get_trace(done.stdout.strip()).spans[0].outputs == 42
+
+
+def test_feedback_and_expectations_attach_to_a_trace_and_find_it(tracking_uri: str) -> None:
+    assistant("is it warm?")
+    trace_id = tracklet.get_last_active_trace_id() or ""
+    tool = next(s for s in tracklet.get_trace(trace_id).spans if s.name == "lookup")
+    score = tracklet.log_feedback(trace_id, "score", 4, rationale="close enough", source_id="ada")
+    tracklet.log_feedback(trace_id, "grounded", True, source_type="CODE", source_id="checker", span_id=tool.span_id)
+    tracklet.log_expectation(trace_id, "expected", {"temp": 21, "city": "Oslo"}, metadata={"set": "v1"})
+    assert score["assessment_id"] and score["source"] == {"source_type": "HUMAN", "source_id": "ada"}
+
+    assessments = {a["assessment_name"]: a for a in tracklet.get_trace(trace_id).info.assessments}
+    assert assessments["score"]["feedback"]["value"] == 4 and assessments["score"]["rationale"] == "close enough"
+    assert assessments["grounded"]["feedback"]["value"] is True and assessments["grounded"]["span_id"] == tool.span_id
+    assert assessments["expected"]["expectation"]["value"] == {"temp": 21, "city": "Oslo"}
+    assert assessments["expected"]["metadata"] == {"set": "v1"}
+    assert [t.trace_id for t in tracklet.search_traces(filter_string="feedback.score > 3")] == [trace_id]
+    assert tracklet.search_traces(filter_string="feedback.score > 4") == []

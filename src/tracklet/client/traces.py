@@ -9,7 +9,7 @@ values that were recorded.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,36 @@ def search_traces(
         for trace in transport.get(f"{API3}/batchGet", trace_ids=ids).get("traces", []):
             spans[trace["trace_info"]["trace_id"]] = _spans(trace)
     return [Trace(info, spans.get(info.trace_id, [])) for info in infos]
+
+
+def log_assessment(
+    transport: Transport,
+    trace_id: str,
+    name: str,
+    kind: str,
+    value: Any,
+    *,
+    source_type: str,
+    source_id: str,
+    rationale: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    span_id: str | None = None,
+) -> dict[str, Any]:
+    """Attach a feedback or an expectation (`kind`) to a trace; returns it as MLflow's Assessment JSON
+    (with its `assessment_id`). A later assessment of the same name does not replace this one."""
+    assessment: dict[str, Any] = {
+        "assessment_name": name,
+        "trace_id": trace_id,
+        "source": {"source_type": source_type, "source_id": source_id},
+        kind: {"value": value},
+    }
+    if rationale is not None:
+        assessment["rationale"] = rationale
+    if metadata:
+        assessment["metadata"] = {str(k): str(v) for k, v in metadata.items()}
+    if span_id:
+        assessment["span_id"] = span_id
+    return transport.post(f"{API3}/{trace_id}/assessments", {"assessment": assessment})["assessment"]  # type: ignore[no-any-return]
 
 
 def _trace(body: dict[str, Any]) -> Trace:

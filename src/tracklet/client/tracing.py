@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import getpass
 import inspect
 import logging
 import math
@@ -450,6 +451,73 @@ def search_traces(
         in_run = f"trace.run_id = '{run_id}'"
         filter_string = f"{filter_string} AND {in_run}" if filter_string else in_run
     return traces.search_traces(client.transport, experiment_ids, filter_string, order_by, max_results, include_spans)
+
+
+def log_feedback(
+    trace_id: str,
+    name: str,
+    value: Any,
+    *,
+    rationale: str | None = None,
+    source_type: str = "HUMAN",
+    source_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    span_id: str | None = None,
+) -> dict[str, Any]:
+    """A verdict on a trace (or one of its spans): `value` a bool, number, string or JSON-like object;
+    `source_type` "HUMAN", "LLM_JUDGE" or "CODE" (`source_id` defaults to the user). Returns the
+    assessment as MLflow's JSON, with its `assessment_id`; `search_traces(filter_string="feedback.<name> = …")`
+    finds the trace by it."""
+    return _log_assessment(trace_id, name, "feedback", value, rationale, source_type, source_id, metadata, span_id)
+
+
+def log_expectation(
+    trace_id: str,
+    name: str,
+    value: Any,
+    *,
+    source_type: str = "HUMAN",
+    source_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    span_id: str | None = None,
+) -> dict[str, Any]:
+    """The expected answer (ground truth) for a trace, as `log_feedback` records a verdict."""
+    return _log_assessment(trace_id, name, "expectation", value, None, source_type, source_id, metadata, span_id)
+
+
+def _log_assessment(
+    trace_id: str,
+    name: str,
+    kind: str,
+    value: Any,
+    rationale: str | None,
+    source_type: str,
+    source_id: str | None,
+    metadata: Mapping[str, str] | None,
+    span_id: str | None,
+) -> dict[str, Any]:
+    from tracklet.client import fluent
+
+    flush_traces()  # the trace may still be on its way
+    return traces.log_assessment(
+        fluent._state.client().transport,
+        trace_id,
+        name,
+        kind,
+        msgspec.to_builtins(value, enc_hook=_encodable),
+        source_type=source_type,
+        source_id=source_id or _user(),
+        rationale=rationale,
+        metadata=metadata,
+        span_id=span_id,
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment (some containers)
+        return "unknown"
 
 
 def flush_traces(timeout: float | None = None) -> bool:
