@@ -183,6 +183,7 @@ def test_the_run_header_links_the_traces_to_the_run(server, mlflow_client, exper
     export(server, experiment_id, list(spans.values()), **{"x-mlflow-run-id": run.info.run_id})
     (found,) = mlflow.search_traces(locations=[experiment_id], run_id=run.info.run_id, return_type="list")
     assert found.info.trace_id == trace_id_of(spans["agent"])
+    assert found.info.trace_metadata["mlflow.sourceRun"] == run.info.run_id  # as the client notes its own
 
 
 def test_deleted_traces_take_their_stored_spans_with_them(server, mlflow_client, experiment_id):

@@ -383,9 +383,16 @@ def test_the_evaluation_link_mlflow_prints_opens_the_runs_traces(
     page: Any, ui_server: SeededServer, traces: Traces
 ) -> None:
     """`mlflow.genai.evaluate` prints `…/#/experiments/<e>/evaluation-runs?selectedRunUuid=<run>`."""
-    goto(page, f"/experiments/{traces.experiment_id}/evaluation-runs?selectedRunUuid={traces.run_id}")
+    # Evaluation runs get their traces by link (`traces/link-to-run`), not by being recorded inside them.
+    r = ui_server.http.post("/api/2.0/mlflow/runs/create", json={"experiment_id": traces.experiment_id})
+    r.raise_for_status()
+    evaluation = r.json()["run"]["info"]["run_id"]
+    linked = [traces.ids["summarize"], traces.ids["failing"]]
+    body = {"trace_ids": linked, "run_id": evaluation}
+    ui_server.http.post("/api/2.0/mlflow/traces/link-to-run", json=body).raise_for_status()
+    goto(page, f"/experiments/{traces.experiment_id}/evaluation-runs?selectedRunUuid={evaluation}")
     page.wait_for_selector("#traces-table tbody tr")
-    assert page.url.endswith(f"#/runs/{traces.run_id}?tab=traces")
-    assert row_ids(page) == [traces.ids["in_run"]]
+    assert page.url.endswith(f"#/runs/{evaluation}?tab=traces")
+    assert sorted(row_ids(page)) == sorted(linked)
     goto(page, f"/experiments/{traces.experiment_id}/evaluation-runs")
     page.wait_for_function(f"location.hash === '#/experiments/{traces.experiment_id}'")

@@ -108,6 +108,10 @@ class SpanStore(TraceStore):
             if run_id is not None:
                 links = [(t, run_id) for t in trace_ids]
                 insert_rows(conn, "trace_run_links", ("trace_id", "run_id"), links, "ON CONFLICT DO NOTHING")
+                # Also the run the trace was recorded in, as MLflow's client notes it (the trace's first
+                # run if exports name several): the run column of trace lists and `metadata.` filters.
+                source = [(t, s.SOURCE_RUN_METADATA, run_id) for t in trace_ids]
+                insert_rows(conn, "trace_metadata", _TAG_COLUMNS, source, "ON CONFLICT DO NOTHING")
 
     def load_spans(self, trace_ids: Sequence[str]) -> dict[str, list[str]]:
         """The stored spans (JSON texts) of these traces, each trace's in order of start."""
@@ -129,7 +133,7 @@ _NEW_TRACE_COLUMNS = ("trace_id", "experiment_id", "request_time", "state")
 _MERGED_COLUMNS = ("request_time", "execution_duration", "state", "request_preview", "response_preview")
 _MERGE_READ = ", ".join(("trace_id", "experiment_id", *_MERGED_COLUMNS))
 _UPDATE_SQL = f"UPDATE traces SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS)} WHERE trace_id = ?"
-_TAG_COLUMNS = ("trace_id", "key", "value")
+_TAG_COLUMNS = ("trace_id", "key", "value")  # of trace_metadata too
 _SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content")
 _SPAN_UPSERT = (
     "ON CONFLICT (trace_id, span_id) DO UPDATE SET start_time = excluded.start_time, content = excluded.content"

@@ -42,8 +42,9 @@ export function fmtTokens(usage) {
   return `${total.toLocaleString()}${parts.length ? ` (${parts.join(", ")})` : ""}`;
 }
 
-/** The filter that selects the traces recorded inside a run. */
-export const runFilter = (runId) => `metadata.\`${SOURCE_RUN}\` = '${runId.replaceAll("'", "\\'")}'`;
+/** The filter that selects a run's traces: those recorded inside it and those linked to it afterwards
+ * (`mlflow.genai.evaluate` links the traces it scores to its run). */
+export const runFilter = (runId) => `trace.run_id = '${runId.replaceAll("'", "\\'")}'`;
 
 export const traceName = (t) => t.tags?.["mlflow.traceName"] || "(unnamed)";
 export const shortId = (id) => (id.startsWith("tr-") ? id.slice(0, 11) : id.slice(0, 8));
