@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a script: the repo first
+from bench import data  # noqa: E402
 
 
 def _stats(samples_ns: list[int]) -> dict[str, float]:
@@ -39,16 +44,7 @@ def bench_tracklet(url: str, n: int) -> dict[str, float]:
     tracklet.set_tracking_uri(url)
     tracklet.set_experiment(f"bench-traces-{uuid.uuid4().hex[:8]}")
 
-    @tracklet.trace(span_type="LLM")
-    def generate(i: int) -> str:
-        return f"answer {i}"
-
-    @tracklet.trace(name="predict")
-    def predict(i: int) -> str:
-        with tracklet.start_span("retrieve") as span:
-            span.set_inputs({"query": i})
-            span.set_outputs([i, i + 1])
-        return generate(i)
+    predict = data.traced_predict(tracklet.trace, tracklet.start_span)
 
     samples, start = _timed(predict, n)
     tracklet.flush()
@@ -75,16 +71,7 @@ def bench_mlflow(url: str, n: int) -> dict[str, float]:
     mlflow.set_tracking_uri(url)
     experiment_id = mlflow.set_experiment(f"bench-mlflow-traces-{uuid.uuid4().hex[:8]}").experiment_id
 
-    @mlflow.trace(span_type="LLM")
-    def generate(i: int) -> str:
-        return f"answer {i}"
-
-    @mlflow.trace(name="predict")
-    def predict(i: int) -> str:
-        with mlflow.start_span("retrieve") as span:
-            span.set_inputs({"query": i})
-            span.set_outputs([i, i + 1])
-        return generate(i)
+    predict = data.traced_predict(mlflow.trace, mlflow.start_span)
 
     samples, start = _timed(predict, n)
     mlflow.flush_trace_async_logging()

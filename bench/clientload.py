@@ -380,16 +380,7 @@ def traces(a: dict[str, Any]) -> Result:
     exp_id = _experiment(client, a["experiment"])
     mlflow.set_experiment(experiment_id=exp_id)
 
-    @mlflow.trace(span_type="LLM")
-    def generate(i: int) -> str:
-        return f"answer {i}"
-
-    @mlflow.trace(name="predict")
-    def predict(i: int) -> str:
-        with mlflow.start_span("retrieve") as span:
-            span.set_inputs({"query": i})
-            span.set_outputs([i, i + 1])
-        return generate(i)
+    predict = data.traced_predict(mlflow.trace, mlflow.start_span)
 
     n, reps, top = a["traces"], a["reps"], a["search_max"]
     latencies, log_clock = [], Clock()

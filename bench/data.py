@@ -7,6 +7,7 @@ functions, on runs normalised to :class:`RunView` so neither depends on the othe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,3 +173,22 @@ def verify_history(points: list[tuple[int, float]], n: int, what: str) -> None:
 
 def log_metric_value(i: int) -> float:
     return i * 0.5
+
+
+def traced_predict(trace: Any, start_span: Any) -> Callable[[int], str]:
+    """The traced call of the tracing workloads, built with MLflow's or tracklet's verbs (the same names):
+    a root span `predict` with two children, `retrieve` (inputs and outputs set by hand) and an LLM span
+    `generate`."""
+
+    @trace(span_type="LLM")
+    def generate(i: int) -> str:
+        return f"answer {i}"
+
+    @trace(name="predict")
+    def predict(i: int) -> str:
+        with start_span("retrieve") as span:
+            span.set_inputs({"query": i})
+            span.set_outputs([i, i + 1])
+        return generate(i)
+
+    return predict  # type: ignore[no-any-return]
