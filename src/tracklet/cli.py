@@ -9,7 +9,8 @@ import click
 from tracklet._version import __version__
 from tracklet.settings import SETTINGS, Settings
 
-_HELP = {s.name: f"{s.help} [env {s.env}]" for s in SETTINGS}
+# The help of each option that mirrors a setting (also used by the subcommands defined elsewhere).
+OPTION_HELP = {s.name: f"{s.help} [env {s.env}]" for s in SETTINGS}
 
 
 class LazyGroup(click.Group):
@@ -19,6 +20,7 @@ class LazyGroup(click.Group):
     lazy: dict[str, str] = {
         "models": "tracklet.models.cli:models_group",
         "run": "tracklet.client.run_cli:run_command",
+        "gc": "tracklet.admin.cli:gc_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -38,12 +40,12 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--host", default=None, help=_HELP["host"])
-@click.option("--port", type=int, default=None, help=_HELP["port"])
-@click.option("--backend-store-uri", default=None, help=_HELP["backend_store_uri"])
-@click.option("--artifacts-destination", default=None, help=_HELP["artifacts_destination"])
-@click.option("--workers", type=int, default=None, help=_HELP["workers"])
-@click.option("--data-dir", default=None, help=_HELP["data_dir"])
+@click.option("--host", default=None, help=OPTION_HELP["host"])
+@click.option("--port", type=int, default=None, help=OPTION_HELP["port"])
+@click.option("--backend-store-uri", default=None, help=OPTION_HELP["backend_store_uri"])
+@click.option("--artifacts-destination", default=None, help=OPTION_HELP["artifacts_destination"])
+@click.option("--workers", type=int, default=None, help=OPTION_HELP["workers"])
+@click.option("--data-dir", default=None, help=OPTION_HELP["data_dir"])
 def server(**options: object) -> None:
     """Start the tracking server (default: 127.0.0.1:5000, embedded store in ./tracklet-data)."""
     from tracklet.server.runner import serve
@@ -57,7 +59,7 @@ def db() -> None:
 
 
 @db.command()
-@click.option("--backend-store-uri", default=None, help=_HELP["backend_store_uri"])
+@click.option("--backend-store-uri", default=None, help=OPTION_HELP["backend_store_uri"])
 def upgrade(backend_store_uri: str | None) -> None:
     """Apply all schema migrations to the store."""
     from tracklet.store.migrations import current_revision

@@ -95,6 +95,46 @@ def test_traces_keep_their_spans_in_s3_and_lose_them_when_deleted(s3_server: Tra
 
 
 @pytest.mark.postgres
+def test_gc_purges_deleted_runs_and_experiments_from_s3(
+    s3_server: TrackletServer,
+    moto: MotoS3,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(s3_server.url)
+    (tmp_path / "weights.bin").write_bytes(os.urandom(4096))
+    experiment_id = client.create_experiment("s3-gc-" + uuid.uuid4().hex[:6])
+    doomed_experiment = client.create_experiment("s3-gc-" + uuid.uuid4().hex[:6])
+    kept, doomed, in_doomed_experiment = (
+        client.create_run(e).info.run_id for e in (experiment_id, experiment_id, doomed_experiment)
+    )
+    for run_id in (kept, doomed, in_doomed_experiment):
+        client.log_artifact(run_id, str(tmp_path / "weights.bin"))
+    client.delete_run(doomed)
+    client.delete_experiment(doomed_experiment)
+    bucket = s3_server.artifacts_destination.split("/")[2]
+
+    def keys(prefix: str) -> list[str]:
+        return [o["Key"] for o in moto.client().list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tracklet", "gc", "--backend-store-uri", s3_server.backend_store_uri,
+         "--artifacts-destination", s3_server.artifacts_destination, "--run-ids", doomed,
+         "--experiment-ids", doomed_experiment],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **moto.env()},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "Purged 1 experiment and 1 run; removed 2 artifact folders." in result.stdout
+    assert keys(f"artifacts/{experiment_id}/{doomed}/") == [] and keys(f"artifacts/{doomed_experiment}/") == []
+    assert keys(f"artifacts/{experiment_id}/{kept}/") == [f"artifacts/{experiment_id}/{kept}/artifacts/weights.bin"]
+
+
+@pytest.mark.postgres
 def test_otlp_exports_of_one_trace_merge_across_workers(s3_server: TrackletServer) -> None:
     """Children of one trace exported at once, each on its own connection: the two workers take them in
     parallel, and PostgreSQL's row lock merges them one after the other."""

@@ -1,4 +1,5 @@
-"""Artifact path checks shared by every artifact store (reference §c "Path safety")."""
+"""Artifact paths: the checks shared by every artifact store (reference §c "Path safety"), and the
+server's own artifact URIs (`mlflow-artifacts:`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from urllib.parse import unquote
 from tracklet.errors import InvalidParameterValue
 
 _DRIVE = re.compile(r"^[a-zA-Z]:")
+# Artifact URIs the server hands out: paths under its `--artifacts-destination`, served by its proxy API.
+PROXY_SCHEME = "mlflow-artifacts:"
 
 
 def _unsafe(path: str) -> bool:
@@ -36,3 +39,13 @@ def clean_path(raw: str | None, *, allow_empty: bool = True) -> str:
     if normalized.startswith("..") or normalized.startswith("/"):
         raise InvalidParameterValue("Invalid path")
     return "" if normalized == "." else normalized
+
+
+def proxy_path(artifact_uri: str) -> str | None:
+    """`mlflow-artifacts:/1/<run>/artifacts` → `1/<run>/artifacts` (None for other schemes)."""
+    if not artifact_uri.startswith(PROXY_SCHEME):
+        return None
+    rest = artifact_uri[len(PROXY_SCHEME) :]
+    if rest.startswith("//"):  # mlflow-artifacts://host:port/path
+        rest = rest[2:].partition("/")[2]
+    return rest.strip("/")

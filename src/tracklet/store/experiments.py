@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracklet.entities import Experiment, KeyValue
@@ -72,6 +72,7 @@ class ExperimentStore:
             try:
                 result = conn.execute(
                     s.experiments.insert().values(
+                        **self._next_experiment_id(conn),
                         name=name,
                         artifact_location=artifact_location or "",
                         lifecycle_stage="active",
@@ -96,6 +97,19 @@ class ExperimentStore:
                     [{"experiment_id": experiment_id, "key": tag.key, "value": tag.value} for tag in tags],
                 )
         return str(experiment_id)
+
+    def _next_experiment_id(self, conn: Connection) -> dict[str, int]:
+        """On SQLite, the id past every experiment there is or was (SQLite alone would give a purged
+        experiment's id again); PostgreSQL's sequence needs no help."""
+        if not self.db.is_sqlite:
+            return {}
+        ids = (
+            select(func.max(s.experiments.c.experiment_id))
+            .union_all(select(func.max(s.purged_experiments.c.experiment_id)))
+            .subquery()
+        )
+        highest = conn.execute(select(func.max(ids.c[0]))).scalar()
+        return {"experiment_id": (highest or 0) + 1}
 
     def _experiment_row(self, conn: Connection, experiment_id: int):  # type: ignore[no-untyped-def]
         row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == experiment_id)).first()

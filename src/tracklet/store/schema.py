@@ -52,6 +52,16 @@ experiments = Table(
     Column("last_update_time", BigInteger, nullable=False),
 )
 
+# Experiments purged by `tracklet gc`, and when: an id is never given to another experiment (SQLite would
+# give the highest id again once its row is gone; PostgreSQL's sequence never does).
+purged_experiments = Table(
+    "purged_experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(500), nullable=False),
+    Column("purged_time", BigInteger, nullable=False),
+)
+
 experiment_tags = Table(
     "experiment_tags",
     metadata,

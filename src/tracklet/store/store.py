@@ -6,6 +6,7 @@ from tracklet.store.database import Database
 from tracklet.store.experiments import ExperimentStore
 from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
+from tracklet.store.purge import PurgeStore
 from tracklet.store.registry import RegistryStore
 from tracklet.store.runs import RunStore
 from tracklet.store.spans import SpanStore
@@ -14,7 +15,7 @@ from tracklet.store.traces import TraceStore
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore):
+class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore, PurgeStore):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)
         self.default_artifact_root = default_artifact_root

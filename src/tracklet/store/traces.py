@@ -226,12 +226,11 @@ class TraceStore(ExperimentStore, AssessmentStore):
             raise InvalidParameterValue("`max_traces` can't be specified if `request_ids` is specified.")
         if max_traces is not None and max_traces <= 0:
             raise InvalidParameterValue(f"`max_traces` must be a positive integer, received {max_traces}.")
-        traces, tags = s.traces, s.trace_tags
+        traces = s.traces
         chosen = select(traces.c.trace_id).where(traces.c.experiment_id == experiment_id)
         if not trace_ids:
             chosen = chosen.where(traces.c.request_time <= max_timestamp_millis)
             chosen = chosen.order_by(traces.c.request_time, traces.c.trace_id).limit(max_traces)
-        locations: list[str] = []
         with self.db.write() as conn:
             self._experiment_row(conn, experiment_id)
             ids: list[str] = []
@@ -240,20 +239,22 @@ class TraceStore(ExperimentStore, AssessmentStore):
                     ids += conn.execute(chosen.where(traces.c.trace_id.in_(part))).scalars()
             else:
                 ids += conn.execute(chosen).scalars()
-            for part in chunks(ids, _DELETE_CHUNK):
-                locations += conn.execute(
-                    select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
-                ).scalars()
-                for table in (
-                    s.trace_spans,
-                    s.trace_assessments,
-                    s.trace_run_links,
-                    s.trace_tags,
-                    s.trace_metadata,
-                    s.traces,
-                ):
-                    conn.execute(delete(table).where(table.c.trace_id.in_(part)))
+            locations = delete_trace_rows(conn, ids)
         return len(ids), locations
+
+
+def delete_trace_rows(conn: Connection, trace_ids: list[str]) -> list[str]:
+    """Delete these traces and everything of theirs from the database; returns the artifact locations
+    of their uploaded spans, for the caller to remove."""
+    locations: list[str] = []
+    tags = s.trace_tags
+    for part in chunks(trace_ids, _DELETE_CHUNK):
+        locations += conn.execute(
+            select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
+        ).scalars()
+        for table in (s.trace_spans, s.trace_assessments, s.trace_run_links, s.trace_tags, s.trace_metadata, s.traces):
+            conn.execute(delete(table).where(table.c.trace_id.in_(part)))
+    return locations
 
 
 _TRACE_COLUMNS = ", ".join(c.name for c in s.traces.columns)

@@ -15,14 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tracklet.artifacts.paths import clean_path
+from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.entities import FileInfo
 from tracklet.errors import NotImplementedByServer
 from tracklet.server.api.runs import RunRef
 from tracklet.server.protocol import json_response, read_query, run_sync
 from tracklet.server.state import artifacts_of, store_of
-
-PROXY_SCHEME = "mlflow-artifacts:"
 
 
 class ListQuery(msgspec.Struct):
@@ -70,16 +68,6 @@ async def delete(request: Request) -> Response:
 async def multipart_not_supported(request: Request) -> Response:
     clean_path(request.path_params["path"], allow_empty=False)  # a bad path is the caller's error: 400
     raise NotImplementedByServer("Multipart uploads are not supported by this artifact store.")
-
-
-def proxy_path(artifact_uri: str) -> str | None:
-    """`mlflow-artifacts:/1/<run>/artifacts` → `1/<run>/artifacts` (None for other schemes)."""
-    if not artifact_uri.startswith(PROXY_SCHEME):
-        return None
-    rest = artifact_uri[len(PROXY_SCHEME) :]
-    if rest.startswith("//"):  # mlflow-artifacts://host:port/path
-        rest = rest[2:].partition("/")[2]
-    return rest.strip("/")
 
 
 async def list_run_artifacts(request: Request) -> Response:

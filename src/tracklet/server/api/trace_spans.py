@@ -20,8 +20,8 @@ from typing import Any
 import msgspec
 
 from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.paths import proxy_path
 from tracklet.entities import TraceInfo
-from tracklet.server.api.artifacts import proxy_path
 from tracklet.server.protocol import run_sync
 from tracklet.store.spans import SpanStore
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_IN_DATABASE, SPANS_LOCATION_TAG

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracklet.artifacts.paths import proxy_path
 from tracklet.entities import TraceInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.server.api.artifacts import proxy_path
 from tracklet.server.api.trace_spans import read_spans
 from tracklet.server.protocol import (
     Int64,

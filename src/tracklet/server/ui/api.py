@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tracklet.artifacts.paths import clean_path
+from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.server.api.artifacts import proxy_path
 from tracklet.server.api.experiments import view_type_of
 from tracklet.server.api.trace_spans import read_span_dicts
 from tracklet.server.protocol import json_response, read_json, read_query, run_sync

@@ -1,0 +1,257 @@
+"""`tracklet gc`: deleted runs and experiments are purged for good, rows and artifacts, while the server
+runs; what is live, restored, too recent or still registered is left alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from tests.support.processes import TrackletServer
+from tracklet.store.store import Store
+
+
+def gc(server: TrackletServer, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command, beside the running server, on its store."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "tracklet", "gc", "--backend-store-uri", server.backend_store_uri,
+         "--artifacts-destination", server.artifacts_destination, *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def logged_run(client: MlflowClient, experiment_id: str, tmp_path: Path) -> str:
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_param(run_id, "lr", "0.1")
+    client.set_tag(run_id, "team", "vision")
+    for step in range(30):
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
+    (tmp_path / "notes.txt").write_text("hello")
+    client.log_artifact(run_id, str(tmp_path / "notes.txt"), "docs")
+    return run_id
+
+
+def run_folder(server: TrackletServer, experiment_id: str, run_id: str) -> Path:
+    return Path(server.artifacts_destination) / experiment_id / run_id
+
+
+def gone(client: MlflowClient, run_id: str) -> bool:
+    try:
+        client.get_run(run_id)
+    except MlflowException as err:
+        assert err.error_code == "RESOURCE_DOES_NOT_EXIST"
+        return True
+    return False
+
+
+def new_experiment(client: MlflowClient, **kwargs: str) -> str:
+    return client.create_experiment("gc-" + uuid.uuid4().hex[:8], **kwargs)
+
+
+def test_deleted_runs_are_purged_with_their_artifacts_and_the_rest_is_untouched(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    experiment_id = new_experiment(mlflow_client)
+    kept, deleted, restored = (logged_run(mlflow_client, experiment_id, tmp_path) for _ in range(3))
+    mlflow_client.delete_run(deleted)
+    mlflow_client.delete_run(restored)
+    mlflow_client.restore_run(restored)
+
+    result = gc(server)
+
+    assert result.returncode == 0, result.stderr
+    assert "Purged" in result.stdout
+    assert gone(mlflow_client, deleted)
+    assert not run_folder(server, experiment_id, deleted).exists()
+    for run_id in (kept, restored):
+        run = mlflow_client.get_run(run_id)
+        assert run.data.params == {"lr": "0.1"} and run.data.tags["team"] == "vision"
+        assert len(mlflow_client.get_metric_history(run_id, "loss")) == 30
+        assert [f.path for f in mlflow_client.list_artifacts(run_id, "docs")] == ["docs/notes.txt"]
+    found = mlflow_client.search_runs([experiment_id], run_view_type=3)  # ALL
+    assert {r.info.run_id for r in found} == {kept, restored}
+
+
+def test_a_purged_experiment_frees_its_name(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    experiment_id = new_experiment(mlflow_client)
+    name = mlflow_client.get_experiment(experiment_id).name
+    run_id = logged_run(mlflow_client, experiment_id, tmp_path)
+    mlflow_client.delete_experiment(experiment_id)
+    with pytest.raises(MlflowException, match="already exists"):
+        mlflow_client.create_experiment(name)
+
+    result = gc(server, "--experiment-ids", experiment_id)
+
+    assert result.returncode == 0, result.stderr
+    assert "1 experiment" in result.stdout
+    assert gone(mlflow_client, run_id)
+    assert not (Path(server.artifacts_destination) / experiment_id).exists()
+    assert mlflow_client.create_experiment(name) != experiment_id
+
+
+def test_a_run_a_model_version_was_registered_from_is_kept(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    experiment_id = new_experiment(mlflow_client)
+    run_id = logged_run(mlflow_client, experiment_id, tmp_path)
+    model = "gc-model-" + uuid.uuid4().hex[:6]
+    mlflow_client.create_registered_model(model)
+    mlflow_client.create_model_version(model, f"runs:/{run_id}/docs", run_id=run_id)
+    mlflow_client.delete_run(run_id)
+
+    result = gc(server, "--run-ids", run_id)
+
+    assert result.returncode == 0, result.stderr
+    assert f"Kept run {run_id}: model version '{model}' 1 was registered from it." in result.stderr
+    assert mlflow_client.get_run(run_id).info.lifecycle_stage == "deleted"
+    assert run_folder(server, experiment_id, run_id).exists()
+
+    mlflow_client.delete_model_version(model, "1")
+    assert gc(server, "--run-ids", run_id).returncode == 0
+    assert gone(mlflow_client, run_id)
+
+
+def test_older_than_keeps_what_was_deleted_recently(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    run_id = logged_run(mlflow_client, new_experiment(mlflow_client), tmp_path)
+    mlflow_client.delete_run(run_id)
+
+    assert gc(server, "--older-than", "1d").returncode == 0
+    assert not gone(mlflow_client, run_id)
+    named = gc(server, "--older-than", "1h30m", "--run-ids", run_id)
+    assert named.returncode == 1 and f"Run {run_id} was deleted too recently" in named.stderr
+    assert gc(server, "--older-than", "0s").returncode == 0
+    assert gone(mlflow_client, run_id)
+
+
+def test_a_dry_run_names_what_would_go_and_purges_nothing(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    run_id = logged_run(mlflow_client, new_experiment(mlflow_client), tmp_path)
+    mlflow_client.delete_run(run_id)
+
+    result = gc(server, "--dry-run", "--run-ids", run_id)
+
+    assert result.returncode == 0, result.stderr
+    assert "Would purge 0 experiments and 1 run" in result.stdout and run_id in result.stdout
+    assert mlflow_client.get_run(run_id).info.lifecycle_stage == "deleted"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--older-than", "30 days"], "Error: Invalid --older-than '30 days'"),
+        (["--run-ids", "0" * 32], f"Error: Run with id={'0' * 32} not found"),
+        (["--experiment-ids", "x"], "Error: Invalid experiment id 'x'"),
+        (["--experiment-ids", "0"], "Error: Experiment 0 is not in the 'deleted' lifecycle stage"),
+    ],
+)
+def test_bad_options_are_clear_errors(server: TrackletServer, args: list[str], message: str) -> None:
+    result = gc(server, *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_naming_an_active_run_purges_nothing(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    experiment_id = new_experiment(mlflow_client)
+    active, deleted = (logged_run(mlflow_client, experiment_id, tmp_path) for _ in range(2))
+    mlflow_client.delete_run(deleted)
+
+    result = gc(server, "--run-ids", f"{deleted},{active}")
+
+    assert result.returncode == 1
+    assert f"Run {active} is not in the 'deleted' lifecycle stage" in result.stderr
+    assert mlflow_client.get_run(deleted).info.lifecycle_stage == "deleted"
+    assert run_folder(server, experiment_id, deleted).exists()
+
+
+def test_an_experiment_sharing_an_artifact_location_keeps_its_artifacts(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    shared = f"mlflow-artifacts:/shared-{uuid.uuid4().hex[:6]}"
+    doomed, neighbour = (new_experiment(mlflow_client, artifact_location=shared) for _ in range(2))
+    doomed_run = logged_run(mlflow_client, doomed, tmp_path)
+    neighbour_run = logged_run(mlflow_client, neighbour, tmp_path)
+    mlflow_client.delete_experiment(doomed)
+
+    assert gc(server, "--experiment-ids", doomed).returncode == 0
+
+    assert gone(mlflow_client, doomed_run)
+    folder = Path(server.artifacts_destination) / shared.removeprefix("mlflow-artifacts:/")
+    assert not (folder / doomed_run).exists()
+    assert [f.path for f in mlflow_client.list_artifacts(neighbour_run, "docs")] == ["docs/notes.txt"]
+
+
+def test_a_gc_that_stopped_after_removing_artifacts_is_finished_by_the_next(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    import shutil
+
+    experiment_id = new_experiment(mlflow_client)
+    run_id = logged_run(mlflow_client, experiment_id, tmp_path)
+    mlflow_client.delete_run(run_id)
+    shutil.rmtree(run_folder(server, experiment_id, run_id))  # what an interrupted gc leaves
+
+    result = gc(server, "--run-ids", run_id)
+
+    assert result.returncode == 0, result.stderr
+    assert gone(mlflow_client, run_id)
+
+
+def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, tmp_path: Path) -> None:
+    """Every table that refers to a run, a logged model or a trace, checked directly in the database."""
+    from sqlalchemy import func, select
+
+    from tracklet.entities import KeyValue
+    from tracklet.store import schema as s
+    from tracklet.store.metrics import MetricPoint
+    from tracklet.store.traces import NewTrace
+
+    store = Store(store_uri)
+    try:
+        experiment_id = int(store.create_experiment("purged"))
+        runs = [store.create_run(experiment_id, "me", 0, None, []).info.run_id for _ in range(2)]
+        for run_id in runs:
+            points = [MetricPoint(key="loss", value=float(i), timestamp=i, step=i) for i in range(2000)]  # with tiles
+            store.log_batch(run_id, points, [KeyValue(key="lr", value="1")], [KeyValue(key="t", value="v")])
+        one = [KeyValue(key="k", value="v")]
+        model = store.create_logged_model(experiment_id, "model", "", runs[0], one, one)
+        store.log_outputs(runs[0], [(model.info.model_id, 0)])
+        trace_id = "tr-" + uuid.uuid4().hex
+        trace = NewTrace(trace_id, experiment_id, 1, "OK", metadata={"mlflow.sourceRun": runs[0]}, tags={"t": "v"})
+        store.start_trace(trace)
+        store.link_traces_to_run([trace_id], runs[1])
+        store.delete_run(runs[1])
+        store.delete_experiment(experiment_id)
+        assert store.find_garbage().experiments[0].experiment_id == experiment_id
+
+        assert store.purge_experiment(experiment_id)
+
+        with store.db.read() as conn:
+            for table in s.metadata.sorted_tables:
+                if table.name in ("alembic_version", "metrics", "purged_experiments"):
+                    continue
+                for column in ("run_uuid", "run_id", "experiment_id", "source_run_id"):
+                    if column in table.c:
+                        owners = [experiment_id] if column == "experiment_id" else runs
+                        count = conn.execute(select(func.count()).where(table.c[column].in_(owners))).scalar()
+                        assert count == 0, f"{table.name}.{column} still refers to purged rows"
+            assert conn.execute(select(func.count()).select_from(s.metrics)).scalar() == 0
+            assert conn.execute(select(func.count()).select_from(s.traces)).scalar() == 0
+            assert conn.execute(select(s.purged_experiments.c.name)).scalars().all() == ["purged"]
+        # Its id is never given again (SQLite gives the highest id again once its row is gone).
+        assert int(store.create_experiment("purged")) > experiment_id
+    finally:
+        store.close()
