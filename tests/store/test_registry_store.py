@@ -35,10 +35,15 @@ def test_migration_0007_creates_the_tables_of_the_schema(store_uri: str) -> None
     db = Database(store_uri)
     upgrade(db.engine, "0006")
     assert not set(REGISTRY_TABLES) & set(inspect(db.engine).get_table_names())
+    with db.write() as conn:  # data as the code of revision 0006 wrote it
+        conn.execute(
+            s.experiments.insert().values(
+                experiment_id=1, name="before", artifact_location="x", lifecycle_stage="active",
+                creation_time=0, last_update_time=0,
+            )
+        )  # fmt: skip
     db.dispose()
-    old = Store(store_uri, migrate=False)
-    experiment_id = old.create_experiment("before")
-    old.close()
+    experiment_id = "1"
 
     store = Store(store_uri)
     try:
