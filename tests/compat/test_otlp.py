@@ -4,6 +4,7 @@ traces. Spans are captured in memory first, so each test decides which spans go 
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -72,6 +73,8 @@ def record_agent(recorder: Recorder) -> dict[str, ReadableSpan]:
             llm.set_attribute("temperature", 0.25)
             llm.set_attribute("stream", False)
             llm.set_attribute("stop", ["\n", "END"])
+            llm.set_attribute("score", float("nan"))  # OTLP doubles may be NaN or infinite; JSON has neither
+            llm.set_attribute("budget", float("-inf"))
         root.set_attribute("mlflow.spanOutputs", '"4"')
         root.set_attribute("mlflow.traceTag.team", "search")
     return recorder.spans()
@@ -107,6 +110,7 @@ def test_an_opentelemetry_export_becomes_a_trace_the_mlflow_client_reads(server,
     assert llm.attributes["temperature"] == 0.25
     assert llm.attributes["stream"] is False
     assert llm.attributes["stop"] == ["\n", "END"]
+    assert math.isnan(llm.attributes["score"]) and llm.attributes["budget"] == float("-inf")
     assert (llm.start_time_ns, llm.end_time_ns) == (spans["llm"].start_time, spans["llm"].end_time)
     tool = by_name["search-tool"]
     assert tool.status.status_code == "ERROR" and tool.status.description == "no network"

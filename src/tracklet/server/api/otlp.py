@@ -15,6 +15,8 @@ MLflow's own client does not use this endpoint against tracklet (`/version` answ
 from __future__ import annotations
 
 import base64
+import json
+import math
 import zlib
 from collections import defaultdict
 from typing import Any
@@ -218,7 +220,21 @@ def _attribute_text(key: str, value: Any) -> str:
             return value
         except msgspec.DecodeError:
             pass
+    if _non_finite(value):
+        # JSON has no NaN or infinity; Python's json writes them as MLflow's client writes such attributes,
+        # and its reader takes them back (strict JSON would turn them into null).
+        return json.dumps(value)
     return _json_text(value)
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(map(_non_finite, value))
+    if isinstance(value, dict):
+        return any(map(_non_finite, value.values()))
+    return False
 
 
 def _json_text(value: Any) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import math
 import posixpath
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +32,8 @@ _log = logging.getLogger(__name__)
 
 SPANS_FILE = "traces.json"
 _INT64 = range(-(2**63), 2**63)
+# Doubles that JSON cannot write, as protobuf's JSON mapping spells them.
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def any_value(value: Any) -> dict[str, Any]:
@@ -41,7 +45,8 @@ def any_value(value: Any) -> dict[str, Any]:
     if isinstance(value, int) and value in _INT64:
         return {"int_value": str(value)}
     if isinstance(value, int | float):
-        return {"double_value": float(value)}
+        number = float(value)
+        return {"double_value": number if math.isfinite(number) else _NON_FINITE[str(number)]}
     if isinstance(value, str):
         return {"string_value": value}
     if isinstance(value, list):
@@ -62,6 +67,10 @@ def _span_attribute(text: Any) -> Any:
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError:
+        pass
+    try:  # NaN and infinities, which Python's json writes (MLflow's client, and `/v1/traces`)
+        return json.loads(text)
+    except ValueError:
         return text
 
 
