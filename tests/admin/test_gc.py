@@ -120,6 +120,34 @@ def test_a_run_a_model_version_was_registered_from_is_kept(
     assert gone(mlflow_client, run_id)
 
 
+def test_deleted_logged_models_are_purged_unless_a_version_serves_them(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    experiment_id = new_experiment(mlflow_client)
+    (tmp_path / "MLmodel").write_text("flavors: {}")
+    doomed, registered = (mlflow_client.create_logged_model(experiment_id, name=n).model_id for n in ("a", "b"))
+    for model_id in (doomed, registered):
+        mlflow_client.log_model_artifact(model_id, str(tmp_path / "MLmodel"))
+    name = "gc-model-" + uuid.uuid4().hex[:6]
+    mlflow_client.create_registered_model(name)
+    mlflow_client.create_model_version(name, f"models:/{registered}", model_id=registered)
+    for model_id in (doomed, registered):
+        mlflow_client.delete_logged_model(model_id)
+
+    result = gc(server, "--logged-model-ids", f"{doomed},{registered}")
+
+    assert result.returncode == 0, result.stderr
+    assert "0 experiments, 0 runs, 1 logged model" in result.stdout
+    assert f"Kept logged model {registered}: model version '{name}' 1 was registered from it." in result.stderr
+    with pytest.raises(MlflowException, match="not found"):
+        mlflow_client.get_logged_model(doomed)
+    assert not (Path(server.artifacts_destination) / experiment_id / "models" / doomed).exists()
+    assert mlflow_client.get_logged_model(registered).lifecycle_stage == "deleted"
+    assert (
+        Path(server.artifacts_destination) / experiment_id / "models" / registered / "artifacts" / "MLmodel"
+    ).exists()
+
+
 def test_older_than_keeps_what_was_deleted_recently(
     server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
 ) -> None:
@@ -143,7 +171,7 @@ def test_a_dry_run_names_what_would_go_and_purges_nothing(
     result = gc(server, "--dry-run", "--run-ids", run_id)
 
     assert result.returncode == 0, result.stderr
-    assert "Would purge 0 experiments and 1 run" in result.stdout and run_id in result.stdout
+    assert "Would purge 0 experiments, 1 run, 0 logged models:" in result.stdout and run_id in result.stdout
     assert mlflow_client.get_run(run_id).info.lifecycle_stage == "deleted"
 
 
@@ -151,6 +179,7 @@ def test_a_dry_run_names_what_would_go_and_purges_nothing(
     ("args", "message"),
     [
         (["--older-than", "30 days"], "Error: Invalid --older-than '30 days'"),
+        (["--older-than", "1.5d", "--logged-model-ids", "m-0"], "Error: Logged model with id=m-0 not found"),
         (["--run-ids", "0" * 32], f"Error: Run with id={'0' * 32} not found"),
         (["--experiment-ids", "x"], "Error: Invalid experiment id 'x'"),
         (["--experiment-ids", "0"], "Error: Experiment 0 is not in the 'deleted' lifecycle stage"),
@@ -255,3 +284,13 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
         assert int(store.create_experiment("purged")) > experiment_id
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("30d", 30 * 86_400_000), ("1d2h3m4s", 93_784_000), ("1.5h", 5_400_000), ("90m", 5_400_000), ("0s", 0)],
+)
+def test_ages_are_spelled_as_mlflow_gc_spells_them(text: str, ms: int) -> None:
+    from tracklet.admin.gc import parse_age
+
+    assert parse_age(text) == ms

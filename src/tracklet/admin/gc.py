@@ -1,6 +1,7 @@
-"""`tracklet gc`: permanently delete the runs and experiments that were deleted, rows and artifacts.
+"""`tracklet gc`: permanently delete the runs, logged models and experiments that were deleted, rows and
+artifacts.
 
-Per run (and per experiment) the artifacts go first, then the rows, in one transaction per chunk:
+Per chunk of runs or logged models (and per experiment) the artifacts go first, then the rows, in one transaction per chunk:
 if gc stops half-way (Ctrl-C, a storage error) the runs whose rows are left are still deleted runs,
 and the next gc finishes them; nothing is left that no gc would find again."""
 
@@ -15,55 +16,69 @@ from tracklet.artifacts import ArtifactStore
 from tracklet.artifacts.paths import proxy_path
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store._util import chunks, now_ms
-from tracklet.store.purge import DeletedExperiment, DeletedRun, Garbage
+from tracklet.store.purge import DeletedExperiment, Garbage
 from tracklet.store.store import Store
 
-_AGE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_AGE = re.compile(rf"^(?:{_NUMBER}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?$")
 _AGE_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000)
-_RUNS_PER_TRANSACTION = 500
+_PER_TRANSACTION = 500  # runs or logged models purged in one transaction
 _CONCURRENT_DELETES = 16  # folders removed at once (on S3 each is a listing and a delete)
 
 
 def parse_age(text: str) -> int:
-    """`--older-than` as MLflow's gc spells it (`30d`, `1d2h`, `90m`, `45s`) → milliseconds."""
+    """`--older-than` as MLflow's gc spells it (`30d`, `1d2h`, `1.5h`, `90m`, `45s`) → milliseconds."""
     match = _AGE.match(text.strip())
     if not text.strip() or match is None:
         raise InvalidParameterValue(
             f"Invalid --older-than {text!r}: use days, hours, minutes, seconds, as in 30d or 1d12h"
         )
-    return sum(int(n or 0) * unit for n, unit in zip(match.groups(), _AGE_UNITS_MS, strict=True))
+    return round(sum(float(n or 0) * unit for n, unit in zip(match.groups(), _AGE_UNITS_MS, strict=True)))
 
 
 @dataclass
 class GcReport:
     experiments: list[DeletedExperiment] = field(default_factory=list)
-    runs: list[str] = field(default_factory=list)  # runs purged outside the experiments purged
+    runs: list[str] = field(default_factory=list)  # purged outside the experiments purged
+    models: list[str] = field(default_factory=list)  # logged models, likewise
     folders_removed: int = 0
     left_in_place: list[str] = field(default_factory=list)  # artifact URIs outside tracklet's artifact store
     kept: list[str] = field(default_factory=list)
 
 
 def find_garbage(
-    store: Store, older_than: str | None, run_ids: Sequence[str], experiment_ids: Sequence[str]
+    store: Store,
+    older_than: str | None,
+    run_ids: Sequence[str] = (),
+    experiment_ids: Sequence[str] = (),
+    model_ids: Sequence[str] = (),
 ) -> Garbage:
     deleted_before = now_ms() - parse_age(older_than) if older_than else None
-    return store.find_garbage(deleted_before, list(run_ids), [_experiment_id(i) for i in experiment_ids])
+    return store.find_garbage(
+        deleted_before, list(run_ids), [_experiment_id(i) for i in experiment_ids], list(model_ids)
+    )
 
 
 def collect_garbage(
     store: Store, artifacts: ArtifactStore, garbage: Garbage, progress: Callable[[int], None] = lambda n: None
 ) -> GcReport:
-    """Purge what `find_garbage` found; `progress` is told how many runs or experiments each step finished."""
+    """Purge what `find_garbage` found; `progress` is told how many things each step finished."""
     report = GcReport(kept=list(garbage.kept))
     for experiment in garbage.experiments:
         report.folders_removed += _remove(artifacts, _experiment_folders(store, experiment), report)
         if store.purge_experiment(experiment.experiment_id):
             report.experiments.append(experiment)
         progress(1)
-    for part in chunks(garbage.runs, _RUNS_PER_TRANSACTION):
-        report.folders_removed += _remove(artifacts, [_run_folder(run) for run in part], report)
-        report.runs += store.purge_runs([run.run_id for run in part])
-        progress(len(part))
+    for found, purge, purged in (
+        (garbage.runs, store.purge_runs, report.runs),
+        (garbage.models, store.purge_logged_models, report.models),
+    ):
+        for part in chunks(found, _PER_TRANSACTION):
+            report.folders_removed += _remove(
+                artifacts, [_own_folder(item.id, item.artifact_uri) for item in part], report
+            )
+            purged += purge([item.id for item in part])
+            progress(len(part))
     return report
 
 
@@ -72,10 +87,6 @@ def _experiment_id(text: str) -> int:
         return int(text)
     except ValueError:
         raise InvalidParameterValue(f"Invalid experiment id {text!r}") from None
-
-
-def _run_folder(run: DeletedRun) -> tuple[str, str | None]:
-    return _own_folder(run.run_id, run.artifact_uri)
 
 
 def _own_folder(owner_id: str, uri: str) -> tuple[str, str | None]:

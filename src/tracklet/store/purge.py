@@ -1,15 +1,16 @@
-"""Permanent deletion (`tracklet gc`): rows of runs and experiments in the `deleted` lifecycle stage.
+"""Permanent deletion (`tracklet gc`): rows of runs, logged models and experiments in the `deleted`
+lifecycle stage.
 
-Deleting a run or an experiment through the protocol only marks it; these methods remove the rows for
-good. What the registry still serves is never purged: a run or experiment that a live model version was
-registered from (by run id, logged model or artifact location) is kept, and the caller is told why."""
+Deleting one of them through the protocol only marks it; these methods remove the rows for good. What
+the registry still serves is never purged: a run, logged model or experiment that a live model version
+was registered from (by run id, model id or artifact location) is kept, and the caller is told why."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Column, Connection, delete, select
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
@@ -20,28 +21,58 @@ from tracklet.store.registry import DELETED as DELETED_VERSION
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, delete_trace_rows
 
 _CHUNK = 500  # ids per statement: SQLite binds at most 32,766 values
-# A run's rows, by the column naming the run (`metrics` goes by history id, first).
-_RUN_CHILDREN = (
-    s.metric_tiles.c.run_uuid,
-    s.metric_tile_rebuilds.c.run_uuid,
-    s.latest_metrics.c.run_uuid,
-    s.params.c.run_uuid,
-    s.tags.c.run_uuid,
-    s.dataset_inputs.c.run_uuid,
-    s.run_model_links.c.run_uuid,
-    s.trace_run_links.c.run_id,
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A kind of thing with its own lifecycle stage inside an experiment: runs, logged models."""
+
+    noun: str
+    id: Column  # type: ignore[type-arg]
+    artifact_uri: Column  # type: ignore[type-arg]
+    deleted_time: Column  # type: ignore[type-arg]  # for a deleted one, when it was deleted
+    children: tuple[Column, ...]  # type: ignore[type-arg]  # its rows in other tables, by the column naming it
+
+    @property
+    def table(self):  # type: ignore[no-untyped-def]
+        return self.id.table
+
+
+RUNS = _Kind(
+    "Run",
+    s.runs.c.run_uuid,
+    s.runs.c.artifact_uri,
+    s.runs.c.deleted_time,
+    (
+        s.metric_tiles.c.run_uuid,
+        s.metric_tile_rebuilds.c.run_uuid,
+        s.latest_metrics.c.run_uuid,  # after `metrics`, which goes by the history ids found here
+        s.params.c.run_uuid,
+        s.tags.c.run_uuid,
+        s.dataset_inputs.c.run_uuid,
+        s.run_model_links.c.run_uuid,
+        s.trace_run_links.c.run_id,
+    ),
 )
-_MODEL_CHILDREN = (
-    s.logged_model_tags.c.model_id,
-    s.logged_model_params.c.model_id,
-    s.logged_model_metrics.c.model_id,
-    s.run_model_links.c.model_id,
+LOGGED_MODELS = _Kind(
+    "Logged model",
+    s.logged_models.c.model_id,
+    s.logged_models.c.artifact_location,
+    s.logged_models.c.last_updated_timestamp_ms,  # a deleted model is not updated any more
+    (
+        s.logged_model_tags.c.model_id,
+        s.logged_model_params.c.model_id,
+        s.logged_model_metrics.c.model_id,
+        s.run_model_links.c.model_id,
+    ),
 )
 
 
 @dataclass(frozen=True)
-class DeletedRun:
-    run_id: str
+class Deleted:
+    """A deleted run or logged model."""
+
+    id: str
     experiment_id: int
     artifact_uri: str
 
@@ -55,11 +86,12 @@ class DeletedExperiment:
 
 @dataclass
 class Garbage:
-    """What `tracklet gc` would purge: deleted experiments (with all their runs) and deleted runs of
-    other experiments; `kept` says, per run or experiment left alone, why."""
+    """What `tracklet gc` would purge: deleted experiments (with everything in them), and the deleted
+    runs and logged models of other experiments; `kept` says, per thing left alone, why."""
 
     experiments: list[DeletedExperiment] = field(default_factory=list)
-    runs: list[DeletedRun] = field(default_factory=list)
+    runs: list[Deleted] = field(default_factory=list)
+    models: list[Deleted] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
 
@@ -71,6 +103,9 @@ class _LiveVersion:
     run_id: str | None
     model_id: str | None
     locations: tuple[str, ...]  # its source and storage location
+
+    def uses(self, item: Deleted) -> bool:
+        return item.id in (self.run_id, self.model_id) or self.uses_location(item.artifact_uri)
 
     def uses_location(self, root: str) -> bool:
         root = root.rstrip("/")
@@ -85,48 +120,57 @@ class PurgeStore:
         deleted_before: int | None = None,
         run_ids: Sequence[str] = (),
         experiment_ids: Sequence[int] = (),
+        model_ids: Sequence[str] = (),
     ) -> Garbage:
-        """Deleted experiments and runs to purge: those named (each must exist and be deleted, at or
-        before `deleted_before` ms when given), or when none is named, every one deleted at or before
-        `deleted_before` (all of them without it)."""
-        named = bool(run_ids or experiment_ids)
+        """What to purge: the experiments, runs and logged models named (each must exist and be
+        deleted, at or before `deleted_before` ms when given), or when none is named, every one deleted
+        at or before `deleted_before` (all of them without it)."""
+        named = bool(run_ids or experiment_ids or model_ids)
+        garbage = Garbage()
         with self.db.read() as conn:
             versions = _live_versions(conn)
             experiments = _deleted_experiments(conn, experiment_ids if named else None, deleted_before)
-            runs = _deleted_runs(conn, run_ids if named else None, deleted_before)
-            garbage = Garbage()
+            runs = _deleted(conn, RUNS, run_ids if named else None, deleted_before)
+            models = _deleted(conn, LOGGED_MODELS, model_ids if named else None, deleted_before)
             for experiment in experiments:
                 reason = _experiment_in_use(conn, experiment, versions)
                 if reason:
                     garbage.kept.append(reason)
                 elif experiment.experiment_id == DEFAULT_EXPERIMENT_ID:
                     # The default experiment always exists (the server recreates it): its runs go, it stays.
-                    runs += _deleted_runs_of(conn, DEFAULT_EXPERIMENT_ID, runs)
+                    runs += _deleted_in(conn, RUNS, DEFAULT_EXPERIMENT_ID, runs)
+                    models += _deleted_in(conn, LOGGED_MODELS, DEFAULT_EXPERIMENT_ID, models)
                 else:
                     garbage.experiments.append(experiment)
         purged_experiments = {e.experiment_id for e in garbage.experiments}
-        for run in runs:
-            if run.experiment_id in purged_experiments:
-                continue
-            version = next((v for v in versions if v.run_id == run.run_id or v.uses_location(run.artifact_uri)), None)
-            if version is not None:
-                garbage.kept.append(f"Kept run {run.run_id}: {version.label} was registered from it.")
-            else:
-                garbage.runs.append(run)
+        for kind, found, into in ((RUNS, runs, garbage.runs), (LOGGED_MODELS, models, garbage.models)):
+            for item in found:
+                if item.experiment_id in purged_experiments:
+                    continue
+                version = next((v for v in versions if v.uses(item)), None)
+                if version is not None:
+                    garbage.kept.append(f"Kept {kind.noun.lower()} {item.id}: {version.label} was registered from it.")
+                else:
+                    into.append(item)
         return garbage
 
     def purge_runs(self, run_ids: Sequence[str]) -> list[str]:
         """Remove these runs and all their rows, each only if it is still deleted (a run restored since
         it was found stays as it is); returns the ids purged."""
+        return self._purge(RUNS, run_ids)
+
+    def purge_logged_models(self, model_ids: Sequence[str]) -> list[str]:
+        """Remove these logged models and their rows, each only if it is still deleted."""
+        return self._purge(LOGGED_MODELS, model_ids)
+
+    def _purge(self, kind: _Kind, ids: Sequence[str]) -> list[str]:
         purged: list[str] = []
         with self.db.write() as conn:
-            for part in chunks(list(run_ids), _CHUNK):
-                still_deleted = select(s.runs.c.run_uuid).where(
-                    s.runs.c.run_uuid.in_(part), s.runs.c.lifecycle_stage == "deleted"
-                )
-                ids = list(conn.execute(still_deleted.with_for_update()).scalars())
-                _delete_runs(conn, ids)
-                purged += ids
+            for part in chunks(list(ids), _CHUNK):
+                still_deleted = select(kind.id).where(kind.id.in_(part), kind.table.c.lifecycle_stage == "deleted")
+                found = list(conn.execute(still_deleted.with_for_update()).scalars())
+                _delete_rows(conn, kind, found)
+                purged += found
         return purged
 
     def purge_experiment(self, experiment_id: int) -> bool:
@@ -139,14 +183,11 @@ class PurgeStore:
             ).first()
             if row is None or row.lifecycle_stage != "deleted":
                 return False
-            of_experiment = s.runs.c.experiment_id == experiment_id
-            _delete_runs(conn, list(conn.execute(select(s.runs.c.run_uuid).where(of_experiment)).scalars()))
+            for kind in (RUNS, LOGGED_MODELS):
+                ids = select(kind.id).where(kind.table.c.experiment_id == experiment_id)
+                _delete_rows(conn, kind, list(conn.execute(ids).scalars()))
             traces = select(s.traces.c.trace_id).where(s.traces.c.experiment_id == experiment_id)
             delete_trace_rows(conn, list(conn.execute(traces).scalars()))
-            models = select(s.logged_models.c.model_id).where(s.logged_models.c.experiment_id == experiment_id)
-            for part in chunks(list(conn.execute(models).scalars()), _CHUNK):
-                for column in (*_MODEL_CHILDREN, s.logged_models.c.model_id):
-                    conn.execute(delete(column.table).where(column.in_(part)))
             for table in (s.experiment_tags, s.experiments):
                 conn.execute(delete(table).where(table.c.experiment_id == experiment_id))
             conn.execute(
@@ -157,14 +198,16 @@ class PurgeStore:
     def artifact_uris_in(self, experiment_id: int) -> list[tuple[str, str]]:
         """(id, artifact URI) of everything of the experiment that has artifacts: its runs, logged
         models and traces."""
-        runs, models, traces, tags = s.runs, s.logged_models, s.traces, s.trace_tags
+        traces, tags = s.traces, s.trace_tags
         with self.db.read() as conn:
-            queries = (
-                select(runs.c.run_uuid, runs.c.artifact_uri).where(runs.c.experiment_id == experiment_id),
-                select(models.c.model_id, models.c.artifact_location).where(models.c.experiment_id == experiment_id),
+            queries = [
+                select(kind.id, kind.artifact_uri).where(kind.table.c.experiment_id == experiment_id)
+                for kind in (RUNS, LOGGED_MODELS)
+            ]
+            queries.append(
                 select(tags.c.trace_id, tags.c.value)
                 .join(traces, traces.c.trace_id == tags.c.trace_id)
-                .where(traces.c.experiment_id == experiment_id, tags.c.key == ARTIFACT_LOCATION_TAG),
+                .where(traces.c.experiment_id == experiment_id, tags.c.key == ARTIFACT_LOCATION_TAG)
             )
             return [(owner, uri) for query in queries for owner, uri in conn.execute(query)]
 
@@ -176,11 +219,12 @@ class PurgeStore:
             return list(conn.execute(query).scalars())
 
 
-def _delete_runs(conn: Connection, run_ids: list[str]) -> None:
-    for part in chunks(run_ids, _CHUNK):
-        histories = select(s.latest_metrics.c.history_id).where(s.latest_metrics.c.run_uuid.in_(part))
-        conn.execute(delete(s.metrics).where(s.metrics.c.history_id.in_(histories)))
-        for column in (*_RUN_CHILDREN, s.runs.c.run_uuid):
+def _delete_rows(conn: Connection, kind: _Kind, ids: list[str]) -> None:
+    for part in chunks(ids, _CHUNK):
+        if kind is RUNS:
+            histories = select(s.latest_metrics.c.history_id).where(s.latest_metrics.c.run_uuid.in_(part))
+            conn.execute(delete(s.metrics).where(s.metrics.c.history_id.in_(histories)))
+        for column in (*kind.children, kind.id):
             conn.execute(delete(column.table).where(column.in_(part)))
 
 
@@ -209,76 +253,70 @@ def _deleted_experiments(
             raise ResourceDoesNotExist(f"Experiment with id={missing[0]} not found")
     chosen = []
     for row in rows:
-        if row.lifecycle_stage != "deleted":
-            if named is not None:
-                raise InvalidParameterValue(
-                    f"Experiment {row.experiment_id} is not in the 'deleted' lifecycle stage. "
-                    "Only experiments in the 'deleted' lifecycle stage can be purged."
-                )
-            continue
         # An experiment's last update is its deletion: a deleted experiment cannot be changed.
-        if deleted_before is not None and row.last_update_time > deleted_before:
-            if named is not None:
-                raise InvalidParameterValue(
-                    f"Experiment {row.experiment_id} was deleted too recently for --older-than."
-                )
-            continue
-        chosen.append(DeletedExperiment(row.experiment_id, row.name, row.artifact_location))
+        if _eligible(
+            f"Experiment {row.experiment_id}", row.lifecycle_stage, row.last_update_time, named, deleted_before
+        ):
+            chosen.append(DeletedExperiment(row.experiment_id, row.name, row.artifact_location))
     return chosen
 
 
-def _deleted_runs(conn: Connection, named: Sequence[str] | None, deleted_before: int | None) -> list[DeletedRun]:
-    r = s.runs
-    query = select(r.c.run_uuid, r.c.experiment_id, r.c.artifact_uri, r.c.lifecycle_stage, r.c.deleted_time)
-    if named is None:
-        query = query.where(r.c.lifecycle_stage == "deleted")
-        if deleted_before is not None:
-            query = query.where(r.c.deleted_time <= deleted_before)
-        return [DeletedRun(row.run_uuid, row.experiment_id, row.artifact_uri) for row in conn.execute(query)]
-    rows = {
-        row.run_uuid: row
-        for part in chunks(list(named), _CHUNK)
-        for row in conn.execute(query.where(r.c.run_uuid.in_(part)))
-    }
-    chosen = []
-    for run_id in dict.fromkeys(named):
-        row = rows.get(run_id)
-        if row is None:
-            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-        if row.lifecycle_stage != "deleted":
-            raise InvalidParameterValue(
-                f"Run {run_id} is not in the 'deleted' lifecycle stage. "
-                "Only runs in the 'deleted' lifecycle stage can be purged."
-            )
-        if deleted_before is not None and (row.deleted_time or 0) > deleted_before:
-            raise InvalidParameterValue(f"Run {run_id} was deleted too recently for --older-than.")
-        chosen.append(DeletedRun(run_id, row.experiment_id, row.artifact_uri))
-    return chosen
-
-
-def _deleted_runs_of(conn: Connection, experiment_id: int, already: list[DeletedRun]) -> list[DeletedRun]:
-    r = s.runs
-    known = {run.run_id for run in already}
-    query = select(r.c.run_uuid, r.c.artifact_uri).where(
-        r.c.experiment_id == experiment_id, r.c.lifecycle_stage == "deleted"
+def _deleted(conn: Connection, kind: _Kind, named: Sequence[str] | None, deleted_before: int | None) -> list[Deleted]:
+    query = select(
+        kind.id, kind.table.c.experiment_id, kind.artifact_uri, kind.table.c.lifecycle_stage, kind.deleted_time
     )
-    return [DeletedRun(run_id, experiment_id, uri) for run_id, uri in conn.execute(query) if run_id not in known]
+    if named is None:
+        query = query.where(kind.table.c.lifecycle_stage == "deleted")
+        if deleted_before is not None:
+            query = query.where(kind.deleted_time <= deleted_before)
+        return [Deleted(row[0], row[1], row[2]) for row in conn.execute(query)]
+    rows = {row[0]: row for part in chunks(list(named), _CHUNK) for row in conn.execute(query.where(kind.id.in_(part)))}
+    chosen = []
+    for item_id in dict.fromkeys(named):
+        row = rows.get(item_id)
+        if row is None:
+            raise ResourceDoesNotExist(f"{kind.noun} with id={item_id} not found")
+        _eligible(f"{kind.noun} {item_id}", row[3], row[4] or 0, named, deleted_before)
+        chosen.append(Deleted(item_id, row[1], row[2]))
+    return chosen
+
+
+def _eligible(
+    what: str, stage: str, deleted_time: int, named: Sequence[object] | None, deleted_before: int | None
+) -> bool:
+    """Whether this one is to be purged; one named that cannot be is an error."""
+    if stage != "deleted":
+        if named is not None:
+            raise InvalidParameterValue(
+                f"{what} is not in the 'deleted' lifecycle stage. Only what is deleted can be purged."
+            )
+        return False
+    if deleted_before is not None and deleted_time > deleted_before:
+        if named is not None:
+            raise InvalidParameterValue(f"{what} was deleted too recently for --older-than.")
+        return False
+    return True
+
+
+def _deleted_in(conn: Connection, kind: _Kind, experiment_id: int, already: list[Deleted]) -> list[Deleted]:
+    known = {item.id for item in already}
+    query = select(kind.id, kind.artifact_uri).where(
+        kind.table.c.experiment_id == experiment_id, kind.table.c.lifecycle_stage == "deleted"
+    )
+    return [Deleted(item_id, experiment_id, uri) for item_id, uri in conn.execute(query) if item_id not in known]
 
 
 def _experiment_in_use(conn: Connection, experiment: DeletedExperiment, versions: list[_LiveVersion]) -> str | None:
     """Why this experiment must be kept, if a live model version was registered from it."""
     if not versions:
         return None
-    runs = set(
-        conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.experiment_id == experiment.experiment_id)).scalars()
-    )
-    models = set(
-        conn.execute(
-            select(s.logged_models.c.model_id).where(s.logged_models.c.experiment_id == experiment.experiment_id)
-        ).scalars()
-    )
+    inside: set[str] = set()
+    for kind in (RUNS, LOGGED_MODELS):
+        inside.update(
+            conn.execute(select(kind.id).where(kind.table.c.experiment_id == experiment.experiment_id)).scalars()
+        )
     for v in versions:
-        if v.run_id in runs or v.model_id in models or v.uses_location(experiment.artifact_location):
+        if v.run_id in inside or v.model_id in inside or v.uses_location(experiment.artifact_location):
             return (
                 f"Kept experiment {experiment.experiment_id} ('{experiment.name}'): {v.label} was registered from it."
             )
