@@ -116,8 +116,8 @@ class Assessment:
         return self.value if self.kind == "expectation" else None
 
     def to_dict(self) -> dict[str, Any]:
-        """MLflow's JSON of the assessment, as the server sent it (`Assessment.to_dictionary()`)."""
-        return dict(self._json)
+        """The assessment as MLflow's `Assessment.to_dictionary()` writes it (`_mlflow_assessment`)."""
+        return _mlflow_assessment(self._json)
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> Assessment:
@@ -170,6 +170,7 @@ class Trace:
     def to_dict(self) -> dict[str, Any]:
         """The trace as MLflow's `Trace.to_dict()`: `{"info": …, "data": {"spans": […]}}`."""
         info = msgspec.to_builtins(self.info)
+        info["assessments"] = [_mlflow_assessment(a) for a in self.info.assessments]
         if (duration := info.pop("execution_duration", None)) is not None:
             info["execution_duration_ms"] = parse_duration(duration, "execution_duration")
         info = {key: value for key, value in info.items() if value not in (None, {}, [])}
@@ -194,8 +195,24 @@ class Trace:
             "trace_metadata": dict(info.trace_metadata),
             "tags": dict(info.tags),
             "spans": [span.to_dict() for span in self.spans],
-            "assessments": [dict(a) for a in info.assessments],
+            "assessments": [_mlflow_assessment(a) for a in info.assessments],
         }
+
+
+def _mlflow_assessment(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An assessment's JSON as MLflow's client writes it back (`Assessment.to_dictionary()`): an
+    expectation's list or object value as `serialized_value` (JSON text), and no `valid`, which MLflow
+    keeps for feedback only. (MLflow's protobuf also turns every number into a float; not done here.)"""
+    out = dict(body)
+    expectation = out.get("expectation")
+    if expectation is not None:
+        out.pop("valid", None)
+        value = expectation.get("value")
+        if "value" in expectation and value is not None and not isinstance(value, bool | int | float | str):
+            out["expectation"] = {
+                "serialized_value": {"serialization_format": "JSON_FORMAT", "value": json.dumps(value)}
+            }
+    return out
 
 
 # The columns of `mlflow.search_traces`' DataFrame (MLflow 3's `Trace.pandas_dataframe_columns()`).
