@@ -81,6 +81,7 @@ def test_the_dataframe_is_mlflows(remote: str) -> None:
     assert [s["name"] for s in row.spans] == ["assistant", "lookup", "cache"]
     assert row.spans[2]["attributes"]["keys"] == '["a", "b"]' and row.spans[2]["attributes"]["city"] == '"Tromsø"'
     assert {a["assessment_name"] for a in row.assessments} == {"score", "expected"}
+    assert [a.to_dict() for a in tracklet.get_trace(first).assessments] == row.assessments
     assert ours.set_index("trace_id").loc[failed].state == "ERROR"
 
     # Without spans (and with nothing found), still MLflow's columns.

@@ -93,7 +93,7 @@ class Assessment:
     assessment_id: str
     name: str
     trace_id: str
-    kind: str  # "feedback" or "expectation"
+    kind: str  # "feedback" or "expectation" (or "issue": an issue reference, its JSON as `value`)
     value: Any
     source: AssessmentSource
     rationale: str | None = None
@@ -104,7 +104,6 @@ class Assessment:
     valid: bool = True
     overrides: str | None = None
     error: dict[str, Any] | None = None  # a feedback's error (`error_code`, `error_message`), if any
-    _json: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def feedback(self) -> Any:
@@ -116,15 +115,35 @@ class Assessment:
         return self.value if self.kind == "expectation" else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The assessment as MLflow's `Assessment.to_dictionary()` writes it (`_mlflow_assessment`)."""
-        return _mlflow_assessment(self._json)
+        """The assessment as MLflow's `Assessment.to_dictionary()` writes it (see `_mlflow_assessment`)."""
+        content: dict[str, Any] = dict(self.value or {}) if self.kind == "issue" else {"value": self.value}
+        if self.error is not None:
+            content["error"] = self.error
+        body: dict[str, Any] = {
+            "assessment_id": self.assessment_id,
+            "assessment_name": self.name,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "source": {"source_type": self.source.source_type, "source_id": self.source.source_id},
+            "create_time": self.create_time,
+            "last_update_time": self.last_update_time,
+            self.kind: content,
+            "rationale": self.rationale,
+            "metadata": dict(self.metadata) or None,
+            "overrides": self.overrides,
+            "valid": self.valid,
+        }
+        return _mlflow_assessment({key: value for key, value in body.items() if value is not None})
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> Assessment:
-        kind = "expectation" if body.get("expectation") is not None else "feedback"
+        """From MLflow's JSON of an assessment (as the server sends it, or as `to_dict` writes it)."""
+        kind = next((k for k in ("expectation", "issue") if body.get(k) is not None), "feedback")
         content = body.get(kind) or {}
         if "serialized_value" in content:  # an expectation MLflow's client wrote as JSON text
             value = json.loads(content["serialized_value"].get("value") or "null")
+        elif kind == "issue":
+            value = dict(content)
         else:
             value = content.get("value")
         source = body.get("source") or {}
@@ -142,8 +161,7 @@ class Assessment:
             last_update_time=body.get("last_update_time"),
             valid=body.get("valid", True) is not False,
             overrides=body.get("overrides") or None,
-            error=content.get("error"),
-            _json=dict(body),
+            error=None if kind == "issue" else content.get("error"),
         )
 
 
