@@ -354,7 +354,7 @@ def update_assessment(
     mask: list[str] = []
     if name is not None:
         assessment["assessment_name"] = name
-        mask.append("assessment_name")
+        mask.append("assessmentName")  # protobuf's JSON of a FieldMask: camelCase paths
     if kind is not None:
         assessment[kind] = {"value": value}
         mask.append(kind)
