@@ -39,17 +39,21 @@ from tracklet.client.fluent import (
     set_tracking_uri,
     start_run,
 )
-from tracklet.client.traces import Trace, TraceSpan
+from tracklet.client.traces import Assessment, AssessmentSource, Trace, TraceSpan
 from tracklet.client.tracing import (
     Span,
+    delete_assessment,
+    get_assessment,
     get_current_active_span,
     get_last_active_trace_id,
     get_trace,
     log_expectation,
     log_feedback,
+    override_feedback,
     search_traces,
     start_span,
     trace,
+    update_assessment,
     update_current_trace,
 )
 
@@ -71,6 +75,8 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "__version__",
     "ActiveRun",
+    "Assessment",
+    "AssessmentSource",
     "Crate",
     "CrateError",
     "LoadedModel",
@@ -90,9 +96,11 @@ __all__ = [
     "TrackletClient",
     "active_run",
     "create_experiment",
+    "delete_assessment",
     "download_artifacts",
     "end_run",
     "flush",
+    "get_assessment",
     "get_experiment",
     "get_current_active_span",
     "get_experiment_by_name",
@@ -116,6 +124,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "override_feedback",
     "param",
     "search_runs",
     "search_traces",
@@ -126,5 +135,6 @@ __all__ = [
     "start_span",
     "start_run",
     "trace",
+    "update_assessment",
     "update_current_trace",
 ]

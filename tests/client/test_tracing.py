@@ -78,7 +78,7 @@ def test_traces_are_searched_by_run_filter_and_order(tracking_uri: str) -> None:
     with tracklet.start_run(experiment_id=experiment_id) as run:
         lookup("Bergen", units="F")
         in_run = tracklet.get_last_active_trace_id()
-        assert [t.trace_id for t in tracklet.search_traces(run_id=run.info.run_id)] == [in_run]
+        assert [t.trace_id for t in tracklet.search_traces(run_id=run.info.run_id, return_type="list")] == [in_run]
     tracklet.set_experiment(experiment_id=experiment_id)
     for city in ("Oslo", "Tromsø"):
         time.sleep(0.002)  # distinct start times: the order is theirs
@@ -87,12 +87,14 @@ def test_traces_are_searched_by_run_filter_and_order(tracking_uri: str) -> None:
     with pytest.raises(ZeroDivisionError):
         tracklet.trace(lambda: 1 / 0)()
 
-    found = tracklet.search_traces()
+    found = tracklet.search_traces(return_type="list")
     assert len(found) == 4 and all(t.spans for t in found)
     assert [t.spans[0].inputs["city"] for t in found[1:]] == ["Tromsø", "Oslo", "Bergen"]  # newest first
-    oldest = tracklet.search_traces(order_by=["timestamp_ms ASC"], max_results=2, include_spans=False)
+    oldest = tracklet.search_traces(
+        order_by=["timestamp_ms ASC"], max_results=2, include_spans=False, return_type="list"
+    )
     assert [t.trace_id for t in oldest][0] == in_run and oldest[1].spans == []
-    (failed,) = tracklet.search_traces(filter_string="trace.status = 'ERROR'")
+    (failed,) = tracklet.search_traces(filter_string="trace.status = 'ERROR'", return_type="list")
     assert failed.spans[0].name == "<lambda>"
     client = tracklet.TrackletClient(tracking_uri)
     assert [t.trace_id for t in client.search_traces([experiment_id], "trace.name = 'lookup'")][-1] == in_run
@@ -207,12 +209,22 @@ def test_feedback_and_expectations_attach_to_a_trace_and_find_it(tracking_uri: s
     score = tracklet.log_feedback(trace_id, "score", 4, rationale="close enough", source_id="ada")
     tracklet.log_feedback(trace_id, "grounded", True, source_type="CODE", source_id="checker", span_id=tool.span_id)
     tracklet.log_expectation(trace_id, "expected", {"temp": 21, "city": "Oslo"}, metadata={"set": "v1"})
-    assert score["assessment_id"] and score["source"] == {"source_type": "HUMAN", "source_id": "ada"}
+    assert score.assessment_id and score.source == tracklet.AssessmentSource("HUMAN", "ada")
+    assert (score.name, score.value, score.rationale, score.kind, score.valid) == (
+        "score",
+        4,
+        "close enough",
+        "feedback",
+        True,
+    )
 
     assessments = {a["assessment_name"]: a for a in tracklet.get_trace(trace_id).info.assessments}
     assert assessments["score"]["feedback"]["value"] == 4 and assessments["score"]["rationale"] == "close enough"
     assert assessments["grounded"]["feedback"]["value"] is True and assessments["grounded"]["span_id"] == tool.span_id
     assert assessments["expected"]["expectation"]["value"] == {"temp": 21, "city": "Oslo"}
     assert assessments["expected"]["metadata"] == {"set": "v1"}
-    assert [t.trace_id for t in tracklet.search_traces(filter_string="feedback.score > 3")] == [trace_id]
-    assert tracklet.search_traces(filter_string="feedback.score > 4") == []
+    assert {a.name: a.value for a in tracklet.get_trace(trace_id).assessments} == {
+        "score": 4, "grounded": True, "expected": {"temp": 21, "city": "Oslo"}
+    }  # fmt: skip
+    assert list(tracklet.search_traces(filter_string="feedback.score > 3").trace_id) == [trace_id]
+    assert tracklet.search_traces(filter_string="feedback.score > 4", return_type="list") == []

@@ -317,13 +317,17 @@ class TrackletClient:
     def search_traces(
         self,
         experiment_ids: Sequence[str],
-        filter_string: str = "",
-        max_results: int = 100,
+        filter_string: str | None = "",
+        max_results: int | None = 100,
         order_by: Sequence[str] | None = None,
         include_spans: bool = True,
     ) -> list[Trace]:
-        """Matching traces up to `max_results`, following pages, with their spans unless asked not to."""
-        return traces.search_traces(self.transport, experiment_ids, filter_string, order_by, max_results, include_spans)
+        """Matching traces up to `max_results` (None: all), following pages, with their spans unless asked
+        not to: a list of `Trace`, as `MlflowClient.search_traces` returns (its PagedList is a list with
+        a page token; this one follows the pages itself). `tracklet.search_traces` gives a DataFrame."""
+        return traces.search_traces(
+            self.transport, experiment_ids, filter_string or "", order_by, max_results, include_spans
+        )
 
     # -- params, metrics, tags (synchronous) ---------------------------------------------------
 

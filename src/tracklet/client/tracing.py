@@ -26,13 +26,13 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import msgspec
 
 from tracklet import errors
 from tracklet.client import traces
-from tracklet.client.traces import Trace
+from tracklet.client.traces import Assessment, AssessmentSource, Trace
 
 _log = logging.getLogger("tracklet")
 
@@ -431,26 +431,49 @@ def get_trace(trace_id: str) -> Trace:
 
 def search_traces(
     experiment_ids: Sequence[str] | None = None,
-    filter_string: str = "",
-    max_results: int = 100,
+    filter_string: str | None = None,
+    max_results: int | None = None,
     order_by: Sequence[str] | None = None,
+    *,
     run_id: str | None = None,
+    return_type: Literal["pandas", "list"] | None = None,
     include_spans: bool = True,
-) -> list[Trace]:
-    """Traces of these experiments (default: the active run's, else the active experiment), newest first
-    unless `order_by` says otherwise, filtered with MLflow's trace grammar (`trace.status = 'ERROR'`,
-    `tags.team = 'nlp'`, ...); `run_id` keeps the traces of that run."""
+    locations: Sequence[str] | None = None,
+    flush: bool = True,
+) -> Any:
+    """Traces matching `filter_string` (MLflow's trace grammar: `trace.status = 'ERROR'`,
+    `tags.team = 'nlp'`, `feedback.score > 3`, ...), as `mlflow.search_traces` returns them: a pandas
+    DataFrame with MLflow's columns (`return_type="pandas"`, the default) or a list of `Trace`
+    (`return_type="list"`). `locations` (MLflow 3's name) or `experiment_ids`: the experiments to search
+    (default: the active run's, else the active experiment); `max_results` None: every match; newest
+    first unless `order_by` says otherwise; `run_id` keeps the traces of that run. The traces still
+    queued here are sent first (whatever `flush` says: it is accepted for MLflow's signature)."""
     from tracklet.client import fluent
 
+    return_type = return_type or "pandas"
+    if return_type not in ("pandas", "list"):
+        raise errors.InvalidParameterValue(f"return_type must be 'pandas' or 'list', not {return_type!r}")
+    if experiment_ids is not None and locations is not None:
+        raise errors.InvalidParameterValue("Give the experiments as `locations` or `experiment_ids`, not both")
+    experiments = [str(e) for e in (locations if locations is not None else experiment_ids or [])]
+    if any("." in e for e in experiments):
+        raise errors.InvalidParameterValue(
+            f"tracklet keeps traces in experiments: locations are experiment ids, not tables ({experiments})"
+        )
+    if max_results is not None and max_results < 1:
+        raise errors.InvalidParameterValue(f"max_results must be positive or None, not {max_results}")
+    del flush  # tracklet always sends its queued traces before searching
     flush_traces()
     client = fluent._state.client()
-    if experiment_ids is None:
+    if not experiments:
         run = fluent.active_run()
-        experiment_ids = [run.info.experiment_id if run is not None else fluent._current_experiment_id(client)]
+        experiments = [run.info.experiment_id if run is not None else fluent._current_experiment_id(client)]
+    filter_string = filter_string or ""
     if run_id is not None:
         in_run = f"trace.run_id = '{run_id}'"
         filter_string = f"{filter_string} AND {in_run}" if filter_string else in_run
-    return traces.search_traces(client.transport, experiment_ids, filter_string, order_by, max_results, include_spans)
+    found = traces.search_traces(client.transport, experiments, filter_string, order_by, max_results, include_spans)
+    return found if return_type == "list" else traces.traces_to_frame(found)
 
 
 def log_feedback(
@@ -463,12 +486,15 @@ def log_feedback(
     source_id: str | None = None,
     metadata: Mapping[str, str] | None = None,
     span_id: str | None = None,
-) -> dict[str, Any]:
+    source: AssessmentSource | Any = None,
+) -> Assessment:
     """A verdict on a trace (or one of its spans): `value` a bool, number, string or JSON-like object;
-    `source_type` "HUMAN", "LLM_JUDGE" or "CODE" (`source_id` defaults to the user). Returns the
-    assessment as MLflow's JSON, with its `assessment_id`; `search_traces(filter_string="feedback.<name> = …")`
-    finds the trace by it."""
-    return _log_assessment(trace_id, name, "feedback", value, rationale, source_type, source_id, metadata, span_id)
+    `source_type` "HUMAN", "LLM_JUDGE" or "CODE" (`source_id` defaults to the user), or `source` an
+    `AssessmentSource` (MLflow's too). Returns the `Assessment`, with its `assessment_id`;
+    `search_traces(filter_string="feedback.<name> = …")` finds the trace by it."""
+    return _log_assessment(
+        trace_id, name, "feedback", value, rationale, _source(source, source_type, source_id), metadata, span_id
+    )
 
 
 def log_expectation(
@@ -480,9 +506,120 @@ def log_expectation(
     source_id: str | None = None,
     metadata: Mapping[str, str] | None = None,
     span_id: str | None = None,
-) -> dict[str, Any]:
+    source: AssessmentSource | Any = None,
+) -> Assessment:
     """The expected answer (ground truth) for a trace, as `log_feedback` records a verdict."""
-    return _log_assessment(trace_id, name, "expectation", value, None, source_type, source_id, metadata, span_id)
+    return _log_assessment(
+        trace_id, name, "expectation", value, None, _source(source, source_type, source_id), metadata, span_id
+    )
+
+
+def get_assessment(trace_id: str, assessment_id: str) -> Assessment:
+    """One assessment of a trace (`ResourceDoesNotExist` if there is none by that id)."""
+    flush_traces()
+    return traces.get_assessment(_transport(), trace_id, assessment_id)
+
+
+_UNSET: Any = object()
+
+
+def update_assessment(
+    trace_id: str,
+    assessment_id: str,
+    assessment: Assessment | Any = None,
+    *,
+    name: str | None = None,
+    value: Any = _UNSET,
+    rationale: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Assessment:
+    """Change an assessment in place (to keep the old one, invalidated, use `override_feedback`):
+    either from an `assessment` (tracklet's, e.g. `dataclasses.replace(get_assessment(…), value=5)`, or
+    MLflow's `Feedback`/`Expectation`), whose name, value and, when set, rationale and metadata are
+    written, as `mlflow.update_assessment` does; or from the keywords, only those given. Returns the
+    assessment as it now is."""
+    keywords = name is not None or value is not _UNSET or rationale is not None or metadata is not None
+    if (assessment is None) == (not keywords):
+        raise errors.InvalidParameterValue(
+            "update_assessment: give either an assessment or the fields to change (name, value, rationale, metadata)"
+        )
+    flush_traces()
+    transport = _transport()
+    kind: str | None = None
+    if assessment is not None:
+        name, rationale, metadata = assessment.name, assessment.rationale, assessment.metadata
+        kind = getattr(assessment, "kind", None)
+        if kind is None:  # MLflow's Feedback or Expectation
+            kind = "expectation" if getattr(assessment, "expectation", None) is not None else "feedback"
+        value = assessment.value
+    elif value is not _UNSET:
+        kind = traces.get_assessment(transport, trace_id, assessment_id).kind
+    return traces.update_assessment(
+        transport,
+        trace_id,
+        assessment_id,
+        name=name,
+        kind=kind,
+        value=None if kind is None else msgspec.to_builtins(value, enc_hook=_encodable),
+        rationale=rationale,
+        metadata=metadata,
+    )
+
+
+def override_feedback(
+    trace_id: str,
+    assessment_id: str,
+    value: Any,
+    rationale: str | None = None,
+    source: AssessmentSource | Any = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Assessment:
+    """Replace a feedback with a new one of the same name (and span) that records which one it
+    overrides; the old one stays, marked invalid (`valid == False`), as `mlflow.override_feedback`
+    does. `source` defaults to a human: the user. Returns the new assessment."""
+    flush_traces()
+    transport = _transport()
+    old = traces.get_assessment(transport, trace_id, assessment_id)
+    if old.kind != "feedback":
+        raise errors.InvalidParameterValue(f"The assessment with ID {assessment_id} is not a feedback assessment.")
+    source_type, source_id = _source(source, "HUMAN", None)
+    return traces.log_assessment(
+        transport,
+        trace_id,
+        old.name,
+        "feedback",
+        msgspec.to_builtins(value, enc_hook=_encodable),
+        source_type=source_type,
+        source_id=source_id,
+        rationale=rationale,
+        metadata=metadata,
+        span_id=old.span_id,
+        overrides=old.assessment_id,
+    )
+
+
+def delete_assessment(trace_id: str, assessment_id: str) -> None:
+    """Remove an assessment from its trace for good."""
+    flush_traces()
+    traces.delete_assessment(_transport(), trace_id, assessment_id)
+
+
+def _transport() -> Any:
+    from tracklet.client import fluent
+
+    return fluent._state.client().transport
+
+
+def _source(source: Any, source_type: str, source_id: str | None) -> tuple[str, str]:
+    """(source type, source id) from an `AssessmentSource` (tracklet's or MLflow's), a mapping, or the
+    separate keywords; the id defaults to the user."""
+    if source is not None:
+        if isinstance(source, Mapping):
+            source_type, source_id = source.get("source_type", source_type), source.get("source_id")
+        else:
+            source_type, source_id = source.source_type, getattr(source, "source_id", None)
+        source_type = str(getattr(source_type, "value", source_type))
+    return source_type, source_id or _user()
 
 
 def _log_assessment(
@@ -491,22 +628,19 @@ def _log_assessment(
     kind: str,
     value: Any,
     rationale: str | None,
-    source_type: str,
-    source_id: str | None,
+    source: tuple[str, str],
     metadata: Mapping[str, str] | None,
     span_id: str | None,
-) -> dict[str, Any]:
-    from tracklet.client import fluent
-
+) -> Assessment:
     flush_traces()  # the trace may still be on its way
     return traces.log_assessment(
-        fluent._state.client().transport,
+        _transport(),
         trace_id,
         name,
         kind,
         msgspec.to_builtins(value, enc_hook=_encodable),
-        source_type=source_type,
-        source_id=source_id or _user(),
+        source_type=source[0],
+        source_id=source[1],
         rationale=rationale,
         metadata=metadata,
         span_id=span_id,
