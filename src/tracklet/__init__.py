@@ -5,6 +5,14 @@ and `set_tag` (and their plural forms) never block: they queue, and a background
 """
 
 from tracklet._version import __version__
+from tracklet.client.assessments import (
+    delete_assessment,
+    get_assessment,
+    log_expectation,
+    log_feedback,
+    override_feedback,
+    update_assessment,
+)
 from tracklet.client.client import Run, RunData, TrackletClient
 from tracklet.client.fluent import (
     ActiveRun,
@@ -42,18 +50,12 @@ from tracklet.client.fluent import (
 from tracklet.client.traces import Assessment, AssessmentSource, Trace, TraceSpan
 from tracklet.client.tracing import (
     Span,
-    delete_assessment,
-    get_assessment,
     get_current_active_span,
     get_last_active_trace_id,
     get_trace,
-    log_expectation,
-    log_feedback,
-    override_feedback,
     search_traces,
     start_span,
     trace,
-    update_assessment,
     update_current_trace,
 )
 
