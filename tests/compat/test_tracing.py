@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+import httpx
 import mlflow
 import pytest
 from mlflow.entities import SpanType, TraceData, TraceState
@@ -203,6 +204,25 @@ def test_traces_linked_to_a_run_are_searched_with_it(mlflow_client, experiment_i
     assert _search(experiment_id, run_id=run_id) == []
     mlflow_client.link_traces_to_run([outside.info.trace_id], run_id=run_id)
     assert [t.info.trace_id for t in _search(experiment_id, run_id=run_id)] == [outside.info.trace_id]
+
+
+def test_the_web_ui_reads_a_traces_runs_recorded_in_then_linked(server, mlflow_client, experiment_id):
+    with mlflow.start_run() as recorded:
+        add(1, 2)
+    _export()
+    (trace,) = _search(experiment_id)
+    evaluation = mlflow_client.create_run(experiment_id).info.run_id
+    mlflow_client.link_traces_to_run([trace.info.trace_id], run_id=evaluation)
+
+    def runs_of(**params: str) -> httpx.Response:
+        return httpx.get(f"{server.url}/api/tracklet/traces/runs", params=params)
+
+    answer = runs_of(trace_id=trace.info.trace_id)
+    assert answer.status_code == 200
+    assert [r["info"]["run_id"] for r in answer.json()["runs"]] == [recorded.info.run_id, evaluation]
+    missing = runs_of(trace_id="tr-" + "0" * 32)
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert runs_of().status_code == 400
 
 
 def test_genai_evaluate_records_its_run_traces_and_assessments(mlflow_client, experiment_id):

@@ -263,8 +263,8 @@ def test_run_page_lists_its_traces_and_nothing_for_a_run_without(
     shot(page, "run-traces", doc=True)
     page.click("#traces-table a.trace-link")
     page.wait_for_selector("#span-tree .span-row")
-    assert page.get_attribute("#trace-run", "href") == f"#/runs/{traces.run_id}"
-    assert page.inner_text("#trace-run") == "traced-run"
+    assert page.get_attribute("#trace-runs a.trace-run", "href") == f"#/runs/{traces.run_id}"
+    assert page.inner_text("#trace-runs") == "traced-run"
 
     goto(page, f"/runs/{ui_server.data.runs['alpha']}")  # no traces: no tab, no row, no message
     page.wait_for_selector("#overview")
@@ -394,5 +394,10 @@ def test_the_evaluation_link_mlflow_prints_opens_the_runs_traces(
     page.wait_for_selector("#traces-table tbody tr")
     assert page.url.endswith(f"#/runs/{evaluation}?tab=traces")
     assert sorted(row_ids(page)) == sorted(linked)
+    goto(page, f"/traces/{traces.ids['summarize']}")  # the trace page names the run it was linked to
+    page.wait_for_selector("#trace-runs a.trace-run")
+    links = page.locator("#trace-runs a.trace-run")
+    assert links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")[-1] == f"#/runs/{evaluation}"
+    assert page.inner_text("#trace-runs").endswith(r.json()["run"]["info"]["run_name"])
     goto(page, f"/experiments/{traces.experiment_id}/evaluation-runs")
     page.wait_for_function(f"location.hash === '#/experiments/{traces.experiment_id}'")

@@ -150,6 +150,18 @@ class TraceStore(ExperimentStore, AssessmentStore):
             raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
         return traces[0]
 
+    def trace_run_ids(self, trace_id: str) -> list[str]:
+        """The runs of a trace: the one it was recorded in (`mlflow.sourceRun`), then those it was linked
+        to afterwards (an evaluation's), each once."""
+        meta, links = s.trace_metadata, s.trace_run_links
+        with self.db.read() as conn:
+            self._check_trace(conn, trace_id)
+            source = conn.execute(
+                select(meta.c.value).where(meta.c.trace_id == trace_id, meta.c.key == s.SOURCE_RUN_KEY)
+            ).scalars()
+            linked = conn.execute(select(links.c.run_id).where(links.c.trace_id == trace_id).order_by(links.c.run_id))
+            return list(dict.fromkeys([*source, *linked.scalars()]))
+
     def batch_get_trace_infos(self, trace_ids: Sequence[str], experiment_ids: Sequence[int] | None) -> list[TraceInfo]:
         """The traces found among these ids (unknown ones are left out), within these experiments if given."""
         with self.db.read() as conn:

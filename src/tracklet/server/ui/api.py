@@ -355,6 +355,16 @@ async def artifact_preview(request: Request) -> Response:
     return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
 
 
+async def trace_runs(request: Request) -> Response:
+    """The runs of a trace (recorded in, then linked to), whole, for the trace page."""
+    trace_id = read_query(request, TraceQuery).trace_id
+    require(trace_id, "trace_id")
+    store = store_of(request)
+    run_ids = await run_sync(store.trace_run_ids, trace_id)
+    runs = await run_sync(_read, store, store.load_runs, run_ids) if run_ids else []
+    return json_response({"runs": runs})
+
+
 async def trace_spans(request: Request) -> Response:
     """A trace's spans in the layout of `traces.json`, wherever they are kept (the trace page reads the
     client's own file through the artifact proxy, and asks here for spans received over OTLP)."""
@@ -381,4 +391,5 @@ routes = [
     Route(f"{_BASE}/artifacts/list", artifact_list, methods=["GET"]),
     Route(f"{_BASE}/artifacts/preview", artifact_preview, methods=["GET"]),
     Route(f"{_BASE}/traces/spans", trace_spans, methods=["GET"]),
+    Route(f"{_BASE}/traces/runs", trace_runs, methods=["GET"]),
 ]

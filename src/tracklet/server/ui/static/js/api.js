@@ -117,6 +117,8 @@ export const api = {
   traceSpans: (artifactLocation) => fetchText(artifactUrl(artifactLocation, "traces.json")),
 
   /** The spans of a trace received over OTLP (kept in the database), as the text of a `traces.json`. */
+  /** The runs of a trace, whole: the one it was recorded in, then those it was linked to. */
+  traceRuns: (traceId) => request("GET", `${TL}/traces/runs`, { query: { trace_id: traceId } }),
   storedTraceSpans: (traceId) => fetchText(`${TL}/traces/spans?${new URLSearchParams({ trace_id: traceId })}`),
 
   /** The first bytes of an artifact as text, with its full size and whether it was cut; owner is

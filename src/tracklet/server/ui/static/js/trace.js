@@ -23,12 +23,12 @@ export async function tracePage(root, ctx, traceId) {
   const expId = info.trace_location?.mlflow_experiment?.experiment_id;
   const meta = info.trace_metadata || {};
   const tags = { ...(info.tags || {}) };
-  const runId = meta[SOURCE_RUN];
   const artifactLocation = tags[ARTIFACT_LOCATION];
 
-  const [experiment, run, spansText] = await Promise.all([
+  const [experiment, runs, spansText] = await Promise.all([
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: `#${expId}` })),
-    runId ? api.getRun(runId).then((r) => r.run).catch(() => null) : null,
+    // The run it was recorded in, then the runs it was linked to (an evaluation's).
+    api.traceRuns(traceId).then((r) => r.runs).catch(() => []),
     tags[SPANS_LOCATION] === SPANS_IN_DATABASE ? api.storedTraceSpans(traceId).catch((e) => e)
       : !artifactLocation ? new Error("the trace names no artifact location (tag mlflow.artifactLocation).")
         : !artifactLocation.startsWith("mlflow-artifacts:") ? new Error(`they are stored at ${artifactLocation}, which this server does not proxy.`)
@@ -37,7 +37,10 @@ export async function tracePage(root, ctx, traceId) {
   if (!ctx.alive()) return;
 
   const row = (k, v) => (v ? h("tr", h("th", { scope: "row" }, k), h("td", v)) : null);
-  const runLink = runId && h("a#trace-run", { href: `#/runs/${runId}` }, run?.info.run_name || runId);
+  const runIds = [...new Set([meta[SOURCE_RUN], ...runs.map((r) => r.info.run_id)].filter(Boolean))];
+  const names = new Map(runs.map((r) => [r.info.run_id, r.info.run_name]));
+  const runLinks = runIds.length > 0 && h("span#trace-runs", ...runIds.flatMap((id, i) => [
+    i > 0 ? ", " : null, h("a.trace-run", { href: `#/runs/${id}` }, names.get(id) || id)]));
   const deleteBtn = h("button.danger#delete-trace", { on: { click: async () => {
     if (!confirm(`Delete trace ${traceId}? This cannot be undone.`)) return;
     try {
@@ -64,7 +67,7 @@ export async function tracePage(root, ctx, traceId) {
           row("State", info.state),
           row("Request time", fmtTime(requestMs(info))),
           row("Duration", fmtMs(durationMs(info.execution_duration))),
-          row("Run", runLink),
+          row(runIds.length > 1 ? "Runs" : "Run", runLinks),
           row("Tokens", fmtTokens(tokenUsage(meta))),
           row("Source", meta["mlflow.source.name"]),
           row("User", meta["mlflow.user"]),
