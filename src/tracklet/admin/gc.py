@@ -16,13 +16,12 @@ from tracklet.artifacts import ArtifactStore
 from tracklet.artifacts.paths import proxy_path
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store._util import chunks, now_ms
-from tracklet.store.purge import DeletedExperiment, Garbage
+from tracklet.store.purge import PURGE_BATCH, DeletedExperiment, Garbage
 from tracklet.store.store import Store
 
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 _AGE = re.compile(rf"^(?:{_NUMBER}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?$")
 _AGE_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000)
-_PER_TRANSACTION = 500  # runs or logged models purged in one transaction
 _CONCURRENT_DELETES = 16  # folders removed at once (on S3 each is a listing and a delete)
 
 
@@ -73,7 +72,7 @@ def collect_garbage(
         (garbage.runs, store.purge_runs, report.runs),
         (garbage.models, store.purge_logged_models, report.models),
     ):
-        for part in chunks(found, _PER_TRANSACTION):
+        for part in chunks(found, PURGE_BATCH):
             report.folders_removed += _remove(
                 artifacts, [_own_folder(item.id, item.artifact_uri) for item in part], report
             )

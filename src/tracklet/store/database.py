@@ -11,6 +11,7 @@ write, and its page cache stays warm (small writes are a hot path: every `log_me
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import starmap
@@ -81,6 +82,14 @@ class Database:
                     self._writer.close()
                     self._writer = None
                 raise
+
+    def let_others_write(self, busy_since: float) -> None:
+        """Between the transactions of a long job (gc): on SQLite, wait as long as the last one held the
+        writer (at least 10 ms), so that other processes waiting for it get their turn instead of
+        finding it taken again each time their busy handler wakes up. PostgreSQL locks rows, not the
+        database: nothing to do."""
+        if self.is_sqlite:
+            time.sleep(max(0.01, time.perf_counter() - busy_since))
 
     @contextmanager
     def writer_if_free(self) -> Iterator[bool]:
