@@ -17,6 +17,7 @@ class LazyGroup(click.Group):
     without importing pandas for `tracklet models`)."""
 
     lazy: dict[str, str] = {
+        "import-mlflow": "tracklet.migrate.cli:import_mlflow_command",
         "models": "tracklet.models.cli:models_group",
         "run": "tracklet.client.run_cli:run_command",
     }
