@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from tracklet.cli import _HELP
 from tracklet.settings import Settings
 
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
 
 @contextmanager
 def _progressbar(label: str, length: int) -> Iterator[Callable[[int], None]]:
-    with click.progressbar(length=length, label=label, show_pos=True, file=click.get_text_stream("stderr")) as bar:
-        yield lambda n: bar.update(n)
+    bar: ProgressBar[int] = click.progressbar(length=length, label=label, show_pos=True, file=sys.stderr)
+    with bar:
+        yield bar.update
 
 
 @click.command("import-mlflow")

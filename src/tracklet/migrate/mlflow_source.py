@@ -185,10 +185,18 @@ def client_auth() -> tuple[dict[str, str], httpx.Auth | None, bool | str]:
 class MlflowSource:
     """An MLflow tracking server read through its REST API. Use as an async context manager."""
 
-    def __init__(self, url: str, *, timeout: float = 120.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 120.0,
+        history_page: int = HISTORY_PAGE,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise SourceError(f"The source must be an http:// or https:// URL of an MLflow server, not {url!r}")
         self.url = url.rstrip("/")
+        self.history_page = history_page
         headers, auth, verify = client_auth()
         self.http = httpx.AsyncClient(
             base_url=self.url,
@@ -291,11 +299,11 @@ class MlflowSource:
         got: _GotRun = await self.call("GET", "/runs/get", _GotRun, params={"run_id": run_id})
         return got.run
 
-    async def history(self, run_id: str, key: str, page_size: int = HISTORY_PAGE) -> AsyncIterator[list[SourceMetric]]:
+    async def history(self, run_id: str, key: str) -> AsyncIterator[list[SourceMetric]]:
         """Every point of one metric, a page at a time."""
         token: str | None = None
         while True:
-            params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": page_size}
+            params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": self.history_page}
             if token:
                 params["page_token"] = token
             page = await self.call("GET", "/metrics/get-history", _History, params=params)
