@@ -405,6 +405,7 @@ class RunStore:
             histories = select(lm.c.history_id).where(lm.c.run_uuid == run_id).scalar_subquery()
             conn.execute(delete(s.metrics).where(s.metrics.c.history_id.in_(histories)))
             conn.execute(delete(s.metric_tiles).where(s.metric_tiles.c.run_uuid == run_id))
+            conn.execute(delete(s.metric_tile_rebuilds).where(s.metric_tile_rebuilds.c.run_uuid == run_id))
             conn.execute(delete(lm).where(lm.c.run_uuid == run_id))
 
     def import_points(
