@@ -98,6 +98,14 @@ def _populate(url: str, tmp: Path) -> Source:
     client.log_param(old.info.run_id, "p", "v")
     client.delete_experiment(gone)
 
+    # Artifacts outside the proxy: a local folder (copied from disk), an object store (named in a warning).
+    on_disk = client.create_experiment("on-disk", artifact_location=(tmp / "local-artifacts").as_uri())
+    local = client.create_run(on_disk, run_name="local")
+    ids["local"] = local.info.run_id
+    client.log_artifact(local.info.run_id, str(tmp / "tree" / "a.txt"), "notes")
+    in_s3 = client.create_experiment("in-s3", artifact_location="s3://old-bucket/mlflow")
+    ids["s3"] = client.create_run(in_s3, run_name="remote").info.run_id
+
     client.create_registered_model("classifier", tags={"owner": "cv"}, description="digits classifier")
     for i in (1, 2):
         client.create_model_version(
@@ -159,9 +167,11 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     started = time.perf_counter()
     output = _import(source.url, store_uri, tmp_path / "artifacts")
     took = time.perf_counter() - started
-    assert "4 experiments (3 new), 7 runs copied, 0 already there" in output, output
+    assert "6 experiments (5 new), 9 runs copied, 0 already there" in output, output
     assert f"{LONG + 5 + 6 + 1} metric points" in output
-    assert "4 artifact files" in output and "1 registered models, 2 model versions, 0 warnings" in output
+    assert "5 artifact files" in output and "1 registered models, 2 model versions, 1 warnings" in output
+    s3_run = source.run_ids["s3"]
+    assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
     print(f"import took {took:.2f}s")
 
     old = MlflowClient(tracking_uri=source.url)
@@ -195,6 +205,11 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         downloaded = Path(new.download_artifacts(long_id, "", str(tmp_path / "down")))
         for path, data in source.files.items():
             assert (downloaded / path).read_bytes() == data, path
+        assert sorted(str(p.relative_to(downloaded)) for p in downloaded.rglob("*") if p.is_file()) == sorted(
+            source.files
+        )
+        note = new.download_artifacts(source.run_ids["local"], "notes/a.txt", str(tmp_path / "down-local"))
+        assert Path(note).read_bytes() == b"alpha\n"
 
         vision = new.get_experiment_by_name("vision").experiment_id
         found = new.search_runs([vision], "metrics.loss < 0.001 and params.lr = '0.01'")
@@ -211,6 +226,11 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
                 assert getattr(now_v, attr) == getattr(was_v, attr), attr
         uri = new.get_model_version_download_uri("classifier", "2")
         assert uri == new.get_run(long_id).info.artifact_uri + "/model"
+
+        # tracklet is an MLflow-protocol source too: copying the copy gives the same history again.
+        again = _import(srv.url, f"sqlite:///{tmp_path / 'again.db'}", tmp_path / "again-artifacts")
+        assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1} metric points" in again, again
+        assert "5 artifact files" in again and "1 registered models, 2 model versions, 0 warnings" in again
     finally:
         srv.stop()
 
@@ -221,7 +241,7 @@ def test_a_second_import_copies_nothing_and_duplicates_nothing(source: Source, t
     _import(source.url, store_uri, tmp_path / "artifacts")
     before = _row_counts(store_uri)
     output = _import(source.url, store_uri, tmp_path / "artifacts")
-    assert "4 experiments (0 new), 0 runs copied, 7 already there, 0 metric points, 0 artifact files" in output
+    assert "6 experiments (0 new), 0 runs copied, 9 already there, 0 metric points, 0 artifact files" in output
     assert "0 registered models, 0 model versions" in output
     assert _row_counts(store_uri) == before
 

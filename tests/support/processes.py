@@ -130,7 +130,7 @@ class MlflowServer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop_process(self.proc)
+            stop_process(self.proc, timeout=2.0)  # its job consumers take ~10 s to stop on SIGTERM
 
 
 def _pg_bin(name: str) -> str:
