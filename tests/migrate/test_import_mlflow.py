@@ -34,6 +34,7 @@ class Source:
     server: MlflowServer
     run_ids: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # artifact path -> bytes, of run "long"
+    logged_model_id: str = ""
 
     @property
     def url(self) -> str:
@@ -116,7 +117,11 @@ def _populate(url: str, tmp: Path) -> Source:
             description=f"version {i}",
         )
     client.set_registered_model_alias("classifier", "champion", "2")
-    return Source(MlflowServer(tmp), ids, files)
+    # MLflow 3's way: a version registered from a logged model, which the import does not copy.
+    logged = client.create_logged_model(vision, name="net", source_run_id=ids["long"])
+    client.create_registered_model("from-logged")
+    client.create_model_version("from-logged", source=f"models:/{logged.model_id}", model_id=logged.model_id)
+    return Source(MlflowServer(tmp), ids, files, logged.model_id)
 
 
 def _param(key: str, value: str) -> Any:
@@ -169,9 +174,11 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     took = time.perf_counter() - started
     assert "6 experiments (5 new), 9 runs copied, 0 already there" in output, output
     assert f"{LONG + 5 + 6 + 1} metric points" in output
-    assert "5 artifact files" in output and "1 registered models, 2 model versions, 1 warnings" in output
+    assert "5 artifact files" in output and "2 registered models, 3 model versions, 2 warnings" in output
     s3_run = source.run_ids["s3"]
     assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
+    model_id = source.logged_model_id
+    assert f"Warning: model from-logged version 1: comes from logged model {model_id}, which" in output
     print(f"import took {took:.2f}s")
 
     old = MlflowClient(tracking_uri=source.url)
@@ -226,11 +233,12 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
                 assert getattr(now_v, attr) == getattr(was_v, attr), attr
         uri = new.get_model_version_download_uri("classifier", "2")
         assert uri == new.get_run(long_id).info.artifact_uri + "/model"
+        assert new.get_model_version("from-logged", "1").source == f"models:/{model_id}"
 
         # tracklet is an MLflow-protocol source too: copying the copy gives the same history again.
         again = _import(srv.url, f"sqlite:///{tmp_path / 'again.db'}", tmp_path / "again-artifacts")
         assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1} metric points" in again, again
-        assert "5 artifact files" in again and "1 registered models, 2 model versions, 0 warnings" in again
+        assert "5 artifact files" in again and "2 registered models, 3 model versions, 1 warnings" in again
     finally:
         srv.stop()
 
@@ -314,10 +322,29 @@ def test_a_run_interrupted_mid_copy_is_copied_again_whole(source: Source, store_
 
 
 @pytest.mark.slow
-def test_only_the_named_experiments_are_copied_and_a_missing_name_is_an_error(source: Source, tmp_path: Path) -> None:
+def test_only_the_named_experiments_are_copied_into_one_of_that_name(source: Source, tmp_path: Path) -> None:
     store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
-    output = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "nlp", "--no-artifacts")
-    assert "1 experiments (1 new), 5 runs copied" in output
+    store = Store(store_uri)
+    from tracklet.entities import KeyValue
+
+    nlp = int(store.create_experiment("nlp", tags=[KeyValue(key="team", value="ours"), KeyValue(key="x", value="1")]))
+    store.close()
+    output = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "nlp", "--no-registry")
+    assert "1 experiments (0 new), 5 runs copied" in output and "0 registered models" in output, output
+    store = Store(store_uri)
+    try:
+        merged = store.get_experiment(nlp)
+        assert {t.key: t.value for t in merged.tags} == {"team": "ours", "x": "1"}  # its own values win
+        runs, _ = store.search_runs([nlp], "", "ALL", 100, None, None)
+        assert len(runs) == 5
+        assert {e.name for e in store.search_experiments("", "ALL", None, 100, None)[0]} == {"Default", "nlp"}
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_an_experiment_missing_from_the_source_is_an_error(source: Source, tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
     result = subprocess.run(
         [sys.executable, "-m", "tracklet", "import-mlflow", source.url, "--backend-store-uri", store_uri,
          "--experiment", "nlp", "--experiment", "no-such-thing"],
@@ -325,6 +352,11 @@ def test_only_the_named_experiments_are_copied_and_a_missing_name_is_an_error(so
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: No experiment named 'no-such-thing' in the MLflow server at {source.url}"
+    store = Store(store_uri)
+    try:  # nothing was copied, not even the experiment that exists
+        assert [e.name for e in store.search_experiments("", "ALL", None, 100, None)[0]] == ["Default"]
+    finally:
+        store.close()
 
 
 def test_an_unreachable_source_is_one_line_and_exit_code_1(tmp_path: Path) -> None:

@@ -247,7 +247,8 @@ class _Copier:
         source, storage = v.source, v.source
         if v.model_id or v.source.startswith("models:/m-"):
             self.warning(
-                f"model {v.name} version {v.version}: comes from logged model {v.model_id or v.source}, which "
+                f"model {v.name} version {v.version}: comes from logged model "
+                f"{v.model_id or v.source.removeprefix('models:/')}, which "
                 "import-mlflow does not copy; its files stay in the source"
             )
         elif v.run_id and (uris := await self._run_uris(v.run_id)):
