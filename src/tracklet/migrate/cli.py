@@ -75,5 +75,8 @@ def import_mlflow_command(
 
     try:
         asyncio.run(run())
+    except KeyboardInterrupt:
+        # Complete runs are stored; the one being copied is discarded and copied again next time.
+        raise SystemExit("Interrupted: run the same command again to copy what is missing.") from None
     finally:
         store.close()

@@ -21,7 +21,7 @@ import anyio
 
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.entities import ModelVersion, RunInfo
-from tracklet.errors import ResourceDoesNotExist
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.migrate.mlflow_source import (
     MlflowSource,
     SourceError,
@@ -214,7 +214,11 @@ class _Copier:
             await self.copy_file(target_root, file.relative_to(local).as_posix(), _read_file(file))
 
     async def copy_file(self, target_root: str, relative: str, chunks: AsyncIterator[bytes]) -> None:
-        size = await self.artifacts.write(posixpath.join(target_root, relative), chunks)
+        try:
+            size = await self.artifacts.write(posixpath.join(target_root, relative), chunks)
+        except InvalidParameterValue as err:  # a name tracklet's artifact store refuses (e.g. `..`)
+            self.warning(f"artifact {target_root}/{relative} not copied: {err.message}")
+            return
         self.summary.artifact_files += 1
         self.summary.artifact_bytes += size
 
