@@ -304,9 +304,10 @@ def test_a_run_interrupted_mid_copy_is_copied_again_whole(source: Source, store_
 
     try:
         with pytest.raises(SourceError, match="Cannot reach"):
-            asyncio.run(run(_DropsAfter(3)))  # 1,500 of the 3,000 points of "loss" written, then the source is gone
+            asyncio.run(run(_DropsAfter(3)))  # a page or two of "loss" written, then the source is gone
         assert not store.run_exists(long_id)
-        assert _points_per_history(store, long_id) == {"loss": 1500}  # the partial copy, which no run shows
+        partial = _points_per_history(store, long_id)  # the partial copy, which no run shows
+        assert 500 <= partial["loss"] < LONG, partial
         vision = store.get_experiment_by_name("vision").experiment_id
         found, _ = store.search_runs([int(vision)], "", "ALL", 100, None, None)
         assert found == []

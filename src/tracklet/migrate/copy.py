@@ -10,6 +10,7 @@ an id without a run, files under its artifact folder), which the next import dis
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -26,6 +27,7 @@ from tracklet.migrate.mlflow_source import (
     MlflowSource,
     SourceError,
     SourceExperiment,
+    SourceMetric,
     SourceModelVersion,
     SourceRun,
     metric_value,
@@ -33,6 +35,8 @@ from tracklet.migrate.mlflow_source import (
 from tracklet.store.store import Store
 
 PROXY_SCHEME = "mlflow-artifacts:"
+FETCHING = 4  # metric histories fetched at once (an MLflow server answers requests concurrently)
+_PAGES_AHEAD = 2
 _FILE_CHUNK = 1024 * 1024
 
 # `progress(label, n_runs)` gives a context whose value is called with the number of runs just done.
@@ -83,6 +87,7 @@ async def import_mlflow(
     experiment_names: Sequence[str] = (),
     copy_artifacts: bool = True,
     copy_registry: bool = True,
+    fetching: int = FETCHING,
     progress: Progress = _no_progress,
     warn: Callable[[str], None] = lambda message: None,
 ) -> ImportSummary:
@@ -94,7 +99,7 @@ async def import_mlflow(
         summary.warnings.append(message)
         warn(message)
 
-    copier = _Copier(source, store, artifacts, summary, warning, copy_artifacts)
+    copier = _Copier(source, store, artifacts, summary, warning, copy_artifacts, fetching)
     experiments = await source.experiments()
     if experiment_names:
         by_name = {e.name: e for e in experiments}
@@ -120,9 +125,11 @@ class _Copier:
         summary: ImportSummary,
         warning: Callable[[str], None],
         copy_artifacts: bool,
+        fetching: int,
     ) -> None:
         self.source, self.store, self.artifacts = source, store, artifacts
         self.summary, self.warning, self.copy_artifacts = summary, warning, copy_artifacts
+        self.fetching = max(1, fetching)
         # run id -> (artifact URI in the source, in tracklet): rewrites registry sources into imported runs
         self.artifact_uris: dict[str, tuple[str, str]] = {}
 
@@ -151,8 +158,7 @@ class _Copier:
             self.summary.runs_skipped += 1
             return
         self.store.discard_partial_run(run_id)  # what an interrupted copy of this run left
-        for metric in run.data.metrics:
-            await self.history(run_id, metric.key)
+        await self.histories(run_id, [metric.key for metric in run.data.metrics])
         target_uri = self.store.artifact_uri_for(experiment_id, run_id)
         if self.copy_artifacts:
             await self.run_artifacts(run, target_uri)
@@ -174,16 +180,47 @@ class _Copier:
         self.artifact_uris[run_id] = (run.info.artifact_uri, target_uri)
         self.summary.runs_copied += 1
 
-    async def history(self, run_id: str, key: str) -> None:
-        async for page in self.source.history(run_id, key):
-            self.store.import_points(
-                run_id,
-                [key] * len(page),
-                [metric_value(p.value) for p in page],
-                [p.timestamp for p in page],
-                [p.step for p in page],
-            )
-            self.summary.metric_points += len(page)
+    async def histories(self, run_id: str, keys: list[str]) -> None:
+        """Every history of a run, written page by page in order, while the next histories are already
+        being fetched (the source's answers, not tracklet's writes, take most of an import's time). At
+        most `fetching` histories are in flight, each at most `_PAGES_AHEAD` pages ahead of the writes."""
+        queues: list[asyncio.Queue[list[SourceMetric] | Exception | None]] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def fetch(key: str, queue: asyncio.Queue[list[SourceMetric] | Exception | None]) -> None:
+            try:
+                async for page in self.source.history(run_id, key):
+                    await queue.put(page)
+            except Exception as err:  # noqa: BLE001 - raised again by the writer, in order
+                await queue.put(err)
+                return
+            await queue.put(None)
+
+        def start(i: int) -> None:
+            if i < len(keys):
+                queues.append(asyncio.Queue(maxsize=_PAGES_AHEAD))
+                tasks.append(asyncio.create_task(fetch(keys[i], queues[i])))
+
+        try:
+            for i in range(self.fetching):
+                start(i)
+            for i, key in enumerate(keys):
+                while (page := await queues[i].get()) is not None:
+                    if isinstance(page, Exception):
+                        raise page
+                    self.store.import_points(
+                        run_id,
+                        [key] * len(page),
+                        [metric_value(p.value) for p in page],
+                        [p.timestamp for p in page],
+                        [p.step for p in page],
+                    )
+                    self.summary.metric_points += len(page)
+                start(i + self.fetching)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- artifacts ----------------------------------------------------------------------------
 
