@@ -174,11 +174,14 @@ class _Copier:
             artifact_uri=target_uri,
             lifecycle_stage=run.info.lifecycle_stage,
         )
+        # MLflow's REST API does not tell when a run was deleted: its end (or start) stands in for it.
         deleted_time = (run.info.end_time or run.info.start_time) if run.info.lifecycle_stage == "deleted" else None
         datasets = list({(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs}.values())
-        self.store.import_run(info, experiment_id, run.data.params, run.data.tags, datasets, deleted_time)
         self.artifact_uris[run_id] = (run.info.artifact_uri, target_uri)
-        self.summary.runs_copied += 1
+        if self.store.import_run(info, experiment_id, run.data.params, run.data.tags, datasets, deleted_time):
+            self.summary.runs_copied += 1
+        else:  # another import stored it meanwhile
+            self.summary.runs_skipped += 1
 
     async def histories(self, run_id: str, keys: list[str]) -> None:
         """Every history of a run, written page by page in order, while the next histories are already
