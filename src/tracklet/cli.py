@@ -18,9 +18,10 @@ class LazyGroup(click.Group):
     without importing pandas for `tracklet models`)."""
 
     lazy: dict[str, str] = {
+        "gc": "tracklet.admin.cli:gc_command",
+        "import-mlflow": "tracklet.migrate.cli:import_mlflow_command",
         "models": "tracklet.models.cli:models_group",
         "run": "tracklet.client.run_cli:run_command",
-        "gc": "tracklet.admin.cli:gc_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -96,6 +96,43 @@ class TrackletServer:
         return Path(self.log_path).read_text() if self.log_path else ""
 
 
+@dataclass
+class MlflowServer:
+    """`mlflow server` (the official one) as a subprocess on a free loopback port, one worker."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    log_path: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> MlflowServer:
+        mlflow = str(Path(sys.executable).with_name("mlflow"))
+        cmd = [
+            mlflow, "server",
+            "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
+            "--artifacts-destination", str(self.folder / "mlflow-artifacts"),
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+        ]  # fmt: skip
+        log = tempfile.NamedTemporaryFile(prefix="mlflow-server-", suffix=".log", delete=False)
+        self.log_path = log.name
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        try:
+            wait_for_http(self.url + "/health", timeout=timeout, proc=self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"mlflow server did not start:\n{Path(log.name).read_text()}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, timeout=2.0)  # its job consumers take ~10 s to stop on SIGTERM
+
+
 def _pg_bin(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
     if not found:

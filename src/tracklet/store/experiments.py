@@ -111,6 +111,48 @@ class ExperimentStore:
         highest = conn.execute(select(func.max(ids.c[0]))).scalar()
         return {"experiment_id": (highest or 0) + 1}
 
+    def import_experiment(
+        self,
+        name: str,
+        tags: list[KeyValue],
+        lifecycle_stage: str,
+        creation_time: int | None,
+        last_update_time: int | None,
+    ) -> tuple[int, bool]:
+        """An experiment copied from elsewhere, found by name: an existing one is reused and gains the tags
+        it lacks (its own values win); a new one keeps the given stage and times. Returns (id, created)."""
+        with self.db.write() as conn:
+            found = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            created = found is None
+            if found is None:
+                t = now_ms()
+                result = conn.execute(
+                    s.experiments.insert().values(
+                        **self._next_experiment_id(conn),
+                        name=name,
+                        artifact_location="",
+                        lifecycle_stage="deleted" if lifecycle_stage == "deleted" else "active",
+                        creation_time=creation_time or t,
+                        last_update_time=last_update_time or creation_time or t,
+                    )
+                )
+                assert result.inserted_primary_key is not None
+                experiment_id = int(result.inserted_primary_key[0])
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.experiment_id == experiment_id)
+                    .values(artifact_location=self._artifact_location(experiment_id))
+                )
+            else:
+                experiment_id = int(found[0])
+            if tags:
+                last = {tag.key: tag.value for tag in tags}
+                conn.execute(
+                    self.db.insert(s.experiment_tags).on_conflict_do_nothing(),
+                    [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in last.items()],
+                )
+        return experiment_id, created
+
     def _experiment_row(self, conn: Connection, experiment_id: int):  # type: ignore[no-untyped-def]
         row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == experiment_id)).first()
         if row is None:

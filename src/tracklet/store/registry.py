@@ -157,6 +157,68 @@ class RegistryStore:
         token = search.encode_page_token(offset + max_results) if len(keys) > max_results else None
         return items, token
 
+    # -- import (`tracklet import-mlflow`) -----------------------------------------------------
+
+    def import_registered_model(
+        self,
+        name: str,
+        description: str | None,
+        tags: list[KeyValue],
+        creation_time: int | None,
+        last_updated_time: int | None,
+    ) -> bool:
+        """A registered model copied from another registry with its times; False (nothing written) when
+        one of that name exists."""
+        t = now_ms()
+        with self.db.write() as conn:
+            if conn.execute(select(s.registered_models.c.id).where(s.registered_models.c.name == name)).first():
+                return False
+            model_id = conn.execute(
+                s.registered_models.insert()
+                .values(
+                    name=name,
+                    creation_time=creation_time or t,
+                    last_updated_time=last_updated_time or creation_time or t,
+                    description=description or None,
+                )
+                .returning(s.registered_models.c.id)
+            ).scalar_one()
+            self._upsert_registry_tags(conn, s.registered_model_tags, {"registered_model_id": model_id}, tags)
+        return True
+
+    def import_model_version(self, version: ModelVersion, storage_location: str) -> bool:
+        """A version copied from another registry under its own number, stage, status and times (the
+        source is not checked: it was accepted there); False when that number exists already."""
+        t = now_ms()
+        with self.db.write() as conn:
+            model = self._registered_model_row(conn, version.name, lock=True)
+            mv = s.model_versions
+            number = int(version.version)
+            taken = conn.execute(
+                select(mv.c.version).where(mv.c.registered_model_id == model.id, mv.c.version == number)
+            ).first()
+            if taken is not None:
+                return False
+            conn.execute(
+                mv.insert().values(
+                    registered_model_id=model.id,
+                    version=number,
+                    creation_time=version.creation_timestamp or t,
+                    last_updated_time=version.last_updated_timestamp or version.creation_timestamp or t,
+                    description=version.description,
+                    current_stage=version.current_stage or "None",
+                    source=version.source or "",
+                    storage_location=storage_location,
+                    run_id=version.run_id,
+                    run_link=version.run_link,
+                    model_id=None,  # logged models are not imported
+                    status=version.status or "READY",
+                )
+            )
+            owner = {"registered_model_id": model.id, "version": number}
+            self._upsert_registry_tags(conn, s.model_version_tags, owner, version.tags)
+        return True
+
     # -- registered models ---------------------------------------------------------------------
 
     def create_registered_model(self, name: str, tags: list[KeyValue], description: str | None) -> RegisteredModel:

@@ -337,28 +337,31 @@ class RunStore:
     def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str]) -> None:
         with self.db.write() as conn:
             self._active_run_row(conn, run_id)
-            if datasets:
-                stmt = self.db.insert(s.dataset_inputs)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_uuid", "name", "digest"],
-                        set_={"tags_json": stmt.excluded.tags_json},
-                    ),
-                    [
-                        {
-                            "run_uuid": run_id,
-                            "name": d.dataset.name,
-                            "digest": d.dataset.digest,
-                            "source_type": d.dataset.source_type,
-                            "source": d.dataset.source,
-                            "schema": d.dataset.schema,
-                            "profile": d.dataset.profile,
-                            "tags_json": json.dumps([{"key": t.key, "value": t.value} for t in d.tags]),
-                        }
-                        for d in datasets
-                    ],
-                )
+            self._insert_datasets(conn, run_id, datasets)
             self._link_models(conn, run_id, [(m, 0) for m in model_ids], "input")
+
+    def _insert_datasets(self, conn: Connection, run_id: str, datasets: list[DatasetInput]) -> None:
+        if datasets:
+            stmt = self.db.insert(s.dataset_inputs)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_uuid", "name", "digest"],
+                    set_={"tags_json": stmt.excluded.tags_json},
+                ),
+                [
+                    {
+                        "run_uuid": run_id,
+                        "name": d.dataset.name,
+                        "digest": d.dataset.digest,
+                        "source_type": d.dataset.source_type,
+                        "source": d.dataset.source,
+                        "schema": d.dataset.schema,
+                        "profile": d.dataset.profile,
+                        "tags_json": json.dumps([{"key": t.key, "value": t.value} for t in d.tags]),
+                    }
+                    for d in datasets
+                ],
+            )
 
     def log_outputs(self, run_id: str, models: list[tuple[str, int]]) -> None:
         with self.db.write() as conn:
@@ -382,6 +385,90 @@ class RunStore:
             ),
             [{"run_uuid": run_id, "model_id": m, "direction": direction, "step": step} for m, step in models],
         )
+
+    # ---- import (`tracklet import-mlflow`) -------------------------------------------------------
+    # An imported run becomes visible in one transaction, its `runs` row written last (`import_run`):
+    # its metric histories go first, page by page (`import_points`), into tables that have no foreign
+    # key to `runs`. A copy interrupted before `import_run` leaves histories under a run id that has
+    # no row; `discard_partial_run` removes them before the run is copied again.
+    def run_exists(self, run_id: str) -> bool:
+        with self.db.read() as conn:
+            return bool(self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (run_id,)))
+
+    def discard_partial_run(self, run_id: str) -> None:
+        """Remove the metric rows of a run id that has no `runs` row (an interrupted import); a stored
+        run is left alone."""
+        with self.db.write() as conn:
+            if self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (run_id,)):
+                return
+            lm = s.latest_metrics
+            histories = select(lm.c.history_id).where(lm.c.run_uuid == run_id).scalar_subquery()
+            conn.execute(delete(s.metrics).where(s.metrics.c.history_id.in_(histories)))
+            conn.execute(delete(s.metric_tiles).where(s.metric_tiles.c.run_uuid == run_id))
+            conn.execute(delete(s.metric_tile_rebuilds).where(s.metric_tile_rebuilds.c.run_uuid == run_id))
+            conn.execute(delete(lm).where(lm.c.run_uuid == run_id))
+
+    def import_points(
+        self, run_id: str, keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int], steps: Sequence[int]
+    ) -> None:
+        """Points of a run being imported (its `runs` row comes later): the same path as logged points,
+        so histories, latest metrics and chart tiles are maintained alike."""
+        with self.db.write() as conn:
+            write_columns(conn, run_id, keys, values, timestamps, steps)
+
+    def import_run(
+        self,
+        info: RunInfo,
+        experiment_id: int,
+        params: list[KeyValue],
+        tags: list[KeyValue],
+        datasets: list[DatasetInput],
+        deleted_time: int | None = None,
+    ) -> str | None:
+        """Write a run copied from elsewhere under its own id, times, status and lifecycle stage, with its
+        params, tags and dataset inputs, in one transaction; its artifact root is the experiment's, as
+        for a new run. Returns that artifact URI, or None when a run with this id is already stored."""
+        with self.db.write() as conn:
+            if self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (info.run_id,)):
+                return None
+            location = self._experiment_location(conn, experiment_id)
+            artifact_uri = _artifact_uri(location, info.run_id)
+            name = info.run_name or next((t.value for t in tags if t.key == RUN_NAME_TAG), None) or ""
+            conn.execute(
+                s.runs.insert().values(
+                    run_uuid=info.run_id,
+                    experiment_id=experiment_id,
+                    name=name,
+                    user_id=info.user_id or "",
+                    status=info.status if info.status in RUN_STATUSES else "FINISHED",
+                    start_time=info.start_time or 0,
+                    end_time=info.end_time,
+                    artifact_uri=artifact_uri,
+                    lifecycle_stage=info.lifecycle_stage or "active",
+                    deleted_time=deleted_time if info.lifecycle_stage == "deleted" else None,
+                )
+            )
+            rows = [(info.run_id, p.key, p.value) for p in params]
+            insert_rows(conn, "params", _KEY_VALUE_COLUMNS, rows, "ON CONFLICT DO NOTHING")
+            tag_rows = {t.key: t.value for t in tags}
+            if name:
+                tag_rows.setdefault(RUN_NAME_TAG, name)
+            rows = [(info.run_id, k, v) for k, v in tag_rows.items()]
+            insert_rows(conn, "tags", _KEY_VALUE_COLUMNS, rows, "ON CONFLICT DO NOTHING")
+            self._insert_datasets(conn, info.run_id, datasets)
+        return artifact_uri
+
+    def artifact_uri_for(self, experiment_id: int, run_id: str) -> str:
+        """Where a run of this experiment keeps its artifacts (what `import_run` will set)."""
+        with self.db.read() as conn:
+            return _artifact_uri(self._experiment_location(conn, experiment_id), run_id)
+
+    def _experiment_location(self, conn: Connection, experiment_id: int) -> str:
+        sql = self.db.sql("SELECT artifact_location FROM experiments WHERE experiment_id = ?")
+        found = self.db.run(conn, sql, (experiment_id,))
+        if not found:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return str(found[0][0])
 
     # ---- search --------------------------------------------------------------------------------
     def search_runs(

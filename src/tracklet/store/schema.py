@@ -139,7 +139,7 @@ latest_metrics = Table(
     Column("is_nan", Boolean, nullable=False),
     # points logged to this history (exact duplicates included): decides when it gets chart tiles
     Column("n_points", BigInteger, nullable=False, server_default="0"),
-    # Given when the history's first point is written (`metrics._upsert_latest_sql`); never reused.
+    # Given when the history's first point is written (`metrics._upsert_latest_sql`); reused only after an interrupted import deleted that history with its points.
     Column("history_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_latest_metrics_history_id", "history_id", unique=True),

@@ -1,0 +1,354 @@
+"""Writing what `MlflowSource` reads into a tracklet store and artifact store, in-process.
+
+Runs keep their ids. A run is copied in this order: its metric histories (page by page, through the
+store's ingestion path), its artifacts, and last its `runs` row with params, tags and dataset inputs
+in one transaction (`RunStore.import_run`). A run whose row exists is therefore complete and is
+skipped by a later import; a copy interrupted earlier left only rows no reader sees (histories under
+an id without a run, files under its artifact folder), which the next import discards
+(`discard_partial_run`) or overwrites before copying that run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import anyio
+
+from tracklet.artifacts.base import ArtifactStore
+from tracklet.entities import ModelVersion, RunInfo
+from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.migrate.mlflow_source import (
+    MlflowSource,
+    SourceError,
+    SourceExperiment,
+    SourceMetric,
+    SourceModelVersion,
+    SourceRun,
+    metric_value,
+)
+from tracklet.store.store import Store
+
+PROXY_SCHEME = "mlflow-artifacts:"
+FETCHING = 4  # metric histories fetched at once (an MLflow server answers requests concurrently)
+_PAGES_AHEAD = 2
+_FILE_CHUNK = 1024 * 1024
+
+# `progress(label, n_runs)` gives a context whose value is called with the number of runs just done.
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+def _no_progress(label: str, length: int) -> AbstractContextManager[Callable[[int], None]]:
+    return nullcontext(lambda n: None)
+
+
+@dataclass
+class ImportSummary:
+    """What an import copied; `line()` is the command's last line."""
+
+    experiments: int = 0
+    experiments_created: int = 0
+    runs_copied: int = 0
+    runs_skipped: int = 0
+    metric_points: int = 0
+    artifact_files: int = 0
+    artifact_bytes: int = 0
+    registered_models: int = 0
+    model_versions: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.experiments} experiments ({self.experiments_created} new), {self.runs_copied} runs copied, "
+            f"{self.runs_skipped} already there, {self.metric_points} metric points, {self.artifact_files} artifact "
+            f"files ({_size(self.artifact_bytes)}), {self.registered_models} registered models, "
+            f"{self.model_versions} model versions, {len(self.warnings)} warnings"
+        )
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+async def import_mlflow(
+    source: MlflowSource,
+    store: Store,
+    artifacts: ArtifactStore,
+    *,
+    experiment_names: Sequence[str] = (),
+    copy_artifacts: bool = True,
+    copy_registry: bool = True,
+    fetching: int = FETCHING,
+    progress: Progress = _no_progress,
+    warn: Callable[[str], None] = lambda message: None,
+) -> ImportSummary:
+    """Copy the source's experiments (all, or those named), their runs and the model registry into
+    `store`; what is already there (runs by id, registered versions by number) is left as it is."""
+    summary = ImportSummary()
+
+    def warning(message: str) -> None:
+        summary.warnings.append(message)
+        warn(message)
+
+    copier = _Copier(source, store, artifacts, summary, warning, copy_artifacts, fetching)
+    experiments = await source.experiments()
+    if experiment_names:
+        by_name = {e.name: e for e in experiments}
+        missing = [name for name in experiment_names if name not in by_name]
+        if missing:
+            raise SourceError(
+                f"No experiment named {', '.join(map(repr, missing))} in the MLflow server at {source.url}"
+            )
+        experiments = [by_name[name] for name in dict.fromkeys(experiment_names)]
+    for experiment in experiments:
+        await copier.experiment(experiment, progress)
+    if copy_registry:
+        await copier.registry()
+    return summary
+
+
+class _Copier:
+    def __init__(
+        self,
+        source: MlflowSource,
+        store: Store,
+        artifacts: ArtifactStore,
+        summary: ImportSummary,
+        warning: Callable[[str], None],
+        copy_artifacts: bool,
+        fetching: int,
+    ) -> None:
+        self.source, self.store, self.artifacts = source, store, artifacts
+        self.summary, self.warning, self.copy_artifacts = summary, warning, copy_artifacts
+        self.fetching = max(1, fetching)
+        # run id -> (artifact URI in the source, in tracklet): rewrites registry sources into imported runs
+        self.artifact_uris: dict[str, tuple[str, str]] = {}
+
+    # -- experiments and runs -----------------------------------------------------------------
+
+    async def experiment(self, experiment: SourceExperiment, progress: Progress) -> None:
+        experiment_id, created = self.store.import_experiment(
+            experiment.name,
+            experiment.tags,
+            experiment.lifecycle_stage,
+            experiment.creation_time,
+            experiment.last_update_time,
+        )
+        self.summary.experiments += 1
+        self.summary.experiments_created += created
+        pages = [page async for page in self.source.runs(experiment.experiment_id)]
+        with progress(experiment.name, sum(map(len, pages))) as advance:
+            for page in pages:
+                for run in page:
+                    await self.run(run, experiment_id)
+                    advance(1)
+
+    async def run(self, run: SourceRun, experiment_id: int) -> None:
+        run_id = run.run_id
+        if self.store.run_exists(run_id):
+            self.summary.runs_skipped += 1
+            return
+        self.store.discard_partial_run(run_id)  # what an interrupted copy of this run left
+        await self.histories(run_id, [metric.key for metric in run.data.metrics])
+        target_uri = self.store.artifact_uri_for(experiment_id, run_id)
+        if self.copy_artifacts:
+            await self.run_artifacts(run, target_uri)
+        info = RunInfo(
+            run_id=run_id,
+            run_uuid=run_id,
+            experiment_id=str(experiment_id),
+            run_name=run.info.run_name,
+            user_id=run.info.user_id,
+            status=run.info.status,
+            start_time=run.info.start_time,
+            end_time=run.info.end_time,
+            artifact_uri=target_uri,
+            lifecycle_stage=run.info.lifecycle_stage,
+        )
+        # MLflow's REST API does not tell when a run was deleted: its end (or start) stands in for it.
+        deleted_time = (run.info.end_time or run.info.start_time) if run.info.lifecycle_stage == "deleted" else None
+        datasets = list({(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs}.values())
+        self.artifact_uris[run_id] = (run.info.artifact_uri, target_uri)
+        if self.store.import_run(info, experiment_id, run.data.params, run.data.tags, datasets, deleted_time):
+            self.summary.runs_copied += 1
+        else:  # another import stored it meanwhile
+            self.summary.runs_skipped += 1
+
+    async def histories(self, run_id: str, keys: list[str]) -> None:
+        """Every history of a run, written page by page in order, while the next histories are already
+        being fetched (the source's answers, not tracklet's writes, take most of an import's time). At
+        most `fetching` histories are in flight, each at most `_PAGES_AHEAD` pages ahead of the writes."""
+        queues: list[asyncio.Queue[list[SourceMetric] | Exception | None]] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def fetch(key: str, queue: asyncio.Queue[list[SourceMetric] | Exception | None]) -> None:
+            try:
+                async for page in self.source.history(run_id, key):
+                    await queue.put(page)
+            except Exception as err:  # noqa: BLE001 - raised again by the writer, in order
+                await queue.put(err)
+                return
+            await queue.put(None)
+
+        def start(i: int) -> None:
+            if i < len(keys):
+                queues.append(asyncio.Queue(maxsize=_PAGES_AHEAD))
+                tasks.append(asyncio.create_task(fetch(keys[i], queues[i])))
+
+        try:
+            for i in range(self.fetching):
+                start(i)
+            for i, key in enumerate(keys):
+                while (page := await queues[i].get()) is not None:
+                    if isinstance(page, Exception):
+                        raise page
+                    self.store.import_points(
+                        run_id,
+                        [key] * len(page),
+                        [metric_value(p.value) for p in page],
+                        [p.timestamp for p in page],
+                        [p.step for p in page],
+                    )
+                    self.summary.metric_points += len(page)
+                start(i + self.fetching)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    async def run_artifacts(self, run: SourceRun, target_uri: str) -> None:
+        uri = run.info.artifact_uri
+        if not target_uri.startswith(PROXY_SCHEME):
+            self.warning(
+                f"run {run.run_id}: artifacts not copied: its tracklet artifact root {target_uri} is not served"
+            )
+            return
+        target_root = _proxy_path(target_uri)
+        if uri.startswith(PROXY_SCHEME):
+            root = _proxy_path(uri)
+            async for relative, _ in self.source.walk_artifacts(root):
+                await self.copy_file(target_root, relative, self.source.download(f"{root}/{relative}"))
+            return
+        local = _local_path(uri)
+        if local is None:
+            self.warning(
+                f"run {run.run_id}: artifacts at {uri} not copied (only mlflow-artifacts:/ and local paths are)"
+            )
+            return
+        if not local.is_dir():
+            if local.exists() or uri.startswith("file:"):
+                self.warning(f"run {run.run_id}: artifacts at {uri} not copied: no such folder on this machine")
+            return
+        for file in sorted(p for p in local.rglob("*") if p.is_file()):
+            await self.copy_file(target_root, file.relative_to(local).as_posix(), _read_file(file))
+
+    async def copy_file(self, target_root: str, relative: str, chunks: AsyncIterator[bytes]) -> None:
+        try:
+            size = await self.artifacts.write(posixpath.join(target_root, relative), chunks)
+        except InvalidParameterValue as err:  # a name tracklet's artifact store refuses (e.g. `..`)
+            self.warning(f"artifact {target_root}/{relative} not copied: {err.message}")
+            return
+        self.summary.artifact_files += 1
+        self.summary.artifact_bytes += size
+
+    # -- model registry -----------------------------------------------------------------------
+
+    async def registry(self) -> None:
+        models = await self.source.registered_models()
+        if models is None:
+            return
+        for model in models:
+            created = self.store.import_registered_model(
+                model.name, model.description, model.tags, model.creation_timestamp, model.last_updated_timestamp
+            )
+            self.summary.registered_models += created
+            for version in await self.source.model_versions(model.name):
+                if self.store.import_model_version(*await self.model_version(version)):
+                    self.summary.model_versions += 1
+            existing = {a.alias for a in self.store.get_registered_model(model.name).aliases}
+            for alias in model.aliases:
+                if alias.alias in existing:
+                    continue
+                try:
+                    self.store.set_registered_model_alias(model.name, alias.alias, int(alias.version))
+                except ResourceDoesNotExist:
+                    self.warning(f"model {model.name}: alias {alias.alias} names version {alias.version}, not copied")
+
+    async def model_version(self, v: SourceModelVersion) -> tuple[ModelVersion, str]:
+        """The version as tracklet stores it, and where its files are downloaded from: a source inside
+        an imported run's artifacts points into that run's artifacts in tracklet."""
+        source, storage = v.source, v.source
+        if v.model_id or v.source.startswith("models:/m-"):
+            self.warning(
+                f"model {v.name} version {v.version}: comes from logged model "
+                f"{v.model_id or v.source.removeprefix('models:/')}, which "
+                "import-mlflow does not copy; its files stay in the source"
+            )
+        elif v.run_id and (uris := await self._run_uris(v.run_id)):
+            source_uri, target_uri = uris
+            if v.source.startswith("runs:/"):
+                path = v.source[len("runs:/") :].split("/", 1)[1] if "/" in v.source[len("runs:/") :] else ""
+                storage = posixpath.join(target_uri, path) if path else target_uri
+            elif source_uri and v.source.startswith(source_uri.rstrip("/")):
+                source = storage = target_uri + v.source[len(source_uri.rstrip("/")) :]
+        version = ModelVersion(
+            name=v.name,
+            version=v.version,
+            creation_timestamp=v.creation_timestamp or 0,
+            last_updated_timestamp=v.last_updated_timestamp or 0,
+            current_stage=v.current_stage,
+            source=source,
+            status=v.status,
+            description=v.description,
+            run_id=v.run_id,
+            run_link=v.run_link,
+            tags=v.tags,
+        )
+        return version, storage
+
+    async def _run_uris(self, run_id: str) -> tuple[str, str] | None:
+        if run_id in self.artifact_uris:
+            return self.artifact_uris[run_id]
+        try:  # a run copied by an earlier import
+            target = self.store.get_run(run_id).info.artifact_uri
+        except ResourceDoesNotExist:
+            return None
+        try:
+            source_uri = (await self.source.run(run_id)).info.artifact_uri
+        except SourceError:
+            source_uri = ""
+        self.artifact_uris[run_id] = (source_uri, target)
+        return self.artifact_uris[run_id]
+
+
+def _proxy_path(uri: str) -> str:
+    """The artifact store path of a `mlflow-artifacts:/…` URI (`mlflow-artifacts://host:port/…` too)."""
+    return unquote(urlparse(uri).path).strip("/")
+
+
+def _local_path(uri: str) -> Path | None:
+    if uri.startswith("file:"):
+        return Path(unquote(urlparse(uri).path))
+    if uri.startswith("/"):
+        return Path(uri)
+    return None
+
+
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as f:
+        while chunk := await f.read(_FILE_CHUNK):
+            yield chunk
+
+
+__all__ = ["ImportSummary", "Progress", "import_mlflow"]

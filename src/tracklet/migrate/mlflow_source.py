@@ -1,0 +1,399 @@
+"""Reading an MLflow-protocol server (MLflow's own, or tracklet) over its REST API only.
+
+Every list is read page by page (`experiments/search`, `runs/search`, `metrics/get-history`, the
+registry searches) so that nothing bigger than a page is held. Errors of the source are translated
+here, where they enter: a source that cannot be reached, refuses access or does not speak MLflow's
+protocol raises `SourceError`, which the command prints as one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from tracklet.entities import DatasetInput, KeyValue
+from tracklet.errors import TrackletError
+
+API = "/api/2.0/mlflow"
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
+HISTORY_PAGE = 25_000  # points per metrics/get-history page (the MLflow client's own page size)
+_RETRY_STATUSES = (429, 500, 502, 503, 504)
+_RETRIES = 4
+_CHUNK = 1024 * 1024
+
+
+class SourceError(TrackletError):
+    """The source server cannot be read: unreachable, access refused, not an MLflow server, or it
+    answered an error. Raised by the command only (never served): `error_code` is the source's own."""
+
+    def __init__(self, message: str, error_code: str = "SOURCE_ERROR") -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+# What the source sends, decoded leniently: MLflow omits empty and default fields.
+class SourceExperiment(msgspec.Struct):
+    experiment_id: str
+    name: str
+    lifecycle_stage: str = "active"
+    creation_time: int | None = None
+    last_update_time: int | None = None
+    artifact_location: str = ""
+    tags: list[KeyValue] = []
+
+
+class SourceRunInfo(msgspec.Struct):
+    run_id: str = ""
+    run_uuid: str = ""
+    run_name: str = ""
+    experiment_id: str = ""
+    user_id: str = ""
+    status: str = "FINISHED"
+    start_time: int = 0
+    end_time: int | None = None
+    artifact_uri: str = ""
+    lifecycle_stage: str = "active"
+
+
+class SourceMetric(msgspec.Struct):
+    key: str
+    value: float | str = 0.0
+    timestamp: int = 0
+    step: int = 0
+
+
+class SourceRunData(msgspec.Struct):
+    metrics: list[SourceMetric] = []
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class SourceRunInputs(msgspec.Struct):
+    dataset_inputs: list[DatasetInput] = []
+
+
+class SourceRun(msgspec.Struct):
+    info: SourceRunInfo
+    data: SourceRunData = msgspec.field(default_factory=SourceRunData)
+    inputs: SourceRunInputs = msgspec.field(default_factory=SourceRunInputs)
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id or self.info.run_uuid
+
+
+class SourceFile(msgspec.Struct):
+    path: str
+    is_dir: bool = False
+    file_size: int | None = None
+
+
+class SourceAlias(msgspec.Struct):
+    alias: str
+    version: str
+
+
+class SourceRegisteredModel(msgspec.Struct):
+    name: str
+    creation_timestamp: int | None = None
+    last_updated_timestamp: int | None = None
+    description: str | None = None
+    tags: list[KeyValue] = []
+    aliases: list[SourceAlias] = []
+
+
+class SourceModelVersion(msgspec.Struct):
+    name: str
+    version: str
+    creation_timestamp: int | None = None
+    last_updated_timestamp: int | None = None
+    current_stage: str = "None"
+    description: str | None = None
+    source: str = ""
+    run_id: str | None = None
+    run_link: str | None = None
+    status: str = "READY"
+    tags: list[KeyValue] = []
+    model_id: str | None = None
+
+
+class _Experiments(msgspec.Struct):
+    experiments: list[SourceExperiment] = []
+    next_page_token: str | None = None
+
+
+class _Runs(msgspec.Struct):
+    runs: list[SourceRun] = []
+    next_page_token: str | None = None
+
+
+class _History(msgspec.Struct):
+    metrics: list[SourceMetric] = []
+    next_page_token: str | None = None
+
+
+class _GotRun(msgspec.Struct):
+    run: SourceRun
+
+
+class _Files(msgspec.Struct):
+    files: list[SourceFile] = []
+
+
+class _RegisteredModels(msgspec.Struct):
+    registered_models: list[SourceRegisteredModel] = []
+    next_page_token: str | None = None
+
+
+class _ModelVersions(msgspec.Struct):
+    model_versions: list[SourceModelVersion] = []
+    next_page_token: str | None = None
+
+
+def metric_value(value: float | str) -> float:
+    """A metric value as sent: a number, or "NaN"/"Infinity"/"-Infinity"."""
+    if isinstance(value, str):
+        return float(value)  # float() reads "NaN", "Infinity" and "-Infinity"
+    return value
+
+
+def client_auth() -> tuple[dict[str, str], httpx.Auth | None, bool | str]:
+    """Headers, auth and TLS verification from MLflow's client variables: basic auth when a user name
+    and password are set, else a bearer token; MLFLOW_TRACKING_INSECURE_TLS and _SERVER_CERT_PATH."""
+    headers = {"User-Agent": "tracklet-import-mlflow"}
+    auth: httpx.Auth | None = None
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if user and password:
+        auth = httpx.BasicAuth(user, password)
+    elif token:
+        headers["Authorization"] = f"Bearer {token}"
+    verify: bool | str = True
+    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        verify = False
+    elif os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
+        verify = os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+    return headers, auth, verify
+
+
+class MlflowSource:
+    """An MLflow tracking server read through its REST API. Use as an async context manager."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 120.0,
+        history_page: int = HISTORY_PAGE,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise SourceError(f"The source must be an http:// or https:// URL of an MLflow server, not {url!r}")
+        self.url = url.rstrip("/")
+        self.history_page = history_page
+        headers, auth, verify = client_auth()
+        self.http = httpx.AsyncClient(
+            base_url=self.url,
+            headers=headers,
+            auth=auth,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> MlflowSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    # -- transport ----------------------------------------------------------------------------
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, retried on a transient failure (429/5xx, a dropped connection) with backoff."""
+        for attempt in range(_RETRIES + 1):
+            try:
+                response = await self.http.request(method, path, **kwargs)
+            except httpx.ConnectError as err:
+                raise SourceError(f"Cannot reach the MLflow server at {self.url}: {err}") from None
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.TimeoutException) as err:
+                if attempt == _RETRIES:
+                    raise SourceError(f"The MLflow server at {self.url} stopped answering: {err!r}") from None
+            else:
+                if response.status_code not in _RETRY_STATUSES or attempt == _RETRIES:
+                    return response
+            await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def call(self, method: str, endpoint: str, into: type[Any], **kwargs: Any) -> Any:
+        """`endpoint` under /api/2.0/mlflow, its JSON answer decoded into `into`."""
+        response = await self._send(method, API + endpoint, **kwargs)
+        self._check(response, endpoint)
+        try:
+            return msgspec.json.decode(response.content or b"{}", type=into, strict=False)
+        except msgspec.DecodeError as err:
+            raise SourceError(
+                f"{self.url} does not look like an MLflow server: {endpoint} answered something else ({err})"
+            ) from None
+
+    def _check(self, response: httpx.Response, endpoint: str) -> None:
+        status = response.status_code
+        if status in (401, 403):
+            raise SourceError(
+                f"The MLflow server at {self.url} refused access ({status}): set MLFLOW_TRACKING_TOKEN, or "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD",
+                "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED",
+            )
+        if status < 400:
+            return
+        try:
+            body = msgspec.json.decode(response.content)
+            code, message = body["error_code"], body.get("message", "")
+        except (msgspec.DecodeError, KeyError, TypeError):
+            if status == 404:
+                raise SourceError(
+                    f"{self.url} does not look like an MLflow server: {endpoint} answered 404", "ENDPOINT_NOT_FOUND"
+                ) from None
+            raise SourceError(f"The server at {self.url} answered {status} to {endpoint}") from None
+        raise SourceError(f"The MLflow server at {self.url} answered {code} to {endpoint}: {message}", code)
+
+    # -- experiments and runs -----------------------------------------------------------------
+
+    async def experiments(self) -> list[SourceExperiment]:
+        """Every experiment, deleted ones included."""
+        found: list[SourceExperiment] = []
+        token: str | None = None
+        while True:
+            body = {"max_results": 1000, "view_type": "ALL", "page_token": token}
+            page = await self.call("POST", "/experiments/search", _Experiments, json=body)
+            found += page.experiments
+            token = page.next_page_token
+            if not token:
+                return found
+
+    async def runs(self, experiment_id: str) -> AsyncIterator[list[SourceRun]]:
+        """The experiment's runs, deleted ones included, a page at a time (oldest first)."""
+        token: str | None = None
+        while True:
+            body = {
+                "experiment_ids": [experiment_id],
+                "run_view_type": "ALL",
+                "max_results": 1000,
+                "order_by": ["attributes.start_time ASC"],
+                "page_token": token,
+            }
+            page = await self.call("POST", "/runs/search", _Runs, json=body)
+            if page.runs:
+                yield page.runs
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def run(self, run_id: str) -> SourceRun:
+        got: _GotRun = await self.call("GET", "/runs/get", _GotRun, params={"run_id": run_id})
+        return got.run
+
+    async def history(self, run_id: str, key: str) -> AsyncIterator[list[SourceMetric]]:
+        """Every point of one metric, a page at a time."""
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": self.history_page}
+            if token:
+                params["page_token"] = token
+            page = await self.call("GET", "/metrics/get-history", _History, params=params)
+            if page.metrics:
+                yield page.metrics
+            token = page.next_page_token
+            if not token:
+                return
+
+    # -- artifacts (the proxy: mlflow-artifacts:/ URIs) ------------------------------------------
+
+    async def walk_artifacts(self, root: str) -> AsyncIterator[tuple[str, int | None]]:
+        """(path relative to `root`, size) of every file under the proxied folder `root`."""
+        folders = [""]
+        while folders:
+            folder = folders.pop()
+            path = f"{root}/{folder}".rstrip("/")
+            response = await self._send("GET", ARTIFACTS_API, params={"path": path})
+            self._check(response, ARTIFACTS_API)
+            listing = msgspec.json.decode(response.content or b"{}", type=_Files, strict=False)
+            for file in listing.files:
+                relative = f"{folder}/{file.path.rsplit('/', 1)[-1]}".lstrip("/")
+                if file.is_dir:
+                    folders.append(relative)
+                else:
+                    yield relative, file.file_size
+
+    async def download(self, path: str) -> AsyncIterator[bytes]:
+        """A proxied file's bytes, streamed."""
+        url = f"{ARTIFACTS_API}/{quote(path)}"
+        for attempt in range(_RETRIES + 1):
+            try:
+                async with self.http.stream("GET", url) as response:
+                    if response.status_code in _RETRY_STATUSES and attempt < _RETRIES:
+                        await asyncio.sleep(0.5 * 2**attempt)
+                        continue
+                    if response.status_code >= 400:
+                        await response.aread()
+                        self._check(response, url)
+                    async for chunk in response.aiter_bytes(_CHUNK):
+                        yield chunk
+                    return
+            except httpx.ConnectError as err:
+                raise SourceError(f"Cannot reach the MLflow server at {self.url}: {err}") from None
+
+    # -- model registry -----------------------------------------------------------------------
+
+    async def registered_models(self) -> list[SourceRegisteredModel] | None:
+        """Every registered model, or None when the source has no registry."""
+        found: list[SourceRegisteredModel] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"max_results": 1000}
+            if token:
+                params["page_token"] = token
+            try:
+                page = await self.call("GET", "/registered-models/search", _RegisteredModels, params=params)
+            except SourceError as err:
+                if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
+                    return None
+                raise
+            found += page.registered_models
+            token = page.next_page_token
+            if not token:
+                return found
+
+    async def model_versions(self, name: str) -> list[SourceModelVersion]:
+        quote_char = '"' if "'" in name else "'"
+        found: list[SourceModelVersion] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"filter": f"name={quote_char}{name}{quote_char}", "max_results": 1000}
+            if token:
+                params["page_token"] = token
+            page = await self.call("GET", "/model-versions/search", _ModelVersions, params=params)
+            found += page.model_versions
+            token = page.next_page_token
+            if not token:
+                return sorted(found, key=lambda v: int(v.version))
+
+
+__all__ = [
+    "HISTORY_PAGE",
+    "MlflowSource",
+    "SourceError",
+    "SourceExperiment",
+    "SourceMetric",
+    "SourceModelVersion",
+    "SourceRegisteredModel",
+    "SourceRun",
+    "client_auth",
+    "metric_value",
+]

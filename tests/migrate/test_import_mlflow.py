@@ -1,0 +1,410 @@
+"""`tracklet import-mlflow`: a real `mlflow server`, filled by the official client, copied into tracklet
+(SQLite and PostgreSQL) and read back through a real tracklet server with the same client."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from tests.support.processes import MlflowServer, TrackletServer, free_port
+from tracklet.cli import cli
+from tracklet.migrate import ImportSummary, MlflowSource, SourceError, import_mlflow
+from tracklet.settings import Settings
+from tracklet.store.store import Store
+
+LONG = 3000  # points of the long history
+
+
+@dataclass
+class Source:
+    """The populated MLflow server and what was logged to it."""
+
+    server: MlflowServer
+    run_ids: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # artifact path -> bytes, of run "long"
+    logged_model_id: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def _populate(url: str, tmp: Path) -> Source:
+    from mlflow import MlflowClient
+    from mlflow.entities import Dataset, DatasetInput, InputTag, Metric
+
+    client = MlflowClient(tracking_uri=url)
+    vision = client.create_experiment("vision", tags={"team": "cv", "note": "first"})
+    nlp = client.create_experiment("nlp", tags={"team": "text"})
+    gone = client.create_experiment("retired")
+    ids: dict[str, str] = {}
+    t0 = 1_700_000_000_000
+
+    run = client.create_run(vision, run_name="long", tags={"mode": "train"}, start_time=t0)
+    ids["long"] = run.info.run_id
+    client.log_batch(run.info.run_id, params=[_param("lr", "0.01"), _param("layers", "4")])
+    points = [Metric("loss", 1 / (i + 1), t0 + i, i) for i in range(LONG)]
+    points[1500] = Metric("loss", math.nan, t0 + 1500, 1500)
+    for start in range(0, LONG, 1000):
+        client.log_batch(run.info.run_id, metrics=points[start : start + 1000])
+    odd = [math.nan, math.inf, -math.inf, 2.5, 1.0]
+    client.log_batch(run.info.run_id, metrics=[Metric("odd", v, t0 + i, i) for i, v in enumerate(odd)])
+    tree = tmp / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    files = {
+        "tree/a.txt": b"alpha\n",
+        "tree/sub/b.json": b'{"b": 1}',
+        "tree/sub/deeper/c.csv": b"x,y\n1,2\n",
+        "weights.bin": bytes(range(256)) * 4000,
+    }
+    for path, data in files.items():
+        (tmp / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / path).write_bytes(data)
+    client.log_artifacts(run.info.run_id, str(tree), "tree")
+    client.log_artifact(run.info.run_id, str(tmp / "weights.bin"))
+    dataset = Dataset("digits", "d1g3st", "local", '{"uri": "/data/digits"}', schema='{"x": "int"}', profile="{}")
+    client.log_inputs(run.info.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+    client.set_terminated(run.info.run_id, "FINISHED", end_time=t0 + LONG)
+
+    parent = client.create_run(nlp, run_name="sweep", start_time=t0 + 10)
+    ids["parent"] = parent.info.run_id
+    for i in range(3):
+        child = client.create_run(
+            nlp, run_name=f"trial-{i}", tags={"mlflow.parentRunId": parent.info.run_id}, start_time=t0 + 20 + i
+        )
+        ids[f"child{i}"] = child.info.run_id
+        client.log_param(child.info.run_id, "alpha", str(i / 10))
+        client.log_metric(child.info.run_id, "score", i * 1.5, timestamp=t0 + i, step=0)
+        client.log_metric(child.info.run_id, "score", i * 2.0, timestamp=t0 + i + 1, step=1)
+        client.set_terminated(child.info.run_id, "FAILED" if i == 2 else "FINISHED", end_time=t0 + 100 + i)
+    client.set_terminated(parent.info.run_id, "FINISHED", end_time=t0 + 200)
+    doomed = client.create_run(nlp, run_name="doomed")
+    ids["deleted"] = doomed.info.run_id
+    client.log_metric(doomed.info.run_id, "score", 0.1)
+    client.delete_run(doomed.info.run_id)
+    old = client.create_run(gone, run_name="old")
+    ids["retired"] = old.info.run_id
+    client.log_param(old.info.run_id, "p", "v")
+    client.delete_experiment(gone)
+
+    # Artifacts outside the proxy: a local folder (copied from disk), an object store (named in a warning).
+    on_disk = client.create_experiment("on-disk", artifact_location=(tmp / "local-artifacts").as_uri())
+    local = client.create_run(on_disk, run_name="local")
+    ids["local"] = local.info.run_id
+    client.log_artifact(local.info.run_id, str(tmp / "tree" / "a.txt"), "notes")
+    in_s3 = client.create_experiment("in-s3", artifact_location="s3://old-bucket/mlflow")
+    ids["s3"] = client.create_run(in_s3, run_name="remote").info.run_id
+
+    client.create_registered_model("classifier", tags={"owner": "cv"}, description="digits classifier")
+    for i in (1, 2):
+        client.create_model_version(
+            "classifier",
+            source=f"runs:/{ids['long']}/model",
+            run_id=ids["long"],
+            tags={"try": str(i)},
+            description=f"version {i}",
+        )
+    client.set_registered_model_alias("classifier", "champion", "2")
+    # MLflow 3's way: a version registered from a logged model, which the import does not copy.
+    logged = client.create_logged_model(vision, name="net", source_run_id=ids["long"])
+    client.create_registered_model("from-logged")
+    client.create_model_version("from-logged", source=f"models:/{logged.model_id}", model_id=logged.model_id)
+    return Source(MlflowServer(tmp), ids, files, logged.model_id)
+
+
+def _param(key: str, value: str) -> Any:
+    from mlflow.entities import Param
+
+    return Param(key, value)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    tmp = tmp_path_factory.mktemp("mlflow")
+    server = MlflowServer(tmp).start()
+    try:
+        populated = _populate(server.url, tmp / "files")
+        populated.server = server
+        yield populated
+    finally:
+        server.stop()
+
+
+def _import(source_url: str, store_uri: str, artifacts: Path, *extra: str) -> str:
+    result = CliRunner().invoke(
+        cli,
+        ["import-mlflow", source_url, "--backend-store-uri", store_uri, "--artifacts-destination", str(artifacts)]
+        + list(extra),
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _points(history: list[Any]) -> list[tuple[int, int, str]]:
+    """A history as comparable tuples, NaN included (NaN != NaN)."""
+    return sorted((m.timestamp, m.step, repr(float(m.value))) for m in history)
+
+
+def _latest(run: Any) -> dict[str, str]:
+    return {k: repr(float(v)) for k, v in run.data.metrics.items()}
+
+
+@pytest.mark.slow
+def test_import_copies_experiments_runs_histories_artifacts_and_registry(
+    source: Source, store_uri: str, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    started = time.perf_counter()
+    output = _import(source.url, store_uri, tmp_path / "artifacts")
+    took = time.perf_counter() - started
+    assert "6 experiments (5 new), 9 runs copied, 0 already there" in output, output
+    assert f"{LONG + 5 + 6 + 1} metric points" in output
+    assert "5 artifact files" in output and "2 registered models, 3 model versions, 2 warnings" in output
+    s3_run = source.run_ids["s3"]
+    assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
+    model_id = source.logged_model_id
+    assert f"Warning: model from-logged version 1: comes from logged model {model_id}, which" in output
+    print(f"import took {took:.2f}s")
+
+    old = MlflowClient(tracking_uri=source.url)
+    srv = TrackletServer(store_uri, str(tmp_path / "artifacts")).start()
+    try:
+        new = MlflowClient(tracking_uri=srv.url)
+        for name in ("vision", "nlp", "retired"):
+            was, now = old.get_experiment_by_name(name), new.get_experiment_by_name(name)
+            assert now is not None and was is not None
+            assert now.tags == was.tags and now.lifecycle_stage == was.lifecycle_stage
+        assert new.get_experiment_by_name("retired").lifecycle_stage == "deleted"
+
+        for label, run_id in source.run_ids.items():
+            was, now = old.get_run(run_id), new.get_run(run_id)
+            assert now.info.run_id == run_id, label
+            for attr in ("run_name", "user_id", "status", "start_time", "end_time", "lifecycle_stage"):
+                assert getattr(now.info, attr) == getattr(was.info, attr), (label, attr)
+            assert now.data.params == was.data.params, label
+            assert now.data.tags == was.data.tags, label
+            assert _latest(now) == _latest(was), label
+            for key in was.data.metrics:
+                assert _points(new.get_metric_history(run_id, key)) == _points(old.get_metric_history(run_id, key))
+            assert [(d.dataset.name, d.dataset.digest, d.dataset.source, d.dataset.schema, d.tags) for d in now.inputs.dataset_inputs] == [
+                (d.dataset.name, d.dataset.digest, d.dataset.source, d.dataset.schema, d.tags) for d in was.inputs.dataset_inputs
+            ]  # fmt: skip
+        assert new.get_run(source.run_ids["deleted"]).info.lifecycle_stage == "deleted"
+        assert len(new.get_metric_history(source.run_ids["long"], "loss")) == LONG
+
+        long_id = source.run_ids["long"]
+        assert new.get_run(long_id).info.artifact_uri.startswith("mlflow-artifacts:/")
+        downloaded = Path(new.download_artifacts(long_id, "", str(tmp_path / "down")))
+        for path, data in source.files.items():
+            assert (downloaded / path).read_bytes() == data, path
+        assert sorted(str(p.relative_to(downloaded)) for p in downloaded.rglob("*") if p.is_file()) == sorted(
+            source.files
+        )
+        note = new.download_artifacts(source.run_ids["local"], "notes/a.txt", str(tmp_path / "down-local"))
+        assert Path(note).read_bytes() == b"alpha\n"
+
+        vision = new.get_experiment_by_name("vision").experiment_id
+        found = new.search_runs([vision], "metrics.loss < 0.001 and params.lr = '0.01'")
+        assert [r.info.run_id for r in found] == [long_id]
+        nlp = new.get_experiment_by_name("nlp").experiment_id
+        assert {r.info.run_name for r in new.search_runs([nlp], "metrics.score >= 2")} == {"trial-1", "trial-2"}
+
+        model = new.get_registered_model("classifier")
+        assert model.description == "digits classifier" and model.tags == {"owner": "cv"}
+        assert model.aliases == {"champion": "2"}
+        for number in ("1", "2"):
+            was_v, now_v = old.get_model_version("classifier", number), new.get_model_version("classifier", number)
+            for attr in ("source", "run_id", "status", "description", "tags", "current_stage"):
+                assert getattr(now_v, attr) == getattr(was_v, attr), attr
+        uri = new.get_model_version_download_uri("classifier", "2")
+        assert uri == new.get_run(long_id).info.artifact_uri + "/model"
+        assert new.get_model_version("from-logged", "1").source == f"models:/{model_id}"
+
+        # tracklet is an MLflow-protocol source too: copying the copy gives the same history again.
+        again = _import(srv.url, f"sqlite:///{tmp_path / 'again.db'}", tmp_path / "again-artifacts")
+        assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1} metric points" in again, again
+        assert "5 artifact files" in again and "2 registered models, 3 model versions, 1 warnings" in again
+    finally:
+        srv.stop()
+
+
+@pytest.mark.slow
+def test_a_second_import_copies_nothing_and_duplicates_nothing(source: Source, tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    _import(source.url, store_uri, tmp_path / "artifacts")
+    before = _row_counts(store_uri)
+    output = _import(source.url, store_uri, tmp_path / "artifacts")
+    assert "6 experiments (0 new), 0 runs copied, 9 already there, 0 metric points, 0 artifact files" in output
+    assert "0 registered models, 0 model versions" in output
+    assert _row_counts(store_uri) == before
+
+
+def _row_counts(store_uri: str) -> dict[str, int]:
+    store = Store(store_uri)
+    try:
+        with store.db.read() as conn:
+            tables = ("experiments", "runs", "params", "tags", "metrics", "latest_metrics", "metric_tiles")
+            tables += ("dataset_inputs", "model_versions", "registered_model_aliases")
+            return {t: conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one() for t in tables}
+    finally:
+        store.close()
+
+
+def _points_per_history(store: Store, run_id: str) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from tracklet.store import schema as s
+
+    lm = s.latest_metrics
+    with store.db.read() as conn:
+        return dict(conn.execute(select(lm.c.key, lm.c.n_points).where(lm.c.run_uuid == run_id)).all())  # type: ignore[arg-type]
+
+
+class _DropsAfter(httpx.AsyncHTTPTransport):
+    """The source goes away after `n` history pages: the import fails in the middle of a run."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/metrics/get-history"):
+            if self.left == 0:
+                raise httpx.ConnectError("connection refused (simulated)", request=request)
+            self.left -= 1
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.slow
+def test_a_run_interrupted_mid_copy_is_copied_again_whole(source: Source, store_uri: str, tmp_path: Path) -> None:
+    settings = Settings(backend_store_uri=store_uri, artifacts_destination=str(tmp_path / "artifacts"))
+    from tracklet.artifacts import artifact_store_for
+
+    store, artifacts = Store(settings.store_uri), artifact_store_for(settings.artifact_root)
+    long_id = source.run_ids["long"]
+
+    async def run(transport: httpx.AsyncBaseTransport | None) -> ImportSummary:
+        async with MlflowSource(source.url, history_page=500, transport=transport) as src:
+            return await import_mlflow(src, store, artifacts, experiment_names=["vision"])
+
+    try:
+        with pytest.raises(SourceError, match="Cannot reach"):
+            asyncio.run(run(_DropsAfter(3)))  # a page or two of "loss" written, then the source is gone
+        assert not store.run_exists(long_id)
+        partial = _points_per_history(store, long_id)  # the partial copy, which no run shows
+        assert 500 <= partial["loss"] < LONG, partial
+        vision = store.get_experiment_by_name("vision").experiment_id
+        found, _ = store.search_runs([int(vision)], "", "ALL", 100, None, None)
+        assert found == []
+
+        summary = asyncio.run(run(None))
+        assert (summary.runs_copied, summary.metric_points) == (1, LONG + 5)
+        history, _ = store.get_metric_history(long_id, "loss", None, None)
+        assert len(history) == LONG
+        assert _points_per_history(store, long_id) == {"loss": LONG, "odd": 5}  # counted once, not twice
+        assert {m.key: m.step for m in store.get_run(long_id).data.metrics} == {"loss": LONG - 1, "odd": 4}
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_only_the_named_experiments_are_copied_into_one_of_that_name(source: Source, tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    store = Store(store_uri)
+    from tracklet.entities import KeyValue
+
+    nlp = int(store.create_experiment("nlp", tags=[KeyValue(key="team", value="ours"), KeyValue(key="x", value="1")]))
+    store.close()
+    output = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "nlp", "--no-registry")
+    assert "1 experiments (0 new), 5 runs copied" in output and "0 registered models" in output, output
+    store = Store(store_uri)
+    try:
+        merged = store.get_experiment(nlp)
+        assert {t.key: t.value for t in merged.tags} == {"team": "ours", "x": "1"}  # its own values win
+        runs, _ = store.search_runs([nlp], "", "ALL", 100, None, None)
+        assert len(runs) == 5
+        assert {e.name for e in store.search_experiments("", "ALL", None, 100, None)[0]} == {"Default", "nlp"}
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_an_experiment_missing_from_the_source_is_an_error(source: Source, tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "tracklet", "import-mlflow", source.url, "--backend-store-uri", store_uri,
+         "--experiment", "nlp", "--experiment", "no-such-thing"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: No experiment named 'no-such-thing' in the MLflow server at {source.url}"
+    store = Store(store_uri)
+    try:  # nothing was copied, not even the experiment that exists
+        assert [e.name for e in store.search_experiments("", "ALL", None, 100, None)[0]] == ["Default"]
+    finally:
+        store.close()
+
+
+def test_an_unreachable_source_is_one_line_and_exit_code_1(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "tracklet", "import-mlflow", url, "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: Cannot reach the MLflow server at {url}")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def _source_answering(handler: Any) -> MlflowSource:
+    return MlflowSource("http://old-mlflow:5000", transport=httpx.MockTransport(handler))
+
+
+async def _experiments(source: MlflowSource) -> Any:
+    async with source:
+        return await source.experiments()
+
+
+def test_a_401_says_which_variables_authenticate() -> None:
+    source = _source_answering(lambda request: httpx.Response(401, text="Unauthorized"))
+    with pytest.raises(SourceError, match=r"refused access \(401\): set MLFLOW_TRACKING_TOKEN"):
+        asyncio.run(_experiments(source))
+
+
+def test_a_server_that_is_not_mlflow_is_named_so() -> None:
+    source = _source_answering(lambda request: httpx.Response(200, text="<html>hello</html>"))
+    with pytest.raises(SourceError, match="does not look like an MLflow server"):
+        asyncio.run(_experiments(source))
+    source = _source_answering(lambda request: httpx.Response(404, text="<html>not found</html>"))
+    with pytest.raises(SourceError, match="does not look like an MLflow server"):
+        asyncio.run(_experiments(source))
+
+
+def test_the_source_is_authenticated_like_mlflows_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return httpx.Response(200, json={})
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "s3cret")
+    asyncio.run(_experiments(_source_answering(handler)))
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw")
+    asyncio.run(_experiments(_source_answering(handler)))
+    assert seen == ["Bearer s3cret", "Basic " + __import__("base64").b64encode(b"ada:pw").decode()]
