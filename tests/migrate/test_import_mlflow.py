@@ -90,9 +90,10 @@ def _populate(url: str, tmp: Path) -> Source:
         client.log_metric(child.info.run_id, "score", i * 2.0, timestamp=t0 + i + 1, step=1)
         client.set_terminated(child.info.run_id, "FAILED" if i == 2 else "FINISHED", end_time=t0 + 100 + i)
     client.set_terminated(parent.info.run_id, "FINISHED", end_time=t0 + 200)
-    doomed = client.create_run(nlp, run_name="doomed")
+    doomed = client.create_run(nlp, run_name="doomed", start_time=t0)
     ids["deleted"] = doomed.info.run_id
     client.log_metric(doomed.info.run_id, "score", 0.1)
+    client.set_terminated(doomed.info.run_id, "FINISHED", end_time=t0 + 300)  # ended long before it was deleted
     client.delete_run(doomed.info.run_id)
     old = client.create_run(gone, run_name="old")
     ids["retired"] = old.info.run_id
@@ -252,6 +253,19 @@ def test_a_second_import_copies_nothing_and_duplicates_nothing(source: Source, t
     assert "6 experiments (0 new), 0 runs copied, 9 already there, 0 metric points, 0 artifact files" in output
     assert "0 registered models, 0 model versions" in output
     assert _row_counts(store_uri) == before
+
+
+def test_deleted_runs_count_as_deleted_at_the_import_for_gc(source: Source, tmp_path: Path) -> None:
+    """MLflow does not say when a run was deleted; `tracklet gc --older-than 1d` must not purge it at once."""
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    _import(source.url, store_uri, tmp_path / "artifacts")
+    store = Store(store_uri)
+    try:
+        a_day_ago = int(time.time() * 1000) - 86_400_000
+        assert source.run_ids["deleted"] not in [r.id for r in store.find_garbage(deleted_before=a_day_ago).runs]
+        assert source.run_ids["deleted"] in [r.id for r in store.find_garbage().runs]
+    finally:
+        store.close()
 
 
 def _row_counts(store_uri: str) -> dict[str, int]:

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlparse
 import anyio
 
 from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.paths import proxy_path
 from tracklet.entities import ModelVersion, RunInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.migrate.mlflow_source import (
@@ -32,9 +33,9 @@ from tracklet.migrate.mlflow_source import (
     SourceRun,
     metric_value,
 )
+from tracklet.store._util import now_ms
 from tracklet.store.store import Store
 
-PROXY_SCHEME = "mlflow-artifacts:"
 FETCHING = 4  # metric histories fetched at once (an MLflow server answers requests concurrently)
 _PAGES_AHEAD = 2
 _FILE_CHUNK = 1024 * 1024
@@ -174,8 +175,9 @@ class _Copier:
             artifact_uri=target_uri,
             lifecycle_stage=run.info.lifecycle_stage,
         )
-        # MLflow's REST API does not tell when a run was deleted: its end (or start) stands in for it.
-        deleted_time = (run.info.end_time or run.info.start_time) if run.info.lifecycle_stage == "deleted" else None
+        # MLflow's REST API does not tell when a run was deleted: the import's time stands in for it, so
+        # `tracklet gc --older-than` waits at least as long as the user asked (a run's end could be years old).
+        deleted_time = now_ms() if run.info.lifecycle_stage == "deleted" else None
         datasets = list({(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs}.values())
         self.artifact_uris[run_id] = (run.info.artifact_uri, target_uri)
         if self.store.import_run(info, experiment_id, run.data.params, run.data.tags, datasets, deleted_time):
@@ -229,14 +231,14 @@ class _Copier:
 
     async def run_artifacts(self, run: SourceRun, target_uri: str) -> None:
         uri = run.info.artifact_uri
-        if not target_uri.startswith(PROXY_SCHEME):
+        target_root = proxy_path(target_uri)
+        if target_root is None:
             self.warning(
                 f"run {run.run_id}: artifacts not copied: its tracklet artifact root {target_uri} is not served"
             )
             return
-        target_root = _proxy_path(target_uri)
-        if uri.startswith(PROXY_SCHEME):
-            root = _proxy_path(uri)
+        root = proxy_path(uri)
+        if root is not None:
             async for relative, _ in self.source.walk_artifacts(root):
                 await self.copy_file(target_root, relative, self.source.download(f"{root}/{relative}"))
             return
@@ -330,11 +332,6 @@ class _Copier:
             source_uri = ""
         self.artifact_uris[run_id] = (source_uri, target)
         return self.artifact_uris[run_id]
-
-
-def _proxy_path(uri: str) -> str:
-    """The artifact store path of a `mlflow-artifacts:/…` URI (`mlflow-artifacts://host:port/…` too)."""
-    return unquote(urlparse(uri).path).strip("/")
 
 
 def _local_path(uri: str) -> Path | None:
