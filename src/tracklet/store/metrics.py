@@ -83,11 +83,12 @@ _IS_NEWER = (
 
 
 def _new_history_id(engine: Engine, i: int) -> str:
-    """The id a history gets if the i-th row of an upsert creates it. The only histories ever deleted
-    are those of a run whose import was interrupted (`RunStore.discard_partial_run`), with all their
-    points, so an id reused after that names nothing stale. PostgreSQL draws from a sequence; SQLite
-    has one writer at a time, so one more than the largest id is free (the unique index finds it in a seek; the i keeps the rows apart if
-    SQLite computes the subquery once per statement)."""
+    """The id a history gets if the i-th row of an upsert creates it. A history is deleted only with all
+    its points and chart tiles (its run purged by `tracklet gc`, or an interrupted import discarded by
+    `RunStore.discard_partial_run`), so an id SQLite gives again names nothing stale. PostgreSQL draws
+    from a sequence; SQLite has one writer at a time, so one more than the largest id is free (the
+    unique index finds it in a seek; the i keeps the rows apart if SQLite computes the subquery once
+    per statement)."""
     if engine.dialect.name == "sqlite":
         return f"(SELECT COALESCE(MAX(history_id), 0) FROM latest_metrics) + {i + 1}"
     return "nextval('metric_history_ids')"
