@@ -17,6 +17,8 @@ EXPECTED = {
     "load_model", "LoadedModel", "RequirementsMismatchWarning", "SchemaError",
     "trace", "start_span", "update_current_trace", "get_current_active_span", "get_last_active_trace_id",
     "get_trace", "search_traces", "Span", "Trace", "TraceSpan", "log_feedback", "log_expectation",
+    "Assessment", "AssessmentSource", "get_assessment", "update_assessment", "override_feedback",
+    "delete_assessment",
 }  # fmt: skip
 
 
