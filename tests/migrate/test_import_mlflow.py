@@ -118,8 +118,18 @@ def _populate(url: str, tmp: Path) -> Source:
             description=f"version {i}",
         )
     client.set_registered_model_alias("classifier", "champion", "2")
-    # MLflow 3's way: a version registered from a logged model, which the import does not copy.
-    logged = client.create_logged_model(vision, name="net", source_run_id=ids["long"])
+    # MLflow 3's way: a logged model (what `log_model` records) with its files, params, tags and a metric,
+    # produced by run "long", and a version registered from it.
+    from mlflow.entities import LoggedModelOutput
+
+    logged = client.create_logged_model(
+        vision, name="net", source_run_id=ids["long"], params={"depth": "3"}, tags={"kind": "cnn"}
+    )
+    (tmp / "net").mkdir()
+    (tmp / "net" / "MLmodel").write_text("flavors: {python_function: {}}\n")
+    client.log_model_artifacts(logged.model_id, str(tmp / "net"))
+    client.log_metric(ids["long"], "acc", 0.75, timestamp=t0, step=0, model_id=logged.model_id)
+    client.log_outputs(ids["long"], [LoggedModelOutput(logged.model_id, 0)])
     client.create_registered_model("from-logged")
     client.create_model_version("from-logged", source=f"models:/{logged.model_id}", model_id=logged.model_id)
     return Source(MlflowServer(tmp), ids, files, logged.model_id)
@@ -174,12 +184,13 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     output = _import(source.url, store_uri, tmp_path / "artifacts")
     took = time.perf_counter() - started
     assert "6 experiments (5 new), 9 runs copied, 0 already there" in output, output
-    assert f"{LONG + 5 + 6 + 1} metric points" in output
-    assert "5 artifact files" in output and "2 registered models, 3 model versions, 2 warnings" in output
+    assert f"{LONG + 5 + 6 + 1 + 1} metric points" in output
+    assert (
+        "6 artifact files" in output and "1 logged models, 2 registered models, 3 model versions, 1 warnings" in output
+    )
     s3_run = source.run_ids["s3"]
     assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
     model_id = source.logged_model_id
-    assert f"Warning: model from-logged version 1: comes from logged model {model_id}, which" in output
     print(f"import took {took:.2f}s")
 
     old = MlflowClient(tracking_uri=source.url)
@@ -235,11 +246,25 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         uri = new.get_model_version_download_uri("classifier", "2")
         assert uri == new.get_run(long_id).info.artifact_uri + "/model"
         assert new.get_model_version("from-logged", "1").source == f"models:/{model_id}"
+        was_m, now_m = old.get_logged_model(model_id), new.get_logged_model(model_id)
+        for attr in ("name", "source_run_id", "status", "params", "tags", "creation_timestamp", "model_type"):
+            assert getattr(now_m, attr) == getattr(was_m, attr), attr
+        assert [(m.key, m.value, m.run_id) for m in now_m.metrics] == [("acc", 0.75, long_id)]
+        assert now_m.artifact_location == new.get_model_version_download_uri("from-logged", "1")
+        assert [o.model_id for o in new.get_run(long_id).outputs.model_outputs] == [model_id]
+        import mlflow.artifacts
+
+        mlflow.set_tracking_uri(srv.url)
+        loaded = Path(mlflow.artifacts.download_artifacts(f"models:/{model_id}", dst_path=str(tmp_path / "net")))
+        assert (loaded / "MLmodel").read_text() == "flavors: {python_function: {}}\n"
 
         # tracklet is an MLflow-protocol source too: copying the copy gives the same history again.
         again = _import(srv.url, f"sqlite:///{tmp_path / 'again.db'}", tmp_path / "again-artifacts")
-        assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1} metric points" in again, again
-        assert "5 artifact files" in again and "2 registered models, 3 model versions, 1 warnings" in again
+        assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1 + 1} metric points" in again, again
+        assert (
+            "6 artifact files" in again
+            and "1 logged models, 2 registered models, 3 model versions, 0 warnings" in again
+        )
     finally:
         srv.stop()
 
@@ -327,11 +352,11 @@ def test_a_run_interrupted_mid_copy_is_copied_again_whole(source: Source, store_
         assert found == []
 
         summary = asyncio.run(run(None))
-        assert (summary.runs_copied, summary.metric_points) == (1, LONG + 5)
+        assert (summary.runs_copied, summary.metric_points) == (1, LONG + 5 + 1)
         history, _ = store.get_metric_history(long_id, "loss", None, None)
         assert len(history) == LONG
-        assert _points_per_history(store, long_id) == {"loss": LONG, "odd": 5}  # counted once, not twice
-        assert {m.key: m.step for m in store.get_run(long_id).data.metrics} == {"loss": LONG - 1, "odd": 4}
+        assert _points_per_history(store, long_id) == {"loss": LONG, "odd": 5, "acc": 1}  # counted once, not twice
+        assert {m.key: m.step for m in store.get_run(long_id).data.metrics} == {"loss": LONG - 1, "odd": 4, "acc": 0}
     finally:
         store.close()
 

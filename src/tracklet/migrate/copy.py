@@ -1,6 +1,7 @@
 """Writing what `MlflowSource` reads into a tracklet store and artifact store, in-process.
 
-Runs keep their ids. A run is copied in this order: its metric histories (page by page, through the
+Runs and logged models keep their ids; every experiment's logged models are copied before any run (runs
+link to the models they produced), each model's files before its row. A run is copied in this order: its metric histories (page by page, through the
 store's ingestion path), its artifacts, and last its `runs` row with params, tags and dataset inputs
 in one transaction (`RunStore.import_run`). A run whose row exists is therefore complete and is
 skipped by a later import; a copy interrupted earlier left only rows no reader sees (histories under
@@ -22,13 +23,14 @@ import anyio
 
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.artifacts.paths import proxy_path
-from tracklet.entities import ModelVersion, RunInfo
+from tracklet.entities import LoggedModel, LoggedModelData, LoggedModelInfo, ModelMetric, ModelVersion, RunInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.migrate.mlflow_source import (
     MlflowSource,
     SourceError,
     SourceExperiment,
     SourceMetric,
+    SourceModelRef,
     SourceModelVersion,
     SourceRun,
     metric_value,
@@ -59,6 +61,7 @@ class ImportSummary:
     metric_points: int = 0
     artifact_files: int = 0
     artifact_bytes: int = 0
+    logged_models: int = 0
     registered_models: int = 0
     model_versions: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -67,7 +70,8 @@ class ImportSummary:
         return (
             f"{self.experiments} experiments ({self.experiments_created} new), {self.runs_copied} runs copied, "
             f"{self.runs_skipped} already there, {self.metric_points} metric points, {self.artifact_files} artifact "
-            f"files ({_size(self.artifact_bytes)}), {self.registered_models} registered models, "
+            f"files ({_size(self.artifact_bytes)}), {self.logged_models} logged models, "
+            f"{self.registered_models} registered models, "
             f"{self.model_versions} model versions, {len(self.warnings)} warnings"
         )
 
@@ -110,8 +114,12 @@ async def import_mlflow(
                 f"No experiment named {', '.join(map(repr, missing))} in the MLflow server at {source.url}"
             )
         experiments = [by_name[name] for name in dict.fromkeys(experiment_names)]
-    for experiment in experiments:
-        await copier.experiment(experiment, progress)
+    targets = [(experiment, copier.experiment(experiment)) for experiment in experiments]
+    # Logged models first: runs link to the models they produced, which may be in another experiment.
+    for experiment, experiment_id in targets:
+        await copier.logged_models(experiment, experiment_id)
+    for experiment, experiment_id in targets:
+        await copier.runs(experiment, experiment_id, progress)
     if copy_registry:
         await copier.registry()
     return summary
@@ -136,7 +144,8 @@ class _Copier:
 
     # -- experiments and runs -----------------------------------------------------------------
 
-    async def experiment(self, experiment: SourceExperiment, progress: Progress) -> None:
+    def experiment(self, experiment: SourceExperiment) -> int:
+        """The experiment in tracklet (found by name, or created); its id."""
         experiment_id, created = self.store.import_experiment(
             experiment.name,
             experiment.tags,
@@ -146,6 +155,43 @@ class _Copier:
         )
         self.summary.experiments += 1
         self.summary.experiments_created += created
+        return experiment_id
+
+    async def logged_models(self, experiment: SourceExperiment, experiment_id: int) -> None:
+        """The experiment's logged models under their own ids, each with its artifacts (copied first, as
+        a run's are: a model whose row exists is complete)."""
+        for model in await self.source.logged_models(experiment.experiment_id):
+            info = model.info
+            if self.store.logged_model_exists(info.model_id):
+                continue
+            if self.copy_artifacts:
+                target = self.store.logged_model_location(experiment_id, info.model_id)
+                await self.artifact_tree(f"logged model {info.model_id}", info.artifact_uri, target)
+            copied = LoggedModel(
+                info=LoggedModelInfo(
+                    model_id=info.model_id,
+                    experiment_id=str(experiment_id),
+                    name=info.name,
+                    artifact_uri="",
+                    status=info.status,
+                    model_type=info.model_type,
+                    creation_timestamp_ms=info.creation_timestamp_ms or 0,
+                    last_updated_timestamp_ms=info.last_updated_timestamp_ms or info.creation_timestamp_ms or 0,
+                    source_run_id=info.source_run_id,
+                    tags=info.tags,
+                ),
+                data=LoggedModelData(
+                    params=model.data.params,
+                    metrics=[
+                        ModelMetric(m.key, metric_value(m.value), m.timestamp, m.step, info.model_id, m.run_id,
+                                    m.dataset_name, m.dataset_digest)
+                        for m in model.data.metrics
+                    ],
+                ),
+            )  # fmt: skip
+            self.summary.logged_models += self.store.import_logged_model(copied, experiment_id)
+
+    async def runs(self, experiment: SourceExperiment, experiment_id: int, progress: Progress) -> None:
         pages = [page async for page in self.source.runs(experiment.experiment_id)]
         with progress(experiment.name, sum(map(len, pages))) as advance:
             for page in pages:
@@ -162,7 +208,7 @@ class _Copier:
         await self.histories(run_id, [metric.key for metric in run.data.metrics])
         target_uri = self.store.artifact_uri_for(experiment_id, run_id)
         if self.copy_artifacts:
-            await self.run_artifacts(run, target_uri)
+            await self.artifact_tree(f"run {run_id}", run.info.artifact_uri, target_uri)
         info = RunInfo(
             run_id=run_id,
             run_uuid=run_id,
@@ -180,10 +226,25 @@ class _Copier:
         deleted_time = now_ms() if run.info.lifecycle_stage == "deleted" else None
         datasets = list({(d.dataset.name, d.dataset.digest): d for d in run.inputs.dataset_inputs}.values())
         self.artifact_uris[run_id] = (run.info.artifact_uri, target_uri)
-        if self.store.import_run(info, experiment_id, run.data.params, run.data.tags, datasets, deleted_time):
+        inputs, outputs = (
+            self.model_links(run_id, refs) for refs in (run.inputs.model_inputs, run.outputs.model_outputs)
+        )
+        if self.store.import_run(
+            info, experiment_id, run.data.params, run.data.tags, datasets, deleted_time, inputs, outputs
+        ):
             self.summary.runs_copied += 1
         else:  # another import stored it meanwhile
             self.summary.runs_skipped += 1
+
+    def model_links(self, run_id: str, refs: Sequence[SourceModelRef]) -> list[tuple[str, int]]:
+        """(model id, step) of the logged models a run took or produced that tracklet has."""
+        links = []
+        for ref in refs:
+            if self.store.logged_model_exists(ref.model_id):
+                links.append((ref.model_id, ref.step))
+            else:
+                self.warning(f"run {run_id}: its link to logged model {ref.model_id} not copied (not copied itself)")
+        return links
 
     async def histories(self, run_id: str, keys: list[str]) -> None:
         """Every history of a run, written page by page in order, while the next histories are already
@@ -229,13 +290,12 @@ class _Copier:
 
     # -- artifacts ----------------------------------------------------------------------------
 
-    async def run_artifacts(self, run: SourceRun, target_uri: str) -> None:
-        uri = run.info.artifact_uri
+    async def artifact_tree(self, owner: str, uri: str, target_uri: str) -> None:
+        """Every file under the source's artifact URI `uri` (of a run or logged model: `owner`), to the
+        same relative paths under `target_uri` in tracklet's artifact store."""
         target_root = proxy_path(target_uri)
         if target_root is None:
-            self.warning(
-                f"run {run.run_id}: artifacts not copied: its tracklet artifact root {target_uri} is not served"
-            )
+            self.warning(f"{owner}: artifacts not copied: its tracklet artifact root {target_uri} is not served")
             return
         root = proxy_path(uri)
         if root is not None:
@@ -244,13 +304,11 @@ class _Copier:
             return
         local = _local_path(uri)
         if local is None:
-            self.warning(
-                f"run {run.run_id}: artifacts at {uri} not copied (only mlflow-artifacts:/ and local paths are)"
-            )
+            self.warning(f"{owner}: artifacts at {uri} not copied (only mlflow-artifacts:/ and local paths are)")
             return
         if not local.is_dir():
             if local.exists() or uri.startswith("file:"):
-                self.warning(f"run {run.run_id}: artifacts at {uri} not copied: no such folder on this machine")
+                self.warning(f"{owner}: artifacts at {uri} not copied: no such folder on this machine")
             return
         for file in sorted(p for p in local.rglob("*") if p.is_file()):
             await self.copy_file(target_root, file.relative_to(local).as_posix(), _read_file(file))
@@ -287,16 +345,21 @@ class _Copier:
                 except ResourceDoesNotExist:
                     self.warning(f"model {model.name}: alias {alias.alias} names version {alias.version}, not copied")
 
-    async def model_version(self, v: SourceModelVersion) -> tuple[ModelVersion, str]:
-        """The version as tracklet stores it, and where its files are downloaded from: a source inside
-        an imported run's artifacts points into that run's artifacts in tracklet."""
+    async def model_version(self, v: SourceModelVersion) -> tuple[ModelVersion, str, str | None]:
+        """The version as tracklet stores it, where its files are downloaded from, and the logged model
+        it was registered from: a source inside an imported run's artifacts points into that run's
+        artifacts in tracklet, one of an imported logged model to that model's."""
         source, storage = v.source, v.source
-        if v.model_id or v.source.startswith("models:/m-"):
-            self.warning(
-                f"model {v.name} version {v.version}: comes from logged model "
-                f"{v.model_id or v.source.removeprefix('models:/')}, which "
-                "import-mlflow does not copy; its files stay in the source"
-            )
+        model_id = v.model_id or (v.source.removeprefix("models:/") if v.source.startswith("models:/m-") else None)
+        if model_id:
+            try:
+                storage = self.store.get_logged_model(model_id).info.artifact_uri
+            except ResourceDoesNotExist:
+                self.warning(
+                    f"model {v.name} version {v.version}: comes from logged model {model_id}, which is not in "
+                    "tracklet (not in the experiments copied); its files stay in the source"
+                )
+                model_id = None
         elif v.run_id and (uris := await self._run_uris(v.run_id)):
             source_uri, target_uri = uris
             if v.source.startswith("runs:/"):
@@ -317,7 +380,7 @@ class _Copier:
             run_link=v.run_link,
             tags=v.tags,
         )
-        return version, storage
+        return version, storage, model_id
 
     async def _run_uris(self, run_id: str) -> tuple[str, str] | None:
         if run_id in self.artifact_uris:

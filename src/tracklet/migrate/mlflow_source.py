@@ -74,18 +74,65 @@ class SourceRunData(msgspec.Struct):
     tags: list[KeyValue] = []
 
 
+class SourceModelRef(msgspec.Struct):
+    """A logged model a run took as input or produced (MLflow 3)."""
+
+    model_id: str
+    step: int = 0
+
+
 class SourceRunInputs(msgspec.Struct):
     dataset_inputs: list[DatasetInput] = []
+    model_inputs: list[SourceModelRef] = []
+
+
+class SourceRunOutputs(msgspec.Struct):
+    model_outputs: list[SourceModelRef] = []
 
 
 class SourceRun(msgspec.Struct):
     info: SourceRunInfo
     data: SourceRunData = msgspec.field(default_factory=SourceRunData)
     inputs: SourceRunInputs = msgspec.field(default_factory=SourceRunInputs)
+    outputs: SourceRunOutputs = msgspec.field(default_factory=SourceRunOutputs)
 
     @property
     def run_id(self) -> str:
         return self.info.run_id or self.info.run_uuid
+
+
+class SourceLoggedModelInfo(msgspec.Struct):
+    model_id: str
+    name: str = ""
+    artifact_uri: str = ""
+    status: str = "LOGGED_MODEL_READY"
+    model_type: str = ""
+    source_run_id: str | None = None
+    creation_timestamp_ms: int | None = None
+    last_updated_timestamp_ms: int | None = None
+    tags: list[KeyValue] = []
+
+
+class SourceModelMetric(msgspec.Struct):
+    key: str
+    value: float | str = 0.0
+    timestamp: int = 0
+    step: int = 0
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class SourceLoggedModelData(msgspec.Struct):
+    params: list[KeyValue] = []
+    metrics: list[SourceModelMetric] = []
+
+
+class SourceLoggedModel(msgspec.Struct):
+    """A logged model (MLflow 3: what `log_model` records, `models:/m-…`)."""
+
+    info: SourceLoggedModelInfo
+    data: SourceLoggedModelData = msgspec.field(default_factory=SourceLoggedModelData)
 
 
 class SourceFile(msgspec.Struct):
@@ -144,6 +191,11 @@ class _GotRun(msgspec.Struct):
 
 class _Files(msgspec.Struct):
     files: list[SourceFile] = []
+
+
+class _LoggedModels(msgspec.Struct):
+    models: list[SourceLoggedModel] = []
+    next_page_token: str | None = None
 
 
 class _RegisteredModels(msgspec.Struct):
@@ -349,6 +401,25 @@ class MlflowSource:
             except httpx.ConnectError as err:
                 raise SourceError(f"Cannot reach the MLflow server at {self.url}: {err}") from None
 
+    # -- logged models (MLflow 3) -------------------------------------------------------------
+
+    async def logged_models(self, experiment_id: str) -> list[SourceLoggedModel]:
+        """The experiment's logged models (none from a server older than MLflow 3, which has none)."""
+        found: list[SourceLoggedModel] = []
+        token: str | None = None
+        while True:
+            body = {"experiment_ids": [experiment_id], "max_results": 100, "page_token": token}
+            try:
+                page = await self.call("POST", "/logged-models/search", _LoggedModels, json=body)
+            except SourceError as err:
+                if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
+                    return []
+                raise
+            found += page.models
+            token = page.next_page_token
+            if not token:
+                return found
+
     # -- model registry -----------------------------------------------------------------------
 
     async def registered_models(self) -> list[SourceRegisteredModel] | None:
@@ -390,7 +461,9 @@ __all__ = [
     "MlflowSource",
     "SourceError",
     "SourceExperiment",
+    "SourceLoggedModel",
     "SourceMetric",
+    "SourceModelRef",
     "SourceModelVersion",
     "SourceRegisteredModel",
     "SourceRun",

@@ -12,6 +12,7 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import group_key_values, now_ms, read_page, time_ordered_id
 from tracklet.store.database import Database
+from tracklet.store.metrics import stored_value
 from tracklet.validation import decode_metric_value
 
 MODEL_STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
@@ -105,7 +106,7 @@ class LoggedModelStore:
                     model_id=model_id,
                     experiment_id=experiment_id,
                     name=name,
-                    artifact_location=f"{exp.artifact_location.rstrip('/')}/models/{model_id}/artifacts",
+                    artifact_location=_model_location(exp.artifact_location, model_id),
                     status="LOGGED_MODEL_PENDING",
                     model_type=model_type,
                     source_run_id=source_run_id,
@@ -117,6 +118,66 @@ class LoggedModelStore:
             self._write_key_values(conn, s.logged_model_params, model_id, params)
             self._write_key_values(conn, s.logged_model_tags, model_id, tags)
             return self.load_models(conn, [model_id])[0]
+
+    # -- import (`tracklet import-mlflow`) -----------------------------------------------------
+
+    def logged_model_exists(self, model_id: str) -> bool:
+        with self.db.read() as conn:
+            query = select(s.logged_models.c.model_id).where(s.logged_models.c.model_id == model_id)
+            return conn.execute(query).first() is not None
+
+    def logged_model_location(self, experiment_id: int, model_id: str) -> str:
+        """Where a logged model of this experiment keeps its artifacts (what `import_logged_model` sets)."""
+        with self.db.read() as conn:
+            query = select(s.experiments.c.artifact_location).where(s.experiments.c.experiment_id == experiment_id)
+            location = conn.execute(query).scalar()
+        if location is None:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return _model_location(location, model_id)
+
+    def import_logged_model(self, model: LoggedModel, experiment_id: int) -> bool:
+        """A logged model copied from elsewhere under its own id, status and times, with its params, tags
+        and metrics, in one transaction; its artifact location is the experiment's, as for a new one.
+        False (nothing written) when a model with this id is stored already."""
+        info = model.info
+        with self.db.write() as conn:
+            if conn.execute(
+                select(s.logged_models.c.model_id).where(s.logged_models.c.model_id == info.model_id)
+            ).first():
+                return False
+            location = conn.execute(
+                select(s.experiments.c.artifact_location).where(s.experiments.c.experiment_id == experiment_id)
+            ).scalar()
+            if location is None:
+                raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+            conn.execute(
+                s.logged_models.insert().values(
+                    model_id=info.model_id,
+                    experiment_id=experiment_id,
+                    name=info.name,
+                    artifact_location=_model_location(location, info.model_id),
+                    status=info.status,
+                    model_type=info.model_type,
+                    source_run_id=info.source_run_id,
+                    creation_timestamp_ms=info.creation_timestamp_ms,
+                    last_updated_timestamp_ms=info.last_updated_timestamp_ms,
+                    lifecycle_stage="active",
+                )
+            )
+            self._write_key_values(conn, s.logged_model_params, info.model_id, model.data.params)
+            self._write_key_values(conn, s.logged_model_tags, info.model_id, info.tags)
+            rows = {}
+            for m in model.data.metrics:
+                value, is_nan = stored_value(float(m.value))
+                row = dict(model_id=info.model_id, key=m.key, timestamp=m.timestamp, step=m.step, value=value,
+                           is_nan=is_nan, run_id=m.run_id or "", dataset_name=m.dataset_name or "",
+                           dataset_digest=m.dataset_digest or "")  # fmt: skip
+                rows[
+                    tuple(row[k] for k in ("key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest"))
+                ] = row
+            if rows:
+                conn.execute(self.db.insert(s.logged_model_metrics).on_conflict_do_nothing(), list(rows.values()))
+        return True
 
     def _write_key_values(self, conn: Connection, table, model_id: str, items: list[KeyValue]) -> None:  # type: ignore[no-untyped-def]
         if not items:
@@ -194,3 +255,7 @@ class LoggedModelStore:
             max_results,
             page_token,
         )
+
+
+def _model_location(experiment_location: str, model_id: str) -> str:
+    return f"{experiment_location.rstrip('/')}/models/{model_id}/artifacts"

@@ -152,13 +152,13 @@ def write_points(db: Database, conn: Connection, run_id: str, points: Sequence[M
         }
         for p in points
         if p.model_id
-        for value, is_nan in [_stored_value(p.value)]
+        for value, is_nan in [stored_value(p.value)]
     ]
     if model_rows:
         _write_model_metrics(db, conn, model_rows)
 
 
-def _stored_value(value: float) -> tuple[float, bool]:
+def stored_value(value: float) -> tuple[float, bool]:
     """(value, is_nan) as stored: NaN as 0 with the flag, infinities as the largest doubles (MLflow's rule)."""
     if value != value:
         return 0.0, True
@@ -207,7 +207,7 @@ def _write_mixed(
 ) -> None:
     """`write_columns` for any batch: a loop per point stores NaN and infinities and picks each key's
     newest point."""
-    stored = [_stored_value(v) for v in values]
+    stored = [stored_value(v) for v in values]
     rows = [
         (run_id, key, timestamp, step, value, is_nan)
         for key, timestamp, step, (value, is_nan) in zip(keys, timestamps, steps, stored, strict=True)

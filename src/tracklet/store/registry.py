@@ -186,9 +186,10 @@ class RegistryStore:
             self._upsert_registry_tags(conn, s.registered_model_tags, {"registered_model_id": model_id}, tags)
         return True
 
-    def import_model_version(self, version: ModelVersion, storage_location: str) -> bool:
+    def import_model_version(self, version: ModelVersion, storage_location: str, model_id: str | None = None) -> bool:
         """A version copied from another registry under its own number, stage, status and times (the
-        source is not checked: it was accepted there); False when that number exists already."""
+        source is not checked: it was accepted there), registered from logged model `model_id` if given;
+        False when that number exists already."""
         t = now_ms()
         with self.db.write() as conn:
             model = self._registered_model_row(conn, version.name, lock=True)
@@ -211,7 +212,7 @@ class RegistryStore:
                     storage_location=storage_location,
                     run_id=version.run_id,
                     run_link=version.run_link,
-                    model_id=None,  # logged models are not imported
+                    model_id=model_id,
                     status=version.status or "READY",
                 )
             )

@@ -424,10 +424,13 @@ class RunStore:
         tags: list[KeyValue],
         datasets: list[DatasetInput],
         deleted_time: int | None = None,
+        model_inputs: Sequence[tuple[str, int]] = (),
+        model_outputs: Sequence[tuple[str, int]] = (),
     ) -> str | None:
         """Write a run copied from elsewhere under its own id, times, status and lifecycle stage, with its
-        params, tags and dataset inputs, in one transaction; its artifact root is the experiment's, as
-        for a new run. Returns that artifact URI, or None when a run with this id is already stored."""
+        params, tags, dataset inputs and the logged models it took or produced ((model id, step)), in one
+        transaction; its artifact root is the experiment's, as for a new run. Returns that artifact URI,
+        or None when a run with this id is already stored."""
         with self.db.write() as conn:
             if self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (info.run_id,)):
                 return None
@@ -456,6 +459,8 @@ class RunStore:
             rows = [(info.run_id, k, v) for k, v in tag_rows.items()]
             insert_rows(conn, "tags", _KEY_VALUE_COLUMNS, rows, "ON CONFLICT DO NOTHING")
             self._insert_datasets(conn, info.run_id, datasets)
+            self._link_models(conn, info.run_id, list(model_inputs), "input")
+            self._link_models(conn, info.run_id, list(model_outputs), "output")
         return artifact_uri
 
     def artifact_uri_for(self, experiment_id: int, run_id: str) -> str:
