@@ -185,9 +185,7 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     took = time.perf_counter() - started
     assert "6 experiments (5 new), 9 runs copied, 0 already there" in output, output
     assert f"{LONG + 5 + 6 + 1 + 1} metric points" in output
-    assert (
-        "6 artifact files" in output and "1 logged models, 2 registered models, 3 model versions, 1 warnings" in output
-    )
+    assert "6 artifact files" in output and "1 logged model, 2 registered models, 3 model versions, 1 warning" in output
     s3_run = source.run_ids["s3"]
     assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
     model_id = source.logged_model_id
@@ -262,8 +260,7 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         again = _import(srv.url, f"sqlite:///{tmp_path / 'again.db'}", tmp_path / "again-artifacts")
         assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1 + 1} metric points" in again, again
         assert (
-            "6 artifact files" in again
-            and "1 logged models, 2 registered models, 3 model versions, 0 warnings" in again
+            "6 artifact files" in again and "1 logged model, 2 registered models, 3 model versions, 0 warnings" in again
         )
     finally:
         srv.stop()
@@ -370,7 +367,7 @@ def test_only_the_named_experiments_are_copied_into_one_of_that_name(source: Sou
     nlp = int(store.create_experiment("nlp", tags=[KeyValue(key="team", value="ours"), KeyValue(key="x", value="1")]))
     store.close()
     output = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "nlp", "--no-registry")
-    assert "1 experiments (0 new), 5 runs copied" in output and "0 registered models" in output, output
+    assert "1 experiment (0 new), 5 runs copied" in output and "0 registered models" in output, output
     store = Store(store_uri)
     try:
         merged = store.get_experiment(nlp)

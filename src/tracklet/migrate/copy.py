@@ -68,12 +68,17 @@ class ImportSummary:
 
     def line(self) -> str:
         return (
-            f"{self.experiments} experiments ({self.experiments_created} new), {self.runs_copied} runs copied, "
-            f"{self.runs_skipped} already there, {self.metric_points} metric points, {self.artifact_files} artifact "
-            f"files ({_size(self.artifact_bytes)}), {self.logged_models} logged models, "
-            f"{self.registered_models} registered models, "
-            f"{self.model_versions} model versions, {len(self.warnings)} warnings"
+            f"{_n(self.experiments, 'experiment')} ({self.experiments_created} new), "
+            f"{_n(self.runs_copied, 'run')} copied, {self.runs_skipped} already there, "
+            f"{_n(self.metric_points, 'metric point')}, {_n(self.artifact_files, 'artifact file')} "
+            f"({_size(self.artifact_bytes)}), {_n(self.logged_models, 'logged model')}, "
+            f"{_n(self.registered_models, 'registered model')}, {_n(self.model_versions, 'model version')}, "
+            f"{_n(len(self.warnings), 'warning')}"
         )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _size(n: int) -> str:
