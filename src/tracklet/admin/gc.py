@@ -1,9 +1,9 @@
 """`tracklet gc`: permanently delete the runs, logged models and experiments that were deleted, rows and
 artifacts.
 
-Per chunk of runs or logged models (and per experiment) the artifacts go first, then the rows, in one transaction per chunk:
-if gc stops half-way (Ctrl-C, a storage error) the runs whose rows are left are still deleted runs,
-and the next gc finishes them; nothing is left that no gc would find again."""
+For each batch of runs or logged models (and each experiment) the artifacts go first, then the rows: if
+gc stops half-way (Ctrl-C, a storage error), what is left is still marked deleted and the next gc
+finishes it; nothing is left that no gc would find again."""
 
 from __future__ import annotations
 
