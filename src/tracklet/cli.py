@@ -47,6 +47,7 @@ def cli() -> None:
 @click.option("--artifacts-destination", default=None, help=OPTION_HELP["artifacts_destination"])
 @click.option("--workers", type=int, default=None, help=OPTION_HELP["workers"])
 @click.option("--data-dir", default=None, help=OPTION_HELP["data_dir"])
+@click.option("--expose-prometheus", default=None, metavar="DIR", help=OPTION_HELP["expose_prometheus"])
 def server(**options: object) -> None:
     """Start the tracking server (default: 127.0.0.1:5000, embedded store in ./tracklet-data)."""
     from tracklet.server.runner import serve

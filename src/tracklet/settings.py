@@ -43,6 +43,13 @@ SETTINGS: tuple[Setting, ...] = (
         "TRACKLET_DATA_DIR",
         "Folder of the embedded default store (SQLite file + artifact folder), relative to the current folder.",
     ),
+    Setting(
+        "expose_prometheus",
+        None,
+        "TRACKLET_EXPOSE_PROMETHEUS",
+        "Serve Prometheus metrics of the requests at /metrics, kept in this folder (shared by the workers, "
+        "emptied at start).",
+    ),
 )
 
 
@@ -54,6 +61,7 @@ class Settings:
     artifacts_destination: str | None = None
     workers: int = 1
     data_dir: str = "tracklet-data"
+    expose_prometheus: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

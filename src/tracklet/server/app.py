@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from tracklet.artifacts import artifact_store_for
 from tracklet.errors import TrackletError
+from tracklet.server import monitoring
 from tracklet.server.api import (
     artifacts,
     assessments,
@@ -32,6 +34,7 @@ from tracklet.server.api import (
     traces,
     traces_v2,
 )
+from tracklet.server.monitoring import RequestMetrics
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings
 from tracklet.store.store import Store
@@ -112,6 +115,7 @@ class TrackletApp(Starlette):
 
     def __init__(self, *, routes: list[BaseRoute], lifespan: Lifespan[Starlette]) -> None:
         super().__init__(routes=routes, lifespan=lifespan)
+        self.request_metrics: RequestMetrics | None = None  # with --expose-prometheus
         self.fixed_endpoints: dict[tuple[str, str], Endpoint] = {
             (method, route.path): route.endpoint
             for route in routes
@@ -127,6 +131,13 @@ class TrackletApp(Starlette):
         return ServerErrorMiddleware(ExceptionMiddleware(self.router, handlers=ERROR_HANDLERS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.request_metrics is not None and scope["type"] == "http":
+            fixed = (scope["method"], scope["path"]) in self.fixed_endpoints
+            await self.request_metrics.observe(scope, receive, send, self._dispatch, fixed)
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = scope["type"] == "http" and self.fixed_endpoints.get((scope["method"], scope["path"]))
         if not endpoint:
             await super().__call__(scope, receive, send)
@@ -158,7 +169,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     else:
         routes.extend(ui_routes())
 
+    if settings.expose_prometheus:
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # no server process prepared it (an app in-process)
+            monitoring.prepare(settings.expose_prometheus)
+        routes.append(Route(monitoring.METRICS_PATH, monitoring.metrics, methods=["GET"]))
+
     app = TrackletApp(routes=routes, lifespan=lifespan)
+    if settings.expose_prometheus:
+        app.request_metrics = monitoring.RequestMetrics(routes)
     app.state.settings = settings
     app.state.store = store
     app.state.artifacts = artifact_store

@@ -17,6 +17,7 @@ import sys
 import uvicorn
 
 from tracklet.artifacts import artifact_store_for
+from tracklet.server import monitoring
 from tracklet.server.app import create_app
 from tracklet.settings import Settings
 from tracklet.store.store import Store
@@ -46,6 +47,8 @@ def _serve_worker(settings: Settings, sock: socket.socket) -> None:
 
 def serve(settings: Settings) -> None:
     Store(settings.store_uri).close()  # apply migrations and create the default experiment once
+    if settings.expose_prometheus:
+        monitoring.prepare(settings.expose_prometheus)
     sock = _bind(settings.host, settings.port)
     print(
         f"tracklet server listening on http://{settings.host}:{settings.port} "
