@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ from tracklet.migrate.mlflow_source import (
 from tracklet.store._util import now_ms
 from tracklet.store.store import Store
 
-FETCHING = 4  # metric histories fetched at once (an MLflow server answers requests concurrently)
+FETCHING = 4  # metric histories of a run fetched at once (an MLflow server answers requests concurrently)
+RUNS_AT_ONCE = 4  # runs copied at once: a run of a few short histories is a handful of round trips
 _PAGES_AHEAD = 2
 _FILE_CHUNK = 1024 * 1024
 
@@ -98,6 +100,7 @@ async def import_mlflow(
     copy_artifacts: bool = True,
     copy_registry: bool = True,
     fetching: int = FETCHING,
+    runs_at_once: int = RUNS_AT_ONCE,
     progress: Progress = _no_progress,
     warn: Callable[[str], None] = lambda message: None,
 ) -> ImportSummary:
@@ -109,7 +112,7 @@ async def import_mlflow(
         summary.warnings.append(message)
         warn(message)
 
-    copier = _Copier(source, store, artifacts, summary, warning, copy_artifacts, fetching)
+    copier = _Copier(source, store, artifacts, summary, warning, copy_artifacts, fetching, runs_at_once)
     experiments = await source.experiments()
     if experiment_names:
         by_name = {e.name: e for e in experiments}
@@ -140,10 +143,12 @@ class _Copier:
         warning: Callable[[str], None],
         copy_artifacts: bool,
         fetching: int,
+        runs_at_once: int,
     ) -> None:
         self.source, self.store, self.artifacts = source, store, artifacts
         self.summary, self.warning, self.copy_artifacts = summary, warning, copy_artifacts
         self.fetching = max(1, fetching)
+        self.runs_at_once = max(1, runs_at_once)
         # run id -> (artifact URI in the source, in tracklet): rewrites registry sources into imported runs
         self.artifact_uris: dict[str, tuple[str, str]] = {}
 
@@ -197,12 +202,26 @@ class _Copier:
             self.summary.logged_models += self.store.import_logged_model(copied, experiment_id)
 
     async def runs(self, experiment: SourceExperiment, experiment_id: int, progress: Progress) -> None:
-        pages = [page async for page in self.source.runs(experiment.experiment_id)]
-        with progress(experiment.name, sum(map(len, pages))) as advance:
-            for page in pages:
-                for run in page:
-                    await self.run(run, experiment_id)
+        """The experiment's runs, `runs_at_once` at a time. If one fails, the others stop where they are:
+        what they wrote has no run row yet, and the next import discards it and copies them again."""
+        waiting = deque(run for page in [p async for p in self.source.runs(experiment.experiment_id)] for run in page)
+        with progress(experiment.name, len(waiting)) as advance:
+
+            async def copy_while_runs_wait() -> None:
+                while waiting:
+                    await self.run(waiting.popleft(), experiment_id)
                     advance(1)
+
+            copiers = [asyncio.create_task(copy_while_runs_wait()) for _ in range(self.runs_at_once)]
+            try:
+                done, _ = await asyncio.wait(copiers, return_when=asyncio.FIRST_EXCEPTION)
+            finally:
+                for task in copiers:
+                    task.cancel()
+                await asyncio.gather(*copiers, return_exceptions=True)
+            for task in done:
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
 
     async def run(self, run: SourceRun, experiment_id: int) -> None:
         run_id = run.run_id
