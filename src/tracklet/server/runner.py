@@ -1,7 +1,8 @@
 """Running the server: migrate once, bind once, then serve from one or several worker processes.
 
 Workers share the listening socket (bound before forking) and each builds its own app and
-database connections after the fork; no configuration travels through environment variables.
+database connections after the fork; no configuration travels through environment variables, except
+the metrics folder of `--expose-prometheus`, which prometheus_client reads from PROMETHEUS_MULTIPROC_DIR.
 """
 
 from __future__ import annotations
