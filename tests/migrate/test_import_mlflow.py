@@ -277,6 +277,21 @@ def test_a_second_import_copies_nothing_and_duplicates_nothing(source: Source, t
     assert _row_counts(store_uri) == before
 
 
+@pytest.mark.slow
+def test_a_dry_run_counts_what_would_be_copied_and_copies_nothing(source: Source, tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    first = _import(source.url, store_uri, tmp_path / "artifacts", "--dry-run")
+    assert first.strip() == (
+        "Would copy 6 experiments (5 new), 9 runs (0 already there), 1 logged model, 2 registered models, "
+        "3 model versions (a dry run: nothing copied)"
+    )
+    assert _row_counts(store_uri)["runs"] == 0 and not (tmp_path / "artifacts").exists()
+    _import(source.url, store_uri, tmp_path / "artifacts")
+    again = _import(source.url, store_uri, tmp_path / "artifacts", "--dry-run")
+    assert again.startswith("Would copy 6 experiments (0 new), 0 runs (9 already there), 0 logged models, ")
+    assert "0 registered models, 0 model versions" in again
+
+
 def test_deleted_runs_count_as_deleted_at_the_import_for_gc(source: Source, tmp_path: Path) -> None:
     """MLflow does not say when a run was deleted; `tracklet gc --older-than 1d` must not purge it at once."""
     store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"

@@ -34,6 +34,7 @@ def _progressbar(label: str, length: int) -> Iterator[Callable[[int], None]]:
 )
 @click.option("--no-artifacts", is_flag=True, help="Leave run artifacts in the source.")
 @click.option("--no-registry", is_flag=True, help="Leave the model registry in the source.")
+@click.option("--dry-run", is_flag=True, help="Say what would be copied (listing the source only) and write nothing.")
 def import_mlflow_command(
     source_url: str,
     backend_store_uri: str | None,
@@ -42,6 +43,7 @@ def import_mlflow_command(
     experiments: tuple[str, ...],
     no_artifacts: bool,
     no_registry: bool,
+    dry_run: bool,
 ) -> None:
     """Copy an MLflow server's history (SOURCE_URL, e.g. http://old-mlflow:5000) into tracklet's store.
 
@@ -49,22 +51,25 @@ def import_mlflow_command(
     interruption copies only what is missing. The source is read through its REST API
     (MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD authenticate)."""
     from tracklet.artifacts import artifact_store_for
-    from tracklet.migrate.copy import import_mlflow
+    from tracklet.migrate.copy import import_mlflow, plan_import
     from tracklet.migrate.mlflow_source import MlflowSource
     from tracklet.store.store import Store
 
     settings = Settings.from_env(
         backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination, data_dir=data_dir
     )
-    artifacts = artifact_store_for(settings.artifact_root)  # the artifact store `tracklet server` serves
     store = Store(settings.store_uri)
 
     async def run() -> None:
         async with MlflowSource(source_url) as source:
+            if dry_run:
+                plan = await plan_import(source, store, experiment_names=experiments, copy_registry=not no_registry)
+                click.echo(plan.line())
+                return
             summary = await import_mlflow(
                 source,
                 store,
-                artifacts,
+                artifact_store_for(settings.artifact_root),  # the artifact store `tracklet server` serves
                 experiment_names=experiments,
                 copy_artifacts=not no_artifacts,
                 copy_registry=not no_registry,

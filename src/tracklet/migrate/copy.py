@@ -113,15 +113,7 @@ async def import_mlflow(
         warn(message)
 
     copier = _Copier(source, store, artifacts, summary, warning, copy_artifacts, fetching, runs_at_once)
-    experiments = await source.experiments()
-    if experiment_names:
-        by_name = {e.name: e for e in experiments}
-        missing = [name for name in experiment_names if name not in by_name]
-        if missing:
-            raise SourceError(
-                f"No experiment named {', '.join(map(repr, missing))} in the MLflow server at {source.url}"
-            )
-        experiments = [by_name[name] for name in dict.fromkeys(experiment_names)]
+    experiments = await _chosen_experiments(source, experiment_names)
     targets = [(experiment, copier.experiment(experiment)) for experiment in experiments]
     # Logged models first: runs link to the models they produced, which may be in another experiment.
     for experiment, experiment_id in targets:
@@ -131,6 +123,72 @@ async def import_mlflow(
     if copy_registry:
         await copier.registry()
     return summary
+
+
+@dataclass
+class ImportPlan:
+    """What an import would copy (`plan_import`); `line()` is `--dry-run`'s answer."""
+
+    experiments: int = 0
+    experiments_new: int = 0
+    runs_new: int = 0
+    runs_there: int = 0
+    logged_models_new: int = 0
+    registered_models_new: int = 0
+    model_versions_new: int = 0
+
+    def line(self) -> str:
+        return (
+            f"Would copy {_n(self.experiments, 'experiment')} ({self.experiments_new} new), "
+            f"{_n(self.runs_new, 'run')} ({self.runs_there} already there), "
+            f"{_n(self.logged_models_new, 'logged model')}, {_n(self.registered_models_new, 'registered model')}, "
+            f"{_n(self.model_versions_new, 'model version')} (a dry run: nothing copied)"
+        )
+
+
+async def plan_import(
+    source: MlflowSource, store: Store, *, experiment_names: Sequence[str] = (), copy_registry: bool = True
+) -> ImportPlan:
+    """What `import_mlflow` would copy, found by listing the source (no history, no file is read) and
+    writing nothing."""
+    plan = ImportPlan()
+    for experiment in await _chosen_experiments(source, experiment_names):
+        plan.experiments += 1
+        try:
+            store.get_experiment_by_name(experiment.name)
+        except ResourceDoesNotExist:
+            plan.experiments_new += 1
+        async for page in source.runs(experiment.experiment_id):
+            for run in page:
+                there = store.run_exists(run.run_id)
+                plan.runs_there += there
+                plan.runs_new += not there
+        models = await source.logged_models(experiment.experiment_id)
+        plan.logged_models_new += sum(not store.logged_model_exists(m.info.model_id) for m in models)
+    if copy_registry:
+        for model in await source.registered_models() or []:
+            try:
+                store.get_registered_model(model.name)
+            except ResourceDoesNotExist:
+                plan.registered_models_new += 1
+            for version in await source.model_versions(model.name):
+                try:
+                    store.get_model_version(model.name, int(version.version))
+                except ResourceDoesNotExist:
+                    plan.model_versions_new += 1
+    return plan
+
+
+async def _chosen_experiments(source: MlflowSource, names: Sequence[str]) -> list[SourceExperiment]:
+    """The source's experiments, or those named (a name missing there is an error)."""
+    experiments = await source.experiments()
+    if not names:
+        return experiments
+    by_name = {e.name: e for e in experiments}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise SourceError(f"No experiment named {', '.join(map(repr, missing))} in the MLflow server at {source.url}")
+    return [by_name[name] for name in dict.fromkeys(names)]
 
 
 class _Copier:
@@ -435,4 +493,4 @@ async def _read_file(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
-__all__ = ["ImportSummary", "Progress", "import_mlflow"]
+__all__ = ["ImportPlan", "ImportSummary", "Progress", "import_mlflow", "plan_import"]
