@@ -35,6 +35,7 @@ class Source:
     run_ids: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # artifact path -> bytes, of run "long"
     logged_model_id: str = ""
+    trace_id: str = ""
 
     @property
     def url(self) -> str:
@@ -132,7 +133,35 @@ def _populate(url: str, tmp: Path) -> Source:
     client.log_outputs(ids["long"], [LoggedModelOutput(logged.model_id, 0)])
     client.create_registered_model("from-logged")
     client.create_model_version("from-logged", source=f"models:/{logged.model_id}", model_id=logged.model_id)
-    return Source(MlflowServer(tmp), ids, files, logged.model_id)
+    return Source(MlflowServer(tmp), ids, files, logged.model_id, _trace(url, vision))
+
+
+def _trace(url: str, experiment_id: str) -> str:
+    """A traced call of two spans in the experiment, with a feedback on it; its trace id."""
+    import mlflow
+    from mlflow.tracking import fluent
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(url)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    try:
+
+        @mlflow.trace(span_type="CHAIN")
+        def answer(question: str) -> str:
+            with mlflow.start_span("lookup", span_type="RETRIEVER") as span:
+                span.set_inputs({"q": question})
+                span.set_outputs(["doc-1"])
+            return question.upper()
+
+        answer("why?")
+        mlflow.flush_trace_async_logging()
+        trace_id = mlflow.get_last_active_trace_id()
+        assert trace_id is not None
+        mlflow.log_feedback(trace_id=trace_id, name="helpful", value=True, rationale="clear")
+        return trace_id
+    finally:
+        mlflow.set_tracking_uri(previous)
+        fluent._active_experiment_id = None
 
 
 def _param(key: str, value: str) -> Any:
@@ -185,7 +214,10 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     took = time.perf_counter() - started
     assert "6 experiments (5 new), 9 runs copied, 0 already there" in output, output
     assert f"{LONG + 5 + 6 + 1 + 1} metric points" in output
-    assert "6 artifact files" in output and "1 logged model, 2 registered models, 3 model versions, 1 warning" in output
+    assert (
+        "6 artifact files" in output
+        and "1 trace, 1 logged model, 2 registered models, 3 model versions, 1 warning" in output
+    )
     s3_run = source.run_ids["s3"]
     assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
     model_id = source.logged_model_id
@@ -249,6 +281,22 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
             assert getattr(now_m, attr) == getattr(was_m, attr), attr
         assert [(m.key, m.value, m.run_id) for m in now_m.metrics] == [("acc", 0.75, long_id)]
         assert now_m.artifact_location == new.get_model_version_download_uri("from-logged", "1")
+
+        was_t, now_t = old.get_trace(source.trace_id), new.get_trace(source.trace_id)
+        for attr in ("request_time", "execution_duration", "state", "request_preview", "response_preview"):
+            assert getattr(now_t.info, attr) == getattr(was_t.info, attr), attr
+        assert now_t.info.trace_metadata == was_t.info.trace_metadata
+        assert {k: v for k, v in now_t.info.tags.items() if k != "mlflow.artifactLocation"} == {
+            k: v for k, v in was_t.info.tags.items() if k != "mlflow.artifactLocation"
+        }
+        spans = {s.name: s for s in now_t.data.spans}
+        assert set(spans) == {"answer", "lookup"} and spans["lookup"].parent_id == spans["answer"].span_id
+        assert spans["answer"].inputs == {"question": "why?"} and spans["answer"].outputs == "WHY?"
+        assert spans["lookup"].span_type == "RETRIEVER" and spans["lookup"].outputs == ["doc-1"]
+        assert [s.span_id for s in now_t.data.spans] == [s.span_id for s in was_t.data.spans]
+        ((feedback,),) = [now_t.info.assessments]
+        assert (feedback.name, feedback.value, feedback.rationale) == ("helpful", True, "clear")
+        assert feedback.assessment_id == was_t.info.assessments[0].assessment_id
         assert [o.model_id for o in new.get_run(long_id).outputs.model_outputs] == [model_id]
         import mlflow.artifacts
 
@@ -260,7 +308,8 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         again = _import(srv.url, f"sqlite:///{tmp_path / 'again.db'}", tmp_path / "again-artifacts")
         assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1 + 1} metric points" in again, again
         assert (
-            "6 artifact files" in again and "1 logged model, 2 registered models, 3 model versions, 0 warnings" in again
+            "6 artifact files" in again
+            and "1 trace, 1 logged model, 2 registered models, 3 model versions, 0 warnings" in again
         )
     finally:
         srv.stop()
@@ -273,6 +322,7 @@ def test_a_second_import_copies_nothing_and_duplicates_nothing(source: Source, t
     before = _row_counts(store_uri)
     output = _import(source.url, store_uri, tmp_path / "artifacts")
     assert "6 experiments (0 new), 0 runs copied, 9 already there, 0 metric points, 0 artifact files" in output
+    assert "0 traces, 0 logged models" in output
     assert "0 registered models, 0 model versions" in output
     assert _row_counts(store_uri) == before
 
@@ -282,13 +332,13 @@ def test_a_dry_run_counts_what_would_be_copied_and_copies_nothing(source: Source
     store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
     first = _import(source.url, store_uri, tmp_path / "artifacts", "--dry-run")
     assert first.strip() == (
-        "Would copy 6 experiments (5 new), 9 runs (0 already there), 1 logged model, 2 registered models, "
+        "Would copy 6 experiments (5 new), 9 runs (0 already there), 1 trace, 1 logged model, 2 registered models, "
         "3 model versions (a dry run: nothing copied)"
     )
     assert _row_counts(store_uri)["runs"] == 0 and not (tmp_path / "artifacts").exists()
     _import(source.url, store_uri, tmp_path / "artifacts")
     again = _import(source.url, store_uri, tmp_path / "artifacts", "--dry-run")
-    assert again.startswith("Would copy 6 experiments (0 new), 0 runs (9 already there), 0 logged models, ")
+    assert again.startswith("Would copy 6 experiments (0 new), 0 runs (9 already there), 0 traces, 0 logged models, ")
     assert "0 registered models, 0 model versions" in again
 
 

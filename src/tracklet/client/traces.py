@@ -385,11 +385,12 @@ def _trace(body: dict[str, Any]) -> Trace:
 
 
 def _spans(body: dict[str, Any]) -> list[TraceSpan]:
-    spans = [_span(raw) for raw in body.get("spans", [])]
+    spans = [span_from_wire(raw) for raw in body.get("spans", [])]
     return sorted(spans, key=lambda s: s.start_time_ns)
 
 
-def _span(raw: dict[str, Any]) -> TraceSpan:
+def span_from_wire(raw: dict[str, Any]) -> TraceSpan:
+    """A span as MLflow 3's trace API sends it (OpenTelemetry protobuf JSON: ids in base64)."""
     status = raw.get("status") or {}
     parent = raw.get("parent_span_id")
     return TraceSpan(

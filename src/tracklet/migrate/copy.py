@@ -18,15 +18,19 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import anyio
+import msgspec
 
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.artifacts.paths import proxy_path
+from tracklet.client.traces import span_from_wire
 from tracklet.entities import LoggedModel, LoggedModelData, LoggedModelInfo, ModelMetric, ModelVersion, RunInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.migrate.mlflow_source import (
+    TRACES_PER_BATCH,
     MlflowSource,
     SourceError,
     SourceExperiment,
@@ -37,9 +41,14 @@ from tracklet.migrate.mlflow_source import (
     metric_value,
 )
 from tracklet.store._util import now_ms
+from tracklet.store.spans import StoredSpan
 from tracklet.store.store import Store
+from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, NewTrace
+from tracklet.timestamps import parse_duration, parse_timestamp
 
 FETCHING = 4  # metric histories of a run fetched at once (an MLflow server answers requests concurrently)
+# Where the source kept a trace's spans: tracklet keeps copied spans as rows and says so itself.
+_WHERE_SPANS_ARE = frozenset({ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG})
 RUNS_AT_ONCE = 4  # runs copied at once: a run of a few short histories is a handful of round trips
 _PAGES_AHEAD = 2
 _FILE_CHUNK = 1024 * 1024
@@ -63,6 +72,7 @@ class ImportSummary:
     metric_points: int = 0
     artifact_files: int = 0
     artifact_bytes: int = 0
+    traces: int = 0
     logged_models: int = 0
     registered_models: int = 0
     model_versions: int = 0
@@ -73,7 +83,7 @@ class ImportSummary:
             f"{_n(self.experiments, 'experiment')} ({self.experiments_created} new), "
             f"{_n(self.runs_copied, 'run')} copied, {self.runs_skipped} already there, "
             f"{_n(self.metric_points, 'metric point')}, {_n(self.artifact_files, 'artifact file')} "
-            f"({_size(self.artifact_bytes)}), {_n(self.logged_models, 'logged model')}, "
+            f"({_size(self.artifact_bytes)}), {_n(self.traces, 'trace')}, {_n(self.logged_models, 'logged model')}, "
             f"{_n(self.registered_models, 'registered model')}, {_n(self.model_versions, 'model version')}, "
             f"{_n(len(self.warnings), 'warning')}"
         )
@@ -120,6 +130,8 @@ async def import_mlflow(
         await copier.logged_models(experiment, experiment_id)
     for experiment, experiment_id in targets:
         await copier.runs(experiment, experiment_id, progress)
+    for experiment, experiment_id in targets:
+        await copier.traces(experiment, experiment_id)
     if copy_registry:
         await copier.registry()
     return summary
@@ -133,6 +145,7 @@ class ImportPlan:
     experiments_new: int = 0
     runs_new: int = 0
     runs_there: int = 0
+    traces_new: int = 0
     logged_models_new: int = 0
     registered_models_new: int = 0
     model_versions_new: int = 0
@@ -140,7 +153,7 @@ class ImportPlan:
     def line(self) -> str:
         return (
             f"Would copy {_n(self.experiments, 'experiment')} ({self.experiments_new} new), "
-            f"{_n(self.runs_new, 'run')} ({self.runs_there} already there), "
+            f"{_n(self.runs_new, 'run')} ({self.runs_there} already there), {_n(self.traces_new, 'trace')}, "
             f"{_n(self.logged_models_new, 'logged model')}, {_n(self.registered_models_new, 'registered model')}, "
             f"{_n(self.model_versions_new, 'model version')} (a dry run: nothing copied)"
         )
@@ -163,6 +176,7 @@ async def plan_import(
                 there = store.run_exists(run.run_id)
                 plan.runs_there += there
                 plan.runs_new += not there
+        plan.traces_new += sum(not store.trace_exists(t) for t in await source.trace_ids(experiment.experiment_id))
         models = await source.logged_models(experiment.experiment_id)
         plan.logged_models_new += sum(not store.logged_model_exists(m.info.model_id) for m in models)
     if copy_registry:
@@ -258,6 +272,14 @@ class _Copier:
                 ),
             )  # fmt: skip
             self.summary.logged_models += self.store.import_logged_model(copied, experiment_id)
+
+    async def traces(self, experiment: SourceExperiment, experiment_id: int) -> None:
+        """The experiment's traces (MLflow 3) under their ids, each whole in one transaction: info, tags,
+        metadata (their run included), spans and assessments. Traces already there are skipped."""
+        new = [t for t in await self.source.trace_ids(experiment.experiment_id) if not self.store.trace_exists(t)]
+        for start in range(0, len(new), TRACES_PER_BATCH):
+            for trace in await self.source.traces(new[start : start + TRACES_PER_BATCH]):
+                self.summary.traces += self.store.import_trace(*_copied_trace(trace, experiment_id))
 
     async def runs(self, experiment: SourceExperiment, experiment_id: int, progress: Progress) -> None:
         """The experiment's runs, `runs_at_once` at a time. If one fails, the others stop where they are:
@@ -477,6 +499,31 @@ class _Copier:
             source_uri = ""
         self.artifact_uris[run_id] = (source_uri, target)
         return self.artifact_uris[run_id]
+
+
+def _copied_trace(trace: dict[str, Any], experiment_id: int) -> tuple[NewTrace, list[StoredSpan], list[Any]]:
+    """A trace as `traces/batchGet` sends it, as tracklet's store takes it: its info, its spans in the
+    layout of `traces.json` and its assessments (MLflow's JSON)."""
+    info = trace["trace_info"]
+    duration = info.get("execution_duration")
+    tags = {k: v for k, v in (info.get("tags") or {}).items() if k not in _WHERE_SPANS_ARE}
+    new = NewTrace(
+        trace_id=info["trace_id"],
+        experiment_id=experiment_id,
+        request_time=parse_timestamp(info["request_time"], "request_time"),
+        state=info.get("state") or "STATE_UNSPECIFIED",
+        execution_duration=parse_duration(duration, "execution_duration") if duration else None,
+        client_request_id=info.get("client_request_id"),
+        request_preview=info.get("request_preview"),
+        response_preview=info.get("response_preview"),
+        metadata=dict(info.get("trace_metadata") or {}),
+        tags=tags,
+    )
+    spans = []
+    for raw in trace.get("spans", []):
+        span = span_from_wire(raw)
+        spans.append(StoredSpan(span.span_id, span.start_time_ns, msgspec.json.encode(span.to_dict()).decode()))
+    return new, spans, list(info.get("assessments") or [])
 
 
 def _local_path(uri: str) -> Path | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +21,8 @@ from tracklet.entities import DatasetInput, KeyValue
 from tracklet.errors import TrackletError
 
 API = "/api/2.0/mlflow"
+TRACES_API = "/api/3.0/mlflow/traces"
+TRACES_PER_BATCH = 10  # MLflow's server serves at most 10 traces with their spans a request
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 HISTORY_PAGE = 25_000  # points per metrics/get-history page (the MLflow client's own page size)
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -283,9 +285,9 @@ class MlflowSource:
             await asyncio.sleep(0.5 * 2**attempt)
         raise AssertionError("unreachable")
 
-    async def call(self, method: str, endpoint: str, into: type[Any], **kwargs: Any) -> Any:
-        """`endpoint` under /api/2.0/mlflow, its JSON answer decoded into `into`."""
-        response = await self._send(method, API + endpoint, **kwargs)
+    async def call(self, method: str, endpoint: str, into: type[Any], *, api: str = API, **kwargs: Any) -> Any:
+        """`endpoint` under `api` (/api/2.0/mlflow), its JSON answer decoded into `into`."""
+        response = await self._send(method, api + endpoint, **kwargs)
         self._check(response, endpoint)
         try:
             return msgspec.json.decode(response.content or b"{}", type=into, strict=False)
@@ -419,6 +421,35 @@ class MlflowSource:
             token = page.next_page_token
             if not token:
                 return found
+
+    # -- traces (MLflow 3) -------------------------------------------------------------------
+
+    async def trace_ids(self, experiment_id: str) -> list[str]:
+        """The ids of the experiment's traces (none from a server without MLflow 3's trace API)."""
+        found: list[str] = []
+        token: str | None = None
+        location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+        while True:
+            body = {"locations": [location], "max_results": 500, "page_token": token}
+            try:
+                page = await self.call("POST", "/search", dict[str, Any], api=TRACES_API, json=body)
+            except SourceError as err:
+                if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
+                    return []
+                raise
+            found += [trace["trace_id"] for trace in page.get("traces", [])]
+            token = page.get("next_page_token")
+            if not token:
+                return found
+
+    async def traces(self, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """These traces whole (`trace_info` and `spans`, as MLflow 3's `traces/batchGet` sends them)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(trace_ids), TRACES_PER_BATCH):
+            part = list(trace_ids[start : start + TRACES_PER_BATCH])
+            page = await self.call("GET", "/batchGet", dict[str, Any], api=TRACES_API, params={"trace_ids": part})
+            found += page.get("traces", [])
+        return found
 
     # -- model registry -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, now_ms
 from tracklet.store.database import Database
-from tracklet.timestamps import format_timestamp
+from tracklet.timestamps import format_timestamp, parse_timestamp
 
 ASSESSMENT_KINDS = ("feedback", "expectation", "issue")
 # What the columns hold; everything else of an assessment is its `body`.
@@ -139,6 +139,29 @@ class AssessmentStore:
                 )
             )
             return _wire(self._assessment_row(conn, new.trace_id, assessment_id))
+
+    def _insert_copied_assessments(self, conn: Connection, trace_id: str, assessments: Sequence[Assessment]) -> None:
+        """Assessments copied from another server (MLflow's JSON) under their own ids, times and validity."""
+        for a in assessments:
+            kind = next((k for k in ASSESSMENT_KINDS if a.get(k) is not None), "feedback")
+            created = parse_timestamp(a["create_time"], "create_time") if a.get("create_time") else now_ms()
+            updated = (
+                parse_timestamp(a["last_update_time"], "last_update_time") if a.get("last_update_time") else created
+            )
+            conn.execute(
+                s.trace_assessments.insert().values(
+                    assessment_id=a["assessment_id"],
+                    trace_id=trace_id,
+                    name=a.get("assessment_name", ""),
+                    kind=kind,
+                    valid=a.get("valid", True) is not False,
+                    overrides=a.get("overrides") or None,
+                    create_time=created,
+                    last_update_time=updated,
+                    body=_body(a),
+                    **_searchable(kind, a),
+                )
+            )
 
     def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
         with self.db.read() as conn:

@@ -16,10 +16,12 @@ from typing import Any
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows
+from tracklet.store.assessments import Assessment
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
     SPANS_IN_DATABASE,
     SPANS_LOCATION_TAG,
+    NewTrace,
     TraceStore,
     trace_artifact_location,
 )
@@ -110,6 +112,42 @@ class SpanStore(TraceStore):
                 # run if exports name several): the run column of trace lists and `metadata.` filters.
                 source = [(t, s.SOURCE_RUN_METADATA, run_id) for t in trace_ids]
                 insert_rows(conn, "trace_metadata", _TAG_COLUMNS, source, "ON CONFLICT DO NOTHING")
+
+    def trace_exists(self, trace_id: str) -> bool:
+        with self.db.read() as conn:
+            return bool(self.db.run(conn, self.db.sql("SELECT 1 FROM traces WHERE trace_id = ?"), (trace_id,)))
+
+    def import_trace(self, trace: NewTrace, spans: Sequence[StoredSpan], assessments: Sequence[Assessment]) -> bool:
+        """A trace copied from another server (`tracklet import-mlflow`) with its spans, kept as rows
+        (`TRACKING_STORE`), and its assessments under their own ids, in one transaction: it is there
+        whole or not at all. False (nothing written) when a trace with this id is stored already."""
+        with self.db.write() as conn:
+            if self.db.run(conn, self.db.sql("SELECT 1 FROM traces WHERE trace_id = ?"), (trace.trace_id,)):
+                return False
+            experiment = self._experiment_row(conn, trace.experiment_id)  # a deleted one keeps its traces too
+            conn.execute(
+                s.traces.insert().values(
+                    trace_id=trace.trace_id,
+                    experiment_id=trace.experiment_id,
+                    request_time=trace.request_time,
+                    execution_duration=trace.execution_duration,
+                    state=trace.state,
+                    client_request_id=trace.client_request_id,
+                    request_preview=trace.request_preview,
+                    response_preview=trace.response_preview,
+                )
+            )
+            tags = {
+                **trace.tags,
+                ARTIFACT_LOCATION_TAG: trace_artifact_location(experiment.artifact_location, trace.trace_id),
+                SPANS_LOCATION_TAG: SPANS_IN_DATABASE,
+            }
+            self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
+            self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
+            rows = {sp.span_id: (trace.trace_id, sp.span_id, sp.start_time, sp.content) for sp in spans}
+            insert_rows(conn, "trace_spans", _SPAN_COLUMNS, list(rows.values()), _SPAN_UPSERT)
+            self._insert_copied_assessments(conn, trace.trace_id, assessments)
+        return True
 
     def load_spans(self, trace_ids: Sequence[str]) -> dict[str, list[str]]:
         """The stored spans (JSON texts) of these traces, each trace's in order of start. Through the
