@@ -114,8 +114,9 @@ async def import_mlflow(
     progress: Progress = _no_progress,
     warn: Callable[[str], None] = lambda message: None,
 ) -> ImportSummary:
-    """Copy the source's experiments (all, or those named), their runs and the model registry into
-    `store`; what is already there (runs by id, registered versions by number) is left as it is."""
+    """Copy the source's experiments (all, or those named) with their logged models, runs and traces,
+    and the model registry, into `store`; what is already there (runs, logged models and traces by id,
+    registered versions by number) is left as it is."""
     summary = ImportSummary()
 
     def warning(message: str) -> None:
