@@ -34,7 +34,6 @@ from tracklet.server.api import (
     traces,
     traces_v2,
 )
-from tracklet.server.monitoring import RequestMetrics
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings
 from tracklet.store.store import Store
@@ -115,7 +114,6 @@ class TrackletApp(Starlette):
 
     def __init__(self, *, routes: list[BaseRoute], lifespan: Lifespan[Starlette]) -> None:
         super().__init__(routes=routes, lifespan=lifespan)
-        self.request_metrics: RequestMetrics | None = None  # with --expose-prometheus
         self.fixed_endpoints: dict[tuple[str, str], Endpoint] = {
             (method, route.path): route.endpoint
             for route in routes
@@ -131,13 +129,6 @@ class TrackletApp(Starlette):
         return ServerErrorMiddleware(ExceptionMiddleware(self.router, handlers=ERROR_HANDLERS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.request_metrics is not None and scope["type"] == "http":
-            fixed = (scope["method"], scope["path"]) in self.fixed_endpoints
-            await self.request_metrics.observe(scope, receive, send, self._dispatch, fixed)
-        else:
-            await self._dispatch(scope, receive, send)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = scope["type"] == "http" and self.fixed_endpoints.get((scope["method"], scope["path"]))
         if not endpoint:
             await super().__call__(scope, receive, send)
@@ -149,6 +140,22 @@ class TrackletApp(Starlette):
         except Exception as exc:  # noqa: BLE001 - mapped like Starlette's middlewares would
             response = await _handler_for(exc)(request, exc)
         await response(scope, receive, send)
+
+
+class MonitoredApp(TrackletApp):
+    """`TrackletApp` with `--expose-prometheus`: each request timed and counted around its dispatch (a
+    subclass, so that without the option a request takes exactly the path above)."""
+
+    def __init__(self, *, routes: list[BaseRoute], lifespan: Lifespan[Starlette]) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
+        self.request_metrics = monitoring.RequestMetrics(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        fixed = (scope["method"], scope["path"]) in self.fixed_endpoints
+        await self.request_metrics.observe(scope, receive, send, super().__call__, fixed)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> TrackletApp:
@@ -174,9 +181,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             monitoring.prepare(settings.expose_prometheus)
         routes.append(Route(monitoring.METRICS_PATH, monitoring.metrics, methods=["GET"]))
 
-    app = TrackletApp(routes=routes, lifespan=lifespan)
-    if settings.expose_prometheus:
-        app.request_metrics = monitoring.RequestMetrics(routes)
+    app = (MonitoredApp if settings.expose_prometheus else TrackletApp)(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.artifacts = artifact_store

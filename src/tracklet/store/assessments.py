@@ -78,6 +78,32 @@ def _searchable(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"value": text, "number": number}
 
 
+def _row(
+    assessment_id: str,
+    trace_id: str,
+    name: str,
+    kind: str,
+    fields: dict[str, Any],
+    created: int,
+    updated: int,
+    valid: bool,
+    overrides: str | None,
+) -> dict[str, Any]:
+    """A `trace_assessments` row: the columns searches use, and the rest of the assessment as its body."""
+    return {
+        "assessment_id": assessment_id,
+        "trace_id": trace_id,
+        "name": name,
+        "kind": kind,
+        "valid": valid,
+        "overrides": overrides or None,
+        "create_time": created,
+        "last_update_time": updated,
+        "body": _body(fields),
+        **_searchable(kind, fields),
+    }
+
+
 def _body(fields: dict[str, Any]) -> str:
     return msgspec.json.encode({k: v for k, v in fields.items() if k not in _COLUMN_FIELDS}).decode()
 
@@ -126,16 +152,17 @@ class AssessmentStore:
                 conn.execute(update(table).where(table.c.assessment_id == new.overrides).values(valid=False))
             conn.execute(
                 table.insert().values(
-                    assessment_id=assessment_id,
-                    trace_id=new.trace_id,
-                    name=new.name,
-                    kind=new.kind,
-                    valid=True,
-                    overrides=new.overrides or None,
-                    create_time=created,
-                    last_update_time=created,
-                    body=_body(new.fields),
-                    **_searchable(new.kind, new.fields),
+                    _row(
+                        assessment_id,
+                        new.trace_id,
+                        new.name,
+                        new.kind,
+                        new.fields,
+                        created,
+                        created,
+                        True,
+                        new.overrides,
+                    )
                 )
             )
             return _wire(self._assessment_row(conn, new.trace_id, assessment_id))
@@ -148,20 +175,10 @@ class AssessmentStore:
             updated = (
                 parse_timestamp(a["last_update_time"], "last_update_time") if a.get("last_update_time") else created
             )
-            conn.execute(
-                s.trace_assessments.insert().values(
-                    assessment_id=a["assessment_id"],
-                    trace_id=trace_id,
-                    name=a.get("assessment_name", ""),
-                    kind=kind,
-                    valid=a.get("valid", True) is not False,
-                    overrides=a.get("overrides") or None,
-                    create_time=created,
-                    last_update_time=updated,
-                    body=_body(a),
-                    **_searchable(kind, a),
-                )
-            )
+            valid = a.get("valid", True) is not False
+            name = a.get("assessment_name", "")
+            row = _row(a["assessment_id"], trace_id, name, kind, a, created, updated, valid, a.get("overrides"))
+            conn.execute(s.trace_assessments.insert().values(row))
 
     def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
         with self.db.read() as conn:

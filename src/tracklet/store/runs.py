@@ -393,13 +393,16 @@ class RunStore:
     # no row; `discard_partial_run` removes them before the run is copied again.
     def run_exists(self, run_id: str) -> bool:
         with self.db.read() as conn:
-            return bool(self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (run_id,)))
+            return self._run_stored(conn, run_id)
+
+    def _run_stored(self, conn: Connection, run_id: str) -> bool:
+        return bool(self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (run_id,)))
 
     def discard_partial_run(self, run_id: str) -> None:
         """Remove the metric rows of a run id that has no `runs` row (an interrupted import); a stored
         run is left alone."""
         with self.db.write() as conn:
-            if self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (run_id,)):
+            if self._run_stored(conn, run_id):
                 return
             lm = s.latest_metrics
             histories = select(lm.c.history_id).where(lm.c.run_uuid == run_id).scalar_subquery()
@@ -432,7 +435,7 @@ class RunStore:
         transaction; its artifact root is the experiment's, as for a new run. Returns that artifact URI,
         or None when a run with this id is already stored."""
         with self.db.write() as conn:
-            if self.db.fetch_all(conn, self.db.sql("SELECT 1 FROM runs WHERE run_uuid = ?"), (info.run_id,)):
+            if self._run_stored(conn, info.run_id):
                 return None
             location = self._experiment_location(conn, experiment_id)
             artifact_uri = _artifact_uri(location, info.run_id)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows
@@ -115,14 +117,17 @@ class SpanStore(TraceStore):
 
     def trace_exists(self, trace_id: str) -> bool:
         with self.db.read() as conn:
-            return bool(self.db.run(conn, self.db.sql("SELECT 1 FROM traces WHERE trace_id = ?"), (trace_id,)))
+            return self._trace_stored(conn, trace_id)
+
+    def _trace_stored(self, conn: Connection, trace_id: str) -> bool:
+        return bool(self.db.run(conn, self.db.sql("SELECT 1 FROM traces WHERE trace_id = ?"), (trace_id,)))
 
     def import_trace(self, trace: NewTrace, spans: Sequence[StoredSpan], assessments: Sequence[Assessment]) -> bool:
         """A trace copied from another server (`tracklet import-mlflow`) with its spans, kept as rows
         (`TRACKING_STORE`), and its assessments under their own ids, in one transaction: it is there
         whole or not at all. False (nothing written) when a trace with this id is stored already."""
         with self.db.write() as conn:
-            if self.db.run(conn, self.db.sql("SELECT 1 FROM traces WHERE trace_id = ?"), (trace.trace_id,)):
+            if self._trace_stored(conn, trace.trace_id):
                 return False
             experiment = self._experiment_row(conn, trace.experiment_id)  # a deleted one keeps its traces too
             conn.execute(
