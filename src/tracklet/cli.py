@@ -48,6 +48,13 @@ def cli() -> None:
 @click.option("--workers", type=int, default=None, help=OPTION_HELP["workers"])
 @click.option("--data-dir", default=None, help=OPTION_HELP["data_dir"])
 @click.option("--expose-prometheus", default=None, metavar="DIR", help=OPTION_HELP["expose_prometheus"])
+@click.option("--auth", is_flag=True, default=None, help=OPTION_HELP["auth"])
+@click.option(
+    "--auth-default-permission",
+    type=click.Choice(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]),
+    default=None,
+    help=OPTION_HELP["auth_default_permission"],
+)
 def server(**options: object) -> None:
     """Start the tracking server (default: 127.0.0.1:5000, embedded store in ./tracklet-data)."""
     from tracklet.server.runner import serve

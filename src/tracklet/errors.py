@@ -5,6 +5,8 @@
     │   └── InvalidState             INVALID_STATE            400 (MLflow uses 500; 5xx makes clients retry)
     ├── ResourceAlreadyExists        RESOURCE_ALREADY_EXISTS  400 (not 409: clients depend on it)
     ├── ResourceDoesNotExist         RESOURCE_DOES_NOT_EXIST  404
+    ├── Unauthenticated              UNAUTHENTICATED          401 (with `--auth`: no or wrong credentials)
+    ├── PermissionDenied             PERMISSION_DENIED        403 (with `--auth`: not allowed to the resource)
     ├── EndpointNotFound             ENDPOINT_NOT_FOUND       404
     ├── NotImplementedByServer       NOT_IMPLEMENTED          501
     └── TemporarilyUnavailable       TEMPORARILY_UNAVAILABLE  503
@@ -19,6 +21,7 @@ from __future__ import annotations
 class TrackletError(Exception):
     error_code = "INTERNAL_ERROR"
     http_status = 500
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -48,6 +51,18 @@ class ResourceDoesNotExist(TrackletError):
     http_status = 404
 
 
+class Unauthenticated(TrackletError):
+    error_code = "UNAUTHENTICATED"
+    http_status = 401
+    # Browsers ask for a user name and password on this header; MLflow's server sends the same.
+    headers = {"WWW-Authenticate": 'Basic realm="tracklet"'}
+
+
+class PermissionDenied(TrackletError):
+    error_code = "PERMISSION_DENIED"
+    http_status = 403
+
+
 class EndpointNotFound(TrackletError):
     error_code = "ENDPOINT_NOT_FOUND"
     http_status = 404
@@ -71,6 +86,8 @@ _BY_CODE: dict[str, type[TrackletError]] = {
         InvalidState,
         ResourceAlreadyExists,
         ResourceDoesNotExist,
+        Unauthenticated,
+        PermissionDenied,
         EndpointNotFound,
         NotImplementedByServer,
         TemporarilyUnavailable,

@@ -50,7 +50,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Serve Prometheus metrics of the requests at /metrics, kept in this folder (shared by the workers, "
         "emptied at start).",
     ),
+    Setting(
+        "auth",
+        False,
+        "TRACKLET_AUTH",
+        "Require a user name and password (HTTP Basic) on every request and enforce permissions per "
+        "experiment and registered model. The first start creates an admin from TRACKLET_ADMIN_USERNAME "
+        "(default admin) and TRACKLET_ADMIN_PASSWORD.",
+    ),
+    Setting(
+        "auth_default_permission",
+        "READ",
+        "TRACKLET_AUTH_DEFAULT_PERMISSION",
+        "With --auth: what a user may do where no permission was granted to them: READ, EDIT, MANAGE or "
+        "NO_PERMISSIONS.",
+    ),
 )
+
+_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,8 @@ class Settings:
     workers: int = 1
     data_dir: str = "tracklet-data"
     expose_prometheus: str | None = None
+    auth: bool = False
+    auth_default_permission: str = "READ"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -69,7 +88,11 @@ class Settings:
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             raw = os.environ.get(setting.env)
-            if raw is not None:
+            if raw is None:
+                continue
+            if isinstance(setting.default, bool):
+                values[setting.name] = raw.strip().lower() in _TRUE
+            else:
                 values[setting.name] = type(setting.default)(raw) if setting.default is not None else raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -88,3 +111,12 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def admin_credentials() -> tuple[str, str | None]:
+    """The first admin's user name and password, from TRACKLET_ADMIN_USERNAME / TRACKLET_ADMIN_PASSWORD
+    (or MLflow's MLFLOW_AUTH_ADMIN_USERNAME / MLFLOW_AUTH_ADMIN_PASSWORD). Secrets, so never options:
+    a command line is visible to every user of the machine."""
+    username = os.environ.get("TRACKLET_ADMIN_USERNAME") or os.environ.get("MLFLOW_AUTH_ADMIN_USERNAME") or "admin"
+    password = os.environ.get("TRACKLET_ADMIN_PASSWORD") or os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD")
+    return username, password

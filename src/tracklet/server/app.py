@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -14,11 +15,12 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
 from tracklet.artifacts import artifact_store_for
 from tracklet.errors import TrackletError
+from tracklet.permissions import Permission
 from tracklet.server import monitoring
 from tracklet.server.api import (
     artifacts,
@@ -33,9 +35,12 @@ from tracklet.server.api import (
     runs,
     traces,
     traces_v2,
+    users,
 )
+from tracklet.server.auth import guard
+from tracklet.server.auth.rules import ADMIN, AUTHENTICATED, RULES, Rule
 from tracklet.server.protocol import json_response
-from tracklet.settings import Settings
+from tracklet.settings import Settings, admin_credentials
 from tracklet.store.store import Store
 
 log = logging.getLogger("tracklet.server")
@@ -66,7 +71,9 @@ def api_routes() -> list[BaseRoute]:
 
 async def _tracklet_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TrackletError)
-    return json_response(exc.to_json(), status_code=exc.http_status)
+    response = json_response(exc.to_json(), status_code=exc.http_status)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -158,6 +165,59 @@ class MonitoredApp(TrackletApp):
         await self.request_metrics.observe(scope, receive, send, super().__call__, fixed)
 
 
+class AuthApp(TrackletApp):
+    """`TrackletApp` with `--auth`: each request admitted by its endpoint's rule (`server/auth/rules.py`)
+    before it reaches the endpoint (a subclass, so that without the option nothing is checked)."""
+
+    def __init__(self, *, routes: list[BaseRoute], lifespan: Lifespan[Starlette]) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
+        self.rules = RULES
+
+    def _rule_of(self, scope: Scope) -> tuple[Rule, dict[str, Any]]:
+        """The rule and path parameters of the route Starlette will pick (any other path: the UI's files,
+        a 404, a 405: for signed-in users)."""
+        for route in self.router.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                if isinstance(route, Route) and route.path != "/":
+                    return self.rules.get(route.endpoint, ADMIN), child.get("path_params", {})
+                break
+        return AUTHENTICATED, {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if scope["method"] == "HEAD":
+            receive = _no_body  # judged on its query, like a GET: no endpoint may read another id from a body
+        endpoint = self.fixed_endpoints.get((scope["method"], scope["path"]))
+        scope["app"] = self
+        request = Request(scope, receive, send)
+        try:
+            rule, path_params = (self.rules.get(endpoint, ADMIN), {}) if endpoint else self._rule_of(scope)
+            # Only a fixed endpoint gets this very `request`, whose body stays readable once read here.
+            user = await guard.admit(request, rule, path_params, body_readable=bool(endpoint))
+            if not endpoint:
+                await super().__call__(scope, receive, send)
+                return
+            response = await guard.after(request, rule, user, await endpoint(request))
+        except Exception as exc:  # noqa: BLE001 - mapped like Starlette's middlewares would
+            response = await _handler_for(exc)(request, exc)
+        await response(scope, receive, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _app_class(settings: Settings) -> type[TrackletApp]:
+    if settings.auth and settings.expose_prometheus:
+        return type("MonitoredAuthApp", (MonitoredApp, AuthApp), {})
+    if settings.auth:
+        return AuthApp
+    return MonitoredApp if settings.expose_prometheus else TrackletApp
+
+
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> TrackletApp:
     settings = settings or Settings.from_env()
     store = store or Store(settings.store_uri)
@@ -181,7 +241,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             monitoring.prepare(settings.expose_prometheus)
         routes.append(Route(monitoring.METRICS_PATH, monitoring.metrics, methods=["GET"]))
 
-    app = (MonitoredApp if settings.expose_prometheus else TrackletApp)(routes=routes, lifespan=lifespan)
+    if settings.auth:
+        routes.extend(users.routes)
+        default_permission = Permission.parse(settings.auth_default_permission, "default permission")
+        store.ensure_admin(*admin_credentials())
+
+    app = _app_class(settings)(routes=routes, lifespan=lifespan)
+    if settings.auth:
+        app.state.default_permission = default_permission
     app.state.settings = settings
     app.state.store = store
     app.state.artifacts = artifact_store

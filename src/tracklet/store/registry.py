@@ -274,6 +274,9 @@ class RegistryStore:
                     .where(s.model_versions.c.registered_model_id == model.id)
                     .values(last_updated_time=t)
                 )
+                permissions = s.registered_model_permissions
+                conn.execute(delete(permissions).where(permissions.c.name == new_name))  # left by no model
+                conn.execute(update(permissions).where(permissions.c.name == name).values(name=new_name))
                 return self._load_registered_models(conn, [model.id])[0]
         except IntegrityError:
             raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.") from None
@@ -294,6 +297,7 @@ class RegistryStore:
             for table in (s.model_version_tags, s.model_versions, s.registered_model_aliases, s.registered_model_tags):
                 conn.execute(delete(table).where(table.c.registered_model_id == model.id))
             conn.execute(delete(s.registered_models).where(s.registered_models.c.id == model.id))
+            conn.execute(delete(s.registered_model_permissions).where(s.registered_model_permissions.c.name == name))
 
     def search_registered_models(
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None

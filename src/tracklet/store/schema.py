@@ -403,3 +403,34 @@ trace_run_links = Table(
     PrimaryKeyConstraint("trace_id", "run_id"),
     Index("ix_trace_run_links_run", "run_id"),
 )
+
+# Users and their permissions, used when the server runs with `--auth`. A permission row grants one user
+# READ, EDIT, MANAGE or NO_PERMISSIONS on one experiment or registered model; without a row the server's
+# default permission applies. Rows of a deleted experiment stay (its id is never given again); a
+# registered model's rows follow its renames and go with it.
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column("experiment_id", Integer, nullable=False),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("permission", String(20), nullable=False),
+    PrimaryKeyConstraint("user_id", "experiment_id"),
+)
+
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("permission", String(20), nullable=False),
+    PrimaryKeyConstraint("user_id", "name"),
+)

@@ -1,0 +1,338 @@
+"""Users and permissions (`--auth` only): MLflow's basic-auth API, so `mlflow.server.get_app_client("basic-auth")`
+works against tracklet.
+
+- `/api/2.0/mlflow/users/*`: create, get, current, list, update-password, update-admin, delete.
+- `/api/2.0/mlflow/{experiments,registered-models}/permissions/*`: create, get, update, delete (MLflow 2.x).
+- `/api/3.0/mlflow/users/permissions/{grant,revoke,get}`: one resource's permission for one user (MLflow 3.x).
+
+Managing users is for admins (a user may read itself and change its own password); managing permissions
+on a resource needs MANAGE on it (the rules of `server/auth/rules.py` check the 2.x routes; the 3.x
+routes name the resource type in the request and check here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracklet.errors import InvalidParameterValue, PermissionDenied
+from tracklet.permissions import EXPERIMENT, MANAGE, REGISTERED_MODEL, RESOURCE_TYPES, Permission
+from tracklet.server.auth.identity import current_user, denied, effective_permission
+from tracklet.server.protocol import json_response, read_json, read_query, read_request, run_sync
+from tracklet.server.state import store_of
+from tracklet.store.users import User
+from tracklet.validation import missing, parse_experiment_id
+
+
+class Credentials(msgspec.Struct):
+    username: str | None = None
+    password: str | None = None
+    current_password: str | None = None
+
+
+class Username(msgspec.Struct):
+    username: str | None = None
+
+
+class AdminFlag(msgspec.Struct):
+    username: str | None = None
+    is_admin: bool | None = None
+
+
+class ExperimentPermissionArgs(msgspec.Struct):
+    experiment_id: str | None = None
+    username: str | None = None
+    permission: str | None = None
+
+
+class ModelPermissionArgs(msgspec.Struct):
+    name: str | None = None
+    username: str | None = None
+    permission: str | None = None
+
+
+class ResourcePermissionArgs(msgspec.Struct):
+    username: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    permission: str | None = None
+
+
+def _required(value: Any, field: str) -> Any:
+    if value is None or value == "":
+        raise missing(field)
+    return value
+
+
+def _require_admin(user: User) -> None:
+    if not user.is_admin:
+        raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {"id": user.user_id, "username": user.username, "is_admin": user.is_admin}
+
+
+# -- users ---------------------------------------------------------------------------------------------
+
+
+async def create_user(request: Request) -> Response:
+    _require_admin(current_user(request))
+    body = await read_json(request, Credentials)
+    user = await run_sync(store_of(request).create_user, body.username, body.password)
+    return json_response({"user": _user_json(user)})
+
+
+async def get_user(request: Request) -> Response:
+    caller = current_user(request)
+    username = _required(read_query(request, Username).username, "username")
+    if username != caller.username:
+        _require_admin(caller)
+    store = store_of(request)
+    user = await run_sync(store.get_user, username)
+    granted = await run_sync(store.user_permissions, user.user_id)
+    return json_response(
+        {
+            "user": {
+                **_user_json(user),
+                "experiment_permissions": [
+                    {"experiment_id": str(e), "user_id": user.user_id, "permission": p.name}
+                    for e, p in sorted(granted.experiments.items())
+                ],
+                "registered_model_permissions": [
+                    {"name": n, "user_id": user.user_id, "permission": p.name}
+                    for n, p in sorted(granted.registered_models.items())
+                ],
+            }
+        }
+    )
+
+
+async def get_current_user(request: Request) -> Response:
+    return json_response({"user": _user_json(current_user(request))})
+
+
+async def list_users(request: Request) -> Response:
+    _require_admin(current_user(request))
+    users = await run_sync(store_of(request).list_users)
+    return json_response({"users": [_user_json(u) for u in users]})
+
+
+async def update_password(request: Request) -> Response:
+    caller = current_user(request)
+    body = await read_json(request, Credentials)
+    username = _required(body.username, "username")
+    store = store_of(request)
+    if username == caller.username:
+        # Changing one's own password takes the current one: stolen session credentials are not enough.
+        current = _required(body.current_password, "current_password")
+        if await run_sync(store.authenticate, username, current) is None:
+            raise PermissionDenied("Permission denied: current_password is wrong")
+    else:
+        _require_admin(caller)
+    await run_sync(store.update_user_password, username, body.password)
+    return json_response({})
+
+
+async def update_admin(request: Request) -> Response:
+    _require_admin(current_user(request))
+    body = await read_json(request, AdminFlag)
+    is_admin = _required(body.is_admin, "is_admin")
+    await run_sync(store_of(request).update_user_admin, _required(body.username, "username"), is_admin)
+    return json_response({})
+
+
+async def delete_user(request: Request) -> Response:
+    _require_admin(current_user(request))
+    body = await read_json(request, Username)
+    await run_sync(store_of(request).delete_user, _required(body.username, "username"))
+    return json_response({})
+
+
+# -- permissions (MLflow 2.x: one route family per resource type) ----------------------------------------
+
+
+def _experiment_args(body: ExperimentPermissionArgs) -> tuple[str, str]:
+    return str(parse_experiment_id(body.experiment_id)), _required(body.username, "username")
+
+
+def _model_args(body: ModelPermissionArgs) -> tuple[str, str]:
+    return _required(body.name, "name"), _required(body.username, "username")
+
+
+def _permission_json(resource_type: str, resource_id: str, user_id: int, permission: Permission) -> dict[str, Any]:
+    if resource_type == EXPERIMENT:
+        return {
+            "experiment_permission": {"experiment_id": resource_id, "user_id": user_id, "permission": permission.name}
+        }
+    return {"registered_model_permission": {"name": resource_id, "user_id": user_id, "permission": permission.name}}
+
+
+async def _set(
+    request: Request, resource_type: str, resource_id: str, username: str, raw: str | None, replace: bool
+) -> Response:
+    permission = Permission.parse(_required(raw, "permission"))
+    store = store_of(request)
+    if not replace:
+        await run_sync(store.set_permission, resource_type, resource_id, username, permission, False)
+        user = await run_sync(store.get_user, username)
+        return json_response(_permission_json(resource_type, resource_id, user.user_id, permission))
+    await run_sync(store.get_permission, resource_type, resource_id, username)  # 404 if there is none
+    await run_sync(store.set_permission, resource_type, resource_id, username, permission)
+    return json_response({})
+
+
+async def create_experiment_permission(request: Request) -> Response:
+    body = await read_json(request, ExperimentPermissionArgs)
+    return await _set(request, EXPERIMENT, *_experiment_args(body), body.permission, replace=False)
+
+
+async def update_experiment_permission(request: Request) -> Response:
+    body = await read_json(request, ExperimentPermissionArgs)
+    return await _set(request, EXPERIMENT, *_experiment_args(body), body.permission, replace=True)
+
+
+async def get_experiment_permission(request: Request) -> Response:
+    experiment_id, username = _experiment_args(read_query(request, ExperimentPermissionArgs))
+    return await _get(request, EXPERIMENT, experiment_id, username)
+
+
+async def delete_experiment_permission(request: Request) -> Response:
+    experiment_id, username = _experiment_args(await read_json(request, ExperimentPermissionArgs))
+    await run_sync(store_of(request).delete_permission, EXPERIMENT, experiment_id, username)
+    return json_response({})
+
+
+async def create_model_permission(request: Request) -> Response:
+    body = await read_json(request, ModelPermissionArgs)
+    return await _set(request, REGISTERED_MODEL, *_model_args(body), body.permission, replace=False)
+
+
+async def update_model_permission(request: Request) -> Response:
+    body = await read_json(request, ModelPermissionArgs)
+    return await _set(request, REGISTERED_MODEL, *_model_args(body), body.permission, replace=True)
+
+
+async def get_model_permission(request: Request) -> Response:
+    name, username = _model_args(read_query(request, ModelPermissionArgs))
+    return await _get(request, REGISTERED_MODEL, name, username)
+
+
+async def delete_model_permission(request: Request) -> Response:
+    name, username = _model_args(await read_json(request, ModelPermissionArgs))
+    await run_sync(store_of(request).delete_permission, REGISTERED_MODEL, name, username)
+    return json_response({})
+
+
+async def _get(request: Request, resource_type: str, resource_id: str, username: str) -> Response:
+    store = store_of(request)
+    permission = await run_sync(store.get_permission, resource_type, resource_id, username)
+    user = await run_sync(store.get_user, username)
+    return json_response(_permission_json(resource_type, resource_id, user.user_id, permission))
+
+
+# -- permissions (MLflow 3.x: the resource type named in the request) -----------------------------------
+
+
+async def _resource(request: Request, args: ResourcePermissionArgs) -> tuple[str, str, str]:
+    """(user name, resource type, resource id) of a 3.x permission request, once the caller is found to
+    MANAGE the resource."""
+    username = _required(args.username, "username")
+    resource_type = _required(args.resource_type, "resource_type")
+    if resource_type not in RESOURCE_TYPES:
+        raise InvalidParameterValue(
+            f"Invalid resource type '{resource_type}'. Valid resource types are: {RESOURCE_TYPES}"
+        )
+    resource_id = _required(args.resource_id, "resource_id")
+    if resource_type == EXPERIMENT:
+        resource_id = str(parse_experiment_id(resource_id, "resource_id"))
+    caller = current_user(request)
+    default = request.app.state.default_permission
+    store = store_of(request)
+    if await run_sync(effective_permission, store, caller, resource_type, resource_id, default) < MANAGE:
+        raise denied(caller, MANAGE, resource_type, resource_id)
+    return username, resource_type, resource_id
+
+
+async def grant_permission(request: Request) -> Response:
+    body = await read_json(request, ResourcePermissionArgs)
+    username, resource_type, resource_id = await _resource(request, body)
+    permission = Permission.parse(_required(body.permission, "permission"))
+    await run_sync(store_of(request).set_permission, resource_type, resource_id, username, permission)
+    return json_response({})
+
+
+async def revoke_permission(request: Request) -> Response:
+    body = await read_json(request, ResourcePermissionArgs)
+    username, resource_type, resource_id = await _resource(request, body)
+    await run_sync(store_of(request).delete_permission, resource_type, resource_id, username, True)
+    return json_response({})
+
+
+async def get_permission(request: Request) -> Response:
+    query = await read_request(request, ResourcePermissionArgs)
+    caller = current_user(request)
+    if query.username == caller.username:  # anyone may ask what they themselves may do
+        username, resource_type, resource_id = (
+            caller.username,
+            _required(query.resource_type, "resource_type"),
+            _required(query.resource_id, "resource_id"),
+        )
+        if resource_type not in RESOURCE_TYPES:
+            raise InvalidParameterValue(
+                f"Invalid resource type '{resource_type}'. Valid resource types are: {RESOURCE_TYPES}"
+            )
+    else:
+        username, resource_type, resource_id = await _resource(request, query)
+    store = store_of(request)
+    user = await run_sync(store.get_user, username)
+    permission = await run_sync(
+        effective_permission, store, user, resource_type, resource_id, request.app.state.default_permission
+    )
+    return json_response({"allowed": permission >= Permission.READ, "permission": permission.name})
+
+
+_USER_ENDPOINTS = [
+    ("create", create_user, "POST"),
+    ("get", get_user, "GET"),
+    ("current", get_current_user, "GET"),
+    ("list", list_users, "GET"),
+    ("update-password", update_password, "PATCH"),
+    ("update-admin", update_admin, "PATCH"),
+    ("delete", delete_user, "DELETE"),
+]
+_PERMISSION_ENDPOINTS = [
+    ("experiments", "create", create_experiment_permission, "POST"),
+    ("experiments", "get", get_experiment_permission, "GET"),
+    ("experiments", "update", update_experiment_permission, "PATCH"),
+    ("experiments", "delete", delete_experiment_permission, "DELETE"),
+    ("registered-models", "create", create_model_permission, "POST"),
+    ("registered-models", "get", get_model_permission, "GET"),
+    ("registered-models", "update", update_model_permission, "PATCH"),
+    ("registered-models", "delete", delete_model_permission, "DELETE"),
+]
+routes = [
+    *(
+        Route(f"{prefix}/2.0/mlflow/users/{path}", endpoint, methods=[method])
+        for prefix in ("/api", "/ajax-api")
+        for path, endpoint, method in _USER_ENDPOINTS
+    ),
+    *(
+        Route(f"{prefix}/2.0/mlflow/{resource}/permissions/{path}", endpoint, methods=[method])
+        for prefix in ("/api", "/ajax-api")
+        for resource, path, endpoint, method in _PERMISSION_ENDPOINTS
+    ),
+    *(
+        Route(f"{prefix}/3.0/mlflow/users/permissions/{path}", endpoint, methods=[method])
+        for prefix in ("/api", "/ajax-api")
+        for path, endpoint, method in (
+            ("grant", grant_permission, "POST"),
+            ("revoke", revoke_permission, "POST"),
+            ("get", get_permission, "GET"),
+        )
+    ),
+]

@@ -1,0 +1,3 @@
+"""`tracklet server --auth`: users, HTTP Basic authentication and permissions per experiment and
+registered model, compatible with MLflow's basic-auth app (`rules` says who may call what, `guard`
+enforces it, `server/api/users.py` manages users and permissions)."""

@@ -1,0 +1,50 @@
+"""Who a request comes from, once `guard` admitted it, and what they may do with one resource."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from tracklet.errors import PermissionDenied, Unauthenticated
+from tracklet.permissions import EXPERIMENT, Permission
+from tracklet.store.store import Store
+from tracklet.store.users import User
+
+USER_SCOPE_KEY = "tracklet.user"
+
+NOT_AUTHENTICATED = (
+    "You are not authenticated. Send a user name and password with HTTP Basic authentication "
+    "(MLflow's clients: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)."
+)
+
+_VERBS = {
+    Permission.NO_PERMISSIONS: "see",
+    Permission.READ: "read",
+    Permission.USE: "use",
+    Permission.EDIT: "edit",
+    Permission.MANAGE: "manage",
+}
+
+
+def current_user(request: Request) -> User:
+    user = request.scope.get(USER_SCOPE_KEY)
+    if user is None:
+        raise Unauthenticated(NOT_AUTHENTICATED)
+    return user  # type: ignore[no-any-return]
+
+
+def denied(user: User, level: Permission, resource_type: str, resource: object) -> PermissionDenied:
+    what = "experiment" if resource_type == EXPERIMENT else "registered model"
+    return PermissionDenied(f"Permission denied: user '{user.username}' cannot {_VERBS[level]} {what} {resource}")
+
+
+def effective_permission(
+    store: Store, user: User, resource_type: str, resource_id: str, default: Permission
+) -> Permission:
+    """What `user` may do with the resource: everything for admins, else their grant, else the default."""
+    if user.is_admin:
+        return Permission.MANAGE
+    if resource_type == EXPERIMENT:
+        experiment_id = int(resource_id)
+        return store.experiment_grants(user.user_id, [experiment_id]).get(experiment_id, default)
+    granted = store.registered_model_grant(user.user_id, resource_id)
+    return default if granted is None else granted  # NO_PERMISSIONS is 0: never `or`

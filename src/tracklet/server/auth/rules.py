@@ -1,0 +1,363 @@
+"""Who may call each endpoint with `--auth`: one rule per endpoint, all in `RULES`.
+
+A rule names what the request touches (the experiments of its runs, traces, logged models or artifact
+paths, or a registered model) and the level it needs there: READ to see, EDIT to change, MANAGE to
+delete, restore and grant. The ids are read from where the endpoint itself reads them (a GET's query, any
+other method's JSON body, the route's path), with the same precedence, so a rule always judges the
+resource the endpoint will act on. An id that names nothing is let through: the endpoint answers 404.
+An endpoint without a rule is for admins only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from tracklet.permissions import EDIT, EXPERIMENT, MANAGE, READ, REGISTERED_MODEL, Permission
+from tracklet.server import monitoring
+from tracklet.server.api import (
+    artifacts,
+    assessments,
+    experiments,
+    logged_models,
+    meta,
+    model_versions,
+    otlp,
+    points,
+    registered_models,
+    runs,
+    traces,
+    traces_v2,
+    users,
+)
+from tracklet.server.ui import api as ui
+from tracklet.store import schema as s
+from tracklet.store.store import Store
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A request's arguments where its endpoint reads them: the route's path parameters, then a GET's
+    query or another method's JSON body (None where the rule reads no body: then only the path counts)."""
+
+    path: dict[str, Any]
+    query: QueryParams | None
+    body: dict[str, Any] | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def one(self, name: str) -> Any:
+        if name in self.path:
+            return self.path[name]
+        if self.query is not None:
+            return self.query.get(name)
+        return None if self.body is None else self.body.get(name)
+
+    def many(self, name: str) -> list[Any]:
+        if self.query is not None:
+            return list(self.query.getlist(name))
+        value = None if self.body is None else self.body.get(name)
+        return value if isinstance(value, list) else []
+
+
+def _experiment_id(value: Any) -> int | None:
+    """As `validation.parse_experiment_id` reads it; None where the endpoint would refuse it."""
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _texts(values: Iterable[Any]) -> list[str]:
+    return [v for v in values if isinstance(v, str) and v]
+
+
+# A locator finds the experiment ids (or registered model names) a request touches.
+Locator = Callable[[Fields, Store], list[Any]]
+
+
+@dataclass(frozen=True)
+class Need:
+    resource_type: str  # EXPERIMENT or REGISTERED_MODEL
+    level: Permission
+    locate: Locator
+    reads_body: bool = True
+    # Refuse non-admins when the locator finds nothing (an artifact path outside any experiment's folder).
+    must_locate: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    needs: tuple[Need, ...] = ()
+    public: bool = False  # no credentials asked
+    admin: bool = False
+    # After a 200: give the creator MANAGE on what it created, or drop from a list what the user may not see.
+    grant_created: tuple[str, str, str] | None = None  # (resource type, object field, id field)
+    filter_listed: tuple[str, str, str] | None = None  # (resource type, list field, id field)
+
+    @property
+    def reads_body(self) -> bool:
+        return any(need.reads_body for need in self.needs)
+
+
+def _rule(*needs: Need) -> Rule:
+    return Rule(needs=needs)
+
+
+PUBLIC = Rule(public=True)
+AUTHENTICATED = Rule()
+ADMIN = Rule(admin=True)
+
+
+# -- locators -----------------------------------------------------------------------------------------
+
+
+def experiment(level: Permission, name: str = "experiment_id", default: str | None = None) -> Need:
+    def locate(fields: Fields, store: Store) -> list[int]:
+        value = fields.one(name)
+        found = _experiment_id(default if value is None else value)
+        return [] if found is None else [found]
+
+    return Need(EXPERIMENT, level, locate)
+
+
+def each_experiment(level: Permission, name: str = "experiment_ids") -> Need:
+    def locate(fields: Fields, store: Store) -> list[int]:
+        return [e for e in map(_experiment_id, fields.many(name)) if e is not None]
+
+    return Need(EXPERIMENT, level, locate)
+
+
+def _owned(table: Any, key: str, ids: Callable[[Fields], list[str]]) -> Locator:
+    """The experiments of the runs, traces or logged models the request names."""
+
+    def locate(fields: Fields, store: Store) -> list[int]:
+        return list(store.experiments_of(table, key, ids(fields)).values())
+
+    return locate
+
+
+def run(level: Permission) -> Need:
+    # `run_id or run_uuid`, as `RunRef.id()` reads it.
+    return Need(EXPERIMENT, level, _owned(s.runs, "run_uuid", lambda f: _texts([f.one("run_id") or f.one("run_uuid")])))
+
+
+def each_run(level: Permission, name: str = "run_ids") -> Need:
+    return Need(EXPERIMENT, level, _owned(s.runs, "run_uuid", lambda f: _texts(f.many(name))))
+
+
+def trace(level: Permission, name: str = "trace_id") -> Need:
+    return Need(EXPERIMENT, level, _owned(s.traces, "trace_id", lambda f: _texts([f.one(name)])))
+
+
+def each_trace(level: Permission, name: str = "trace_ids") -> Need:
+    return Need(EXPERIMENT, level, _owned(s.traces, "trace_id", lambda f: _texts(f.many(name))))
+
+
+def logged_model(level: Permission, name: str = "model_id") -> Need:
+    return Need(EXPERIMENT, level, _owned(s.logged_models, "model_id", lambda f: _texts([f.one(name)])))
+
+
+def experiment_named(level: Permission) -> Need:
+    return Need(EXPERIMENT, level, _owned(s.experiments, "name", lambda f: _texts([f.one("experiment_name")])))
+
+
+def registered_model(level: Permission, name: str = "name") -> Need:
+    return Need(REGISTERED_MODEL, level, lambda fields, store: _texts([fields.one(name)]))
+
+
+def artifact_path(level: Permission) -> Need:
+    """Proxied artifacts live under `<experiment id>/…` (runs, logged models and traces alike)."""
+
+    def locate(fields: Fields, store: Store) -> list[int]:
+        path = fields.one("path")
+        head = path.lstrip("/").split("/", 1)[0] if isinstance(path, str) else ""
+        return [int(head)] if head.isdigit() else []
+
+    return Need(EXPERIMENT, level, locate, reads_body=False, must_locate=True)
+
+
+def _nested(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def trace_locations(level: Permission) -> Need:
+    """`traces/search`: `locations[].mlflow_experiment.experiment_id`."""
+
+    def locate(fields: Fields, store: Store) -> list[int]:
+        locations = fields.many("locations")
+        ids = (_experiment_id(_nested(loc, "mlflow_experiment", "experiment_id")) for loc in locations)
+        return [e for e in ids if e is not None]
+
+    return Need(EXPERIMENT, level, locate)
+
+
+def started_trace(level: Permission) -> Need:
+    """`POST /api/3.0/mlflow/traces`: `trace.trace_info.trace_location.mlflow_experiment.experiment_id`."""
+
+    def locate(fields: Fields, store: Store) -> list[int]:
+        value = _nested(fields.one("trace"), "trace_info", "trace_location", "mlflow_experiment", "experiment_id")
+        found = _experiment_id(value)
+        return [] if found is None else [found]
+
+    return Need(EXPERIMENT, level, locate)
+
+
+def otlp_experiment(level: Permission) -> Need:
+    def locate(fields: Fields, store: Store) -> list[int]:
+        found = _experiment_id(fields.headers.get(otlp.EXPERIMENT_HEADER))
+        return [] if found is None else [found]
+
+    return Need(EXPERIMENT, level, locate, reads_body=False)
+
+
+# -- the table ----------------------------------------------------------------------------------------
+
+_CREATED_EXPERIMENT = (EXPERIMENT, "", "experiment_id")
+_CREATED_MODEL = (REGISTERED_MODEL, "registered_model", "name")
+
+RULES: dict[Callable[..., Any], Rule] = {
+    # Probes and metrics answer anyone (load balancers, Prometheus), as MLflow's server does.
+    meta.health: PUBLIC,
+    monitoring.metrics: PUBLIC,
+    meta.version: AUTHENTICATED,
+    meta.server_info: AUTHENTICATED,
+    # Experiments
+    experiments.create: Rule(grant_created=_CREATED_EXPERIMENT),
+    experiments.search: Rule(filter_listed=(EXPERIMENT, "experiments", "experiment_id")),
+    experiments.get: _rule(experiment(READ)),
+    experiments.get_by_name: _rule(experiment_named(READ)),
+    experiments.update: _rule(experiment(EDIT)),
+    experiments.set_tag: _rule(experiment(EDIT)),
+    experiments.delete_tag: _rule(experiment(EDIT)),
+    experiments.delete: _rule(experiment(MANAGE)),
+    experiments.restore: _rule(experiment(MANAGE)),
+    # Runs
+    runs.create: _rule(experiment(EDIT, default="0")),  # no experiment_id: the default experiment
+    runs.get: _rule(run(READ)),
+    runs.get_history: _rule(run(READ)),
+    runs.get_history_bulk_interval: _rule(each_run(READ)),
+    runs.search: _rule(each_experiment(READ)),
+    runs.update: _rule(run(EDIT)),
+    runs.log_metric: _rule(run(EDIT)),
+    runs.log_batch: _rule(run(EDIT)),
+    runs.log_parameter: _rule(run(EDIT)),
+    runs.set_tag: _rule(run(EDIT)),
+    runs.delete_tag: _rule(run(EDIT)),
+    runs.log_inputs: _rule(run(EDIT)),
+    runs.log_outputs: _rule(run(EDIT)),
+    runs.log_model: _rule(run(EDIT)),
+    runs.delete: _rule(run(MANAGE)),
+    runs.restore: _rule(run(MANAGE)),
+    points.log_points: _rule(run(EDIT)),
+    # Logged models
+    logged_models.create: _rule(experiment(EDIT)),
+    logged_models.search: _rule(each_experiment(READ)),
+    logged_models.get: _rule(logged_model(READ)),
+    logged_models.finalize: _rule(logged_model(EDIT)),
+    logged_models.set_tags: _rule(logged_model(EDIT)),
+    logged_models.delete_tag: _rule(logged_model(EDIT)),
+    logged_models.log_params: _rule(logged_model(EDIT)),
+    logged_models.delete: _rule(logged_model(MANAGE)),
+    # Artifacts: the proxy's paths start with the experiment id; the 2.0 listing names its run.
+    artifacts.list_files: _rule(artifact_path(READ)),
+    artifacts.download: _rule(artifact_path(READ)),
+    artifacts.upload: _rule(artifact_path(EDIT)),
+    artifacts.delete: _rule(artifact_path(MANAGE)),
+    artifacts.multipart_not_supported: AUTHENTICATED,  # answers NOT_IMPLEMENTED to anyone
+    artifacts.list_run_artifacts: _rule(run(READ)),
+    # Traces and their assessments
+    traces.start: _rule(started_trace(EDIT)),
+    traces.search: _rule(trace_locations(READ)),
+    traces.get_info: _rule(trace(READ)),
+    traces.get_with_spans: _rule(trace(READ)),
+    traces.batch_get_with_spans: _rule(each_trace(READ), each_experiment(READ)),
+    traces.batch_get_infos: _rule(each_trace(READ), each_experiment(READ)),
+    traces.set_tag: _rule(trace(EDIT)),
+    traces.delete_tag: _rule(trace(EDIT)),
+    traces.link_to_run: _rule(run(EDIT), each_trace(EDIT)),
+    traces.delete_traces: _rule(experiment(MANAGE)),
+    traces_v2.start_v2: _rule(experiment(EDIT)),
+    traces_v2.end_v2: _rule(trace(EDIT, "request_id")),
+    traces_v2.get_info_v2: _rule(trace(READ, "request_id")),
+    traces_v2.search_v2: _rule(each_experiment(READ)),
+    otlp.export_traces: _rule(otlp_experiment(EDIT)),
+    assessments.create: _rule(trace(EDIT)),
+    assessments.get: _rule(trace(READ)),
+    assessments.update: _rule(trace(EDIT)),
+    assessments.delete: _rule(trace(MANAGE)),
+    # Registered models and their versions
+    registered_models.create: Rule(grant_created=_CREATED_MODEL),
+    registered_models.search: Rule(filter_listed=(REGISTERED_MODEL, "registered_models", "name")),
+    registered_models.get: _rule(registered_model(READ)),
+    registered_models.get_latest_versions: _rule(registered_model(READ)),
+    registered_models.get_by_alias: _rule(registered_model(READ)),
+    registered_models.rename: _rule(registered_model(EDIT)),
+    registered_models.update: _rule(registered_model(EDIT)),
+    registered_models.set_tag: _rule(registered_model(EDIT)),
+    registered_models.delete_tag: _rule(registered_model(EDIT)),
+    registered_models.set_alias: _rule(registered_model(EDIT)),
+    registered_models.delete_alias: _rule(registered_model(EDIT)),
+    registered_models.delete: _rule(registered_model(MANAGE)),
+    model_versions.search: Rule(filter_listed=(REGISTERED_MODEL, "model_versions", "name")),
+    model_versions.get: _rule(registered_model(READ)),
+    model_versions.get_download_uri: _rule(registered_model(READ)),
+    model_versions.create: _rule(registered_model(EDIT)),
+    model_versions.update: _rule(registered_model(EDIT)),
+    model_versions.set_tag: _rule(registered_model(EDIT)),
+    model_versions.delete_tag: _rule(registered_model(EDIT)),
+    model_versions.transition_stage: _rule(registered_model(EDIT)),
+    model_versions.delete: _rule(registered_model(MANAGE)),
+    # The web UI's own API
+    ui.experiments_list: Rule(filter_listed=(EXPERIMENT, "experiments", "experiment_id")),
+    ui.runs_table: _rule(each_experiment(READ)),
+    ui.runs_csv: _rule(each_experiment(READ)),
+    ui.runs_keys: _rule(each_experiment(READ)),
+    ui.runs_bulk_get: _rule(each_run(READ)),
+    ui.runs_delete: _rule(each_run(MANAGE), each_experiment(MANAGE)),
+    ui.runs_restore: _rule(each_run(MANAGE), each_experiment(MANAGE)),
+    ui.metric_history: _rule(each_run(READ)),
+    ui.artifact_list: _rule(run(READ), logged_model(READ)),
+    ui.artifact_preview: _rule(run(READ), logged_model(READ)),
+    ui.trace_runs: _rule(trace(READ)),
+    ui.trace_spans: _rule(trace(READ)),
+    # Users and permissions: who may manage users is checked by the endpoints (admins; a user itself)
+    **dict.fromkeys(
+        (
+            users.create_user,
+            users.get_user,
+            users.get_current_user,
+            users.list_users,
+            users.update_password,
+            users.update_admin,
+            users.delete_user,
+            # These name the resource type in the request, and check MANAGE on it themselves.
+            users.grant_permission,
+            users.revoke_permission,
+            users.get_permission,
+        ),
+        AUTHENTICATED,
+    ),
+    **dict.fromkeys(
+        (
+            users.create_experiment_permission,
+            users.get_experiment_permission,
+            users.update_experiment_permission,
+            users.delete_experiment_permission,
+        ),
+        _rule(experiment(MANAGE)),
+    ),
+    **dict.fromkeys(
+        (
+            users.create_model_permission,
+            users.get_model_permission,
+            users.update_model_permission,
+            users.delete_model_permission,
+        ),
+        _rule(registered_model(MANAGE)),
+    ),
+}

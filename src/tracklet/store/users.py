@@ -1,0 +1,312 @@
+"""Users, their passwords and their permissions on experiments and registered models (`--auth`).
+
+Passwords are kept as salted scrypt hashes (Python's hashlib, no dependency). Checking one costs ~50 ms
+of CPU by design, too much for every request of a training loop, so each process remembers which
+password matched which stored hash: a changed password has a new hash and is checked afresh, on every
+worker at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from tracklet.permissions import EXPERIMENT, REGISTERED_MODEL, Permission
+from tracklet.store import schema as s
+from tracklet.store.database import Database
+
+_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+_VERIFIED_MAX = 10_000
+MAX_USERNAME_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    username: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class UserPermissions:
+    """One user's explicit permissions: experiment id → level, registered model name → level."""
+
+    experiments: dict[int, Permission] = field(default_factory=dict)
+    registered_models: dict[str, Permission] = field(default_factory=dict)
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=_SCRYPT_MAXMEM, **_SCRYPT)
+    return f"scrypt:{_SCRYPT['n']}:{_SCRYPT['r']}:{_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def _password_matches(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, digest = stored.split("$")
+        name, n, r, p = scheme.split(":")
+        if name != "scrypt":
+            return False
+        computed = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), maxmem=_SCRYPT_MAXMEM
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(computed, bytes.fromhex(digest))
+
+
+def _validate_credentials(username: object, password: object) -> tuple[str, str]:
+    if not isinstance(username, str) or not username:
+        raise InvalidParameterValue("Username cannot be empty.")
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise InvalidParameterValue(f"Username is longer than {MAX_USERNAME_LENGTH} characters.")
+    if not isinstance(password, str) or not password:
+        raise InvalidParameterValue("Password cannot be empty.")
+    return username, password
+
+
+def _permission_table(resource_type: str) -> tuple[Table, str]:
+    if resource_type == EXPERIMENT:
+        return s.experiment_permissions, "experiment_id"
+    if resource_type == REGISTERED_MODEL:
+        return s.registered_model_permissions, "name"
+    raise InvalidParameterValue(
+        f"Invalid resource type '{resource_type}'. Valid resource types are: ('{EXPERIMENT}', '{REGISTERED_MODEL}')"
+    )
+
+
+class UserStore:
+    db: Database
+    # user name → (the stored hash a password was checked against, that password's SHA-256)
+    _verified_passwords: dict[str, tuple[str, bytes]]
+
+    # -- users ---------------------------------------------------------------------------------------
+
+    def create_user(self, username: object, password: object, is_admin: bool = False) -> User:
+        name, secret = _validate_credentials(username, password)
+        try:
+            with self.db.write() as conn:
+                if self._user_row(conn, name) is not None:
+                    raise ResourceAlreadyExists(f"User '{name}' already exists")
+                conn.execute(
+                    s.users.insert().values(username=name, password_hash=hash_password(secret), is_admin=is_admin)
+                )
+                return self._require_user(conn, name)
+        except IntegrityError:  # created by another worker in between
+            raise ResourceAlreadyExists(f"User '{name}' already exists") from None
+
+    def ensure_admin(self, username: str, password: str | None) -> bool:
+        """Create the first user, an admin, if there is no user yet; whether it was created."""
+        with self.db.read() as conn:
+            if conn.execute(select(s.users.c.user_id).limit(1)).first() is not None:
+                return False
+        if not password:
+            raise InvalidParameterValue(
+                "The server has no user yet: set TRACKLET_ADMIN_PASSWORD (and TRACKLET_ADMIN_USERNAME, default "
+                "'admin') for the first admin it creates."
+            )
+        try:
+            self.create_user(username, password, is_admin=True)
+        except ResourceAlreadyExists:  # another worker made it
+            return False
+        return True
+
+    def get_user(self, username: str) -> User:
+        with self.db.read() as conn:
+            return self._require_user(conn, username)
+
+    def list_users(self) -> list[User]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(s.users.c.user_id, s.users.c.username, s.users.c.is_admin).order_by("username"))
+            return [User(*row) for row in rows]
+
+    def update_user_password(self, username: str, password: object) -> None:
+        _, secret = _validate_credentials(username, password)
+        with self.db.write() as conn:
+            user = self._require_user(conn, username)
+            conn.execute(
+                update(s.users).where(s.users.c.user_id == user.user_id).values(password_hash=hash_password(secret))
+            )
+
+    def update_user_admin(self, username: str, is_admin: bool) -> None:
+        with self.db.write() as conn:
+            user = self._require_user(conn, username)
+            if not is_admin:
+                self._keep_an_admin(conn, user)
+            conn.execute(update(s.users).where(s.users.c.user_id == user.user_id).values(is_admin=is_admin))
+
+    def delete_user(self, username: str) -> None:
+        with self.db.write() as conn:
+            user = self._require_user(conn, username)
+            self._keep_an_admin(conn, user)
+            for table in (s.experiment_permissions, s.registered_model_permissions, s.users):
+                conn.execute(delete(table).where(table.c.user_id == user.user_id))
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user these credentials name, or None if either is wrong."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(s.users.c.user_id, s.users.c.is_admin, s.users.c.password_hash).where(
+                    s.users.c.username == username
+                )
+            ).first()
+        if row is None:
+            return None
+        user_id, is_admin, stored = row
+        fingerprint = hashlib.sha256(password.encode()).digest()
+        known = self._verified_passwords.get(username)
+        if known is not None and known[0] == stored:
+            if not hmac.compare_digest(known[1], fingerprint):
+                return None
+        elif _password_matches(password, stored):
+            if len(self._verified_passwords) >= _VERIFIED_MAX:
+                self._verified_passwords.clear()
+            self._verified_passwords[username] = (stored, fingerprint)
+        else:
+            return None
+        return User(user_id, username, bool(is_admin))
+
+    def password_was_verified(self, username: str, password: str) -> bool:
+        """Whether this process has checked this password before (then `authenticate` is cheap, unless
+        the password changed meanwhile)."""
+        known = self._verified_passwords.get(username)
+        return known is not None and hmac.compare_digest(known[1], hashlib.sha256(password.encode()).digest())
+
+    def _user_row(self, conn: Connection, username: str) -> User | None:
+        row = conn.execute(
+            select(s.users.c.user_id, s.users.c.username, s.users.c.is_admin).where(s.users.c.username == username)
+        ).first()
+        return None if row is None else User(row[0], row[1], bool(row[2]))
+
+    def _keep_an_admin(self, conn: Connection, leaving: User) -> None:
+        """No change may leave the server without an admin: nobody could manage users any more."""
+        if not leaving.is_admin:
+            return
+        others = conn.execute(
+            select(s.users.c.user_id).where(s.users.c.is_admin.is_(True), s.users.c.user_id != leaving.user_id).limit(1)
+        ).first()
+        if others is None:
+            raise InvalidParameterValue(f"'{leaving.username}' is the last admin; make another user admin first")
+
+    def _require_user(self, conn: Connection, username: str) -> User:
+        user = self._user_row(conn, username)
+        if user is None:
+            raise ResourceDoesNotExist(f"User with username={username} not found")
+        return user
+
+    # -- permissions ---------------------------------------------------------------------------------
+
+    def set_permission(
+        self, resource_type: str, resource_id: str, username: str, permission: Permission, replace: bool = True
+    ) -> None:
+        """Grant `username` `permission` on the resource; with `replace=False` an existing grant is an error."""
+        table, key = _permission_table(resource_type)
+        with self.db.write() as conn:
+            user = self._require_user(conn, username)
+            resource = self._resource_key(conn, resource_type, resource_id)
+            match = (table.c.user_id == user.user_id, table.c[key] == resource)
+            exists = conn.execute(select(table.c.permission).where(*match)).first() is not None
+            if exists and not replace:
+                raise ResourceAlreadyExists(
+                    f"{resource_type} permission for {resource_id} and user {username} already exists"
+                )
+            if exists:
+                conn.execute(update(table).where(*match).values(permission=permission.name))
+            else:
+                conn.execute(
+                    table.insert().values({key: resource, "user_id": user.user_id, "permission": permission.name})
+                )
+
+    def get_permission(self, resource_type: str, resource_id: str, username: str) -> Permission:
+        """The explicit grant of `username` on the resource (404 if there is none)."""
+        table, key = _permission_table(resource_type)
+        with self.db.read() as conn:
+            user = self._require_user(conn, username)
+            row = conn.execute(
+                select(table.c.permission).where(table.c.user_id == user.user_id, table.c[key] == resource_id)
+            ).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
+        return Permission[row[0]]
+
+    def delete_permission(self, resource_type: str, resource_id: str, username: str, missing_ok: bool = False) -> None:
+        table, key = _permission_table(resource_type)
+        with self.db.write() as conn:
+            user = self._require_user(conn, username)
+            deleted = conn.execute(
+                delete(table).where(table.c.user_id == user.user_id, table.c[key] == resource_id)
+            ).rowcount
+        if not deleted and not missing_ok:
+            raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
+
+    def user_permissions(self, user_id: int) -> UserPermissions:
+        with self.db.read() as conn:
+            experiments = conn.execute(
+                select(s.experiment_permissions.c.experiment_id, s.experiment_permissions.c.permission).where(
+                    s.experiment_permissions.c.user_id == user_id
+                )
+            )
+            granted = UserPermissions({int(e): Permission[p] for e, p in experiments})
+            models = conn.execute(
+                select(s.registered_model_permissions.c.name, s.registered_model_permissions.c.permission).where(
+                    s.registered_model_permissions.c.user_id == user_id
+                )
+            )
+            granted.registered_models.update({name: Permission[p] for name, p in models})
+        return granted
+
+    def experiment_grants(self, user_id: int, experiment_ids: Iterable[int]) -> dict[int, Permission]:
+        """The explicit grants of one user on these experiments (those without a grant are left out)."""
+        table = s.experiment_permissions
+        ids = list(set(experiment_ids))
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(table.c.experiment_id, table.c.permission).where(
+                    table.c.user_id == user_id, table.c.experiment_id.in_(ids)
+                )
+            )
+            return {int(e): Permission[p] for e, p in rows}
+
+    def registered_model_grant(self, user_id: int, name: str) -> Permission | None:
+        table = s.registered_model_permissions
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(table.c.permission).where(table.c.user_id == user_id, table.c.name == name)
+            ).first()
+        return None if row is None else Permission[row[0]]
+
+    def _resource_key(self, conn: Connection, resource_type: str, resource_id: str) -> int | str:
+        """The resource's key in its permission table; it must exist."""
+        if resource_type == EXPERIMENT:
+            found = (
+                resource_id.isdigit()
+                and conn.execute(
+                    select(s.experiments.c.experiment_id).where(s.experiments.c.experiment_id == int(resource_id))
+                ).first()
+            )
+            if not found:
+                raise ResourceDoesNotExist(f"No Experiment with id={resource_id} exists")
+            return int(resource_id)
+        found = conn.execute(select(s.registered_models.c.id).where(s.registered_models.c.name == resource_id)).first()
+        if not found:
+            raise ResourceDoesNotExist(f"Registered Model with name={resource_id} not found")
+        return resource_id
+
+    # -- what a request's resource belongs to ---------------------------------------------------------
+
+    def experiments_of(self, table: Table, key: str, ids: Iterable[str]) -> dict[str, int]:
+        """The experiment of each run, trace or logged model named (by `table`'s `key` column) that exists."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(select(table.c[key], table.c.experiment_id).where(table.c[key].in_(wanted)))
+            return {row[0]: int(row[1]) for row in rows}
