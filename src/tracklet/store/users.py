@@ -73,6 +73,15 @@ def _validate_credentials(username: object, password: object) -> tuple[str, str]
     return username, password
 
 
+def _key(resource_type: str, resource_id: str) -> int | str:
+    """The resource's id as its permission table keeps it (experiments by integer)."""
+    if resource_type == EXPERIMENT:
+        if not resource_id.isdigit():
+            raise ResourceDoesNotExist(f"No Experiment with id={resource_id} exists")
+        return int(resource_id)
+    return resource_id
+
+
 def _permission_table(resource_type: str) -> tuple[Table, str]:
     if resource_type == EXPERIMENT:
         return s.experiment_permissions, "experiment_id"
@@ -231,7 +240,9 @@ class UserStore:
         with self.db.read() as conn:
             user = self._require_user(conn, username)
             row = conn.execute(
-                select(table.c.permission).where(table.c.user_id == user.user_id, table.c[key] == resource_id)
+                select(table.c.permission).where(
+                    table.c.user_id == user.user_id, table.c[key] == _key(resource_type, resource_id)
+                )
             ).first()
         if row is None:
             raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
@@ -242,7 +253,7 @@ class UserStore:
         with self.db.write() as conn:
             user = self._require_user(conn, username)
             deleted = conn.execute(
-                delete(table).where(table.c.user_id == user.user_id, table.c[key] == resource_id)
+                delete(table).where(table.c.user_id == user.user_id, table.c[key] == _key(resource_type, resource_id))
             ).rowcount
         if not deleted and not missing_ok:
             raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
