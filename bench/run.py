@@ -49,7 +49,7 @@ def _missing_modules(servers: list[str]) -> list[str]:
 # server (which runs on flask) for the `-pg` variants, and OpenTelemetry's OTLP exporter for the `otlp`
 # workload. MLflow reaches PostgreSQL through psycopg 3 too.
 BENCH_PACKAGES = (
-    f"mlflow=={MLFLOW_VERSION}",
+    f"mlflow[auth]=={MLFLOW_VERSION}",  # [auth]: `mlflow server --app-name basic-auth` (bench/auth_bench.py)
     "psutil",
     "httpx",
     "moto[s3]>=5.0",

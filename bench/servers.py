@@ -118,6 +118,8 @@ class Server:
     scale_out: ScaleOut | None = None  # the PostgreSQL + S3 services of a `-pg` variant
     backend_uri: str = ""
     artifacts_destination: str = ""
+    extra_args: tuple[str, ...] = ()  # after the common options (`--auth`, `--app-name basic-auth`)
+    extra_env: dict[str, str] = field(default_factory=dict)
     _log: IO[bytes] | None = None
 
     @property
@@ -143,7 +145,7 @@ class Server:
         ]  # fmt: skip
         if self.spec.workers is not None:
             cmd += ["--workers", str(self.spec.workers)]
-        return cmd
+        return [*cmd, *self.extra_args]
 
     def start(self, timeout: float = 180.0) -> float:
         """Start the server; returns seconds from spawn to the first 200 on /health."""
@@ -154,6 +156,7 @@ class Server:
             MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
             MLFLOW_DISABLE_TELEMETRY="true",
             DO_NOT_TRACK="true",
+            **self.extra_env,
         )
         if self.spec.store == "pg":
             if self.scale_out is None:

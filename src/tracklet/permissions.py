@@ -2,7 +2,7 @@
 
 MLflow's permission names, ordered: each level can do everything the ones below it can.
 
-    NO_PERMISSIONS   nothing, not even see it
+    NO_PERMISSIONS   nothing, not even see it (MLflow 3.17 grants it as DENY: accepted as the same)
     READ             see it
     USE              see it (MLflow's level for using gateway endpoints; tracklet has none)
     EDIT             see it, log into it, change it
@@ -18,6 +18,7 @@ from tracklet.errors import InvalidParameterValue
 
 class Permission(IntEnum):
     NO_PERMISSIONS = 0
+    DENY = 0  # an alias: MLflow 3.17's name for an explicit NO_PERMISSIONS (it overrides its roles; tracklet has none)
     READ = 1
     USE = 2
     EDIT = 3
@@ -27,9 +28,7 @@ class Permission(IntEnum):
     def parse(cls, name: object, field: str = "permission") -> Permission:
         if isinstance(name, str) and name in cls.__members__:
             return cls[name]
-        raise InvalidParameterValue(
-            f"Invalid {field} {name!r}. Valid permissions are: {', '.join(p.name for p in cls)}"
-        )
+        raise InvalidParameterValue(f"Invalid {field} {name!r}. Valid permissions are: {', '.join(cls.__members__)}")
 
 
 # What the server requires of an experiment or registered model for each kind of request.

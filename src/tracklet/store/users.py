@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Table, delete, select, update
@@ -161,27 +162,14 @@ class UserStore:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user these credentials name, or None if either is wrong."""
+        with self.access() as access:
+            return access.user(username, password)
+
+    @contextmanager
+    def access(self) -> Iterator[Access]:
+        """The reads that admit a request, on one connection."""
         with self.db.read() as conn:
-            row = conn.execute(
-                select(s.users.c.user_id, s.users.c.is_admin, s.users.c.password_hash).where(
-                    s.users.c.username == username
-                )
-            ).first()
-        if row is None:
-            return None
-        user_id, is_admin, stored = row
-        fingerprint = hashlib.sha256(password.encode()).digest()
-        known = self._verified_passwords.get(username)
-        if known is not None and known[0] == stored:
-            if not hmac.compare_digest(known[1], fingerprint):
-                return None
-        elif _password_matches(password, stored):
-            if len(self._verified_passwords) >= _VERIFIED_MAX:
-                self._verified_passwords.clear()
-            self._verified_passwords[username] = (stored, fingerprint)
-        else:
-            return None
-        return User(user_id, username, bool(is_admin))
+            yield Access(self.db, conn, self._verified_passwords)
 
     def password_was_verified(self, username: str, password: str) -> bool:
         """Whether this process has checked this password before (then `authenticate` is cheap, unless
@@ -275,49 +263,78 @@ class UserStore:
         return granted
 
     def experiment_grants(self, user_id: int, experiment_ids: Iterable[int]) -> dict[int, Permission]:
-        """The explicit grants of one user on these experiments (those without a grant are left out)."""
-        table = s.experiment_permissions
-        ids = list(set(experiment_ids))
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(table.c.experiment_id, table.c.permission).where(
-                    table.c.user_id == user_id, table.c.experiment_id.in_(ids)
-                )
-            )
-            return {int(e): Permission[p] for e, p in rows}
+        with self.access() as access:
+            return access.experiment_grants(user_id, experiment_ids)
 
     def registered_model_grant(self, user_id: int, name: str) -> Permission | None:
-        table = s.registered_model_permissions
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(table.c.permission).where(table.c.user_id == user_id, table.c.name == name)
-            ).first()
-        return None if row is None else Permission[row[0]]
+        with self.access() as access:
+            return access.registered_model_grant(user_id, name)
 
     def _resource_key(self, conn: Connection, resource_type: str, resource_id: str) -> int | str:
         """The resource's key in its permission table; it must exist."""
-        if resource_type == EXPERIMENT:
-            found = (
-                resource_id.isdigit()
-                and conn.execute(
-                    select(s.experiments.c.experiment_id).where(s.experiments.c.experiment_id == int(resource_id))
-                ).first()
+        key = _key(resource_type, resource_id)
+        table, column = (
+            (s.experiments, "experiment_id") if resource_type == EXPERIMENT else (s.registered_models, "name")
+        )
+        if conn.execute(select(table.c[column]).where(table.c[column] == key)).first() is None:
+            what = (
+                f"Experiment with id={resource_id}"
+                if resource_type == EXPERIMENT
+                else f"Registered Model with name={resource_id}"
             )
-            if not found:
-                raise ResourceDoesNotExist(f"No Experiment with id={resource_id} exists")
-            return int(resource_id)
-        found = conn.execute(select(s.registered_models.c.id).where(s.registered_models.c.name == resource_id)).first()
-        if not found:
-            raise ResourceDoesNotExist(f"Registered Model with name={resource_id} not found")
-        return resource_id
+            raise ResourceDoesNotExist(f"No {what} exists")
+        return key
 
-    # -- what a request's resource belongs to ---------------------------------------------------------
+
+class Access:
+    """The reads that admit one request (`server/auth/guard.py`), on one connection, in hand-written SQL:
+    built with SQLAlchemy's expressions they cost ~1 ms a request here, more than a logged metric."""
+
+    def __init__(self, db: Database, conn: Connection, verified: dict[str, tuple[str, bytes]]) -> None:
+        self.db, self.conn, self._verified = db, conn, verified
+
+    def _rows(self, sql: str, args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
+        return self.db.run(self.conn, self.db.sql(sql), args)
+
+    def user(self, username: str, password: str) -> User | None:
+        """The user these credentials name, or None if either is wrong."""
+        rows = self._rows("SELECT user_id, is_admin, password_hash FROM users WHERE username = ?", (username,))
+        if not rows:
+            return None
+        user_id, is_admin, stored = rows[0]
+        fingerprint = hashlib.sha256(password.encode()).digest()
+        known = self._verified.get(username)
+        if known is not None and known[0] == stored:
+            if not hmac.compare_digest(known[1], fingerprint):
+                return None
+        elif _password_matches(password, stored):
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[username] = (stored, fingerprint)
+        else:
+            return None
+        return User(user_id, username, bool(is_admin))
 
     def experiments_of(self, table: Table, key: str, ids: Iterable[str]) -> dict[str, int]:
         """The experiment of each run, trace or logged model named (by `table`'s `key` column) that exists."""
         wanted = list(set(ids))
         if not wanted:
             return {}
-        with self.db.read() as conn:
-            rows = conn.execute(select(table.c[key], table.c.experiment_id).where(table.c[key].in_(wanted)))
-            return {row[0]: int(row[1]) for row in rows}
+        sql = f"SELECT {key}, experiment_id FROM {table.name} WHERE {key} IN ({', '.join('?' * len(wanted))})"
+        return {row[0]: int(row[1]) for row in self._rows(sql, tuple(wanted))}
+
+    def experiment_grants(self, user_id: int, experiment_ids: Iterable[int]) -> dict[int, Permission]:
+        """The explicit grants of one user on these experiments (those without a grant are left out)."""
+        ids = list(set(experiment_ids))
+        if not ids:
+            return {}
+        sql = (
+            "SELECT experiment_id, permission FROM experiment_permissions "
+            f"WHERE user_id = ? AND experiment_id IN ({', '.join('?' * len(ids))})"
+        )
+        return {int(e): Permission[p] for e, p in self._rows(sql, (user_id, *ids))}
+
+    def registered_model_grant(self, user_id: int, name: str) -> Permission | None:
+        sql = "SELECT permission FROM registered_model_permissions WHERE user_id = ? AND name = ?"
+        rows = self._rows(sql, (user_id, name))
+        return Permission[rows[0][0]] if rows else None

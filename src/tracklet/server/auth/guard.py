@@ -14,12 +14,12 @@ from starlette.responses import Response
 
 from tracklet.errors import PermissionDenied, Unauthenticated
 from tracklet.permissions import EXPERIMENT, MANAGE, READ, REGISTERED_MODEL, Permission
-from tracklet.server.auth.identity import NOT_AUTHENTICATED, USER_SCOPE_KEY, denied, effective_permission
+from tracklet.server.auth.identity import NOT_AUTHENTICATED, USER_SCOPE_KEY, denied
 from tracklet.server.auth.rules import Fields, Rule
 from tracklet.server.protocol import json_response, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.store import Store
-from tracklet.store.users import User
+from tracklet.store.users import Access, User
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:
@@ -35,31 +35,33 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return username, password
 
 
-def check_needs(store: Store, user: User, rule: Rule, fields: Fields, default: Permission) -> None:
+def check_needs(access: Access, user: User, rule: Rule, fields: Fields, default: Permission) -> None:
     if user.is_admin:
         return
     if rule.admin:
         raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
     for need in rule.needs:
-        found = need.locate(fields, store)
+        found = need.locate(fields, access)
         if not found and need.must_locate:
             raise PermissionDenied(f"Permission denied: user '{user.username}' cannot reach this path")
         if need.resource_type == EXPERIMENT:
-            grants = store.experiment_grants(user.user_id, found) if found else {}
+            grants = access.experiment_grants(user.user_id, found)
             for experiment_id in found:
                 if grants.get(experiment_id, default) < need.level:
                     raise denied(user, need.level, EXPERIMENT, experiment_id)
         else:
             for name in found:
-                if effective_permission(store, user, REGISTERED_MODEL, name, default) < need.level:
+                granted = access.registered_model_grant(user.user_id, name)
+                if (default if granted is None else granted) < need.level:
                     raise denied(user, need.level, REGISTERED_MODEL, repr(name))
 
 
 def _decide(store: Store, credentials: tuple[str, str], rule: Rule, fields: Fields, default: Permission) -> User:
-    user = store.authenticate(*credentials)
-    if user is None:
-        raise Unauthenticated("Wrong user name or password.")
-    check_needs(store, user, rule, fields, default)
+    with store.access() as access:
+        user = access.user(*credentials)
+        if user is None:
+            raise Unauthenticated("Wrong user name or password.")
+        check_needs(access, user, rule, fields, default)
     return user
 
 

@@ -35,7 +35,7 @@ from tracklet.server.api import (
 )
 from tracklet.server.ui import api as ui
 from tracklet.store import schema as s
-from tracklet.store.store import Store
+from tracklet.store.users import Access
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _texts(values: Iterable[Any]) -> list[str]:
 
 
 # A locator finds the experiment ids (or registered model names) a request touches.
-Locator = Callable[[Fields, Store], list[Any]]
+Locator = Callable[[Fields, Access], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ ADMIN = Rule(admin=True)
 
 
 def experiment(level: Permission, name: str = "experiment_id", default: str | None = None) -> Need:
-    def locate(fields: Fields, store: Store) -> list[int]:
+    def locate(fields: Fields, access: Access) -> list[int]:
         value = fields.one(name)
         found = _experiment_id(default if value is None else value)
         return [] if found is None else [found]
@@ -124,7 +124,7 @@ def experiment(level: Permission, name: str = "experiment_id", default: str | No
 
 
 def each_experiment(level: Permission, name: str = "experiment_ids") -> Need:
-    def locate(fields: Fields, store: Store) -> list[int]:
+    def locate(fields: Fields, access: Access) -> list[int]:
         return [e for e in map(_experiment_id, fields.many(name)) if e is not None]
 
     return Need(EXPERIMENT, level, locate)
@@ -133,8 +133,8 @@ def each_experiment(level: Permission, name: str = "experiment_ids") -> Need:
 def _owned(table: Any, key: str, ids: Callable[[Fields], list[str]]) -> Locator:
     """The experiments of the runs, traces or logged models the request names."""
 
-    def locate(fields: Fields, store: Store) -> list[int]:
-        return list(store.experiments_of(table, key, ids(fields)).values())
+    def locate(fields: Fields, access: Access) -> list[int]:
+        return list(access.experiments_of(table, key, ids(fields)).values())
 
     return locate
 
@@ -165,13 +165,13 @@ def experiment_named(level: Permission) -> Need:
 
 
 def registered_model(level: Permission, name: str = "name") -> Need:
-    return Need(REGISTERED_MODEL, level, lambda fields, store: _texts([fields.one(name)]))
+    return Need(REGISTERED_MODEL, level, lambda fields, access: _texts([fields.one(name)]))
 
 
 def artifact_path(level: Permission) -> Need:
     """Proxied artifacts live under `<experiment id>/…` (runs, logged models and traces alike)."""
 
-    def locate(fields: Fields, store: Store) -> list[int]:
+    def locate(fields: Fields, access: Access) -> list[int]:
         path = fields.one("path")
         head = path.lstrip("/").split("/", 1)[0] if isinstance(path, str) else ""
         return [int(head)] if head.isdigit() else []
@@ -188,7 +188,7 @@ def _nested(value: Any, *keys: str) -> Any:
 def trace_locations(level: Permission) -> Need:
     """`traces/search`: `locations[].mlflow_experiment.experiment_id`."""
 
-    def locate(fields: Fields, store: Store) -> list[int]:
+    def locate(fields: Fields, access: Access) -> list[int]:
         locations = fields.many("locations")
         ids = (_experiment_id(_nested(loc, "mlflow_experiment", "experiment_id")) for loc in locations)
         return [e for e in ids if e is not None]
@@ -199,7 +199,7 @@ def trace_locations(level: Permission) -> Need:
 def started_trace(level: Permission) -> Need:
     """`POST /api/3.0/mlflow/traces`: `trace.trace_info.trace_location.mlflow_experiment.experiment_id`."""
 
-    def locate(fields: Fields, store: Store) -> list[int]:
+    def locate(fields: Fields, access: Access) -> list[int]:
         value = _nested(fields.one("trace"), "trace_info", "trace_location", "mlflow_experiment", "experiment_id")
         found = _experiment_id(value)
         return [] if found is None else [found]
@@ -208,7 +208,7 @@ def started_trace(level: Permission) -> Need:
 
 
 def otlp_experiment(level: Permission) -> Need:
-    def locate(fields: Fields, store: Store) -> list[int]:
+    def locate(fields: Fields, access: Access) -> list[int]:
         found = _experiment_id(fields.headers.get(otlp.EXPERIMENT_HEADER))
         return [] if found is None else [found]
 
