@@ -331,3 +331,25 @@ def test_a_password_changed_through_one_worker_is_checked_by_every_worker(tmp_pa
             assert httpx.get(url, auth=(ADMIN[0], "rotated")).status_code == 200
     finally:
         server.stop()
+
+
+def test_trackets_own_client_signs_in_like_mlflows(admin, sign_in, guarded: TrackletServer, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import tracklet
+    from tracklet.errors import Unauthenticated
+
+    alice = new_user(admin, sign_in)
+    sign_in(alice[0], "wrong")
+    tracklet.set_tracking_uri(guarded.url)
+    try:
+        with pytest.raises(Unauthenticated):
+            tracklet.set_experiment(f"t-{uuid.uuid4().hex[:6]}")
+        sign_in(*alice)
+        tracklet.set_tracking_uri(guarded.url)  # a new transport, with the new credentials
+        tracklet.set_experiment(f"t-{uuid.uuid4().hex[:6]}")
+        with tracklet.start_run() as run:
+            for step in range(100):
+                tracklet.log_metric("loss", 1 / (step + 1), step=step)  # queued; sent by the background thread
+        history = sign_in(*alice).get_metric_history(run.info.run_id, "loss")
+        assert [m.step for m in history] == list(range(100))
+    finally:
+        tracklet.set_tracking_uri(None)
