@@ -30,7 +30,7 @@ def test_every_setting_is_documented_in_the_readme(setting) -> None:  # type: ig
 
 def test_every_command_is_listed() -> None:
     output = CliRunner().invoke(cli, ["--help"]).output
-    for command in ("server", "db", "gc", "models", "run"):
+    for command in ("server", "db", "gc", "models", "run", "users", "import-mlflow"):
         assert command in output
 
 

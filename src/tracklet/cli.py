@@ -22,6 +22,7 @@ class LazyGroup(click.Group):
         "import-mlflow": "tracklet.migrate.cli:import_mlflow_command",
         "models": "tracklet.models.cli:models_group",
         "run": "tracklet.client.run_cli:run_command",
+        "users": "tracklet.admin.users:users_group",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -333,7 +333,9 @@ def test_a_password_changed_through_one_worker_is_checked_by_every_worker(tmp_pa
         server.stop()
 
 
-def test_trackets_own_client_signs_in_like_mlflows(admin, sign_in, guarded: TrackletServer, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_trackets_own_client_signs_in_like_mlflows(
+    admin, sign_in, guarded: TrackletServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     import tracklet
     from tracklet.errors import Unauthenticated
 

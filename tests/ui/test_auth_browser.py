@@ -48,10 +48,17 @@ def _page_as(browser: Any, server: TrackletServer, credentials: tuple[str, str] 
     return page
 
 
-def test_a_signed_in_user_browses_their_runs_and_not_the_experiments_hidden_from_them(browser: Any, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_in_user_browses_their_runs_and_not_the_experiments_hidden_from_them(
+    browser: Any, guarded: TrackletServer
+) -> None:  # type: ignore[no-untyped-def]
     (alice, alice_experiment, alice_run) = _user_with_a_run(guarded)
     (bob, _, _) = _user_with_a_run(guarded)
-    grant = {"username": bob[0], "resource_type": "experiment", "resource_id": alice_experiment, "permission": "NO_PERMISSIONS"}
+    grant = {
+        "username": bob[0],
+        "resource_type": "experiment",
+        "resource_id": alice_experiment,
+        "permission": "NO_PERMISSIONS",
+    }
     httpx.post(f"{guarded.url}/api/3.0/mlflow/users/permissions/grant", json=grant, auth=alice).raise_for_status()
 
     page = _page_as(browser, guarded, alice)

@@ -18,9 +18,10 @@ import sys
 import uvicorn
 
 from tracklet.artifacts import artifact_store_for
+from tracklet.permissions import Permission
 from tracklet.server import monitoring
 from tracklet.server.app import create_app
-from tracklet.settings import Settings
+from tracklet.settings import Settings, admin_credentials
 from tracklet.store.store import Store
 
 log = logging.getLogger("tracklet.server")
@@ -47,13 +48,22 @@ def _serve_worker(settings: Settings, sock: socket.socket) -> None:
 
 
 def serve(settings: Settings) -> None:
-    Store(settings.store_uri).close()  # apply migrations and create the default experiment once
+    store = Store(settings.store_uri)  # apply migrations and create the default experiment once
+    try:
+        if settings.auth:  # checked before any worker starts: a bad setting stops the server here
+            Permission.parse(settings.auth_default_permission, "default permission")
+            username, password = admin_credentials()
+            if store.ensure_admin(username, password):
+                print(f"tracklet server: created the first user, admin '{username}'", file=sys.stderr, flush=True)
+    finally:
+        store.close()
     if settings.expose_prometheus:
         monitoring.prepare(settings.expose_prometheus)
     sock = _bind(settings.host, settings.port)
     print(
         f"tracklet server listening on http://{settings.host}:{settings.port} "
-        f"(store {settings.store_uri}, artifacts {settings.artifact_root}, workers {settings.workers})",
+        f"(store {settings.store_uri}, artifacts {settings.artifact_root}, workers {settings.workers}"
+        f"{f', users required, default permission {settings.auth_default_permission}' if settings.auth else ''})",
         file=sys.stderr,
         flush=True,
     )

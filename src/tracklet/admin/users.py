@@ -1,0 +1,77 @@
+"""`tracklet users`: users of `tracklet server --auth`, straight in the store, for operators: the first
+users of a scripted deployment, and the way back in when the admin's password is lost. Passwords are
+asked for at the prompt (or read from TRACKLET_USER_PASSWORD), never taken as options: a command line
+is visible to every user of the machine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from tracklet.cli import OPTION_HELP
+from tracklet.settings import Settings
+
+PASSWORD_ENV = "TRACKLET_USER_PASSWORD"
+
+
+def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--data-dir", default=None, help=OPTION_HELP["data_dir"])(command)
+    return click.option("--backend-store-uri", default=None, help=OPTION_HELP["backend_store_uri"])(command)
+
+
+@contextmanager
+def _store(options: dict[str, str | None]) -> Iterator[Any]:
+    from tracklet.store.store import Store
+
+    store = Store(Settings.from_env(**options).store_uri)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _password() -> str:
+    return os.environ.get(PASSWORD_ENV) or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Users of `tracklet server --auth`, in the store itself (the server's user API does the same over HTTP)."""
+
+
+@users_group.command("list")
+@_store_options
+def list_users(**options: str | None) -> None:
+    """User names, admins marked."""
+    with _store(options) as store:
+        for user in store.list_users():
+            click.echo(f"{user.username}{'  (admin)' if user.is_admin else ''}")
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--admin", "is_admin", is_flag=True, help="Make the user an admin.")
+@_store_options
+def create_user(username: str, is_admin: bool, **options: str | None) -> None:
+    """Create USERNAME; the password is asked for (or read from TRACKLET_USER_PASSWORD)."""
+    with _store(options) as store:
+        store.create_user(username, _password(), is_admin=is_admin)
+    click.echo(f"Created {'admin ' if is_admin else ''}user '{username}'.")
+
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.option("--admin", "make_admin", is_flag=True, help="Also make the user an admin.")
+@_store_options
+def set_password(username: str, make_admin: bool, **options: str | None) -> None:
+    """Give USERNAME a new password (asked for, or read from TRACKLET_USER_PASSWORD); every server worker takes
+    it at the user's next request."""
+    with _store(options) as store:
+        store.update_user_password(username, _password())
+        if make_admin:
+            store.update_user_admin(username, True)
+    click.echo(f"Set the password of '{username}'{' and made it an admin' if make_admin else ''}.")
