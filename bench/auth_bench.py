@@ -17,6 +17,7 @@ Needs an interpreter with `mlflow[auth]` (Flask-WTF) and tracklet: the test envi
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -31,15 +32,22 @@ from bench.servers import Server, ServerSpec  # noqa: E402
 ADMIN = ("admin", "bench-admin-password")
 USER = ("bench-user", "bench-user-password")
 API = "/api/2.0/mlflow"
-VARIANTS = {
+MLFLOW_AUTH_ENV = {"MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1], "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex}
+VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "tracklet": ((), {}),
     "tracklet --auth": (("--auth",), {"TRACKLET_ADMIN_PASSWORD": ADMIN[1]}),
     "mlflow": ((), {}),
-    "mlflow basic-auth": (
-        ("--app-name", "basic-auth"),
-        {"MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1], "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex},
-    ),
+    "mlflow basic-auth": (("--app-name", "basic-auth"), MLFLOW_AUTH_ENV),
 }
+# MLflow's credential cache is off by default (basic_auth.ini: `auth_cache_ttl_seconds = 0`): each request
+# checks the password's PBKDF2 hash. This variant turns it on (a config file of its own, written at start).
+CACHED = "mlflow basic-auth cached"
+CACHED_CONFIG = """[mlflow]
+default_permission = READ
+database_uri = sqlite:///basic_auth.db
+admin_username = admin
+auth_cache_ttl_seconds = 60
+"""
 
 
 def median_of(n: int, call: Callable[[], object]) -> float:
@@ -124,12 +132,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--python", default=sys.executable, help="an interpreter with mlflow[auth] and tracklet")
+    parser.add_argument("--with-cache", action="store_true", help=f"also run '{CACHED}'")
+    parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--only", default="", help="comma-separated variants to run (default: all)")
     args = parser.parse_args()
+    variants = dict(VARIANTS)
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="auth-bench-") as tmp:
-        for name, (extra_args, extra_env) in VARIANTS.items():
+        if args.with_cache:
+            config = Path(tmp) / "basic_auth.ini"
+            config.write_text(CACHED_CONFIG)
+            variants[CACHED] = (
+                ("--app-name", "basic-auth"),
+                {**MLFLOW_AUTH_ENV, "MLFLOW_AUTH_CONFIG_PATH": str(config)},
+            )
+        if args.only:
+            variants = {name: variants[name] for name in args.only.split(",")}
+        for name, (extra_args, extra_env) in variants.items():
             kind = name.split()[0]
-            server = Server(ServerSpec.parse(kind), args.python, Path(tmp) / name.replace(" ", "_"))
+            server = Server(ServerSpec.parse(kind), args.python, Path(tmp) / name.replace(" ", "_").replace(",", ""))
             server.extra_args, server.extra_env = extra_args, extra_env
             server.start()
             try:
@@ -137,11 +158,12 @@ def main() -> None:
             finally:
                 server.stop()
             print(f"{name}: done", flush=True)
-    rows = list(results["tracklet"])
-    print(f"\n{'':32} {'tracklet':>10} {'+auth':>10} {'mlflow':>10} {'+auth':>10} {'auth ratio':>11}")
-    for row in rows:
-        t, ta, m, ma = (results[v][row] for v in VARIANTS)
-        print(f"{row:32} {t:10.1f} {ta:10.1f} {m:10.1f} {ma:10.1f} {ma / ta:10.1f}x")
+    if args.out:
+        args.out.write_text(json.dumps({"calls": args.calls, "results": results}, indent=1))
+    names = list(variants)
+    print(f"\n{'':32}" + "".join(f"{n[:20]:>22}" for n in names))
+    for row in next(iter(results.values())):
+        print(f"{row:32}" + "".join(f"{results[n][row]:22.1f}" for n in names))
 
 
 if __name__ == "__main__":

@@ -278,6 +278,11 @@ def test_requests_built_to_slip_past_the_check_are_refused(admin, sign_in, guard
             http.put(f"/api/2.0/mlflow-artifacts/artifacts/{secret}/{secret_run}/artifacts/x", content=b"x").status_code
             == 403
         )
+        # Searches over no experiment at all find nothing of anyone's.
+        nothing = http.post(f"{API}/runs/search", json={"experiment_ids": []})
+        assert nothing.status_code in (200, 400) and not nothing.json().get("runs")
+        empty_table = http.post("/api/tracklet/runs/table", json={"experiment_ids": []})
+        assert empty_table.status_code in (200, 400) and not empty_table.json().get("rows")
         # The UI's own API keeps the same rules.
         table = http.post("/api/tracklet/runs/table", json={"experiment_ids": [secret]})
         assert table.status_code == 403
@@ -290,6 +295,22 @@ def test_requests_built_to_slip_past_the_check_are_refused(admin, sign_in, guard
             headers={"x-mlflow-experiment-id": secret, "Content-Type": "application/x-protobuf"},
         )
         assert otlp.status_code == 403
+        # ... and may link the traces to a run of another experiment.
+        linked = http.post(
+            "/v1/traces",
+            content=b"",
+            headers={
+                "x-mlflow-experiment-id": mine,
+                "x-mlflow-run-id": secret_run,
+                "Content-Type": "application/x-protobuf",
+            },
+        )
+        assert linked.status_code == 403
+        # A model version made from a run the user may not read.
+        model = f"bob-model-{uuid.uuid4().hex[:6]}"
+        assert http.post(f"{API}/registered-models/create", json={"name": model}).status_code == 200
+        version = {"name": model, "source": f"runs:/{secret_run}/model", "run_id": secret_run}
+        assert http.post(f"{API}/model-versions/create", json=version).status_code == 403
     assert sign_in(*alice).get_run(secret_run).data.metrics == {}
 
 

@@ -207,6 +207,12 @@ def started_trace(level: Permission) -> Need:
     return Need(EXPERIMENT, level, locate)
 
 
+def otlp_run(level: Permission) -> Need:
+    """The run OTLP's traces are linked to (`x-mlflow-run-id`), which may be in another experiment."""
+    run_of = _owned(s.runs, "run_uuid", lambda f: _texts([f.headers.get(otlp.RUN_HEADER)]))
+    return Need(EXPERIMENT, level, run_of, reads_body=False)
+
+
 def otlp_experiment(level: Permission) -> Need:
     def locate(fields: Fields, access: Access) -> list[int]:
         found = _experiment_id(fields.headers.get(otlp.EXPERIMENT_HEADER))
@@ -285,7 +291,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     traces_v2.end_v2: _rule(trace(EDIT, "request_id")),
     traces_v2.get_info_v2: _rule(trace(READ, "request_id")),
     traces_v2.search_v2: _rule(each_experiment(READ)),
-    otlp.export_traces: _rule(otlp_experiment(EDIT)),
+    otlp.export_traces: _rule(otlp_experiment(EDIT), otlp_run(EDIT)),
     assessments.create: _rule(trace(EDIT)),
     assessments.get: _rule(trace(READ)),
     assessments.update: _rule(trace(EDIT)),
@@ -306,7 +312,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     model_versions.search: Rule(filter_listed=(REGISTERED_MODEL, "model_versions", "name")),
     model_versions.get: _rule(registered_model(READ)),
     model_versions.get_download_uri: _rule(registered_model(READ)),
-    model_versions.create: _rule(registered_model(EDIT)),
+    model_versions.create: _rule(registered_model(EDIT), run(READ)),  # and the run it is made from
     model_versions.update: _rule(registered_model(EDIT)),
     model_versions.set_tag: _rule(registered_model(EDIT)),
     model_versions.delete_tag: _rule(registered_model(EDIT)),
