@@ -361,13 +361,12 @@ def test_trackets_own_client_signs_in_like_mlflows(
     from tracklet.errors import Unauthenticated
 
     alice = new_user(admin, sign_in)
-    sign_in(alice[0], "wrong")
+    sign_in(alice[0], "wrong")  # read when a client is made
+    with pytest.raises(Unauthenticated):
+        tracklet.TrackletClient(guarded.url).create_experiment(f"t-{uuid.uuid4().hex[:6]}")
+    sign_in(*alice)
     tracklet.set_tracking_uri(guarded.url)
     try:
-        with pytest.raises(Unauthenticated):
-            tracklet.set_experiment(f"t-{uuid.uuid4().hex[:6]}")
-        sign_in(*alice)
-        tracklet.set_tracking_uri(guarded.url)  # a new transport, with the new credentials
         tracklet.set_experiment(f"t-{uuid.uuid4().hex[:6]}")
         with tracklet.start_run() as run:
             for step in range(100):
