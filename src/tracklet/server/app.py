@@ -179,7 +179,7 @@ class AuthApp(TrackletApp):
         for route in self.router.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
-                if isinstance(route, Route) and route.path != "/":
+                if isinstance(route, Route):
                     return self.rules.get(route.endpoint, ADMIN), child.get("path_params", {})
                 break
         return AUTHENTICATED, {}

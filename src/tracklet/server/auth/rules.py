@@ -18,6 +18,7 @@ from starlette.datastructures import QueryParams
 
 from tracklet.permissions import EDIT, EXPERIMENT, MANAGE, READ, REGISTERED_MODEL, Permission
 from tracklet.server import monitoring
+from tracklet.server import ui as ui_shell
 from tracklet.server.api import (
     artifacts,
     assessments,
@@ -318,7 +319,8 @@ RULES: dict[Callable[..., Any], Rule] = {
     model_versions.delete_tag: _rule(registered_model(EDIT)),
     model_versions.transition_stage: _rule(registered_model(EDIT)),
     model_versions.delete: _rule(registered_model(MANAGE)),
-    # The web UI's own API
+    # The web UI: its page for any user, its own API with the same rules as MLflow's
+    ui_shell.index: AUTHENTICATED,
     ui.experiments_list: Rule(filter_listed=(EXPERIMENT, "experiments", "experiment_id")),
     ui.runs_table: _rule(each_experiment(READ)),
     ui.runs_csv: _rule(each_experiment(READ)),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from starlette.requests import Request
@@ -20,6 +21,7 @@ __all__ = ["STATIC_DIR", "ui_routes"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+@functools.cache
 def _shell() -> str:
     """index.html with a `modulepreload` link per module: the browser fetches every module at once
     instead of discovering them import by import (app.js → runs.js → api.js …, a round trip each)."""
@@ -30,13 +32,13 @@ def _shell() -> str:
     return html.replace('  <script type="module"', links + '  <script type="module"', 1)
 
 
+async def index(request: Request) -> Response:
+    # Pages are routed in the browser (`/#/experiments/1`); the shell itself never changes.
+    return HTMLResponse(_shell(), headers={"Cache-Control": "no-cache"})
+
+
 def ui_routes() -> list[BaseRoute]:
-    shell = _shell()
-
-    async def index(request: Request) -> Response:
-        # Pages are routed in the browser (`/#/experiments/1`); the shell itself never changes.
-        return HTMLResponse(shell, headers={"Cache-Control": "no-cache"})
-
+    _shell()  # written once, when the server starts
     return [
         Route("/", index, methods=["GET"]),
         *api.routes,
