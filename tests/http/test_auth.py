@@ -375,3 +375,19 @@ def test_trackets_own_client_signs_in_like_mlflows(
         assert [m.step for m in history] == list(range(100))
     finally:
         tracklet.set_tracking_uri(None)
+
+
+def test_auth_and_prometheus_metrics_together(tmp_path: Path) -> None:
+    env = {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": ADMIN[1], "TRACKLET_EXPOSE_PROMETHEUS": str(tmp_path / "m")}
+    server = TrackletServer(f"sqlite:///{tmp_path / 't.db'}", str(tmp_path / "a"), env=env).start()
+    try:
+        url = f"{server.url}{API}/experiments/get?experiment_id=0"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, auth=ADMIN).status_code == 200
+        metrics = httpx.get(f"{server.url}/metrics")  # public, like /health
+        assert metrics.status_code == 200
+        counted = [line for line in metrics.text.splitlines() if line.startswith("tracklet_http_requests_total{")]
+        assert any('status="401"' in line and "experiments/get" in line for line in counted), counted
+        assert any('status="200"' in line and "experiments/get" in line for line in counted), counted
+    finally:
+        server.stop()

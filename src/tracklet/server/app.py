@@ -193,16 +193,18 @@ class AuthApp(TrackletApp):
         endpoint = self.fixed_endpoints.get((scope["method"], scope["path"]))
         scope["app"] = self
         request = Request(scope, receive, send)
+        response: Response | None = None
         try:
             rule, path_params = (self.rules.get(endpoint, ADMIN), {}) if endpoint else self._rule_of(scope)
             # Only a fixed endpoint gets this very `request`, whose body stays readable once read here.
             user = await guard.admit(request, rule, path_params, body_readable=bool(endpoint))
-            if not endpoint:
-                await super().__call__(scope, receive, send)
-                return
-            response = await guard.after(request, rule, user, await endpoint(request))
+            if endpoint:
+                response = await guard.after(request, rule, user, await endpoint(request))
         except Exception as exc:  # noqa: BLE001 - mapped like Starlette's middlewares would
             response = await _handler_for(exc)(request, exc)
+        if response is None:  # admitted to a route with path parameters, a static file, a 404: Starlette's way
+            await super().__call__(scope, receive, send)
+            return
         await response(scope, receive, send)
 
 

@@ -12,6 +12,7 @@ routes name the resource type in the request and check here).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -43,14 +44,9 @@ class AdminFlag(msgspec.Struct):
     is_admin: bool | None = None
 
 
-class ExperimentPermissionArgs(msgspec.Struct):
-    experiment_id: str | None = None
-    username: str | None = None
-    permission: str | None = None
-
-
-class ModelPermissionArgs(msgspec.Struct):
-    name: str | None = None
+class PermissionArgs(msgspec.Struct):
+    experiment_id: str | None = None  # an experiment's permission
+    name: str | None = None  # a registered model's
     username: str | None = None
     permission: str | None = None
 
@@ -156,14 +152,6 @@ async def delete_user(request: Request) -> Response:
 # -- permissions (MLflow 2.x: one route family per resource type) ----------------------------------------
 
 
-def _experiment_args(body: ExperimentPermissionArgs) -> tuple[str, str]:
-    return str(parse_experiment_id(body.experiment_id)), _required(body.username, "username")
-
-
-def _model_args(body: ModelPermissionArgs) -> tuple[str, str]:
-    return _required(body.name, "name"), _required(body.username, "username")
-
-
 def _permission_json(resource_type: str, resource_id: str, user_id: int, permission: Permission) -> dict[str, Any]:
     if resource_type == EXPERIMENT:
         return {
@@ -186,46 +174,40 @@ async def _set(
     return json_response({})
 
 
-async def create_experiment_permission(request: Request) -> Response:
-    body = await read_json(request, ExperimentPermissionArgs)
-    return await _set(request, EXPERIMENT, *_experiment_args(body), body.permission, replace=False)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-async def update_experiment_permission(request: Request) -> Response:
-    body = await read_json(request, ExperimentPermissionArgs)
-    return await _set(request, EXPERIMENT, *_experiment_args(body), body.permission, replace=True)
+def _permission_family(resource_type: str) -> dict[str, tuple[Endpoint, str]]:
+    """create, get, update and delete of one resource type's permissions: (endpoint, method) by path."""
+
+    def resource_of(args: PermissionArgs) -> tuple[str, str]:
+        if resource_type == EXPERIMENT:
+            resource_id = str(parse_experiment_id(args.experiment_id))
+        else:
+            resource_id = _required(args.name, "name")
+        return resource_id, _required(args.username, "username")
+
+    async def create(request: Request) -> Response:
+        args = await read_json(request, PermissionArgs)
+        return await _set(request, resource_type, *resource_of(args), args.permission, replace=False)
+
+    async def update(request: Request) -> Response:
+        args = await read_json(request, PermissionArgs)
+        return await _set(request, resource_type, *resource_of(args), args.permission, replace=True)
+
+    async def get(request: Request) -> Response:
+        return await _get(request, resource_type, *resource_of(read_query(request, PermissionArgs)))
+
+    async def delete(request: Request) -> Response:
+        resource_id, username = resource_of(await read_json(request, PermissionArgs))
+        await run_sync(store_of(request).delete_permission, resource_type, resource_id, username)
+        return json_response({})
+
+    return {"create": (create, "POST"), "get": (get, "GET"), "update": (update, "PATCH"), "delete": (delete, "DELETE")}
 
 
-async def get_experiment_permission(request: Request) -> Response:
-    experiment_id, username = _experiment_args(read_query(request, ExperimentPermissionArgs))
-    return await _get(request, EXPERIMENT, experiment_id, username)
-
-
-async def delete_experiment_permission(request: Request) -> Response:
-    experiment_id, username = _experiment_args(await read_json(request, ExperimentPermissionArgs))
-    await run_sync(store_of(request).delete_permission, EXPERIMENT, experiment_id, username)
-    return json_response({})
-
-
-async def create_model_permission(request: Request) -> Response:
-    body = await read_json(request, ModelPermissionArgs)
-    return await _set(request, REGISTERED_MODEL, *_model_args(body), body.permission, replace=False)
-
-
-async def update_model_permission(request: Request) -> Response:
-    body = await read_json(request, ModelPermissionArgs)
-    return await _set(request, REGISTERED_MODEL, *_model_args(body), body.permission, replace=True)
-
-
-async def get_model_permission(request: Request) -> Response:
-    name, username = _model_args(read_query(request, ModelPermissionArgs))
-    return await _get(request, REGISTERED_MODEL, name, username)
-
-
-async def delete_model_permission(request: Request) -> Response:
-    name, username = _model_args(await read_json(request, ModelPermissionArgs))
-    await run_sync(store_of(request).delete_permission, REGISTERED_MODEL, name, username)
-    return json_response({})
+EXPERIMENT_PERMISSIONS = _permission_family(EXPERIMENT)
+REGISTERED_MODEL_PERMISSIONS = _permission_family(REGISTERED_MODEL)
 
 
 async def _get(request: Request, resource_type: str, resource_id: str, username: str) -> Response:
@@ -305,16 +287,6 @@ _USER_ENDPOINTS = [
     ("update-admin", update_admin, "PATCH"),
     ("delete", delete_user, "DELETE"),
 ]
-_PERMISSION_ENDPOINTS = [
-    ("experiments", "create", create_experiment_permission, "POST"),
-    ("experiments", "get", get_experiment_permission, "GET"),
-    ("experiments", "update", update_experiment_permission, "PATCH"),
-    ("experiments", "delete", delete_experiment_permission, "DELETE"),
-    ("registered-models", "create", create_model_permission, "POST"),
-    ("registered-models", "get", get_model_permission, "GET"),
-    ("registered-models", "update", update_model_permission, "PATCH"),
-    ("registered-models", "delete", delete_model_permission, "DELETE"),
-]
 routes = [
     *(
         Route(f"{prefix}/2.0/mlflow/users/{path}", endpoint, methods=[method])
@@ -324,7 +296,11 @@ routes = [
     *(
         Route(f"{prefix}/2.0/mlflow/{resource}/permissions/{path}", endpoint, methods=[method])
         for prefix in ("/api", "/ajax-api")
-        for resource, path, endpoint, method in _PERMISSION_ENDPOINTS
+        for resource, family in (
+            ("experiments", EXPERIMENT_PERMISSIONS),
+            ("registered-models", REGISTERED_MODEL_PERMISSIONS),
+        )
+        for path, (endpoint, method) in family.items()
     ),
     *(
         Route(f"{prefix}/3.0/mlflow/users/permissions/{path}", endpoint, methods=[method])

@@ -350,22 +350,6 @@ RULES: dict[Callable[..., Any], Rule] = {
         ),
         AUTHENTICATED,
     ),
-    **dict.fromkeys(
-        (
-            users.create_experiment_permission,
-            users.get_experiment_permission,
-            users.update_experiment_permission,
-            users.delete_experiment_permission,
-        ),
-        _rule(experiment(MANAGE)),
-    ),
-    **dict.fromkeys(
-        (
-            users.create_model_permission,
-            users.get_model_permission,
-            users.update_model_permission,
-            users.delete_model_permission,
-        ),
-        _rule(registered_model(MANAGE)),
-    ),
+    **dict.fromkeys((e for e, _ in users.EXPERIMENT_PERMISSIONS.values()), _rule(experiment(MANAGE))),
+    **dict.fromkeys((e for e, _ in users.REGISTERED_MODEL_PERMISSIONS.values()), _rule(registered_model(MANAGE))),
 }
