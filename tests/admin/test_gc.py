@@ -248,6 +248,7 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
     from sqlalchemy import func, select
 
     from tracklet.entities import KeyValue
+    from tracklet.permissions import Permission
     from tracklet.store import schema as s
     from tracklet.store.metrics import MetricPoint
     from tracklet.store.traces import NewTrace
@@ -266,6 +267,8 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
         trace = NewTrace(trace_id, experiment_id, 1, "OK", metadata={"mlflow.sourceRun": runs[0]}, tags={"t": "v"})
         store.start_trace(trace)
         store.link_traces_to_run([trace_id], runs[1])
+        store.create_user("reader", "pw")
+        store.set_permission("experiment", str(experiment_id), "reader", Permission.READ)  # `--auth`'s grants
         store.delete_run(runs[1])
         store.delete_experiment(experiment_id)
         assert store.find_garbage().experiments[0].experiment_id == experiment_id

@@ -406,8 +406,8 @@ trace_run_links = Table(
 
 # Users and their permissions, used when the server runs with `--auth`. A permission row grants one user
 # READ, EDIT, MANAGE or NO_PERMISSIONS on one experiment or registered model; without a row the server's
-# default permission applies. Rows of a deleted experiment stay (its id is never given again); a
-# registered model's rows follow its renames and go with it.
+# default permission applies. An experiment's rows go when `tracklet gc` purges it; a registered model's
+# rows follow its renames and go with it.
 users = Table(
     "users",
     metadata,
