@@ -68,6 +68,7 @@ def test_a_signed_in_user_browses_their_runs_and_not_the_experiments_hidden_from
     page.wait_for_selector(f"#runs-table a.run-link:has-text('{alice_run}')")
     page.goto(f"{guarded.url}/#/")
     page.wait_for_selector(f"#experiments tr:has-text('exp-{alice[0]}')")
+    page.wait_for_selector(f"#user:has-text('{alice[0]}')")  # who is signed in, in the top bar
     assert not errors, errors
     page.context.close()
 

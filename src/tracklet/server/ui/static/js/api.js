@@ -70,6 +70,8 @@ export const api = {
   get: (path, query, opts = {}) => request("GET", path, { query, ...opts }),
   post: (path, body, opts = {}) => request("POST", path, { body, ...opts }),
 
+  /** The signed-in user on a server started with `--auth`; elsewhere the route does not exist (404). */
+  currentUser: () => request("GET", `${ML}/users/current`),
   experiments: (viewType = "ACTIVE_ONLY") => request("GET", `${TL}/experiments`, { query: { view_type: viewType } }),
   getExperiment: (id) => request("GET", `${ML}/experiments/get`, { query: { experiment_id: id } }),
   createExperiment: (name) => request("POST", `${ML}/experiments/create`, { body: { name } }),

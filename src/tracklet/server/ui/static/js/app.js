@@ -1,5 +1,6 @@
 // The page router: `#/` experiments, `#/experiments/<id>` runs, `#/experiments/<id>/traces` traces,
 // `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace, `#/models/<id>` a logged model, `#/compare?runs=a,b`.
+import { api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
@@ -79,5 +80,19 @@ async function render() {
   clear(root).append(h("p.error", `No page at ${path}`));
 }
 
+/** Who is signed in, on a server started with `--auth` (the browser sends the credentials it was asked for). */
+async function showUser() {
+  try {
+    const { user } = await api.currentUser();
+    const el = document.getElementById("user");
+    el.textContent = `${user.username}${user.is_admin ? " (admin)" : ""}`;
+    el.title = "Signed in (HTTP Basic); close the browser to sign out";
+    el.hidden = false;
+  } catch {
+    // No users on this server.
+  }
+}
+
 window.addEventListener("hashchange", render);
 render();
+showUser();
