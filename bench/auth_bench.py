@@ -8,7 +8,7 @@ creates an experiment (so MANAGEs it) and a run; then, as that user:
 
 - `log_metric` through the official client (`MlflowClient.log_metric`), N calls: median ms;
 - server only, over one kept-alive connection with the Basic header: N `runs/log-metric` POSTs and N
-  `runs/get` GETs (median µs), and `experiments/search` with 100 experiments, 20 of them hidden from
+  `runs/get` GETs (median µs), and `experiments/search` with 101 experiments (`--experiments 100` others), 20 of them hidden from
   the user (DENY, i.e. NO_PERMISSIONS) (median ms; verified: none of the hidden ones is listed).
 
 Needs an interpreter with `mlflow[auth]` (Flask-WTF) and tracklet: the test environment, or bench/.venv.
@@ -60,7 +60,7 @@ def median_of(n: int, call: Callable[[], object]) -> float:
     return statistics.median(times)
 
 
-def prepare(url: str, signed_in: bool) -> tuple[str, str, set[str]]:
+def prepare(url: str, signed_in: bool, others: int) -> tuple[str, str, set[str]]:
     """(experiment id, run id, experiments hidden from the user) — as the user where there are users."""
     import httpx
 
@@ -71,7 +71,7 @@ def prepare(url: str, signed_in: bool) -> tuple[str, str, set[str]]:
         experiment_id = http.post("/experiments/create", json={"name": "auth-bench"}, auth=auth).json()["experiment_id"]
         run = http.post("/runs/create", json={"experiment_id": experiment_id}, auth=auth).json()
         hidden = set()
-        for i in range(100):
+        for i in range(others):
             created = http.post("/experiments/create", json={"name": f"other-{i}"}, auth=ADMIN if signed_in else None)
             other = created.json()["experiment_id"]
             if signed_in and i % 5 == 0:
@@ -87,13 +87,13 @@ def grant(url: str, experiment_id: str, permission: str) -> None:
     httpx.post(f"{url}/api/3.0/mlflow/users/permissions/grant", json=body, auth=ADMIN, timeout=60).raise_for_status()
 
 
-def measure(url: str, signed_in: bool, calls: int) -> dict[str, float]:
+def measure(url: str, signed_in: bool, calls: int, others: int) -> dict[str, float]:
     import os
 
     import httpx
     from mlflow import MlflowClient
 
-    experiment_id, run_id, hidden = prepare(url, signed_in)
+    experiment_id, run_id, hidden = prepare(url, signed_in, others)
     if signed_in:
         os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = USER
     else:
@@ -120,7 +120,7 @@ def measure(url: str, signed_in: bool, calls: int) -> dict[str, float]:
             listed = {e["experiment_id"] for e in answer.json().get("experiments", [])}
             assert experiment_id in listed and not listed & hidden, "a hidden experiment was listed"
 
-        results["experiments/search, 101 (ms)"] = median_of(max(calls // 10, 10), search)
+        results[f"experiments/search, {others + 1} (ms)"] = median_of(max(calls // 10, 10), search)
         history = http.get("/metrics/get-history", params={"run_id": run_id, "metric_key": "s", "max_results": 25000})
         assert len(history.json()["metrics"]) == calls, "log-metric lost points"
     for key in list(results):
@@ -131,6 +131,7 @@ def measure(url: str, signed_in: bool, calls: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--experiments", type=int, default=100, help="other experiments (every fifth hidden)")
     parser.add_argument("--python", default=sys.executable, help="an interpreter with mlflow[auth] and tracklet")
     parser.add_argument("--with-cache", action="store_true", help=f"also run '{CACHED}'")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
@@ -154,7 +155,7 @@ def main() -> None:
             server.extra_args, server.extra_env = extra_args, extra_env
             server.start()
             try:
-                results[name] = measure(server.url, signed_in=bool(extra_args), calls=args.calls)
+                results[name] = measure(server.url, bool(extra_args), args.calls, args.experiments)
             finally:
                 server.stop()
             print(f"{name}: done", flush=True)

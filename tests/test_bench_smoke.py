@@ -117,3 +117,26 @@ def test_pss_counts_the_pages_forked_workers_share_once() -> None:
     finally:
         stop_tree(proc.pid, grace=2.0)
         proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_auth_bench_smoke_runs_both_servers_with_and_without_users(tmp_path: Path) -> None:
+    """bench/auth_bench.py, tiny: tracklet and `mlflow server`, each without and with authentication, log,
+    read and search as a user; the script itself checks that every point is stored and that no hidden
+    experiment is listed."""
+    out = tmp_path / "auth.json"
+    cmd = [
+        sys.executable,
+        str(REPO / "bench" / "auth_bench.py"),
+        "--calls",
+        "5",
+        "--experiments",
+        "5",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"tracklet", "tracklet --auth", "mlflow", "mlflow basic-auth"}
+    assert all(value > 0 for figures in results.values() for value in figures.values())
