@@ -1,6 +1,6 @@
 """`tracklet server --auth` next to `mlflow server --app-name basic-auth`, and what signing in costs each.
 
-    python bench/auth_bench.py [--calls 1000] [--python PY]
+    python bench/auth_bench.py [--calls 1000] [--experiments 100] [--with-cache] [--only V,V] [--out F]
 
 Four servers, one at a time (embedded default: SQLite + local artifacts, each its default workers):
 tracklet and MLflow without authentication, then each with it. With it, an admin creates a user, who
@@ -8,8 +8,10 @@ creates an experiment (so MANAGEs it) and a run; then, as that user:
 
 - `log_metric` through the official client (`MlflowClient.log_metric`), N calls: median ms;
 - server only, over one kept-alive connection with the Basic header: N `runs/log-metric` POSTs and N
-  `runs/get` GETs (median µs), and `experiments/search` with 101 experiments (`--experiments 100` others), 20 of them hidden from
-  the user (DENY, i.e. NO_PERMISSIONS) (median ms; verified: none of the hidden ones is listed).
+  `runs/get` GETs (median µs), and `experiments/search` among 100 other experiments, every fifth hidden
+  from the user (DENY, i.e. NO_PERMISSIONS) (median ms; verified: none of the hidden ones is listed).
+
+`--with-cache` adds MLflow with its credential cache on; `--only` picks variants by name.
 
 Needs an interpreter with `mlflow[auth]` (Flask-WTF) and tracklet: the test environment, or bench/.venv.
 """
