@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracklet.errors import PermissionDenied, Unauthenticated
-from tracklet.permissions import EXPERIMENT, MANAGE, READ, REGISTERED_MODEL, Permission
+from tracklet.permissions import EXPERIMENT, MANAGE, READ, Permission
 from tracklet.server.auth.identity import NOT_AUTHENTICATED, USER_SCOPE_KEY, denied
 from tracklet.server.auth.rules import Fields, Rule
 from tracklet.server.protocol import json_response, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.store import Store
-from tracklet.store.users import Access, User
+from tracklet.store.users import User
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:
@@ -35,33 +35,34 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     return username, password
 
 
-def check_needs(access: Access, user: User, rule: Rule, fields: Fields, default: Permission) -> None:
-    if user.is_admin:
-        return
-    if rule.admin:
-        raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
-    for need in rule.needs:
-        found = need.locate(fields, access)
-        if not found and need.must_locate:
-            raise PermissionDenied(f"Permission denied: user '{user.username}' cannot reach this path")
-        if need.resource_type == EXPERIMENT:
-            grants = access.experiment_grants(user.user_id, found)
-            for experiment_id in found:
-                if grants.get(experiment_id, default) < need.level:
-                    raise denied(user, need.level, EXPERIMENT, experiment_id)
-        else:
-            for name in found:
-                granted = access.registered_model_grant(user.user_id, name)
-                if (default if granted is None else granted) < need.level:
-                    raise denied(user, need.level, REGISTERED_MODEL, repr(name))
-
-
 def _decide(store: Store, credentials: tuple[str, str], rule: Rule, fields: Fields, default: Permission) -> User:
     with store.access() as access:
-        user = access.user(*credentials)
+        # What the request touches first, then the user with their grants there: one statement.
+        located = [(need, need.locate(fields, access)) for need in rule.needs]
+        experiment_ids = [i for need, found in located if need.resource_type == EXPERIMENT for i in found]
+        user, grants = access.user_and_grants(*credentials, experiment_ids)
         if user is None:
             raise Unauthenticated("Wrong user name or password.")
-        check_needs(access, user, rule, fields, default)
+        if user.is_admin:
+            return user
+        if rule.admin:
+            raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
+        for need, found in located:
+            if not found and need.must_locate:
+                raise PermissionDenied(f"Permission denied: user '{user.username}' cannot reach this path")
+            for resource in found:
+                if need.resource_type == EXPERIMENT:
+                    level = grants.get(resource, default)
+                else:
+                    granted = access.registered_model_grant(user.user_id, resource)
+                    level = default if granted is None else granted  # NO_PERMISSIONS is 0: never `or`
+                if level < need.level:
+                    raise denied(
+                        user,
+                        need.level,
+                        need.resource_type,
+                        resource if need.resource_type == EXPERIMENT else repr(resource),
+                    )
     return user
 
 
