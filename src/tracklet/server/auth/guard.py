@@ -57,12 +57,7 @@ def _decide(store: Store, credentials: tuple[str, str], rule: Rule, fields: Fiel
                     granted = access.registered_model_grant(user.user_id, resource)
                     level = default if granted is None else granted  # NO_PERMISSIONS is 0: never `or`
                 if level < need.level:
-                    raise denied(
-                        user,
-                        need.level,
-                        need.resource_type,
-                        resource if need.resource_type == EXPERIMENT else repr(resource),
-                    )
+                    raise denied(user, need.level, need.resource_type, resource)
     return user
 
 

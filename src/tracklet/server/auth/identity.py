@@ -33,8 +33,8 @@ def current_user(request: Request) -> User:
 
 
 def denied(user: User, level: Permission, resource_type: str, resource: object) -> PermissionDenied:
-    what = "experiment" if resource_type == EXPERIMENT else "registered model"
-    return PermissionDenied(f"Permission denied: user '{user.username}' cannot {_VERBS[level]} {what} {resource}")
+    what = f"experiment {resource}" if resource_type == EXPERIMENT else f"registered model {resource!r}"
+    return PermissionDenied(f"Permission denied: user '{user.username}' cannot {_VERBS[level]} {what}")
 
 
 def effective_permission(
