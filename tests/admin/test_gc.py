@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -301,3 +302,40 @@ def test_ages_are_spelled_as_mlflow_gc_spells_them(text: str, ms: int) -> None:
     from tracklet.admin.gc import parse_age
 
     assert parse_age(text) == ms
+
+
+def test_traces_older_than_an_age_are_deleted_with_their_spans_and_newer_ones_kept(
+    server: TrackletServer, mlflow_client: MlflowClient
+) -> None:
+    import httpx
+
+    experiment_id = new_experiment(mlflow_client)
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+
+    def trace(request_time: str) -> tuple[str, Path]:
+        info = {"trace_id": f"tr-{uuid.uuid4().hex}", "trace_location": location, "request_time": request_time,
+                "execution_duration": "0.1s", "state": "OK"}  # fmt: skip
+        started = httpx.post(f"{server.url}/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
+        trace_id = started.json()["trace"]["trace_info"]["trace_id"]
+        path = f"{experiment_id}/traces/{trace_id}/artifacts/traces.json"
+        uploaded = httpx.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{path}", content=b'{"spans": []}')
+        assert uploaded.status_code == 200
+        return trace_id, Path(server.artifacts_destination) / path
+
+    old = [trace("2020-01-01T00:00:00.000Z") for _ in range(3)]
+    new = trace(time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()))
+    assert all(spans.exists() for _, spans in [*old, new])
+
+    dry = gc(server, "--traces-older-than", "30d", "--dry-run")
+    assert dry.returncode == 0 and "Would delete 3 traces" in dry.stdout, dry.stdout + dry.stderr
+    assert all(spans.exists() for _, spans in old)
+
+    done = gc(server, "--traces-older-than", "30d")
+    assert done.returncode == 0 and "deleted 3 traces" in done.stdout, done.stdout + done.stderr
+    for trace_id, spans in old:
+        assert not spans.parent.parent.exists()  # the trace's own folder
+        assert httpx.get(f"{server.url}/api/3.0/mlflow/traces/{trace_id}").status_code == 404
+    assert new[1].exists() and httpx.get(f"{server.url}/api/3.0/mlflow/traces/{new[0]}").status_code == 200
+
+    bad = gc(server, "--traces-older-than", "soon")
+    assert bad.returncode != 0 and "soon" in bad.stderr and "Traceback" not in bad.stderr

@@ -32,6 +32,12 @@ _SHOWN = 5  # ids listed per kind before "and N more"
     default="",
     help="Comma-separated ids of deleted logged models to purge (default: every deleted logged model).",
 )
+@click.option(
+    "--traces-older-than",
+    default=None,
+    help="Also delete the traces (MLflow 3 tracing) of every experiment that started at least this long ago, "
+    "with their spans and assessments, as in 90d: traces are never marked deleted, they only go by age.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be purged, and purge nothing.")
 @click.option("--backend-store-uri", default=None, help=OPTION_HELP["backend_store_uri"])
 @click.option("--artifacts-destination", default=None, help=OPTION_HELP["artifacts_destination"])
@@ -41,6 +47,7 @@ def gc_command(
     run_ids: str,
     experiment_ids: str,
     logged_model_ids: str,
+    traces_older_than: str | None,
     dry_run: bool,
     **options: str | None,
 ) -> None:
@@ -49,11 +56,13 @@ def gc_command(
     Deleting one (in the web UI, or with MLflow's client) only marks it: it can be restored until gc
     purges it. What a live registered model version was registered from is kept (and named). Safe to
     run while the server runs; run it again if it stops half-way."""
-    from tracklet.admin.gc import collect_garbage, find_garbage
+    from tracklet.admin.gc import collect_garbage, find_garbage, parse_age, purge_old_traces
     from tracklet.artifacts import artifact_store_for
+    from tracklet.store._util import now_ms
     from tracklet.store.store import Store
 
     settings = Settings.from_env(**options)
+    traces_before = now_ms() - parse_age(traces_older_than) if traces_older_than else None  # a bad age: nothing done
     store = Store(settings.store_uri)
     try:
         garbage = find_garbage(store, older_than, _ids(run_ids), _ids(experiment_ids), _ids(logged_model_ids))
@@ -68,13 +77,24 @@ def gc_command(
             click.echo(f"Would purge {_counts(found)}:")
             for noun, ids in found.items():
                 click.echo(f"  {noun}s: {_listing(ids)}")
+            if traces_before is not None:
+                click.echo(f"Would delete {_count(store.count_old_traces(traces_before), 'trace')}.")
             return
+        artifacts = artifact_store_for(settings.artifact_root)
         with click.progressbar(length=sum(map(len, found.values())), label="Purging", file=sys.stderr) as bar:
-            report = collect_garbage(store, artifact_store_for(settings.artifact_root), garbage, bar.update)
+            report = collect_garbage(store, artifacts, garbage, bar.update)
+        traces = None
+        if traces_before is not None:
+            length = store.count_old_traces(traces_before)
+            with click.progressbar(length=length, label="Deleting old traces", file=sys.stderr) as bar:
+                traces = purge_old_traces(store, artifacts, traces_before, report, bar.update)
     finally:
         store.close()
     purged: dict[str, Sized] = {"experiment": report.experiments, "run": report.runs, "logged model": report.models}
-    click.echo(f"Purged {_counts(purged)}; removed {_count(report.folders_removed, 'artifact folder')}.")
+    deleted_traces = "" if traces is None else f", deleted {_count(traces, 'trace')}"
+    click.echo(
+        f"Purged {_counts(purged)}{deleted_traces}; removed {_count(report.folders_removed, 'artifact folder')}."
+    )
     if report.left_in_place:
         click.echo(
             f"{_count(len(report.left_in_place), 'artifact location')} outside tracklet's artifact store left "

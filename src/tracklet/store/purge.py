@@ -74,7 +74,7 @@ LOGGED_MODELS = _Kind(
 
 @dataclass(frozen=True)
 class Deleted:
-    """A deleted run or logged model."""
+    """A deleted run or logged model, or a trace old enough to go."""
 
     id: str
     experiment_id: int
@@ -157,6 +157,31 @@ class PurgeStore:
                 else:
                     into.append(item)
         return garbage
+
+    def old_traces(self, started_before: int, limit: int) -> list[Deleted]:
+        """Up to `limit` traces, of any experiment, that started before `started_before` (ms since the
+        epoch), oldest first; `artifact_uri` is where their uploaded spans are ("" when spans are rows)."""
+        sql = self.db.sql(
+            "SELECT t.trace_id, t.experiment_id, tag.value FROM traces t LEFT JOIN trace_tags tag "
+            "ON tag.trace_id = t.trace_id AND tag.key = ? WHERE t.request_time < ? "
+            "ORDER BY t.request_time, t.trace_id LIMIT ?"
+        )
+        with self.db.read() as conn:
+            rows = self.db.run(conn, sql, (ARTIFACT_LOCATION_TAG, started_before, limit))
+        return [Deleted(trace_id, int(experiment_id), location or "") for trace_id, experiment_id, location in rows]
+
+    def count_old_traces(self, started_before: int) -> int:
+        with self.db.read() as conn:
+            rows = self.db.run(
+                conn, self.db.sql("SELECT count(*) FROM traces WHERE request_time < ?"), (started_before,)
+            )
+        return int(rows[0][0])
+
+    def purge_traces(self, trace_ids: Sequence[str]) -> int:
+        """Remove these traces with their spans' rows, tags, metadata, assessments and run links."""
+        with self.db.write() as conn:
+            delete_trace_rows(conn, list(trace_ids))
+        return len(trace_ids)
 
     def purge_runs(self, run_ids: Sequence[str]) -> list[str]:
         """Remove these runs and all their rows, each only if it is still deleted (a run restored since
