@@ -133,7 +133,9 @@ def _populate(url: str, tmp: Path) -> Source:
     client.log_outputs(ids["long"], [LoggedModelOutput(logged.model_id, 0)])
     client.create_registered_model("from-logged")
     client.create_model_version("from-logged", source=f"models:/{logged.model_id}", model_id=logged.model_id)
-    return Source(MlflowServer(tmp), ids, files, logged.model_id, _trace(url, vision))
+    trace_id = _trace(url, vision)
+    client.link_traces_to_run([trace_id], ids["long"])  # as `mlflow.genai.evaluate` links what it judged
+    return Source(MlflowServer(tmp), ids, files, logged.model_id, trace_id)
 
 
 def _trace(url: str, experiment_id: str) -> str:
@@ -216,7 +218,7 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     assert f"{LONG + 5 + 6 + 1 + 1} metric points" in output
     assert (
         "6 artifact files" in output
-        and "1 trace, 1 logged model, 2 registered models, 3 model versions, 1 warning" in output
+        and "1 trace (1 link to runs), 1 logged model, 2 registered models, 3 model versions, 1 warning" in output
     )
     s3_run = source.run_ids["s3"]
     assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
@@ -298,6 +300,9 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         assert (feedback.name, feedback.value, feedback.rationale) == ("helpful", True, "clear")
         assert feedback.assessment_id == was_t.info.assessments[0].assessment_id
         assert [o.model_id for o in new.get_run(long_id).outputs.model_outputs] == [model_id]
+        # The trace was linked to run "long" after it was recorded: MLflow finds it by that run, so does tracklet.
+        vision_id = new.get_experiment_by_name("vision").experiment_id
+        assert [t.info.trace_id for t in new.search_traces(locations=[vision_id], run_id=long_id)] == [source.trace_id]
         import mlflow.artifacts
 
         mlflow.set_tracking_uri(srv.url)
@@ -309,7 +314,7 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1 + 1} metric points" in again, again
         assert (
             "6 artifact files" in again
-            and "1 trace, 1 logged model, 2 registered models, 3 model versions, 0 warnings" in again
+            and "1 trace (1 link to runs), 1 logged model, 2 registered models, 3 model versions, 0 warnings" in again
         )
     finally:
         srv.stop()

@@ -43,7 +43,7 @@ from tracklet.migrate.mlflow_source import (
 from tracklet.store._util import now_ms
 from tracklet.store.spans import StoredSpan
 from tracklet.store.store import Store
-from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG, NewTrace
+from tracklet.store.traces import ARTIFACT_LOCATION_TAG, MAX_TRACE_LINKS, SPANS_LOCATION_TAG, NewTrace
 from tracklet.timestamps import parse_duration, parse_timestamp
 
 FETCHING = 4  # metric histories of a run fetched at once (an MLflow server answers requests concurrently)
@@ -73,17 +73,22 @@ class ImportSummary:
     artifact_files: int = 0
     artifact_bytes: int = 0
     traces: int = 0
+    trace_links: int = 0  # traces linked to runs after they were recorded
     logged_models: int = 0
     registered_models: int = 0
     model_versions: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def _links(self) -> str:
+        return f" ({_n(self.trace_links, 'link')} to runs)" if self.trace_links else ""
 
     def line(self) -> str:
         return (
             f"{_n(self.experiments, 'experiment')} ({self.experiments_created} new), "
             f"{_n(self.runs_copied, 'run')} copied, {self.runs_skipped} already there, "
             f"{_n(self.metric_points, 'metric point')}, {_n(self.artifact_files, 'artifact file')} "
-            f"({_size(self.artifact_bytes)}), {_n(self.traces, 'trace')}, {_n(self.logged_models, 'logged model')}, "
+            f"({_size(self.artifact_bytes)}), {_n(self.traces, 'trace')}{self._links()}, "
+            f"{_n(self.logged_models, 'logged model')}, "
             f"{_n(self.registered_models, 'registered model')}, {_n(self.model_versions, 'model version')}, "
             f"{_n(len(self.warnings), 'warning')}"
         )
@@ -224,6 +229,7 @@ class _Copier:
         self.runs_at_once = max(1, runs_at_once)
         # run id -> (artifact URI in the source, in tracklet): rewrites registry sources into imported runs
         self.artifact_uris: dict[str, tuple[str, str]] = {}
+        self.run_ids: dict[str, list[str]] = {}  # the source's experiment id -> its runs' ids
 
     # -- experiments and runs -----------------------------------------------------------------
 
@@ -277,15 +283,29 @@ class _Copier:
     async def traces(self, experiment: SourceExperiment, experiment_id: int) -> None:
         """The experiment's traces (MLflow 3) under their ids, each whole in one transaction: info, tags,
         metadata (their run included), spans and assessments. Traces already there are skipped."""
-        new = [t for t in await self.source.trace_ids(experiment.experiment_id) if not self.store.trace_exists(t)]
+        every = await self.source.trace_ids(experiment.experiment_id)
+        new = [t for t in every if not self.store.trace_exists(t)]
         for start in range(0, len(new), TRACES_PER_BATCH):
             for trace in await self.source.traces(new[start : start + TRACES_PER_BATCH]):
                 self.summary.traces += self.store.import_trace(*_copied_trace(trace, experiment_id))
+        if every:
+            await self.trace_links(experiment)
+
+    async def trace_links(self, experiment: SourceExperiment) -> None:
+        """Links made after a trace was recorded (`mlflow.genai.evaluate` links the traces it judged to its
+        run): the REST API lists them only per run, so each run of an experiment that has traces is asked."""
+        for run_id in self.run_ids.get(experiment.experiment_id, []):
+            linked = await self.source.traces_linked_to_run(experiment.experiment_id, run_id)
+            new = [t for t in linked if self.store.trace_exists(t) and run_id not in self.store.trace_run_ids(t)]
+            for start in range(0, len(new), MAX_TRACE_LINKS):
+                self.store.link_traces_to_run(new[start : start + MAX_TRACE_LINKS], run_id)
+            self.summary.trace_links += len(new)
 
     async def runs(self, experiment: SourceExperiment, experiment_id: int, progress: Progress) -> None:
         """The experiment's runs, `runs_at_once` at a time. If one fails, the others stop where they are:
         what they wrote has no run row yet, and the next import discards it and copies them again."""
         waiting = deque(run for page in [p async for p in self.source.runs(experiment.experiment_id)] for run in page)
+        self.run_ids[experiment.experiment_id] = [run.run_id for run in waiting]
         with progress(experiment.name, len(waiting)) as advance:
 
             async def copy_while_runs_wait() -> None:

@@ -426,18 +426,27 @@ class MlflowSource:
 
     async def trace_ids(self, experiment_id: str) -> list[str]:
         """The ids of the experiment's traces (none from a server without MLflow 3's trace API)."""
-        found: list[str] = []
+        return [trace["trace_id"] for trace in await self._trace_infos(experiment_id)]
+
+    async def traces_linked_to_run(self, experiment_id: str, run_id: str) -> list[str]:
+        """The ids of the experiment's traces linked to the run after they were recorded (an evaluation's,
+        `link_traces_to_run`), not those recorded in it: MLflow's `attribute.run_id` filter finds both."""
+        infos = await self._trace_infos(experiment_id, f"attribute.run_id = '{run_id}'")
+        return [t["trace_id"] for t in infos if t.get("trace_metadata", {}).get("mlflow.sourceRun") != run_id]
+
+    async def _trace_infos(self, experiment_id: str, filter_string: str | None = None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
         token: str | None = None
         location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
         while True:
-            body = {"locations": [location], "max_results": 500, "page_token": token}
+            body = {"locations": [location], "filter": filter_string, "max_results": 500, "page_token": token}
             try:
                 page = await self.call("POST", "/search", dict[str, Any], api=TRACES_API, json=body)
             except SourceError as err:
                 if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
                     return []
                 raise
-            found += [trace["trace_id"] for trace in page.get("traces", [])]
+            found += page.get("traces", [])
             token = page.get("next_page_token")
             if not token:
                 return found
