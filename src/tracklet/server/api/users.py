@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from tracklet.errors import InvalidParameterValue, PermissionDenied
 from tracklet.permissions import EXPERIMENT, MANAGE, REGISTERED_MODEL, RESOURCE_TYPES, Permission
-from tracklet.server.auth.identity import current_user, denied, effective_permission
+from tracklet.server.auth.identity import current_user, denied, effective_permission, require_admin
 from tracklet.server.protocol import json_response, read_json, read_query, read_request, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.users import User
@@ -64,11 +64,6 @@ def _required(value: Any, field: str) -> Any:
     return value
 
 
-def _require_admin(user: User) -> None:
-    if not user.is_admin:
-        raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
-
-
 def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.user_id, "username": user.username, "is_admin": user.is_admin}
 
@@ -77,7 +72,7 @@ def _user_json(user: User) -> dict[str, Any]:
 
 
 async def create_user(request: Request) -> Response:
-    _require_admin(current_user(request))
+    require_admin(current_user(request))
     body = await read_json(request, Credentials)
     user = await run_sync(store_of(request).create_user, body.username, body.password)
     return json_response({"user": _user_json(user)})
@@ -87,7 +82,7 @@ async def get_user(request: Request) -> Response:
     caller = current_user(request)
     username = _required(read_query(request, Username).username, "username")
     if username != caller.username:
-        _require_admin(caller)
+        require_admin(caller)
     store = store_of(request)
     user = await run_sync(store.get_user, username)
     granted = await run_sync(store.user_permissions, user.user_id)
@@ -113,7 +108,7 @@ async def get_current_user(request: Request) -> Response:
 
 
 async def list_users(request: Request) -> Response:
-    _require_admin(current_user(request))
+    require_admin(current_user(request))
     users = await run_sync(store_of(request).list_users)
     return json_response({"users": [_user_json(u) for u in users]})
 
@@ -129,13 +124,13 @@ async def update_password(request: Request) -> Response:
         if await run_sync(store.authenticate, username, current) is None:
             raise PermissionDenied("Permission denied: current_password is wrong")
     else:
-        _require_admin(caller)
+        require_admin(caller)
     await run_sync(store.update_user_password, username, body.password)
     return json_response({})
 
 
 async def update_admin(request: Request) -> Response:
-    _require_admin(current_user(request))
+    require_admin(current_user(request))
     body = await read_json(request, AdminFlag)
     is_admin = _required(body.is_admin, "is_admin")
     await run_sync(store_of(request).update_user_admin, _required(body.username, "username"), is_admin)
@@ -143,7 +138,7 @@ async def update_admin(request: Request) -> Response:
 
 
 async def delete_user(request: Request) -> Response:
-    _require_admin(current_user(request))
+    require_admin(current_user(request))
     body = await read_json(request, Username)
     await run_sync(store_of(request).delete_user, _required(body.username, "username"))
     return json_response({})

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from tracklet.errors import PermissionDenied, Unauthenticated
 from tracklet.permissions import EXPERIMENT, MANAGE, READ, Permission
-from tracklet.server.auth.identity import NOT_AUTHENTICATED, USER_SCOPE_KEY, denied
+from tracklet.server.auth.identity import NOT_AUTHENTICATED, USER_SCOPE_KEY, denied, require_admin
 from tracklet.server.auth.rules import Fields, Rule
 from tracklet.server.protocol import json_response, run_read, run_sync
 from tracklet.server.state import store_of
@@ -46,7 +46,7 @@ def _decide(store: Store, credentials: tuple[str, str], rule: Rule, fields: Fiel
         if user.is_admin:
             return user
         if rule.admin:
-            raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
+            require_admin(user)
         for need, found in located:
             if not found and need.must_locate:
                 raise PermissionDenied(f"Permission denied: user '{user.username}' cannot reach this path")

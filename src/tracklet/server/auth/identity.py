@@ -32,6 +32,11 @@ def current_user(request: Request) -> User:
     return user  # type: ignore[no-any-return]
 
 
+def require_admin(user: User) -> None:
+    if not user.is_admin:
+        raise PermissionDenied(f"Permission denied: only admins may do this, and '{user.username}' is not one")
+
+
 def denied(user: User, level: Permission, resource_type: str, resource: object) -> PermissionDenied:
     what = f"experiment {resource}" if resource_type == EXPERIMENT else f"registered model {resource!r}"
     return PermissionDenied(f"Permission denied: user '{user.username}' cannot {_VERBS[level]} {what}")
