@@ -1,6 +1,6 @@
 """Users, their passwords and their permissions on experiments and registered models (`--auth`).
 
-Passwords are kept as salted scrypt hashes (Python's hashlib, no dependency). Checking one costs ~50 ms
+Passwords are kept as salted scrypt hashes (Python's hashlib, no dependency). Checking one costs ~0.1 s
 of CPU by design, too much for every request of a training loop, so each process remembers which
 password matched which stored hash: a changed password has a new hash and is checked afresh, on every
 worker at once.

@@ -78,7 +78,7 @@ async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_
     fields = Fields(path_params, query, body, request.headers)
     store = store_of(request)
     default: Permission = request.app.state.default_permission
-    # A password checked before costs a dictionary lookup; one not seen yet costs ~50 ms of scrypt, which
+    # A password checked before costs a dictionary lookup; one not seen yet costs ~0.1 s of scrypt, which
     # must not hold the event loop.
     run = run_read if store.password_was_verified(*credentials) else _in_thread
     user: User = await run(request, _decide, store, credentials, rule, fields, default)
