@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ FETCHING = 4  # metric histories of a run fetched at once (an MLflow server answ
 # Where the source kept a trace's spans: tracklet keeps copied spans as rows and says so itself.
 _WHERE_SPANS_ARE = frozenset({ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG})
 RUNS_AT_ONCE = 4  # runs copied at once: a run of a few short histories is a handful of round trips
+RUNS_AHEAD = 2_000  # runs listed ahead of the copies: two of the source's pages
 _PAGES_AHEAD = 2
 _FILE_CHUNK = 1024 * 1024
 
@@ -177,11 +177,10 @@ async def plan_import(
             store.get_experiment_by_name(experiment.name)
         except ResourceDoesNotExist:
             plan.experiments_new += 1
-        async for page in source.runs(experiment.experiment_id):
-            for run in page:
-                there = store.run_exists(run.run_id)
-                plan.runs_there += there
-                plan.runs_new += not there
+        for run_id in await source.run_ids(experiment.experiment_id):
+            there = store.run_exists(run_id)
+            plan.runs_there += there
+            plan.runs_new += not there
         plan.traces_new += sum(not store.trace_exists(t) for t in await source.trace_ids(experiment.experiment_id))
         models = await source.logged_models(experiment.experiment_id)
         plan.logged_models_new += sum(not store.logged_model_exists(m.info.model_id) for m in models)
@@ -302,24 +301,34 @@ class _Copier:
             self.summary.trace_links += len(new)
 
     async def runs(self, experiment: SourceExperiment, experiment_id: int, progress: Progress) -> None:
-        """The experiment's runs, `runs_at_once` at a time. If one fails, the others stop where they are:
-        what they wrote has no run row yet, and the next import discards it and copies them again."""
-        waiting = deque(run for page in [p async for p in self.source.runs(experiment.experiment_id)] for run in page)
-        self.run_ids[experiment.experiment_id] = [run.run_id for run in waiting]
-        with progress(experiment.name, len(waiting)) as advance:
+        """The experiment's runs, `runs_at_once` at a time, as the source's pages arrive (a page or two
+        ahead: an experiment of 100,000 runs is never held whole). If one fails, the others stop where they
+        are: what they wrote has no run row yet, and the next import discards it and copies them again."""
+        run_ids = await self.source.run_ids(experiment.experiment_id)  # for the progress bar and trace links
+        self.run_ids[experiment.experiment_id] = run_ids
+        waiting: asyncio.Queue[SourceRun | None] = asyncio.Queue(maxsize=RUNS_AHEAD)
+        with progress(experiment.name, len(run_ids)) as advance:
+
+            async def list_runs() -> None:
+                async for page in self.source.runs(experiment.experiment_id):
+                    for run in page:
+                        await waiting.put(run)
+                for _ in range(self.runs_at_once):
+                    await waiting.put(None)  # one "no more" for each copier
 
             async def copy_while_runs_wait() -> None:
-                while waiting:
-                    await self.run(waiting.popleft(), experiment_id)
+                while (run := await waiting.get()) is not None:
+                    await self.run(run, experiment_id)
                     advance(1)
 
-            copiers = [asyncio.create_task(copy_while_runs_wait()) for _ in range(self.runs_at_once)]
+            tasks = [asyncio.create_task(list_runs())]
+            tasks += [asyncio.create_task(copy_while_runs_wait()) for _ in range(self.runs_at_once)]
             try:
-                done, _ = await asyncio.wait(copiers, return_when=asyncio.FIRST_EXCEPTION)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             finally:
-                for task in copiers:
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(*copiers, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
             for task in done:
                 if not task.cancelled() and (error := task.exception()) is not None:
                     raise error

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -182,6 +182,20 @@ class _Runs(msgspec.Struct):
     next_page_token: str | None = None
 
 
+class _RunId(msgspec.Struct):
+    info: SourceRunInfo
+
+
+class _RunIds(msgspec.Struct):
+    """A `runs/search` page decoded for the runs' ids only: the rest of each run is never built."""
+
+    runs: list[_RunId] = []
+    next_page_token: str | None = None
+
+
+_Pages = TypeVar("_Pages", _Runs, _RunIds)
+
+
 class _History(msgspec.Struct):
     metrics: list[SourceMetric] = []
     next_page_token: str | None = None
@@ -333,6 +347,19 @@ class MlflowSource:
 
     async def runs(self, experiment_id: str) -> AsyncIterator[list[SourceRun]]:
         """The experiment's runs, deleted ones included, a page at a time (oldest first)."""
+        async for page in self._run_pages(experiment_id, _Runs):
+            yield page.runs
+
+    async def run_ids(self, experiment_id: str) -> list[str]:
+        """The ids of the experiment's runs, deleted ones included (oldest first): a listing that holds
+        no run's params, tags or metrics, however many runs there are."""
+        return [
+            run.info.run_id or run.info.run_uuid
+            async for page in self._run_pages(experiment_id, _RunIds)
+            for run in page.runs
+        ]
+
+    async def _run_pages(self, experiment_id: str, shape: type[_Pages]) -> AsyncIterator[_Pages]:
         token: str | None = None
         while True:
             body = {
@@ -342,9 +369,9 @@ class MlflowSource:
                 "order_by": ["attributes.start_time ASC"],
                 "page_token": token,
             }
-            page = await self.call("POST", "/runs/search", _Runs, json=body)
+            page = await self.call("POST", "/runs/search", shape, json=body)
             if page.runs:
-                yield page.runs
+                yield page
             token = page.next_page_token
             if not token:
                 return
