@@ -391,3 +391,18 @@ def test_auth_and_prometheus_metrics_together(tmp_path: Path) -> None:
         assert any('status="200"' in line and "experiments/get" in line for line in counted), counted
     finally:
         server.stop()
+
+
+def test_an_experiment_found_by_a_name_it_took_over_is_judged_as_itself(admin, sign_in) -> None:  # type: ignore[no-untyped-def]
+    """Names move (renames, and a purged experiment's name can be taken again): a name is looked up anew
+    on every request, never remembered like a run's experiment."""
+    alice, bob = new_user(admin, sign_in), new_user(admin, sign_in)
+    name = f"taken-over-{uuid.uuid4().hex[:6]}"
+    mine = sign_in(*bob).create_experiment(name)
+    assert sign_in(*bob).get_experiment_by_name(name).experiment_id == mine  # looked up once as bob's
+    owner = sign_in(*alice)
+    secret = owner.create_experiment(f"secret-{uuid.uuid4().hex[:6]}")
+    AuthServiceClient(admin.tracking_uri).grant_user_permission(bob[0], "experiment", secret, "NO_PERMISSIONS")
+    sign_in(*bob).rename_experiment(mine, f"{name}-moved")
+    sign_in(*alice).rename_experiment(secret, name)  # alice's experiment now has the name bob looked up
+    denied(lambda: sign_in(*bob).get_experiment_by_name(name))

@@ -290,9 +290,10 @@ class UserStore:
 
 # Which experiment a run, trace or logged model belongs to never changes, and ids are never reused: each
 # process remembers the answers (a training loop names the same run on every request). Bounded, emptied
-# when full.
+# when full. Never an experiment's name: a name moves with a rename and comes back after a purge.
 _OWNERS: dict[tuple[str, str], int] = {}
 _OWNERS_MAX = 100_000
+_OWNED_FOREVER = frozenset({"runs", "traces", "logged_models"})
 
 
 class Access:
@@ -344,14 +345,16 @@ class Access:
 
     def experiments_of(self, table: Table, key: str, ids: Iterable[str]) -> dict[str, int]:
         """The experiment of each run, trace or logged model named (by `table`'s `key` column) that exists."""
-        found = {i: _OWNERS[(table.name, i)] for i in set(ids) if (table.name, i) in _OWNERS}
+        cached = table.name in _OWNED_FOREVER
+        found = {i: _OWNERS[(table.name, i)] for i in set(ids) if cached and (table.name, i) in _OWNERS}
         wanted = [i for i in set(ids) if i not in found]
         if wanted:
             sql = f"SELECT {key}, experiment_id FROM {table.name} WHERE {key} IN ({', '.join('?' * len(wanted))})"
             read = {row[0]: int(row[1]) for row in self._rows(sql, tuple(wanted))}
-            if len(_OWNERS) + len(read) > _OWNERS_MAX:
-                _OWNERS.clear()
-            _OWNERS.update({(table.name, i): e for i, e in read.items()})
+            if cached:
+                if len(_OWNERS) + len(read) > _OWNERS_MAX:
+                    _OWNERS.clear()
+                _OWNERS.update({(table.name, i): e for i, e in read.items()})
             found.update(read)
         return found
 
