@@ -22,6 +22,9 @@ from tracklet.errors import TrackletError
 
 API = "/api/2.0/mlflow"
 TRACES_API = "/api/3.0/mlflow/traces"
+# What a source answers for an API it does not offer (an older MLflow, a registry turned off): then there
+# is nothing of that kind to copy.
+NOT_OFFERED = ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED")
 TRACES_PER_BATCH = 10  # MLflow's server serves at most 10 traces with their spans a request
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 HISTORY_PAGE = 25_000  # points per metrics/get-history page (the MLflow client's own page size)
@@ -441,7 +444,7 @@ class MlflowSource:
             try:
                 page = await self.call("POST", "/logged-models/search", _LoggedModels, json=body)
             except SourceError as err:
-                if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
+                if err.error_code in NOT_OFFERED:
                     return []
                 raise
             found += page.models
@@ -470,7 +473,7 @@ class MlflowSource:
             try:
                 page = await self.call("POST", "/search", dict[str, Any], api=TRACES_API, json=body)
             except SourceError as err:
-                if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
+                if err.error_code in NOT_OFFERED:
                     return []
                 raise
             found += page.get("traces", [])
@@ -500,7 +503,7 @@ class MlflowSource:
             try:
                 page = await self.call("GET", "/registered-models/search", _RegisteredModels, params=params)
             except SourceError as err:
-                if err.error_code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED"):
+                if err.error_code in NOT_OFFERED:
                     return None
                 raise
             found += page.registered_models

@@ -249,20 +249,13 @@ class UserStore:
             raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
 
     def user_permissions(self, user_id: int) -> UserPermissions:
+        e, m = s.experiment_permissions, s.registered_model_permissions
         with self.db.read() as conn:
-            experiments = conn.execute(
-                select(s.experiment_permissions.c.experiment_id, s.experiment_permissions.c.permission).where(
-                    s.experiment_permissions.c.user_id == user_id
-                )
+            experiments = conn.execute(select(e.c.experiment_id, e.c.permission).where(e.c.user_id == user_id))
+            models = conn.execute(select(m.c.name, m.c.permission).where(m.c.user_id == user_id))
+            return UserPermissions(
+                {int(i): Permission[p] for i, p in experiments}, {name: Permission[p] for name, p in models}
             )
-            granted = UserPermissions({int(e): Permission[p] for e, p in experiments})
-            models = conn.execute(
-                select(s.registered_model_permissions.c.name, s.registered_model_permissions.c.permission).where(
-                    s.registered_model_permissions.c.user_id == user_id
-                )
-            )
-            granted.registered_models.update({name: Permission[p] for name, p in models})
-        return granted
 
     def experiment_grants(self, user_id: int, experiment_ids: Iterable[int]) -> dict[int, Permission]:
         with self.access() as access:
