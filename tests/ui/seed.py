@@ -34,6 +34,7 @@ class Seeded:
     runs: dict[str, str] = field(default_factory=dict)  # name -> run id
     other_experiment_id: str = ""
     model_id: str = ""
+    registered_model: str = ""  # "wine-quality": three versions, aliases, a stage, tags
 
 
 class Client:
@@ -165,4 +166,27 @@ def seed(url: str, points: int = 200) -> Seeded:
     out.model_id = info["model_id"]
     for path, data in MODEL_ARTIFACTS.items():  # where MLflow 3 keeps a logged model's files
         c.upload_to(info["artifact_uri"], path, data)
+    out.registered_model = seed_registry(c, out)
     return out
+
+
+def seed_registry(c: Client, out: Seeded) -> str:
+    """'wine-quality' with versions 1-3 (1 from alpha's logged model), aliases, a stage, tags; 'churn' empty."""
+    name = "wine-quality"
+    c.post("/registered-models/create", {"name": name, "description": "Predicts the **quality** of a wine.",
+                                         "tags": [{"key": "team", "value": "vision"}]})  # fmt: skip
+    sources = [
+        (out.runs["alpha"], f"models:/{out.model_id}", out.model_id),
+        (out.runs["beta"], f"runs:/{out.runs['beta']}/model", None),
+        (out.runs["gamma"], f"runs:/{out.runs['gamma']}/model", None),
+    ]
+    for run_id, source, model_id in sources:
+        body = {"name": name, "source": source, "run_id": run_id, "model_id": model_id}
+        c.post("/model-versions/create", {k: v for k, v in body.items() if v})
+    c.post("/model-versions/transition-stage", {"name": name, "version": "2", "stage": "Production",
+                                                "archive_existing_versions": False})  # fmt: skip
+    c.post("/model-versions/set-tag", {"name": name, "version": "3", "key": "validated", "value": "no"})
+    c.post("/registered-models/alias", {"name": name, "alias": "champion", "version": "2"})
+    c.post("/registered-models/alias", {"name": name, "alias": "challenger", "version": "3"})
+    c.post("/registered-models/create", {"name": "churn"})
+    return name

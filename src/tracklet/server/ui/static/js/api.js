@@ -97,6 +97,41 @@ export const api = {
   searchModels: (experimentId, filter) =>
     request("POST", `${ML}/logged-models/search`, { body: { experiment_ids: [experimentId], filter, max_results: 100 } }),
 
+  // The model registry. Names travel in query strings and JSON bodies, never in paths.
+  searchRegisteredModels: ({ filter = "", pageToken, maxResults = 100 } = {}) =>
+    request("GET", `${ML}/registered-models/search`, {
+      query: { filter: filter || undefined, page_token: pageToken || undefined, max_results: maxResults, order_by: "last_updated_timestamp DESC" },
+    }),
+  getRegisteredModel: (name) => request("GET", `${ML}/registered-models/get`, { query: { name } }),
+  createRegisteredModel: (name) => request("POST", `${ML}/registered-models/create`, { body: { name } }),
+  renameRegisteredModel: (name, newName) => request("POST", `${ML}/registered-models/rename`, { body: { name, new_name: newName } }),
+  updateRegisteredModel: (name, description) => request("PATCH", `${ML}/registered-models/update`, { body: { name, description } }),
+  deleteRegisteredModel: (name) => request("DELETE", `${ML}/registered-models/delete`, { body: { name } }),
+  setRegisteredModelTag: (name, key, value) => request("POST", `${ML}/registered-models/set-tag`, { body: { name, key, value } }),
+  deleteRegisteredModelTag: (name, key) => request("DELETE", `${ML}/registered-models/delete-tag`, { body: { name, key } }),
+  setAlias: (name, alias, version) => request("POST", `${ML}/registered-models/alias`, { body: { name, alias, version } }),
+  deleteAlias: (name, alias) => request("DELETE", `${ML}/registered-models/alias`, { body: { name, alias } }),
+  /** A page of versions: of one model (newest first), or those registered from one run (`runId`). */
+  searchModelVersions: (name, { runId, pageToken, maxResults = 100 } = {}) =>
+    request("GET", `${ML}/model-versions/search`, {
+      query: {
+        filter: runId ? `run_id = '${runId}'` : `name = '${name.replaceAll("'", "''")}'`,
+        order_by: "version_number DESC",
+        page_token: pageToken || undefined,
+        max_results: maxResults,
+      },
+    }),
+  getModelVersion: (name, version) => request("GET", `${ML}/model-versions/get`, { query: { name, version } }),
+  updateModelVersion: (name, version, description) =>
+    request("PATCH", `${ML}/model-versions/update`, { body: { name, version, description } }),
+  transitionStage: (name, version, stage, archiveExisting) =>
+    request("POST", `${ML}/model-versions/transition-stage`, { body: { name, version, stage, archive_existing_versions: archiveExisting } }),
+  deleteModelVersion: (name, version) => request("DELETE", `${ML}/model-versions/delete`, { body: { name, version } }),
+  setModelVersionTag: (name, version, key, value) =>
+    request("POST", `${ML}/model-versions/set-tag`, { body: { name, version, key, value } }),
+  deleteModelVersionTag: (name, version, key) =>
+    request("DELETE", `${ML}/model-versions/delete-tag`, { body: { name, version, key } }),
+
   /** One page of an experiment's traces (MLflow 3 `traces/search`): {traces, next_page_token?}. */
   searchTraces: (experimentId, { filter = "", orderBy = [], maxResults = 100, pageToken } = {}, signal) =>
     request("POST", `${ML3}/traces/search`, {

@@ -1,5 +1,7 @@
 // The page router: `#/` experiments, `#/experiments/<id>` runs, `#/experiments/<id>/traces` traces,
-// `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace, `#/models/<id>` a logged model, `#/compare?runs=a,b`.
+// `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace,
+// `#/models/<m-…>` (or MLflow's `#/experiments/<e>/models/<m-…>`) a logged model, `#/compare?runs=a,b`,
+// and the model registry as MLflow's UI has it: `#/models`, `#/models/<name>`, `#/models/<name>/versions/<v>`.
 import { api } from "./api.js";
 import { clear, h } from "./dom.js";
 import { experimentsPage } from "./experiments.js";
@@ -7,6 +9,7 @@ import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
 import { modelPage } from "./models.js";
+import { modelVersionPage, registeredModelPage, registeredModelsPage } from "./registry.js";
 import { tracesPage } from "./traces.js";
 import { tracePage } from "./trace.js";
 
@@ -22,7 +25,12 @@ const routes = [
   // The link `mlflow.genai.evaluate` prints ("View the evaluation results at
   // …/#/experiments/1/evaluation-runs?selectedRunUuid=<id>"): the run's Traces tab.
   [/^\/experiments\/([^/]+)\/evaluation-runs$/, () => evaluationLink],
-  [/^\/models\/([^/]+)$/, () => modelPage],
+  // A logged model's id (`m-` and 32 hex digits) or a registered model's name.
+  [/^\/models\/?$/, () => registeredModelsPage],
+  [/^\/models\/(m-[0-9a-f]{32})$/, () => modelPage],
+  [/^\/experiments\/[^/]+\/models\/(m-[0-9a-f]{32})$/, () => modelPage],
+  [/^\/models\/([^/]+)$/, () => registeredModelPage],
+  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, () => modelVersionPage],
   [/^\/compare$/, () => comparePage],
 ];
 

@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
 import { fmtTime, h } from "./dom.js";
+import { loggedModelOf, versionHref } from "./registry.js";
 
 export async function modelPage(root, ctx, modelId) {
   let model;
@@ -16,9 +17,14 @@ export async function modelPage(root, ctx, modelId) {
   if (!ctx.alive()) return;
   const info = model.info;
   const expId = info.experiment_id;
-  const [experiment, run] = await Promise.all([
+  // Versions registered from this model: those of its run whose source names it (`models:/<id>`).
+  const [experiment, run, versions] = await Promise.all([
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: `#${expId}` })),
     info.source_run_id ? api.getRun(info.source_run_id).then((r) => r.run).catch(() => null) : null,
+    info.source_run_id
+      ? api.searchModelVersions(null, { runId: info.source_run_id })
+        .then((r) => (r.model_versions || []).filter((v) => loggedModelOf(v) === info.model_id)).catch(() => [])
+      : [],
   ]);
   if (!ctx.alive()) return;
 
@@ -41,6 +47,8 @@ export async function modelPage(root, ctx, modelId) {
         row("Status", info.status),
         row("Created", fmtTime(info.creation_timestamp_ms)),
         row("Source run", runLink("#source-run")),
+        row("Registered as", versions.length && h("span#registered-as", versions.map((v, i) =>
+          [i ? ", " : "", h("a.version-link", { href: versionHref(v.name, v.version) }, `${v.name} version ${v.version}`)]))),
         row("Artifact URI", h("code", info.artifact_uri)),
       ),
     ),

@@ -2,17 +2,14 @@
 // (add/edit/delete), logged models, artifacts, and its traces (a tab only when it has some).
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
-import { clear, fmtDuration, fmtNum, fmtTime, h, tabNav, toast } from "./dom.js";
+import { fmtDuration, fmtNum, fmtTime, h, tabNav } from "./dom.js";
+import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
+import { modelHref, versionHref } from "./registry.js";
 import { chartPanel } from "./metrics.js";
 import { runFilter, traceList } from "./traces.js";
 
 const NOTE = "mlflow.note.content";
 const PARENT = "mlflow.parentRunId";
-
-function kvTable(id, rows, headers = ["Name", "Value"]) {
-  if (!rows.length) return h("p.muted", "None.");
-  return h(`table.grid.kv#${id}`, h("thead", h("tr", headers.map((x) => h("th", x)))), h("tbody", rows));
-}
 
 export async function runPage(root, ctx, runId) {
   let run;
@@ -30,9 +27,10 @@ export async function runPage(root, ctx, runId) {
   const expId = info.experiment_id;
 
   // The run's first traces decide whether it gets a Traces tab: a run without any shows nothing of them.
-  const [children, models, experiment, traces] = await Promise.all([
+  const [children, models, versions, experiment, traces] = await Promise.all([
     api.table({ experiment_ids: [expId], parent_id: runId, limit: 1000, offset: 0 }).then((r) => r.rows).catch(() => []),
     api.searchModels(expId, `source_run_id = '${runId}'`).then((r) => r.models || []).catch(() => []),
+    api.searchModelVersions(null, { runId }).then((r) => r.model_versions || []).catch(() => []),
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: expId })),
     api.searchTraces(expId, { filter: runFilter(runId), maxResults: 100 }).catch(() => ({})),
   ]);
@@ -76,7 +74,12 @@ export async function runPage(root, ctx, runId) {
     }));
   } else {
     body.append(overview(), h("h2", "Parameters"), paramsTable(), h("h2", "Metrics"), metricsTable(metrics),
-      h("h2", "Tags"), tagsSection(), h("h2", "Logged models"), modelsTable());
+      h("h2", "Tags"), tagEditor(tags, {
+        save: (key, value) => api.setTag(runId, key, value),
+        remove: (key) => api.deleteTag(runId, key),
+        hidden: [NOTE],
+      }), h("h2", "Logged models"), modelsTable(),
+      h("h2", "Registered model versions"), versionsTable());
   }
 
   function overview() {
@@ -102,34 +105,8 @@ export async function runPage(root, ctx, runId) {
             `${traceCountText} trace${traceCountText === "1" ? "" : "s"}`)),
         ),
       ),
-      description(),
+      descriptionEditor(tags[NOTE], (text) => api.setTag(runId, NOTE, text).then(() => { tags[NOTE] = text; })),
     );
-  }
-
-  function description() {
-    const view = h("div.note#description", tags[NOTE] || h("span.muted", "No description."));
-    const box = h("div.description", h("h2", "Description"), view);
-    const edit = h("button#edit-description", { on: { click: () => {
-      const area = h("textarea#description-input", { rows: 6, cols: 80, "aria-label": "Description" });
-      area.value = tags[NOTE] || "";
-      const save = h("button#save-description", { on: { click: async () => {
-        try {
-          await api.setTag(runId, NOTE, area.value);
-          tags[NOTE] = area.value;
-          toast("Description saved");
-          clear(view).append(area.value || h("span.muted", "No description."));
-          edit.hidden = false;
-        } catch (e) {
-          toast(e.message, "error");
-        }
-      } } }, "Save");
-      const cancel = h("button", { on: { click: () => { clear(view).append(tags[NOTE] || h("span.muted", "No description.")); edit.hidden = false; } } }, "Cancel");
-      clear(view).append(area, h("div", save, cancel));
-      edit.hidden = true;
-      area.focus();
-    } } }, "Edit");
-    box.append(edit);
-    return box;
   }
 
   function paramsTable() {
@@ -144,59 +121,6 @@ export async function runPage(root, ctx, runId) {
       ["Metric", "Latest value", "Step", "Time"]);
   }
 
-  function tagsSection() {
-    const wrap = h("div#tags");
-    const render = () => {
-      const keys = Object.keys(tags).filter((k) => k !== NOTE).sort();
-      const rows = keys.map((k) => {
-        const valueCell = h("td", tags[k]);
-        const editBtn = h("button.edit-tag", { on: { click: () => {
-          const input = h("input.tag-value", { value: tags[k], size: 40, "aria-label": `Value of tag ${k}` });
-          clear(valueCell).append(h("form.inline", { on: { submit: async (ev) => {
-            ev.preventDefault();
-            try {
-              await api.setTag(runId, k, input.value);
-              tags[k] = input.value;
-              render();
-            } catch (e) {
-              toast(e.message, "error");
-            }
-          } } }, input, h("button", { type: "submit" }, "Save")));
-          input.focus();
-        } }, "aria-label": `Edit tag ${k}` }, "Edit");
-        const delBtn = h("button.danger.delete-tag", { on: { click: async () => {
-          try {
-            await api.deleteTag(runId, k);
-            delete tags[k];
-            render();
-          } catch (e) {
-            toast(e.message, "error");
-          }
-        } }, "aria-label": `Delete tag ${k}` }, "Delete");
-        return h("tr", { dataset: { tag: k } }, h("td", k), valueCell, h("td.actions", editBtn, delBtn));
-      });
-      const keyIn = h("input#new-tag-key", { placeholder: "key", "aria-label": "New tag key" });
-      const valIn = h("input#new-tag-value", { placeholder: "value", "aria-label": "New tag value" });
-      const add = async (ev) => {
-        ev.preventDefault();
-        if (!keyIn.value.trim()) return;
-        try {
-          await api.setTag(runId, keyIn.value.trim(), valIn.value);
-          tags[keyIn.value.trim()] = valIn.value;
-          render();
-        } catch (e) {
-          toast(e.message, "error");
-        }
-      };
-      clear(wrap).append(
-        kvTable("tags-table", rows, ["Key", "Value", ""]),
-        h("form.inline#add-tag", { on: { submit: add } }, keyIn, valIn, h("button", { type: "submit" }, "Add tag")),
-      );
-    };
-    render();
-    return wrap;
-  }
-
   function modelsTable() {
     return kvTable("models", models.map((m) => {
       const i = m.info || m;
@@ -205,5 +129,13 @@ export async function runPage(root, ctx, runId) {
         h("td", i.model_type || ""), h("td", i.status || ""),
         h("td", i.artifact_uri ? h("a", { href, title: "Browse this model's artifacts" }, h("code", i.artifact_uri)) : ""));
     }), ["Name", "Model ID", "Type", "Status", "Artifacts"]);
+  }
+
+  function versionsTable() {
+    return kvTable("registered-versions", versions.map((v) => h("tr", { dataset: { model: v.name, version: v.version } },
+      h("td", h("a", { href: modelHref(v.name) }, v.name)),
+      h("td", h("a.version-link", { href: versionHref(v.name, v.version) }, `Version ${v.version}`)),
+      h("td", (v.aliases || []).map((a) => `@${a}`).join(" ")),
+      h("td", v.current_stage === "None" ? "" : v.current_stage))), ["Model", "Version", "Aliases", "Stage"]);
   }
 }

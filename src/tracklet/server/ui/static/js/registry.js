@@ -1,0 +1,371 @@
+// The model registry (MLflow's `registered-models/*` and `model-versions/*`): the list of registered
+// models, a model with its versions, aliases, description and tags, and one version with its stage,
+// aliases, source run and logged model. Routes as in MLflow's UI: `#/models`, `#/models/<name>`,
+// `#/models/<name>/versions/<version>`.
+import { api } from "./api.js";
+import { clear, fmtTime, h, toast } from "./dom.js";
+import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
+
+const STAGES = ["None", "Staging", "Production", "Archived"];
+const PAGE = 100;
+
+export const modelHref = (name) => `#/models/${encodeURIComponent(name)}`;
+export const versionHref = (name, version) => `${modelHref(name)}/versions/${encodeURIComponent(version)}`;
+
+/** The logged model a version was registered from (MLflow 3 registers `models:/<model id>`), if any. */
+export const loggedModelOf = (version) => version.source?.match(/^models:\/(m-[0-9a-f]{32})$/)?.[1] || null;
+
+/** Run names for a page of versions, in one request; a run that cannot be read shows as its id. */
+async function runNames(versions) {
+  const ids = [...new Set(versions.map((v) => v.run_id).filter(Boolean))];
+  if (!ids.length) return {};
+  const runs = await api.bulkGet(ids).then((r) => r.runs || []).catch(() => []);
+  return Object.fromEntries(runs.map((r) => [r.info.run_id, r.info.run_name]));
+}
+
+const aliasChips = (name, aliases) =>
+  (aliases || []).map((a) => h("a.chip.alias", { href: versionHref(name, a.version ?? ""), title: `@${a.alias ?? a}` }, `@${a.alias ?? a}`));
+
+function pager(load) {
+  const more = h("button#more-models", { hidden: true }, "Load more");
+  let token = null;
+  more.addEventListener("click", () => load(token));
+  return {
+    more,
+    next(pageToken) {
+      token = pageToken || null;
+      more.hidden = !token;
+    },
+  };
+}
+
+/** `#/models?q=…`: registered models whose name contains q, newest change first, 100 a page. */
+export async function registeredModelsPage(root, ctx) {
+  const query = ctx.params.get("q") || "";
+  const search = h("input#model-search", { value: query, placeholder: "Name contains…", size: 30, "aria-label": "Search registered models by name" });
+  const nameInput = h("input#new-model-name", { placeholder: "New model name", size: 28, "aria-label": "New registered model name" });
+  const tbody = h("tbody");
+  const list = h("div");
+  const pages = pager((token) => load(token));
+
+  const create = async (ev) => {
+    ev.preventDefault();
+    const name = nameInput.value.trim();
+    if (!name) return;
+    try {
+      await api.createRegisteredModel(name);
+      toast(`Created model ${name}`);
+      location.hash = modelHref(name);
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  const find = (ev) => {
+    ev.preventDefault();
+    ctx.setParams(search.value.trim() ? { q: search.value.trim() } : {});
+    clear(tbody);
+    load(null);
+  };
+  root.append(
+    h("div.toolbar",
+      h("h1", "Registered models"),
+      h("form.inline", { on: { submit: find } }, search, h("button#find-models", { type: "submit" }, "Search")),
+      h("form.inline", { on: { submit: create } }, nameInput, h("button#create-model", { type: "submit" }, "Create")),
+    ),
+    list,
+  );
+
+  async function load(token) {
+    const q = search.value.trim();
+    let page;
+    try {
+      page = await api.searchRegisteredModels({
+        filter: q ? `name ILIKE '%${q.replaceAll("'", "''")}%'` : "",
+        pageToken: token,
+        maxResults: PAGE,
+      });
+    } catch (e) {
+      clear(list).append(h("p.error", e.message));
+      return;
+    }
+    if (!ctx.alive()) return;
+    const models = page.registered_models || [];
+    if (!token) {
+      clear(list);
+      if (!models.length) {
+        list.append(h("p.muted", q ? "No registered model matches." : "No registered models yet."));
+        return;
+      }
+      list.append(
+        h("table.grid#registered-models",
+          h("thead", h("tr", ["Name", "Latest version", "Aliases", "Tags", "Last modified", "Description"].map((x) => h("th", x)))),
+          tbody),
+        pages.more);
+    }
+    tbody.append(...models.map(row));
+    pages.next(page.next_page_token);
+  }
+
+  function row(m) {
+    const latest = (m.latest_versions || []).reduce((a, v) => (!a || Number(v.version) > Number(a.version) ? v : a), null);
+    return h("tr", { dataset: { model: m.name } },
+      h("td.name", h("a.model-link", { href: modelHref(m.name) }, m.name)),
+      h("td", latest ? h("a", { href: versionHref(m.name, latest.version) }, `Version ${latest.version}`) : h("span.muted", "—")),
+      h("td", aliasChips(m.name, m.aliases)),
+      h("td", (m.tags || []).map((t) => h("span.tag-chip", `${t.key}: ${t.value}`))),
+      h("td", fmtTime(m.last_updated_timestamp)),
+      h("td.snippet", m.description || ""),
+    );
+  }
+
+  await load(null);
+}
+
+/** `#/models/<name>`: a registered model, its versions (newest first), aliases, description and tags. */
+export async function registeredModelPage(root, ctx, name) {
+  let model;
+  try {
+    model = (await api.getRegisteredModel(name)).registered_model;
+  } catch (e) {
+    root.append(h("p.error", e.message));
+    return;
+  }
+  if (!ctx.alive()) return;
+  const tags = Object.fromEntries((model.tags || []).map((t) => [t.key, t.value]));
+  const versionsBody = h("tbody");
+  const versionsBox = h("div");
+  const aliasesBox = h("div#aliases");
+  const pages = pager((token) => loadVersions(token));
+
+  const rename = () => {
+    const input = h("input#rename-model-input", { value: name, size: 30, "aria-label": `New name of model ${name}` });
+    const submit = async (ev) => {
+      ev.preventDefault();
+      try {
+        const renamed = (await api.renameRegisteredModel(name, input.value.trim())).registered_model;
+        toast(`Renamed to ${renamed.name}`);
+        location.replace(modelHref(renamed.name));
+      } catch (e) {
+        toast(e.message, "error");
+      }
+    };
+    clear(title).append(h("form.inline", { on: { submit } }, input, h("button#save-model-name", { type: "submit" }, "Save")));
+    input.focus();
+  };
+  const remove = async () => {
+    if (!confirm(`Delete the registered model "${name}" and all its versions?`)) return;
+    try {
+      await api.deleteRegisteredModel(name);
+      toast(`Deleted model ${name}`);
+      location.hash = "#/models";
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  const title = h("span#registered-model-name", name);
+  root.append(
+    h("div.toolbar",
+      h("h1", h("a", { href: "#/models" }, "Registered models"), " / ", title),
+      h("button#rename-model", { on: { click: rename } }, "Rename"),
+      h("button.danger#delete-model", { on: { click: remove } }, "Delete"),
+    ),
+    h("table.grid.kv#registered-model-overview",
+      h("tbody",
+        h("tr", h("th", { scope: "row" }, "Created"), h("td", fmtTime(model.creation_timestamp))),
+        h("tr", h("th", { scope: "row" }, "Last modified"), h("td", fmtTime(model.last_updated_timestamp))),
+      ),
+    ),
+    descriptionEditor(model.description, (text) => api.updateRegisteredModel(name, text)),
+    h("h2", "Versions"), versionsBox,
+    h("h2", "Aliases"), aliasesBox,
+    h("h2", "Tags"), tagEditor(tags, {
+      save: (key, value) => api.setRegisteredModelTag(name, key, value),
+      remove: (key) => api.deleteRegisteredModelTag(name, key),
+    }),
+  );
+  renderAliases(model.aliases || []);
+  await loadVersions(null);
+
+  async function reloadAliases() {
+    const fresh = (await api.getRegisteredModel(name)).registered_model;
+    if (ctx.alive()) renderAliases(fresh.aliases || []);
+  }
+
+  function renderAliases(aliases) {
+    const rows = aliases.map((a) => h("tr", { dataset: { alias: a.alias } },
+      h("td", `@${a.alias}`),
+      h("td", h("a", { href: versionHref(name, a.version) }, `Version ${a.version}`)),
+      h("td.actions", h("button.danger.delete-alias", { "aria-label": `Delete alias ${a.alias}`, on: { click: async () => {
+        try {
+          await api.deleteAlias(name, a.alias);
+          toast(`Alias @${a.alias} removed`);
+          await reloadAliases();
+          await refreshVersions();
+        } catch (e) {
+          toast(e.message, "error");
+        }
+      } } }, "Delete"))));
+    const aliasIn = h("input#new-alias", { placeholder: "alias", size: 16, "aria-label": "Alias" });
+    const versionIn = h("input#new-alias-version", { placeholder: "version", size: 6, "aria-label": "Version the alias points to" });
+    const set = async (ev) => {
+      ev.preventDefault();
+      try {
+        await api.setAlias(name, aliasIn.value.trim(), versionIn.value.trim());
+        toast(`@${aliasIn.value.trim()} → version ${versionIn.value.trim()}`);
+        await reloadAliases();
+        await refreshVersions();
+      } catch (e) {
+        toast(e.message, "error");
+      }
+    };
+    clear(aliasesBox).append(
+      kvTable("aliases-table", rows, ["Alias", "Version", ""]),
+      h("form.inline#set-alias", { on: { submit: set } }, aliasIn, versionIn, h("button", { type: "submit" }, "Set alias")),
+    );
+  }
+
+  async function refreshVersions() {
+    clear(versionsBody);
+    await loadVersions(null);
+  }
+
+  async function loadVersions(token) {
+    const page = await api.searchModelVersions(name, { pageToken: token, maxResults: PAGE });
+    const versions = page.model_versions || [];
+    const names = await runNames(versions);
+    if (!ctx.alive()) return;
+    if (!token) {
+      clear(versionsBox);
+      if (!versions.length) {
+        versionsBox.append(h("p.muted", "No versions yet: register a logged model (mlflow.register_model) to add one."));
+        return;
+      }
+      versionsBox.append(
+        h("table.grid#model-versions",
+          h("thead", h("tr", ["Version", "Aliases", "Stage", "Status", "Created", "Source run", "Logged model", "Description"].map((x) => h("th", x)))),
+          versionsBody),
+        pages.more);
+    }
+    versionsBody.append(...versions.map((v) => {
+      const logged = loggedModelOf(v);
+      return h("tr", { dataset: { version: v.version } },
+        h("td", h("a.version-link", { href: versionHref(name, v.version) }, `Version ${v.version}`)),
+        h("td", aliasChips(name, (v.aliases || []).map((alias) => ({ alias, version: v.version })))),
+        h("td", v.current_stage === "None" ? "" : h(`span.stage.${v.current_stage.toLowerCase()}`, v.current_stage)),
+        h("td", v.status),
+        h("td", fmtTime(v.creation_timestamp)),
+        h("td", v.run_id ? h("a.run-link", { href: `#/runs/${v.run_id}` }, names[v.run_id] || v.run_id) : ""),
+        h("td", logged ? h("a.logged-model-link", { href: `#/models/${logged}` }, h("code", logged)) : ""),
+        h("td.snippet", v.description || ""),
+      );
+    }));
+    pages.next(page.next_page_token);
+  }
+}
+
+/** `#/models/<name>/versions/<version>`: one version, its stage, aliases, source, description and tags. */
+export async function modelVersionPage(root, ctx, name, version) {
+  let v;
+  try {
+    v = (await api.getModelVersion(name, version)).model_version;
+  } catch (e) {
+    root.append(h("p.error", e.message));
+    return;
+  }
+  const names = await runNames([v]);
+  if (!ctx.alive()) return;
+  const tags = Object.fromEntries((v.tags || []).map((t) => [t.key, t.value]));
+  const logged = loggedModelOf(v);
+  const stageBox = h("span#stage");
+  const aliasesBox = h("span#version-aliases");
+
+  const row = (k, val) => (val ? h("tr", h("th", { scope: "row" }, k), h("td", val)) : null);
+  const remove = async () => {
+    if (!confirm(`Delete version ${version} of "${name}"?`)) return;
+    try {
+      await api.deleteModelVersion(name, version);
+      toast(`Deleted version ${version}`);
+      location.hash = modelHref(name);
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  root.append(
+    h("div.toolbar",
+      h("h1", h("a", { href: "#/models" }, "Registered models"), " / ",
+        h("a#version-model-link", { href: modelHref(name) }, name), " / ", h("span#version-name", `Version ${version}`)),
+      h("button.danger#delete-version", { on: { click: remove } }, "Delete version"),
+    ),
+    h("table.grid.kv#version-overview",
+      h("tbody",
+        row("Stage", stageBox),
+        row("Aliases", aliasesBox),
+        row("Status", [v.status, v.status_message ? ` (${v.status_message})` : ""]),
+        row("Registered", fmtTime(v.creation_timestamp)),
+        row("Last modified", fmtTime(v.last_updated_timestamp)),
+        row("Registered by", v.user_id),
+        row("Source run", v.run_id && h("a#version-run", { href: `#/runs/${v.run_id}` }, names[v.run_id] || v.run_id)),
+        row("Logged model", logged && h("a#version-logged-model", { href: `#/models/${logged}` }, h("code", logged))),
+        row("Source", h("code", v.source)),
+      ),
+    ),
+    descriptionEditor(v.description, (text) => api.updateModelVersion(name, version, text)),
+    h("h2", "Tags"), tagEditor(tags, {
+      save: (key, value) => api.setModelVersionTag(name, version, key, value),
+      remove: (key) => api.deleteModelVersionTag(name, version, key),
+    }),
+  );
+  renderStage(v.current_stage);
+  renderAliases(v.aliases || []);
+
+  async function refresh() {
+    const fresh = (await api.getModelVersion(name, version)).model_version;
+    if (!ctx.alive()) return;
+    renderStage(fresh.current_stage);
+    renderAliases(fresh.aliases || []);
+  }
+
+  function renderStage(current) {
+    const select = h("select#stage-select", { "aria-label": "New stage" },
+      STAGES.map((s) => h("option", { value: s, selected: s === current }, s)));
+    const archive = h("input#archive-existing", { type: "checkbox" });
+    const submit = async (ev) => {
+      ev.preventDefault();
+      try {
+        await api.transitionStage(name, version, select.value, archive.checked);
+        toast(`Version ${version} is now in ${select.value}`);
+        await refresh();
+      } catch (e) {
+        toast(e.message, "error");
+      }
+    };
+    clear(stageBox).append(h("form.inline#transition", { on: { submit } },
+      h(`span.stage.${current.toLowerCase()}`, current), " → ", select,
+      h("label", archive, " archive the others in that stage"),
+      h("button#transition-stage", { type: "submit" }, "Transition")));
+  }
+
+  function renderAliases(aliases) {
+    const chips = aliases.map((alias) => h("span.chip.alias", `@${alias}`,
+      h("button.chip-remove", { "aria-label": `Remove alias ${alias}`, title: `Remove @${alias}`, on: { click: async () => {
+        try {
+          await api.deleteAlias(name, alias);
+          await refresh();
+        } catch (e) {
+          toast(e.message, "error");
+        }
+      } } }, "×")));
+    const input = h("input#version-alias", { placeholder: "alias", size: 14, "aria-label": `Alias to point at version ${version}` });
+    const submit = async (ev) => {
+      ev.preventDefault();
+      if (!input.value.trim()) return;
+      try {
+        await api.setAlias(name, input.value.trim(), version);
+        await refresh();
+      } catch (e) {
+        toast(e.message, "error");
+      }
+    };
+    clear(aliasesBox).append(...chips, h("form.inline#add-version-alias", { on: { submit } }, input, h("button", { type: "submit" }, "Add alias")));
+  }
+}

@@ -1,0 +1,234 @@
+"""The model registry in the web UI (real Chromium, real seeded server): the list of registered models,
+a model's page and a version's page, each change checked through MLflow's REST API afterwards.
+
+The seed registers 'wine-quality' (versions 1-3 from the runs alpha, beta and gamma; 1 from alpha's
+logged model; 2 in Production as @champion, 3 @challenger) and an empty 'churn'. Tests that change
+the registry work on models of their own, so they can run in any order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.ui.browsing import UNLABELLED, goto, shot
+from tests.ui.conftest import SeededServer
+from tests.ui.seed import Client
+
+pytestmark = pytest.mark.browser
+API = "/api/2.0/mlflow"
+
+
+def registered(ui_server: SeededServer, name: str, runs: list[str]) -> None:
+    """A registered model of the test's own, one version per run."""
+    c = Client(ui_server.url)
+    c.post("/registered-models/create", {"name": name})
+    for run_id in runs:
+        c.post("/model-versions/create", {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id})
+
+
+def version(ui_server: SeededServer, name: str, number: str) -> dict[str, Any]:
+    r = ui_server.http.get(f"{API}/model-versions/get", params={"name": name, "version": number})
+    r.raise_for_status()
+    return r.json()["model_version"]  # type: ignore[no-any-return]
+
+
+def model(ui_server: SeededServer, name: str) -> dict[str, Any]:
+    r = ui_server.http.get(f"{API}/registered-models/get", params={"name": name})
+    r.raise_for_status()
+    return r.json()["registered_model"]  # type: ignore[no-any-return]
+
+
+def texts(page: Any, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent.trim())")  # type: ignore[no-any-return]
+
+
+def test_registered_models_list_shows_latest_version_aliases_and_tags(page: Any, ui_server: SeededServer) -> None:
+    goto(page, "/")
+    page.click("header nav a:has-text('Models')")
+    row = page.wait_for_selector("#registered-models tr[data-model='wine-quality']")
+    assert "Version 3" in row.inner_text()
+    assert texts(page, "#registered-models tr[data-model='wine-quality'] .chip.alias") == ["@challenger", "@champion"]
+    assert "team: vision" in row.inner_text()
+    assert "Predicts the **quality** of a wine." in row.inner_text()
+    assert page.query_selector("#registered-models tr[data-model='churn']") is not None
+    shot(page, "registry-models", doc=True)
+    # The alias chip opens the version it points at.
+    page.click("#registered-models tr[data-model='wine-quality'] .chip.alias:has-text('@champion')")
+    page.wait_for_selector("#version-name:has-text('Version 2')")
+
+
+def test_search_by_name_and_create_a_model(page: Any, ui_server: SeededServer) -> None:
+    goto(page, "/models")
+    page.fill("#model-search", "WINE")
+    page.click("#find-models")
+    page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 1")
+    assert texts(page, "#registered-models a.model-link") == ["wine-quality"]
+    assert "q=WINE" in page.url  # the search is part of the page's address
+    page.fill("#model-search", "no-such-model")
+    page.click("#find-models")
+    page.wait_for_selector("text=No registered model matches.")
+
+    page.fill("#new-model-name", "fraud-detector")
+    page.click("#create-model")
+    page.wait_for_selector("#registered-model-name:has-text('fraud-detector')")
+    page.wait_for_selector("text=No versions yet")
+    assert model(ui_server, "fraud-detector")["name"] == "fraud-detector"
+    # A name that is taken is refused with the server's message; nothing else happens.
+    goto(page, "/models")
+    page.fill("#new-model-name", "wine-quality")
+    page.click("#create-model")
+    page.wait_for_selector("#toast.error:has-text('already exists')")
+    assert "#/models" in page.url and "wine-quality" not in page.url
+
+
+def test_a_model_page_lists_versions_with_their_runs_stages_and_logged_model(
+    page: Any, ui_server: SeededServer
+) -> None:
+    goto(page, "/models/wine-quality")
+    page.wait_for_selector("#model-versions")
+    assert texts(page, "#model-versions a.version-link") == ["Version 3", "Version 2", "Version 1"]
+    runs = ui_server.data.runs
+    assert texts(page, "#model-versions a.run-link") == ["gamma", "beta", "alpha"]
+    assert page.get_attribute("#model-versions tr[data-version='3'] a.run-link", "href") == f"#/runs/{runs['gamma']}"
+    assert texts(page, "#model-versions tr[data-version='2'] .stage") == ["Production"]
+    logged = page.get_attribute("#model-versions tr[data-version='1'] a.logged-model-link", "href")
+    assert logged == f"#/models/{ui_server.data.model_id}"
+    assert texts(page, "#aliases-table td:first-child") == ["@challenger", "@champion"]
+    assert "Predicts the **quality** of a wine." in page.inner_text("#description")
+    assert page.evaluate(UNLABELLED) == []
+    shot(page, "registry-model", doc=True)
+    page.click("#model-versions tr[data-version='1'] a.logged-model-link")
+    page.wait_for_selector("#model-name:has-text('alpha-model')")
+
+
+def test_aliases_description_and_tags_change_from_a_model_page(page: Any, ui_server: SeededServer) -> None:
+    runs = ui_server.data.runs
+    registered(ui_server, "aliased", [runs["alpha"], runs["beta"]])
+    goto(page, "/models/aliased")
+    page.wait_for_selector("#model-versions")
+    page.fill("#new-alias", "prod")
+    page.fill("#new-alias-version", "1")
+    page.click("#set-alias button")
+    page.wait_for_selector("#aliases-table tr[data-alias='prod']")
+    page.wait_for_selector("#model-versions tr[data-version='1'] .chip.alias:has-text('@prod')")
+    assert version(ui_server, "aliased", "1")["aliases"] == ["prod"]
+    # Moving the alias to version 2: the table follows.
+    page.fill("#new-alias", "prod")
+    page.fill("#new-alias-version", "2")
+    page.click("#set-alias button")
+    page.wait_for_selector("#model-versions tr[data-version='2'] .chip.alias:has-text('@prod')")
+    assert model(ui_server, "aliased")["aliases"] == [{"alias": "prod", "version": "2"}]
+    # A reserved alias is refused, and the aliases stay as they were.
+    page.fill("#new-alias", "latest")
+    page.fill("#new-alias-version", "1")
+    page.click("#set-alias button")
+    page.wait_for_selector("#toast.error:has-text('reserved')")
+    assert model(ui_server, "aliased")["aliases"] == [{"alias": "prod", "version": "2"}]
+    page.click("#aliases-table button[aria-label='Delete alias prod']")
+    page.wait_for_selector("#aliases p.muted:has-text('None.')")
+    assert "aliases" not in model(ui_server, "aliased")
+
+    page.click("#edit-description")
+    page.fill("#description-input", "Two versions.")
+    page.click("#save-description")
+    page.wait_for_selector("#description:has-text('Two versions.')")
+    assert model(ui_server, "aliased")["description"] == "Two versions."
+    page.fill("#new-tag-key", "owner")
+    page.fill("#new-tag-value", "ada")
+    page.click("#add-tag button")
+    page.wait_for_selector("#tags-table tr[data-tag='owner']")
+    page.click("#tags-table button[aria-label='Delete tag owner']")
+    page.wait_for_selector("#tags p.muted:has-text('None.')")
+    assert "tags" not in model(ui_server, "aliased")
+
+
+def test_rename_and_delete_a_registered_model(page: Any, ui_server: SeededServer) -> None:
+    registered(ui_server, "to-rename", [ui_server.data.runs["gamma"]])
+    goto(page, "/models/to-rename")
+    page.click("#rename-model")
+    page.fill("#rename-model-input", "renamed model")
+    page.click("#save-model-name")
+    page.wait_for_selector("#registered-model-name:has-text('renamed model')")
+    assert page.url.endswith("#/models/renamed%20model")
+    assert version(ui_server, "renamed model", "1")["run_id"] == ui_server.data.runs["gamma"]
+    page.click("#delete-model")  # the confirmation is accepted by the fixture
+    page.wait_for_selector("#registered-models")
+    assert ui_server.http.get(f"{API}/registered-models/get", params={"name": "renamed model"}).status_code == 404
+    assert page.query_selector("#registered-models tr[data-model='renamed model']") is None
+
+
+def test_a_version_page_changes_stage_aliases_description_tags_and_deletes(page: Any, ui_server: SeededServer) -> None:
+    runs = ui_server.data.runs
+    registered(ui_server, "staged", [runs["alpha"], runs["beta"]])
+    Client(ui_server.url).post(
+        "/model-versions/transition-stage", {"name": "staged", "version": "1", "stage": "Production"}
+    )
+    goto(page, "/models/staged/versions/2")
+    page.wait_for_selector("#version-name:has-text('Version 2')")
+    assert page.inner_text("#version-run") == "beta"
+    assert page.evaluate(UNLABELLED) == []
+    page.select_option("#stage-select", "Production")
+    page.check("#archive-existing")
+    page.click("#transition-stage")
+    page.wait_for_selector("#stage .stage.production")
+    assert version(ui_server, "staged", "2")["current_stage"] == "Production"
+    assert version(ui_server, "staged", "1")["current_stage"] == "Archived"  # archived with the box ticked
+
+    page.fill("#version-alias", "candidate")
+    page.click("#add-version-alias button")
+    page.wait_for_selector("#version-aliases .chip.alias:has-text('@candidate')")
+    assert version(ui_server, "staged", "2")["aliases"] == ["candidate"]
+    page.fill("#version-alias", "v7")  # MLflow reserves version-like aliases
+    page.click("#add-version-alias button")
+    page.wait_for_selector("#toast.error:has-text('reserved')")
+    page.click("button[aria-label='Remove alias candidate']")
+    page.wait_for_function("!document.querySelector('#version-aliases .chip.alias')")
+    assert "aliases" not in version(ui_server, "staged", "2")
+
+    page.click("#edit-description")
+    page.fill("#description-input", "Retrained on 2026 data.")
+    page.click("#save-description")
+    page.wait_for_selector("#description:has-text('Retrained on 2026 data.')")
+    page.fill("#new-tag-key", "validated")
+    page.fill("#new-tag-value", "yes")
+    page.click("#add-tag button")
+    page.wait_for_selector("#tags-table tr[data-tag='validated']")
+    page.click("#tags-table button[aria-label='Edit tag validated']")
+    page.fill("#tags-table input.tag-value", "no")
+    page.click("#tags-table form button")
+    page.wait_for_selector("#tags-table tr[data-tag='validated'] td:has-text('no')")
+    stored = version(ui_server, "staged", "2")
+    assert stored["description"] == "Retrained on 2026 data."
+    assert stored["tags"] == [{"key": "validated", "value": "no"}]
+    shot(page, "registry-version", doc=True)
+
+    page.click("#delete-version")
+    page.wait_for_selector("#registered-model-name:has-text('staged')")
+    page.wait_for_selector("#model-versions")
+    assert texts(page, "#model-versions a.version-link") == ["Version 1"]
+    r = ui_server.http.get(f"{API}/model-versions/get", params={"name": "staged", "version": "2"})
+    assert r.status_code == 404
+
+
+def test_runs_and_logged_models_link_to_their_registered_versions(page: Any, ui_server: SeededServer) -> None:
+    goto(page, f"/runs/{ui_server.data.runs['beta']}")
+    page.wait_for_selector("#registered-versions")
+    row = page.locator("#registered-versions tr[data-model='wine-quality']")
+    assert "Version 2" in row.inner_text() and "@champion" in row.inner_text() and "Production" in row.inner_text()
+    # The logged model page says which versions were registered from it, and MLflow's URL of it works.
+    exp, model_id = ui_server.data.experiment_id, ui_server.data.model_id
+    goto(page, f"/experiments/{exp}/models/{model_id}")
+    page.wait_for_selector("#registered-as")
+    assert texts(page, "#registered-as a.version-link") == ["wine-quality version 1"]
+    page.click("#registered-as a.version-link")
+    page.wait_for_selector("#version-logged-model")
+    assert page.get_attribute("#version-logged-model", "href") == f"#/models/{model_id}"
+
+
+def test_missing_models_and_versions_say_so(page: Any, ui_server: SeededServer) -> None:
+    goto(page, "/models/no-such-model")
+    page.wait_for_selector("p.error:has-text('no-such-model')")
+    goto(page, "/models/wine-quality/versions/99")
+    page.wait_for_selector("p.error")
