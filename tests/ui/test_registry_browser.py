@@ -232,3 +232,16 @@ def test_missing_models_and_versions_say_so(page: Any, ui_server: SeededServer) 
     page.wait_for_selector("p.error:has-text('no-such-model')")
     goto(page, "/models/wine-quality/versions/99")
     page.wait_for_selector("p.error")
+
+
+def test_the_list_pages_by_100_and_loads_more_on_demand(page: Any, ui_server: SeededServer) -> None:
+    c = Client(ui_server.url)
+    for i in range(105):  # named to sort after the seeded models
+        c.post("/registered-models/create", {"name": f"zz-bulk-{i:03d}"})
+    goto(page, "/models?q=zz-bulk")
+    page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 100")
+    assert texts(page, "#registered-models a.model-link")[:2] == ["zz-bulk-000", "zz-bulk-001"]
+    page.click("#more-models")
+    page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 105")
+    assert texts(page, "#registered-models a.model-link")[-1] == "zz-bulk-104"
+    assert page.is_hidden("#more-models")

@@ -100,7 +100,7 @@ export const api = {
   // The model registry. Names travel in query strings and JSON bodies, never in paths.
   searchRegisteredModels: ({ filter = "", pageToken, maxResults = 100 } = {}) =>
     request("GET", `${ML}/registered-models/search`, {
-      query: { filter: filter || undefined, page_token: pageToken || undefined, max_results: maxResults, order_by: "last_updated_timestamp DESC" },
+      query: { filter: filter || undefined, page_token: pageToken || undefined, max_results: maxResults, order_by: "name ASC" },
     }),
   getRegisteredModel: (name) => request("GET", `${ML}/registered-models/get`, { query: { name } }),
   createRegisteredModel: (name) => request("POST", `${ML}/registered-models/create`, { body: { name } }),

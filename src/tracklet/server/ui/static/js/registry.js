@@ -39,7 +39,7 @@ function pager(load) {
   };
 }
 
-/** `#/models?q=…`: registered models whose name contains q, newest change first, 100 a page. */
+/** `#/models?q=…`: registered models whose name contains q, by name, 100 a page. */
 export async function registeredModelsPage(root, ctx) {
   const query = ctx.params.get("q") || "";
   const search = h("input#model-search", { value: query, placeholder: "Name contains…", size: 30, "aria-label": "Search registered models by name" });
