@@ -247,6 +247,36 @@ def test_mlflow_2_permission_routes(admin, sign_in, guarded: TrackletServer) -> 
         assert unknown.status_code == 404
 
 
+def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+    alice, bob, carol = (new_user(admin, sign_in) for _ in range(3))
+    owner = sign_in(*alice)
+    experiment_id = owner.create_experiment(f"listed-{uuid.uuid4().hex[:6]}")
+    model = f"listed-{uuid.uuid4().hex[:6]}"
+    owner.create_registered_model(model)
+    listing = f"{guarded.url}/api/tracklet/permissions"
+    grant = f"{guarded.url}/api/3.0/mlflow/users/permissions/grant"
+    for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
+        where = {"resource_type": resource_type, "resource_id": resource_id}
+        httpx.post(grant, json={**where, "username": bob[0], "permission": "EDIT"}, auth=alice).raise_for_status()
+        listed = httpx.get(listing, params=where, auth=alice).json()
+        # The creator was granted MANAGE when creating it; everyone else gets the server's default.
+        assert listed["permissions"] == sorted(
+            [{"username": alice[0], "permission": "MANAGE"}, {"username": bob[0], "permission": "EDIT"}],
+            key=lambda p: p["username"],
+        )
+        assert listed["default_permission"] == "READ"
+        assert httpx.get(listing, params=where, auth=ADMIN).json() == listed
+        # Those who do not manage it learn nothing about who else may use it.
+        for outsider in (bob, carol):
+            refused = httpx.get(listing, params=where, auth=outsider)
+            assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    missing = httpx.get(listing, params={"resource_type": "experiment", "resource_id": "999999"}, auth=ADMIN)
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    bad = httpx.get(listing, params={"resource_type": "run", "resource_id": "1"}, auth=ADMIN)
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert httpx.get(listing, params={"resource_type": "experiment"}, auth=ADMIN).status_code == 400
+
+
 def test_requests_built_to_slip_past_the_check_are_refused(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
     alice, bob = new_user(admin, sign_in), new_user(admin, sign_in)
     owner = sign_in(*alice)

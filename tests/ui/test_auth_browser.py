@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.processes import TrackletServer
+from tests.ui.browsing import shot
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +43,8 @@ def _user_with_a_run(server: TrackletServer) -> tuple[tuple[str, str], str, str]
 
 def _page_as(browser: Any, server: TrackletServer, credentials: tuple[str, str] | None) -> Any:
     signed_in = {"http_credentials": {"username": credentials[0], "password": credentials[1]}} if credentials else {}
-    page = browser.new_context(**signed_in).new_page()
+    page = browser.new_context(**signed_in, viewport={"width": 1200, "height": 700}).new_page()
+    page.on("dialog", lambda d: d.accept())
     page.set_default_timeout(15_000)
     page.base = server.url
     return page
@@ -82,4 +84,128 @@ def test_a_signed_in_user_browses_their_runs_and_not_the_experiments_hidden_from
     page = _page_as(browser, guarded, None)
     with pytest.raises(Exception, match="ERR_INVALID_AUTH_CREDENTIALS"):
         page.goto(f"{guarded.url}/")
+    page.context.close()
+
+
+def _listed(
+    server: TrackletServer, credentials: tuple[str, str], resource_type: str, resource_id: str
+) -> dict[str, str]:
+    answer = httpx.get(
+        f"{server.url}/api/tracklet/permissions",
+        params={"resource_type": resource_type, "resource_id": resource_id},
+        auth=credentials,
+    )
+    answer.raise_for_status()
+    return {p["username"]: p["permission"] for p in answer.json()["permissions"]}
+
+
+def _signs_in(server: TrackletServer, credentials: tuple[str, str]) -> bool:
+    answer = httpx.get(f"{server.url}/api/2.0/mlflow/users/current", auth=credentials)
+    return answer.status_code == 200
+
+
+def test_who_manages_an_experiment_grants_changes_and_revokes_permissions(
+    browser: Any, guarded: TrackletServer
+) -> None:
+    (alice, experiment_id, _) = _user_with_a_run(guarded)
+    (bob, _, _) = _user_with_a_run(guarded)
+    page = _page_as(browser, guarded, alice)
+    page.goto(f"{guarded.url}/#/")
+    page.click(f"a[aria-label='Permissions of experiment exp-{alice[0]}']")
+    page.wait_for_selector(f"#permissions-table tr[data-user='{alice[0]}']")
+    assert page.input_value(f"#permissions-table tr[data-user='{alice[0]}'] select") == "MANAGE"  # the creator
+    assert "Everyone else: READ" in page.inner_text("#permissions")
+
+    page.fill("#grant-user", bob[0])
+    page.select_option("#grant-level", "EDIT")
+    page.click("#grant-permission button")
+    page.wait_for_selector(f"#permissions-table tr[data-user='{bob[0]}']")
+    assert _listed(guarded, alice, "experiment", experiment_id)[bob[0]] == "EDIT"
+    page.select_option(f"#permissions-table tr[data-user='{bob[0]}'] select", "NO_PERMISSIONS")
+    page.wait_for_selector(f"#toast:has-text('{bob[0]}: NO_PERMISSIONS')")
+    assert _listed(guarded, alice, "experiment", experiment_id)[bob[0]] == "NO_PERMISSIONS"
+    page.fill("#grant-user", "nobody-of-that-name")
+    page.click("#grant-permission button")
+    page.wait_for_selector("#toast.error")
+    assert "nobody-of-that-name" not in _listed(guarded, alice, "experiment", experiment_id)
+    page.click(f"button[aria-label='Revoke the permission of {bob[0]}']")
+    page.wait_for_function(f"!document.querySelector(\"#permissions-table tr[data-user='{bob[0]}']\")")
+    assert bob[0] not in _listed(guarded, alice, "experiment", experiment_id)
+    shot(page, "permissions-experiment", doc=True)
+    page.context.close()
+
+    # Bob reads the experiment (the default) but does not manage it: he is told so, and shown no one.
+    page = _page_as(browser, guarded, bob)
+    page.goto(f"{guarded.url}/#/experiments/{experiment_id}/permissions")
+    page.wait_for_selector("#permissions :text('Only users who MANAGE it')")
+    assert page.locator("#permissions-table").count() == 0
+    page.context.close()
+
+
+def test_a_registered_models_page_shows_its_permissions_to_its_manager(browser: Any, guarded: TrackletServer) -> None:
+    (alice, _, _) = _user_with_a_run(guarded)
+    name = f"model-of-{alice[0]}"
+    created = httpx.post(f"{guarded.url}/api/2.0/mlflow/registered-models/create", json={"name": name}, auth=alice)
+    created.raise_for_status()
+    page = _page_as(browser, guarded, alice)
+    page.goto(f"{guarded.url}/#/models/{name}")
+    page.wait_for_selector(f"#permissions-table tr[data-user='{alice[0]}']")
+    page.fill("#grant-user", ADMIN[0])
+    page.select_option("#grant-level", "READ")
+    page.click("#grant-permission button")
+    page.wait_for_selector(f"#permissions-table tr[data-user='{ADMIN[0]}']")
+    assert _listed(guarded, alice, "registered_model", name) == {alice[0]: "MANAGE", ADMIN[0]: "READ"}
+    page.context.close()
+
+
+def test_admins_manage_users_and_users_change_their_own_password(browser: Any, guarded: TrackletServer) -> None:
+    page = _page_as(browser, guarded, ADMIN)
+    page.goto(f"{guarded.url}/#/")
+    page.click("#user")  # the signed-in user's name leads to the users page
+    page.wait_for_selector(f"#users-table tr[data-user='{ADMIN[0]}']")
+    newcomer = (f"new{uuid.uuid4().hex[:6]}", "first-password")
+    page.fill("#new-user-name", newcomer[0])
+    page.fill("#new-user-password", newcomer[1])
+    page.click("#create-user button")
+    row = f"#users-table tr[data-user='{newcomer[0]}']"
+    page.wait_for_selector(row)
+    assert _signs_in(guarded, newcomer)
+    page.check(f"{row} input.admin")
+    page.wait_for_selector(f"#toast:has-text('{newcomer[0]} is an admin')")
+    assert httpx.get(f"{guarded.url}/api/2.0/mlflow/users/current", auth=newcomer).json()["user"]["is_admin"] is True
+    page.uncheck(f"{row} input.admin")
+    page.wait_for_selector(f"#toast:has-text('{newcomer[0]} is no longer an admin')")
+    page.fill(f"{row} input.password", "second-password")
+    page.click(f"{row} form.set-password button")
+    page.wait_for_selector(f"#toast:has-text('Password of {newcomer[0]} set')")
+    assert not _signs_in(guarded, newcomer) and _signs_in(guarded, (newcomer[0], "second-password"))
+    shot(page, "users", doc=True)
+    # The last admin cannot demote themselves: refused, and the box shows the server's state again.
+    page.uncheck(f"#users-table tr[data-user='{ADMIN[0]}'] input.admin")
+    page.wait_for_selector("#toast.error")
+    page.wait_for_function(f"document.querySelector(\"#users-table tr[data-user='{ADMIN[0]}'] input.admin\").checked")
+    page.context.close()
+
+    # A user who is not an admin sees only their own password, and needs the current one to change it.
+    page = _page_as(browser, guarded, (newcomer[0], "second-password"))
+    page.goto(f"{guarded.url}/#/users")
+    page.wait_for_selector("#own-password")
+    assert page.locator("#users-table").count() == 0
+    page.fill("#current-password", "wrong")
+    page.fill("#new-password", "third-password")
+    page.click("#own-password button")
+    page.wait_for_selector("#toast.error")
+    assert _signs_in(guarded, (newcomer[0], "second-password"))
+    page.fill("#current-password", "second-password")
+    page.fill("#new-password", "third-password")
+    page.click("#own-password button")
+    page.wait_for_selector("#toast:has-text('Password changed')")
+    assert _signs_in(guarded, (newcomer[0], "third-password"))
+    page.context.close()
+
+    page = _page_as(browser, guarded, ADMIN)
+    page.goto(f"{guarded.url}/#/users")
+    page.click(f"button[aria-label='Delete user {newcomer[0]}']")
+    page.wait_for_function(f"!document.querySelector(\"#users-table tr[data-user='{newcomer[0]}']\")")
+    assert not _signs_in(guarded, (newcomer[0], "third-password"))
     page.context.close()

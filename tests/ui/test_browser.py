@@ -29,6 +29,8 @@ def test_experiments_list_create_rename_delete_restore(page: Any, ui_server: See
     goto(page, "/")
     row = page.locator("#experiments tr", has_text="ui-demo")
     assert row.locator("td.num").inner_text() == "7"
+    assert row.locator("a.permissions").count() == 0  # a server without users has no permissions to show
+    assert page.is_hidden("#user")
     shot(page, "experiments", doc=True)
 
     page.fill("#new-experiment-name", "made-in-browser")

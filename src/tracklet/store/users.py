@@ -248,6 +248,19 @@ class UserStore:
         if not deleted and not missing_ok:
             raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
 
+    def resource_permissions(self, resource_type: str, resource_id: str) -> list[tuple[str, Permission]]:
+        """Every explicit grant on the resource, by user name: (user name, level)."""
+        table, key = _permission_table(resource_type)
+        with self.db.read() as conn:
+            resource = self._resource_key(conn, resource_type, resource_id)
+            rows = conn.execute(
+                select(s.users.c.username, table.c.permission)
+                .join(s.users, s.users.c.user_id == table.c.user_id)
+                .where(table.c[key] == resource)
+                .order_by(s.users.c.username)
+            )
+            return [(username, Permission[level]) for username, level in rows]
+
     def user_permissions(self, user_id: int) -> UserPermissions:
         e, m = s.experiment_permissions, s.registered_model_permissions
         with self.db.read() as conn:

@@ -4,6 +4,7 @@ works against tracklet.
 - `/api/2.0/mlflow/users/*`: create, get, current, list, update-password, update-admin, delete.
 - `/api/2.0/mlflow/{experiments,registered-models}/permissions/*`: create, get, update, delete (MLflow 2.x).
 - `/api/3.0/mlflow/users/permissions/{grant,revoke,get}`: one resource's permission for one user (MLflow 3.x).
+- `/api/tracklet/permissions`: every user's permission on one resource (tracklet's own, for the web UI).
 
 Managing users is for admins (a user may read itself and change its own password); managing permissions
 on a resource needs MANAGE on it (the rules of `server/auth/rules.py` check the 2.x routes; the 3.x
@@ -219,6 +220,11 @@ async def _resource(request: Request, args: ResourcePermissionArgs) -> tuple[str
     """(user name, resource type, resource id) of a 3.x permission request, once the caller is found to
     MANAGE the resource."""
     username = _required(args.username, "username")
+    return (username, *await _managed_resource(request, args))
+
+
+async def _managed_resource(request: Request, args: ResourcePermissionArgs) -> tuple[str, str]:
+    """(resource type, resource id) named by the request, once the caller is found to MANAGE it."""
     resource_type = _required(args.resource_type, "resource_type")
     if resource_type not in RESOURCE_TYPES:
         raise InvalidParameterValue(
@@ -232,7 +238,7 @@ async def _resource(request: Request, args: ResourcePermissionArgs) -> tuple[str
     store = store_of(request)
     if await run_sync(effective_permission, store, caller, resource_type, resource_id, default) < MANAGE:
         raise denied(caller, MANAGE, resource_type, resource_id)
-    return username, resource_type, resource_id
+    return resource_type, resource_id
 
 
 async def grant_permission(request: Request) -> Response:
@@ -273,6 +279,19 @@ async def get_permission(request: Request) -> Response:
     return json_response({"allowed": permission >= Permission.READ, "permission": permission.name})
 
 
+async def list_permissions(request: Request) -> Response:
+    """tracklet's own: every user's explicit permission on one resource, and the level of everyone else
+    (for the web UI's permissions panel; MLflow's API reads one user's permission at a time)."""
+    resource_type, resource_id = await _managed_resource(request, read_query(request, ResourcePermissionArgs))
+    granted = await run_sync(store_of(request).resource_permissions, resource_type, resource_id)
+    return json_response(
+        {
+            "permissions": [{"username": username, "permission": level.name} for username, level in granted],
+            "default_permission": request.app.state.default_permission.name,
+        }
+    )
+
+
 _USER_ENDPOINTS = [
     ("create", create_user, "POST"),
     ("get", get_user, "GET"),
@@ -306,4 +325,5 @@ routes = [
             ("get", get_permission, "GET"),
         )
     ),
+    Route("/api/tracklet/permissions", list_permissions, methods=["GET"]),
 ]

@@ -347,6 +347,7 @@ RULES: dict[Callable[..., Any], Rule] = {
             users.grant_permission,
             users.revoke_permission,
             users.get_permission,
+            users.list_permissions,
         ),
         AUTHENTICATED,
     ),

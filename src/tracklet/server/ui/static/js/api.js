@@ -72,6 +72,20 @@ export const api = {
 
   /** The signed-in user on a server started with `--auth`; elsewhere the route does not exist (404). */
   currentUser: () => request("GET", `${ML}/users/current`),
+  listUsers: () => request("GET", `${ML}/users/list`),
+  createUser: (username, password) => request("POST", `${ML}/users/create`, { body: { username, password } }),
+  setAdmin: (username, isAdmin) => request("PATCH", `${ML}/users/update-admin`, { body: { username, is_admin: isAdmin } }),
+  /** `current` is needed (and checked) when users change their own password. */
+  setPassword: (username, password, current) =>
+    request("PATCH", `${ML}/users/update-password`, { body: { username, password, current_password: current || undefined } }),
+  deleteUser: (username) => request("DELETE", `${ML}/users/delete`, { body: { username } }),
+  /** Every user's permission on an experiment or registered model, for those who MANAGE it. */
+  listPermissions: (resourceType, resourceId) =>
+    request("GET", `${TL}/permissions`, { query: { resource_type: resourceType, resource_id: resourceId } }),
+  grantPermission: (resourceType, resourceId, username, permission) =>
+    request("POST", `${ML3}/users/permissions/grant`, { body: { resource_type: resourceType, resource_id: resourceId, username, permission } }),
+  revokePermission: (resourceType, resourceId, username) =>
+    request("POST", `${ML3}/users/permissions/revoke`, { body: { resource_type: resourceType, resource_id: resourceId, username } }),
   experiments: (viewType = "ACTIVE_ONLY") => request("GET", `${TL}/experiments`, { query: { view_type: viewType } }),
   getExperiment: (id) => request("GET", `${ML}/experiments/get`, { query: { experiment_id: id } }),
   createExperiment: (name) => request("POST", `${ML}/experiments/create`, { body: { name } }),

@@ -2,13 +2,14 @@
 // `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace,
 // `#/models/<m-…>` (or MLflow's `#/experiments/<e>/models/<m-…>`) a logged model, `#/compare?runs=a,b`,
 // and the model registry as MLflow's UI has it: `#/models`, `#/models/<name>`, `#/models/<name>/versions/<v>`.
-import { api } from "./api.js";
+// With `--auth`: `#/experiments/<id>/permissions` and `#/users`.
 import { clear, h } from "./dom.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
 import { modelPage } from "./models.js";
+import { experimentPermissionsPage, signedIn, usersPage } from "./permissions.js";
 import { modelVersionPage, registeredModelPage, registeredModelsPage } from "./registry.js";
 import { tracesPage } from "./traces.js";
 import { tracePage } from "./trace.js";
@@ -18,6 +19,8 @@ const routes = [
   [/^\/experiments\/?$/, () => experimentsPage],
   [/^\/experiments\/([^/]+)$/, () => runsPage],
   [/^\/experiments\/([^/]+)\/traces$/, () => tracesPage],
+  [/^\/experiments\/([^/]+)\/permissions$/, () => experimentPermissionsPage],
+  [/^\/users$/, () => usersPage],
   [/^\/traces\/([^/]+)$/, () => tracePage],
   [/^\/runs\/([^/]+)$/, () => runPage],
   // The link MLflow's client prints for every run ("View run at …/#/experiments/1/runs/<id>").
@@ -90,15 +93,12 @@ async function render() {
 
 /** Who is signed in, on a server started with `--auth` (the browser sends the credentials it was asked for). */
 async function showUser() {
-  try {
-    const { user } = await api.currentUser();
-    const el = document.getElementById("user");
-    el.textContent = `${user.username}${user.is_admin ? " (admin)" : ""}`;
-    el.title = "Signed in (HTTP Basic); close the browser to sign out";
-    el.hidden = false;
-  } catch {
-    // No users on this server.
-  }
+  const user = await signedIn();
+  if (!user) return; // no users on this server
+  const el = document.getElementById("user");
+  el.textContent = `${user.username}${user.is_admin ? " (admin)" : ""}`;
+  el.title = "Signed in (HTTP Basic; close the browser to sign out): your password and, for admins, the users";
+  el.hidden = false;
 }
 
 window.addEventListener("hashchange", render);

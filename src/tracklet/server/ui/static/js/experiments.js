@@ -1,9 +1,11 @@
 // Experiments: name, number of runs, last update; create, rename, delete and restore.
 import { api } from "./api.js";
 import { clear, fmtTime, h, toast } from "./dom.js";
+import { signedIn } from "./permissions.js";
 
 export async function experimentsPage(root, ctx) {
   const showDeleted = ctx.params.get("deleted") === "1";
+  const withUsers = Boolean(await signedIn()); // then each experiment has its permissions page
   const list = h("div");
   const nameInput = h("input#new-experiment-name", { placeholder: "New experiment name", size: 32, "aria-label": "New experiment name" });
   const create = async (ev) => {
@@ -74,6 +76,7 @@ export async function experimentsPage(root, ctx) {
       ? [h("button.restore", { "aria-label": `Restore experiment ${e.name}`, on: { click: act(api.restoreExperiment, `Restored ${e.name}`) } }, "Restore")]
       : [
           h("button.rename", { "aria-label": `Rename experiment ${e.name}`, on: { click: rename } }, "Rename"),
+          withUsers && h("a.button.permissions", { href: `#/experiments/${e.experiment_id}/permissions`, "aria-label": `Permissions of experiment ${e.name}` }, "Permissions"),
           h("button.danger.delete", {
             "aria-label": `Delete experiment ${e.name}`,
             on: { click: () => confirm(`Delete experiment "${e.name}"?`) && act(api.deleteExperiment, `Deleted ${e.name}`)() },

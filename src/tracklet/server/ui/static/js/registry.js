@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { clear, fmtTime, h, toast } from "./dom.js";
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
+import { permissionsPanel } from "./permissions.js";
 
 const STAGES = ["None", "Staging", "Production", "Archived"];
 const PAGE = 100;
@@ -185,6 +186,8 @@ export async function registeredModelPage(root, ctx, name) {
   );
   renderAliases(model.aliases || []);
   await loadVersions(null);
+  const permissions = await permissionsPanel(ctx, "registered_model", name);
+  if (permissions && ctx.alive()) root.append(permissions);
 
   async function reloadAliases() {
     const fresh = (await api.getRegisteredModel(name)).registered_model;
