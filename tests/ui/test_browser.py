@@ -390,3 +390,73 @@ def test_keyboard_sorting_selection_labels_and_visible_focus(page: Any, ui_serve
         page.wait_for_selector("main h1")
         page.wait_for_load_state("networkidle")
         assert page.evaluate(UNLABELLED) == [], where
+
+
+def test_an_experiments_about_tab_edits_its_description_and_tags(page: Any, ui_server: SeededServer) -> None:
+    exp = ui_server.data.other_experiment_id
+    goto(page, f"/experiments/{exp}")
+    page.click("#tab-about")
+    page.wait_for_selector("#experiment-details")
+    assert page.inner_text("#experiment-name") == "ui-empty"
+    page.click("#edit-description")
+    page.fill("#description-input", "Runs that found nothing.")
+    page.click("#save-description")
+    page.wait_for_selector("#description:has-text('Runs that found nothing.')")
+    page.fill("#new-tag-key", "owner")
+    page.fill("#new-tag-value", "ada")
+    page.click("#add-tag button")
+    page.wait_for_selector("#tags-table tr[data-tag='owner']")
+    shot(page, "experiment-about", doc=True)
+    tags = {t["key"]: t["value"] for t in experiment(ui_server, exp)["tags"]}
+    assert tags == {"mlflow.note.content": "Runs that found nothing.", "owner": "ada"}
+    page.click("#tags-table button[aria-label='Delete tag owner']")
+    page.wait_for_selector("#tags p.muted:has-text('None.')")
+    assert [t["key"] for t in experiment(ui_server, exp)["tags"]] == ["mlflow.note.content"]
+
+
+def experiment(ui_server: SeededServer, experiment_id: str) -> dict[str, Any]:
+    answer = ui_server.http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": experiment_id})
+    return answer.json()["experiment"]  # type: ignore[no-any-return]
+
+
+def test_an_experiments_models_tab_lists_and_filters_its_logged_models(page: Any, ui_server: SeededServer) -> None:
+    exp = ui_server.data.experiment_id
+    goto(page, f"/experiments/{exp}/models")
+    page.wait_for_selector("#logged-models")
+    row = page.locator(f"#logged-models tr[data-model-id='{ui_server.data.model_id}']")
+    assert row.locator("a.run-link").inner_text() == "alpha"
+    assert "sklearn" in row.inner_text()
+    shot(page, "experiment-models", doc=True)
+    page.fill("#model-filter", "name = 'no-such-model'")
+    page.click("#search-models")
+    page.wait_for_selector("text=No logged model matches.")
+    assert "filter=" in page.url
+    page.fill("#model-filter", "name =")
+    page.click("#search-models")
+    page.wait_for_selector(".filter-error:not([hidden])")
+    page.fill("#model-filter", "name = 'alpha-model'")
+    page.click("#search-models")
+    page.click("#logged-models a.model-link")
+    page.wait_for_selector("#model-name:has-text('alpha-model')")
+
+
+def test_a_run_is_renamed_deleted_and_restored_from_its_page(page: Any, ui_server: SeededServer) -> None:
+    c = Client(ui_server.url)
+    run_id = c.create_run(ui_server.data.other_experiment_id, "misnamed", T0)
+
+    def stored() -> dict[str, Any]:
+        return c.http.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id}).json()["run"]["info"]  # type: ignore[no-any-return]
+
+    goto(page, f"/runs/{run_id}")
+    page.click("#rename-run")
+    page.fill("#run-name-input", "well-named")
+    page.click("#save-run-name")
+    page.wait_for_selector("#run-name:has-text('well-named')")
+    assert stored()["run_name"] == "well-named"
+    page.click("#delete-run")  # confirmed by the fixture
+    page.wait_for_selector(".toolbar .status.deleted")
+    assert stored()["lifecycle_stage"] == "deleted"
+    page.click("#restore-run")
+    page.wait_for_selector("#delete-run")
+    assert stored()["lifecycle_stage"] == "active"
+    assert page.locator(".toolbar .status.deleted").count() == 0

@@ -92,6 +92,8 @@ export const api = {
   renameExperiment: (id, name) => request("POST", `${ML}/experiments/update`, { body: { experiment_id: id, new_name: name } }),
   deleteExperiment: (id) => request("POST", `${ML}/experiments/delete`, { body: { experiment_id: id } }),
   restoreExperiment: (id) => request("POST", `${ML}/experiments/restore`, { body: { experiment_id: id } }),
+  setExperimentTag: (id, key, value) => request("POST", `${ML}/experiments/set-experiment-tag`, { body: { experiment_id: id, key, value } }),
+  deleteExperimentTag: (id, key) => request("POST", `${ML}/experiments/delete-experiment-tag`, { body: { experiment_id: id, key } }),
 
   table: (body, signal) => request("POST", `${TL}/runs/table`, { body, signal }),
   bulkGet: (runIds) => request("POST", `${TL}/runs/bulk-get`, { body: { run_ids: runIds } }),
@@ -102,6 +104,9 @@ export const api = {
   history: (query, signal) => request("GET", `${TL}/metrics/history`, { query, signal }),
 
   getRun: (id) => request("GET", `${ML}/runs/get`, { query: { run_id: id } }),
+  renameRun: (id, name) => request("POST", `${ML}/runs/update`, { body: { run_id: id, run_name: name } }),
+  deleteRun: (id) => request("POST", `${ML}/runs/delete`, { body: { run_id: id } }),
+  restoreRun: (id) => request("POST", `${ML}/runs/restore`, { body: { run_id: id } }),
   setTag: (runId, key, value) => request("POST", `${ML}/runs/set-tag`, { body: { run_id: runId, key, value } }),
   deleteTag: (runId, key) => request("POST", `${ML}/runs/delete-tag`, { body: { run_id: runId, key } }),
   listArtifacts: (runId, path) => request("GET", `${ML}/artifacts/list`, { query: { run_id: runId, path } }),

@@ -1,9 +1,11 @@
 // The page router: `#/` experiments, `#/experiments/<id>` runs, `#/experiments/<id>/traces` traces,
+// `#/experiments/<id>/models` its logged models, `#/experiments/<id>/about` its description and tags,
 // `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace,
 // `#/models/<m-…>` (or MLflow's `#/experiments/<e>/models/<m-…>`) a logged model, `#/compare?runs=a,b`,
 // and the model registry as MLflow's UI has it: `#/models`, `#/models/<name>`, `#/models/<name>/versions/<v>`.
 // With `--auth`: `#/experiments/<id>/permissions` and `#/users`.
 import { clear, h } from "./dom.js";
+import { experimentAboutPage, experimentModelsPage } from "./experiment.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
@@ -20,6 +22,8 @@ const routes = [
   [/^\/experiments\/([^/]+)$/, () => runsPage],
   [/^\/experiments\/([^/]+)\/traces$/, () => tracesPage],
   [/^\/experiments\/([^/]+)\/permissions$/, () => experimentPermissionsPage],
+  [/^\/experiments\/([^/]+)\/models$/, () => experimentModelsPage],
+  [/^\/experiments\/([^/]+)\/about$/, () => experimentAboutPage],
   [/^\/users$/, () => usersPage],
   [/^\/traces\/([^/]+)$/, () => tracePage],
   [/^\/runs\/([^/]+)$/, () => runPage],

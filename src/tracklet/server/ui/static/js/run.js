@@ -2,7 +2,7 @@
 // (add/edit/delete), logged models, artifacts, and its traces (a tab only when it has some).
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
-import { fmtDuration, fmtNum, fmtTime, h, tabNav } from "./dom.js";
+import { clear, fmtDuration, fmtNum, fmtTime, h, tabNav, toast } from "./dom.js";
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
 import { modelHref, versionHref } from "./registry.js";
 import { chartPanel } from "./metrics.js";
@@ -47,12 +47,41 @@ export async function runPage(root, ctx, runId) {
     label: t === "traces" ? `Traces (${traceCountText})` : t[0].toUpperCase() + t.slice(1),
   })), tab);
 
+  const runName = h("span#run-name", info.run_name);
+  const rename = () => {
+    const input = h("input#run-name-input", { value: info.run_name, size: 30, "aria-label": "New run name" });
+    const submit = async (ev) => {
+      ev.preventDefault();
+      try {
+        await api.renameRun(runId, input.value.trim());
+        info.run_name = input.value.trim();
+        toast("Renamed");
+      } catch (e) {
+        toast(e.message, "error");
+      }
+      clear(runName).append(info.run_name);
+    };
+    clear(runName).append(h("form.inline", { on: { submit } }, input, h("button#save-run-name", { type: "submit" }, "Save")));
+    input.focus();
+  };
+  const deleted = info.lifecycle_stage === "deleted";
+  const setStage = async () => {
+    if (!deleted && !confirm(`Delete run "${info.run_name}"?`)) return;
+    try {
+      await (deleted ? api.restoreRun(runId) : api.deleteRun(runId));
+      toast(deleted ? "Restored" : "Deleted: tick 'deleted runs' in the runs table to see it, or restore it here");
+      window.dispatchEvent(new HashChangeEvent("hashchange")); // show the run again, as it is now
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
   root.append(
     h("div.toolbar",
-      h("h1", h("a", { href: "#/" }, "Experiments"), " / ", h("a", { href: `#/experiments/${expId}` }, experiment.name), " / ",
-        h("span#run-name", info.run_name)),
+      h("h1", h("a", { href: "#/" }, "Experiments"), " / ", h("a", { href: `#/experiments/${expId}` }, experiment.name), " / ", runName),
       h(`span.status.${info.status.toLowerCase()}`, info.status),
-      info.lifecycle_stage === "deleted" ? h("span.status.deleted", "deleted") : null,
+      deleted ? h("span.status.deleted", "deleted") : null,
+      h("button#rename-run", { on: { click: rename } }, "Rename"),
+      h(`button#${deleted ? "restore-run" : "delete-run"}${deleted ? "" : ".danger"}`, { on: { click: setStage } }, deleted ? "Restore" : "Delete"),
     ),
     nav,
     body,

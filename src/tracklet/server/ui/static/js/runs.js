@@ -4,7 +4,7 @@
 // CSV download. The first screen is one request: the first page brings its own default columns.
 import { api } from "./api.js";
 import { clear, debounce, fmtDuration, fmtNum, fmtTime, h, quoteKey, toast } from "./dom.js";
-import { experimentTabs } from "./traces.js";
+import { experimentTabs } from "./experiment.js";
 
 const ROW_H = 28;
 const PAGE = 100;

@@ -2,7 +2,8 @@
 // page: MLflow 3 `traces/search` pages (server-side filter and sort, "Load more" by page token),
 // selection and delete. Linked runs are named with one bulk read per page.
 import { api } from "./api.js";
-import { clear, fmtTime, h, tabNav, toast } from "./dom.js";
+import { clear, fmtTime, h, toast } from "./dom.js";
+import { experimentHeading, experimentTabs } from "./experiment.js";
 import { durationMs, fmtMs } from "./spans.js";
 
 const PAGE = 100;
@@ -62,25 +63,12 @@ function truncate(text, n = PREVIEW_CHARS) {
 
 /** The experiment page's Traces tab. */
 export async function tracesPage(root, ctx, expId) {
-  const expName = h("span#experiment-name", `#${expId}`);
-  api.getExperiment(expId).then((r) => { if (ctx.alive()) expName.textContent = r.experiment.name; }).catch(() => {});
-  root.append(
-    h("div.toolbar", h("h1", h("a", { href: "#/" }, "Experiments"), " / ", expName)),
-    experimentTabs(expId, "traces"),
-  );
+  root.append(experimentHeading(ctx, expId), experimentTabs(expId, "traces"));
   root.append(await traceList(ctx, {
     experimentId: expId,
     sync: (p) => ctx.setParams(p),
     empty: "No traces in this experiment yet. Code decorated with @mlflow.trace logs its traces to the active experiment.",
   }));
-}
-
-/** Runs | Traces, on top of both views of an experiment. */
-export function experimentTabs(expId, active) {
-  return tabNav("Experiment views", [
-    { id: "runs", label: "Runs", href: `#/experiments/${expId}` },
-    { id: "traces", label: "Traces", href: `#/experiments/${expId}/traces` },
-  ], active);
 }
 
 /**
