@@ -157,6 +157,10 @@ def seed(url: str, points: int = 200) -> Seeded:
                              "mlflow.note.content": "The **first** run."})  # fmt: skip
     for path, data in ARTIFACTS.items():
         c.upload(alpha, path, data)
+    wine = {"name": "wine-quality", "digest": "3f9a1c2e", "source_type": "local", "source": '{"uri": "data/wine.csv"}',
+            "schema": '{"mlflow_colspec": [{"name": "alcohol", "type": "double"}]}', "profile": '{"num_rows": 4898}'}  # fmt: skip
+    c.post("/runs/log-inputs", {"run_id": alpha, "datasets": [
+        {"dataset": wine, "tags": [{"key": "mlflow.data.context", "value": "training"}]}]})  # fmt: skip
     model = c.http.post(
         "/api/2.0/mlflow/logged-models",
         json={"experiment_id": exp, "name": "alpha-model", "source_run_id": alpha, "model_type": "sklearn"},

@@ -460,3 +460,15 @@ def test_a_run_is_renamed_deleted_and_restored_from_its_page(page: Any, ui_serve
     page.wait_for_selector("#delete-run")
     assert stored()["lifecycle_stage"] == "active"
     assert page.locator(".toolbar .status.deleted").count() == 0
+
+
+def test_a_runs_page_shows_the_datasets_it_used(page: Any, ui_server: SeededServer) -> None:
+    goto(page, f"/runs/{ui_server.data.runs['alpha']}")
+    row = page.wait_for_selector("#datasets tr[data-name='wine-quality']")
+    assert [c.strip() for c in row.inner_text().split("\t")][:4] == ["wine-quality", "3f9a1c2e", "training", "local"]
+    page.click("#datasets summary")
+    assert '"num_rows": 4898' in page.inner_text("#datasets")
+    assert page.locator("#datasets tr[data-name]").count() == 1
+    goto(page, f"/runs/{ui_server.data.runs['beta']}")  # no datasets
+    page.wait_for_selector("#overview")
+    assert page.locator("#datasets").count() == 0

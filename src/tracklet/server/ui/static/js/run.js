@@ -107,7 +107,7 @@ export async function runPage(root, ctx, runId) {
         save: (key, value) => api.setTag(runId, key, value),
         remove: (key) => api.deleteTag(runId, key),
         hidden: [NOTE],
-      }), h("h2", "Logged models"), modelsTable(),
+      }), h("h2", "Datasets"), datasetsTable(), h("h2", "Logged models"), modelsTable(),
       h("h2", "Registered model versions"), versionsTable());
   }
 
@@ -166,5 +166,28 @@ export async function runPage(root, ctx, runId) {
       h("td", h("a.version-link", { href: versionHref(v.name, v.version) }, `Version ${v.version}`)),
       h("td", (v.aliases || []).map((a) => `@${a}`).join(" ")),
       h("td", v.current_stage === "None" ? "" : v.current_stage))), ["Model", "Version", "Aliases", "Stage"]);
+  }
+
+  // Datasets the run used (`mlflow.log_input`): the context (training, eval…) is the input's tag.
+  function datasetsTable() {
+    const inputs = run.inputs?.dataset_inputs || [];
+    return kvTable("datasets", inputs.map(({ dataset: d, tags: inputTags }) => {
+      const context = (inputTags || []).find((t) => t.key === "mlflow.data.context")?.value || "";
+      const details = [d.schema && ["Schema", d.schema], d.profile && ["Profile", d.profile]].filter(Boolean);
+      return h("tr", { dataset: { name: d.name, digest: d.digest } },
+        h("td", d.name), h("td", h("code", d.digest)), h("td", context), h("td", d.source_type || ""),
+        h("td.wrap", d.source || ""),
+        h("td", details.length ? h("details", h("summary", "Schema and profile"),
+          details.map(([k, v]) => [h("h4", k), h("pre.json", prettyJson(v))])) : ""));
+    }), ["Name", "Digest", "Context", "Source type", "Source", ""]);
+  }
+}
+
+/** A JSON text indented for reading; other text as it is. */
+function prettyJson(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
   }
 }
