@@ -244,6 +244,24 @@ def test_a_gc_that_stopped_after_removing_artifacts_is_finished_by_the_next(
     assert gone(mlflow_client, run_id)
 
 
+def test_a_second_gc_at_once_is_refused_and_purges_nothing(
+    server: TrackletServer, mlflow_client: MlflowClient, tmp_path: Path
+) -> None:
+    deleted = logged_run(mlflow_client, new_experiment(mlflow_client), tmp_path)
+    mlflow_client.delete_run(deleted)
+    store = Store(server.backend_store_uri, migrate=False)
+    try:
+        with store.db.one_at_a_time("gc"):  # as a gc in another process holds it
+            refused = gc(server)
+            assert refused.returncode == 1 and "another 'gc' is running" in refused.stderr, refused.stderr
+            assert not gone(mlflow_client, deleted)
+            assert gc(server, "--dry-run").returncode == 0  # a dry run only reads
+    finally:
+        store.close()
+    assert gc(server).returncode == 0
+    assert gone(mlflow_client, deleted)
+
+
 def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, tmp_path: Path) -> None:
     """Every table that refers to a run, a logged model or a trace, checked directly in the database."""
     from sqlalchemy import func, select

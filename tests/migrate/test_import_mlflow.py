@@ -477,6 +477,26 @@ def test_an_unreachable_source_is_one_line_and_exit_code_1(tmp_path: Path) -> No
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_a_second_import_into_a_store_at_once_is_refused_before_anything_is_read(
+    store_uri: str, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # never reached: the refusal comes first
+    command = [sys.executable, "-m", "tracklet", "import-mlflow", url, "--backend-store-uri", store_uri,
+               "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
+    store = Store(store_uri)
+    try:
+        with store.db.one_at_a_time("import-mlflow"):  # as a running import holds it
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1
+            assert result.stderr.startswith("Error: another 'import-mlflow' is running on"), result.stderr
+            dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
+            assert "Cannot reach the MLflow server" in dry.stderr  # a dry run writes nothing: not held back
+        after = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert "Cannot reach the MLflow server" in after.stderr  # the lock went with its holder
+    finally:
+        store.close()
+
+
 def _source_answering(handler: Any) -> MlflowSource:
     return MlflowSource("http://old-mlflow:5000", transport=httpx.MockTransport(handler))
 

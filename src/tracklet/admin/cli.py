@@ -59,6 +59,7 @@ def gc_command(
     from tracklet.admin.gc import collect_garbage, find_garbage, parse_age, purge_old_traces
     from tracklet.artifacts import artifact_store_for
     from tracklet.store._util import now_ms
+    from tracklet.store.database import AlreadyRunning
     from tracklet.store.store import Store
 
     settings = Settings.from_env(**options)
@@ -81,13 +82,17 @@ def gc_command(
                 click.echo(f"Would delete {_count(store.count_old_traces(traces_before), 'trace')}.")
             return
         artifacts = artifact_store_for(settings.artifact_root)
-        with click.progressbar(length=sum(map(len, found.values())), label="Purging", file=sys.stderr) as bar:
-            report = collect_garbage(store, artifacts, garbage, bar.update)
-        traces = None
-        if traces_before is not None:
-            length = store.count_old_traces(traces_before)
-            with click.progressbar(length=length, label="Deleting old traces", file=sys.stderr) as bar:
-                traces = purge_old_traces(store, artifacts, traces_before, report, bar.update)
+        # A second gc at once would find the same garbage and trip over the first one's deletions.
+        with store.db.one_at_a_time("gc"):
+            with click.progressbar(length=sum(map(len, found.values())), label="Purging", file=sys.stderr) as bar:
+                report = collect_garbage(store, artifacts, garbage, bar.update)
+            traces = None
+            if traces_before is not None:
+                length = store.count_old_traces(traces_before)
+                with click.progressbar(length=length, label="Deleting old traces", file=sys.stderr) as bar:
+                    traces = purge_old_traces(store, artifacts, traces_before, report, bar.update)
+    except AlreadyRunning as err:
+        raise click.ClickException(str(err)) from None
     finally:
         store.close()
     purged: dict[str, Sized] = {"experiment": report.experiments, "run": report.runs, "logged model": report.models}

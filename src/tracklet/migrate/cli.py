@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 import click
@@ -53,6 +53,7 @@ def import_mlflow_command(
     from tracklet.artifacts import artifact_store_for
     from tracklet.migrate.copy import import_mlflow, plan_import
     from tracklet.migrate.mlflow_source import MlflowSource
+    from tracklet.store.database import AlreadyRunning
     from tracklet.store.store import Store
 
     settings = Settings.from_env(
@@ -78,10 +79,15 @@ def import_mlflow_command(
             )
         click.echo(summary.line())
 
+    # Two imports at once would both copy what is missing; a dry run writes nothing.
+    one_at_a_time = nullcontext() if dry_run else store.db.one_at_a_time("import-mlflow")
     try:
-        asyncio.run(run())
+        with one_at_a_time:
+            asyncio.run(run())
     except KeyboardInterrupt:
         # Complete runs are stored; the one being copied is discarded and copied again next time.
         raise SystemExit("Interrupted: run the same command again to copy what is missing.") from None
+    except AlreadyRunning as err:
+        raise click.ClickException(str(err)) from None
     finally:
         store.close()

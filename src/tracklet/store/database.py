@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import starmap
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError
 
 from tracklet.errors import InvalidParameterValue
@@ -25,6 +26,10 @@ from tracklet.store import dialects
 
 T = TypeVar("T")
 _CHUNK_ROWS = 2000
+
+
+class AlreadyRunning(Exception):
+    """Another process runs the same maintenance task on this store (`Database.one_at_a_time`)."""
 
 
 @contextmanager
@@ -104,6 +109,25 @@ class Database:
         finally:
             self._write_lock.release()
 
+    @contextmanager
+    def one_at_a_time(self, task: str) -> Iterator[None]:
+        """Hold the store's lock for `task` (an import, a gc) for the block: a second process starting
+        the same task fails at once (`AlreadyRunning`) instead of racing the first over the same rows.
+        PostgreSQL: a session advisory lock on a connection of its own; SQLite: an OS lock on a file
+        beside the database. Either is released when the process ends, however it ends."""
+        if self.is_sqlite:
+            with _file_lock(self.engine.url.database, task):
+                yield
+            return
+        key = zlib.crc32(f"tracklet:{task}".encode())
+        with self.engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                raise AlreadyRunning(f"another '{task}' is running on this store; wait for it to finish")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
     def connects_without_waiting(self) -> bool:
         """Whether `read()` would have a connection at once rather than wait for another thread's."""
         return dialects.connects_without_waiting(self.engine)
@@ -174,3 +198,21 @@ class Database:
                     self._writer.close()
                     self._writer = None
         self.engine.dispose()
+
+
+@contextmanager
+def _file_lock(database: str | None, task: str) -> Iterator[None]:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield  # no file: nothing another process could share
+        return
+    import fcntl  # POSIX: tracklet's SQLite stores are local files
+
+    with open(f"{database}.{task}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another '{task}' is running on {database}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
