@@ -32,6 +32,12 @@ def test_experiments_list_create_rename_delete_restore(page: Any, ui_server: See
     assert row.locator("a.permissions").count() == 0  # a server without users has no permissions to show
     assert page.is_hidden("#user")
     shot(page, "experiments", doc=True)
+    page.fill("#find-experiment", "DEMO")  # as you type, any case
+    page.wait_for_function("document.querySelectorAll('#experiments tbody tr').length === 1")
+    page.fill("#find-experiment", "no-such-experiment")
+    page.wait_for_selector("#no-experiment-matches")
+    page.fill("#find-experiment", "")
+    page.wait_for_selector("#experiments tr:has-text('ui-empty')")
 
     page.fill("#new-experiment-name", "made-in-browser")
     page.click("#create-experiment")

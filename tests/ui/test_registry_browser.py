@@ -245,3 +245,18 @@ def test_the_list_pages_by_100_and_loads_more_on_demand(page: Any, ui_server: Se
     page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 105")
     assert texts(page, "#registered-models a.model-link")[-1] == "zz-bulk-104"
     assert page.is_hidden("#more-models")
+
+
+def test_versions_ticked_on_a_model_page_compare_their_source_runs(page: Any, ui_server: SeededServer) -> None:
+    goto(page, "/models/wine-quality")
+    page.wait_for_selector("#model-versions")
+    assert page.is_disabled("#compare-versions")
+    page.check("input[aria-label='Select version 3 to compare']")
+    assert page.is_disabled("#compare-versions")  # one run is nothing to compare
+    page.check("input[aria-label='Select version 2 to compare']")
+    page.click("#compare-versions")
+    page.wait_for_url("**/#/compare?runs=*")
+    runs = ui_server.data.runs
+    assert sorted(page.url.split("runs=")[1].split(",")) == sorted([runs["gamma"], runs["beta"]])
+    page.wait_for_selector("text=gamma")
+    page.wait_for_selector("text=beta")

@@ -7,6 +7,10 @@ export async function experimentsPage(root, ctx) {
   const showDeleted = ctx.params.get("deleted") === "1";
   const withUsers = Boolean(await signedIn()); // then each experiment has its permissions page
   const list = h("div");
+  // Names filtered as you type, in the page: the list holds every experiment already.
+  const find = h("input#find-experiment", { type: "search", placeholder: "Find by name…", size: 24, "aria-label": "Find experiments by name" });
+  let shown = [];
+  find.addEventListener("input", () => render());
   const nameInput = h("input#new-experiment-name", { placeholder: "New experiment name", size: 32, "aria-label": "New experiment name" });
   const create = async (ev) => {
     ev.preventDefault();
@@ -24,6 +28,7 @@ export async function experimentsPage(root, ctx) {
   root.append(
     h("div.toolbar",
       h("h1", showDeleted ? "Deleted experiments" : "Experiments"),
+      find,
       h("form.inline", { on: { submit: create } }, nameInput, h("button#create-experiment", { type: "submit" }, "Create")),
       h("a.button", { href: showDeleted ? "#/" : "#/?deleted=1" }, showDeleted ? "Show active" : "Show deleted"),
     ),
@@ -33,16 +38,24 @@ export async function experimentsPage(root, ctx) {
   async function load() {
     const { experiments } = await api.experiments(showDeleted ? "DELETED_ONLY" : "ACTIVE_ONLY");
     if (!ctx.alive()) return;
+    shown = experiments;
+    render();
+  }
+
+  function render() {
     clear(list);
-    if (!experiments.length) {
+    if (!shown.length) {
       list.append(h("p.muted", showDeleted ? "No deleted experiments." : "No experiments yet."));
       return;
     }
+    const needle = find.value.trim().toLowerCase();
+    const matching = needle ? shown.filter((e) => e.name.toLowerCase().includes(needle)) : shown;
     list.append(
-      h("table.grid#experiments",
-        h("thead", h("tr", h("th", "Name"), h("th.num", "Runs"), h("th", "Last update"), h("th", "Created"), h("th", ""))),
-        h("tbody", experiments.map((e) => row(e))),
-      ),
+      matching.length
+        ? h("table.grid#experiments",
+          h("thead", h("tr", h("th", "Name"), h("th.num", "Runs"), h("th", "Last update"), h("th", "Created"), h("th", ""))),
+          h("tbody", matching.map((e) => row(e))))
+        : h("p.muted#no-experiment-matches", `No experiment name contains "${find.value.trim()}".`),
     );
   }
 

@@ -135,6 +135,16 @@ export async function registeredModelPage(root, ctx, name) {
   const tags = Object.fromEntries((model.tags || []).map((t) => [t.key, t.value]));
   const versionsBody = h("tbody");
   const versionsBox = h("div");
+  // Versions ticked to compare: their source runs open in the compare view.
+  const picked = new Map(); // version → run id
+  const compare = h("button#compare-versions", { disabled: true, on: { click: () => {
+    location.hash = `#/compare?runs=${[...new Set(picked.values())].join(",")}`;
+  } } }, "Compare source runs");
+  const pick = (v, box) => {
+    if (box.checked) picked.set(v.version, v.run_id);
+    else picked.delete(v.version);
+    compare.disabled = new Set(picked.values()).size < 2;
+  };
   const aliasesBox = h("div#aliases");
   const pages = pager((token) => loadVersions(token));
 
@@ -228,6 +238,8 @@ export async function registeredModelPage(root, ctx, name) {
   }
 
   async function refreshVersions() {
+    picked.clear();
+    compare.disabled = true;
     clear(versionsBody);
     await loadVersions(null);
   }
@@ -244,14 +256,18 @@ export async function registeredModelPage(root, ctx, name) {
         return;
       }
       versionsBox.append(
+        h("div.toolbar.actions", compare),
         h("table.grid#model-versions",
-          h("thead", h("tr", ["Version", "Aliases", "Stage", "Status", "Created", "Source run", "Logged model", "Description"].map((x) => h("th", x)))),
+          h("thead", h("tr", ["", "Version", "Aliases", "Stage", "Status", "Created", "Source run", "Logged model", "Description"].map((x) => h("th", x)))),
           versionsBody),
         pages.more);
     }
     versionsBody.append(...versions.map((v) => {
       const logged = loggedModelOf(v);
+      const box = v.run_id && h("input.select-version", { type: "checkbox", "aria-label": `Select version ${v.version} to compare` });
+      box?.addEventListener("change", () => pick(v, box));
       return h("tr", { dataset: { version: v.version } },
+        h("td", box || ""),
         h("td", h("a.version-link", { href: versionHref(name, v.version) }, `Version ${v.version}`)),
         h("td", aliasChips(name, (v.aliases || []).map((alias) => ({ alias, version: v.version })))),
         h("td", v.current_stage === "None" ? "" : h(`span.stage.${v.current_stage.toLowerCase()}`, v.current_stage)),
