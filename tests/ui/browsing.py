@@ -38,3 +38,19 @@ def shot(page: Any, name: str, doc: bool = False) -> None:
 
 def goto(page: Any, hash_: str) -> None:
     page.goto(page.base + "/#" + hash_)
+
+
+def edit_description(page: Any, text: str) -> None:
+    """Through the description editor of a run, experiment, registered model or version."""
+    page.click("#edit-description")
+    page.fill("#description-input", text)
+    page.click("#save-description")
+    page.wait_for_selector(f"#description:has-text('{text}')")
+
+
+def add_tag(page: Any, key: str, value: str) -> None:
+    """Through the tag editor's form; waits for the tag's row."""
+    page.fill("#new-tag-key", key)
+    page.fill("#new-tag-value", value)
+    page.click("#add-tag button")
+    page.wait_for_selector(f"#tags-table tr[data-tag='{key}']")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.browsing import UNLABELLED, goto, shot
+from tests.ui.browsing import UNLABELLED, add_tag, edit_description, goto, shot
 from tests.ui.conftest import SeededServer
 from tests.ui.seed import T0, Client
 
@@ -111,14 +111,8 @@ def test_run_page_params_metrics_description_tags(page: Any, ui_server: SeededSe
     assert "alpha-model" in page.inner_text("#models")
     shot(page, "run-overview", doc=True)
 
-    page.click("#edit-description")
-    page.fill("#description-input", "Edited in the browser.")
-    page.click("#save-description")
-    page.wait_for_selector("#description:has-text('Edited in the browser.')")
-    page.fill("#new-tag-key", "stage")
-    page.fill("#new-tag-value", "candidate")
-    page.locator("#add-tag button").click()
-    page.wait_for_selector("#tags tr[data-tag='stage']")
+    edit_description(page, "Edited in the browser.")
+    add_tag(page, "stage", "candidate")
     page.locator("#tags tr[data-tag='stage'] button.delete-tag").click()
     page.wait_for_selector("#tags tr[data-tag='stage']", state="detached")
     run = ui_server.http.get("/api/2.0/mlflow/runs/get", params={"run_id": alpha}).json()["run"]
@@ -404,14 +398,8 @@ def test_an_experiments_about_tab_edits_its_description_and_tags(page: Any, ui_s
     page.click("#tab-about")
     page.wait_for_selector("#experiment-details")
     assert page.inner_text("#experiment-name") == "ui-empty"
-    page.click("#edit-description")
-    page.fill("#description-input", "Runs that found nothing.")
-    page.click("#save-description")
-    page.wait_for_selector("#description:has-text('Runs that found nothing.')")
-    page.fill("#new-tag-key", "owner")
-    page.fill("#new-tag-value", "ada")
-    page.click("#add-tag button")
-    page.wait_for_selector("#tags-table tr[data-tag='owner']")
+    edit_description(page, "Runs that found nothing.")
+    add_tag(page, "owner", "ada")
     shot(page, "experiment-about", doc=True)
     tags = {t["key"]: t["value"] for t in experiment(ui_server, exp)["tags"]}
     assert tags == {"mlflow.note.content": "Runs that found nothing.", "owner": "ada"}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.browsing import UNLABELLED, goto, shot
+from tests.ui.browsing import UNLABELLED, add_tag, edit_description, goto, shot
 from tests.ui.conftest import SeededServer
 from tests.ui.seed import Client
 
@@ -130,15 +130,9 @@ def test_aliases_description_and_tags_change_from_a_model_page(page: Any, ui_ser
     page.wait_for_selector("#aliases p.muted:has-text('None.')")
     assert "aliases" not in model(ui_server, "aliased")
 
-    page.click("#edit-description")
-    page.fill("#description-input", "Two versions.")
-    page.click("#save-description")
-    page.wait_for_selector("#description:has-text('Two versions.')")
+    edit_description(page, "Two versions.")
     assert model(ui_server, "aliased")["description"] == "Two versions."
-    page.fill("#new-tag-key", "owner")
-    page.fill("#new-tag-value", "ada")
-    page.click("#add-tag button")
-    page.wait_for_selector("#tags-table tr[data-tag='owner']")
+    add_tag(page, "owner", "ada")
     page.click("#tags-table button[aria-label='Delete tag owner']")
     page.wait_for_selector("#tags p.muted:has-text('None.')")
     assert "tags" not in model(ui_server, "aliased")
@@ -187,14 +181,8 @@ def test_a_version_page_changes_stage_aliases_description_tags_and_deletes(page:
     page.wait_for_function("!document.querySelector('#version-aliases .chip.alias')")
     assert "aliases" not in version(ui_server, "staged", "2")
 
-    page.click("#edit-description")
-    page.fill("#description-input", "Retrained on 2026 data.")
-    page.click("#save-description")
-    page.wait_for_selector("#description:has-text('Retrained on 2026 data.')")
-    page.fill("#new-tag-key", "validated")
-    page.fill("#new-tag-value", "yes")
-    page.click("#add-tag button")
-    page.wait_for_selector("#tags-table tr[data-tag='validated']")
+    edit_description(page, "Retrained on 2026 data.")
+    add_tag(page, "validated", "yes")
     page.click("#tags-table button[aria-label='Edit tag validated']")
     page.fill("#tags-table input.tag-value", "no")
     page.click("#tags-table form button")

@@ -97,3 +97,14 @@ export function tabNav(label, tabs, active) {
   return h("nav.tabs", { "aria-label": label }, tabs.map((t) =>
     h(`a.tab${t.id === active ? ".active" : ""}#tab-${t.id}`, { href: t.href, "aria-current": t.id === active ? "page" : null }, t.label)));
 }
+
+/** What `promise` resolves to, or null once its error is shown in `root`: the subject of a page that
+ * cannot be read (a wrong id, a permission missing) leaves the page saying why. */
+export async function readOrSay(root, promise) {
+  try {
+    return await promise;
+  } catch (e) {
+    root.append(h("p.error", e.message));
+    return null;
+  }
+}

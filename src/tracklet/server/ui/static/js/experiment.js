@@ -2,7 +2,7 @@
 // them and two of the views: the logged models of the experiment (MLflow 3's `logged-models/search`)
 // and its details, description and tags (`experiments/set-experiment-tag`).
 import { api } from "./api.js";
-import { clear, fmtTime, h, tabNav } from "./dom.js";
+import { clear, fmtTime, h, readOrSay, tabNav } from "./dom.js";
 import { descriptionEditor, tagEditor } from "./editors.js";
 import { signedIn } from "./permissions.js";
 
@@ -104,13 +104,8 @@ export async function experimentModelsPage(root, ctx, expId) {
 
 /** `#/experiments/<id>/about`: details, description (the `mlflow.note.content` tag, as in MLflow) and tags. */
 export async function experimentAboutPage(root, ctx, expId) {
-  let experiment;
-  try {
-    experiment = (await api.getExperiment(expId)).experiment;
-  } catch (e) {
-    root.append(h("p.error", e.message));
-    return;
-  }
+  const experiment = await readOrSay(root, api.getExperiment(expId).then((r) => r.experiment));
+  if (!experiment) return;
   const withUsers = await signedIn();
   if (!ctx.alive()) return;
   const tags = Object.fromEntries((experiment.tags || []).map((t) => [t.key, t.value]));

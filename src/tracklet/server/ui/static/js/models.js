@@ -3,17 +3,12 @@
 // and previews as a run's, its MLmodel shown first.
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
-import { fmtTime, h } from "./dom.js";
+import { fmtTime, h, readOrSay } from "./dom.js";
 import { loggedModelOf, versionHref } from "./registry.js";
 
 export async function modelPage(root, ctx, modelId) {
-  let model;
-  try {
-    model = (await api.getModel(modelId)).model;
-  } catch (e) {
-    root.append(h("p.error", e.message));
-    return;
-  }
+  const model = await readOrSay(root, api.getModel(modelId).then((r) => r.model));
+  if (!model) return;
   if (!ctx.alive()) return;
   const info = model.info;
   const expId = info.experiment_id;

@@ -3,7 +3,7 @@
 // promote, demote and delete users and set their passwords; everyone changes their own password).
 // On a server without users none of this shows.
 import { api } from "./api.js";
-import { clear, h, toast } from "./dom.js";
+import { clear, h, readOrSay, toast } from "./dom.js";
 import { kvTable } from "./editors.js";
 
 const LEVELS = ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"];
@@ -77,13 +77,8 @@ export async function permissionsPanel(ctx, resourceType, resourceId) {
 
 /** `#/experiments/<id>/permissions`. */
 export async function experimentPermissionsPage(root, ctx, experimentId) {
-  let experiment;
-  try {
-    experiment = (await api.getExperiment(experimentId)).experiment;
-  } catch (e) {
-    root.append(h("p.error", e.message));
-    return;
-  }
+  const experiment = await readOrSay(root, api.getExperiment(experimentId).then((r) => r.experiment));
+  if (!experiment) return;
   const panel = await permissionsPanel(ctx, "experiment", experimentId);
   if (!ctx.alive()) return;
   root.append(

@@ -3,7 +3,7 @@
 // aliases, source run and logged model. Routes as in MLflow's UI: `#/models`, `#/models/<name>`,
 // `#/models/<name>/versions/<version>`.
 import { api } from "./api.js";
-import { clear, fmtTime, h, toast } from "./dom.js";
+import { clear, fmtTime, h, readOrSay, toast } from "./dom.js";
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
 import { permissionsPanel } from "./permissions.js";
 
@@ -124,13 +124,8 @@ export async function registeredModelsPage(root, ctx) {
 
 /** `#/models/<name>`: a registered model, its versions (newest first), aliases, description and tags. */
 export async function registeredModelPage(root, ctx, name) {
-  let model;
-  try {
-    model = (await api.getRegisteredModel(name)).registered_model;
-  } catch (e) {
-    root.append(h("p.error", e.message));
-    return;
-  }
+  const model = await readOrSay(root, api.getRegisteredModel(name).then((r) => r.registered_model));
+  if (!model) return;
   if (!ctx.alive()) return;
   const tags = Object.fromEntries((model.tags || []).map((t) => [t.key, t.value]));
   const versionsBody = h("tbody");
@@ -284,13 +279,8 @@ export async function registeredModelPage(root, ctx, name) {
 
 /** `#/models/<name>/versions/<version>`: one version, its stage, aliases, source, description and tags. */
 export async function modelVersionPage(root, ctx, name, version) {
-  let v;
-  try {
-    v = (await api.getModelVersion(name, version)).model_version;
-  } catch (e) {
-    root.append(h("p.error", e.message));
-    return;
-  }
+  const v = await readOrSay(root, api.getModelVersion(name, version).then((r) => r.model_version));
+  if (!v) return;
   const names = await runNames([v]);
   if (!ctx.alive()) return;
   const tags = Object.fromEntries((v.tags || []).map((t) => [t.key, t.value]));

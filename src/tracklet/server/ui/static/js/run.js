@@ -2,7 +2,7 @@
 // (add/edit/delete), logged models, artifacts, and its traces (a tab only when it has some).
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
-import { clear, fmtDuration, fmtNum, fmtTime, h, tabNav, toast } from "./dom.js";
+import { clear, fmtDuration, fmtNum, fmtTime, h, readOrSay, tabNav, toast } from "./dom.js";
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
 import { modelHref, versionHref } from "./registry.js";
 import { chartPanel } from "./metrics.js";
@@ -12,13 +12,8 @@ const NOTE = "mlflow.note.content";
 const PARENT = "mlflow.parentRunId";
 
 export async function runPage(root, ctx, runId) {
-  let run;
-  try {
-    run = (await api.getRun(runId)).run;
-  } catch (e) {
-    root.append(h("p.error", e.message));
-    return;
-  }
+  const run = await readOrSay(root, api.getRun(runId).then((r) => r.run));
+  if (!run) return;
   if (!ctx.alive()) return;
   const info = run.info;
   const tags = Object.fromEntries((run.data.tags || []).map((t) => [t.key, t.value]));
