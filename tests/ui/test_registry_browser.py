@@ -248,3 +248,42 @@ def test_versions_ticked_on_a_model_page_compare_their_source_runs(page: Any, ui
     assert sorted(page.url.split("runs=")[1].split(",")) == sorted([runs["gamma"], runs["beta"]])
     page.wait_for_selector("text=gamma")
     page.wait_for_selector("text=beta")
+
+
+def test_prompts_list_and_a_prompts_versions_with_their_templates(page: Any, ui_server: SeededServer) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(ui_server.url)  # the official client registers them, as mlflow.genai does
+    client.register_prompt(
+        "greeting", "Hello {{who}}, welcome to {{place}}.", commit_message="first", tags={"team": "nlp"}
+    )
+    chat = [{"role": "system", "content": "Be {{tone}}."}, {"role": "user", "content": "{{question}}"}]
+    client.register_prompt("greeting", chat, commit_message="as a chat")
+    client.set_prompt_alias("greeting", "production", 1)
+
+    goto(page, "/")
+    page.click("header nav a:has-text('Prompts')")
+    row = page.wait_for_selector("#prompts tr[data-prompt='greeting']")
+    assert "Version 2" in row.inner_text() and "@production" in row.inner_text() and "team: nlp" in row.inner_text()
+    assert page.query_selector("#prompts tr[data-prompt='wine-quality']") is None  # models are not prompts
+    goto(page, "/models")  # ... and prompts are not models
+    page.wait_for_selector("#registered-models")
+    assert page.query_selector("#registered-models tr[data-model='greeting']") is None
+
+    goto(page, "/prompts/greeting")
+    page.wait_for_selector("#prompt-template")
+    assert texts(page, "#prompt-versions a.version-link") == ["Version 2", "Version 1"]
+    assert page.inner_text("#prompt-template") == "system: Be {{tone}}.\n\nuser: {{question}}"  # the newest first
+    assert page.inner_text("#prompt-variables") == "Variables: tone, question"
+    shot(page, "prompt", doc=True)
+    page.click("#prompt-versions a.version-link:has-text('Version 1')")
+    page.wait_for_selector("#prompt-template:has-text('Hello {{who}}')")
+    assert page.inner_text("#prompt-commit") == "first"
+    assert "prompts:/greeting/1" in page.inner_text("#prompt-version")
+
+    # Aliases move from the page, and MLflow's client loads by them.
+    page.fill("#new-alias", "production")
+    page.fill("#new-alias-version", "2")
+    page.click("#set-alias button")
+    page.wait_for_selector("#prompt-versions tr[data-version='2'] .chip.alias:has-text('@production')")
+    assert client.get_prompt_version_by_alias("greeting", "production").version == 2

@@ -130,11 +130,14 @@ export const api = {
   deleteRegisteredModelTag: (name, key) => request("DELETE", `${ML}/registered-models/delete-tag`, { body: { name, key } }),
   setAlias: (name, alias, version) => request("POST", `${ML}/registered-models/alias`, { body: { name, alias, version } }),
   deleteAlias: (name, alias) => request("DELETE", `${ML}/registered-models/alias`, { body: { name, alias } }),
-  /** A page of versions: of one model (newest first), or those registered from one run (`runId`). */
-  searchModelVersions: (name, { runId, pageToken, maxResults = 100 } = {}) =>
+  /** A page of versions: of one model (newest first), or those registered from one run (`runId`);
+   * `prompts`: of a prompt (searches leave prompts out unless asked for them). */
+  searchModelVersions: (name, { runId, prompts = false, pageToken, maxResults = 100 } = {}) =>
     request("GET", `${ML}/model-versions/search`, {
       query: {
-        filter: runId ? `run_id = '${runId}'` : `name = '${name.replaceAll("'", "''")}'`,
+        filter: runId
+          ? `run_id = '${runId}'`
+          : `name = '${name.replaceAll("'", "''")}'${prompts ? " AND tags.`mlflow.prompt.is_prompt` = 'true'" : ""}`,
         order_by: "version_number DESC",
         page_token: pageToken || undefined,
         max_results: maxResults,

@@ -3,7 +3,7 @@
 // `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace,
 // `#/models/<m-…>` (or MLflow's `#/experiments/<e>/models/<m-…>`) a logged model, `#/compare?runs=a,b`,
 // and the model registry as MLflow's UI has it: `#/models`, `#/models/<name>`, `#/models/<name>/versions/<v>`.
-// With `--auth`: `#/experiments/<id>/permissions` and `#/users`.
+// Prompts: `#/prompts`, `#/prompts/<name>?version=<v>`. With `--auth`: `#/experiments/<id>/permissions`, `#/users`.
 import { clear, h } from "./dom.js";
 import { experimentAboutPage, experimentModelsPage } from "./experiment.js";
 import { experimentsPage } from "./experiments.js";
@@ -12,6 +12,7 @@ import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
 import { modelPage } from "./models.js";
 import { experimentPermissionsPage, signedIn, usersPage } from "./permissions.js";
+import { promptPage, promptsPage } from "./prompts.js";
 import { modelVersionPage, registeredModelPage, registeredModelsPage } from "./registry.js";
 import { tracesPage } from "./traces.js";
 import { tracePage } from "./trace.js";
@@ -38,6 +39,8 @@ const routes = [
   [/^\/experiments\/[^/]+\/models\/(m-[0-9a-f]{32})$/, () => modelPage],
   [/^\/models\/([^/]+)$/, () => registeredModelPage],
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, () => modelVersionPage],
+  [/^\/prompts\/?$/, () => promptsPage],
+  [/^\/prompts\/([^/]+)$/, () => promptPage],
   [/^\/compare$/, () => comparePage],
 ];
 

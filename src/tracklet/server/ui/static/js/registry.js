@@ -27,8 +27,50 @@ async function runNames(versions) {
 const aliasChips = (name, aliases) =>
   (aliases || []).map((a) => h("a.chip.alias", { href: versionHref(name, a.version ?? ""), title: `@${a.alias ?? a}` }, `@${a.alias ?? a}`));
 
-function pager(load) {
-  const more = h("button#more-models", { hidden: true }, "Load more");
+/**
+ * A registered model's (or prompt's) aliases: a table (alias, version, Delete) and a form to set one.
+ * `hrefOf(version)` links a version; `changed()` runs after each change (the versions' chips follow).
+ */
+export function aliasEditor(ctx, name, initial, { hrefOf, changed = async () => {} }) {
+  const box = h("div#aliases");
+  const attempt = async (change, done) => {
+    try {
+      await change();
+      toast(done);
+      const fresh = (await api.getRegisteredModel(name)).registered_model;
+      if (ctx.alive()) render(fresh.aliases || []);
+      await changed();
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  function render(aliases) {
+    const rows = aliases.map((a) => h("tr", { dataset: { alias: a.alias } },
+      h("td", `@${a.alias}`),
+      h("td", h("a", { href: hrefOf(a.version) }, `Version ${a.version}`)),
+      h("td.actions", h("button.danger.delete-alias", {
+        "aria-label": `Delete alias ${a.alias}`,
+        on: { click: () => attempt(() => api.deleteAlias(name, a.alias), `Alias @${a.alias} removed`) },
+      }, "Delete"))));
+    const aliasIn = h("input#new-alias", { placeholder: "alias", size: 16, "aria-label": "Alias" });
+    const versionIn = h("input#new-alias-version", { placeholder: "version", size: 6, "aria-label": "Version the alias points to" });
+    const set = (ev) => {
+      ev.preventDefault();
+      const [alias, version] = [aliasIn.value.trim(), versionIn.value.trim()];
+      attempt(() => api.setAlias(name, alias, version), `@${alias} → version ${version}`);
+    };
+    clear(box).append(
+      kvTable("aliases-table", rows, ["Alias", "Version", ""]),
+      h("form.inline#set-alias", { on: { submit: set } }, aliasIn, versionIn, h("button", { type: "submit" }, "Set alias")),
+    );
+  }
+  render(initial);
+  return box;
+}
+
+/** A "Load more" button for paged lists: `next(token)` after each page shows it while pages remain. */
+export function pager(load, id) {
+  const more = h(`button#${id}`, { hidden: true }, "Load more");
   let token = null;
   more.addEventListener("click", () => load(token));
   return {
@@ -47,7 +89,7 @@ export async function registeredModelsPage(root, ctx) {
   const nameInput = h("input#new-model-name", { placeholder: "New model name", size: 28, "aria-label": "New registered model name" });
   const tbody = h("tbody");
   const list = h("div");
-  const pages = pager((token) => load(token));
+  const pages = pager((token) => load(token), "more-models");
 
   const create = async (ev) => {
     ev.preventDefault();
@@ -140,8 +182,7 @@ export async function registeredModelPage(root, ctx, name) {
     else picked.delete(v.version);
     compare.disabled = new Set(picked.values()).size < 2;
   };
-  const aliasesBox = h("div#aliases");
-  const pages = pager((token) => loadVersions(token));
+  const pages = pager((token) => loadVersions(token), "more-versions");
 
   const rename = () => {
     const input = h("input#rename-model-input", { value: name, size: 30, "aria-label": `New name of model ${name}` });
@@ -183,54 +224,15 @@ export async function registeredModelPage(root, ctx, name) {
     ),
     descriptionEditor(model.description, (text) => api.updateRegisteredModel(name, text)),
     h("h2", "Versions"), versionsBox,
-    h("h2", "Aliases"), aliasesBox,
+    h("h2", "Aliases"), aliasEditor(ctx, name, model.aliases || [], { hrefOf: (v) => versionHref(name, v), changed: refreshVersions }),
     h("h2", "Tags"), tagEditor(tags, {
       save: (key, value) => api.setRegisteredModelTag(name, key, value),
       remove: (key) => api.deleteRegisteredModelTag(name, key),
     }),
   );
-  renderAliases(model.aliases || []);
   await loadVersions(null);
   const permissions = await permissionsPanel(ctx, "registered_model", name);
   if (permissions && ctx.alive()) root.append(permissions);
-
-  async function reloadAliases() {
-    const fresh = (await api.getRegisteredModel(name)).registered_model;
-    if (ctx.alive()) renderAliases(fresh.aliases || []);
-  }
-
-  function renderAliases(aliases) {
-    const rows = aliases.map((a) => h("tr", { dataset: { alias: a.alias } },
-      h("td", `@${a.alias}`),
-      h("td", h("a", { href: versionHref(name, a.version) }, `Version ${a.version}`)),
-      h("td.actions", h("button.danger.delete-alias", { "aria-label": `Delete alias ${a.alias}`, on: { click: async () => {
-        try {
-          await api.deleteAlias(name, a.alias);
-          toast(`Alias @${a.alias} removed`);
-          await reloadAliases();
-          await refreshVersions();
-        } catch (e) {
-          toast(e.message, "error");
-        }
-      } } }, "Delete"))));
-    const aliasIn = h("input#new-alias", { placeholder: "alias", size: 16, "aria-label": "Alias" });
-    const versionIn = h("input#new-alias-version", { placeholder: "version", size: 6, "aria-label": "Version the alias points to" });
-    const set = async (ev) => {
-      ev.preventDefault();
-      try {
-        await api.setAlias(name, aliasIn.value.trim(), versionIn.value.trim());
-        toast(`@${aliasIn.value.trim()} → version ${versionIn.value.trim()}`);
-        await reloadAliases();
-        await refreshVersions();
-      } catch (e) {
-        toast(e.message, "error");
-      }
-    };
-    clear(aliasesBox).append(
-      kvTable("aliases-table", rows, ["Alias", "Version", ""]),
-      h("form.inline#set-alias", { on: { submit: set } }, aliasIn, versionIn, h("button", { type: "submit" }, "Set alias")),
-    );
-  }
 
   async function refreshVersions() {
     picked.clear();

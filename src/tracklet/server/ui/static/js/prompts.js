@@ -1,0 +1,140 @@
+// MLflow 3's prompt registry (`mlflow.genai.register_prompt`): prompts are registered models tagged
+// `mlflow.prompt.is_prompt`, their versions hold the template (`mlflow.prompt.text`, a text or a list
+// of chat messages) and its commit message (the description). `#/prompts` lists them, `#/prompts/<name>`
+// shows one: its versions with their templates, aliases and tags.
+import { api } from "./api.js";
+import { clear, fmtTime, h, readOrSay } from "./dom.js";
+import { tagEditor } from "./editors.js";
+import { aliasEditor, pager } from "./registry.js";
+
+const IS_PROMPT = "mlflow.prompt.is_prompt";
+const TEXT = "mlflow.prompt.text";
+const PAGE = 100;
+const PROMPTS = `tags.\`${IS_PROMPT}\` = 'true'`;
+const quoted = (text) => text.replaceAll("'", "''");
+
+export const promptHref = (name, version) =>
+  `#/prompts/${encodeURIComponent(name)}${version ? `?version=${encodeURIComponent(version)}` : ""}`;
+
+/** Tags a person set, not those MLflow keeps for itself (`mlflow.*`, `_mlflow_*`). */
+const own = (tags) => (tags || []).filter((t) => !t.key.startsWith("mlflow.") && !t.key.startsWith("_mlflow"));
+const tagOf = (version, key) => (version.tags || []).find((t) => t.key === key)?.value;
+
+/** A template as text: a chat template's messages one per paragraph, "role: content". */
+function templateText(version) {
+  const text = tagOf(version, TEXT) || "";
+  try {
+    const messages = JSON.parse(text);
+    if (Array.isArray(messages)) return messages.map((m) => `${m.role}: ${m.content}`).join("\n\n");
+  } catch {
+    // a text template
+  }
+  return text;
+}
+
+/** `#/prompts?q=…`: the prompts whose name contains q, by name, 100 a page. */
+export async function promptsPage(root, ctx) {
+  const search = h("input#prompt-search", { value: ctx.params.get("q") || "", placeholder: "Name contains…", size: 30, "aria-label": "Search prompts by name" });
+  const list = h("div");
+  const tbody = h("tbody");
+  const pages = pager((token) => load(token), "more-prompts");
+  const find = (ev) => {
+    ev.preventDefault();
+    ctx.setParams(search.value.trim() ? { q: search.value.trim() } : {});
+    load(null);
+  };
+  root.append(
+    h("div.toolbar", h("h1", "Prompts"),
+      h("form.inline", { on: { submit: find } }, search, h("button#find-prompts", { type: "submit" }, "Search"))),
+    list,
+  );
+
+  async function load(token) {
+    const q = search.value.trim();
+    let page;
+    try {
+      page = await api.searchRegisteredModels({
+        filter: q ? `${PROMPTS} AND name ILIKE '%${quoted(q)}%'` : PROMPTS,
+        pageToken: token,
+        maxResults: PAGE,
+      });
+    } catch (e) {
+      clear(list).append(h("p.error", e.message));
+      return;
+    }
+    if (!ctx.alive()) return;
+    const prompts = page.registered_models || [];
+    if (!token) {
+      clear(list);
+      clear(tbody);
+      if (!prompts.length) {
+        list.append(h("p.muted", q ? "No prompt matches." : "No prompts yet: mlflow.genai.register_prompt adds one."));
+        return;
+      }
+      list.append(h("table.grid#prompts",
+        h("thead", h("tr", ["Name", "Latest version", "Aliases", "Tags", "Last modified"].map((x) => h("th", x)))), tbody), pages.more);
+    }
+    tbody.append(...prompts.map((p) => {
+      const latest = Math.max(0, ...(p.latest_versions || []).map((v) => Number(v.version)));
+      return h("tr", { dataset: { prompt: p.name } },
+        h("td.name", h("a.prompt-link", { href: promptHref(p.name) }, p.name)),
+        h("td", latest ? h("a", { href: promptHref(p.name, latest) }, `Version ${latest}`) : ""),
+        h("td", (p.aliases || []).map((a) => h("a.chip.alias", { href: promptHref(p.name, a.version) }, `@${a.alias}`))),
+        h("td", own(p.tags).map((t) => h("span.tag-chip", `${t.key}: ${t.value}`))),
+        h("td", fmtTime(p.last_updated_timestamp)),
+      );
+    }));
+    pages.next(page.next_page_token);
+  }
+
+  await load(null);
+}
+
+/** `#/prompts/<name>?version=…`: a prompt's versions, newest first, the chosen one's template in full. */
+export async function promptPage(root, ctx, name) {
+  const prompt = await readOrSay(root, api.getRegisteredModel(name).then((r) => r.registered_model));
+  if (!prompt) return;
+  const page = await readOrSay(root, api.searchModelVersions(name, { prompts: true, maxResults: 1000 }));
+  if (!page || !ctx.alive()) return;
+  const versions = page.model_versions || [];
+  const tags = Object.fromEntries(own(prompt.tags).map((t) => [t.key, t.value]));
+  const chosen = ctx.params.get("version") || versions[0]?.version;
+  const shown = h("div#prompt-version");
+
+  const rows = versions.map((v) => h(`tr${v.version === chosen ? ".selected" : ""}`, { dataset: { version: v.version } },
+    h("td", h("a.version-link", { href: promptHref(name, v.version) }, `Version ${v.version}`)),
+    h("td", (v.aliases || []).map((a) => h("span.chip.alias", `@${a}`))),
+    h("td", tagOf(v, "_mlflow_prompt_type") || "text"),
+    h("td.snippet", v.description || ""),
+    h("td", fmtTime(v.creation_timestamp)),
+  ));
+  root.append(
+    h("div.toolbar", h("h1", h("a", { href: "#/prompts" }, "Prompts"), " / ", h("span#prompt-name", name))),
+    h("div.prompt-layout",
+      h("table.grid#prompt-versions",
+        h("thead", h("tr", ["Version", "Aliases", "Type", "Commit message", "Created"].map((x) => h("th", x)))), h("tbody", rows)),
+      shown),
+    h("h2", "Aliases"),
+    aliasEditor(ctx, name, prompt.aliases || [], { hrefOf: (v) => promptHref(name, v), changed: async () => {
+      window.dispatchEvent(new HashChangeEvent("hashchange")); // the versions' chips follow
+    } }),
+    h("h2", "Tags"),
+    tagEditor(tags, {
+      save: (key, value) => api.setRegisteredModelTag(name, key, value),
+      remove: (key) => api.deleteRegisteredModelTag(name, key),
+    }),
+  );
+  const version = versions.find((v) => v.version === chosen);
+  if (!version) {
+    shown.append(h("p.muted", versions.length ? `No version ${chosen}.` : "No versions."));
+    return;
+  }
+  const variables = [...new Set([...templateText(version).matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]))];
+  shown.append(
+    h("h2", `Version ${version.version}`),
+    version.description ? h("p#prompt-commit", version.description) : null,
+    h("pre.template#prompt-template", templateText(version)),
+    variables.length ? h("p.muted#prompt-variables", `Variables: ${variables.join(", ")}`) : null,
+    h("p.muted", "Load it with ", h("code", `mlflow.genai.load_prompt("prompts:/${name}/${version.version}")`)),
+  );
+}
