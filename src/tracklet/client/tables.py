@@ -69,8 +69,10 @@ def to_frame(data: Any) -> pd.DataFrame:
 
 
 def _check_no_images(frame: pd.DataFrame) -> None:
-    for column in frame.select_dtypes(include=["object"]).columns:
-        if any(hasattr(x, "save") and hasattr(x, "resize") and hasattr(x, "size") for x in frame[column]):
+    for column in frame.columns:
+        if frame[column].dtype == object and any(
+            hasattr(x, "save") and hasattr(x, "resize") and hasattr(x, "size") for x in frame[column]
+        ):
             raise errors.InvalidParameterValue(
                 f"log_table: column {column!r} holds images; tracklet's log_table does not store images (log them "
                 "with log_image)"
