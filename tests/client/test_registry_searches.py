@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 import tracklet
+from tests.client.conftest import AGAINST_MLFLOW
 from tracklet import entities, errors
 from tracklet.client import fluent, paging
 from tracklet.client.registry import LOGGED_MODEL_COLUMNS
@@ -68,7 +69,8 @@ def test_aliases_set_and_deleted_with_the_client_show_in_searches(registered: tu
     (model,) = tracklet.search_registered_models(filter_string=f"name = '{prefix}a'")
     assert [(a.alias, a.version) for a in model.aliases] == [("champion", "1")]
     (v1,) = tracklet.search_model_versions(filter_string=f"name = '{prefix}a' AND version_number = 1")
-    assert v1.aliases == ["champion"]
+    if not AGAINST_MLFLOW:  # MLflow's server leaves the aliases out of model-versions/search
+        assert v1.aliases == ["champion"]
 
     client.delete_registered_model_alias(f"{prefix}a", "champion")
     (model,) = tracklet.search_registered_models(filter_string=f"name = '{prefix}a'")
