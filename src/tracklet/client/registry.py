@@ -74,7 +74,7 @@ def search_logged_models(
         raise errors.NotImplementedByServer("search_logged_models: tracklet does not filter by datasets yet")
     if isinstance(experiment_ids, str):
         raise errors.InvalidParameterValue(f"experiment_ids must be a list, such as [{experiment_ids!r}]")
-    fluent.flush()  # metrics queued for the run may be what the filter asks about
+    fluent.flush()  # as every read: what this process queued is stored first
     client = fluent._state.client()
     ids = [str(e) for e in experiment_ids] if experiment_ids else [fluent._current_experiment_id(client)]
     found = client.search_logged_models(ids, filter_string, max_results, order_by)
