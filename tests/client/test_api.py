@@ -19,6 +19,9 @@ EXPECTED = {
     "get_trace", "search_traces", "Span", "Trace", "TraceSpan", "log_feedback", "log_expectation",
     "Assessment", "AssessmentSource", "get_assessment", "update_assessment", "override_feedback",
     "delete_assessment",
+    "search_experiments", "delete_experiment", "restore_experiment", "set_experiment_tag", "set_experiment_tags",
+    "delete_experiment_tag", "delete_run", "restore_run", "delete_tag", "get_parent_run", "log_table", "load_table",
+    "search_registered_models", "search_model_versions", "search_logged_models", "get_logged_model",
 }  # fmt: skip
 
 

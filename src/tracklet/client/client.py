@@ -25,6 +25,7 @@ import msgspec
 
 from tracklet import entities, errors
 from tracklet.client import traces
+from tracklet.client.paging import all_pages, filter_arg, logged_model_order_by, order_by_arg, page_body, view_type_name
 from tracklet.client.traces import Trace
 from tracklet.client.transport import ARTIFACTS_PREFIX, Transport
 
@@ -32,6 +33,8 @@ __all__ = ["TrackletClient", "Run", "RunData", "MetricPoint", "split_batch"]
 
 API = "/api/2.0/mlflow"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
+
+PARENT_RUN_ID_TAG = "mlflow.parentRunId"
 
 _BULK_INTERVAL_MAX = 1000  # points asked for per run in one bulk-interval read (MLflow and tracklet allow 2,500)
 
@@ -219,18 +222,45 @@ class TrackletClient:
             raise errors.InvalidState(f"Experiment {name!r} is deleted; restore it or choose another name.")
         return exp.experiment_id
 
-    def search_experiments(self, filter_string: str = "", max_results: int = 1000) -> list[entities.Experiment]:
-        out: list[entities.Experiment] = []
-        token = None
-        while True:
-            body: dict[str, Any] = {"max_results": max_results, "filter": filter_string}
-            if token:
-                body["page_token"] = token
-            page = self.transport.post(f"{API}/experiments/search", body)
-            out += [msgspec.convert(e, entities.Experiment) for e in page.get("experiments", [])]
-            token = page.get("next_page_token")
-            if not token or len(out) >= max_results:
-                return out[:max_results]
+    def search_experiments(
+        self,
+        view_type: str | int = "ACTIVE_ONLY",
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+    ) -> list[entities.Experiment]:
+        """Experiments matching `filter_string` (MLflow's grammar: `name LIKE 'wine%'`, `tags.team = 'nlp'`),
+        up to `max_results` (None: all of them), following the pages; most recently updated first unless
+        `order_by` (e.g. `["name"]`, `["creation_time DESC"]`). `view_type`: "ACTIVE_ONLY", "DELETED_ONLY"
+        or "ALL" (MLflow's `ViewType` numbers too)."""
+        base: dict[str, Any] = {
+            "view_type": view_type_name(view_type),
+            "filter": filter_arg(filter_string),
+            "order_by": order_by_arg(order_by),
+        }
+
+        def page(size: int, token: str | None) -> tuple[list[entities.Experiment], str | None]:
+            body = self.transport.post(f"{API}/experiments/search", page_body(base, size, token))
+            found = [msgspec.convert(e, entities.Experiment) for e in body.get("experiments", [])]
+            return found, body.get("next_page_token")
+
+        return all_pages(page, max_results)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment (and its runs) deleted; `restore_experiment` brings it back."""
+        self.transport.post(f"{API}/experiments/delete", {"experiment_id": str(experiment_id)})
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.transport.post(f"{API}/experiments/restore", {"experiment_id": str(experiment_id)})
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        body = {"experiment_id": str(experiment_id), "key": key, "value": str(value)}
+        self.transport.post(f"{API}/experiments/set-experiment-tag", body)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.transport.post(
+            f"{API}/experiments/delete-experiment-tag", {"experiment_id": str(experiment_id), "key": key}
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -280,6 +310,11 @@ class TrackletClient:
 
     def restore_run(self, run_id: str) -> None:
         self.transport.post(f"{API}/runs/restore", {"run_id": run_id})
+
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The run named by the run's `mlflow.parentRunId` tag (set by `start_run(nested=True)`), or None."""
+        parent_id = self.get_run(run_id).data.tags.get(PARENT_RUN_ID_TAG)
+        return self.get_run(parent_id) if parent_id else None
 
     def search_runs(
         self,
@@ -493,6 +528,26 @@ class TrackletClient:
         image.save(buf, format=Image.registered_extensions().get(Path(artifact_file).suffix.lower(), "PNG"))
         self.log_bytes(run_id, buf.getvalue(), artifact_file)
 
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """A pandas DataFrame or a dict of columns as the JSON table `artifact_file` (e.g. "eval/results.json"),
+        in MLflow's layout; rows are appended when the file exists. Listed in the run's `mlflow.loggedArtifacts`."""
+        from tracklet.client import tables
+
+        tables.log_table(self, run_id, data, artifact_file)
+
+    def load_table(
+        self,
+        experiment_id: str,
+        artifact_file: str,
+        run_ids: Sequence[str] | None = None,
+        extra_columns: Sequence[str] | None = None,
+    ) -> Any:
+        """The table `artifact_file` of every run of the experiment that logged it (or of `run_ids`), as one
+        DataFrame; `extra_columns` adds columns of `search_runs` (e.g. "run_id", "params.alpha") to each row."""
+        from tracklet.client import tables
+
+        return tables.load_table(self, experiment_id, artifact_file, run_ids, extra_columns)
+
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[entities.FileInfo]:
         """Direct children of `path`, with paths relative to the run's artifact root (like MLflow)."""
         loc = _ArtifactLocation(self._run_artifact_uri(run_id))
@@ -617,24 +672,26 @@ class TrackletClient:
         return model
 
     def search_logged_models(
-        self, experiment_ids: list[str], filter_string: str = "", max_results: int = 100
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = "",
+        max_results: int | None = 100,
+        order_by: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        token = None
-        while len(out) < max_results:
-            body: dict[str, Any] = {
-                "experiment_ids": experiment_ids,
-                "filter": filter_string,
-                "max_results": max_results - len(out),
-            }
-            if token:
-                body["page_token"] = token
-            page = self.transport.post(f"{API}/logged-models/search", body)
-            out += page.get("models", [])
-            token = page.get("next_page_token")
-            if not token:
-                break
-        return out[:max_results]
+        """Logged models of the experiments matching `filter_string` (`name = 'model'`, `metrics.rmse < 1`,
+        `params.alpha = '0.5'`), up to `max_results` (None: all), following the pages, as MLflow's JSON;
+        `order_by` as MLflow's dicts: `[{"field_name": "metrics.rmse", "ascending": True}]`."""
+        base: dict[str, Any] = {
+            "experiment_ids": [str(e) for e in experiment_ids],
+            "filter": filter_arg(filter_string),
+            "order_by": logged_model_order_by(order_by),
+        }
+
+        def page(size: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            body = self.transport.post(f"{API}/logged-models/search", page_body(base, size, token))
+            return list(body.get("models", [])), body.get("next_page_token")
+
+        return all_pages(page, max_results)
 
     def log_outputs(self, run_id: str, model_ids: list[str]) -> None:
         """Record logged models as outputs of a run (`runs/outputs`)."""
@@ -680,6 +737,42 @@ class TrackletClient:
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         body = {"name": name, "alias": alias, "version": str(version)}
         self.transport.post(f"{API}/registered-models/alias", body)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self.transport.request("DELETE", f"{API}/registered-models/alias", json={"name": name, "alias": alias})
+
+    def search_registered_models(
+        self, max_results: int | None = None, filter_string: str | None = None, order_by: Sequence[str] | None = None
+    ) -> list[entities.RegisteredModel]:
+        """Registered models matching `filter_string` (`name LIKE 'wine%'`, `tags.team = 'nlp'`), up to
+        `max_results` (None: all), following the pages; by name unless `order_by` (`["name DESC"]`,
+        `["last_updated_timestamp DESC"]`)."""
+
+        def page(size: int, token: str | None) -> tuple[list[entities.RegisteredModel], str | None]:
+            body = self.transport.get(
+                f"{API}/registered-models/search", filter=filter_arg(filter_string) or None, max_results=size,
+                order_by=order_by_arg(order_by) or None, page_token=token,
+            )  # fmt: skip
+            found = [msgspec.convert(m, entities.RegisteredModel) for m in body.get("registered_models", [])]
+            return found, body.get("next_page_token")
+
+        return all_pages(page, max_results)
+
+    def search_model_versions(
+        self, max_results: int | None = None, filter_string: str | None = None, order_by: Sequence[str] | None = None
+    ) -> list[entities.ModelVersion]:
+        """Model versions matching `filter_string` (`name = 'wine'`, `run_id = '…'`, `tags.validated = 'yes'`),
+        up to `max_results` (None: all), following the pages; `order_by` e.g. `["version_number DESC"]`."""
+
+        def page(size: int, token: str | None) -> tuple[list[entities.ModelVersion], str | None]:
+            body = self.transport.get(
+                f"{API}/model-versions/search", filter=filter_arg(filter_string) or None, max_results=size,
+                order_by=order_by_arg(order_by) or None, page_token=token,
+            )  # fmt: skip
+            found = [msgspec.convert(v, entities.ModelVersion) for v in body.get("model_versions", [])]
+            return found, body.get("next_page_token")
+
+        return all_pages(page, max_results)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The newest version in each of `stages` (every stage when empty), as MLflow answers it."""

@@ -36,22 +36,34 @@ __all__ = [
     "create_experiment",
     "get_experiment",
     "get_experiment_by_name",
+    "search_experiments",
+    "delete_experiment",
+    "restore_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "delete_experiment_tag",
     "start_run",
     "end_run",
     "active_run",
     "last_active_run",
+    "delete_run",
+    "restore_run",
+    "get_parent_run",
     "log_param",
     "log_params",
     "log_metric",
     "log_metrics",
     "set_tag",
     "set_tags",
+    "delete_tag",
     "log_artifact",
     "log_artifacts",
     "log_text",
     "log_dict",
     "log_figure",
     "log_image",
+    "log_table",
+    "load_table",
     "get_run",
     "search_runs",
     "get_metric_history",
@@ -212,6 +224,54 @@ def get_experiment_by_name(name: str) -> entities.Experiment | None:
     return _state.client().get_experiment_by_name(name)
 
 
+def search_experiments(
+    view_type: str | int = "ACTIVE_ONLY",
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[entities.Experiment]:
+    """Experiments matching `filter_string` (MLflow's grammar: `"name LIKE 'wine%'"`, `"tags.team = 'nlp'"`,
+    `"creation_time > 1700000000000"`), every page of them unless `max_results`.
+
+    Most recently updated first unless `order_by` (`["name"]`, `["creation_time DESC"]`); `view_type`
+    "ACTIVE_ONLY" (default), "DELETED_ONLY" or "ALL" (MLflow's `ViewType` works too).
+    """
+    return _state.client().search_experiments(view_type, max_results, filter_string, order_by)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Mark an experiment and its runs deleted (`restore_experiment` undoes it; `tracklet gc` purges)."""
+    _state.client().delete_experiment(experiment_id)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    """Bring back a deleted experiment and its runs."""
+    _state.client().restore_experiment(experiment_id)
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Set a tag (its value as a string) on the current experiment: the one `set_experiment` chose, else
+    the environment's, else the Default experiment. Sent at once."""
+    client = _state.client()
+    client.set_experiment_tag(_current_experiment_id(client), key, value)
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags on the current experiment."""
+    if not isinstance(tags, Mapping):
+        raise errors.InvalidParameterValue(f"set_experiment_tags takes a dict of tags, not {type(tags).__name__}")
+    client = _state.client()
+    experiment_id = _current_experiment_id(client)
+    for key, value in tags.items():
+        client.set_experiment_tag(experiment_id, key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag from the current experiment."""
+    client = _state.client()
+    client.delete_experiment_tag(_current_experiment_id(client), key)
+
+
 def _current_experiment_id(client: TrackletClient) -> str:
     if _state.experiment_id is None:
         name = _env(ENV_EXPERIMENT_NAME)
@@ -311,6 +371,23 @@ def last_active_run() -> Run | None:
     return get_run(_state.last_run_id)
 
 
+def delete_run(run_id: str) -> None:
+    """Mark a run deleted (searches leave it out; `restore_run` undoes it). Its queued logs are sent first."""
+    flush()
+    _state.client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    """Bring back a deleted run."""
+    _state.client().restore_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run (its `mlflow.parentRunId` tag), or None for a run without one."""
+    flush()
+    return _state.client().get_parent_run(run_id)
+
+
 def _active_or_new() -> ActiveRun:
     return _state.current() or start_run()
 
@@ -405,6 +482,14 @@ def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
     (run.client or _state.client()).logger.log_many([(TAG, rid, k, str(v)) for k, v in tags.items()])
 
 
+def delete_tag(key: str) -> None:
+    """Remove a tag from the active run (started if there is none, as MLflow does); tags still queued
+    are sent first, so a `set_tag` just before is deleted too. Raises ResourceDoesNotExist if it has no such tag."""
+    run_id, client = _run_and_client()
+    flush()
+    client.delete_tag(run_id, key)
+
+
 def log_input(
     data: Any,
     *,
@@ -485,6 +570,32 @@ def log_image(image: Any, artifact_file: str) -> None:
     client.log_image(run_id, image, artifact_file)
 
 
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a pandas DataFrame or a dict of columns as a table: the JSON file `artifact_file` (".json") in
+    MLflow's layout (`{"columns": [...], "data": [[...], ...]}`), in the active run or `run_id`.
+
+    Logging again to the same file appends the rows. The run's `mlflow.loggedArtifacts` tag lists the
+    table, so `load_table` (MLflow's too) and the UI find it. Images in cells are not offered.
+    """
+    rid, client = (run_id, _state.client()) if run_id else _run_and_client()
+    flush()
+    client.log_table(rid, data, artifact_file)
+
+
+def load_table(
+    artifact_file: str, run_ids: Sequence[str] | None = None, extra_columns: Sequence[str] | None = None
+) -> Any:
+    """One pandas DataFrame of the table `artifact_file` of every run of the current experiment that
+    logged it (or of those in `run_ids`), newest run first.
+
+    `extra_columns` adds columns of `search_runs` to each row, e.g. `["run_id", "params.alpha"]`. Raises
+    ResourceDoesNotExist when no run has the table.
+    """
+    flush()
+    client = _state.client()
+    return client.load_table(_current_experiment_id(client), artifact_file, run_ids, extra_columns)
+
+
 # -- reading --------------------------------------------------------------------------------------
 
 
@@ -523,10 +634,10 @@ def search_runs(
         return runs
     if output_format != "pandas":
         raise errors.InvalidParameterValue(f"output_format must be 'pandas' or 'list', not {output_format!r}")
-    return _runs_to_frame(runs)
+    return runs_to_frame(runs)
 
 
-def _runs_to_frame(runs: list[Run]) -> Any:
+def runs_to_frame(runs: list[Run]) -> Any:
     import pandas as pd
 
     base = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
