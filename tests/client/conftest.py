@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 import tracklet
-from tracklet.client import fluent
+from tracklet.client import fluent, system_metrics
 
 AGAINST_MLFLOW = os.environ.get("TRACKLET_TEST_AGAINST_MLFLOW") == "1"
 EXTERNAL_URL = os.environ.get("TRACKLET_TEST_SERVER_URL")
@@ -131,10 +131,14 @@ def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 @pytest.fixture(autouse=True)
 def clean_fluent_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with no active run, no experiment and no TRACKLET_/MLFLOW_ environment."""
+    """Each test starts with no active run, no experiment, no TRACKLET_/MLFLOW_ environment and system
+    metrics off."""
     for name in (*fluent.ENV_TRACKING_URI, *fluent.ENV_EXPERIMENT_NAME, *fluent.ENV_EXPERIMENT_ID,
                  *fluent.ENV_RUN_ID, fluent.ENV_PARAMS):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
+    for name in (*system_metrics.ENABLE_ENV, *system_metrics.INTERVAL_ENV, *system_metrics.SAMPLES_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(system_metrics, "settings", system_metrics.Settings())
     yield
     while fluent._state.runs:
         try:

@@ -13,6 +13,8 @@ EXPECTED = {
     "log_artifact", "log_artifacts", "log_text", "log_dict", "log_figure", "log_image", "log_input",
     "get_run", "search_runs", "get_metric_history", "list_artifacts", "download_artifacts",
     "param", "flush",
+    "enable_system_metrics_logging", "disable_system_metrics_logging", "set_system_metrics_sampling_interval",
+    "set_system_metrics_samples_before_logging",
     "crate", "Crate", "CrateError", "save_model", "log_model", "register_model", "ModelInfo",
     "load_model", "LoadedModel", "RequirementsMismatchWarning", "SchemaError",
     "trace", "start_span", "update_current_trace", "get_current_active_span", "get_last_active_trace_id",

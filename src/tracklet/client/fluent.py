@@ -18,13 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from tracklet import entities, errors
+from tracklet.client import system_metrics
 from tracklet.client.batching import LIVE_LOGGERS, METRIC, PARAM, TAG
 from tracklet.client.client import MetricPoint, Run, TrackletClient, now_ms
 
@@ -94,6 +95,7 @@ class ActiveRun(Run):
     """The run returned by `start_run`; as a context manager it ends the run (FAILED on an exception)."""
 
     client: TrackletClient | None = field(default=None, repr=False, compare=False)
+    monitor: system_metrics.SystemMetricsMonitor | None = field(default=None, repr=False, compare=False)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -292,12 +294,15 @@ def start_run(
     nested: bool = False,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a new run (or resume `run_id`) and make it active; use it as a context manager.
 
     Inside `tracklet run`, `start_run()` attaches to the run the command created. A nested run
     records its parent in the tag `mlflow.parentRunId`: the run this thread logs to (in a worker
     thread that started none, the main thread's run). Each thread has its own active runs.
+    `log_system_metrics=True` samples CPU, memory, disk and network while the run is active (`system/…`
+    metrics; default: `enable_system_metrics_logging()` or `MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING`).
     """
     if _state.runs and not nested:
         raise errors.InvalidState(
@@ -326,7 +331,12 @@ def start_run(
         run_tags.update(user_tags)
         exp_id = str(experiment_id) if experiment_id is not None else _current_experiment_id(client)
         run = client.create_run(exp_id, tags=run_tags, run_name=run_name)
-    active = ActiveRun(info=run.info, data=run.data, inputs=run.inputs, outputs=run.outputs, client=client)
+    monitor = None
+    if system_metrics.settings.wanted(log_system_metrics):
+        monitor = system_metrics.start_monitor(_system_metrics_logger(client, run.info.run_id))
+    active = ActiveRun(
+        info=run.info, data=run.data, inputs=run.inputs, outputs=run.outputs, client=client, monitor=monitor
+    )
     _state.runs.append(active)
     if not nested and _state.declared_params:
         client.logger.log_many([(PARAM, run.info.run_id, k, str(v)) for k, v in _state.declared_params.items()])
@@ -342,6 +352,8 @@ def end_run(status: str = "FINISHED") -> None:
         return
     run = _state.runs[-1]
     client = run.client or _state.client()
+    if run.monitor is not None:
+        run.monitor.stop()  # its last samples are queued before the flush
     pending: errors.TrackletError | None = None
     try:
         client.logger.flush()
@@ -354,6 +366,34 @@ def end_run(status: str = "FINISHED") -> None:
         _state.last_run_id = run.info.run_id
     if pending is not None:
         raise pending
+
+
+def _system_metrics_logger(client: TrackletClient, run_id: str) -> Callable[[dict[str, float], int], None]:
+    def log(metrics: dict[str, float], step: int) -> None:
+        now = now_ms()
+        client.logger.log_many([(METRIC, run_id, key, value, now, step) for key, value in metrics.items()])
+
+    return log
+
+
+def enable_system_metrics_logging() -> None:
+    """Log system metrics (CPU, memory, disk, network: `system/…`) of every run started from now on."""
+    system_metrics.settings.enabled = True
+
+
+def disable_system_metrics_logging() -> None:
+    """Stop logging system metrics for runs started from now on (unless `start_run` asks for them)."""
+    system_metrics.settings.enabled = False
+
+
+def set_system_metrics_sampling_interval(interval: float) -> None:
+    """Seconds between two samples of the system metrics of runs started from now on (default 10)."""
+    system_metrics.settings.interval = system_metrics.check_interval(interval)
+
+
+def set_system_metrics_samples_before_logging(samples: int) -> None:
+    """How many samples are averaged into each logged value (default 1)."""
+    system_metrics.settings.samples_before_logging = system_metrics.check_samples(samples)
 
 
 def active_run() -> ActiveRun | None:
