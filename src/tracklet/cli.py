@@ -18,10 +18,13 @@ class LazyGroup(click.Group):
     without importing pandas for `tracklet models`)."""
 
     lazy: dict[str, str] = {
+        "artifacts": "tracklet.client.browse_cli:artifacts_group",
+        "experiments": "tracklet.client.browse_cli:experiments_group",
         "gc": "tracklet.admin.cli:gc_command",
         "import-mlflow": "tracklet.migrate.cli:import_mlflow_command",
         "models": "tracklet.models.cli:models_group",
         "run": "tracklet.client.run_cli:run_command",
+        "runs": "tracklet.client.browse_cli:runs_group",
         "users": "tracklet.admin.users:users_group",
     }
 

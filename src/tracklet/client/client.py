@@ -253,6 +253,9 @@ class TrackletClient:
     def restore_experiment(self, experiment_id: str) -> None:
         self.transport.post(f"{API}/experiments/restore", {"experiment_id": str(experiment_id)})
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.transport.post(f"{API}/experiments/update", {"experiment_id": str(experiment_id), "new_name": new_name})
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         body = {"experiment_id": str(experiment_id), "key": key, "value": str(value)}
         self.transport.post(f"{API}/experiments/set-experiment-tag", body)
