@@ -108,3 +108,13 @@ export async function readOrSay(root, promise) {
     return null;
   }
 }
+
+/**
+ * Loads of a list that a new search restarts: `start(fresh)` before the request (a fresh load, not a
+ * next page, supersedes those before it), `current(turn)` after each await. A superseded answer that
+ * arrives late is dropped instead of mixing its rows into the newer list.
+ */
+export function reloads() {
+  let latest = 0;
+  return { start: (fresh) => (fresh ? ++latest : latest), current: (turn) => turn === latest };
+}

@@ -2,7 +2,7 @@
 // them and two of the views: the logged models of the experiment (MLflow 3's `logged-models/search`)
 // and its details, description and tags (`experiments/set-experiment-tag`).
 import { api } from "./api.js";
-import { clear, fmtTime, h, readOrSay, tabNav } from "./dom.js";
+import { clear, fmtTime, h, readOrSay, reloads, tabNav } from "./dom.js";
 import { descriptionEditor, tagEditor } from "./editors.js";
 import { signedIn } from "./permissions.js";
 
@@ -53,7 +53,9 @@ export async function experimentModelsPage(root, ctx, expId) {
     list,
   );
 
+  const loads = reloads();
   async function load(pageToken) {
+    const turn = loads.start(!pageToken);
     let page;
     try {
       page = await api.post("/api/2.0/mlflow/logged-models/search", {
@@ -64,14 +66,16 @@ export async function experimentModelsPage(root, ctx, expId) {
         page_token: pageToken || undefined,
       });
     } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
+      if (loads.current(turn)) {
+        error.textContent = e.message;
+        error.hidden = false;
+      }
       return;
     }
     const models = page.models || [];
     const runIds = [...new Set(models.map((m) => m.info.source_run_id).filter(Boolean))];
     const runs = runIds.length ? await api.bulkGet(runIds).then((r) => r.runs || []).catch(() => []) : [];
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || !loads.current(turn)) return;
     const runNames = Object.fromEntries(runs.map((r) => [r.info.run_id, r.info.run_name]));
     error.hidden = true;
     if (!pageToken) {

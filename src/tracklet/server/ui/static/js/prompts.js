@@ -3,7 +3,7 @@
 // of chat messages) and its commit message (the description). `#/prompts` lists them, `#/prompts/<name>`
 // shows one: its versions with their templates, aliases and tags.
 import { api } from "./api.js";
-import { clear, fmtTime, h, readOrSay } from "./dom.js";
+import { clear, fmtTime, h, readOrSay, reloads } from "./dom.js";
 import { tagEditor } from "./editors.js";
 import { aliasEditor, pager } from "./registry.js";
 
@@ -49,8 +49,10 @@ export async function promptsPage(root, ctx) {
     list,
   );
 
+  const loads = reloads();
   async function load(token) {
     const q = search.value.trim();
+    const turn = loads.start(!token);
     let page;
     try {
       page = await api.searchRegisteredModels({
@@ -59,10 +61,10 @@ export async function promptsPage(root, ctx) {
         maxResults: PAGE,
       });
     } catch (e) {
-      clear(list).append(h("p.error", e.message));
+      if (loads.current(turn)) clear(list).append(h("p.error", e.message));
       return;
     }
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || !loads.current(turn)) return;
     const prompts = page.registered_models || [];
     if (!token) {
       clear(list);

@@ -3,7 +3,7 @@
 // aliases, source run and logged model. Routes as in MLflow's UI: `#/models`, `#/models/<name>`,
 // `#/models/<name>/versions/<version>`.
 import { api } from "./api.js";
-import { clear, fmtTime, h, readOrSay, toast } from "./dom.js";
+import { clear, fmtTime, h, readOrSay, reloads, toast } from "./dom.js";
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
 import { permissionsPanel } from "./permissions.js";
 
@@ -106,7 +106,6 @@ export async function registeredModelsPage(root, ctx) {
   const find = (ev) => {
     ev.preventDefault();
     ctx.setParams(search.value.trim() ? { q: search.value.trim() } : {});
-    clear(tbody);
     load(null);
   };
   root.append(
@@ -118,8 +117,10 @@ export async function registeredModelsPage(root, ctx) {
     list,
   );
 
+  const loads = reloads();
   async function load(token) {
     const q = search.value.trim();
+    const turn = loads.start(!token);
     let page;
     try {
       page = await api.searchRegisteredModels({
@@ -128,13 +129,14 @@ export async function registeredModelsPage(root, ctx) {
         maxResults: PAGE,
       });
     } catch (e) {
-      clear(list).append(h("p.error", e.message));
+      if (loads.current(turn)) clear(list).append(h("p.error", e.message));
       return;
     }
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || !loads.current(turn)) return;
     const models = page.registered_models || [];
     if (!token) {
       clear(list);
+      clear(tbody);
       if (!models.length) {
         list.append(h("p.muted", q ? "No registered model matches." : "No registered models yet."));
         return;
@@ -172,6 +174,7 @@ export async function registeredModelPage(root, ctx, name) {
   const tags = Object.fromEntries((model.tags || []).map((t) => [t.key, t.value]));
   const versionsBody = h("tbody");
   const versionsBox = h("div");
+  const loads = reloads();
   // Versions ticked to compare: their source runs open in the compare view.
   const picked = new Map(); // version → run id
   const compare = h("button#compare-versions", { disabled: true, on: { click: () => {
@@ -237,16 +240,17 @@ export async function registeredModelPage(root, ctx, name) {
   async function refreshVersions() {
     picked.clear();
     compare.disabled = true;
-    clear(versionsBody);
     await loadVersions(null);
   }
 
   async function loadVersions(token) {
+    const turn = loads.start(!token);
     const page = await api.searchModelVersions(name, { pageToken: token, maxResults: PAGE });
     const versions = page.model_versions || [];
     const names = await runNames(versions);
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || !loads.current(turn)) return;
     if (!token) {
+      clear(versionsBody);
       clear(versionsBox);
       if (!versions.length) {
         versionsBox.append(h("p.muted", "No versions yet: register a logged model (mlflow.register_model) to add one."));
