@@ -22,9 +22,7 @@ from tracklet.client.fluent import (
     delete_experiment_tag,
     delete_run,
     delete_tag,
-    disable_system_metrics_logging,
     download_artifacts,
-    enable_system_metrics_logging,
     end_run,
     flush,
     get_experiment,
@@ -56,8 +54,6 @@ from tracklet.client.fluent import (
     set_experiment,
     set_experiment_tag,
     set_experiment_tags,
-    set_system_metrics_samples_before_logging,
-    set_system_metrics_sampling_interval,
     set_tag,
     set_tags,
     set_tracking_uri,
@@ -68,6 +64,12 @@ from tracklet.client.registry import (
     search_logged_models,
     search_model_versions,
     search_registered_models,
+)
+from tracklet.client.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
 )
 from tracklet.client.traces import Assessment, AssessmentSource, Trace, TraceSpan
 from tracklet.client.tracing import (

@@ -376,26 +376,6 @@ def _system_metrics_logger(client: TrackletClient, run_id: str) -> Callable[[dic
     return log
 
 
-def enable_system_metrics_logging() -> None:
-    """Log system metrics (CPU, memory, disk, network: `system/…`) of every run started from now on."""
-    system_metrics.settings.enabled = True
-
-
-def disable_system_metrics_logging() -> None:
-    """Stop logging system metrics for runs started from now on (unless `start_run` asks for them)."""
-    system_metrics.settings.enabled = False
-
-
-def set_system_metrics_sampling_interval(interval: float) -> None:
-    """Seconds between two samples of the system metrics of runs started from now on (default 10)."""
-    system_metrics.settings.interval = system_metrics.check_interval(interval)
-
-
-def set_system_metrics_samples_before_logging(samples: int) -> None:
-    """How many samples are averaged into each logged value (default 1)."""
-    system_metrics.settings.samples_before_logging = system_metrics.check_samples(samples)
-
-
 def active_run() -> ActiveRun | None:
     """The run this thread logs to: the innermost it started, else the main thread's; or None."""
     return _state.current()

@@ -59,6 +59,26 @@ class Settings:
 settings = Settings()
 
 
+def enable_system_metrics_logging() -> None:
+    """Log system metrics (CPU, memory, disk, network: `system/…`) of every run started from now on."""
+    settings.enabled = True
+
+
+def disable_system_metrics_logging() -> None:
+    """Stop logging system metrics for runs started from now on (unless `start_run` asks for them)."""
+    settings.enabled = False
+
+
+def set_system_metrics_sampling_interval(interval: float) -> None:
+    """Seconds between two samples of the system metrics of runs started from now on (default 10)."""
+    settings.interval = check_interval(interval)
+
+
+def set_system_metrics_samples_before_logging(samples: int) -> None:
+    """How many samples are averaged into each logged value (default 1)."""
+    settings.samples_before_logging = check_samples(samples)
+
+
 def check_interval(seconds: float) -> float:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not seconds > 0:
         raise ValueError(f"The sampling interval must be a positive number of seconds, got {seconds!r}")
