@@ -466,3 +466,24 @@ def test_a_runs_page_shows_the_datasets_it_used(page: Any, ui_server: SeededServ
     goto(page, f"/runs/{ui_server.data.runs['beta']}")  # no datasets
     page.wait_for_selector("#overview")
     assert page.locator("#datasets").count() == 0
+
+
+def test_system_metrics_are_charted_apart_from_the_models_own(page: Any, ui_server: SeededServer) -> None:
+    c = Client(ui_server.url)
+    run_id = c.create_run(ui_server.data.other_experiment_id, "with-system-metrics", T0)
+    points = [{"key": "loss", "value": 1 / (i + 1), "timestamp": T0 + i, "step": i} for i in range(5)]
+    points += [{"key": "system/cpu_utilization_percentage", "value": 20.0 + i, "timestamp": T0 + i, "step": i}
+               for i in range(5)]  # fmt: skip
+    c.log_batch(run_id, metrics=points)
+    goto(page, f"/runs/{run_id}?tab=metrics")
+    page.wait_for_selector("#system-metrics")
+    panels = page.locator(".chart-panel")
+    assert panels.count() == 2
+    assert panels.nth(0).locator(".chart-card").evaluate_all("els => els.map(e => e.dataset.metric)") == ["loss"]
+    assert panels.nth(1).locator(".chart-card").evaluate_all("els => els.map(e => e.dataset.metric)") == [
+        "system/cpu_utilization_percentage"
+    ]
+    page.wait_for_function(
+        "Number(document.querySelector(\".chart-card[data-metric='system/cpu_utilization_percentage'] .chart\")"
+        "?.dataset.points) === 5"
+    )

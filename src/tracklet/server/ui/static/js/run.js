@@ -83,9 +83,13 @@ export async function runPage(root, ctx, runId) {
   );
 
   if (tab === "metrics") {
-    body.append(h("h2", "Metrics"), metricsTable(metrics));
+    // The machine's figures (`log_system_metrics`, MLflow's `system/…` names) get charts of their own.
     const keys = metrics.map((m) => m.key).sort();
-    if (keys.length) body.append(chartPanel(ctx, { runs: [{ ...info }], keys }));
+    const model = keys.filter((k) => !k.startsWith("system/"));
+    const system = keys.filter((k) => k.startsWith("system/"));
+    body.append(h("h2", "Metrics"), metricsTable(metrics));
+    if (model.length) body.append(chartPanel(ctx, { runs: [{ ...info }], keys: model }));
+    if (system.length) body.append(h("h2#system-metrics", "System metrics"), chartPanel(ctx, { runs: [{ ...info }], keys: system }));
   } else if (tab === "artifacts") {
     body.append(await artifactBrowser(ctx, { run_id: runId }, info.artifact_uri));
   } else if (tab === "traces") {
