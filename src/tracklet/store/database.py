@@ -205,8 +205,11 @@ def _file_lock(database: str | None, task: str) -> Iterator[None]:
     if not database or database == ":memory:" or database.startswith("file:"):
         yield  # no file: nothing another process could share
         return
-    import fcntl  # POSIX: tracklet's SQLite stores are local files
-
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no lock, as before there was one
+        yield
+        return
     with open(f"{database}.{task}.lock", "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
