@@ -19,12 +19,12 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows
 from tracklet.store.assessments import Assessment
+from tracklet.store.span_search import SpanSearchStore, searchable_text, write_spans
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
     SPANS_IN_DATABASE,
     SPANS_LOCATION_TAG,
     NewTrace,
-    TraceStore,
     trace_artifact_location,
 )
 
@@ -60,7 +60,7 @@ class SpanBatch:
     root: TraceRoot | None = None
 
 
-class SpanStore(TraceStore):
+class SpanStore(SpanSearchStore):
     def log_spans(self, experiment_id: int, batches: Sequence[SpanBatch], run_id: str | None = None) -> None:
         """Merge each batch into its trace, creating the trace at its first spans; with `run_id`, link the
         traces to that run. All or nothing: a trace of another experiment, or an unknown run, writes none.
@@ -100,13 +100,12 @@ class SpanStore(TraceStore):
                 tags,
                 "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
             )
-            # One row per span even if an export repeats one: an upsert may not touch a row twice.
-            spans = {
-                (b.trace_id, sp.span_id): (b.trace_id, sp.span_id, sp.start_time, sp.content)
-                for b in batches
-                for sp in b.spans
-            }
-            insert_rows(conn, "trace_spans", _SPAN_COLUMNS, list(spans.values()), _SPAN_UPSERT)
+            # One row per span even if an export repeats one: an upsert may not touch a row twice. With the
+            # fields span filters compare; a span sent again keeps attributes it no longer has (a retry
+            # sends the same span).
+            for batch in batches:
+                spans = {sp.span_id: searchable_text(sp.span_id, sp.content, sp.start_time) for sp in batch.spans}
+                write_spans(conn, batch.trace_id, list(spans.values()))
             if run_id is not None:
                 links = [(t, run_id) for t in trace_ids]
                 insert_rows(conn, "trace_run_links", ("trace_id", "run_id"), links, "ON CONFLICT DO NOTHING")
@@ -149,8 +148,8 @@ class SpanStore(TraceStore):
             }
             self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
             self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
-            rows = {sp.span_id: (trace.trace_id, sp.span_id, sp.start_time, sp.content) for sp in spans}
-            insert_rows(conn, "trace_spans", _SPAN_COLUMNS, list(rows.values()), _SPAN_UPSERT)
+            rows = {sp.span_id: searchable_text(sp.span_id, sp.content, sp.start_time) for sp in spans}
+            write_spans(conn, trace.trace_id, list(rows.values()))
             self._insert_copied_assessments(conn, trace.trace_id, assessments)
         return True
 
@@ -175,10 +174,6 @@ _MERGED_COLUMNS = ("request_time", "execution_duration", "state", "request_previ
 _MERGE_READ = ", ".join(("trace_id", "experiment_id", *_MERGED_COLUMNS))
 _UPDATE_SQL = f"UPDATE traces SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS)} WHERE trace_id = ?"
 _TAG_COLUMNS = ("trace_id", "key", "value")  # of trace_metadata too
-_SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content")
-_SPAN_UPSERT = (
-    "ON CONFLICT (trace_id, span_id) DO UPDATE SET start_time = excluded.start_time, content = excluded.content"
-)
 
 
 def _merged(row: tuple[Any, ...], batch: SpanBatch) -> tuple[Any, ...]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import msgspec
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -19,6 +21,7 @@ from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.entities import FileInfo
 from tracklet.errors import NotImplementedByServer
 from tracklet.server.api.runs import RunRef
+from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, copy_uploaded_spans, uploaded_trace
 from tracklet.server.protocol import json_response, read_query, run_sync
 from tracklet.server.state import artifacts_of, store_of
 
@@ -34,8 +37,27 @@ class RunListQuery(RunRef):
 
 async def upload(request: Request) -> Response:
     path = clean_path(request.path_params["path"], allow_empty=False)
-    await artifacts_of(request).write(path, request.stream())
-    return Response(status_code=200)
+    trace_id = uploaded_trace(path)
+    if trace_id is None:
+        await artifacts_of(request).write(path, request.stream())
+        return Response(status_code=200)
+    # A trace's spans (`traces.json`): kept while written, then copied for span filters once answered.
+    kept: list[bytes] = []
+    size = 0
+
+    async def keeping() -> AsyncIterator[bytes]:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= MAX_KEPT_UPLOAD:
+                kept.append(chunk)
+            yield chunk
+
+    artifacts = artifacts_of(request)
+    await artifacts.write(path, keeping())
+    body = b"".join(kept) if size <= MAX_KEPT_UPLOAD else None  # None: read back from the store
+    copy = BackgroundTask(copy_uploaded_spans, artifacts, store_of(request), trace_id, path, body)
+    return Response(status_code=200, background=copy)
 
 
 async def download(request: Request) -> Response:

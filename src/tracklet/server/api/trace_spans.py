@@ -6,6 +6,10 @@ The two forms differ in three places. Span attributes are JSON texts in the file
 `AnyValue`s on the wire (the client decodes them and dumps them back to JSON text, so a value sent as a
 string would arrive quoted twice); attributes are a dict in the file and a key/value list on the wire;
 links name their trace and span in hex in the file and as bytes (base64) on the wire.
+
+Span filters search copies of the spans in the database (`store/span_search.py`): an uploaded
+`traces.json` is copied after the upload is answered (`copy_uploaded_spans`), and a search with a span
+filter first copies the files of its experiments' traces that have none yet (`copy_spans_for_search`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import logging
 import math
 import posixpath
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,12 +30,18 @@ from tracklet.artifacts.base import ArtifactStore
 from tracklet.artifacts.paths import proxy_path
 from tracklet.entities import TraceInfo
 from tracklet.server.protocol import run_sync
+from tracklet.store.search import parse_trace_filter
+from tracklet.store.search_sql import SPAN_KINDS
 from tracklet.store.spans import SpanStore
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_IN_DATABASE, SPANS_LOCATION_TAG
 
 _log = logging.getLogger(__name__)
 
 SPANS_FILE = "traces.json"
+# Where MLflow's client uploads a trace's spans: `<experiment artifacts>/traces/<trace id>/artifacts/`.
+_SPANS_UPLOAD = re.compile(r"(?:^|/)traces/([^/]+)/artifacts/" + re.escape(SPANS_FILE))
+MAX_KEPT_UPLOAD = 32 * 2**20  # larger uploads are not kept in memory: a span filter reads them later
+_COPY_BATCH = 100  # traces' files read, then written, at a time
 _INT64 = range(-(2**63), 2**63)
 # Doubles that JSON cannot write, as protobuf's JSON mapping spells them.
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -147,18 +158,26 @@ async def read_span_dicts(
 
 
 def _spans_path(info: TraceInfo) -> str | None:
-    root = proxy_path(info.tags.get(ARTIFACT_LOCATION_TAG, ""))
+    return _spans_file(info.tags.get(ARTIFACT_LOCATION_TAG, ""))
+
+
+def _spans_file(artifact_location: str) -> str | None:
+    root = proxy_path(artifact_location)
     return None if root is None else posixpath.join(root, SPANS_FILE)
 
 
 def _parse(info: TraceInfo, path: str, body: bytes | None) -> list[dict[str, Any]]:
+    return _parse_file(info.trace_id, path, body)
+
+
+def _parse_file(trace_id: str, path: str, body: bytes | None) -> list[dict[str, Any]]:
     if body is None:
         return []
     try:
         spans = msgspec.json.decode(body).get("spans") or []
         return [_span_dict(span) for span in spans]
     except (msgspec.DecodeError, AttributeError, TypeError) as err:
-        _log.warning("the spans of trace %s in %s could not be read: %s", info.trace_id, path, err)
+        _log.warning("the spans of trace %s in %s could not be read: %s", trace_id, path, err)
         return []
 
 
@@ -166,3 +185,53 @@ def _span_dict(span: Any) -> dict[str, Any]:
     if not isinstance(span, dict):
         raise TypeError(f"a span is a JSON object, not {type(span).__name__}")
     return span
+
+
+def uploaded_trace(path: str) -> str | None:
+    """The trace id when `path` is where MLflow's client uploads a trace's spans."""
+    found = _SPANS_UPLOAD.search(path)
+    return None if found is None else found.group(1)
+
+
+async def copy_uploaded_spans(
+    artifacts: ArtifactStore, store: SpanStore, trace_id: str, path: str, body: bytes | None
+) -> None:
+    """Copy an uploaded `traces.json` (`body`, or None to read it back) for span filters, if it is the file
+    of that trace (at its artifact location). Runs after the upload is answered; best effort: a span
+    filter copies the files of traces that have no spans in the database."""
+    try:
+        infos = await run_sync(store.batch_get_trace_infos, [trace_id], None)
+        if not infos or _spans_path(infos[0]) != path or infos[0].tags.get(SPANS_LOCATION_TAG) == SPANS_IN_DATABASE:
+            return
+        if body is None:
+            (body,) = await artifacts.read_small_files([path])
+        await run_sync(store.copy_spans, [(trace_id, _parse_file(trace_id, path, body))])
+    except Exception:
+        _log.warning("the uploaded spans of trace %s were not copied for searches", trace_id, exc_info=True)
+
+
+def filters_spans(filter_string: str | None) -> bool:
+    return any(c.kind in SPAN_KINDS for c in parse_trace_filter(filter_string))
+
+
+async def copy_spans_for_search(artifacts: ArtifactStore, store: SpanStore, experiment_ids: Sequence[int]) -> None:
+    """Before a span filter searches these experiments: give spans stored before span filters existed
+    their searchable fields, and copy the `traces.json` of traces that have no spans in the database
+    (uploaded before, or written into the artifact store without passing the server). A trace whose
+    file is missing or unreadable stays as it is, and is looked at again by the next span filter."""
+    if await run_sync(store.has_unindexed_spans, experiment_ids):
+        await run_sync(store.index_stored_spans, experiment_ids)
+    after = ""
+    while batch := await run_sync(store.traces_to_copy, experiment_ids, after, _COPY_BATCH):
+        paths = [(trace_id, path) for trace_id, location in batch if (path := _spans_file(location)) is not None]
+        bodies = await artifacts.read_small_files([path for _, path in paths])
+        copies = [
+            (trace_id, spans)
+            for (trace_id, path), body in zip(paths, bodies, strict=True)
+            if (spans := _parse_file(trace_id, path, body))
+        ]
+        if copies:
+            await run_sync(store.copy_spans, copies)
+        if len(batch) < _COPY_BATCH:
+            return
+        after = batch[-1][0]
