@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,15 @@ from sqlalchemy import Connection
 from tracklet.store._util import insert_rows
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_IN_DATABASE, SPANS_LOCATION_TAG, TraceStore
 
+__all__ = [
+    "SearchableSpan",
+    "SpanSearchStore",
+    "searchable_file",
+    "searchable_span",
+    "searchable_text",
+    "write_spans",
+]
+
 SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
 SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content", "name", "type", "status")
 # A span sent again (an OTLP retry, a re-uploaded file) replaces the stored one.
@@ -32,7 +41,9 @@ SPAN_UPSERT = "ON CONFLICT (trace_id, span_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in SPAN_COLUMNS[2:]
 )
 ATTRIBUTE_COLUMNS = ("trace_id", "span_id", "key", "value")
-_BATCH = 500  # spans (or traces) a transaction when filling in the index
+_ATTRIBUTE_UPSERT = "ON CONFLICT (trace_id, span_id, key) DO UPDATE SET value = excluded.value"
+_WHERE_SPANS = (ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG)
+_BATCH = 500  # older span rows given their fields a transaction (each holds SQLite's one writer)
 
 
 @dataclass(frozen=True)
@@ -98,9 +109,6 @@ def write_spans(conn: Connection, trace_id: str, spans: Sequence[SearchableSpan]
     insert_rows(conn, "trace_span_attributes", ATTRIBUTE_COLUMNS, attributes, _ATTRIBUTE_UPSERT)
 
 
-_ATTRIBUTE_UPSERT = "ON CONFLICT (trace_id, span_id, key) DO UPDATE SET value = excluded.value"
-
-
 class SpanSearchStore(TraceStore):
     def traces_to_copy(self, experiment_ids: Sequence[int], after: str, limit: int) -> list[tuple[str, str]]:
         """(trace id, artifact location) of up to `limit` traces of these experiments, in id order after
@@ -117,26 +125,51 @@ class SpanSearchStore(TraceStore):
         with db.read() as conn:
             return [(trace_id, location) for trace_id, location in db.fetch_all(conn, db.sql(sql), args)]
 
-    def copy_spans(self, copies: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> int:
-        """Write each (trace id, span dicts of its `traces.json`) as the trace's rows, replacing those it
-        had, in one transaction. Traces gone meanwhile, or whose spans live in the database (received over
-        OTLP), are left alone. Returns how many traces were written."""
+    def copy_spans(
+        self,
+        copies: Sequence[tuple[str, Sequence[dict[str, Any]], str | None]],
+        path_of: Callable[[str], str | None] = lambda location: None,
+    ) -> int:
+        """Write each (trace id, the span dicts of its `traces.json`, the file's path or None) as the trace's
+        rows, replacing those it had, in one transaction. Left alone: traces gone meanwhile, those whose
+        spans live in the database (received over OTLP), and those whose artifact location is not where the
+        file was (`path_of(location)`, when a path is given). Returns how many traces were written."""
+        latest = {trace_id: (spans, path) for trace_id, spans, path in copies}  # a file uploaded twice: the last
+        if not latest:
+            return 0
         db = self.db
-        written = 0
+        # The traces' rows locked (on PostgreSQL: an upload and a search copying one trace take turns), with
+        # the tags saying where their spans are, and whether they have span rows to replace.
+        read = db.sql(
+            "SELECT t.trace_id, tag.key, tag.value, "
+            "EXISTS (SELECT 1 FROM trace_spans sp WHERE sp.trace_id = t.trace_id) FROM traces t "
+            "LEFT JOIN trace_tags tag ON tag.trace_id = t.trace_id AND tag.key IN (?, ?) "
+            f"WHERE t.trace_id IN ({db.marks(len(latest))}) ORDER BY t.trace_id"
+            + ("" if db.is_sqlite else " FOR UPDATE OF t")
+        )
         with db.write() as conn:
-            for trace_id, spans in copies:
-                # Locked (on PostgreSQL): an upload and a search copying the same trace take turns.
-                lock = "SELECT 1 FROM traces WHERE trace_id = ?" + ("" if db.is_sqlite else " FOR UPDATE")
-                if not db.run(conn, db.sql(lock), (trace_id,)):
-                    continue
-                where = "trace_id = ? AND key = ? AND value = ?"
-                if db.run(conn, db.sql(f"SELECT 1 FROM trace_tags WHERE {where}"), _in_database(trace_id)):
-                    continue
-                db.run(conn, db.sql("DELETE FROM trace_span_attributes WHERE trace_id = ?"), (trace_id,))
-                db.run(conn, db.sql("DELETE FROM trace_spans WHERE trace_id = ?"), (trace_id,))
-                write_spans(conn, trace_id, searchable_file(spans))
-                written += 1
-        return written
+            found: dict[str, dict[str, str]] = {}
+            replaced: set[str] = set()
+            for trace_id, key, value, has_spans in db.run(conn, read, (*_WHERE_SPANS, *sorted(latest))):
+                found.setdefault(trace_id, {})
+                if key is not None:
+                    found[trace_id][key] = value
+                if has_spans:
+                    replaced.add(trace_id)
+            chosen = [
+                trace_id
+                for trace_id, tags in found.items()
+                if tags.get(SPANS_LOCATION_TAG) != SPANS_IN_DATABASE
+                and (latest[trace_id][1] is None or path_of(tags.get(ARTIFACT_LOCATION_TAG, "")) == latest[trace_id][1])
+            ]
+            if gone := [trace_id for trace_id in chosen if trace_id in replaced]:
+                for table in ("trace_span_attributes", "trace_spans"):
+                    db.run(conn, f"DELETE FROM {table} WHERE trace_id IN ({db.marks(len(gone))})", tuple(gone))
+            spans = [(trace_id, span) for trace_id in chosen for span in searchable_file(latest[trace_id][0])]
+            insert_rows(conn, "trace_spans", SPAN_COLUMNS, [span.row(trace_id) for trace_id, span in spans])
+            attributes = [row for trace_id, span in spans for row in span.attribute_rows(trace_id)]
+            insert_rows(conn, "trace_span_attributes", ATTRIBUTE_COLUMNS, attributes)
+        return len(chosen)
 
     def index_stored_spans(self, experiment_ids: Sequence[int]) -> int:
         """Give the spans of these experiments stored before migration 0013 (rows without a status) their
@@ -174,10 +207,6 @@ class SpanSearchStore(TraceStore):
         )
         with db.read() as conn:
             return bool(db.fetch_all(conn, db.sql(sql), tuple(experiment_ids)))
-
-
-def _in_database(trace_id: str) -> tuple[str, str, str]:
-    return trace_id, SPANS_LOCATION_TAG, SPANS_IN_DATABASE
 
 
 def _decoded(text: Any) -> Any:
@@ -227,13 +256,3 @@ def _hex_span_id(span: dict[str, Any]) -> str | None:
         if len(hex_id) == 16 and all(c in "0123456789abcdef" for c in hex_id):
             return hex_id
     return None
-
-
-__all__ = [
-    "SearchableSpan",
-    "SpanSearchStore",
-    "searchable_file",
-    "searchable_span",
-    "searchable_text",
-    "write_spans",
-]

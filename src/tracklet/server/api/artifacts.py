@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import msgspec
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -21,9 +20,9 @@ from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.entities import FileInfo
 from tracklet.errors import NotImplementedByServer
 from tracklet.server.api.runs import RunRef
-from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, copy_uploaded_spans, uploaded_trace
+from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
 from tracklet.server.protocol import json_response, read_query, run_sync
-from tracklet.server.state import artifacts_of, store_of
+from tracklet.server.state import artifacts_of, store_of, uploaded_spans_of
 
 
 class ListQuery(msgspec.Struct):
@@ -41,7 +40,7 @@ async def upload(request: Request) -> Response:
     if trace_id is None:
         await artifacts_of(request).write(path, request.stream())
         return Response(status_code=200)
-    # A trace's spans (`traces.json`): kept while written, then copied for span filters once answered.
+    # A trace's spans (`traces.json`): kept while written, copied for span filters after the answer.
     kept: list[bytes] = []
     size = 0
 
@@ -53,11 +52,9 @@ async def upload(request: Request) -> Response:
                 kept.append(chunk)
             yield chunk
 
-    artifacts = artifacts_of(request)
-    await artifacts.write(path, keeping())
-    body = b"".join(kept) if size <= MAX_KEPT_UPLOAD else None  # None: read back from the store
-    copy = BackgroundTask(copy_uploaded_spans, artifacts, store_of(request), trace_id, path, body)
-    return Response(status_code=200, background=copy)
+    await artifacts_of(request).write(path, keeping())
+    uploaded_spans_of(request).add(trace_id, path, b"".join(kept) if size <= MAX_KEPT_UPLOAD else None)
+    return Response(status_code=200)
 
 
 async def download(request: Request) -> Response:
