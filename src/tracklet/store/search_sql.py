@@ -834,7 +834,6 @@ class TraceSearch:
         order_keys = parse_trace_order_by(order_by)
         comparisons = parse_trace_filter(filter_string)
         span_comparisons = [c for c in comparisons if c.kind in SPAN_KINDS]
-        self.searches_spans = bool(span_comparisons)
         self._conditions = [
             schema.traces.c.experiment_id.in_(list(experiment_ids)),
             *(_trace_condition(c) for c in comparisons if c.kind not in SPAN_KINDS),

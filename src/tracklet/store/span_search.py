@@ -100,12 +100,11 @@ def searchable_file(spans: Sequence[dict[str, Any]]) -> list[SearchableSpan]:
     return out
 
 
-def write_spans(conn: Connection, trace_id: str, spans: Sequence[SearchableSpan]) -> None:
-    """Upsert these spans of a trace with their attributes (replacing those the spans had)."""
-    if not spans:
-        return
-    insert_rows(conn, "trace_spans", SPAN_COLUMNS, [sp.row(trace_id) for sp in spans], SPAN_UPSERT)
-    attributes = [row for sp in spans for row in sp.attribute_rows(trace_id)]
+def write_spans(conn: Connection, spans: Sequence[tuple[str, SearchableSpan]]) -> None:
+    """Upsert these (trace id, span) with their attributes. A span stored before keeps any attribute it
+    no longer has (OTLP's retries send the same span again; a re-uploaded file replaces its rows whole)."""
+    insert_rows(conn, "trace_spans", SPAN_COLUMNS, [span.row(trace_id) for trace_id, span in spans], SPAN_UPSERT)
+    attributes = [row for trace_id, span in spans for row in span.attribute_rows(trace_id)]
     insert_rows(conn, "trace_span_attributes", ATTRIBUTE_COLUMNS, attributes, _ATTRIBUTE_UPSERT)
 
 
@@ -165,10 +164,9 @@ class SpanSearchStore(TraceStore):
             if gone := [trace_id for trace_id in chosen if trace_id in replaced]:
                 for table in ("trace_span_attributes", "trace_spans"):
                     db.run(conn, f"DELETE FROM {table} WHERE trace_id IN ({db.marks(len(gone))})", tuple(gone))
-            spans = [(trace_id, span) for trace_id in chosen for span in searchable_file(latest[trace_id][0])]
-            insert_rows(conn, "trace_spans", SPAN_COLUMNS, [span.row(trace_id) for trace_id, span in spans])
-            attributes = [row for trace_id, span in spans for row in span.attribute_rows(trace_id)]
-            insert_rows(conn, "trace_span_attributes", ATTRIBUTE_COLUMNS, attributes)
+            write_spans(
+                conn, [(trace_id, span) for trace_id in chosen for span in searchable_file(latest[trace_id][0])]
+            )
         return len(chosen)
 
     def index_stored_spans(self, experiment_ids: Sequence[int]) -> int:

@@ -101,11 +101,13 @@ class SpanStore(SpanSearchStore):
                 "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
             )
             # One row per span even if an export repeats one: an upsert may not touch a row twice. With the
-            # fields span filters compare; a span sent again keeps attributes it no longer has (a retry
-            # sends the same span).
-            for batch in batches:
-                spans = {sp.span_id: searchable_text(sp.span_id, sp.content, sp.start_time) for sp in batch.spans}
-                write_spans(conn, batch.trace_id, list(spans.values()))
+            # fields span filters compare.
+            spans = {
+                (b.trace_id, sp.span_id): (b.trace_id, searchable_text(sp.span_id, sp.content, sp.start_time))
+                for b in batches
+                for sp in b.spans
+            }
+            write_spans(conn, list(spans.values()))
             if run_id is not None:
                 links = [(t, run_id) for t in trace_ids]
                 insert_rows(conn, "trace_run_links", ("trace_id", "run_id"), links, "ON CONFLICT DO NOTHING")
@@ -148,8 +150,10 @@ class SpanStore(SpanSearchStore):
             }
             self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
             self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
-            rows = {sp.span_id: searchable_text(sp.span_id, sp.content, sp.start_time) for sp in spans}
-            write_spans(conn, trace.trace_id, list(rows.values()))
+            rows = {
+                sp.span_id: (trace.trace_id, searchable_text(sp.span_id, sp.content, sp.start_time)) for sp in spans
+            }
+            write_spans(conn, list(rows.values()))
             self._insert_copied_assessments(conn, trace.trace_id, assessments)
         return True
 

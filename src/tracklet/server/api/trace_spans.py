@@ -40,7 +40,7 @@ _log = logging.getLogger(__name__)
 
 SPANS_FILE = "traces.json"
 # Where MLflow's client uploads a trace's spans: `<experiment artifacts>/traces/<trace id>/artifacts/`.
-_SPANS_UPLOAD = re.compile(r"(?:^|/)traces/([^/]+)/artifacts/" + re.escape(SPANS_FILE))
+_SPANS_UPLOAD = re.compile(r"(?:^|/)traces/([^/]+)/artifacts/" + re.escape(SPANS_FILE) + "$")
 MAX_KEPT_UPLOAD = 32 * 2**20  # larger uploads are not kept in memory: a span filter reads them later
 _GATHER_S = 0.25  # uploads gathered into one copy (a copy of each alone cost more CPU)
 _COPY_BATCH = 100  # traces' files read, then written, at a time
@@ -209,12 +209,13 @@ class UploadedSpans:
 
     def add(self, trace_id: str, path: str, body: bytes | None) -> None:
         self.waiting.append((trace_id, path, body))
-        if self.copying is None:
-            self.copying = asyncio.get_running_loop().create_task(self._copy())
+        loop = asyncio.get_running_loop()
+        if self.copying is None or self.copying.get_loop() is not loop:  # (an app run in-process by another loop)
+            self.copying = loop.create_task(self._copy())
 
     async def close(self) -> None:
         """Copy what is waiting (the server is stopping)."""
-        if self.copying is not None:
+        if self.copying is not None and self.copying.get_loop() is asyncio.get_running_loop():
             await self.copying
 
     async def _copy(self) -> None:
