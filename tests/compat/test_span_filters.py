@@ -224,6 +224,25 @@ def test_an_uploaded_file_is_copied_when_the_server_receives_it(mlflow_client, e
     assert attributes >= 4 * 3  # each has at least its type, request id and inputs or outputs
 
 
+def test_spans_received_over_otlp_get_their_fields_after_the_answer(server, mlflow_client, experiment_id, database):
+    spans = record_agent(Recorder())
+    export(server, experiment_id, list(spans.values()))
+    otlp = trace_id_of(spans["agent"])
+
+    def unfilled() -> int:
+        with database.read() as conn:
+            sql = "SELECT count(*) FROM trace_spans WHERE trace_id = :trace_id AND status IS NULL"
+            return _count(conn, sql, otlp)
+
+    deadline = time.monotonic() + 10
+    while unfilled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert unfilled() == 0 and _stored(database, otlp)[1] > 3  # before any search asked for them
+    with database.read() as conn:
+        names = conn.execute(text("SELECT name, status FROM trace_spans WHERE trace_id = :t"), {"t": otlp}).all()
+    assert sorted(names) == [("agent", "UNSET"), ("llm", "UNSET"), ("search-tool", "ERROR")]  # as OTLP sent them
+
+
 def test_traces_stored_before_span_filters_are_found(server, mlflow_client, experiment_id, database):
     uploaded = _traced(lambda: agent("weather?", city="Oslo"))
     _export()

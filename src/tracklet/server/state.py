@@ -1,5 +1,5 @@
-"""What the app keeps on `app.state`: the store, the artifact store and the uploaded spans waiting to be
-copied for span filters (no module-level state)."""
+"""What the app keeps on `app.state`: the store, the artifact store and what makes spans searchable after
+the answer (no module-level state)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tracklet.artifacts.base import ArtifactStore
 from tracklet.store.store import Store
 
 if TYPE_CHECKING:
-    from tracklet.server.api.trace_spans import UploadedSpans
+    from tracklet.server.api.trace_spans import SpanIndexer
 
 
 def store_of(request: Request) -> Store:
@@ -22,5 +22,5 @@ def artifacts_of(request: Request) -> ArtifactStore:
     return request.app.state.artifacts  # type: ignore[no-any-return]
 
 
-def uploaded_spans_of(request: Request) -> UploadedSpans:
-    return request.app.state.uploaded_spans  # type: ignore[no-any-return]
+def span_indexer_of(request: Request) -> SpanIndexer:
+    return request.app.state.span_indexer  # type: ignore[no-any-return]

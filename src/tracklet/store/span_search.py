@@ -2,12 +2,13 @@
 `span.content`, `trace.text`): every span as a row of `trace_spans` with its name, type and status, and
 its attributes as rows of `trace_span_attributes`.
 
-Spans received over OTLP are rows already and get those fields as they arrive (`spans.py`). The spans
+Spans received over OTLP are rows already; their fields are filled in after the export is answered. The spans
 MLflow's client uploads as `traces.json` are copied into the same tables: when the server receives the
 file through its artifact proxy, and otherwise (a file uploaded before this existed, or written into the
 artifact store without passing the server) when a span filter first searches the trace's experiment
 (`server/api/trace_spans.py` reads the files). The file stays what `traces/get` serves. A trace counts as
-copied once it has rows; rows stored before migration 0013 have no status and are filled in likewise.
+copied once it has rows; span rows without a status (received over OTLP, stored before migration 0013)
+are filled in by `index_stored_spans`, after an export and before a span filter.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ SPAN_UPSERT = "ON CONFLICT (trace_id, span_id) DO UPDATE SET " + ", ".join(
 )
 ATTRIBUTE_COLUMNS = ("trace_id", "span_id", "key", "value")
 _ATTRIBUTE_UPSERT = "ON CONFLICT (trace_id, span_id, key) DO UPDATE SET value = excluded.value"
+_FILL_IN = (
+    "ON CONFLICT (trace_id, span_id) DO UPDATE SET name = excluded.name, type = excluded.type, "
+    "status = excluded.status WHERE trace_spans.content = excluded.content"
+)
 _WHERE_SPANS = (ARTIFACT_LOCATION_TAG, SPANS_LOCATION_TAG)
 _BATCH = 500  # older span rows given their fields a transaction (each holds SQLite's one writer)
 
@@ -170,29 +175,26 @@ class SpanSearchStore(TraceStore):
         return len(chosen)
 
     def index_stored_spans(self, experiment_ids: Sequence[int]) -> int:
-        """Give the spans of these experiments stored before migration 0013 (rows without a status) their
-        name, type, status and attributes. Returns how many spans."""
+        """Give the span rows of these experiments that have no status yet (received over OTLP, or stored
+        before migration 0013) their name, type, status and attributes. Returns how many spans."""
         db = self.db
         select_sql = db.sql(
-            "SELECT sp.trace_id, sp.span_id, sp.content FROM trace_spans sp JOIN traces t "
+            "SELECT sp.trace_id, sp.span_id, sp.start_time, sp.content FROM trace_spans sp JOIN traces t "
             f"ON t.trace_id = sp.trace_id WHERE sp.status IS NULL AND t.experiment_id IN "
             f"({db.marks(len(experiment_ids))}) LIMIT {_BATCH}"
+            + ("" if db.is_sqlite else " FOR UPDATE OF sp")  # nor deleted meanwhile
         )
-        update_sql = db.sql("UPDATE trace_spans SET name = ?, type = ?, status = ? WHERE trace_id = ? AND span_id = ?")
         done = 0
         while True:
             with db.write() as conn:
                 rows = db.fetch_all(conn, select_sql, tuple(experiment_ids))
-                for trace_id, span_id, content in rows:
-                    span = searchable_text(span_id, content)
-                    db.run(conn, update_sql, (span.name, span.type, span.status, trace_id, span_id))
-                    insert_rows(
-                        conn,
-                        "trace_span_attributes",
-                        ATTRIBUTE_COLUMNS,
-                        span.attribute_rows(trace_id),
-                        _ATTRIBUTE_UPSERT,
-                    )
+                spans = [
+                    (trace_id, searchable_text(span_id, content, start)) for trace_id, span_id, start, content in rows
+                ]
+                # Only where the span is still the one read: on PostgreSQL an export may replace it meanwhile.
+                insert_rows(conn, "trace_spans", SPAN_COLUMNS, [sp.row(t) for t, sp in spans], _FILL_IN)
+                attributes = [row for trace_id, span in spans for row in span.attribute_rows(trace_id)]
+                insert_rows(conn, "trace_span_attributes", ATTRIBUTE_COLUMNS, attributes, _ATTRIBUTE_UPSERT)
             done += len(rows)
             if len(rows) < _BATCH:
                 return done

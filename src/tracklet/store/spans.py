@@ -100,14 +100,15 @@ class SpanStore(SpanSearchStore):
                 tags,
                 "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
             )
-            # One row per span even if an export repeats one: an upsert may not touch a row twice. With the
-            # fields span filters compare.
+            # One row per span even if an export repeats one: an upsert may not touch a row twice. Without the
+            # fields span filters compare, which cost an export of 512 spans twice its time here: they are
+            # filled in after the answer (`index_stored_spans`); a span sent again is filled in afresh.
             spans = {
-                (b.trace_id, sp.span_id): (b.trace_id, searchable_text(sp.span_id, sp.content, sp.start_time))
+                (b.trace_id, sp.span_id): (b.trace_id, sp.span_id, sp.start_time, sp.content)
                 for b in batches
                 for sp in b.spans
             }
-            write_spans(conn, list(spans.values()))
+            insert_rows(conn, "trace_spans", _SPAN_COLUMNS, list(spans.values()), _SPAN_UPSERT)
             if run_id is not None:
                 links = [(t, run_id) for t in trace_ids]
                 insert_rows(conn, "trace_run_links", ("trace_id", "run_id"), links, "ON CONFLICT DO NOTHING")
@@ -178,6 +179,11 @@ _MERGED_COLUMNS = ("request_time", "execution_duration", "state", "request_previ
 _MERGE_READ = ", ".join(("trace_id", "experiment_id", *_MERGED_COLUMNS))
 _UPDATE_SQL = f"UPDATE traces SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS)} WHERE trace_id = ?"
 _TAG_COLUMNS = ("trace_id", "key", "value")  # of trace_metadata too
+_SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content")
+_SPAN_UPSERT = (
+    "ON CONFLICT (trace_id, span_id) DO UPDATE SET start_time = excluded.start_time, content = excluded.content, "
+    "name = NULL, type = NULL, status = NULL"
+)
 
 
 def _merged(row: tuple[Any, ...], batch: SpanBatch) -> tuple[Any, ...]:

@@ -22,7 +22,7 @@ from tracklet.errors import NotImplementedByServer
 from tracklet.server.api.runs import RunRef
 from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
 from tracklet.server.protocol import json_response, read_query, run_sync
-from tracklet.server.state import artifacts_of, store_of, uploaded_spans_of
+from tracklet.server.state import artifacts_of, span_indexer_of, store_of
 
 
 class ListQuery(msgspec.Struct):
@@ -53,7 +53,7 @@ async def upload(request: Request) -> Response:
             yield chunk
 
     await artifacts_of(request).write(path, keeping())
-    uploaded_spans_of(request).add(trace_id, path, b"".join(kept) if size <= MAX_KEPT_UPLOAD else None)
+    span_indexer_of(request).uploaded(trace_id, path, b"".join(kept) if size <= MAX_KEPT_UPLOAD else None)
     return Response(status_code=200)
 
 

@@ -7,9 +7,9 @@ The two forms differ in three places. Span attributes are JSON texts in the file
 string would arrive quoted twice); attributes are a dict in the file and a key/value list on the wire;
 links name their trace and span in hex in the file and as bytes (base64) on the wire.
 
-Span filters search copies of the spans in the database (`store/span_search.py`): an uploaded
-`traces.json` is copied after the upload is answered (`UploadedSpans`), and a search with a span
-filter first copies the files of its experiments' traces that have none yet (`copy_spans_for_search`).
+Span filters search the spans in the database (`store/span_search.py`): an uploaded `traces.json` is
+copied there, and OTLP rows get their fields, after the request is answered (`SpanIndexer`); a search
+with a span filter first does what is missing for its experiments (`copy_spans_for_search`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ SPANS_FILE = "traces.json"
 # Where MLflow's client uploads a trace's spans: `<experiment artifacts>/traces/<trace id>/artifacts/`.
 _SPANS_UPLOAD = re.compile(r"(?:^|/)traces/([^/]+)/artifacts/" + re.escape(SPANS_FILE) + "$")
 MAX_KEPT_UPLOAD = 32 * 2**20  # larger uploads are not kept in memory: a span filter reads them later
-_GATHER_S = 0.25  # uploads gathered into one copy (a copy of each alone cost more CPU)
+_GATHER_S = 0.25  # the uploads and exports of this long are made searchable together
 _COPY_BATCH = 100  # traces' files read, then written, at a time
 _INT64 = range(-(2**63), 2**63)
 # Doubles that JSON cannot write, as protobuf's JSON mapping spells them.
@@ -195,44 +195,57 @@ def uploaded_trace(path: str) -> str | None:
     return None if found is None else found.group(1)
 
 
-class UploadedSpans:
-    """Uploaded `traces.json` files waiting to be copied for span filters (one per app, on `app.state`).
-    They are copied a moment after their upload is answered, together: one thread hop and one transaction
-    for the uploads of that moment, where a transaction per upload cost ~0.6 ms of server CPU each
-    (SQLite), a sixth of logging a trace. Uploads still waiting when a server process dies are copied by
-    the next span filter (their traces have no span rows)."""
+class SpanIndexer:
+    """Makes spans searchable after the request that brought them is answered (one per app, on
+    `app.state`): uploaded `traces.json` files are copied into the database, and span rows received over
+    OTLP get their fields. The work of a quarter second is done together, one thread hop and one
+    transaction: done in the request, it cost a trace logged by MLflow's client ~0.6 ms of server CPU, a
+    sixth of it, and an OTLP export of 512 spans twice its time. What is still waiting when a server
+    process dies is done by the next span filter (traces without span rows, rows without a status)."""
 
     def __init__(self, store: SpanStore, artifacts: ArtifactStore) -> None:
         self.store, self.artifacts = store, artifacts
-        self.waiting: list[tuple[str, str, bytes | None]] = []  # trace id, path, body (None: read it back)
-        self.copying: asyncio.Task[None] | None = None
+        self.uploads: list[tuple[str, str, bytes | None]] = []  # trace id, path, body (None: read it back)
+        self.experiments: set[int] = set()  # with span rows received over OTLP
+        self.working: asyncio.Task[None] | None = None
 
-    def add(self, trace_id: str, path: str, body: bytes | None) -> None:
-        self.waiting.append((trace_id, path, body))
+    def uploaded(self, trace_id: str, path: str, body: bytes | None) -> None:
+        self.uploads.append((trace_id, path, body))
+        self._start()
+
+    def exported(self, experiment_id: int) -> None:
+        self.experiments.add(experiment_id)
+        self._start()
+
+    def _start(self) -> None:
         loop = asyncio.get_running_loop()
-        if self.copying is None or self.copying.get_loop() is not loop:  # (an app run in-process by another loop)
-            self.copying = loop.create_task(self._copy())
+        if self.working is None or self.working.get_loop() is not loop:  # (an app run in-process by another loop)
+            self.working = loop.create_task(self._work())
 
     async def close(self) -> None:
-        """Copy what is waiting (the server is stopping)."""
-        if self.copying is not None and self.copying.get_loop() is asyncio.get_running_loop():
-            await self.copying
+        """Do what is waiting (the server is stopping)."""
+        if self.working is not None and self.working.get_loop() is asyncio.get_running_loop():
+            await self.working
 
-    async def _copy(self) -> None:
+    async def _work(self) -> None:
         try:
             await asyncio.sleep(_GATHER_S)
-            while self.waiting:
-                batch, self.waiting = self.waiting[:_COPY_BATCH], self.waiting[_COPY_BATCH:]
-                unread = [path for _, path, body in batch if body is None]
-                read = iter(await self.artifacts.read_small_files(unread))
-                files = [(trace_id, path, next(read) if body is None else body) for trace_id, path, body in batch]
-                await run_sync(self._write, files)
-        except Exception:  # best effort: a span filter copies the files of traces without span rows
-            _log.warning("uploaded spans were not copied for span filters", exc_info=True)
+            while self.uploads or self.experiments:
+                if self.experiments:
+                    experiments, self.experiments = sorted(self.experiments), set()
+                    await run_sync(self.store.index_stored_spans, experiments)
+                batch, self.uploads = self.uploads[:_COPY_BATCH], self.uploads[_COPY_BATCH:]
+                if batch:
+                    unread = [path for _, path, body in batch if body is None]
+                    read = iter(await self.artifacts.read_small_files(unread))
+                    files = [(trace_id, path, next(read) if body is None else body) for trace_id, path, body in batch]
+                    await run_sync(self._copy, files)
+        except Exception:  # best effort: a span filter does what is missing
+            _log.warning("spans were not made searchable", exc_info=True)
         finally:
-            self.copying = None
+            self.working = None
 
-    def _write(self, files: list[tuple[str, str, bytes | None]]) -> None:
+    def _copy(self, files: list[tuple[str, str, bytes | None]]) -> None:
         copies = [(trace_id, _parse_file(trace_id, path, body), path) for trace_id, path, body in files]
         self.store.copy_spans(copies, _spans_file)
 
