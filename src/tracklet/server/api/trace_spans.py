@@ -8,8 +8,9 @@ string would arrive quoted twice); attributes are a dict in the file and a key/v
 links name their trace and span in hex in the file and as bytes (base64) on the wire.
 
 Span filters search the spans in the database (`store/span_search.py`): an uploaded `traces.json` is
-copied there, and OTLP rows get their fields, after the request is answered (`SpanIndexer`); a search
-with a span filter first does what is missing for its experiments (`copy_spans_for_search`).
+copied there after the upload is answered, and OTLP rows get their fields when exports pause
+(`SpanIndexer`); a search with a span filter first does what is missing for its experiments
+(`copy_spans_for_search`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ SPANS_FILE = "traces.json"
 # Where MLflow's client uploads a trace's spans: `<experiment artifacts>/traces/<trace id>/artifacts/`.
 _SPANS_UPLOAD = re.compile(r"(?:^|/)traces/([^/]+)/artifacts/" + re.escape(SPANS_FILE) + "$")
 MAX_KEPT_UPLOAD = 32 * 2**20  # larger uploads are not kept in memory: a span filter reads them later
-_GATHER_S = 0.25  # the uploads and exports of this long are made searchable together
+_GATHER_S = 0.25  # the uploads of this long are copied together
+_QUIET_S = 1.0  # OTLP rows get their fields once no export has come for this long
 _COPY_BATCH = 100  # traces' files read, then written, at a time
 _INT64 = range(-(2**63), 2**63)
 # Doubles that JSON cannot write, as protobuf's JSON mapping spells them.
@@ -197,57 +199,75 @@ def uploaded_trace(path: str) -> str | None:
 
 class SpanIndexer:
     """Makes spans searchable after the request that brought them is answered (one per app, on
-    `app.state`): uploaded `traces.json` files are copied into the database, and span rows received over
-    OTLP get their fields. The work of a quarter second is done together, one thread hop and one
-    transaction: done in the request, it cost a trace logged by MLflow's client ~0.6 ms of server CPU, a
-    sixth of it, and an OTLP export of 512 spans twice its time. What is still waiting when a server
-    process dies is done by the next span filter (traces without span rows, rows without a status)."""
+    `app.state`). Uploaded `traces.json` files are copied into the database a moment later, together:
+    one thread hop and one transaction for the uploads of a quarter second (done in each request, it cost a
+    trace logged by MLflow's client ~0.6 ms of server CPU, a sixth of it). Span rows received over OTLP
+    get their fields once no export has come for a second: done in the export, or beside a stream of
+    exports, it cost OTLP ingestion a quarter to a half of its throughput. What is still waiting when a
+    server process dies, or when a span filter comes first, is done by the span filter (traces without
+    span rows, rows without a status)."""
 
     def __init__(self, store: SpanStore, artifacts: ArtifactStore) -> None:
         self.store, self.artifacts = store, artifacts
         self.uploads: list[tuple[str, str, bytes | None]] = []  # trace id, path, body (None: read it back)
         self.experiments: set[int] = set()  # with span rows received over OTLP
-        self.working: asyncio.Task[None] | None = None
+        self.last_export = 0.0
+        self.copying: asyncio.Task[None] | None = None
+        self.filling: asyncio.Task[None] | None = None
 
     def uploaded(self, trace_id: str, path: str, body: bytes | None) -> None:
         self.uploads.append((trace_id, path, body))
-        self._start()
+        if not _running(self.copying):
+            self.copying = asyncio.get_running_loop().create_task(self._copy())
 
     def exported(self, experiment_id: int) -> None:
         self.experiments.add(experiment_id)
-        self._start()
-
-    def _start(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.working is None or self.working.get_loop() is not loop:  # (an app run in-process by another loop)
-            self.working = loop.create_task(self._work())
+        self.last_export = asyncio.get_running_loop().time()
+        if not _running(self.filling):
+            self.filling = asyncio.get_running_loop().create_task(self._fill())
 
     async def close(self) -> None:
         """Do what is waiting (the server is stopping)."""
-        if self.working is not None and self.working.get_loop() is asyncio.get_running_loop():
-            await self.working
+        for task in (self.copying, self.filling):
+            if task is not None and _running(task):
+                await task
 
-    async def _work(self) -> None:
+    async def _copy(self) -> None:
         try:
             await asyncio.sleep(_GATHER_S)
-            while self.uploads or self.experiments:
-                if self.experiments:
-                    experiments, self.experiments = sorted(self.experiments), set()
-                    await run_sync(self.store.index_stored_spans, experiments)
+            while self.uploads:
                 batch, self.uploads = self.uploads[:_COPY_BATCH], self.uploads[_COPY_BATCH:]
-                if batch:
-                    unread = [path for _, path, body in batch if body is None]
-                    read = iter(await self.artifacts.read_small_files(unread))
-                    files = [(trace_id, path, next(read) if body is None else body) for trace_id, path, body in batch]
-                    await run_sync(self._copy, files)
-        except Exception:  # best effort: a span filter does what is missing
-            _log.warning("spans were not made searchable", exc_info=True)
+                unread = [path for _, path, body in batch if body is None]
+                read = iter(await self.artifacts.read_small_files(unread))
+                files = [(trace_id, path, next(read) if body is None else body) for trace_id, path, body in batch]
+                await run_sync(self._write, files)
+        except Exception:  # best effort: a span filter copies the files of traces without span rows
+            _log.warning("uploaded spans were not copied for span filters", exc_info=True)
         finally:
-            self.working = None
+            self.copying = None
 
-    def _copy(self, files: list[tuple[str, str, bytes | None]]) -> None:
+    def _write(self, files: list[tuple[str, str, bytes | None]]) -> None:
         copies = [(trace_id, _parse_file(trace_id, path, body), path) for trace_id, path, body in files]
         self.store.copy_spans(copies, _spans_file)
+
+    async def _fill(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.experiments:
+                if (quiet := loop.time() - self.last_export) < _QUIET_S:
+                    await asyncio.sleep(_QUIET_S - quiet)
+                    continue
+                experiments, self.experiments = sorted(self.experiments), set()
+                await run_sync(self.store.index_stored_spans, experiments)
+        except Exception:  # best effort: a span filter fills in rows without a status
+            _log.warning("spans received over OTLP were not made searchable", exc_info=True)
+        finally:
+            self.filling = None
+
+
+def _running(task: asyncio.Task[None] | None) -> bool:
+    # A task of another event loop (an app run in-process by several) is left to that loop.
+    return task is not None and task.get_loop() is asyncio.get_running_loop()
 
 
 def filters_spans(filter_string: str | None) -> bool:
