@@ -2,13 +2,13 @@
 `span.content`, `trace.text`): every span as a row of `trace_spans` with its name, type and status, and
 its attributes as rows of `trace_span_attributes`.
 
-Spans received over OTLP are rows already; their fields are filled in after the export is answered. The spans
+Spans received over OTLP are rows already; their fields are filled in once exports pause. The spans
 MLflow's client uploads as `traces.json` are copied into the same tables: when the server receives the
 file through its artifact proxy, and otherwise (a file uploaded before this existed, or written into the
 artifact store without passing the server) when a span filter first searches the trace's experiment
 (`server/api/trace_spans.py` reads the files). The file stays what `traces/get` serves. A trace counts as
 copied once it has rows; span rows without a status (received over OTLP, stored before migration 0013)
-are filled in by `index_stored_spans`, after an export and before a span filter.
+are filled in by `index_stored_spans`, when exports pause and before a span filter.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class SpanStore(SpanSearchStore):
             )
             # One row per span even if an export repeats one: an upsert may not touch a row twice. Without the
             # fields span filters compare, which cost an export of 512 spans twice its time here: they are
-            # filled in after the answer (`index_stored_spans`); a span sent again is filled in afresh.
+            # filled in later (`index_stored_spans`); a span sent again is filled in afresh.
             spans = {
                 (b.trace_id, sp.span_id): (b.trace_id, sp.span_id, sp.start_time, sp.content)
                 for b in batches
