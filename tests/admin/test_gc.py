@@ -286,6 +286,8 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
         trace = NewTrace(trace_id, experiment_id, 1, "OK", metadata={"mlflow.sourceRun": runs[0]}, tags={"t": "v"})
         store.start_trace(trace)
         store.link_traces_to_run([trace_id], runs[1])
+        span = {"span_id": "AAAAAAAAAAE=", "name": "step", "attributes": {"mlflow.spanType": '"TOOL"'}}
+        assert store.copy_spans([(trace_id, [span], None)]) == 1  # its spans as copied for span filters
         store.create_user("reader", "pw")
         store.set_permission("experiment", str(experiment_id), "reader", Permission.READ)  # `--auth`'s grants
         store.delete_run(runs[1])
@@ -304,7 +306,8 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
                         count = conn.execute(select(func.count()).where(table.c[column].in_(owners))).scalar()
                         assert count == 0, f"{table.name}.{column} still refers to purged rows"
             assert conn.execute(select(func.count()).select_from(s.metrics)).scalar() == 0
-            assert conn.execute(select(func.count()).select_from(s.traces)).scalar() == 0
+            for table in (s.traces, s.trace_spans, s.trace_span_attributes):
+                assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
             assert conn.execute(select(s.purged_experiments.c.name)).scalars().all() == ["purged"]
         # Its id is never given again (SQLite gives the highest id again once its row is gone).
         assert int(store.create_experiment("purged")) > experiment_id
@@ -336,13 +339,22 @@ def test_traces_older_than_an_age_are_deleted_with_their_spans_and_newer_ones_ke
         started = httpx.post(f"{server.url}/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
         trace_id = started.json()["trace"]["trace_info"]["trace_id"]
         path = f"{experiment_id}/traces/{trace_id}/artifacts/traces.json"
-        uploaded = httpx.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{path}", content=b'{"spans": []}')
+        spans = {"spans": [{"span_id": "AAAAAAAAAAE=", "name": "step", "attributes": {"k": '"v"'}}]}
+        uploaded = httpx.put(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{path}", json=spans)
         assert uploaded.status_code == 200
         return trace_id, Path(server.artifacts_destination) / path
 
     old = [trace("2020-01-01T00:00:00.000Z") for _ in range(3)]
     new = trace(time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()))
     assert all(spans.exists() for _, spans in [*old, new])
+
+    def found_by_their_spans() -> set[str]:  # their spans copied into the database, which gc must remove
+        body = {"locations": [location], "filter": "span.name = 'step' AND span.attributes.k = 'v'"}
+        answer = httpx.post(f"{server.url}/api/3.0/mlflow/traces/search", json=body)
+        assert answer.status_code == 200, answer.text
+        return {t["trace_id"] for t in answer.json().get("traces", [])}
+
+    assert found_by_their_spans() == {trace_id for trace_id, _ in [*old, new]}
 
     dry = gc(server, "--traces-older-than", "30d", "--dry-run")
     assert dry.returncode == 0 and "Would delete 3 traces" in dry.stdout, dry.stdout + dry.stderr
@@ -354,6 +366,7 @@ def test_traces_older_than_an_age_are_deleted_with_their_spans_and_newer_ones_ke
         assert not spans.parent.parent.exists()  # the trace's own folder
         assert httpx.get(f"{server.url}/api/3.0/mlflow/traces/{trace_id}").status_code == 404
     assert new[1].exists() and httpx.get(f"{server.url}/api/3.0/mlflow/traces/{new[0]}").status_code == 200
+    assert found_by_their_spans() == {new[0]}
 
     bad = gc(server, "--traces-older-than", "soon")
     assert bad.returncode != 0 and "soon" in bad.stderr and "Traceback" not in bad.stderr

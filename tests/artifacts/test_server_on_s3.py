@@ -95,6 +95,56 @@ def test_traces_keep_their_spans_in_s3_and_lose_them_when_deleted(s3_server: Tra
 
 
 @pytest.mark.postgres
+def test_span_filters_find_traces_whose_spans_are_in_s3_even_put_there_directly(
+    s3_server: TrackletServer,
+    moto: MotoS3,  # noqa: F811
+) -> None:
+    import json
+
+    import httpx
+    import mlflow
+
+    mlflow.set_tracking_uri(s3_server.url)
+    experiment_id = mlflow.set_experiment("s3-span-filters-" + uuid.uuid4().hex[:6]).experiment_id
+
+    @mlflow.trace(span_type="TOOL")
+    def triple(x: int) -> int:
+        return 3 * x
+
+    logged = []
+    for x in range(2):
+        triple(x)
+        logged.append(mlflow.get_last_active_trace_id())
+    mlflow.flush_trace_async_logging()
+
+    def found(filter_string: str) -> set[str]:
+        traces = mlflow.search_traces(locations=[experiment_id], filter_string=filter_string, return_type="list")
+        return {t.info.trace_id for t in traces}
+
+    assert found("span.name = 'triple' AND span.type = 'TOOL'") == set(logged)
+
+    # A trace whose `traces.json` a writer with access to the bucket put there, not through the server.
+    bucket = s3_server.artifacts_destination.split("/")[2]
+    template = (
+        moto.client()
+        .get_object(Bucket=bucket, Key=f"artifacts/{experiment_id}/traces/{logged[0]}/artifacts/traces.json")["Body"]
+        .read()
+    )
+    spans = json.loads(template)
+    spans["spans"][0]["name"] = "put-directly"
+    trace_id = "tr-" + uuid.uuid4().hex
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+    info = {"trace_id": trace_id, "trace_location": location, "request_time": "2026-01-01T00:00:00Z",
+            "execution_duration": "1s", "state": "OK"}  # fmt: skip
+    assert httpx.post(f"{s3_server.url}/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}}).status_code == 200
+    key = f"artifacts/{experiment_id}/traces/{trace_id}/artifacts/traces.json"
+    moto.client().put_object(Bucket=bucket, Key=key, Body=json.dumps(spans).encode())
+
+    assert found("span.name = 'put-directly'") == {trace_id}
+    assert found("span.type = 'TOOL'") == {*logged, trace_id}
+
+
+@pytest.mark.postgres
 def test_gc_purges_deleted_runs_and_experiments_from_s3(
     s3_server: TrackletServer,
     moto: MotoS3,  # noqa: F811

@@ -102,8 +102,9 @@ def test_traces_of_a_run_and_failed_traces_are_found_by_search(mlflow_client, ex
     assert len(_search(experiment_id, filter_string="trace.execution_time_ms >= 0")) == 3
     oldest_first = _search(experiment_id, order_by=["timestamp_ms ASC"])
     assert [t.info.request_preview for t in oldest_first] == ['{"x": 1}', '{"x": 2}', "{}"]
+    assert len(_search(experiment_id, filter_string="span.name = 'add'")) == 2  # the two pipelines'
     with pytest.raises(MlflowException) as bad:
-        _search(experiment_id, filter_string="span.name = 'add'")
+        _search(experiment_id, filter_string="span.content = 'add'")
     assert error_code(bad) == "INVALID_PARAMETER_VALUE"
 
 

@@ -143,10 +143,11 @@ def test_search_validates_its_request(api):
     assert "positive" in error(search(api, experiment_id, max_results=0))
     assert "Invalid page token" in error(search(api, experiment_id, page_token="%%%"))
     assert "Invalid attribute key 'colour'" in error(search(api, experiment_id, filter="trace.colour = 'red'"))
-    assert "keeps spans as artifacts" in error(search(api, experiment_id, filter="span.name = 'llm'"))
+    assert "Invalid span key 'colour'" in error(search(api, experiment_id, filter="span.colour = 'red'"))
+    assert "for 'span.content'" in error(search(api, experiment_id, filter="span.content = 'llm'"))
     assert "Invalid comparator '>'" in error(search(api, experiment_id, filter="trace.status > 'OK'"))
     assert "Expected numeric value" in error(search(api, experiment_id, filter="trace.timestamp_ms > 'soon'"))
-    assert "keeps spans as artifacts" in error(search(api, experiment_id, order_by=["span.name"]))
+    assert "Invalid order_by entity 'span'" in error(search(api, experiment_id, order_by=["span.name"]))
     assert "duplicate" in error(search(api, experiment_id, order_by=["timestamp_ms", "timestamp DESC"]))
     assert ok(search(api, experiment_id)) == {}
 

@@ -303,6 +303,11 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         # The trace was linked to run "long" after it was recorded: MLflow finds it by that run, so does tracklet.
         vision_id = new.get_experiment_by_name("vision").experiment_id
         assert [t.info.trace_id for t in new.search_traces(locations=[vision_id], run_id=long_id)] == [source.trace_id]
+        # Its spans are searchable as they arrived: span filters find it.
+        retriever = "span.type = 'RETRIEVER' AND span.attributes.`mlflow.spanOutputs` LIKE '%doc-1%'"
+        assert [t.info.trace_id for t in new.search_traces(locations=[vision_id], filter_string=retriever)] == [
+            source.trace_id
+        ]
         import mlflow.artifacts
 
         mlflow.set_tracking_uri(srv.url)

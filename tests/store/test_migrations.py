@@ -37,3 +37,45 @@ def test_a_migrated_store_has_the_tables_columns_keys_and_indexes_of_the_schema(
             assert indexes == {ix.name: [c.name for c in ix.columns] for ix in table.indexes}, name
     finally:
         store.close()
+
+
+def test_spans_stored_before_0013_are_kept_and_become_searchable(store_uri: str) -> None:
+    """OTLP spans written by an older tracklet (no name, type or status): the upgrade keeps them, and
+    the fields span filters compare are filled in when a span filter first needs them."""
+    from sqlalchemy import text
+
+    from tracklet.store.database import Database
+    from tracklet.store.migrations import upgrade
+
+    db = Database(store_uri)
+    try:
+        upgrade(db.engine, "0012")
+        span = '{"name": "llm", "status": {"code": "STATUS_CODE_ERROR"}, "attributes": {"model": "\\"tiny\\""}}'
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+                              "last_update_time) VALUES ('old', 'mlflow-artifacts:/old', 'active', 0, 0)"))  # fmt: skip
+            experiment_id = conn.execute(text("SELECT experiment_id FROM experiments WHERE name = 'old'")).scalar()
+            conn.execute(
+                text(
+                    "INSERT INTO traces (trace_id, experiment_id, request_time, state) VALUES ('tr-old', :e, 1, 'OK')"
+                ),
+                {"e": experiment_id},
+            )
+            conn.execute(
+                text("INSERT INTO trace_spans (trace_id, span_id, start_time, content) VALUES ('tr-old', :s, 1, :c)"),
+                {"s": "00000000000000aa", "c": span},
+            )
+    finally:
+        db.dispose()
+
+    store = Store(store_uri)
+    try:
+        found = "span.name = 'llm' AND span.status = 'ERROR' AND span.attributes.model = 'tiny'"
+        assert store.search_traces([experiment_id], found, [], 10, None)[0] == []  # not filled in yet
+        assert store.has_unindexed_spans([experiment_id])
+        assert store.index_stored_spans([experiment_id]) == 1
+        assert not store.has_unindexed_spans([experiment_id])
+        traces, _ = store.search_traces([experiment_id], found, [], 10, None)
+        assert [t.trace_id for t in traces] == ["tr-old"]
+    finally:
+        store.close()

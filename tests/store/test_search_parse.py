@@ -463,6 +463,15 @@ def test_garbage_page_tokens_are_rejected(garbage):
         ("feedback.score > 3", Comparison("feedback", "score", ">", 3)),
         ("feedback.correct = 'true'", Comparison("feedback", "correct", "=", "true")),
         ("expectation.answer ILIKE '%paris%'", Comparison("expectation", "answer", "ILIKE", "%paris%")),
+        ("span.name = 'llm'", Comparison("span", "name", "=", "llm")),
+        ("span.type IN ('LLM', 'TOOL')", Comparison("span", "type", "IN", ("LLM", "TOOL"))),
+        ("span.status != 'ERROR'", Comparison("span", "status", "!=", "ERROR")),
+        ("span.name RLIKE '^ll.$'", Comparison("span", "name", "RLIKE", "^ll.$")),
+        ("span.content ILIKE '%Paris%'", Comparison("span", "content", "ILIKE", "%Paris%")),
+        ("trace.text LIKE '%refund%'", Comparison("span", "content", "LIKE", "%refund%")),
+        ("span.attributes.model NOT IN ('a')", Comparison("span_attribute", "model", "NOT IN", ("a",))),
+        ("span.attributes.gen_ai.request.model = 'x'", Comparison("span_attribute", "gen_ai.request.model", "=", "x")),
+        ("span.attributes.`a b.c` LIKE 'x%'", Comparison("span_attribute", "a b.c", "LIKE", "x%")),
     ],
 )
 def test_trace_filters_parse_to_canonical_keys(text, expected):
@@ -472,9 +481,18 @@ def test_trace_filters_parse_to_canonical_keys(text, expected):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("span.name = 'llm'", "keeps spans as artifacts"),
         ("issue.id = 'x'", "does not search them"),
-        ("trace.text LIKE '%x%'", "Invalid attribute key 'text'"),
+        (
+            "span.colour = 'x'",
+            r"Invalid span key 'colour'.*\['attributes.<key>', 'content', 'name', 'status', 'type'\]",
+        ),
+        ("span.attributes. = 'x'", "empty key after 'attributes.'"),
+        ("span.content = 'x'", r"Invalid comparator '=' for 'span.content', expected one of \['ILIKE', 'LIKE'\]"),
+        ("trace.text IN ('x')", "Invalid comparator 'IN' for 'trace.text'"),
+        ("span.name > 'a'", "Invalid comparator '>' for 'span.name'"),
+        ("span.attributes.tokens = 12", "Expected a quoted string value"),
+        ("span.name RLIKE '(('", "Invalid regular expression"),
+        ("tags.team RLIKE 'a'", "Invalid comparator 'RLIKE' for tag"),
         ("trace.status > 'OK'", "Invalid comparator '>'"),
         ("trace.timestamp_ms > 'soon'", "Expected numeric value"),
         ("feedback.score > 'high'", "Expected a numeric value"),

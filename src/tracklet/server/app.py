@@ -37,6 +37,7 @@ from tracklet.server.api import (
     traces_v2,
     users,
 )
+from tracklet.server.api.trace_spans import SpanIndexer
 from tracklet.server.auth import guard
 from tracklet.server.auth.rules import ADMIN, AUTHENTICATED, RULES, Rule
 from tracklet.server.protocol import json_response
@@ -225,9 +226,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     store = store or Store(settings.store_uri)
     artifact_store = artifact_store_for(settings.artifact_root)
 
+    span_indexer = SpanIndexer(store, artifact_store)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await span_indexer.close()
         store.close()
 
     routes = api_routes()
@@ -254,6 +258,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.settings = settings
     app.state.store = store
     app.state.artifacts = artifact_store
+    app.state.span_indexer = span_indexer
     # One process on SQLite: small reads and writes may run on the event loop (`protocol.run_read`,
     # `run_write`).
     app.state.inline_store_calls = store.db.is_sqlite and settings.workers <= 1

@@ -1,11 +1,17 @@
-"""What the app keeps on `app.state`: the store and the artifact store (no module-level state)."""
+"""What the app keeps on `app.state`: the store, the artifact store and what makes spans searchable after
+the answer (no module-level state)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from tracklet.artifacts.base import ArtifactStore
 from tracklet.store.store import Store
+
+if TYPE_CHECKING:
+    from tracklet.server.api.trace_spans import SpanIndexer
 
 
 def store_of(request: Request) -> Store:
@@ -14,3 +20,7 @@ def store_of(request: Request) -> Store:
 
 def artifacts_of(request: Request) -> ArtifactStore:
     return request.app.state.artifacts  # type: ignore[no-any-return]
+
+
+def span_indexer_of(request: Request) -> SpanIndexer:
+    return request.app.state.span_indexer  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 - URLs: `postgresql://` is mapped to the psycopg 3 driver.
 - SQLite: WAL mode, foreign keys, a long busy timeout, and write transactions opened with
   `BEGIN IMMEDIATE` so that a writer waits for the lock up front instead of failing mid-transaction.
+- SQLite has no regular expressions of its own: `REGEXP` is Python's `re.search`.
 - Upserts: both dialects offer `INSERT … ON CONFLICT`, through their own `insert` constructs.
 - Hot-path statements and bulk reads: psycopg's raw cursors (PostgreSQL's own `$1` markers, results in
   binary).
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -109,6 +111,7 @@ def _sqlite_engine(uri: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=120000")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
+        dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -116,6 +119,11 @@ def _sqlite_engine(uri: str) -> Engine:
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _regexp(pattern: str, value: str | None) -> bool:
+    """SQLite's `x REGEXP pattern` (span filters' RLIKE), which SQLite leaves to the application."""
+    return value is not None and re.search(pattern, value) is not None
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -358,9 +359,12 @@ trace_metadata = Table(
     ),
 )
 
-# Spans received over OTLP (`/v1/traces`). One trace's spans may arrive over several exports (an
-# OpenTelemetry SDK exports spans as they end, children before their parent), so they are rows, merged by
-# span id, rather than one file. `content` is the span as MLflow's client writes it in `traces.json`.
+# Spans in the database. Those received over OTLP (`/v1/traces`) live here: one trace's spans may arrive
+# over several exports (an OpenTelemetry SDK exports spans as they end, children before their parent), so
+# they are rows, merged by span id, rather than one file. Those MLflow's client uploads as `traces.json`
+# are copied here for span filters (`span_search.py`), and still served from the file. `content` is the
+# span as MLflow's client writes it in `traces.json`; name, type and status are what filters compare
+# (no status: a row from before migration 0013, filled in when a span filter first needs it).
 trace_spans = Table(
     "trace_spans",
     metadata,
@@ -368,7 +372,29 @@ trace_spans = Table(
     Column("span_id", String(16), nullable=False),  # hex
     Column("start_time", BigInteger, nullable=False),  # ns since the epoch: spans are read in this order
     Column("content", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("type", Text, nullable=True),  # MLflow's span type (`mlflow.spanType`), when the span has one
+    Column("status", String(20), nullable=True),  # OK, ERROR or UNSET
     PrimaryKeyConstraint("trace_id", "span_id"),
+    Index(
+        "ix_trace_spans_unindexed",
+        "trace_id",
+        sqlite_where=text("status IS NULL"),
+        postgresql_where=text("status IS NULL"),
+    ),
+)
+
+# Each span's attributes for `span.attributes.<key>` filters: the value decoded from the JSON text the
+# span keeps (a string as itself, anything else as compact JSON).
+trace_span_attributes = Table(
+    "trace_span_attributes",
+    metadata,
+    Column("trace_id", String(50), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("trace_id", "span_id", "key"),
+    ForeignKeyConstraint(["trace_id", "span_id"], ["trace_spans.trace_id", "trace_spans.span_id"]),
 )
 
 # Feedback, expectations and issue references on traces (MLflow 3's assessments). What the server

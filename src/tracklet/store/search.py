@@ -44,7 +44,9 @@ __all__ = [
     "read_page_token",
 ]
 
-Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata", "feedback", "expectation"]
+Kind = Literal[
+    "metric", "param", "tag", "attribute", "dataset", "metadata", "feedback", "expectation", "span", "span_attribute"
+]
 Value = str | int | float | tuple[str, ...] | tuple[int, ...] | None
 
 
@@ -52,8 +54,8 @@ Value = str | int | float | tuple[str, ...] | tuple[int, ...] | None
 class Comparison:
     """One clause of a filter: `<kind>.<key> <op> <value>`.
 
-    `op` is upper case (`=`, `!=`, `<`, `<=`, `>`, `>=`, `LIKE`, `ILIKE`, `IN`, `NOT IN`, `IS NULL`,
-    `IS NOT NULL`). `value` is a float for metrics, an int or float for numeric attributes, a str
+    `op` is upper case (`=`, `!=`, `<`, `<=`, `>`, `>=`, `LIKE`, `ILIKE`, `RLIKE`, `IN`, `NOT IN`,
+    `IS NULL`, `IS NOT NULL`). `value` is a float for metrics, an int or float for numeric attributes, a str
     for strings, a tuple for IN / NOT IN and None for IS [NOT] NULL.
     """
 
@@ -81,7 +83,7 @@ _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
-  | (?P<ident>[A-Za-z_]\w*\.(?:`[^`]*`|"(?:[^"]|"")*"))    # prefix.`quoted key` / prefix."quoted key"
+  | (?P<ident>[A-Za-z_][\w.]*?\.(?:`[^`]*`|"(?:[^"]|"")*"))  # prefix.`quoted key`, span.attributes."key"
   | (?P<word>[A-Za-z_][\w.]*)                              # run_id, AND, tags.mlflow.runName
   | (?P<dquote>"(?:[^"]|"")*")
   | (?P<backtick>`[^`]*`)
@@ -142,8 +144,9 @@ def _split_identifier(tok: _Token) -> _Identifier:
     if tok.type in ("dquote", "backtick"):
         return _Identifier(None, _unquote(tok.text), tok.text)
     if tok.type == "ident":
-        prefix, _, quoted = tok.text.partition(".")
-        return _Identifier(prefix, _unquote(quoted), tok.text)
+        start = min(i for i in (tok.text.find("`"), tok.text.find('"')) if i >= 0)
+        prefix, _, middle = tok.text[: start - 1].partition(".")  # span.attributes.`k` -> attributes.k
+        return _Identifier(prefix, (middle + "." if middle else "") + _unquote(tok.text[start:]), tok.text)
     if tok.type == "word":
         if "." not in tok.text:
             return _Identifier(None, tok.text, tok.text)
@@ -216,7 +219,7 @@ class _Parser:
                 f"Invalid clause(s) in filter string: '{tok.text}'. Parentheses for grouping are not supported"
             )
         if tok.type not in ("word", "ident", "dquote", "backtick") or tok.is_word(
-            "AND", "NOT", "IN", "IS", "LIKE", "ILIKE", "NULL"
+            "AND", "NOT", "IN", "IS", "LIKE", "ILIKE", "RLIKE", "NULL"
         ):
             raise self.fail(tok, "an identifier such as metrics.loss")
         ident = _split_identifier(tok)
@@ -229,7 +232,7 @@ class _Parser:
         tok = self.take()
         if tok.type == "op":
             return {"==": "=", "<>": "!="}.get(tok.text, tok.text)
-        if tok.is_word("LIKE", "ILIKE", "IN"):
+        if tok.is_word("LIKE", "ILIKE", "RLIKE", "IN"):
             return tok.text.upper()
         if tok.is_word("NOT") and (nxt := self.peek()) is not None and nxt.is_word("IN"):
             self.take()
@@ -242,7 +245,7 @@ class _Parser:
             if nxt.is_word("NULL"):
                 return " ".join([*words, "NULL"])
             raise self.fail(nxt, "NULL")
-        raise self.fail(tok, "a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL)")
+        raise self.fail(tok, "a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, RLIKE, IN, NOT IN, IS NULL)")
 
     def literal(self) -> _Literal:
         tok = self.take()
@@ -303,6 +306,9 @@ class _Grammar:
     order_kinds: frozenset[str] = frozenset()
     extra_order_keys: frozenset[str] = frozenset()  # orderable attributes not searchable
     unsupported: Mapping[str, str] = field(default_factory=dict)  # prefix -> why it cannot be searched
+    # Keys of a fixed kind that open a family of free keys: (span, "attributes.") -> span_attribute
+    key_families: Mapping[tuple[Kind, str], Kind] = field(default_factory=dict)
+    redirects: Mapping[tuple[Kind, str], tuple[Kind, str]] = field(default_factory=dict)  # trace.text -> span
 
     def comparison(self, clause: _Clause) -> Comparison:
         kind, key = self.resolve(clause.ident, "filter")
@@ -310,6 +316,8 @@ class _Grammar:
         op = clause.op
         if op not in fld.ops:
             label = kind if kind in self.free_keys else f"{kind} '{key}'"
+            if kind in ("span", "span_attribute"):
+                label = f"'{clause.ident.text}'"
             if op in _LIST_OPS and kind == "attribute":
                 listable = sorted(k for k, f in self.fixed_keys["attribute"].items() if "IN" in f.ops)
                 raise InvalidParameterValue(
@@ -317,7 +325,13 @@ class _Grammar:
                     f"values (got '{clause.ident.text} {op}')"
                 )
             raise InvalidParameterValue(f"Invalid comparator '{op}' for {label}, expected one of {sorted(fld.ops)}")
-        return Comparison(kind, key, op, self.value(kind, key, fld, clause))
+        value = self.value(kind, key, fld, clause)
+        if op == "RLIKE":
+            try:
+                re.compile(str(value))
+            except re.error as err:
+                raise InvalidParameterValue(f"Invalid regular expression '{value}' for RLIKE: {err}") from None
+        return Comparison(kind, key, op, value)
 
     def resolve(self, ident: _Identifier, purpose: str) -> tuple[Kind, str]:
         if ident.prefix is None:
@@ -333,12 +347,20 @@ class _Grammar:
                 )
             kind = self.prefixes[prefix]
         key = ident.key
+        if kind == "attribute":
+            key = self.aliases.get(key, key)
+        kind, key = self.redirects.get((kind, key), (kind, key))
+        for (family_of, start), family in self.key_families.items():
+            if kind == family_of and key.startswith(start):
+                if not key[len(start) :]:
+                    raise InvalidParameterValue(f"Invalid identifier '{ident.text}': empty key after '{start}'")
+                return family, key[len(start) :]
         if kind in self.fixed_keys:
-            key = self.aliases.get(key, key) if kind == "attribute" else key
             valid = set(self.fixed_keys[kind])
             if purpose == "order_by" and kind == "attribute":
                 valid |= self.extra_order_keys
             if key not in valid:
+                valid |= {f"{start}<key>" for (family_of, start) in self.key_families if family_of == kind}
                 raise InvalidParameterValue(
                     f"Invalid {kind} key '{ident.key}' specified for {self.name}. Valid keys are {sorted(valid)}"
                 )
@@ -412,6 +434,7 @@ def _version_number(key: str, lit: _Literal) -> int:
 
 _STRING_ATTRIBUTE = _Field(_STRING_OPS | _LIST_OPS)
 _ASSESSMENT = _Field(_STRING_OPS | _NULL_OPS | _NUMERIC_OPS, "scalar")
+_SPAN_FIELD = _Field(_STRING_OPS | _LIST_OPS | {"RLIKE"})  # MLflow's comparators for span filters
 
 RUNS = _Grammar(
     name="runs",
@@ -538,8 +561,8 @@ MODEL_VERSIONS = _Grammar(
 
 # MLflow 3's search_traces. `name` and `run_id` are attributes to the user but live in a tag
 # (`mlflow.traceName`) and in metadata (`mlflow.sourceRun`); `search_sql` maps them. `feedback.<name>`
-# and `expectation.<name>` compare the value of the trace's valid assessment of that name. Span and
-# full-text filters need spans in the database, which tracklet keeps as artifacts: rejected.
+# and `expectation.<name>` compare the value of the trace's valid assessment of that name. `span.<key>`
+# and `span.attributes.<key>` compare the trace's spans (`trace.text` is `span.content`).
 TRACES = _Grammar(
     name="traces",
     prefixes={
@@ -552,12 +575,14 @@ TRACES = _Grammar(
         "trace": "attribute",
         "feedback": "feedback",
         "expectation": "expectation",
+        "span": "span",
     },  # fmt: skip
     free_keys={
         "tag": _Field(_STRING_OPS | _NULL_OPS),
         "metadata": _Field(_STRING_OPS | _NULL_OPS),
         "feedback": _ASSESSMENT,
         "expectation": _ASSESSMENT,
+        "span_attribute": _SPAN_FIELD,
     },
     fixed_keys={
         "attribute": {
@@ -569,7 +594,13 @@ TRACES = _Grammar(
             "timestamp_ms": _NUMERIC_ATTRIBUTE,
             "execution_time_ms": _NUMERIC_ATTRIBUTE,
             "end_time_ms": _NUMERIC_ATTRIBUTE,
-        }
+        },
+        "span": {
+            "name": _SPAN_FIELD,
+            "type": _SPAN_FIELD,
+            "status": _SPAN_FIELD,
+            "content": _Field(frozenset({"LIKE", "ILIKE"})),
+        },
     },
     aliases={
         "trace_id": "request_id",
@@ -580,10 +611,9 @@ TRACES = _Grammar(
     },  # fmt: skip
     order_kinds=frozenset({"attribute", "tag", "metadata"}),
     extra_order_keys=frozenset({"experiment_id"}),
-    unsupported={
-        "span": "tracklet keeps spans as artifacts, not in its database",
-        "issue": "tracklet stores issue references on traces but does not search them",
-    },
+    unsupported={"issue": "tracklet stores issue references on traces but does not search them"},
+    key_families={("span", "attributes."): "span_attribute"},
+    redirects={("attribute", "text"): ("span", "content")},
 )
 
 
@@ -628,7 +658,8 @@ def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
 
 def parse_trace_filter(filter_string: str | None) -> list[Comparison]:
     """Parse a traces/search filter (`trace.status = 'OK'`, `tags.k = 'v'`, `metadata.k LIKE 'v%'`,
-    `trace.timestamp_ms > 1700000000000`, `trace.name = 'chat'`, `trace.run_id = '<run id>'`)."""
+    `trace.timestamp_ms > 1700000000000`, `trace.name = 'chat'`, `trace.run_id = '<run id>'`,
+    `span.type = 'LLM'`, `span.attributes.model LIKE 'gpt%'`, `trace.text LIKE '%refund%'`)."""
     return _parse_filter(TRACES, filter_string)
 
 

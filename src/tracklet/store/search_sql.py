@@ -222,6 +222,8 @@ def _compare(column: ColumnElement[Any], op: str, value: Value) -> ColumnElement
         return case_sensitive_like(column, str(value))
     if op == "ILIKE":
         return _case_insensitive_like(column, str(value))
+    if op == "RLIKE":  # SQLite's REGEXP is Python's `re.search` (`dialects.py`), PostgreSQL's `~` its own
+        return column.regexp_match(str(value))
     if op == "IN":
         assert isinstance(value, tuple)
         return column.in_(value)
@@ -724,6 +726,7 @@ def model_version_search_select(
 # Traces
 
 TRACE_NAME_TAG = "mlflow.traceName"
+SPAN_KINDS = ("span", "span_attribute")
 
 _TRACE_COLUMNS: dict[str, Any] = {
     "request_id": schema.traces.c.trace_id,
@@ -776,6 +779,22 @@ def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     return _key_value_condition(table, table.c.trace_id, schema.traces.c.trace_id, key, c.op, c.value)
 
 
+def _span_condition(comparisons: Sequence[Comparison]) -> ColumnElement[bool]:
+    """Traces with a span that meets every span comparison, as MLflow's SQL store does (one span, not
+    each comparison by another span). `span.attributes.<key>` compares the decoded value of the span's
+    attribute (MLflow matches a pattern in the span's JSON text instead, where `=` never matches)."""
+    spans, attributes = schema.trace_spans, schema.trace_span_attributes
+    conditions = [spans.c.trace_id == schema.traces.c.trace_id]
+    for c in comparisons:
+        if c.kind == "span_attribute":
+            same_span = [attributes.c.trace_id == spans.c.trace_id, attributes.c.span_id == spans.c.span_id]
+            value = _compare(attributes.c.value, c.op, c.value)
+            conditions.append(exists().where(*same_span, attributes.c.key == c.key, value))
+        else:
+            conditions.append(_compare(spans.c[c.key], c.op, c.value))
+    return exists().where(*conditions)
+
+
 def _trace_sort(order_keys: Sequence[OrderKey]) -> list[SortTerm]:
     """The full sort of a trace search: the order keys, then `timestamp_ms DESC` (unless ordered on),
     then the trace id. Traces lacking a key's value (no duration, no such tag) sort last."""
@@ -813,9 +832,12 @@ class TraceSearch:
 
     def __init__(self, experiment_ids: Sequence[int], filter_string: str | None, order_by: Sequence[str] | None):
         order_keys = parse_trace_order_by(order_by)
+        comparisons = parse_trace_filter(filter_string)
+        span_comparisons = [c for c in comparisons if c.kind in SPAN_KINDS]
         self._conditions = [
             schema.traces.c.experiment_id.in_(list(experiment_ids)),
-            *(_trace_condition(c) for c in parse_trace_filter(filter_string)),
+            *(_trace_condition(c) for c in comparisons if c.kind not in SPAN_KINDS),
+            *([_span_condition(span_comparisons)] if span_comparisons else []),
         ]
         self.terms = _trace_sort(order_keys)
         self.sort_id = keyset.sort_id("traces", *((k.kind, k.key, k.ascending) for k in order_keys))

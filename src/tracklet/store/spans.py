@@ -19,12 +19,12 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows
 from tracklet.store.assessments import Assessment
+from tracklet.store.span_search import SpanSearchStore, searchable_text, write_spans
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
     SPANS_IN_DATABASE,
     SPANS_LOCATION_TAG,
     NewTrace,
-    TraceStore,
     trace_artifact_location,
 )
 
@@ -60,7 +60,7 @@ class SpanBatch:
     root: TraceRoot | None = None
 
 
-class SpanStore(TraceStore):
+class SpanStore(SpanSearchStore):
     def log_spans(self, experiment_id: int, batches: Sequence[SpanBatch], run_id: str | None = None) -> None:
         """Merge each batch into its trace, creating the trace at its first spans; with `run_id`, link the
         traces to that run. All or nothing: a trace of another experiment, or an unknown run, writes none.
@@ -100,7 +100,9 @@ class SpanStore(TraceStore):
                 tags,
                 "ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value",
             )
-            # One row per span even if an export repeats one: an upsert may not touch a row twice.
+            # One row per span even if an export repeats one: an upsert may not touch a row twice. Without the
+            # fields span filters compare, which cost an export of 512 spans twice its time here: they are
+            # filled in later (`index_stored_spans`); a span sent again is filled in afresh.
             spans = {
                 (b.trace_id, sp.span_id): (b.trace_id, sp.span_id, sp.start_time, sp.content)
                 for b in batches
@@ -149,8 +151,10 @@ class SpanStore(TraceStore):
             }
             self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
             self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
-            rows = {sp.span_id: (trace.trace_id, sp.span_id, sp.start_time, sp.content) for sp in spans}
-            insert_rows(conn, "trace_spans", _SPAN_COLUMNS, list(rows.values()), _SPAN_UPSERT)
+            rows = {
+                sp.span_id: (trace.trace_id, searchable_text(sp.span_id, sp.content, sp.start_time)) for sp in spans
+            }
+            write_spans(conn, list(rows.values()))
             self._insert_copied_assessments(conn, trace.trace_id, assessments)
         return True
 
@@ -177,7 +181,8 @@ _UPDATE_SQL = f"UPDATE traces SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS
 _TAG_COLUMNS = ("trace_id", "key", "value")  # of trace_metadata too
 _SPAN_COLUMNS = ("trace_id", "span_id", "start_time", "content")
 _SPAN_UPSERT = (
-    "ON CONFLICT (trace_id, span_id) DO UPDATE SET start_time = excluded.start_time, content = excluded.content"
+    "ON CONFLICT (trace_id, span_id) DO UPDATE SET start_time = excluded.start_time, content = excluded.content, "
+    "name = NULL, type = NULL, status = NULL"
 )
 
 

@@ -1,6 +1,7 @@
 """MLflow 3 traces: their info rows, tags and metadata (their assessments: `assessments.py`; spans
-received over OTLP: `spans.py`). The spans MLflow's client uploads are `traces.json` in the trace's
-artifact location (tag `mlflow.artifactLocation`), which the store names but never reads."""
+received over OTLP: `spans.py`; what span filters compare: `span_search.py`). The spans MLflow's client
+uploads are `traces.json` in the trace's artifact location (tag `mlflow.artifactLocation`), which the
+store names but never reads (the server hands it their contents to search)."""
 
 from __future__ import annotations
 
@@ -264,7 +265,15 @@ def delete_trace_rows(conn: Connection, trace_ids: list[str]) -> list[str]:
         locations += conn.execute(
             select(tags.c.value).where(tags.c.trace_id.in_(part), tags.c.key == ARTIFACT_LOCATION_TAG)
         ).scalars()
-        for table in (s.trace_spans, s.trace_assessments, s.trace_run_links, s.trace_tags, s.trace_metadata, s.traces):
+        for table in (
+            s.trace_span_attributes,
+            s.trace_spans,
+            s.trace_assessments,
+            s.trace_run_links,
+            s.trace_tags,
+            s.trace_metadata,
+            s.traces,
+        ):
             conn.execute(delete(table).where(table.c.trace_id.in_(part)))
     return locations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import msgspec
@@ -19,8 +20,9 @@ from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.entities import FileInfo
 from tracklet.errors import NotImplementedByServer
 from tracklet.server.api.runs import RunRef
+from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
 from tracklet.server.protocol import json_response, read_query, run_sync
-from tracklet.server.state import artifacts_of, store_of
+from tracklet.server.state import artifacts_of, span_indexer_of, store_of
 
 
 class ListQuery(msgspec.Struct):
@@ -34,7 +36,24 @@ class RunListQuery(RunRef):
 
 async def upload(request: Request) -> Response:
     path = clean_path(request.path_params["path"], allow_empty=False)
-    await artifacts_of(request).write(path, request.stream())
+    trace_id = uploaded_trace(path)
+    if trace_id is None:
+        await artifacts_of(request).write(path, request.stream())
+        return Response(status_code=200)
+    # A trace's spans (`traces.json`): kept while written, copied for span filters after the answer.
+    kept: list[bytes] = []
+    size = 0
+
+    async def keeping() -> AsyncIterator[bytes]:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= MAX_KEPT_UPLOAD:
+                kept.append(chunk)
+            yield chunk
+
+    await artifacts_of(request).write(path, keeping())
+    span_indexer_of(request).uploaded(trace_id, path, b"".join(kept) if size <= MAX_KEPT_UPLOAD else None)
     return Response(status_code=200)
 
 

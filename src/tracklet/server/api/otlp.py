@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.protocol import run_sync
-from tracklet.server.state import store_of
+from tracklet.server.state import span_indexer_of, store_of
 from tracklet.store.spans import SpanBatch, StoredSpan, TraceRoot
 from tracklet.validation import MAX_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, parse_experiment_id, validate_run_id
 
@@ -59,6 +59,7 @@ async def export_traces(request: Request) -> Response:
     if not batches:
         raise InvalidParameterValue("Invalid OpenTelemetry export: it holds no spans")
     await run_sync(store_of(request).log_spans, experiment_id, batches, run_id)
+    span_indexer_of(request).exported(experiment_id)  # their fields for span filters, after the answer
     # An empty ExportTraceServiceResponse: no bytes in protobuf, `{}` in JSON.
     return Response(b"{}" if media_type == JSON else b"", media_type=media_type)
 

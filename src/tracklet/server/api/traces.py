@@ -25,7 +25,7 @@ from starlette.routing import Route
 from tracklet.artifacts.paths import proxy_path
 from tracklet.entities import TraceInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracklet.server.api.trace_spans import read_spans
+from tracklet.server.api.trace_spans import copy_spans_for_search, filters_spans, read_spans
 from tracklet.server.protocol import (
     Int64,
     decode_body,
@@ -273,6 +273,8 @@ async def search(request: Request) -> Response:
         raise missing("locations")
     experiment_ids = [_experiment_of(loc, f"locations[{i}]") for i, loc in enumerate(body.locations)]
     max_results = validate_page_size(body.max_results, 100, MAX_SEARCH_TRACES)
+    if filters_spans(body.filter):
+        await copy_spans_for_search(artifacts_of(request), store_of(request), experiment_ids)
     traces, token = await run_sync(
         store_of(request).search_traces,
         experiment_ids,
