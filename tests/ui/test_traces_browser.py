@@ -106,6 +106,13 @@ def test_traces_filter_bad_filter_and_sort(page: Any, ui_server: SeededServer, t
     page.fill("#trace-filter", f"metadata.`mlflow.sourceRun` = '{traces.run_id}'")
     page.press("#trace-filter", "Enter")
     assert wait_rows(page, 1) == [t["in_run"]]
+    # Span filters: a trace matches when one of its spans does.
+    page.fill("#trace-filter", "span.type = 'RETRIEVER' AND trace.text ILIKE '%inside a run%'")
+    page.press("#trace-filter", "Enter")
+    assert wait_rows(page, 1) == [t["in_run"]]
+    page.fill("#trace-filter", "span.attributes.model = 'tiny-llm'")
+    page.press("#trace-filter", "Enter")
+    assert wait_rows(page, 2) == [t["in_run"], t["chat"]]
 
     page.fill("#trace-filter", "trace.status =")
     page.press("#trace-filter", "Enter")

@@ -128,7 +128,8 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
       h("summary", "Filter syntax"),
       h("p.muted", "Conditions joined by AND: ",
         ["trace.status = 'ERROR'", "trace.name LIKE 'chat%'", "trace.execution_time_ms > 100", "trace.timestamp_ms > 1700000000000",
-          "tags.team = 'nlp'", "metadata.`mlflow.sourceRun` = '<run id>'", "trace.run_id = '<run id>'"]
+          "tags.team = 'nlp'", "metadata.`mlflow.sourceRun` = '<run id>'", "trace.run_id = '<run id>'",
+          "span.name = 'retrieve'", "span.type = 'LLM'", "span.attributes.model = 'gpt-4o'", "trace.text ILIKE '%refund%'"]
           .map((x, i) => [i ? ", " : "", h("code", x)]))),
     filterError,
     h("div.toolbar.actions", countEl, selInfo, deleteBtn, h("span.spacer"),
