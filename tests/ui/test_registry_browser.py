@@ -209,8 +209,8 @@ def test_runs_and_logged_models_link_to_their_registered_versions(page: Any, ui_
     exp, model_id = ui_server.data.experiment_id, ui_server.data.model_id
     goto(page, f"/experiments/{exp}/models/{model_id}")
     page.wait_for_selector("#registered-as")
-    assert texts(page, "#registered-as a.version-link") == ["wine-quality version 1"]
-    page.click("#registered-as a.version-link")
+    assert "wine-quality version 1" in texts(page, "#registered-as a.version-link")
+    page.click("#registered-as a.version-link:has-text('wine-quality version 1')")
     page.wait_for_selector("#version-logged-model")
     assert page.get_attribute("#version-logged-model", "href") == f"#/models/{model_id}"
 
@@ -287,3 +287,17 @@ def test_prompts_list_and_a_prompts_versions_with_their_templates(page: Any, ui_
     page.click("#set-alias button")
     page.wait_for_selector("#prompt-versions tr[data-version='2'] .chip.alias:has-text('@production')")
     assert client.get_prompt_version_by_alias("greeting", "production").version == 2
+
+
+def test_a_logged_model_is_registered_from_its_page(page: Any, ui_server: SeededServer) -> None:
+    model_id, alpha = ui_server.data.model_id, ui_server.data.runs["alpha"]
+    for expected in ("1", "2"):  # a new registered model, then a version of the existing one
+        goto(page, f"/models/{model_id}")
+        page.fill("#register-name", "registered-from-ui")
+        page.click("#register-model button")
+        page.wait_for_selector(f"#version-name:has-text('Version {expected}')")
+        assert page.get_attribute("#version-logged-model", "href") == f"#/models/{model_id}"
+        stored = version(ui_server, "registered-from-ui", expected)
+        assert (stored["source"], stored["run_id"]) == (f"models:/{model_id}", alpha)
+    goto(page, f"/models/{model_id}")
+    page.wait_for_selector("#registered-as a:has-text('registered-from-ui version 2')")

@@ -143,6 +143,11 @@ export const api = {
         max_results: maxResults,
       },
     }),
+  /** A new version of `name` made from an MLflow 3 logged model (what `mlflow.register_model("models:/m-…")` sends). */
+  registerLoggedModel: (name, info) =>
+    request("POST", `${ML}/model-versions/create`, {
+      body: { name, source: `models:/${info.model_id}`, model_id: info.model_id, run_id: info.source_run_id || undefined },
+    }),
   getModelVersion: (name, version) => request("GET", `${ML}/model-versions/get`, { query: { name, version } }),
   updateModelVersion: (name, version, description) =>
     request("PATCH", `${ML}/model-versions/update`, { body: { name, version, description } }),

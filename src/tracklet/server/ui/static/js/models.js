@@ -3,7 +3,7 @@
 // and previews as a run's, its MLmodel shown first.
 import { api } from "./api.js";
 import { artifactBrowser } from "./artifacts.js";
-import { fmtTime, h, readOrSay } from "./dom.js";
+import { fmtTime, h, readOrSay, toast } from "./dom.js";
 import { loggedModelOf, versionHref } from "./registry.js";
 
 export async function modelPage(root, ctx, modelId) {
@@ -34,6 +34,7 @@ export async function modelPage(root, ctx, modelId) {
       h("h1", h("a", { href: "#/" }, "Experiments"), " / ", h("a", { href: `#/experiments/${expId}` }, experiment.name), " / ",
         info.source_run_id ? [runLink(".source-run"), " / "] : null, h("span#model-name", info.name)),
       h("span.status", info.status || ""),
+      registerForm(info),
     ),
     h("table.grid.kv#model-overview",
       h("tbody",
@@ -52,4 +53,32 @@ export async function modelPage(root, ctx, modelId) {
     h("h2", "Artifacts"),
     await artifactBrowser(ctx, { model_id: info.model_id }, info.artifact_uri),
   );
+}
+
+/** "Register": a new version of a registered model (created if the name is new) made from this model. */
+function registerForm(info) {
+  const names = h("datalist#registered-model-names");
+  const input = h("input#register-name", { placeholder: "Registered model name", size: 24, list: "registered-model-names",
+    "aria-label": "Register this model as a version of (a new name creates the registered model)" });
+  input.addEventListener("focus", async () => {
+    if (names.childElementCount) return;
+    const page = await api.searchRegisteredModels({ maxResults: 100 }).catch(() => ({}));
+    names.append(...(page.registered_models || []).map((m) => h("option", { value: m.name })));
+  }, { once: true });
+  const submit = async (ev) => {
+    ev.preventDefault();
+    const name = input.value.trim();
+    if (!name) return;
+    try {
+      await api.createRegisteredModel(name).catch((e) => {
+        if (e.code !== "RESOURCE_ALREADY_EXISTS") throw e; // registering into an existing model
+      });
+      const version = (await api.registerLoggedModel(name, info)).model_version;
+      toast(`Registered as ${name} version ${version.version}`);
+      location.hash = versionHref(name, version.version);
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  return h("form.inline#register-model", { on: { submit } }, input, names, h("button", { type: "submit" }, "Register"));
 }
