@@ -61,13 +61,13 @@ def test_registered_models_list_shows_latest_version_aliases_and_tags(page: Any,
 
 def test_search_by_name_and_create_a_model(page: Any, ui_server: SeededServer) -> None:
     goto(page, "/models")
-    page.fill("#model-search", "WINE")
-    page.click("#find-models")
+    page.fill("#registered-models-search", "WINE")
+    page.click("#find-registered-models")
     page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 1")
     assert texts(page, "#registered-models a.model-link") == ["wine-quality"]
     assert "q=WINE" in page.url  # the search is part of the page's address
-    page.fill("#model-search", "no-such-model")
-    page.click("#find-models")
+    page.fill("#registered-models-search", "no-such-model")
+    page.click("#find-registered-models")
     page.wait_for_selector("text=No registered model matches.")
 
     page.fill("#new-model-name", "fraud-detector")
@@ -229,10 +229,10 @@ def test_the_list_pages_by_100_and_loads_more_on_demand(page: Any, ui_server: Se
     goto(page, "/models?q=zz-bulk")
     page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 100")
     assert texts(page, "#registered-models a.model-link")[:2] == ["zz-bulk-000", "zz-bulk-001"]
-    page.click("#more-models")
+    page.click("#more-registered-models")
     page.wait_for_function("document.querySelectorAll('#registered-models tbody tr').length === 105")
     assert texts(page, "#registered-models a.model-link")[-1] == "zz-bulk-104"
-    assert page.is_hidden("#more-models")
+    assert page.is_hidden("#more-registered-models")
 
 
 def test_versions_ticked_on_a_model_page_compare_their_source_runs(page: Any, ui_server: SeededServer) -> None:

@@ -3,15 +3,13 @@
 // of chat messages) and its commit message (the description). `#/prompts` lists them, `#/prompts/<name>`
 // shows one: its versions with their templates, aliases and tags.
 import { api } from "./api.js";
-import { clear, fmtTime, h, readOrSay, reloads } from "./dom.js";
+import { fmtTime, h, readOrSay } from "./dom.js";
 import { tagEditor } from "./editors.js";
-import { aliasEditor, pager } from "./registry.js";
+import { aliasEditor, searchableModels } from "./registry.js";
 
 const IS_PROMPT = "mlflow.prompt.is_prompt";
 const TEXT = "mlflow.prompt.text";
-const PAGE = 100;
 const PROMPTS = `tags.\`${IS_PROMPT}\` = 'true'`;
-const quoted = (text) => text.replaceAll("'", "''");
 
 export const promptHref = (name, version) =>
   `#/prompts/${encodeURIComponent(name)}${version ? `?version=${encodeURIComponent(version)}` : ""}`;
@@ -32,51 +30,14 @@ function templateText(version) {
   return text;
 }
 
-/** `#/prompts?q=…`: the prompts whose name contains q, by name, 100 a page. */
+/** `#/prompts?q=…`: the prompts whose name contains q, by name. */
 export async function promptsPage(root, ctx) {
-  const search = h("input#prompt-search", { value: ctx.params.get("q") || "", placeholder: "Name contains…", size: 30, "aria-label": "Search prompts by name" });
-  const list = h("div");
-  const tbody = h("tbody");
-  const pages = pager((token) => load(token), "more-prompts");
-  const find = (ev) => {
-    ev.preventDefault();
-    ctx.setParams(search.value.trim() ? { q: search.value.trim() } : {});
-    load(null);
-  };
-  root.append(
-    h("div.toolbar", h("h1", "Prompts"),
-      h("form.inline", { on: { submit: find } }, search, h("button#find-prompts", { type: "submit" }, "Search"))),
-    list,
-  );
-
-  const loads = reloads();
-  async function load(token) {
-    const q = search.value.trim();
-    const turn = loads.start(!token);
-    let page;
-    try {
-      page = await api.searchRegisteredModels({
-        filter: q ? `${PROMPTS} AND name ILIKE '%${quoted(q)}%'` : PROMPTS,
-        pageToken: token,
-        maxResults: PAGE,
-      });
-    } catch (e) {
-      if (loads.current(turn)) clear(list).append(h("p.error", e.message));
-      return;
-    }
-    if (!ctx.alive() || !loads.current(turn)) return;
-    const prompts = page.registered_models || [];
-    if (!token) {
-      clear(list);
-      clear(tbody);
-      if (!prompts.length) {
-        list.append(h("p.muted", q ? "No prompt matches." : "No prompts yet: mlflow.genai.register_prompt adds one."));
-        return;
-      }
-      list.append(h("table.grid#prompts",
-        h("thead", h("tr", ["Name", "Latest version", "Aliases", "Tags", "Last modified"].map((x) => h("th", x)))), tbody), pages.more);
-    }
-    tbody.append(...prompts.map((p) => {
+  const { form, list } = await searchableModels(ctx, {
+    what: "prompts",
+    id: "prompts",
+    filter: (q) => (q ? `${PROMPTS} AND name ILIKE '%${q}%'` : PROMPTS),
+    headers: ["Name", "Latest version", "Aliases", "Tags", "Last modified"],
+    row: (p) => {
       const latest = Math.max(0, ...(p.latest_versions || []).map((v) => Number(v.version)));
       return h("tr", { dataset: { prompt: p.name } },
         h("td.name", h("a.prompt-link", { href: promptHref(p.name) }, p.name)),
@@ -85,11 +46,11 @@ export async function promptsPage(root, ctx) {
         h("td", own(p.tags).map((t) => h("span.tag-chip", `${t.key}: ${t.value}`))),
         h("td", fmtTime(p.last_updated_timestamp)),
       );
-    }));
-    pages.next(page.next_page_token);
-  }
-
-  await load(null);
+    },
+    empty: (q) => (q ? "No prompt matches." : "No prompts yet: mlflow.genai.register_prompt adds one."),
+  });
+  if (!ctx.alive()) return;
+  root.append(h("div.toolbar", h("h1", "Prompts"), form), list);
 }
 
 /** `#/prompts/<name>?version=…`: a prompt's versions, newest first, the chosen one's template in full. */

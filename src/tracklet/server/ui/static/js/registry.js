@@ -82,15 +82,56 @@ export function pager(load, id) {
   };
 }
 
-/** `#/models?q=…`: registered models whose name contains q, by name, 100 a page. */
-export async function registeredModelsPage(root, ctx) {
-  const query = ctx.params.get("q") || "";
-  const search = h("input#model-search", { value: query, placeholder: "Name contains…", size: 30, "aria-label": "Search registered models by name" });
-  const nameInput = h("input#new-model-name", { placeholder: "New model name", size: 28, "aria-label": "New registered model name" });
-  const tbody = h("tbody");
+/**
+ * A searchable list of registered models (or prompts), 100 a page: the search box, the table and "Load
+ * more". `filter(q)` is the search's filter string, `row(model)` a table row; the search is kept in the
+ * page's address (`?q=`). Returns the search form and the list, and loads the first page.
+ */
+export async function searchableModels(ctx, { what, filter, headers, row, empty, id }) {
+  const search = h(`input#${id}-search`, { value: ctx.params.get("q") || "", placeholder: "Name contains…", size: 30, "aria-label": `Search ${what} by name` });
   const list = h("div");
-  const pages = pager((token) => load(token), "more-models");
+  const tbody = h("tbody");
+  const pages = pager((token) => load(token), `more-${id}`);
+  const loads = reloads();
+  const find = (ev) => {
+    ev.preventDefault();
+    ctx.setParams(search.value.trim() ? { q: search.value.trim() } : {});
+    load(null);
+  };
 
+  async function load(token) {
+    const q = search.value.trim();
+    const turn = loads.start(!token);
+    let page;
+    try {
+      page = await api.searchRegisteredModels({ filter: filter(q.replaceAll("'", "''")), pageToken: token, maxResults: PAGE });
+    } catch (e) {
+      if (loads.current(turn)) clear(list).append(h("p.error", e.message));
+      return;
+    }
+    if (!ctx.alive() || !loads.current(turn)) return;
+    const models = page.registered_models || [];
+    if (!token) {
+      clear(list);
+      clear(tbody);
+      if (!models.length) {
+        list.append(h("p.muted", empty(q)));
+        return;
+      }
+      list.append(h(`table.grid#${id}`, h("thead", h("tr", headers.map((x) => h("th", x)))), tbody), pages.more);
+    }
+    tbody.append(...models.map(row));
+    pages.next(page.next_page_token);
+  }
+
+  const form = h("form.inline", { on: { submit: find } }, search, h(`button#find-${id}`, { type: "submit" }, "Search"));
+  await load(null);
+  return { form, list };
+}
+
+/** `#/models?q=…`: registered models whose name contains q, by name. */
+export async function registeredModelsPage(root, ctx) {
+  const nameInput = h("input#new-model-name", { placeholder: "New model name", size: 28, "aria-label": "New registered model name" });
   const create = async (ev) => {
     ev.preventDefault();
     const name = nameInput.value.trim();
@@ -103,53 +144,23 @@ export async function registeredModelsPage(root, ctx) {
       toast(e.message, "error");
     }
   };
-  const find = (ev) => {
-    ev.preventDefault();
-    ctx.setParams(search.value.trim() ? { q: search.value.trim() } : {});
-    load(null);
-  };
+  const { form, list } = await searchableModels(ctx, {
+    what: "registered models",
+    id: "registered-models",
+    filter: (q) => (q ? `name ILIKE '%${q}%'` : ""),
+    headers: ["Name", "Latest version", "Aliases", "Tags", "Last modified", "Description"],
+    row,
+    empty: (q) => (q ? "No registered model matches." : "No registered models yet."),
+  });
+  if (!ctx.alive()) return;
   root.append(
     h("div.toolbar",
       h("h1", "Registered models"),
-      h("form.inline", { on: { submit: find } }, search, h("button#find-models", { type: "submit" }, "Search")),
+      form,
       h("form.inline", { on: { submit: create } }, nameInput, h("button#create-model", { type: "submit" }, "Create")),
     ),
     list,
   );
-
-  const loads = reloads();
-  async function load(token) {
-    const q = search.value.trim();
-    const turn = loads.start(!token);
-    let page;
-    try {
-      page = await api.searchRegisteredModels({
-        filter: q ? `name ILIKE '%${q.replaceAll("'", "''")}%'` : "",
-        pageToken: token,
-        maxResults: PAGE,
-      });
-    } catch (e) {
-      if (loads.current(turn)) clear(list).append(h("p.error", e.message));
-      return;
-    }
-    if (!ctx.alive() || !loads.current(turn)) return;
-    const models = page.registered_models || [];
-    if (!token) {
-      clear(list);
-      clear(tbody);
-      if (!models.length) {
-        list.append(h("p.muted", q ? "No registered model matches." : "No registered models yet."));
-        return;
-      }
-      list.append(
-        h("table.grid#registered-models",
-          h("thead", h("tr", ["Name", "Latest version", "Aliases", "Tags", "Last modified", "Description"].map((x) => h("th", x)))),
-          tbody),
-        pages.more);
-    }
-    tbody.append(...models.map(row));
-    pages.next(page.next_page_token);
-  }
 
   function row(m) {
     const latest = (m.latest_versions || []).reduce((a, v) => (!a || Number(v.version) > Number(a.version) ? v : a), null);
@@ -162,8 +173,6 @@ export async function registeredModelsPage(root, ctx) {
       h("td.snippet", m.description || ""),
     );
   }
-
-  await load(null);
 }
 
 /** `#/models/<name>`: a registered model, its versions (newest first), aliases, description and tags. */
