@@ -71,7 +71,7 @@ class SearchableSpan:
 def searchable_span(span: dict[str, Any], span_id: str, content: str, start_time: int | None = None) -> SearchableSpan:
     """The fields filters compare of one span dict, in the layout of `traces.json` (MLflow 3's, or MLflow
     2's: `status_code`, `start_time`)."""
-    values = {str(k): _decoded(v) for k, v in (span.get("attributes") or {}).items()}
+    values = {str(k): decode_attribute(v) for k, v in (span.get("attributes") or {}).items()}
     status = span.get("status")
     code = status.get("code") if isinstance(status, dict) else span.get("status_code")
     span_type = values.get(SPAN_TYPE_ATTRIBUTE)
@@ -209,22 +209,23 @@ class SpanSearchStore(TraceStore):
             return bool(db.fetch_all(conn, db.sql(sql), tuple(experiment_ids)))
 
 
-def _decoded(text: Any) -> Any:
-    # Attribute values are JSON texts; anything else (a plain string some SDK sent) is taken as it is.
+def decode_attribute(text: Any) -> Any:
+    """A span attribute's value: kept as JSON text (MLflow's client, `/v1/traces`); anything else (a
+    plain string some SDK sent) is taken as it is."""
     if not isinstance(text, str):
         return text
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError:
         pass
-    try:  # NaN and infinities, which Python's json writes
+    try:  # NaN and infinities, which Python's json writes (MLflow's client, and `/v1/traces`)
         return json.loads(text)
     except ValueError:
         return text
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    value = _decoded(text)
+    value = decode_attribute(text)
     return value if isinstance(value, dict) else {}
 
 

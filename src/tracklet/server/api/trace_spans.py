@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import logging
 import math
 import posixpath
@@ -34,6 +33,7 @@ from tracklet.entities import TraceInfo
 from tracklet.server.protocol import run_sync
 from tracklet.store.search import parse_trace_filter
 from tracklet.store.search_sql import SPAN_KINDS
+from tracklet.store.span_search import decode_attribute
 from tracklet.store.spans import SpanStore
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, SPANS_IN_DATABASE, SPANS_LOCATION_TAG
 
@@ -75,20 +75,6 @@ def key_values(mapping: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"key": str(k), "value": any_value(v)} for k, v in (mapping or {}).items()]
 
 
-def _span_attribute(text: Any) -> Any:
-    # Span attributes are stored as JSON text; anything else is passed on as it is.
-    if not isinstance(text, str):
-        return text
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        pass
-    try:  # NaN and infinities, which Python's json writes (MLflow's client, and `/v1/traces`)
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _hex_as_base64(text: Any, length: int) -> str | None:
     hex_id = str(text or "").removeprefix("tr-")
     try:
@@ -114,7 +100,7 @@ def otel_span(span: dict[str, Any]) -> dict[str, Any]:
         "start_time_unix_nano": str(span.get("start_time_unix_nano") or 0),
         "end_time_unix_nano": str(span.get("end_time_unix_nano") or 0),
         "attributes": [
-            {"key": k, "value": any_value(_span_attribute(v))} for k, v in (span.get("attributes") or {}).items()
+            {"key": k, "value": any_value(decode_attribute(v))} for k, v in (span.get("attributes") or {}).items()
         ],
         "events": [
             {
