@@ -301,3 +301,36 @@ def test_a_logged_model_is_registered_from_its_page(page: Any, ui_server: Seeded
         assert (stored["source"], stored["run_id"]) == (f"models:/{model_id}", alpha)
     goto(page, f"/models/{model_id}")
     page.wait_for_selector("#registered-as a:has-text('registered-from-ui version 2')")
+
+
+def test_a_prompt_and_its_next_version_are_written_from_the_ui_as_mlflow_reads_them(
+    page: Any, ui_server: SeededServer
+) -> None:
+    from mlflow import MlflowClient
+
+    goto(page, "/prompts")
+    page.click("details.new-prompt summary")
+    page.fill("#new-prompt-name", "written-in-ui")
+    page.fill("#new-prompt-template", "Hi {{who}}!")
+    page.fill("#new-prompt-message", "first draft")
+    page.click("#new-prompt button")
+    page.wait_for_selector("#prompt-template:has-text('Hi {{who}}!')")
+    client = MlflowClient(ui_server.url)
+    first = client.get_prompt_version("written-in-ui", 1)
+    assert (first.template, first.commit_message) == ("Hi {{who}}!", "first draft")
+    assert first.format(who="Ann") == "Hi Ann!"
+
+    page.click("#new-version summary")
+    assert page.input_value("#prompt-version-template") == "Hi {{who}}!"  # starts from the shown version
+    chat = '[{"role": "system", "content": "Be {{tone}}."}, {"role": "user", "content": "{{q}}"}]'
+    page.fill("#prompt-version-template", chat)
+    page.click("#prompt-version button")
+    page.wait_for_selector("#prompt-template:has-text('system: Be {{tone}}.')")
+    second = client.get_prompt_version("written-in-ui", 2)
+    assert second.template == [{"role": "system", "content": "Be {{tone}}."}, {"role": "user", "content": "{{q}}"}]
+    assert second.format(tone="kind", q="why?") == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "why?"},
+    ]
+    goto(page, "/prompts")  # a prompt made here is a prompt, not a model
+    page.wait_for_selector("#prompts tr[data-prompt='written-in-ui']")

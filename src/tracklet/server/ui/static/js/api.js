@@ -122,7 +122,7 @@ export const api = {
       query: { filter: filter || undefined, page_token: pageToken || undefined, max_results: maxResults, order_by: "name ASC" },
     }),
   getRegisteredModel: (name) => request("GET", `${ML}/registered-models/get`, { query: { name } }),
-  createRegisteredModel: (name) => request("POST", `${ML}/registered-models/create`, { body: { name } }),
+  createRegisteredModel: (name, tags = []) => request("POST", `${ML}/registered-models/create`, { body: { name, tags } }),
   renameRegisteredModel: (name, newName) => request("POST", `${ML}/registered-models/rename`, { body: { name, new_name: newName } }),
   updateRegisteredModel: (name, description) => request("PATCH", `${ML}/registered-models/update`, { body: { name, description } }),
   deleteRegisteredModel: (name) => request("DELETE", `${ML}/registered-models/delete`, { body: { name } }),
@@ -141,6 +141,21 @@ export const api = {
         order_by: "version_number DESC",
         page_token: pageToken || undefined,
         max_results: maxResults,
+      },
+    }),
+  /** A new version of a prompt, as `mlflow.genai.register_prompt` writes it: the template and its type in
+   * tags, the commit message as the description, MLflow's placeholder source. */
+  createPromptVersion: (name, template, type, message) =>
+    request("POST", `${ML}/model-versions/create`, {
+      body: {
+        name,
+        source: "dummy-source",
+        description: message || undefined,
+        tags: [
+          { key: "mlflow.prompt.is_prompt", value: "true" },
+          { key: "mlflow.prompt.text", value: template },
+          { key: "_mlflow_prompt_type", value: type },
+        ],
       },
     }),
   /** A new version of `name` made from an MLflow 3 logged model (what `mlflow.register_model("models:/m-…")` sends). */

@@ -3,7 +3,7 @@
 // of chat messages) and its commit message (the description). `#/prompts` lists them, `#/prompts/<name>`
 // shows one: its versions with their templates, aliases and tags.
 import { api } from "./api.js";
-import { fmtTime, h, readOrSay } from "./dom.js";
+import { fmtTime, h, readOrSay, toast } from "./dom.js";
 import { tagEditor } from "./editors.js";
 import { aliasEditor, searchableModels } from "./registry.js";
 
@@ -18,16 +18,48 @@ export const promptHref = (name, version) =>
 const own = (tags) => (tags || []).filter((t) => !t.key.startsWith("mlflow.") && !t.key.startsWith("_mlflow"));
 const tagOf = (version, key) => (version.tags || []).find((t) => t.key === key)?.value;
 
-/** A template as text: a chat template's messages one per paragraph, "role: content". */
-function templateText(version) {
+/** A template as text: a chat template's messages one per paragraph, "role: content" (`readable`), or
+ * its JSON indented (to edit). */
+function templateText(version, readable = true) {
   const text = tagOf(version, TEXT) || "";
   try {
+    if (!readable) return tagOf(version, "_mlflow_prompt_type") === "chat" ? JSON.stringify(JSON.parse(text), null, 2) : text;
     const messages = JSON.parse(text);
     if (Array.isArray(messages)) return messages.map((m) => `${m.role}: ${m.content}`).join("\n\n");
   } catch {
     // a text template
   }
   return text;
+}
+
+/** A template as typed: a JSON list of {role, content} messages is a chat template, anything else text. */
+function parseTemplate(text) {
+  try {
+    const messages = JSON.parse(text);
+    if (Array.isArray(messages) && messages.length && messages.every((m) => m && typeof m.role === "string" && typeof m.content === "string")) {
+      return { template: JSON.stringify(messages), type: "chat" };
+    }
+  } catch {
+    // text
+  }
+  return { template: text, type: "text" };
+}
+
+/** Template and commit message fields; `save({template, type, message})` runs on submit. */
+function templateForm(id, label, save, initial = "") {
+  const area = h(`textarea#${id}-template`, { rows: 6, cols: 70, placeholder: "Hello {{name}}: a text, or a JSON list of chat messages", "aria-label": "Template" });
+  area.value = initial;
+  const message = h(`input#${id}-message`, { placeholder: "Commit message", size: 40, "aria-label": "Commit message" });
+  const submit = async (ev) => {
+    ev.preventDefault();
+    if (!area.value.trim()) return;
+    try {
+      await save({ ...parseTemplate(area.value), message: message.value.trim() });
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+  return h(`form.template-form#${id}`, { on: { submit } }, area, h("div.inline", message, h("button", { type: "submit" }, label)));
 }
 
 /** `#/prompts?q=…`: the prompts whose name contains q, by name. */
@@ -50,7 +82,20 @@ export async function promptsPage(root, ctx) {
     empty: (q) => (q ? "No prompt matches." : "No prompts yet: mlflow.genai.register_prompt adds one."),
   });
   if (!ctx.alive()) return;
-  root.append(h("div.toolbar", h("h1", "Prompts"), form), list);
+  const nameInput = h("input#new-prompt-name", { placeholder: "New prompt name", size: 28, "aria-label": "New prompt name" });
+  const create = templateForm("new-prompt", "Create prompt", async ({ template, type, message }) => {
+    const name = nameInput.value.trim();
+    if (!name) throw new Error("Give the prompt a name");
+    await api.createRegisteredModel(name, [{ key: IS_PROMPT, value: "true" }]);
+    await api.createPromptVersion(name, template, type, message);
+    toast(`Created prompt ${name}`);
+    location.hash = promptHref(name);
+  });
+  root.append(
+    h("div.toolbar", h("h1", "Prompts"), form),
+    list,
+    h("details.new-prompt", h("summary", "New prompt"), nameInput, create),
+  );
 }
 
 /** `#/prompts/<name>?version=…`: a prompt's versions, newest first, the chosen one's template in full. */
@@ -99,5 +144,11 @@ export async function promptPage(root, ctx, name) {
     h("pre.template#prompt-template", templateText(version)),
     variables.length ? h("p.muted#prompt-variables", `Variables: ${variables.join(", ")}`) : null,
     h("p.muted", "Load it with ", h("code", `mlflow.genai.load_prompt("prompts:/${name}/${version.version}")`)),
+    h("details#new-version", h("summary", "New version from this one"),
+      templateForm("prompt-version", "Save as a new version", async ({ template, type, message }) => {
+        const created = (await api.createPromptVersion(name, template, type, message)).model_version;
+        toast(`Version ${created.version} saved`);
+        location.hash = promptHref(name, created.version);
+      }, templateText(version, false))),
   );
 }
