@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import msgspec
@@ -32,6 +32,7 @@ from tracklet.client.transport import ARTIFACTS_PREFIX, Transport
 __all__ = ["TrackletClient", "Run", "RunData", "MetricPoint", "split_batch"]
 
 API = "/api/2.0/mlflow"
+T = TypeVar("T")
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
 
 PARENT_RUN_ID_TAG = "mlflow.parentRunId"
@@ -750,30 +751,36 @@ class TrackletClient:
         """Registered models matching `filter_string` (`name LIKE 'wine%'`, `tags.team = 'nlp'`), up to
         `max_results` (None: all), following the pages; by name unless `order_by` (`["name DESC"]`,
         `["last_updated_timestamp DESC"]`)."""
-
-        def page(size: int, token: str | None) -> tuple[list[entities.RegisteredModel], str | None]:
-            body = self.transport.get(
-                f"{API}/registered-models/search", filter=filter_arg(filter_string) or None, max_results=size,
-                order_by=order_by_arg(order_by) or None, page_token=token,
-            )  # fmt: skip
-            found = [msgspec.convert(m, entities.RegisteredModel) for m in body.get("registered_models", [])]
-            return found, body.get("next_page_token")
-
-        return all_pages(page, max_results)
+        return self._search_registry(
+            "registered-models", "registered_models", entities.RegisteredModel, max_results, filter_string, order_by
+        )
 
     def search_model_versions(
         self, max_results: int | None = None, filter_string: str | None = None, order_by: Sequence[str] | None = None
     ) -> list[entities.ModelVersion]:
         """Model versions matching `filter_string` (`name = 'wine'`, `run_id = '…'`, `tags.validated = 'yes'`),
         up to `max_results` (None: all), following the pages; `order_by` e.g. `["version_number DESC"]`."""
+        return self._search_registry(
+            "model-versions", "model_versions", entities.ModelVersion, max_results, filter_string, order_by
+        )
 
-        def page(size: int, token: str | None) -> tuple[list[entities.ModelVersion], str | None]:
+    def _search_registry(
+        self,
+        resource: str,
+        field: str,
+        entity: type[T],
+        max_results: int | None,
+        filter_string: str | None,
+        order_by: Sequence[str] | None,
+    ) -> list[T]:
+        """The pages of `<resource>/search`, whose answers list `field`."""
+
+        def page(size: int, token: str | None) -> tuple[list[T], str | None]:
             body = self.transport.get(
-                f"{API}/model-versions/search", filter=filter_arg(filter_string) or None, max_results=size,
+                f"{API}/{resource}/search", filter=filter_arg(filter_string) or None, max_results=size,
                 order_by=order_by_arg(order_by) or None, page_token=token,
             )  # fmt: skip
-            found = [msgspec.convert(v, entities.ModelVersion) for v in body.get("model_versions", [])]
-            return found, body.get("next_page_token")
+            return [msgspec.convert(item, entity) for item in body.get(field, [])], body.get("next_page_token")
 
         return all_pages(page, max_results)
 

@@ -137,30 +137,25 @@ async def read_span_dicts(
     """As `read_spans`, in the layout of `traces.json`."""
     in_database = {info.trace_id for info in infos if info.tags.get(SPANS_LOCATION_TAG) == SPANS_IN_DATABASE}
     rows = await run_sync(store.load_spans, list(in_database)) if in_database else {}
-    paths = [None if info.trace_id in in_database else _spans_path(info) for info in infos]
+    paths = [
+        None if info.trace_id in in_database else _spans_path(info.tags.get(ARTIFACT_LOCATION_TAG, ""))
+        for info in infos
+    ]
     files = iter(await artifacts.read_small_files([p for p in paths if p is not None]))
     return [
         [msgspec.json.decode(text) for text in rows.get(info.trace_id, [])]
         if path is None
-        else _parse(info, path, next(files))
+        else _parse(info.trace_id, path, next(files))
         for info, path in zip(infos, paths, strict=True)
     ]
 
 
-def _spans_path(info: TraceInfo) -> str | None:
-    return _spans_file(info.tags.get(ARTIFACT_LOCATION_TAG, ""))
-
-
-def _spans_file(artifact_location: str) -> str | None:
+def _spans_path(artifact_location: str) -> str | None:
     root = proxy_path(artifact_location)
     return None if root is None else posixpath.join(root, SPANS_FILE)
 
 
-def _parse(info: TraceInfo, path: str, body: bytes | None) -> list[dict[str, Any]]:
-    return _parse_file(info.trace_id, path, body)
-
-
-def _parse_file(trace_id: str, path: str, body: bytes | None) -> list[dict[str, Any]]:
+def _parse(trace_id: str, path: str, body: bytes | None) -> list[dict[str, Any]]:
     if body is None:
         return []
     try:
@@ -233,8 +228,8 @@ class SpanIndexer:
             self.copying = None
 
     def _write(self, files: list[tuple[str, str, bytes | None]]) -> None:
-        copies = [(trace_id, _parse_file(trace_id, path, body), path) for trace_id, path, body in files]
-        self.store.copy_spans(copies, _spans_file)
+        copies = [(trace_id, _parse(trace_id, path, body), path) for trace_id, path, body in files]
+        self.store.copy_spans(copies, _spans_path)
 
     async def _fill(self) -> None:
         loop = asyncio.get_running_loop()
@@ -269,12 +264,12 @@ async def copy_spans_for_search(artifacts: ArtifactStore, store: SpanStore, expe
         await run_sync(store.index_stored_spans, experiment_ids)
     after = ""
     while batch := await run_sync(store.traces_to_copy, experiment_ids, after, _COPY_BATCH):
-        paths = [(trace_id, path) for trace_id, location in batch if (path := _spans_file(location)) is not None]
+        paths = [(trace_id, path) for trace_id, location in batch if (path := _spans_path(location)) is not None]
         bodies = await artifacts.read_small_files([path for _, path in paths])
         copies = [
             (trace_id, spans, None)
             for (trace_id, path), body in zip(paths, bodies, strict=True)
-            if (spans := _parse_file(trace_id, path, body))
+            if (spans := _parse(trace_id, path, body))
         ]
         if copies:
             await run_sync(store.copy_spans, copies)
