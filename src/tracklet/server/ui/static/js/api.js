@@ -113,8 +113,17 @@ export const api = {
   /** A folder of a run's or logged model's artifacts: owner is {run_id} or {model_id}. */
   listOwnedArtifacts: (owner, path) => request("GET", `${TL}/artifacts/list`, { query: { ...owner, path } }),
   getModel: (modelId) => request("GET", `${ML}/logged-models/${encodeURIComponent(modelId)}`),
-  searchModels: (experimentId, filter) =>
-    request("POST", `${ML}/logged-models/search`, { body: { experiment_ids: [experimentId], filter, max_results: 100 } }),
+  /** A page of an experiment's logged models, newest first. */
+  searchModels: (experimentId, filter, pageToken) =>
+    request("POST", `${ML}/logged-models/search`, {
+      body: {
+        experiment_ids: [experimentId],
+        filter: filter || undefined,
+        order_by: [{ field_name: "creation_timestamp", ascending: false }],
+        max_results: 100,
+        page_token: pageToken || undefined,
+      },
+    }),
 
   // The model registry. Names travel in query strings and JSON bodies, never in paths.
   searchRegisteredModels: ({ filter = "", pageToken, maxResults = 100 } = {}) =>

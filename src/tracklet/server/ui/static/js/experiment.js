@@ -7,7 +7,6 @@ import { descriptionEditor, tagEditor } from "./editors.js";
 import { signedIn } from "./permissions.js";
 
 const NOTE = "mlflow.note.content";
-const PAGE = 100;
 
 /** Runs | Traces | Models | About, on top of every view of an experiment. */
 export function experimentTabs(expId, active) {
@@ -58,13 +57,7 @@ export async function experimentModelsPage(root, ctx, expId) {
     const turn = loads.start(!pageToken);
     let page;
     try {
-      page = await api.post("/api/2.0/mlflow/logged-models/search", {
-        experiment_ids: [expId],
-        filter: filterInput.value.trim() || undefined,
-        order_by: [{ field_name: "creation_timestamp", ascending: false }],
-        max_results: PAGE,
-        page_token: pageToken || undefined,
-      });
+      page = await api.searchModels(expId, filterInput.value.trim(), pageToken);
     } catch (e) {
       if (loads.current(turn)) {
         error.textContent = e.message;
