@@ -219,6 +219,20 @@ def test_download_errors(api):
     error(api.delete(f"{PROXY}/{base}/missing"), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
+def test_paths_the_file_system_cannot_hold_are_refused_clearly(api):
+    run = get_run(api, new_run(api))
+    base = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    for too_long in (f"{base}/{'x' * 256}", f"{base}/{'é' * 3000}/f.txt"):
+        assert "longer than the file system allows" in error(api.put(f"{PROXY}/{too_long}", content=b"x"))
+        assert "longer than the file system allows" in error(api.get(f"{PROXY}/{too_long}"))
+        assert "longer than the file system allows" in error(api.delete(f"{PROXY}/{too_long}"))
+        assert "longer than the file system allows" in error(api.get(PROXY, params={"path": too_long}))
+    assert api.put(f"{PROXY}/{base}/f.txt", content=b"kept").status_code == 200
+    assert "goes through a file" in error(api.put(f"{PROXY}/{base}/f.txt/g.txt", content=b"y"))
+    assert api.get(f"{PROXY}/{base}/f.txt").content == b"kept"
+    assert [f["path"] for f in ok(api.get(PROXY, params={"path": base}))["files"]] == ["f.txt"]
+
+
 def test_upload_overwrites(api):
     run = get_run(api, new_run(api))
     base = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/")

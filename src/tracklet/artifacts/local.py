@@ -3,10 +3,12 @@ so a reader never sees half a file and a failed upload leaves nothing behind."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -18,42 +20,64 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 _CHUNK = 1024 * 1024
 
 
+@contextmanager
+def _possible(path: str) -> Iterator[None]:
+    """A path the file system cannot hold is the caller's mistake (400), not the server's (500)."""
+    try:
+        yield
+    except OSError as err:
+        shown = path if len(path) <= 100 else path[:100] + "…"
+        if err.errno == errno.ENAMETOOLONG:
+            raise InvalidParameterValue(
+                f"Invalid path '{shown}': a name in it is longer than the file system allows (255 bytes)"
+            ) from None
+        if err.errno in (errno.ENOTDIR, errno.EEXIST):
+            raise InvalidParameterValue(f"Invalid path '{shown}': it goes through a file, not a directory") from None
+        raise
+
+
 class LocalArtifactStore(ArtifactStore):
     def __init__(self, root: str) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.name_max = os.pathconf(self.root, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
 
     def _resolve(self, path: str) -> Path:
         target = (self.root / path).resolve() if path else self.root
         # Symlinks inside the store must not lead outside of it.
         if target != self.root and self.root not in target.parents:
             raise InvalidParameterValue("Invalid path")
+        if any(len(os.fsencode(name)) > self.name_max for name in target.relative_to(self.root).parts):
+            # Said the same way by every operation (and by an upload before, not after, its bytes arrive).
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), path)
         return target
 
     def _file(self, path: str) -> Path:
-        target = self._resolve(path)
-        if target.is_dir():
-            raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
-        if not target.is_file():
-            raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+        with _possible(path):
+            target = self._resolve(path)
+            if target.is_dir():
+                raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
+            if not target.is_file():
+                raise ResourceDoesNotExist(f"No such artifact: '{path}'")
         return target
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> int:
-        target = self._resolve(path)
-        if target == self.root or target.is_dir():
-            raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                async for chunk in chunks:
-                    tmp.write(chunk)
-                    size += len(chunk)
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        with _possible(path):
+            target = self._resolve(path)
+            if target == self.root or target.is_dir():
+                raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+            size = 0
+            try:
+                with os.fdopen(fd, "wb") as tmp:
+                    async for chunk in chunks:
+                        tmp.write(chunk)
+                        size += len(chunk)
+                os.replace(tmp_name, target)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
         return size
 
     async def read(self, path: str) -> AsyncIterator[bytes]:  # type: ignore[override]
@@ -80,9 +104,10 @@ class LocalArtifactStore(ArtifactStore):
         return self._file(path).stat().st_size
 
     async def list(self, path: str) -> list[FileInfo]:
-        target = self._resolve(path)
-        if not target.is_dir():
-            return []
+        with _possible(path):
+            target = self._resolve(path)
+            if not target.is_dir():
+                return []
         infos = []
         for entry in sorted(os.scandir(target), key=lambda e: e.name):
             if entry.name.startswith(".upload-"):
@@ -94,12 +119,13 @@ class LocalArtifactStore(ArtifactStore):
         return infos
 
     async def delete(self, path: str) -> None:
-        target = self._resolve(path)
-        if target == self.root:
-            raise InvalidParameterValue("Refusing to delete the artifact root")
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        else:
-            raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+        with _possible(path):
+            target = self._resolve(path)
+            if target == self.root:
+                raise InvalidParameterValue("Refusing to delete the artifact root")
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            else:
+                raise ResourceDoesNotExist(f"No such artifact: '{path}'")
