@@ -1,4 +1,8 @@
-"""Logged models (MLflow 3) and the model registry for `TrackletClient`."""
+"""Logged models (MLflow 3) and the model registry for `TrackletClient`.
+
+They come back as tracklet's entities (`entities.LoggedModel`, `ModelVersion`, `RegisteredModel`): MLflow's
+JSON as typed objects, read with MLflow's attribute names (`model.model_id`, `version.version`).
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,9 @@ class LoggedModelsMixin:
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
         model_type: str = "",
-    ) -> dict[str, Any]:
-        """Create a logged model (status LOGGED_MODEL_PENDING); returns the `model` JSON object."""
+    ) -> entities.LoggedModel:
+        """Create a logged model (status LOGGED_MODEL_PENDING: `.status == "PENDING"`); upload its files under
+        its `artifact_location`, then `finalize_logged_model`."""
         body: dict[str, Any] = {"experiment_id": experiment_id, "name": name, "model_type": model_type}
         if source_run_id:
             body["source_run_id"] = source_run_id
@@ -41,17 +46,16 @@ class LoggedModelsMixin:
             body["params"] = kv(params)
         if tags:
             body["tags"] = kv(tags)
-        model: dict[str, Any] = self.transport.post(f"{API}/logged-models", body)["model"]
-        return model
+        return _logged_model(self.transport.post(f"{API}/logged-models", body))
 
-    def get_logged_model(self, model_id: str) -> dict[str, Any]:
-        model: dict[str, Any] = self.transport.get(f"{API}/logged-models/{model_id}")["model"]
-        return model
+    def get_logged_model(self, model_id: str) -> entities.LoggedModel:
+        """The logged model with this id; raises ResourceDoesNotExist."""
+        return _logged_model(self.transport.get(f"{API}/logged-models/{model_id}"))
 
-    def finalize_logged_model(self, model_id: str, status: str = "LOGGED_MODEL_READY") -> dict[str, Any]:
+    def finalize_logged_model(self, model_id: str, status: str = "LOGGED_MODEL_READY") -> entities.LoggedModel:
+        """Set the model's final status: "LOGGED_MODEL_READY" or "LOGGED_MODEL_UPLOAD_FAILED" (MLflow's JSON names)."""
         body = {"model_id": model_id, "status": status}
-        model: dict[str, Any] = self.transport.request("PATCH", f"{API}/logged-models/{model_id}", json=body)["model"]
-        return model
+        return _logged_model(self.transport.request("PATCH", f"{API}/logged-models/{model_id}", json=body))
 
     def search_logged_models(
         self,
@@ -59,9 +63,9 @@ class LoggedModelsMixin:
         filter_string: str | None = "",
         max_results: int | None = 100,
         order_by: Sequence[Mapping[str, Any]] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[entities.LoggedModel]:
         """Logged models of the experiments matching `filter_string` (`name = 'model'`, `metrics.rmse < 1`,
-        `params.alpha = '0.5'`), up to `max_results` (None: all), following the pages, as MLflow's JSON;
+        `params.alpha = '0.5'`), up to `max_results` (None: all), following the pages;
         `order_by` as MLflow's dicts: `[{"field_name": "metrics.rmse", "ascending": True}]`."""
         base: dict[str, Any] = {
             "experiment_ids": [str(e) for e in experiment_ids],
@@ -69,9 +73,10 @@ class LoggedModelsMixin:
             "order_by": logged_model_order_by(order_by),
         }
 
-        def page(size: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        def page(size: int, token: str | None) -> tuple[list[entities.LoggedModel], str | None]:
             body = self.transport.post(f"{API}/logged-models/search", page_body(base, size, token))
-            return list(body.get("models", [])), body.get("next_page_token")
+            found = [msgspec.convert(m, entities.LoggedModel) for m in body.get("models", [])]
+            return found, body.get("next_page_token")
 
         return all_pages(page, max_results)
 
@@ -90,7 +95,7 @@ class LoggedModelsMixin:
         run_id: str | None = None,
         model_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> entities.ModelVersion:
         """A new version of the registered model `name` (created first if it does not exist) whose files
         are at `source`; `run_id` / `model_id` name the run or logged model owning them (the server
         checks that they do). `tracklet.register_model` works out these from a model URI."""
@@ -105,16 +110,13 @@ class LoggedModelsMixin:
             body["model_id"] = model_id
         if tags:
             body["tags"] = kv(tags)
-        version: dict[str, Any] = self.transport.post(f"{API}/model-versions/create", body)["model_version"]
-        return version
+        return _model_version(self.transport.post(f"{API}/model-versions/create", body))
 
-    def get_model_version(self, name: str, version: str | int) -> dict[str, Any]:
-        found: dict[str, Any] = self.transport.get(f"{API}/model-versions/get", name=name, version=str(version))
-        return found["model_version"]  # type: ignore[no-any-return]
+    def get_model_version(self, name: str, version: str | int) -> entities.ModelVersion:
+        return _model_version(self.transport.get(f"{API}/model-versions/get", name=name, version=str(version)))
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.transport.get(f"{API}/registered-models/alias", name=name, alias=alias)
-        return found["model_version"]  # type: ignore[no-any-return]
+    def get_model_version_by_alias(self, name: str, alias: str) -> entities.ModelVersion:
+        return _model_version(self.transport.get(f"{API}/registered-models/alias", name=name, alias=alias))
 
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         body = {"name": name, "alias": alias, "version": str(version)}
@@ -162,14 +164,20 @@ class LoggedModelsMixin:
 
         return all_pages(page, max_results)
 
-    def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[dict[str, Any]]:
+    def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[entities.ModelVersion]:
         """The newest version in each of `stages` (every stage when empty), as MLflow answers it."""
         body = {"name": name, "stages": list(stages)}
-        found: list[dict[str, Any]] = self.transport.post(f"{API}/registered-models/get-latest-versions", body).get(
-            "model_versions", []
-        )
-        return found
+        found = self.transport.post(f"{API}/registered-models/get-latest-versions", body).get("model_versions", [])
+        return [msgspec.convert(v, entities.ModelVersion) for v in found]
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         found = self.transport.get(f"{API}/model-versions/get-download-uri", name=name, version=str(version))
         return str(found["artifact_uri"])
+
+
+def _logged_model(answer: dict[str, Any]) -> entities.LoggedModel:
+    return msgspec.convert(answer["model"], entities.LoggedModel)
+
+
+def _model_version(answer: dict[str, Any]) -> entities.ModelVersion:
+    return msgspec.convert(answer["model_version"], entities.ModelVersion)
