@@ -45,8 +45,8 @@ def search_model_versions(
 
 
 def get_logged_model(model_id: str) -> entities.LoggedModel:
-    """The logged model with this id (`info`: name, status, artifact_uri, source_run_id, tags; `data`: params
-    and metrics). Raises ResourceDoesNotExist."""
+    """The logged model with this id, read with MLflow's names (`model_id`, `name`, `status`, `artifact_location`,
+    `source_run_id`, `tags`, `params`, `metrics`) or as MLflow's JSON (`info`, `data`). Raises ResourceDoesNotExist."""
     return fluent._state.client().get_logged_model(model_id)
 
 
