@@ -151,9 +151,73 @@ class LoggedModelData(Entity):
     metrics: list[ModelMetric] = []
 
 
+# MLflow's LoggedModelStatus for the status names of its JSON (`LoggedModelStatus.from_proto`).
+_LOGGED_MODEL_STATUS = {
+    "LOGGED_MODEL_STATUS_UNSPECIFIED": "UNSPECIFIED", "LOGGED_MODEL_PENDING": "PENDING",
+    "LOGGED_MODEL_READY": "READY", "LOGGED_MODEL_UPLOAD_FAILED": "FAILED",
+}  # fmt: skip
+
+
 class LoggedModel(Entity):
+    """A logged model as MLflow's JSON (`info`, `data`), which also reads as MLflow's `LoggedModel`:
+    `model_id`, `name`, `artifact_location`, `status` ("READY" where `info.status` is "LOGGED_MODEL_READY"),
+    `tags` and `params` as dicts, `metrics`, `model_uri` …"""
+
     info: LoggedModelInfo
     data: LoggedModelData = msgspec.field(default_factory=LoggedModelData)
+
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    @property
+    def experiment_id(self) -> str:
+        return self.info.experiment_id
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def artifact_location(self) -> str:
+        return self.info.artifact_uri
+
+    @property
+    def creation_timestamp(self) -> int:
+        return self.info.creation_timestamp_ms
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return self.info.last_updated_timestamp_ms
+
+    @property
+    def model_type(self) -> str:
+        return self.info.model_type
+
+    @property
+    def source_run_id(self) -> str | None:
+        return self.info.source_run_id
+
+    @property
+    def status(self) -> str:
+        """MLflow's `LoggedModelStatus` name: "PENDING", "READY" or "FAILED"."""
+        return _LOGGED_MODEL_STATUS.get(self.info.status, self.info.status)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {t.key: t.value for t in self.info.tags}
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {p.key: p.value for p in self.data.params}
+
+    @property
+    def metrics(self) -> list[ModelMetric]:
+        return self.data.metrics
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.info.model_id}"
 
 
 class FileInfo(Entity):

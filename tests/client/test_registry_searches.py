@@ -17,13 +17,13 @@ from tracklet.client.registry import LOGGED_MODEL_COLUMNS
 def _logged_model(name: str, run_id: str, experiment_id: str, *, params: dict[str, str] | None = None) -> str:
     client = fluent._state.client()
     model = client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params, tags={"kind": name})
-    client.finalize_logged_model(model["info"]["model_id"])
-    return str(model["info"]["model_id"])
+    client.finalize_logged_model(model.model_id)
+    return model.model_id
 
 
 def _register(registered_name: str, model_id: str) -> str:
     version = fluent._state.client().create_model_version(registered_name, f"models:/{model_id}", model_id=model_id)
-    return str(version["version"])
+    return version.version
 
 
 @pytest.fixture
@@ -138,3 +138,39 @@ def test_the_logged_models_dataframe_has_mlflows_columns(remote: str) -> None:
     ours = tracklet.search_logged_models()
     assert list(ours.columns) == sorted(theirs.columns)
     assert ours["status"].tolist() == [str(s) for s in theirs["status"]] == ["READY"]
+
+
+def test_the_clients_logged_models_and_model_versions_are_entities_with_mlflows_names(tracking_uri: str) -> None:
+    client = fluent._state.client()
+    with tracklet.start_run() as run:
+        created = client.create_logged_model(
+            run.info.experiment_id, "forest", source_run_id=run.info.run_id, params={"depth": "3"}, tags={"kind": "t"}
+        )
+    assert isinstance(created, entities.LoggedModel)
+    assert (created.name, created.status, created.info.status) == ("forest", "PENDING", "LOGGED_MODEL_PENDING")
+    assert (created.experiment_id, created.source_run_id) == (run.info.experiment_id, run.info.run_id)
+    assert created.params == {"depth": "3"} and created.tags["kind"] == "t"
+    assert created.model_uri == f"models:/{created.model_id}"
+    assert created.artifact_location == created.info.artifact_uri and created.artifact_location
+    assert created.creation_timestamp > 0 and created.metrics == []
+
+    ready = client.finalize_logged_model(created.model_id)
+    assert isinstance(ready, entities.LoggedModel) and ready.status == "READY"
+    fetched = client.get_logged_model(created.model_id)
+    assert isinstance(fetched, entities.LoggedModel)
+    assert (fetched.model_id, fetched.status, fetched.info.status) == (created.model_id, "READY", "LOGGED_MODEL_READY")
+    (found,) = client.search_logged_models([run.info.experiment_id], "name = 'forest'")
+    assert isinstance(found, entities.LoggedModel) and found.model_id == created.model_id
+
+    name = f"typed-{uuid.uuid4().hex[:8]}"
+    version = client.create_model_version(name, created.model_uri, model_id=created.model_id, tags={"team": "wine"})
+    assert isinstance(version, entities.ModelVersion)
+    assert (version.name, version.version, version.source) == (name, "1", created.model_uri)
+    assert [(t.key, t.value) for t in version.tags] == [("team", "wine")]
+    got = client.get_model_version(name, 1)
+    assert isinstance(got, entities.ModelVersion) and got.version == "1" and got.status == "READY"
+    client.set_registered_model_alias(name, "champion", 1)
+    by_alias = client.get_model_version_by_alias(name, "champion")
+    assert isinstance(by_alias, entities.ModelVersion) and by_alias.version == "1"
+    latest = client.get_latest_versions(name)
+    assert [(type(v), v.version, v.current_stage) for v in latest] == [(entities.ModelVersion, "1", "None")]

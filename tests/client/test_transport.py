@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from tracklet import errors
-from tracklet.client.client import MAX_METRICS, MAX_PARAMS, TrackletClient, split_batch
+from tracklet.client.client import TrackletClient
+from tracklet.client.runs import MAX_METRICS, MAX_PARAMS, split_batch
 from tracklet.client.transport import Transport
 
 

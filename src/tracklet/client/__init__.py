@@ -1,7 +1,11 @@
 """Tracklet's Python client.
 
 fluent.py    module-level API (tracklet.start_run, tracklet.log_metric, …): the run stack
-client.py    TrackletClient: one method per tracking operation, no I/O of its own
+client.py    TrackletClient: one method per tracking operation, no I/O of its own; one mixin per resource:
+  experiments.py    experiments and their tags
+  runs.py           runs, their params, metrics, tags and traces; Run and the wire helpers
+  artifacts.py      artifacts of runs, and by URI (runs and logged models)
+  logged_models.py  logged models and the model registry
 paging.py    searches that follow pages, and the checks of their arguments
 registry.py  module-level search_registered_models, search_model_versions, search/get_logged_model(s)
 tables.py    log_table, load_table: JSON tables in MLflow's layout

@@ -27,7 +27,7 @@ import weakref
 from typing import Any
 
 from tracklet import errors
-from tracklet.client.client import API, json_float, split_batch
+from tracklet.client.runs import API, json_float, split_batch
 from tracklet.client.transport import Transport
 
 __all__ = ["BatchLogger", "LoggingRejected", "LIVE_LOGGERS"]

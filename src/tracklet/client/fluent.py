@@ -27,7 +27,8 @@ from typing import Any, Literal
 from tracklet import entities, errors
 from tracklet.client import system_metrics
 from tracklet.client.batching import LIVE_LOGGERS, METRIC, PARAM, TAG
-from tracklet.client.client import MetricPoint, Run, TrackletClient, now_ms
+from tracklet.client.client import MetricPoint, Run, TrackletClient
+from tracklet.client.runs import now_ms
 
 __all__ = [
     "ActiveRun",

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import msgspec
-
 from tracklet import entities, errors
 from tracklet.client import fluent
 
@@ -47,9 +45,9 @@ def search_model_versions(
 
 
 def get_logged_model(model_id: str) -> entities.LoggedModel:
-    """The logged model with this id (`info`: name, status, artifact_uri, source_run_id, tags; `data`: params
-    and metrics). Raises ResourceDoesNotExist."""
-    return msgspec.convert(fluent._state.client().get_logged_model(model_id), entities.LoggedModel)
+    """The logged model with this id, read with MLflow's names (`model_id`, `name`, `status`, `artifact_location`,
+    `source_run_id`, `tags`, `params`, `metrics`) or as MLflow's JSON (`info`, `data`). Raises ResourceDoesNotExist."""
+    return fluent._state.client().get_logged_model(model_id)
 
 
 def search_logged_models(
@@ -77,8 +75,7 @@ def search_logged_models(
     fluent.flush()  # as every read: what this process queued is stored first
     client = fluent._state.client()
     ids = [str(e) for e in experiment_ids] if experiment_ids else [fluent._current_experiment_id(client)]
-    found = client.search_logged_models(ids, filter_string, max_results, order_by)
-    models = [msgspec.convert(m, entities.LoggedModel) for m in found]
+    models = client.search_logged_models(ids, filter_string, max_results, order_by)
     return models if output_format == "list" else _models_to_frame(models)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from tracklet.client.fluent import flush
+from tracklet.entities import LoggedModel
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.models.flavor import read_model_folder, save_model
 from tracklet.store.model_sources import parse_model_uri
@@ -103,13 +104,13 @@ def log_model(
     run = _as_json(client.get_run(run_id))
     experiment_id = str(run["info"]["experiment_id"])
     params = _params_of(run)
-    created = _as_json(client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params or None))
-    model_id = str(created["info"]["model_id"])
+    created = client.create_logged_model(experiment_id, name, source_run_id=run_id, params=params or None)
+    model_id = created.model_id
     client.log_outputs(run_id, [model_id])
     if hasattr(client, "log_model_metrics"):
         flush()  # metrics still queued by the fluent API belong to the scores the model was logged with
         client.log_model_metrics(run_id, model_id)
-    artifact_uri = str(created["info"]["artifact_uri"])
+    artifact_uri = created.artifact_location
     with tempfile.TemporaryDirectory(prefix="tracklet-model-") as tmp:
         folder = save_model(
             model,
@@ -127,7 +128,7 @@ def log_model(
     registered = None
     if registered_model_name:
         version = client.create_model_version(registered_model_name, f"models:/{model_id}", model_id=model_id)
-        registered = int(_as_json(version)["version"])
+        registered = int(version.version)
     tracklet_conf = saved.flavors["tracklet"]
     return ModelInfo(
         model_id=model_id,
@@ -163,7 +164,7 @@ def register_model(
     run = _as_json(client.get_run(run_id))
     logged = _run_logged_model(client, run, path.partition("/")[0])
     if logged is not None and not path.partition("/")[2]:  # MLflow 3: the run's logged model of that name
-        model_id = str(logged["info"]["model_id"])
+        model_id = logged.model_id
         return _as_json(client.create_model_version(name, f"models:/{model_id}", model_id=model_id, tags=tags))
     # A model logged as plain run artifacts (MLflow 2, the R client): its files in the run's artifacts.
     source = f"{str(run['info']['artifact_uri']).rstrip('/')}/{path}"
@@ -185,8 +186,8 @@ def download_model(uri: str, dst: str | Path, *, client: Any = None) -> Path:
                 f"got {uri!r}"
             ) from None
         if ref.model_id is not None:
-            model = _as_json(client.get_logged_model(ref.model_id))
-            return Path(client.download_artifacts_from(str(model["info"]["artifact_uri"]), "", dst))
+            model = client.get_logged_model(ref.model_id)
+            return Path(client.download_artifacts_from(model.artifact_location, "", dst))
         assert ref.name is not None
         version = _registered_version(client, uri, ref.name, ref.version, ref.stage, ref.alias)
         return Path(client.download_artifacts_from(client.get_model_version_download_uri(ref.name, version), "", dst))
@@ -203,11 +204,11 @@ def _registered_version(
     if version is not None:
         return version
     if alias is not None:
-        return str(_as_json(client.get_model_version_by_alias(name, alias))["version"])
+        return str(client.get_model_version_by_alias(name, alias).version)
     candidates = client.get_latest_versions(name, [stage] if stage else [])
     if not candidates:
         raise ResourceDoesNotExist(f"{uri}: registered model {name!r} has no version in stage {stage!r}")
-    return str(max(int(_as_json(v)["version"]) for v in candidates))
+    return str(max(int(v.version) for v in candidates))
 
 
 def _run_path(uri: str) -> tuple[str, str]:
@@ -218,15 +219,15 @@ def _run_path(uri: str) -> tuple[str, str]:
     return run_id, path
 
 
-def _run_logged_model(client: Any, run: dict[str, Any], name: str) -> dict[str, Any] | None:
+def _run_logged_model(client: Any, run: dict[str, Any], name: str) -> LoggedModel | None:
     """The run's newest logged model called `name` (MLflow 3 keeps models apart from run artifacts)."""
     run_id = run["info"]["run_id"]
     quoted = name.replace("'", "\\'")
     found = client.search_logged_models(
         [str(run["info"]["experiment_id"])], filter_string=f"name = '{quoted}'", max_results=1000
     )
-    candidates = [m for m in map(_as_json, found) if m["info"].get("source_run_id") == run_id]
-    return max(candidates, key=lambda m: int(m["info"].get("creation_timestamp_ms", 0))) if candidates else None
+    candidates = [m for m in found if m.source_run_id == run_id]
+    return max(candidates, key=lambda m: m.creation_timestamp) if candidates else None
 
 
 def _download_run_model(client: Any, run_id: str, path: str, dst: Path) -> Path:
@@ -234,7 +235,7 @@ def _download_run_model(client: Any, run_id: str, path: str, dst: Path) -> Path:
     name, _, rest = path.partition("/")
     logged = _run_logged_model(client, run, name)
     if logged is not None:
-        return Path(client.download_artifacts_from(str(logged["info"]["artifact_uri"]), rest, dst))
+        return Path(client.download_artifacts_from(logged.artifact_location, rest, dst))
     # Models logged as plain run artifacts (MLflow 2, or the R client's runs/log-model).
     missing = ResourceDoesNotExist(f"run {run_id} has no model named {name!r}")
     try:
