@@ -20,7 +20,7 @@ API = "/api/2.0/mlflow"
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "mlflow-wire-samples.jsonl"
 
 
-def _check(response: httpx.Response) -> None:
+def check_answer(response: httpx.Response) -> None:
     response.read()
     path = response.request.url.path
     if response.status_code == 501 and path.startswith(
@@ -38,7 +38,7 @@ def _check(response: httpx.Response) -> None:
 
 @pytest.fixture
 def api(server) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=server.url, timeout=60, event_hooks={"response": [_check]}) as client:
+    with httpx.Client(base_url=server.url, timeout=60, event_hooks={"response": [check_answer]}) as client:
         yield client
 
 
