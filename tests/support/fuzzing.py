@@ -134,16 +134,18 @@ def _bodies(pool: list[str], canary: set[str]) -> st.SearchStrategy[dict[str, An
     return st.lists(field_values | st.tuples(st.text(max_size=6), values), max_size=7).map(dict)
 
 
-def _send(api: httpx.Client, method: str, path: str, body: Any, raw: bytes | None) -> httpx.Response:
+def _send(
+    api: httpx.Client, method: str, path: str, body: Any, raw: bytes | None, headers: dict[str, str]
+) -> httpx.Response:
     if method == "GET":
         # A URL stays under 64 KB (httpx refuses longer ones, and so would any proxy in front of the server);
         # a lone surrogate goes out as the bytes Python would write for it, not UTF-8.
         params = [(k, (v if isinstance(v, str) else json.dumps(v))[:4000]) for k, v in body.items()]
-        return api.get(f"{path}?{urlencode(params, errors='surrogatepass')}")
+        return api.get(f"{path}?{urlencode(params, errors='surrogatepass')}", headers=headers)
     # json.dumps writes NaN and Infinity as bare words, as some clients do; httpx's `json=` would refuse them.
     # Unescaped, a lone surrogate goes out as bytes that are not UTF-8 (the raw bodies hold an escaped one).
     content = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return api.request(method, path, content=content, headers={"content-type": "application/json"})
+    return api.request(method, path, content=content, headers={"content-type": "application/json", **headers})
 
 
 # Mostly JSON objects; now and then a body that is not one.
@@ -160,12 +162,21 @@ RAW_BODIES = st.sampled_from(
         b'{"name": "\\ud800", "run_id": "\\udfff"}',
     ]
 )
+NO_HEADERS: st.SearchStrategy[dict[str, str]] = st.just({})
 _PATH_PARAMETERS = ("model_id", "tag_key:path", "path:path", "action", "trace_id", "request_id", "assessment_id")
 
 
-def fuzz_endpoint(api: httpx.Client, method: str, path: str, pool: list[str], canary: set[str]) -> None:
+def fuzz_endpoint(
+    api: httpx.Client,
+    method: str,
+    path: str,
+    pool: list[str],
+    canary: set[str],
+    headers: st.SearchStrategy[dict[str, str]] = NO_HEADERS,
+) -> None:
     """Send `method path` the examples hypothesis makes up; `api`'s response hook judges each answer.
-    `pool` holds real ids to aim at; values equal to one of `canary` are never made up."""
+    `pool` holds real ids to aim at; values equal to one of `canary` are never made up; `headers` are
+    added to each request (credentials, say)."""
     path_values = _path_value(pool)
 
     @settings(
@@ -175,8 +186,8 @@ def fuzz_endpoint(api: httpx.Client, method: str, path: str, pool: list[str], ca
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(body=_bodies(pool, canary), raw=RAW_BODIES, data=st.data())
-    def answers(body: dict[str, Any], raw: bytes | None, data: st.DataObject) -> None:
+    @given(body=_bodies(pool, canary), raw=RAW_BODIES, sent_headers=headers, data=st.data())
+    def answers(body: dict[str, Any], raw: bytes | None, sent_headers: dict[str, str], data: st.DataObject) -> None:
         concrete = path
         for name in _PATH_PARAMETERS:
             if "{" + name + "}" in concrete:
@@ -184,6 +195,6 @@ def fuzz_endpoint(api: httpx.Client, method: str, path: str, pool: list[str], ca
                 # Lone surrogates travel as the bytes Python would write for them: not UTF-8 at all.
                 encoded = quote(value.encode("utf-8", "surrogatepass"), safe="/" if "path" in name else "")
                 concrete = concrete.replace("{" + name + "}", encoded)
-        _send(api, method, concrete, body, raw)
+        _send(api, method, concrete, body, raw, sent_headers)
 
     answers()
