@@ -92,6 +92,25 @@ def test_overwrite_replaces_and_delete_removes_a_tree(store: ArtifactStore) -> N
 
 
 @pytest.mark.slow
+def test_a_path_the_store_cannot_hold_is_refused_before_anything_is_written(store: ArtifactStore) -> None:
+    # A local file name holds 255 bytes, an S3 key 1,024: over both, refused the same way by every call.
+    too_long = "1/run/artifacts/" + "/".join(["é" * 200] * 3)
+
+    async def scenario() -> None:
+        for call in (
+            store.write(too_long, _chunks(b"x")),
+            store.size(too_long),
+            _read_all(store, too_long),
+            store.list(too_long),
+            store.delete(too_long),
+        ):
+            with pytest.raises(InvalidParameterValue, match="Invalid path"):
+                await call
+        assert await store.list("1/run/artifacts") == []
+
+    anyio.run(scenario)
+
+
 def test_a_large_file_streams_through_in_parts(store: ArtifactStore) -> None:
     data = os.urandom(20 * 1024 * 1024 + 123)  # more than two S3 parts
 

@@ -21,6 +21,7 @@ from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
 PART_SIZE = 8 * 1024 * 1024
+MAX_KEY_BYTES = 1024
 _READ_CHUNK = 1024 * 1024
 
 
@@ -41,7 +42,11 @@ class S3ArtifactStore(ArtifactStore):
         self.client = client or _client()
 
     def _key(self, path: str) -> str:
-        return posixpath.join(self.prefix, path) if self.prefix else path
+        key = posixpath.join(self.prefix, path) if self.prefix else path
+        if len(key.encode()) > MAX_KEY_BYTES:  # S3 would answer KeyTooLongError, after the upload's bytes
+            shown = path if len(path) <= 100 else path[:100] + "…"
+            raise InvalidParameterValue(f"Invalid path '{shown}': longer than S3 allows for a key (1,024 bytes)")
+        return key
 
     def _dir_prefix(self, path: str) -> str:
         key = self._key(path)
