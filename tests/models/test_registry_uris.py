@@ -69,7 +69,7 @@ def test_register_an_existing_model_by_its_uris(
     name = f"later-{time.monotonic_ns()}"
     by_id = register_model(info.model_uri, name, tags={"team": "wine"}, client=client)
     by_run = register_model(info.run_model_uri, name, client=client)
-    assert (by_id["version"], by_run["version"]) == ("1", "2")
+    assert (by_id.version, by_run.version) == ("1", "2")
     assert mlflow_client.get_model_version(name, "1").tags == {"team": "wine"}
     for version in (1, 2):
         model = load_model(f"models:/{name}/{version}", client=client)
@@ -83,7 +83,7 @@ def test_register_a_registered_version_under_another_name(
     promoted = f"production-{time.monotonic_ns()}"
     by_version = register_model(f"models:/{registered}/1", promoted, client=client)
     by_alias = register_model(f"models:/{registered}@champion", promoted, client=client)
-    assert [by_version["source"], by_alias["source"]] == [f"models:/{registered}/1"] * 2
+    assert [by_version.source, by_alias.source] == [f"models:/{registered}/1"] * 2
     for version in (1, 2):
         model = load_model(f"models:/{promoted}/{version}", client=client)
         np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))
@@ -106,6 +106,6 @@ def test_register_a_model_kept_as_plain_run_artifacts(
     client.log_artifacts(run_id, str(folder), "plain")
     name = f"plain-{time.monotonic_ns()}"
     version = register_model(f"runs:/{run_id}/plain", name, client=client)
-    assert version["run_id"] == run_id and version["source"].endswith("/plain")
+    assert version.run_id == run_id and version.source.endswith("/plain")
     model = load_model(f"models:/{name}/1", client=client)
     np.testing.assert_array_equal(model.predict(wine.X_test), elasticnet.predict(wine.X_test))

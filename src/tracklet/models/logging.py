@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from tracklet.client.fluent import flush
-from tracklet.entities import LoggedModel
+from tracklet.entities import LoggedModel, ModelVersion
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.models.flavor import read_model_folder, save_model
 from tracklet.store.model_sources import parse_model_uri
@@ -145,17 +145,17 @@ def log_model(
 
 def register_model(
     model_uri: str, name: str, *, tags: dict[str, Any] | None = None, client: Any = None
-) -> dict[str, Any]:
+) -> ModelVersion:
     """Register the model at `model_uri` (`models:/<model_id>`, as `log_model` returns,
     `runs:/<run_id>/<name>`, or another registered version: `models:/<name>/<version|stage|latest>`,
     `models:/<name>@<alias>`) as a new version of the registered model `name`, created if needed.
-    Returns the version in MLflow's JSON (`name`, `version`, `source`, `status`, ...); it loads back
-    with `load_model(f"models:/{name}/{version}")`."""
+    Returns the new `ModelVersion` (`name`, `version`, `source`, `status`, ...), as MLflow's
+    `register_model` does; it loads back with `load_model(f"models:/{name}/{version}")`."""
     client = client if client is not None else default_client()
     if model_uri.startswith("models:/"):
         # A logged model goes with its id; a registered version's source the server resolves itself.
         model_id = parse_model_uri(model_uri).model_id
-        return _as_json(client.create_model_version(name, model_uri, model_id=model_id, tags=tags))
+        return client.create_model_version(name, model_uri, model_id=model_id, tags=tags)  # type: ignore[no-any-return]
     if not model_uri.startswith("runs:/"):
         raise InvalidParameterValue(
             f"expected models:/<model_id>, models:/<name>/<version> or runs:/<run_id>/<name>, got {model_uri!r}"
@@ -165,10 +165,10 @@ def register_model(
     logged = _run_logged_model(client, run, path.partition("/")[0])
     if logged is not None and not path.partition("/")[2]:  # MLflow 3: the run's logged model of that name
         model_id = logged.model_id
-        return _as_json(client.create_model_version(name, f"models:/{model_id}", model_id=model_id, tags=tags))
+        return client.create_model_version(name, f"models:/{model_id}", model_id=model_id, tags=tags)  # type: ignore[no-any-return]
     # A model logged as plain run artifacts (MLflow 2, the R client): its files in the run's artifacts.
     source = f"{str(run['info']['artifact_uri']).rstrip('/')}/{path}"
-    return _as_json(client.create_model_version(name, source, run_id=run_id, tags=tags))
+    return client.create_model_version(name, source, run_id=run_id, tags=tags)  # type: ignore[no-any-return]
 
 
 def download_model(uri: str, dst: str | Path, *, client: Any = None) -> Path:
