@@ -3,6 +3,7 @@ runs; what is live, restored, too recent or still registered is left alone."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,8 +20,6 @@ from tracklet.store.store import Store
 
 def gc(server: TrackletServer, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command, beside the running server, on its store."""
-    import os
-
     return subprocess.run(
         [sys.executable, "-m", "tracklet", "gc", "--backend-store-uri", server.backend_store_uri,
          "--artifacts-destination", server.artifacts_destination, *args],
@@ -178,6 +177,28 @@ def test_a_dry_run_names_what_would_go_and_purges_nothing(
     assert result.returncode == 0, result.stderr
     assert "Would purge 0 experiments, 1 run, 0 logged models:" in result.stdout and run_id in result.stdout
     assert mlflow_client.get_run(run_id).info.lifecycle_stage == "deleted"
+
+
+def test_uploads_a_killed_server_left_unfinished_are_removed_once_old(
+    server: TrackletServer, mlflow_client: MlflowClient
+) -> None:
+    run = mlflow_client.create_run(new_experiment(mlflow_client)).info
+    folder = run_folder(server, run.experiment_id, run.run_id) / "artifacts"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".upload-stale", folder / ".upload-fresh"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(stale, (two_days_ago, two_days_ago))
+
+    assert "Would remove 1 unfinished upload." in gc(server, "--dry-run").stdout
+    assert stale.exists()
+    result = gc(server)
+
+    assert result.returncode == 0, result.stderr
+    assert "and 1 unfinished upload." in result.stdout
+    assert not stale.exists() and fresh.exists()  # an upload may still be going on after a day: kept
+    assert mlflow_client.list_artifacts(run.run_id) == []
 
 
 @pytest.mark.parametrize(

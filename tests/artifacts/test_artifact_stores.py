@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,7 +14,9 @@ import pytest
 from tests.support.processes import MotoS3
 from tracklet.artifacts import artifact_store_for
 from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.local import LocalArtifactStore
 from tracklet.artifacts.paths import clean_path
+from tracklet.artifacts.s3 import S3ArtifactStore
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
 
@@ -107,6 +110,34 @@ def test_a_path_the_store_cannot_hold_is_refused_before_anything_is_written(stor
             with pytest.raises(InvalidParameterValue, match="Invalid path"):
                 await call
         assert await store.list("1/run/artifacts") == []
+
+    anyio.run(scenario)
+
+
+def _leave_an_unfinished_upload(store: ArtifactStore, path: str) -> None:
+    """What a server killed in the middle of an upload leaves behind."""
+    if isinstance(store, LocalArtifactStore):
+        folder = store.root / path.rpartition("/")[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".upload-cut-short").write_bytes(b"half")
+    else:
+        assert isinstance(store, S3ArtifactStore)
+        key = store._key(path)
+        upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+        store.client.upload_part(Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"half")
+
+
+def test_uploads_cut_short_are_found_and_removed_by_age(store: ArtifactStore) -> None:
+    async def scenario() -> None:
+        await store.write("1/run/artifacts/kept.txt", _chunks(b"kept"))
+        _leave_an_unfinished_upload(store, "1/run/artifacts/big.bin")
+        if isinstance(store, LocalArtifactStore):  # moto dates every multipart upload 2010-11-10
+            assert await store.remove_unfinished_uploads(time.time() - 3600) == 0  # begun too recently
+        assert await store.remove_unfinished_uploads(time.time() + 60, dry_run=True) == 1
+        assert await store.remove_unfinished_uploads(time.time() + 60) == 1
+        assert await store.remove_unfinished_uploads(time.time() + 60) == 0
+        assert await _read_all(store, "1/run/artifacts/kept.txt") == b"kept"
+        assert [f.path for f in await store.list("1/run/artifacts")] == ["kept.txt"]
 
     anyio.run(scenario)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sized
+from functools import partial
 
+import anyio
 import click
 
 from tracklet.cli import OPTION_HELP
@@ -38,6 +40,13 @@ _SHOWN = 5  # ids listed per kind before "and N more"
     help="Also delete the traces (MLflow 3 tracing) of every experiment that started at least this long ago, "
     "with their spans and assessments, as in 90d: traces are never marked deleted, they only go by age.",
 )
+@click.option(
+    "--uploads-older-than",
+    default="1d",
+    show_default=True,
+    help="Also remove what uploads cut short by a killed server left behind (temporary files, S3 multipart "
+    "uploads) begun at least this long ago.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be purged, and purge nothing.")
 @click.option("--backend-store-uri", default=None, help=OPTION_HELP["backend_store_uri"])
 @click.option("--artifacts-destination", default=None, help=OPTION_HELP["artifacts_destination"])
@@ -48,6 +57,7 @@ def gc_command(
     experiment_ids: str,
     logged_model_ids: str,
     traces_older_than: str | None,
+    uploads_older_than: str,
     dry_run: bool,
     **options: str | None,
 ) -> None:
@@ -63,7 +73,9 @@ def gc_command(
     from tracklet.store.store import Store
 
     settings = Settings.from_env(**options)
+    artifacts = artifact_store_for(settings.artifact_root)
     traces_before = now_ms() - parse_age(traces_older_than) if traces_older_than else None  # a bad age: nothing done
+    uploads_before = (now_ms() - parse_age(uploads_older_than)) / 1000
     store = Store(settings.store_uri)
     try:
         garbage = find_garbage(store, older_than, _ids(run_ids), _ids(experiment_ids), _ids(logged_model_ids))
@@ -80,8 +92,9 @@ def gc_command(
                 click.echo(f"  {noun}s: {_listing(ids)}")
             if traces_before is not None:
                 click.echo(f"Would delete {_count(store.count_old_traces(traces_before), 'trace')}.")
+            unfinished = anyio.run(partial(artifacts.remove_unfinished_uploads, uploads_before, dry_run=True))
+            click.echo(f"Would remove {_count(unfinished, 'unfinished upload')}.")
             return
-        artifacts = artifact_store_for(settings.artifact_root)
         # A second gc at once would find the same garbage and trip over the first one's deletions.
         with store.db.one_at_a_time("gc"):
             with click.progressbar(length=sum(map(len, found.values())), label="Purging", file=sys.stderr) as bar:
@@ -91,6 +104,7 @@ def gc_command(
                 length = store.count_old_traces(traces_before)
                 with click.progressbar(length=length, label="Deleting old traces", file=sys.stderr) as bar:
                     traces = purge_old_traces(store, artifacts, traces_before, report, bar.update)
+            unfinished = anyio.run(artifacts.remove_unfinished_uploads, uploads_before)
     except AlreadyRunning as err:
         raise click.ClickException(str(err)) from None
     finally:
@@ -98,7 +112,8 @@ def gc_command(
     purged: dict[str, Sized] = {"experiment": report.experiments, "run": report.runs, "logged model": report.models}
     deleted_traces = "" if traces is None else f", deleted {_count(traces, 'trace')}"
     click.echo(
-        f"Purged {_counts(purged)}{deleted_traces}; removed {_count(report.folders_removed, 'artifact folder')}."
+        f"Purged {_counts(purged)}{deleted_traces}; removed {_count(report.folders_removed, 'artifact folder')} "
+        f"and {_count(unfinished, 'unfinished upload')}."
     )
     if report.left_in_place:
         click.echo(

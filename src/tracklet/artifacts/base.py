@@ -44,3 +44,9 @@ class ArtifactStore(ABC):
     @abstractmethod
     async def delete(self, path: str) -> None:
         """Delete a file or a folder tree; ResourceDoesNotExist if missing."""
+
+    async def remove_unfinished_uploads(self, started_before: float, *, dry_run: bool = False) -> int:
+        """Remove what uploads cut short by a killed server left behind, begun before `started_before`
+        (seconds since the epoch): never visible as artifacts, but taking space. Returns how many (with
+        `dry_run`, how many there are). A store that leaves nothing behind has nothing to do."""
+        return 0

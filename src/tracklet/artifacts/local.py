@@ -3,6 +3,7 @@ so a reader never sees half a file and a failed upload leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -18,6 +19,7 @@ from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
 _CHUNK = 1024 * 1024
+_UPLOAD_PREFIX = ".upload-"  # an upload's temporary file, renamed into place when complete
 
 
 @contextmanager
@@ -67,7 +69,7 @@ class LocalArtifactStore(ArtifactStore):
             if target == self.root or target.is_dir():
                 raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_UPLOAD_PREFIX)
             size = 0
             try:
                 with os.fdopen(fd, "wb") as tmp:
@@ -110,7 +112,7 @@ class LocalArtifactStore(ArtifactStore):
                 return []
         infos = []
         for entry in sorted(os.scandir(target), key=lambda e: e.name):
-            if entry.name.startswith(".upload-"):
+            if entry.name.startswith(_UPLOAD_PREFIX):
                 continue
             if entry.is_dir():
                 infos.append(FileInfo(path=entry.name, is_dir=True))
@@ -129,3 +131,18 @@ class LocalArtifactStore(ArtifactStore):
                 target.unlink()
             else:
                 raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+
+    async def remove_unfinished_uploads(self, started_before: float, *, dry_run: bool = False) -> int:
+        def remove() -> int:
+            removed = 0
+            for folder, _dirs, files in os.walk(self.root):
+                for name in files:
+                    path = Path(folder, name)
+                    with contextlib.suppress(FileNotFoundError):  # finished (renamed) meanwhile
+                        if name.startswith(_UPLOAD_PREFIX) and path.stat().st_mtime < started_before:
+                            if not dry_run:
+                                path.unlink()
+                            removed += 1
+            return removed
+
+        return await anyio.to_thread.run_sync(remove)

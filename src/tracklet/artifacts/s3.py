@@ -168,3 +168,21 @@ class S3ArtifactStore(ArtifactStore):
         for start in range(0, len(keys), 1000):
             objects = [{"Key": k} for k in keys[start : start + 1000]]
             await self._call("delete_objects", Bucket=self.bucket, Delete={"Objects": objects})
+
+    async def remove_unfinished_uploads(self, started_before: float, *, dry_run: bool = False) -> int:
+        # Multipart uploads are aborted when they fail; one cut short by a killed server stays (its parts
+        # are stored, and billed) until aborted.
+        removed = 0
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": f"{self.prefix}/" if self.prefix else ""}
+        while True:
+            page = await self._call("list_multipart_uploads", **kwargs)
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < started_before:
+                    if not dry_run:
+                        await self._call(
+                            "abort_multipart_upload", Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    removed += 1
+            if not page.get("IsTruncated"):
+                return removed
+            kwargs["KeyMarker"], kwargs["UploadIdMarker"] = page["NextKeyMarker"], page["NextUploadIdMarker"]
