@@ -56,6 +56,7 @@ def test_a_file_round_trips_and_is_listed_with_its_size(store: ArtifactStore) ->
         assert await store.size("1/run/artifacts/b.bin") == 10
         listing = {(f.path, f.is_dir, f.file_size) for f in await store.list("1/run/artifacts")}
         assert listing == {("dir", True, None), ("b.bin", False, 10)}
+        assert [(f.path, f.is_dir) for f in await store.list("")] == [("1", True)]  # the root
 
     anyio.run(scenario)
 

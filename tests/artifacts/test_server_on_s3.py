@@ -179,7 +179,9 @@ def test_gc_purges_deleted_runs_and_experiments_from_s3(
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert "Purged 1 experiment, 1 run, 0 logged models; removed 2 artifact folders." in result.stdout
+    assert "Purged 1 experiment, 1 run, 0 logged models; removed 2 artifact folders and 0 unfinished uploads." in (
+        result.stdout
+    )
     assert keys(f"artifacts/{experiment_id}/{doomed}/") == [] and keys(f"artifacts/{doomed_experiment}/") == []
     assert keys(f"artifacts/{experiment_id}/{kept}/") == [f"artifacts/{experiment_id}/{kept}/artifacts/weights.bin"]
 

@@ -49,7 +49,7 @@ class S3ArtifactStore(ArtifactStore):
         return key
 
     def _dir_prefix(self, path: str) -> str:
-        key = self._key(path)
+        key = self._key(path).rstrip("/")  # the root's key is the prefix with its slash: not two of them
         return f"{key}/" if key else ""
 
     async def _call(self, name: str, **kwargs: Any) -> Any:
@@ -173,7 +173,7 @@ class S3ArtifactStore(ArtifactStore):
         # Multipart uploads are aborted when they fail; one cut short by a killed server stays (its parts
         # are stored, and billed) until aborted.
         removed = 0
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": f"{self.prefix}/" if self.prefix else ""}
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._dir_prefix("")}
         while True:
             page = await self._call("list_multipart_uploads", **kwargs)
             for upload in page.get("Uploads", []):
