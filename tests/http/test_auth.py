@@ -277,6 +277,50 @@ def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_i
     assert httpx.get(listing, params={"resource_type": "experiment"}, auth=ADMIN).status_code == 400
 
 
+def test_a_user_reads_their_own_permission_on_a_resource(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+    alice, bob, carol = (new_user(admin, sign_in) for _ in range(3))
+    owner = sign_in(*alice)
+    experiment_id = owner.create_experiment(f"mine-{uuid.uuid4().hex[:6]}")
+    model = f"mine-{uuid.uuid4().hex[:6]}"
+    owner.create_registered_model(model)
+    mine = f"{guarded.url}/api/tracklet/permissions/mine"
+    grant = f"{guarded.url}/api/3.0/mlflow/users/permissions/grant"
+    for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
+        where = {"resource_type": resource_type, "resource_id": resource_id}
+        httpx.post(grant, json={**where, "username": bob[0], "permission": "EDIT"}, auth=alice).raise_for_status()
+
+        def asks(credentials: tuple[str, str], where: dict[str, str] = where) -> dict[str, object]:
+            answer = httpx.get(mine, params=where, auth=credentials)
+            assert answer.status_code == 200, answer.text
+            return answer.json()  # type: ignore[no-any-return]
+
+        assert asks(ADMIN) == {"permission": "MANAGE", "is_admin": True}  # admins may do everything
+        assert asks(alice) == {"permission": "MANAGE", "is_admin": False}  # the creator's grant
+        assert asks(bob) == {"permission": "EDIT", "is_admin": False}  # granted
+        assert asks(carol) == {"permission": "READ", "is_admin": False}  # the server's default
+        httpx.post(
+            grant, json={**where, "username": carol[0], "permission": "NO_PERMISSIONS"}, auth=alice
+        ).raise_for_status()
+        assert asks(carol)["permission"] == "NO_PERMISSIONS"  # still told, though she may not read it
+        # Not signed in: asked to, in MLflow's error shape.
+        anonymous = httpx.get(mine, params=where)
+        assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "UNAUTHENTICATED"
+    for where in (
+        {"resource_type": "experiment", "resource_id": "999999"},
+        {"resource_type": "registered_model", "resource_id": f"no-such-{uuid.uuid4().hex[:6]}"},
+    ):
+        unknown = httpx.get(mine, params=where, auth=bob)
+        assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    for params in (
+        {"resource_type": "run", "resource_id": "1"},
+        {"resource_type": "experiment", "resource_id": "one"},
+        {"resource_type": "experiment"},
+        {"resource_id": experiment_id},
+    ):
+        bad = httpx.get(mine, params=params, auth=bob)
+        assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE", params
+
+
 def test_requests_built_to_slip_past_the_check_are_refused(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
     alice, bob = new_user(admin, sign_in), new_user(admin, sign_in)
     owner = sign_in(*alice)

@@ -158,6 +158,85 @@ def test_a_registered_models_page_shows_its_permissions_to_its_manager(browser: 
     page.context.close()
 
 
+def _shown(page: Any, hash_: str, ready: str, expected: set[str], others: set[str]) -> set[str]:
+    """Which of the controls `expected | others` the page at `hash_` shows, once `ready` and the expected
+    ones are there (some come after the page's permission is read: the runs table's Delete, a model's
+    permissions)."""
+    with page.expect_response(lambda r: "/api/tracklet/permissions/mine" in r.url):
+        page.goto(f"{page.base}/#{hash_}")
+    page.wait_for_selector(ready)
+    for selector in expected:
+        page.wait_for_selector(selector)
+    page.wait_for_timeout(100)  # time for what should not come to come
+    return {s for s in expected | others if page.locator(s).count() and page.locator(s).first.is_visible()}
+
+
+def test_each_user_sees_only_the_controls_of_what_they_may_do(browser: Any, guarded: TrackletServer) -> None:
+    (alice, experiment_id, run_name) = _user_with_a_run(guarded)
+    (editor, _, _) = _user_with_a_run(guarded)
+    (reader, _, _) = _user_with_a_run(guarded)  # READ everywhere: the server's default
+    model = f"model-of-{alice[0]}"
+    with httpx.Client(base_url=f"{guarded.url}/api", auth=alice, timeout=30) as http:
+        runs = http.post("/2.0/mlflow/runs/search", json={"experiment_ids": [experiment_id]}).json()["runs"]
+        run_id = runs[0]["info"]["run_id"]
+        for path, body in (
+            (
+                "/2.0/mlflow/experiments/set-experiment-tag",
+                {"experiment_id": experiment_id, "key": "team", "value": "a"},
+            ),
+            ("/2.0/mlflow/runs/set-tag", {"run_id": run_id, "key": "team", "value": "a"}),
+            ("/2.0/mlflow/registered-models/create", {"name": model, "tags": [{"key": "team", "value": "a"}]}),
+            ("/2.0/mlflow/model-versions/create", {"name": model, "source": f"runs:/{run_id}/model", "run_id": run_id}),
+        ):
+            http.post(path, json=body).raise_for_status()
+        for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
+            grant = {"resource_type": resource_type, "resource_id": resource_id, "username": editor[0]}
+            http.post("/3.0/mlflow/users/permissions/grant", json={**grant, "permission": "EDIT"}).raise_for_status()
+
+    edits = {
+        "runs": [],
+        "about": ["#edit-description", "#add-tag", "button.edit-tag", "button.delete-tag"],
+        "run": ["#rename-run", "#edit-description", "#add-tag", "button.edit-tag"],
+        "model": ["#rename-model", "#edit-description", "#set-alias", "#add-tag", "button.edit-tag"],
+        "version": ["#transition", "#add-version-alias", "#edit-description", "#add-tag"],
+    }
+    manages = {
+        "runs": ["#delete-runs"],
+        "about": ["#experiment-permissions"],
+        "run": ["#delete-run"],
+        "model": ["#delete-model", "#permissions"],
+        "version": ["#delete-version"],
+    }
+    pages = {
+        "runs": (f"/experiments/{experiment_id}", f"#runs-table a.run-link:has-text('{run_name}')"),
+        "about": (f"/experiments/{experiment_id}/about", "#tags-table"),
+        "run": (f"/runs/{run_id}", "#tags-table"),
+        "model": (f"/models/{model}", "#model-versions"),
+        "version": (f"/models/{model}/versions/1", "#stage"),
+    }
+    for who, may_edit, may_manage in ((reader, False, False), (editor, True, False), (ADMIN, True, True)):
+        page = _page_as(browser, guarded, who)
+        errors: list[str] = []
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        for name, (hash_, ready) in pages.items():
+            expected = set(edits[name] if may_edit else []) | set(manages[name] if may_manage else [])
+            shown = _shown(page, hash_, ready, expected, set(edits[name] + manages[name]))
+            assert shown == expected, (who[0], name, shown ^ expected)
+            if name == "run" and who is reader:
+                shot(page, "run-read-only")
+        # What is shown still works: the editor adds a tag to the run, as the page offers.
+        if who is editor:
+            page.goto(f"{guarded.url}/#/runs/{run_id}")
+            page.fill("#new-tag-key", "edited-by")
+            page.fill("#new-tag-value", editor[0])
+            page.click("#add-tag button")
+            page.wait_for_selector("#tags-table tr[data-tag='edited-by']")
+        assert not errors, errors
+        page.context.close()
+    tags = httpx.get(f"{guarded.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, auth=alice).json()
+    assert {"key": "edited-by", "value": editor[0]} in tags["run"]["data"]["tags"]
+
+
 def test_admins_manage_users_and_users_change_their_own_password(browser: Any, guarded: TrackletServer) -> None:
     page = _page_as(browser, guarded, ADMIN)
     page.goto(f"{guarded.url}/#/")

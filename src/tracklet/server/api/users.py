@@ -5,6 +5,8 @@ works against tracklet.
 - `/api/2.0/mlflow/{experiments,registered-models}/permissions/*`: create, get, update, delete (MLflow 2.x).
 - `/api/3.0/mlflow/users/permissions/{grant,revoke,get}`: one resource's permission for one user (MLflow 3.x).
 - `/api/tracklet/permissions`: every user's permission on one resource (tracklet's own, for the web UI).
+- `/api/tracklet/permissions/mine`: the signed-in user's own permission on one resource (tracklet's own:
+  the web UI shows only the controls of what the user may do).
 
 Managing users is for admins (a user may read itself and change its own password); managing permissions
 on a resource needs MANAGE on it (the rules of `server/auth/rules.py` check the 2.x routes; the 3.x
@@ -26,6 +28,7 @@ from tracklet.permissions import EXPERIMENT, MANAGE, REGISTERED_MODEL, RESOURCE_
 from tracklet.server.auth.identity import current_user, denied, effective_permission, require_admin
 from tracklet.server.protocol import json_response, read_json, read_query, read_request, run_sync
 from tracklet.server.state import store_of
+from tracklet.store.store import Store
 from tracklet.store.users import User
 from tracklet.validation import missing, parse_experiment_id
 
@@ -223,8 +226,8 @@ async def _resource(request: Request, args: ResourcePermissionArgs) -> tuple[str
     return (username, *await _managed_resource(request, args))
 
 
-async def _managed_resource(request: Request, args: ResourcePermissionArgs) -> tuple[str, str]:
-    """(resource type, resource id) named by the request, once the caller is found to MANAGE it."""
+def _named_resource(args: ResourcePermissionArgs) -> tuple[str, str]:
+    """(resource type, resource id) named by the request: a known type, an experiment id that parses."""
     resource_type = _required(args.resource_type, "resource_type")
     if resource_type not in RESOURCE_TYPES:
         raise InvalidParameterValue(
@@ -233,6 +236,12 @@ async def _managed_resource(request: Request, args: ResourcePermissionArgs) -> t
     resource_id = _required(args.resource_id, "resource_id")
     if resource_type == EXPERIMENT:
         resource_id = str(parse_experiment_id(resource_id, "resource_id"))
+    return resource_type, resource_id
+
+
+async def _managed_resource(request: Request, args: ResourcePermissionArgs) -> tuple[str, str]:
+    """(resource type, resource id) named by the request, once the caller is found to MANAGE it."""
+    resource_type, resource_id = _named_resource(args)
     caller = current_user(request)
     default = request.app.state.default_permission
     store = store_of(request)
@@ -292,6 +301,26 @@ async def list_permissions(request: Request) -> Response:
     )
 
 
+def _own_permission(store: Store, user: User, resource_type: str, resource_id: str, default: Permission) -> Permission:
+    """`user`'s effective permission on a resource that must exist (ResourceDoesNotExist otherwise)."""
+    if resource_type == EXPERIMENT:
+        store.get_experiment(int(resource_id))
+    else:
+        store.get_registered_model(resource_id)
+    return effective_permission(store, user, resource_type, resource_id, default)
+
+
+async def my_permission(request: Request) -> Response:
+    """tracklet's own: what the signed-in user may do with one resource, which any user may ask about
+    themselves (the web UI shows only the controls of what they may do)."""
+    resource_type, resource_id = _named_resource(read_query(request, ResourcePermissionArgs))
+    caller = current_user(request)
+    store = store_of(request)
+    default = request.app.state.default_permission
+    permission = await run_sync(_own_permission, store, caller, resource_type, resource_id, default)
+    return json_response({"permission": permission.name, "is_admin": caller.is_admin})
+
+
 _USER_ENDPOINTS = [
     ("create", create_user, "POST"),
     ("get", get_user, "GET"),
@@ -326,4 +355,5 @@ routes = [
         )
     ),
     Route("/api/tracklet/permissions", list_permissions, methods=["GET"]),
+    Route("/api/tracklet/permissions/mine", my_permission, methods=["GET"]),
 ]

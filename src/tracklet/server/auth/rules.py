@@ -348,6 +348,7 @@ RULES: dict[Callable[..., Any], Rule] = {
             users.revoke_permission,
             users.get_permission,
             users.list_permissions,
+            users.my_permission,  # the caller's own, on a resource that exists
         ),
         AUTHENTICATED,
     ),

@@ -82,6 +82,9 @@ export const api = {
   /** Every user's permission on an experiment or registered model, for those who MANAGE it. */
   listPermissions: (resourceType, resourceId) =>
     request("GET", `${TL}/permissions`, { query: { resource_type: resourceType, resource_id: resourceId } }),
+  /** The signed-in user's own permission on an experiment or registered model: {permission, is_admin}. */
+  myPermission: (resourceType, resourceId) =>
+    request("GET", `${TL}/permissions/mine`, { query: { resource_type: resourceType, resource_id: resourceId } }),
   grantPermission: (resourceType, resourceId, username, permission) =>
     request("POST", `${ML3}/users/permissions/grant`, { body: { resource_type: resourceType, resource_id: resourceId, username, permission } }),
   revokePermission: (resourceType, resourceId, username) =>

@@ -1,6 +1,7 @@
 // Editors shared by the pages of runs and of the model registry: a description edited in place and a
 // table of tags (edit, delete, add). Each takes the calls that save to the server and keeps showing
-// what the server accepted; a refusal is shown as a toast and changes nothing on the page.
+// what the server accepted; a refusal is shown as a toast and changes nothing on the page. Without the
+// calls that save (a user who may only read) they show the text and the tags, and no controls.
 import { clear, h, toast } from "./dom.js";
 
 /** A table with a head row, or "None." when there are no rows. */
@@ -9,12 +10,14 @@ export function kvTable(id, rows, headers = ["Name", "Value"]) {
   return h(`table.grid.kv#${id}`, h("thead", h("tr", headers.map((x) => h("th", x)))), h("tbody", rows));
 }
 
-/** A description shown as text, edited in a textarea; `save(text)` resolves once the server has it. */
+/** A description shown as text, edited in a textarea; `save(text)` resolves once the server has it
+ * (no `save`: shown only). */
 export function descriptionEditor(initial, save) {
   let text = initial || "";
   const shown = () => text || h("span.muted", "No description.");
   const view = h("div.note#description", shown());
   const box = h("div.description", h("h2", "Description"), view);
+  if (!save) return box;
   const edit = h("button#edit-description", { on: { click: () => {
     const area = h("textarea#description-input", { rows: 6, cols: 80, "aria-label": "Description" });
     area.value = text;
@@ -42,8 +45,8 @@ export function descriptionEditor(initial, save) {
 
 /**
  * Tags as a table with Edit and Delete per tag and a form to add one. `tags` is {key: value} and is
- * kept up to date; `save(key, value)` and `remove(key)` call the server; keys in `hidden` are not shown
- * (a run's description is a tag).
+ * kept up to date; `save(key, value)` and `remove(key)` call the server (none: the tags are shown
+ * only); keys in `hidden` are not shown (a run's description is a tag).
  */
 export function tagEditor(tags, { save, remove, hidden = [] }) {
   const wrap = h("div#tags");
@@ -57,6 +60,10 @@ export function tagEditor(tags, { save, remove, hidden = [] }) {
   };
   function render() {
     const keys = Object.keys(tags).filter((k) => !hidden.includes(k)).sort();
+    if (!save) {
+      clear(wrap).append(kvTable("tags-table", keys.map((k) => h("tr", { dataset: { tag: k } }, h("td", k), h("td", tags[k]))), ["Key", "Value"]));
+      return;
+    }
     const rows = keys.map((k) => {
       const valueCell = h("td", tags[k]);
       const editBtn = h("button.edit-tag", { "aria-label": `Edit tag ${k}`, on: { click: () => {

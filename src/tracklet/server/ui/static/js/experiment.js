@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { clear, fmtTime, h, readOrSay, reloads, tabNav } from "./dom.js";
 import { descriptionEditor, tagEditor } from "./editors.js";
-import { signedIn } from "./permissions.js";
+import { allowed, signedIn } from "./permissions.js";
 
 const NOTE = "mlflow.note.content";
 
@@ -99,11 +99,12 @@ export async function experimentModelsPage(root, ctx, expId) {
   await load(null);
 }
 
-/** `#/experiments/<id>/about`: details, description (the `mlflow.note.content` tag, as in MLflow) and tags. */
+/** `#/experiments/<id>/about`: details, description (the `mlflow.note.content` tag, as in MLflow) and tags,
+ * editable by those who may edit the experiment. */
 export async function experimentAboutPage(root, ctx, expId) {
   const experiment = await readOrSay(root, api.getExperiment(expId).then((r) => r.experiment));
   if (!experiment) return;
-  const withUsers = await signedIn();
+  const [withUsers, can] = await Promise.all([signedIn(), allowed("experiment", expId)]);
   if (!ctx.alive()) return;
   const tags = Object.fromEntries((experiment.tags || []).map((t) => [t.key, t.value]));
   const row = (k, v) => (v ? h("tr", h("th", { scope: "row" }, k), h("td", v)) : null);
@@ -117,14 +118,16 @@ export async function experimentAboutPage(root, ctx, expId) {
         row("Artifact location", h("code", experiment.artifact_location)),
         row("Created", fmtTime(experiment.creation_time)),
         row("Last update", fmtTime(experiment.last_update_time)),
-        row("Permissions", withUsers && h("a#experiment-permissions", { href: `#/experiments/${expId}/permissions` }, "Who may do what")),
+        row("Permissions", withUsers && can.manage && h("a#experiment-permissions", { href: `#/experiments/${expId}/permissions` }, "Who may do what")),
       ),
     ),
-    descriptionEditor(tags[NOTE], (text) => api.setExperimentTag(expId, NOTE, text)),
+    descriptionEditor(tags[NOTE], can.edit && ((text) => api.setExperimentTag(expId, NOTE, text))),
     h("h2", "Tags"),
     tagEditor(tags, {
-      save: (key, value) => api.setExperimentTag(expId, key, value),
-      remove: (key) => api.deleteExperimentTag(expId, key),
+      ...(can.edit && {
+        save: (key, value) => api.setExperimentTag(expId, key, value),
+        remove: (key) => api.deleteExperimentTag(expId, key),
+      }),
       hidden: [NOTE],
     }),
   );

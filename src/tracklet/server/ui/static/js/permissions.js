@@ -1,7 +1,8 @@
 // Users and permissions on a server started with `--auth`: who may do what with an experiment or a
 // registered model (shown to, and changed by, those who MANAGE it), and the users page (admins add,
 // promote, demote and delete users and set their passwords; everyone changes their own password).
-// On a server without users none of this shows.
+// On a server without users none of this shows. `allowed` tells the pages which of their controls
+// (edit, delete, permissions) the signed-in user may use, so that they show only those.
 import { api } from "./api.js";
 import { clear, h, readOrSay, toast } from "./dom.js";
 import { kvTable } from "./editors.js";
@@ -13,6 +14,26 @@ let me = null;
 export function signedIn() {
   me ??= api.currentUser().then((r) => r.user, () => null);
   return me;
+}
+
+const RANKS = { NO_PERMISSIONS: 0, READ: 1, USE: 2, EDIT: 3, MANAGE: 4 };
+const EVERYTHING = { edit: true, manage: true };
+
+/**
+ * What the signed-in user may do with an experiment or registered model ("experiment" /
+ * "registered_model"), as the server's rules judge it: `edit` to change it (rename, tags, descriptions,
+ * aliases, stages, new versions; a run or trace of an experiment too), `manage` to also delete, restore
+ * and grant permissions. One request; none on a server without users, where everything is allowed. When
+ * the server cannot say, everything shows, and the server refuses what the user may not do.
+ */
+export async function allowed(resourceType, resourceId) {
+  if (!(await signedIn())) return EVERYTHING;
+  try {
+    const rank = RANKS[(await api.myPermission(resourceType, resourceId)).permission] ?? 0;
+    return { edit: rank >= RANKS.EDIT, manage: rank >= RANKS.MANAGE };
+  } catch {
+    return EVERYTHING;
+  }
 }
 
 /** Run a change, say so, then show the server's state again (also after a refusal). */

@@ -1,10 +1,12 @@
 // MLflow 3's prompt registry (`mlflow.genai.register_prompt`): prompts are registered models tagged
 // `mlflow.prompt.is_prompt`, their versions hold the template (`mlflow.prompt.text`, a text or a list
 // of chat messages) and its commit message (the description). `#/prompts` lists them, `#/prompts/<name>`
-// shows one: its versions with their templates, aliases and tags.
+// shows one: its versions with their templates, aliases and tags (changed, and new versions written, by
+// those who may edit the prompt's registered model).
 import { api } from "./api.js";
 import { fmtTime, h, readOrSay, toast } from "./dom.js";
 import { tagEditor } from "./editors.js";
+import { allowed } from "./permissions.js";
 import { aliasEditor, searchableModels } from "./registry.js";
 
 const IS_PROMPT = "mlflow.prompt.is_prompt";
@@ -100,9 +102,11 @@ export async function promptsPage(root, ctx) {
 
 /** `#/prompts/<name>?version=…`: a prompt's versions, newest first, the chosen one's template in full. */
 export async function promptPage(root, ctx, name) {
+  const asked = allowed("registered_model", name);
   const prompt = await readOrSay(root, api.getRegisteredModel(name).then((r) => r.registered_model));
   if (!prompt) return;
   const page = await readOrSay(root, api.searchModelVersions(name, { prompts: true, maxResults: 1000 }));
+  const can = await asked;
   if (!page || !ctx.alive()) return;
   const versions = page.model_versions || [];
   const tags = Object.fromEntries(own(prompt.tags).map((t) => [t.key, t.value]));
@@ -125,12 +129,12 @@ export async function promptPage(root, ctx, name) {
     h("h2", "Aliases"),
     aliasEditor(ctx, name, prompt.aliases || [], { hrefOf: (v) => promptHref(name, v), changed: async () => {
       window.dispatchEvent(new HashChangeEvent("hashchange")); // the versions' chips follow
-    } }),
+    }, editable: can.edit }),
     h("h2", "Tags"),
-    tagEditor(tags, {
+    tagEditor(tags, can.edit ? {
       save: (key, value) => api.setRegisteredModelTag(name, key, value),
       remove: (key) => api.deleteRegisteredModelTag(name, key),
-    }),
+    } : {}),
   );
   const version = versions.find((v) => v.version === chosen);
   if (!version) {
@@ -144,7 +148,7 @@ export async function promptPage(root, ctx, name) {
     h("pre.template#prompt-template", templateText(version)),
     variables.length ? h("p.muted#prompt-variables", `Variables: ${variables.join(", ")}`) : null,
     h("p.muted", "Load it with ", h("code", `mlflow.genai.load_prompt("prompts:/${name}/${version.version}")`)),
-    h("details#new-version", h("summary", "New version from this one"),
+    can.edit && h("details#new-version", h("summary", "New version from this one"),
       templateForm("prompt-version", "Save as a new version", async ({ template, type, message }) => {
         const created = (await api.createPromptVersion(name, template, type, message)).model_version;
         toast(`Version ${created.version} saved`);

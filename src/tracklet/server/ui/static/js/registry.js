@@ -1,11 +1,12 @@
 // The model registry (MLflow's `registered-models/*` and `model-versions/*`): the list of registered
 // models, a model with its versions, aliases, description and tags, and one version with its stage,
 // aliases, source run and logged model. Routes as in MLflow's UI: `#/models`, `#/models/<name>`,
-// `#/models/<name>/versions/<version>`.
+// `#/models/<name>/versions/<version>`. With `--auth` each page shows only the controls the signed-in
+// user may use: changes take EDIT of the registered model, deleting and its permissions MANAGE.
 import { api } from "./api.js";
 import { clear, fmtTime, h, readOrSay, reloads, toast } from "./dom.js";
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
-import { permissionsPanel } from "./permissions.js";
+import { allowed, permissionsPanel } from "./permissions.js";
 
 const STAGES = ["None", "Staging", "Production", "Archived"];
 const PAGE = 100;
@@ -29,9 +30,10 @@ const aliasChips = (name, aliases) =>
 
 /**
  * A registered model's (or prompt's) aliases: a table (alias, version, Delete) and a form to set one.
- * `hrefOf(version)` links a version; `changed()` runs after each change (the versions' chips follow).
+ * `hrefOf(version)` links a version; `changed()` runs after each change (the versions' chips follow);
+ * `editable` false: the aliases are shown only.
  */
-export function aliasEditor(ctx, name, initial, { hrefOf, changed = async () => {} }) {
+export function aliasEditor(ctx, name, initial, { hrefOf, changed = async () => {}, editable = true }) {
   const box = h("div#aliases");
   const attempt = async (change, done) => {
     try {
@@ -48,7 +50,7 @@ export function aliasEditor(ctx, name, initial, { hrefOf, changed = async () => 
     const rows = aliases.map((a) => h("tr", { dataset: { alias: a.alias } },
       h("td", `@${a.alias}`),
       h("td", h("a", { href: hrefOf(a.version) }, `Version ${a.version}`)),
-      h("td.actions", h("button.danger.delete-alias", {
+      editable && h("td.actions", h("button.danger.delete-alias", {
         "aria-label": `Delete alias ${a.alias}`,
         on: { click: () => attempt(() => api.deleteAlias(name, a.alias), `Alias @${a.alias} removed`) },
       }, "Delete"))));
@@ -60,8 +62,8 @@ export function aliasEditor(ctx, name, initial, { hrefOf, changed = async () => 
       attempt(() => api.setAlias(name, alias, version), `@${alias} → version ${version}`);
     };
     clear(box).append(
-      kvTable("aliases-table", rows, ["Alias", "Version", ""]),
-      h("form.inline#set-alias", { on: { submit: set } }, aliasIn, versionIn, h("button", { type: "submit" }, "Set alias")),
+      kvTable("aliases-table", rows, ["Alias", "Version", ...(editable ? [""] : [])]),
+      editable && h("form.inline#set-alias", { on: { submit: set } }, aliasIn, versionIn, h("button", { type: "submit" }, "Set alias")),
     );
   }
   render(initial);
@@ -177,8 +179,10 @@ export async function registeredModelsPage(root, ctx) {
 
 /** `#/models/<name>`: a registered model, its versions (newest first), aliases, description and tags. */
 export async function registeredModelPage(root, ctx, name) {
+  const asked = allowed("registered_model", name);
   const model = await readOrSay(root, api.getRegisteredModel(name).then((r) => r.registered_model));
   if (!model) return;
+  const can = await asked;
   if (!ctx.alive()) return;
   const tags = Object.fromEntries((model.tags || []).map((t) => [t.key, t.value]));
   const versionsBody = h("tbody");
@@ -225,8 +229,8 @@ export async function registeredModelPage(root, ctx, name) {
   root.append(
     h("div.toolbar",
       h("h1", h("a", { href: "#/models" }, "Registered models"), " / ", title),
-      h("button#rename-model", { on: { click: rename } }, "Rename"),
-      h("button.danger#delete-model", { on: { click: remove } }, "Delete"),
+      can.edit && h("button#rename-model", { on: { click: rename } }, "Rename"),
+      can.manage && h("button.danger#delete-model", { on: { click: remove } }, "Delete"),
     ),
     h("table.grid.kv#registered-model-overview",
       h("tbody",
@@ -234,16 +238,17 @@ export async function registeredModelPage(root, ctx, name) {
         h("tr", h("th", { scope: "row" }, "Last modified"), h("td", fmtTime(model.last_updated_timestamp))),
       ),
     ),
-    descriptionEditor(model.description, (text) => api.updateRegisteredModel(name, text)),
+    descriptionEditor(model.description, can.edit && ((text) => api.updateRegisteredModel(name, text))),
     h("h2", "Versions"), versionsBox,
-    h("h2", "Aliases"), aliasEditor(ctx, name, model.aliases || [], { hrefOf: (v) => versionHref(name, v), changed: refreshVersions }),
-    h("h2", "Tags"), tagEditor(tags, {
+    h("h2", "Aliases"), aliasEditor(ctx, name, model.aliases || [],
+      { hrefOf: (v) => versionHref(name, v), changed: refreshVersions, editable: can.edit }),
+    h("h2", "Tags"), tagEditor(tags, can.edit ? {
       save: (key, value) => api.setRegisteredModelTag(name, key, value),
       remove: (key) => api.deleteRegisteredModelTag(name, key),
-    }),
+    } : {}),
   );
   await loadVersions(null);
-  const permissions = await permissionsPanel(ctx, "registered_model", name);
+  const permissions = can.manage && await permissionsPanel(ctx, "registered_model", name);
   if (permissions && ctx.alive()) root.append(permissions);
 
   async function refreshVersions() {
@@ -294,9 +299,10 @@ export async function registeredModelPage(root, ctx, name) {
 
 /** `#/models/<name>/versions/<version>`: one version, its stage, aliases, source, description and tags. */
 export async function modelVersionPage(root, ctx, name, version) {
+  const asked = allowed("registered_model", name);
   const v = await readOrSay(root, api.getModelVersion(name, version).then((r) => r.model_version));
   if (!v) return;
-  const names = await runNames([v]);
+  const [names, can] = await Promise.all([runNames([v]), asked]);
   if (!ctx.alive()) return;
   const tags = Object.fromEntries((v.tags || []).map((t) => [t.key, t.value]));
   const logged = loggedModelOf(v);
@@ -318,7 +324,7 @@ export async function modelVersionPage(root, ctx, name, version) {
     h("div.toolbar",
       h("h1", h("a", { href: "#/models" }, "Registered models"), " / ",
         h("a#version-model-link", { href: modelHref(name) }, name), " / ", h("span#version-name", `Version ${version}`)),
-      h("button.danger#delete-version", { on: { click: remove } }, "Delete version"),
+      can.manage && h("button.danger#delete-version", { on: { click: remove } }, "Delete version"),
     ),
     h("table.grid.kv#version-overview",
       h("tbody",
@@ -333,11 +339,11 @@ export async function modelVersionPage(root, ctx, name, version) {
         row("Source", h("code", v.source)),
       ),
     ),
-    descriptionEditor(v.description, (text) => api.updateModelVersion(name, version, text)),
-    h("h2", "Tags"), tagEditor(tags, {
+    descriptionEditor(v.description, can.edit && ((text) => api.updateModelVersion(name, version, text))),
+    h("h2", "Tags"), tagEditor(tags, can.edit ? {
       save: (key, value) => api.setModelVersionTag(name, version, key, value),
       remove: (key) => api.deleteModelVersionTag(name, version, key),
-    }),
+    } : {}),
   );
   renderStage(v.current_stage);
   renderAliases(v.aliases || []);
@@ -350,6 +356,8 @@ export async function modelVersionPage(root, ctx, name, version) {
   }
 
   function renderStage(current) {
+    const badge = h(`span.stage.${current.toLowerCase()}`, current);
+    if (!can.edit) return clear(stageBox).append(badge);
     const select = h("select#stage-select", { "aria-label": "New stage" },
       STAGES.map((s) => h("option", { value: s, selected: s === current }, s)));
     const archive = h("input#archive-existing", { type: "checkbox" });
@@ -364,12 +372,13 @@ export async function modelVersionPage(root, ctx, name, version) {
       }
     };
     clear(stageBox).append(h("form.inline#transition", { on: { submit } },
-      h(`span.stage.${current.toLowerCase()}`, current), " → ", select,
+      badge, " → ", select,
       h("label", archive, " archive the others in that stage"),
       h("button#transition-stage", { type: "submit" }, "Transition")));
   }
 
   function renderAliases(aliases) {
+    if (!can.edit) return clear(aliasesBox).append(...aliases.map((alias) => h("span.chip.alias", `@${alias}`)));
     const chips = aliases.map((alias) => h("span.chip.alias", `@${alias}`,
       h("button.chip-remove", { "aria-label": `Remove alias ${alias}`, title: `Remove @${alias}`, on: { click: async () => {
         try {

@@ -6,6 +6,7 @@ import { clear, fmtDuration, fmtNum, fmtTime, h, readOrSay, tabNav, toast } from
 import { descriptionEditor, kvTable, tagEditor } from "./editors.js";
 import { modelHref, versionHref } from "./registry.js";
 import { chartPanel } from "./metrics.js";
+import { allowed } from "./permissions.js";
 import { runFilter, traceList } from "./traces.js";
 
 const NOTE = "mlflow.note.content";
@@ -22,12 +23,13 @@ export async function runPage(root, ctx, runId) {
   const expId = info.experiment_id;
 
   // The run's first traces decide whether it gets a Traces tab: a run without any shows nothing of them.
-  const [children, models, versions, experiment, traces] = await Promise.all([
+  const [children, models, versions, experiment, traces, can] = await Promise.all([
     api.table({ experiment_ids: [expId], parent_id: runId, limit: 1000, offset: 0 }).then((r) => r.rows).catch(() => []),
     api.searchModels(expId, `source_run_id = '${runId}'`).then((r) => r.models || []).catch(() => []),
     api.searchModelVersions(null, { runId }).then((r) => r.model_versions || []).catch(() => []),
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: expId })),
     api.searchTraces(expId, { filter: runFilter(runId), maxResults: 100 }).catch(() => ({})),
+    allowed("experiment", expId), // renaming and tags take EDIT, deleting and restoring MANAGE
   ]);
   const traceCount = (traces.traces || []).length;
   const traceCountText = `${traceCount}${traces.next_page_token ? "+" : ""}`; // "100+": more pages exist
@@ -75,8 +77,8 @@ export async function runPage(root, ctx, runId) {
       h("h1", h("a", { href: "#/" }, "Experiments"), " / ", h("a", { href: `#/experiments/${expId}` }, experiment.name), " / ", runName),
       h(`span.status.${info.status.toLowerCase()}`, info.status),
       deleted ? h("span.status.deleted", "deleted") : null,
-      h("button#rename-run", { on: { click: rename } }, "Rename"),
-      h(`button#${deleted ? "restore-run" : "delete-run"}${deleted ? "" : ".danger"}`, { on: { click: setStage } }, deleted ? "Restore" : "Delete"),
+      can.edit && h("button#rename-run", { on: { click: rename } }, "Rename"),
+      can.manage && h(`button#${deleted ? "restore-run" : "delete-run"}${deleted ? "" : ".danger"}`, { on: { click: setStage } }, deleted ? "Restore" : "Delete"),
     ),
     nav,
     body,
@@ -99,12 +101,15 @@ export async function runPage(root, ctx, runId) {
       hide: ["run"],
       sync: (p) => ctx.setParams({ tab: "traces", ...p }),
       empty: "This run has no traces.",
+      canDelete: can.manage,
     }));
   } else {
     body.append(overview(), h("h2", "Parameters"), paramsTable(), h("h2", "Metrics"), metricsTable(metrics),
       h("h2", "Tags"), tagEditor(tags, {
-        save: (key, value) => api.setTag(runId, key, value),
-        remove: (key) => api.deleteTag(runId, key),
+        ...(can.edit && {
+          save: (key, value) => api.setTag(runId, key, value),
+          remove: (key) => api.deleteTag(runId, key),
+        }),
         hidden: [NOTE],
       }), h("h2", "Datasets"), datasetsTable(), h("h2", "Logged models"), modelsTable(),
       h("h2", "Registered model versions"), versionsTable());
@@ -133,7 +138,7 @@ export async function runPage(root, ctx, runId) {
             `${traceCountText} trace${traceCountText === "1" ? "" : "s"}`)),
         ),
       ),
-      descriptionEditor(tags[NOTE], (text) => api.setTag(runId, NOTE, text).then(() => { tags[NOTE] = text; })),
+      descriptionEditor(tags[NOTE], can.edit && ((text) => api.setTag(runId, NOTE, text).then(() => { tags[NOTE] = text; }))),
     );
   }
 

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { clear, debounce, fmtDuration, fmtNum, fmtTime, h, quoteKey, toast } from "./dom.js";
 import { experimentTabs } from "./experiment.js";
+import { allowed } from "./permissions.js";
 
 const ROW_H = 28;
 const PAGE = 100;
@@ -143,7 +144,9 @@ export async function runsPage(root, ctx, expId) {
     } catch (e) {
       toast(e.message, "error");
     }
-  }, { className: state.deleted ? "" : "danger" });
+  }, { className: state.deleted ? "" : "danger", hidden: true });
+  // Deleting and restoring runs takes MANAGE: the button shows once the server says the user has it.
+  allowed("experiment", expId).then((can) => { lifecycleBtn.hidden = !can.manage; });
 
   root.append(
     h("div.toolbar",

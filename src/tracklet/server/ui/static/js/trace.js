@@ -3,6 +3,7 @@
 // The spans are the client's `traces.json`, read through the artifact proxy.
 import { api } from "./api.js";
 import { clear, debounce, fmtTime, h, toast } from "./dom.js";
+import { allowed } from "./permissions.js";
 import { durationMs, fmtMs, parseSpans, pretty } from "./spans.js";
 import { SOURCE_RUN, fmtTokens, requestMs, stateBadge, tokenUsage, traceName, userTags } from "./traces.js";
 
@@ -25,7 +26,7 @@ export async function tracePage(root, ctx, traceId) {
   const tags = { ...(info.tags || {}) };
   const artifactLocation = tags[ARTIFACT_LOCATION];
 
-  const [experiment, runs, spansText] = await Promise.all([
+  const [experiment, runs, spansText, can] = await Promise.all([
     api.getExperiment(expId).then((r) => r.experiment).catch(() => ({ name: `#${expId}` })),
     // The run it was recorded in, then the runs it was linked to (an evaluation's).
     api.traceRuns(traceId).then((r) => r.runs).catch(() => []),
@@ -33,6 +34,7 @@ export async function tracePage(root, ctx, traceId) {
       : !artifactLocation ? new Error("the trace names no artifact location (tag mlflow.artifactLocation).")
         : !artifactLocation.startsWith("mlflow-artifacts:") ? new Error(`they are stored at ${artifactLocation}, which this server does not proxy.`)
           : api.traceSpans(artifactLocation).catch((e) => e),
+    allowed("experiment", expId), // its tags take EDIT of the experiment, deleting it MANAGE
   ]);
   if (!ctx.alive()) return;
 
@@ -58,7 +60,7 @@ export async function tracePage(root, ctx, traceId) {
         h("a", { href: `#/experiments/${expId}/traces` }, "Traces"), " / ", h("span#trace-name", traceName(info))),
       stateBadge(info.state),
       h("span.spacer"),
-      deleteBtn,
+      can.manage && deleteBtn,
     ),
     h("div.overview",
       h("table.grid.kv#trace-overview",
@@ -108,7 +110,7 @@ export async function tracePage(root, ctx, traceId) {
     const render = () => {
       const rows = userTags(tags).map(([k, v]) =>
         h("tr", { dataset: { tag: k } }, h("td", k), h("td", v),
-          h("td.actions", h("button.danger.delete-tag", { "aria-label": `Delete tag ${k}`, on: { click: async () => {
+          can.edit && h("td.actions", h("button.danger.delete-tag", { "aria-label": `Delete tag ${k}`, on: { click: async () => {
             try {
               await api.deleteTraceTag(traceId, k);
               delete tags[k];
@@ -134,7 +136,7 @@ export async function tracePage(root, ctx, traceId) {
       };
       clear(wrap).append(
         rows.length ? h("table.grid.kv#trace-tags-table", h("tbody", rows)) : h("p.muted", "No tags."),
-        h("form.inline#add-trace-tag", { on: { submit: add } }, keyIn, valIn, h("button", { type: "submit" }, "Add tag")),
+        can.edit && h("form.inline#add-trace-tag", { on: { submit: add } }, keyIn, valIn, h("button", { type: "submit" }, "Add tag")),
       );
     };
     render();

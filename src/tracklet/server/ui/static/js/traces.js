@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { clear, fmtTime, h, toast } from "./dom.js";
 import { experimentHeading, experimentTabs } from "./experiment.js";
+import { allowed } from "./permissions.js";
 import { durationMs, fmtMs } from "./spans.js";
 
 const PAGE = 100;
@@ -64,8 +65,11 @@ function truncate(text, n = PREVIEW_CHARS) {
 /** The experiment page's Traces tab. */
 export async function tracesPage(root, ctx, expId) {
   root.append(experimentHeading(ctx, expId), experimentTabs(expId, "traces"));
+  const can = await allowed("experiment", expId);
+  if (!ctx.alive()) return;
   root.append(await traceList(ctx, {
     experimentId: expId,
+    canDelete: can.manage,
     sync: (p) => ctx.setParams(p),
     empty: "No traces in this experiment yet. Code decorated with @mlflow.trace logs its traces to the active experiment.",
   }));
@@ -74,9 +78,10 @@ export async function tracesPage(root, ctx, expId) {
 /**
  * A table of traces with its filter box, sortable headers, selection, delete and "Load more".
  * opts: experimentId; baseFilter (always applied, ANDed with the user's: a run's traces);
- * hide (column ids); sync(params) to keep filter and order in the URL; empty (the no-traces text).
+ * hide (column ids); sync(params) to keep filter and order in the URL; empty (the no-traces text);
+ * canDelete (false: no Delete button, for users who do not MANAGE the experiment).
  */
-export async function traceList(ctx, { experimentId, baseFilter = "", hide = [], sync, empty = "No traces." }) {
+export async function traceList(ctx, { experimentId, baseFilter = "", hide = [], sync, empty = "No traces.", canDelete = true }) {
   const state = {
     filter: ctx.params.get("filter") || "",
     order: ctx.params.get("order") || DEFAULT_ORDER,
@@ -132,7 +137,7 @@ export async function traceList(ctx, { experimentId, baseFilter = "", hide = [],
           "span.name = 'retrieve'", "span.type = 'LLM'", "span.attributes.model = 'gpt-4o'", "trace.text ILIKE '%refund%'"]
           .map((x, i) => [i ? ", " : "", h("code", x)]))),
     filterError,
-    h("div.toolbar.actions", countEl, selInfo, deleteBtn, h("span.spacer"),
+    h("div.toolbar.actions", countEl, selInfo, canDelete && deleteBtn, h("span.spacer"),
       h("button#refresh-traces", { type: "button", title: "Read the first page again (new traces show up)", on: { click: () => load(true) } }, "Refresh")),
     table,
     emptyEl,
