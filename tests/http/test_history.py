@@ -66,3 +66,9 @@ def test_a_full_last_page_ends_the_history(api):
     assert [m["step"] for page in pages for m in page["metrics"]] == list(reversed(range(50)))
     empty = ok(api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "none"}))
     assert empty == {}
+
+
+def test_an_unknown_runs_history_is_empty_as_in_mlflow(api):
+    query = {"run_id": "f" * 32, "metric_key": "loss"}
+    assert ok(api.get(f"{API}/metrics/get-history", params=query)) == {}
+    assert ok(api.get(f"{API}/metrics/get-history", params={**query, "max_results": 10})) == {}

@@ -317,8 +317,8 @@ class RunStore:
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None
     ) -> tuple[list[Metric], str | None]:
+        # An unknown run has an empty history, as in MLflow (checked side by side with its server).
         with self.db.read() as conn:
-            self._run_row(conn, run_id)
             return read_history(conn, run_id, key, max_results, page_token)
 
     def get_metric_history_bulk_interval(
