@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS, _store_uri
+from tests.support.processes import TrackletServer
+
 API = "/api/2.0/mlflow"
 # Real request/response pairs recorded from an MLflow 3.17.2 server (a copy of ../shared/reference).
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "mlflow-wire-samples.jsonl"
@@ -73,3 +76,16 @@ def get_run(api: httpx.Client, run_id: str) -> dict[str, Any]:
 
 def samples() -> dict[str, dict[str, Any]]:
     return {d["endpoint"]: d for d in map(json.loads, SAMPLES.read_text().splitlines()) if d}
+
+
+ADMIN = ("admin", "admin-password-1")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def guarded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackletServer]:
+    """A running `tracklet server --auth` on each backend, its first admin `ADMIN`."""
+    tmp = tmp_path_factory.mktemp("auth")
+    env = {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": ADMIN[1]}
+    server = TrackletServer(_store_uri(request.param, tmp, request), str(tmp / "artifacts"), env=env).start()
+    yield server
+    server.stop()

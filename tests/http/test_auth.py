@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,20 +16,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 
-from tests.conftest import BACKENDS, _store_uri
+from tests.http.conftest import ADMIN
 from tests.support.processes import TrackletServer
 
 API = "/api/2.0/mlflow"
-ADMIN = ("admin", "admin-password-1")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def guarded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackletServer]:
-    tmp = tmp_path_factory.mktemp("auth")
-    env = {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": ADMIN[1]}
-    server = TrackletServer(_store_uri(request.param, tmp, request), str(tmp / "artifacts"), env=env).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -247,12 +236,18 @@ def test_mlflow_2_permission_routes(admin, sign_in, guarded: TrackletServer) -> 
         assert unknown.status_code == 404
 
 
-def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+def owned_by_alice(admin, sign_in):  # type: ignore[no-untyped-def]
+    """Three new users, and an experiment and a registered model that the first one (alice) created."""
     alice, bob, carol = (new_user(admin, sign_in) for _ in range(3))
     owner = sign_in(*alice)
-    experiment_id = owner.create_experiment(f"listed-{uuid.uuid4().hex[:6]}")
-    model = f"listed-{uuid.uuid4().hex[:6]}"
+    experiment_id = owner.create_experiment(f"owned-{uuid.uuid4().hex[:6]}")
+    model = f"owned-{uuid.uuid4().hex[:6]}"
     owner.create_registered_model(model)
+    return alice, bob, carol, experiment_id, model
+
+
+def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in)
     listing = f"{guarded.url}/api/tracklet/permissions"
     grant = f"{guarded.url}/api/3.0/mlflow/users/permissions/grant"
     for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
@@ -278,11 +273,7 @@ def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_i
 
 
 def test_a_user_reads_their_own_permission_on_a_resource(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
-    alice, bob, carol = (new_user(admin, sign_in) for _ in range(3))
-    owner = sign_in(*alice)
-    experiment_id = owner.create_experiment(f"mine-{uuid.uuid4().hex[:6]}")
-    model = f"mine-{uuid.uuid4().hex[:6]}"
-    owner.create_registered_model(model)
+    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in)
     mine = f"{guarded.url}/api/tracklet/permissions/mine"
     grant = f"{guarded.url}/api/3.0/mlflow/users/permissions/grant"
     for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):

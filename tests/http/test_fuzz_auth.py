@@ -9,15 +9,13 @@ what with them, and who is an admin."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import strategies as st
 
-from tests.conftest import BACKENDS, _store_uri
-from tests.http.conftest import API, check_answer, ok
+from tests.http.conftest import ADMIN, API, check_answer, ok
 from tests.support.fuzzing import endpoints, fuzz_endpoint
 from tests.support.processes import TrackletServer
 from tracklet.server.api import users
@@ -26,7 +24,6 @@ from tracklet.server.ui import ui_routes
 
 pytestmark = pytest.mark.slow
 
-ADMIN = ("admin", "admin-password-1")
 USER = ("mallory", "mallory-password-1")
 ENDPOINTS = endpoints([*api_routes(), *ui_routes(), *users.routes])
 
@@ -50,15 +47,6 @@ CREDENTIALS = st.sampled_from(
         {"Authorization": basic(USER[0], USER[1] + "x")},
     ]
 )
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def guarded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackletServer]:
-    tmp = tmp_path_factory.mktemp("fuzz-auth")
-    env = {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": ADMIN[1]}
-    server = TrackletServer(_store_uri(request.param, tmp, request), str(tmp / "artifacts"), env=env).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
