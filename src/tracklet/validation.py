@@ -303,3 +303,16 @@ def validate_page_size(value: int | None, default: int, limit: int, field: str =
             f"Invalid value for request parameter {field}. It must be at most {limit}, but got value {value}"
         )
     return value
+
+
+_MODEL_NAME_FORBIDDEN = ("/", ":", ".", "%", '"', "'")
+
+
+def validate_logged_model_name(name: str) -> str:
+    """MLflow's rule for logged model names: they appear in `models:/` URIs and artifact paths."""
+    if any(char in name for char in _MODEL_NAME_FORBIDDEN):
+        raise InvalidParameterValue(
+            f"Invalid model name ({name!r}) provided. Model name must be a non-empty string and cannot "
+            f"contain the following characters: {_MODEL_NAME_FORBIDDEN}"
+        )
+    return name

@@ -43,7 +43,14 @@ KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
         "an unknown view_type is refused; MLflow reads it as ACTIVE_ONLY"
     ),
     ("GET registered-models/search", (200, None), (400, "INVALID_PARAMETER_VALUE")): (
-        "max_results=0 is refused as every other search refuses it; MLflow answers nothing"
+        "max_results=0 is refused as every other search refuses it; MLflow answers no models and a token "
+        "for the same page again, which a paging client would follow forever"
+    ),
+    ("POST logged-models/search", (200, None), (400, "INVALID_PARAMETER_VALUE")): (
+        "max_results=0 is refused as every other search refuses it; MLflow reads 0 as not given"
+    ),
+    ("POST model-versions/transition-stage", (500, "INTERNAL_ERROR"), (400, "INVALID_PARAMETER_VALUE")): (
+        "archiving the others when moving to a stage that is not active: MLflow answers a 500"
     ),
     ("POST runs/log-batch", (404, "RESOURCE_DOES_NOT_EXIST"), (400, "INVALID_PARAMETER_VALUE")): (
         "a malformed batch is refused before its run is looked up"
@@ -113,6 +120,17 @@ def draw(rng: random.Random) -> tuple[str, Body]:
         "max_results": rng.choice([1, 10, 0, 1001]),
     }
     new_name = rng.choice(NAMES)
+    stages = rng.choice([[], ["Production"], ["Staging", "None"], ["bogus"]])
+    stage = rng.choice(["Production", "Staging", "Archived", "None", "bogus", "production"])
+    archive = rng.choice([True, False])
+    versions_search = {
+        "filter": rng.choice(["", "name = 'a'", "name LIKE 'a%'", "run_id = 'x'", "bogus", "tags.k = 'v'"]),
+        "max_results": rng.choice([1, 10, 0, 200_001]),
+    }
+    logged_search = {
+        "filter": rng.choice(["", "name = 'a'", "metrics.k > 0", "params.k = 'v'", "bogus"]),
+        "max_results": rng.choice([1, 10, 0]),
+    }
     requests: list[tuple[str, Body]] = [
         ("POST experiments/create", lambda s: {"name": number if bad else name}),
         ("GET experiments/get", lambda s: {"experiment_id": str(number) if bad else s.experiment(i)}),
@@ -148,6 +166,17 @@ def draw(rng: random.Random) -> tuple[str, Body]:
         ("GET model-versions/get", lambda s: {"name": name, "version": version}),
         ("POST registered-models/alias", lambda s: {"name": name, **alias}),
         ("GET registered-models/search", lambda s: models_search),
+        ("DELETE registered-models/alias", lambda s: {"name": name, "alias": alias["alias"]}),
+        ("POST registered-models/set-tag", lambda s: {"name": name, "key": key, "value": value}),
+        ("POST registered-models/get-latest-versions", lambda s: {"name": name, "stages": stages}),
+        ("PATCH model-versions/update", lambda s: {"name": name, "version": version, "description": value}),
+        ("POST model-versions/transition-stage", lambda s: {"name": name, "version": version, "stage": stage, "archive_existing_versions": archive}),
+        ("POST model-versions/set-tag", lambda s: {"name": name, "version": version, "key": key, "value": value}),
+        ("DELETE model-versions/delete", lambda s: {"name": name, "version": version}),
+        ("GET model-versions/search", lambda s: versions_search),
+        ("POST experiments/delete-experiment-tag", lambda s: {"experiment_id": s.experiment(i), "key": key}),
+        ("POST logged-models", lambda s: {"experiment_id": s.experiment(i), "name": name, **({"source_run_id": s.run(i)} if with_run else {})}),
+        ("POST logged-models/search", lambda s: {"experiment_ids": [s.experiment(i)], **logged_search}),
     ]  # fmt: skip
     return rng.choice(requests)
 
@@ -197,7 +226,7 @@ def test_tracklet_answers_every_request_as_mlflow_does(sides: tuple[Side, Side])
             succeeded += 1
             remember(mlflow, endpoint, theirs.json())
             remember(tracklet, endpoint, ours.json())
-            for rows in ("experiments", "runs", "registered_models", "metrics"):
+            for rows in ("experiments", "runs", "registered_models", "model_versions", "models", "metrics"):
                 if len(theirs.json().get(rows, [])) != len(ours.json().get(rows, [])):
                     differences.append(
                         f"{endpoint} {sent}: {rows} MLflow {theirs.text[:300]} tracklet {ours.text[:300]}"

@@ -282,3 +282,13 @@ def test_search_experiments_bad_filter(mlflow_client):
     with pytest.raises(MlflowException) as excinfo:
         mlflow_client.search_experiments(max_results=50001)
     assert error_code(excinfo) == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_deleted_experiments_tags_stay_as_they_are(mlflow_client):
+    experiment_id = mlflow_client.create_experiment(unique_name(), tags={"team": "vision"})
+    mlflow_client.delete_experiment(experiment_id)
+    with pytest.raises(MlflowException, match="must be in the 'active' state") as caught:
+        mlflow_client.delete_experiment_tag(experiment_id, "team")
+    assert error_code(caught) == "INVALID_PARAMETER_VALUE"
+    mlflow_client.restore_experiment(experiment_id)
+    assert mlflow_client.get_experiment(experiment_id).tags["team"] == "vision"

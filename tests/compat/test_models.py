@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import mlflow
@@ -178,3 +179,14 @@ def test_search_logged_models(mlflow_client, experiment_id):
 
     df = mlflow.search_logged_models(experiment_ids=[experiment_id])
     assert len(df) == 3
+
+
+def test_logged_model_names_follow_mlflows_rules(mlflow_client, experiment_id):
+    # They end up in `models:/` URIs and artifact paths, so MLflow refuses these characters.
+    for bad in ("a/b", "a.b", "a:b", "50%", 'a"b', "a'b"):
+        with pytest.raises(MlflowException, match="Invalid model name") as caught:
+            mlflow_client.create_logged_model(experiment_id, name=bad)
+        assert error_code(caught) == "INVALID_PARAMETER_VALUE"
+    unnamed = mlflow_client.create_logged_model(experiment_id)  # named as MLflow names it: adjective-animal-N
+    assert re.fullmatch(r"[a-z]+-[a-z]+-\d+", unnamed.name), unnamed.name
+    assert mlflow_client.create_logged_model(experiment_id, name="under_score-1 ok").name == "under_score-1 ok"

@@ -259,7 +259,7 @@ class ExperimentStore:
 
     def delete_experiment_tag(self, experiment_id: int, key: str) -> None:
         with self.db.write() as conn:
-            self._experiment_row(conn, experiment_id)
+            self._active_experiment_row(conn, experiment_id)
             result = conn.execute(
                 delete(s.experiment_tags).where(
                     s.experiment_tags.c.experiment_id == experiment_id, s.experiment_tags.c.key == key

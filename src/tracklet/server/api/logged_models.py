@@ -10,7 +10,14 @@ from starlette.routing import Route
 from tracklet.entities import KeyValue
 from tracklet.server.protocol import Int64, json_response, page_response, read_json, run_read, run_sync
 from tracklet.server.state import store_of
-from tracklet.validation import missing, parse_experiment_id, validate_key, validate_max_results
+from tracklet.store.run_names import generate_run_name
+from tracklet.validation import (
+    missing,
+    parse_experiment_id,
+    validate_key,
+    validate_logged_model_name,
+    validate_max_results,
+)
 
 
 class CreateModel(msgspec.Struct):
@@ -61,7 +68,7 @@ async def create(request: Request) -> Response:
     model = await run_sync(
         store_of(request).create_logged_model,
         experiment_id,
-        body.name or "model",
+        validate_logged_model_name(body.name) if body.name else generate_run_name(),  # MLflow names it so too
         body.model_type or "",
         body.source_run_id,
         body.params,
