@@ -1,6 +1,6 @@
-"""The same requests, in the same order, sent to `tracklet server` and to `mlflow server` (the pinned
-MLflow, SQLite) side by side: every answer must match MLflow's in status and error code, and searches
-and histories in how many rows they return.
+"""The same requests, in the same order, sent to `tracklet server` (on SQLite, then on PostgreSQL) and to
+`mlflow server` (the pinned MLflow, SQLite) side by side: every answer must match MLflow's in status and
+error code, and searches and histories in how many rows they return.
 
 The requests are drawn at random (seeded: CI sends the same ones each time) from the tracking and
 registry endpoints, with names, keys, values and numbers chosen to collide, overflow, be empty or be
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS, _store_uri
 from tests.support.processes import MlflowServer, TrackletServer
 
 pytestmark = pytest.mark.slow
@@ -200,11 +201,11 @@ def remember(side: Side, endpoint: str, body: dict[str, Any]) -> None:
         side.runs.append(body["run"]["info"]["run_id"])
 
 
-@pytest.fixture(scope="module")
-def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Side, Side]]:
-    tmp: Path = tmp_path_factory.mktemp("differential")
-    mlflow = MlflowServer(tmp / "mlflow").start()
-    tracklet = TrackletServer(f"sqlite:///{tmp / 'tracklet.db'}", str(tmp / "artifacts")).start()
+@pytest.fixture(params=BACKENDS)
+def sides(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Side, Side]]:
+    """MLflow's server (SQLite, as `mlflow server` starts) beside tracklet's on each of its backends."""
+    mlflow = MlflowServer(tmp_path / "mlflow").start()
+    tracklet = TrackletServer(_store_uri(request.param, tmp_path, request), str(tmp_path / "artifacts")).start()
     try:
         with httpx.Client(base_url=mlflow.url, timeout=60) as m, httpx.Client(base_url=tracklet.url, timeout=60) as t:
             yield Side(m), Side(t)

@@ -131,10 +131,9 @@ def test_metric_history_of_unknown_key_is_empty(mlflow_client, run_id):
     assert mlflow_client.get_metric_history(run_id, "never-logged") == []
 
 
-def test_metric_history_of_unknown_run(mlflow_client):
-    with pytest.raises(MlflowException) as excinfo:
-        mlflow_client.get_metric_history("0123456789abcdef0123456789abcdef", "m")
-    assert error_code(excinfo) == "RESOURCE_DOES_NOT_EXIST"
+def test_metric_history_of_unknown_run_is_empty_as_in_mlflow(mlflow_client):
+    # MLflow 3.17.2's server answers `{}` here (checked side by side: tests/compat/test_differential.py).
+    assert mlflow_client.get_metric_history("0123456789abcdef0123456789abcdef", "m") == []
 
 
 def test_latest_value_rule(mlflow_client, run_id):
