@@ -236,23 +236,28 @@ def test_mlflow_2_permission_routes(admin, sign_in, guarded: TrackletServer) -> 
         assert unknown.status_code == 404
 
 
-def owned_by_alice(admin, sign_in):  # type: ignore[no-untyped-def]
-    """Three new users, and an experiment and a registered model that the first one (alice) created."""
+GRANT = "/api/3.0/mlflow/users/permissions/grant"
+
+
+def owned_by_alice(admin, sign_in, guarded: TrackletServer):  # type: ignore[no-untyped-def]
+    """Three new users, an experiment and a registered model that the first one (alice) created, and
+    on which she granted the second (bob) EDIT."""
     alice, bob, carol = (new_user(admin, sign_in) for _ in range(3))
     owner = sign_in(*alice)
     experiment_id = owner.create_experiment(f"owned-{uuid.uuid4().hex[:6]}")
     model = f"owned-{uuid.uuid4().hex[:6]}"
     owner.create_registered_model(model)
+    for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
+        grant = {"resource_type": resource_type, "resource_id": resource_id, "username": bob[0], "permission": "EDIT"}
+        httpx.post(guarded.url + GRANT, json=grant, auth=alice).raise_for_status()
     return alice, bob, carol, experiment_id, model
 
 
 def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
-    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in)
+    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in, guarded)
     listing = f"{guarded.url}/api/tracklet/permissions"
-    grant = f"{guarded.url}/api/3.0/mlflow/users/permissions/grant"
     for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
         where = {"resource_type": resource_type, "resource_id": resource_id}
-        httpx.post(grant, json={**where, "username": bob[0], "permission": "EDIT"}, auth=alice).raise_for_status()
         listed = httpx.get(listing, params=where, auth=alice).json()
         # The creator was granted MANAGE when creating it; everyone else gets the server's default.
         assert listed["permissions"] == sorted(
@@ -273,12 +278,10 @@ def test_a_resources_permissions_are_listed_to_those_who_manage_it(admin, sign_i
 
 
 def test_a_user_reads_their_own_permission_on_a_resource(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
-    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in)
+    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in, guarded)
     mine = f"{guarded.url}/api/tracklet/permissions/mine"
-    grant = f"{guarded.url}/api/3.0/mlflow/users/permissions/grant"
     for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
         where = {"resource_type": resource_type, "resource_id": resource_id}
-        httpx.post(grant, json={**where, "username": bob[0], "permission": "EDIT"}, auth=alice).raise_for_status()
 
         def asks(credentials: tuple[str, str], where: dict[str, str] = where) -> dict[str, object]:
             answer = httpx.get(mine, params=where, auth=credentials)
@@ -290,7 +293,7 @@ def test_a_user_reads_their_own_permission_on_a_resource(admin, sign_in, guarded
         assert asks(bob) == {"permission": "EDIT", "is_admin": False}  # granted
         assert asks(carol) == {"permission": "READ", "is_admin": False}  # the server's default
         httpx.post(
-            grant, json={**where, "username": carol[0], "permission": "NO_PERMISSIONS"}, auth=alice
+            guarded.url + GRANT, json={**where, "username": carol[0], "permission": "NO_PERMISSIONS"}, auth=alice
         ).raise_for_status()
         assert asks(carol)["permission"] == "NO_PERMISSIONS"  # still told, though she may not read it
         # Not signed in: asked to, in MLflow's error shape.
