@@ -101,6 +101,12 @@ def test_search_logged_models_gives_mlflows_dataframe_or_a_list(tracking_uri: st
     assert [m.info.model_id for m in oldest_first] == [first, second]
     assert len(tracklet.search_logged_models(max_results=1, output_format="list")) == 1
 
+    client = fluent._state.client()
+    failed = client.create_logged_model(run.info.experiment_id, "broken", source_run_id=run.info.run_id)
+    client.finalize_logged_model(failed.model_id, "LOGGED_MODEL_UPLOAD_FAILED")
+    frame = tracklet.search_logged_models(filter_string="name = 'broken'")
+    assert frame["status"].tolist() == ["FAILED"]  # MLflow's name for it, as `LoggedModel.status`
+
 
 def test_get_logged_model_returns_the_entity(tracking_uri: str) -> None:
     with tracklet.start_run() as run:

@@ -84,19 +84,19 @@ def _models_to_frame(models: list[entities.LoggedModel]) -> Any:
 
     rows = [
         {
-            "artifact_location": m.info.artifact_uri,
-            "creation_timestamp": m.info.creation_timestamp_ms,
-            "experiment_id": m.info.experiment_id,
-            "last_updated_timestamp": m.info.last_updated_timestamp_ms,
-            "metrics": list(m.data.metrics),
-            "model_id": m.info.model_id,
-            "model_type": m.info.model_type or None,
-            "name": m.info.name,
-            "params": {p.key: p.value for p in m.data.params},
-            "source_run_id": m.info.source_run_id,
-            "status": m.info.status.removeprefix("LOGGED_MODEL_"),  # MLflow's DataFrame: "READY", "PENDING" …
+            "artifact_location": m.artifact_location,
+            "creation_timestamp": m.creation_timestamp,
+            "experiment_id": m.experiment_id,
+            "last_updated_timestamp": m.last_updated_timestamp,
+            "metrics": list(m.metrics),
+            "model_id": m.model_id,
+            "model_type": m.model_type or None,
+            "name": m.name,
+            "params": m.params,
+            "source_run_id": m.source_run_id,
+            "status": m.status,  # MLflow's names: "READY", "PENDING", "FAILED"
             "status_message": None,
-            "tags": {t.key: t.value for t in m.info.tags},
+            "tags": m.tags,
         }
         for m in models
     ]
