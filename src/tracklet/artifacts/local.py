@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 
 from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.paths import shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
@@ -28,7 +29,7 @@ def _possible(path: str) -> Iterator[None]:
     try:
         yield
     except OSError as err:
-        shown = path if len(path) <= 100 else path[:100] + "…"
+        shown = shown_path(path)
         if err.errno == errno.ENAMETOOLONG:
             raise InvalidParameterValue(
                 f"Invalid path '{shown}': a name in it is longer than the file system allows (255 bytes)"
@@ -49,8 +50,12 @@ class LocalArtifactStore(ArtifactStore):
         # Symlinks inside the store must not lead outside of it.
         if target != self.root and self.root not in target.parents:
             raise InvalidParameterValue("Invalid path")
-        if any(len(os.fsencode(name)) > self.name_max for name in target.relative_to(self.root).parts):
-            # Said the same way by every operation (and by an upload before, not after, its bytes arrive).
+        # A name too long for the file system, said the same way by every operation (by an upload before, not
+        # after, its bytes arrive). Names already on disk fit, so only those of `path` are looked at, and
+        # only when the whole of it is too long for one name (most requests: one length check).
+        if len(os.fsencode(path)) > self.name_max and any(
+            len(os.fsencode(name)) > self.name_max for name in path.split("/")
+        ):
             raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), path)
         return target
 

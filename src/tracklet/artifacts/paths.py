@@ -41,6 +41,11 @@ def clean_path(raw: str | None, *, allow_empty: bool = True) -> str:
     return "" if normalized == "." else normalized
 
 
+def shown_path(path: str) -> str:
+    """A path as an error message quotes it: the first 100 characters of a long one."""
+    return path if len(path) <= 100 else path[:100] + "…"
+
+
 def proxy_path(artifact_uri: str) -> str | None:
     """`mlflow-artifacts:/1/<run>/artifacts` → `1/<run>/artifacts` (None for other schemes)."""
     if not artifact_uri.startswith(PROXY_SCHEME):

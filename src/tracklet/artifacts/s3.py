@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import anyio.to_thread
 
 from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.paths import shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
@@ -44,8 +45,9 @@ class S3ArtifactStore(ArtifactStore):
     def _key(self, path: str) -> str:
         key = posixpath.join(self.prefix, path) if self.prefix else path
         if len(key.encode()) > MAX_KEY_BYTES:  # S3 would answer KeyTooLongError, after the upload's bytes
-            shown = path if len(path) <= 100 else path[:100] + "…"
-            raise InvalidParameterValue(f"Invalid path '{shown}': longer than S3 allows for a key (1,024 bytes)")
+            raise InvalidParameterValue(
+                f"Invalid path '{shown_path(path)}': longer than S3 allows for a key (1,024 bytes)"
+            )
         return key
 
     def _dir_prefix(self, path: str) -> str:

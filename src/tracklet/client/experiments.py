@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from tracklet import entities, errors
-from tracklet.client.paging import all_pages, filter_arg, order_by_arg, page_body, view_type_name
+from tracklet.client.paging import filter_arg, order_by_arg, post_pages, view_type_name
 from tracklet.client.runs import API, kv
 from tracklet.client.transport import Transport
 
@@ -70,13 +70,9 @@ class ExperimentsMixin:
             "filter": filter_arg(filter_string),
             "order_by": order_by_arg(order_by),
         }
-
-        def page(size: int, token: str | None) -> tuple[list[entities.Experiment], str | None]:
-            body = self.transport.post(f"{API}/experiments/search", page_body(base, size, token))
-            found = [msgspec.convert(e, entities.Experiment) for e in body.get("experiments", [])]
-            return found, body.get("next_page_token")
-
-        return all_pages(page, max_results)
+        return post_pages(
+            self.transport.post, f"{API}/experiments/search", base, "experiments", entities.Experiment, max_results
+        )
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Mark an experiment (and its runs) deleted; `restore_experiment` brings it back."""

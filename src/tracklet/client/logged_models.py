@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from tracklet import entities, errors
-from tracklet.client.paging import all_pages, filter_arg, logged_model_order_by, order_by_arg, page_body
+from tracklet.client.paging import all_pages, filter_arg, logged_model_order_by, order_by_arg, post_pages
 from tracklet.client.runs import API, kv
 from tracklet.client.transport import Transport
 
@@ -72,13 +72,9 @@ class LoggedModelsMixin:
             "filter": filter_arg(filter_string),
             "order_by": logged_model_order_by(order_by),
         }
-
-        def page(size: int, token: str | None) -> tuple[list[entities.LoggedModel], str | None]:
-            body = self.transport.post(f"{API}/logged-models/search", page_body(base, size, token))
-            found = [msgspec.convert(m, entities.LoggedModel) for m in body.get("models", [])]
-            return found, body.get("next_page_token")
-
-        return all_pages(page, max_results)
+        return post_pages(
+            self.transport.post, f"{API}/logged-models/search", base, "models", entities.LoggedModel, max_results
+        )
 
     def log_outputs(self, run_id: str, model_ids: list[str]) -> None:
         """Record logged models as outputs of a run (`runs/outputs`)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import msgspec
+
 from tracklet import errors
 
 __all__ = ["SEARCH_PAGE_SIZE", "VIEW_TYPES", "all_pages", "filter_arg", "logged_model_order_by", "order_by_arg",
-           "page_body", "view_type_name"]  # fmt: skip
+           "post_pages", "view_type_name"]  # fmt: skip
 
 SEARCH_PAGE_SIZE = 1000  # items asked for a page (MLflow's fluent searches ask 1,000; every server allows it)
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")  # MLflow's ViewType 1, 2, 3
@@ -43,8 +45,22 @@ def all_pages(page: Callable[[int, str | None], tuple[list[T], str | None]], max
     return out if max_results is None else out[:max_results]
 
 
-def page_body(base: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
-    return {**base, "max_results": size, **({"page_token": token} if token else {})}
+def post_pages(
+    post: Callable[[str, dict[str, Any]], dict[str, Any]],
+    path: str,
+    base: dict[str, Any],
+    key: str,
+    entity: type[T],
+    max_results: int | None,
+) -> list[T]:
+    """A POST search (`base` is its body without paging) followed page by page: the items under `key`
+    of each answer, read as `entity`."""
+
+    def page(size: int, token: str | None) -> tuple[list[T], str | None]:
+        body = post(path, {**base, "max_results": size, **({"page_token": token} if token else {})})
+        return [msgspec.convert(item, entity) for item in body.get(key, [])], body.get("next_page_token")
+
+    return all_pages(page, max_results)
 
 
 def filter_arg(filter_string: str | None) -> str:
