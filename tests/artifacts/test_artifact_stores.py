@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.processes import MotoS3
 from tracklet.artifacts import artifact_store_for
-from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.base import READ_CHUNK, ArtifactStore
 from tracklet.artifacts.local import LocalArtifactStore
 from tracklet.artifacts.paths import clean_path
 from tracklet.artifacts.s3 import S3ArtifactStore
@@ -53,7 +53,7 @@ def test_a_file_round_trips_and_is_listed_with_its_size(store: ArtifactStore) ->
         await store.write("1/run/artifacts/dir/a.txt", _chunks(b"hello"))
         await store.write("1/run/artifacts/b.bin", _chunks(b"\x00" * 10))
         assert await _read_all(store, "1/run/artifacts/dir/a.txt") == b"hello"
-        assert await store.size("1/run/artifacts/b.bin") == 10
+        assert (await store.open("1/run/artifacts/b.bin")).size == 10
         listing = {(f.path, f.is_dir, f.file_size) for f in await store.list("1/run/artifacts")}
         assert listing == {("dir", True, None), ("b.bin", False, 10)}
         assert [(f.path, f.is_dir) for f in await store.list("")] == [("1", True)]  # the root
@@ -74,9 +74,9 @@ def test_missing_files_and_folders_are_reported(store: ArtifactStore) -> None:
     async def scenario() -> None:
         await store.write("d/inner/f.txt", _chunks(b"1"))
         with pytest.raises(ResourceDoesNotExist):
-            await store.size("d/missing.txt")
+            await store.open("d/missing.txt")
         with pytest.raises(InvalidParameterValue):
-            await store.size("d/inner")
+            await store.open("d/inner")
         with pytest.raises(ResourceDoesNotExist):
             await store.delete("d/missing.txt")
 
@@ -103,7 +103,7 @@ def test_a_path_the_store_cannot_hold_is_refused_before_anything_is_written(stor
     async def scenario() -> None:
         for call in (
             store.write(too_long, _chunks(b"x")),
-            store.size(too_long),
+            store.open(too_long),
             _read_all(store, too_long),
             store.list(too_long),
             store.delete(too_long),
@@ -155,6 +155,56 @@ def test_a_large_file_streams_through_in_parts(store: ArtifactStore) -> None:
     anyio.run(scenario)
 
 
+def test_opening_a_file_gives_its_size_before_its_bytes(store: ArtifactStore) -> None:
+    small, large = b"s" * 1000, os.urandom(READ_CHUNK * 2 + 7)  # read at once / streamed in chunks
+
+    async def scenario() -> None:
+        for path, data in (("o/small.txt", small), ("o/large.bin", large), ("o/empty", b"")):
+            await store.write(path, _chunks(data))
+            found = await store.open(path)
+            assert found.size == len(data)
+            chunks = [chunk async for chunk in found.chunks]
+            assert b"".join(chunks) == data
+            assert all(chunks) and len(chunks) == -(-len(data) // READ_CHUNK)
+
+    anyio.run(scenario)
+
+
+def test_a_download_under_way_keeps_its_bytes_when_the_file_is_replaced(store: ArtifactStore) -> None:
+    # The size announced (Content-Length) must stay the size of what is sent.
+    before, after = b"a" * (READ_CHUNK + 10), b"b" * 5
+
+    async def scenario() -> None:
+        await store.write("r/f.bin", _chunks(before))
+        found = await store.open("r/f.bin")
+        await store.write("r/f.bin", _chunks(after))
+        assert found.size == len(before)
+        assert b"".join([chunk async for chunk in found.chunks]) == before
+        assert await _read_all(store, "r/f.bin") == after
+
+    anyio.run(scenario)
+
+
+def test_a_download_from_s3_is_one_request(moto: MotoS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in moto.env().items():
+        monkeypatch.setenv(key, value)
+    bucket = "b" + uuid.uuid4().hex[:12]
+    moto.create_bucket(bucket)
+    store = artifact_store_for(f"s3://{bucket}/root")
+    assert isinstance(store, S3ArtifactStore)
+    sent: list[str] = []
+    store.client.meta.events.register("before-call.s3", lambda model, **_: sent.append(model.name))
+
+    async def scenario() -> None:
+        await store.write("a/small.txt", _chunks(b"hello"))
+        sent.clear()
+        found = await store.open("a/small.txt")
+        assert b"".join([chunk async for chunk in found.chunks]) == b"hello"
+        assert sent == ["GetObject"]
+
+    anyio.run(scenario)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -186,7 +236,7 @@ def test_a_symlink_leading_out_of_the_local_store_is_refused(tmp_path) -> None: 
 
     async def scenario() -> None:
         with pytest.raises(InvalidParameterValue):
-            await store.size("link/secret.txt")
+            await store.open("link/secret.txt")
         with pytest.raises(InvalidParameterValue):
             await store.write("link/new.txt", _chunks(b"x"))
 

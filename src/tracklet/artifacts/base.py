@@ -4,10 +4,51 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio.to_thread
 
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+
+READ_CHUNK = 1024 * 1024  # a file up to this size is read in the hop that finds it
+
+
+class Readable(Protocol):
+    """A blocking source of bytes: an open file, or boto3's StreamingBody."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class OpenedFile:
+    """A file found and about to be read: its size (known before any byte is sent) and its bytes."""
+
+    size: int
+    chunks: AsyncGenerator[bytes, None]
+
+
+def opened(size: int, content: bytes | Readable) -> OpenedFile:
+    """An `OpenedFile` of bytes read already (a small file) or of a source to read in chunks, in worker
+    threads (a blocking read must not hold the event loop), and to close after the last."""
+    return OpenedFile(size, _whole(content) if isinstance(content, bytes) else _streamed(content))
+
+
+async def _whole(data: bytes) -> AsyncGenerator[bytes, None]:
+    if data:
+        yield data
+
+
+async def _streamed(source: Readable) -> AsyncGenerator[bytes, None]:
+    try:
+        while chunk := await anyio.to_thread.run_sync(source.read, READ_CHUNK):
+            yield chunk
+    finally:
+        source.close()
 
 
 class ArtifactStore(ABC):
@@ -18,8 +59,15 @@ class ArtifactStore(ABC):
         """Store a file streamed in chunks, replacing any file at `path`; returns its size."""
 
     @abstractmethod
-    def read(self, path: str) -> AsyncIterator[bytes]:
-        """Stream a file's bytes; ResourceDoesNotExist if missing, InvalidParameterValue for a folder."""
+    async def open(self, path: str) -> OpenedFile:
+        """Find a file, in one look-up: ResourceDoesNotExist if missing, InvalidParameterValue for a folder,
+        raised before any byte is sent. A small file may come read already."""
+
+    async def read(self, path: str) -> AsyncIterator[bytes]:
+        """Stream a file's bytes (errors as `open`'s)."""
+        opened = await self.open(path)
+        async for chunk in opened.chunks:
+            yield chunk
 
     async def read_small_files(self, paths: Sequence[str]) -> list[bytes | None]:
         """Several small files whole (traces' spans), None for each that is missing or a folder. Read
@@ -32,10 +80,6 @@ class ArtifactStore(ABC):
                 return None
 
         return list(await asyncio.gather(*(one(path) for path in paths)))
-
-    @abstractmethod
-    async def size(self, path: str) -> int:
-        """Size of a file; ResourceDoesNotExist if missing, InvalidParameterValue for a folder."""
 
     @abstractmethod
     async def list(self, path: str) -> list[FileInfo]:

@@ -11,15 +11,15 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 
-from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.base import READ_CHUNK, ArtifactStore, OpenedFile, opened
 from tracklet.artifacts.paths import shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
-_CHUNK = 1024 * 1024
 _UPLOAD_PREFIX = ".upload-"  # an upload's temporary file, renamed into place when complete
 
 
@@ -87,11 +87,18 @@ class LocalArtifactStore(ArtifactStore):
                 raise
         return size
 
-    async def read(self, path: str) -> AsyncIterator[bytes]:  # type: ignore[override]
-        target = self._file(path)
-        async with await anyio.open_file(target, "rb") as f:
-            while chunk := await f.read(_CHUNK):
-                yield chunk
+    async def open(self, path: str) -> OpenedFile:
+        # One thread hop finds, opens and (when small) reads the file; its size is the open file's, so
+        # it is the size of the bytes sent even if an upload replaces the file meanwhile.
+        def find() -> tuple[int, bytes | BinaryIO]:
+            f = self._file(path).open("rb")
+            size = os.fstat(f.fileno()).st_size
+            if size > READ_CHUNK:
+                return size, f
+            with f:
+                return size, f.read()
+
+        return opened(*await anyio.to_thread.run_sync(find))
 
     async def read_small_files(self, paths: Sequence[str]) -> list[bytes | None]:
         # All in one thread hop: a hop costs more than reading a small local file (10 traces' spans:
@@ -106,9 +113,6 @@ class LocalArtifactStore(ArtifactStore):
             return found
 
         return await anyio.to_thread.run_sync(read_all)
-
-    async def size(self, path: str) -> int:
-        return self._file(path).stat().st_size
 
     async def list(self, path: str) -> list[FileInfo]:
         with _possible(path):

@@ -8,6 +8,7 @@ boto3 is blocking, so its calls run in worker threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 from collections.abc import AsyncIterator
@@ -16,14 +17,14 @@ from urllib.parse import urlparse
 
 import anyio.to_thread
 
-from tracklet.artifacts.base import ArtifactStore
+from tracklet.artifacts.base import READ_CHUNK, ArtifactStore, OpenedFile, Readable, opened
 from tracklet.artifacts.paths import shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
 PART_SIZE = 8 * 1024 * 1024
 MAX_KEY_BYTES = 1024
-_READ_CHUNK = 1024 * 1024
+_MISSING = ("404", "NoSuchKey", "NotFound")  # error codes of a key with no object
 
 
 def _client() -> Any:
@@ -106,24 +107,40 @@ class S3ArtifactStore(ArtifactStore):
         try:
             return await self._call("head_object", Bucket=self.bucket, Key=self._key(path))  # type: ignore[no-any-return]
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            if err.response.get("Error", {}).get("Code") not in _MISSING:
                 raise
+        raise await self._missing(path)
+
+    async def _missing(self, path: str) -> Exception:
+        """Why there is no object at `path`: a folder (keys under it), or nothing."""
         if await self.list(path):
-            raise InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
-        raise ResourceDoesNotExist(f"No such artifact: '{path}'")
+            return InvalidParameterValue(f"Artifact '{path}' is a directory, not a file.")
+        return ResourceDoesNotExist(f"No such artifact: '{path}'")
 
-    async def size(self, path: str) -> int:
-        return int((await self._head(path))["ContentLength"])
+    async def open(self, path: str) -> OpenedFile:
+        # One request: GetObject answers the size, and a small file's bytes are read in the same thread
+        # hop (a 1 KB download took HeadObject twice and GetObject before).
+        key = self._key(path)
 
-    async def read(self, path: str) -> AsyncIterator[bytes]:  # type: ignore[override]
-        await self._head(path)
-        answer = await self._call("get_object", Bucket=self.bucket, Key=self._key(path))
-        body = answer["Body"]
-        try:
-            while chunk := await anyio.to_thread.run_sync(body.read, _READ_CHUNK):
-                yield chunk
-        finally:
-            body.close()
+        def get() -> tuple[int, bytes | Readable] | None:
+            from botocore.exceptions import ClientError
+
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") in _MISSING:
+                    return None
+                raise
+            size, body = int(answer["ContentLength"]), answer["Body"]
+            if size > READ_CHUNK:
+                return size, body
+            with contextlib.closing(body):
+                return size, body.read()
+
+        found = await anyio.to_thread.run_sync(get)
+        if found is None:
+            raise await self._missing(path)
+        return opened(*found)
 
     async def list(self, path: str) -> list[FileInfo]:
         prefix = self._dir_prefix(path)

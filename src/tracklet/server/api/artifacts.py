@@ -59,16 +59,15 @@ async def upload(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     path = clean_path(request.path_params["path"], allow_empty=False)
-    artifacts = artifacts_of(request)
-    size = await artifacts.size(path)  # raises 404/400 before any byte is sent
+    found = await artifacts_of(request).open(path)  # raises 404/400 before any byte is sent
     filename = posixpath.basename(path)
     media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     headers = {
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-        "Content-Length": str(size),
+        "Content-Length": str(found.size),
         "X-Content-Type-Options": "nosniff",
     }
-    return StreamingResponse(artifacts.read(path), media_type=media_type, headers=headers)
+    return StreamingResponse(found.chunks, media_type=media_type, headers=headers)
 
 
 async def list_files(request: Request) -> Response:

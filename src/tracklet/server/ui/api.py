@@ -6,6 +6,7 @@ requested columns and a total, downsampled histories, bulk reads and bulk lifecy
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import posixpath
@@ -338,17 +339,17 @@ async def artifact_preview(request: Request) -> Response:
         raise InvalidParameterValue(f"max_bytes must be between 1 and {MAX_PREVIEW_BYTES}")
     root = await _artifact_root(request, query.run_id, query.model_id)
     path = posixpath.join(root, clean_path(query.path, allow_empty=False))
-    artifacts = artifacts_of(request)
-    size = await artifacts.size(path)
+    found = await artifacts_of(request).open(path)
     data = bytearray()
-    async for chunk in artifacts.read(path):
-        data.extend(chunk)
-        if len(data) >= query.max_bytes:
-            break
+    async with contextlib.aclosing(found.chunks) as chunks:  # closes a file left half read
+        async for chunk in chunks:
+            data.extend(chunk)
+            if len(data) >= query.max_bytes:
+                break
     body = bytes(data[: query.max_bytes])
     headers = {
-        "X-Tracklet-Size": str(size),
-        "X-Tracklet-Truncated": "true" if size > len(body) else "false",
+        "X-Tracklet-Size": str(found.size),
+        "X-Tracklet-Truncated": "true" if found.size > len(body) else "false",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
     }
