@@ -71,8 +71,9 @@ class S3ArtifactStore(ArtifactStore):
                 created = await self._call("create_multipart_upload", Bucket=self.bucket, Key=key)
                 upload_id = created["UploadId"]
             number = len(parts) + 1
+            # The buffer itself, not a copy (8 MB less per upload under way): it is not touched until sent.
             answer = await self._call(
-                "upload_part", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
+                "upload_part", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=buffer
             )
             parts.append({"ETag": answer["ETag"], "PartNumber": number})
             buffer.clear()
