@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.entities import FileInfo
-from tracklet.errors import NotImplementedByServer
+from tracklet.errors import InvalidParameterValue, NotImplementedByServer, ResourceDoesNotExist
 from tracklet.server.api.runs import RunRef
 from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
 from tracklet.server.protocol import json_response, read_query, run_sync
@@ -35,6 +35,8 @@ class RunListQuery(RunRef):
 
 
 async def upload(request: Request) -> Response:
+    if request.path_params["path"].endswith("/"):  # as MLflow: `d/` would write a file named as the folder
+        raise InvalidParameterValue("Artifact path must include a filename (cannot end with '/').")
     path = clean_path(request.path_params["path"], allow_empty=False)
     trace_id = uploaded_trace(path)
     if trace_id is None:
@@ -80,7 +82,10 @@ async def list_files(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     path = clean_path(request.path_params["path"], allow_empty=False)
-    await artifacts_of(request).delete(path)
+    try:
+        await artifacts_of(request).delete(path)
+    except ResourceDoesNotExist:
+        pass  # as MLflow: what is not there is deleted already (the client's `delete_artifacts` relies on it)
     return json_response()
 
 
