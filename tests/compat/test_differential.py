@@ -223,7 +223,11 @@ def counts(body: Any) -> tuple[Any, ...]:
         return ()
     run = body.get("run")
     inputs = run.get("inputs") or {} if isinstance(run, dict) else {}
-    files = sorted((f.get("path"), f.get("is_dir", False), f.get("file_size")) for f in body.get("files") or [])
+    # A file's size 0 may be left out, as MLflow leaves it out (a missing field reads as 0).
+    files = sorted(
+        (f.get("path"), f.get("is_dir", False), None if f.get("is_dir") else f.get("file_size", 0))
+        for f in body.get("files") or []
+    )
     return (
         *(len(body.get(rows) or []) for rows in ROWS),
         len(inputs.get("dataset_inputs") or []),

@@ -218,6 +218,7 @@ def test_download_errors(api):
     error(api.put(f"{PROXY}/{base}/d", content=b"x"))  # cannot overwrite a directory with a file
     # As MLflow: what is not there is deleted already; a path naming a folder is no file to upload to.
     assert ok(api.delete(f"{PROXY}/{base}/missing")) == {}
+    _assert_invalid_path(api.get("/api/2.0/mlflow/artifacts/list", params={"run_id": "nope", "path": "../x"}))
     for folder in ("", "d/", "new/"):
         assert "must include a filename" in error(api.put(f"{PROXY}/{base}/{folder}", content=b"x"))
     assert ok(api.get(PROXY, params={"path": base})) == {"files": [{"path": "d", "is_dir": True}]}

@@ -97,8 +97,8 @@ async def multipart_not_supported(request: Request) -> Response:
 async def list_run_artifacts(request: Request) -> Response:
     """Paths are relative to the run's artifact root (`tree/a.csv`), unlike the proxy listing."""
     query = read_query(request, RunListQuery)
+    sub = clean_path(query.path)  # as MLflow: a bad path is reported before an unknown run
     run = await run_sync(store_of(request).get_run, query.id())
-    sub = clean_path(query.path)
     root = proxy_path(run.info.artifact_uri)
     payload: dict[str, object] = {"root_uri": run.info.artifact_uri}
     if root is not None:
