@@ -37,7 +37,7 @@ API = "/api/2.0/mlflow"
 API3 = "/api/3.0/mlflow"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 SEED = int(os.environ.get("TRACKLET_DIFF_SEED", "1"))
-REQUESTS = int(os.environ.get("TRACKLET_DIFF_REQUESTS", "600"))
+REQUESTS = int(os.environ.get("TRACKLET_DIFF_REQUESTS", "500"))
 
 Answer = tuple[int, str | None]  # status, error_code
 OK: Answer = (200, None)
