@@ -216,7 +216,12 @@ def test_download_errors(api):
     assert api.put(f"{PROXY}/{base}/d/f.txt", content=b"x").status_code == 200
     error(api.get(f"{PROXY}/{base}/d"))  # a directory
     error(api.put(f"{PROXY}/{base}/d", content=b"x"))  # cannot overwrite a directory with a file
-    error(api.delete(f"{PROXY}/{base}/missing"), 404, "RESOURCE_DOES_NOT_EXIST")
+    # As MLflow: what is not there is deleted already; a path naming a folder is no file to upload to.
+    assert ok(api.delete(f"{PROXY}/{base}/missing")) == {}
+    _assert_invalid_path(api.get("/api/2.0/mlflow/artifacts/list", params={"run_id": "nope", "path": "../x"}))
+    for folder in ("", "d/", "new/"):
+        assert "must include a filename" in error(api.put(f"{PROXY}/{base}/{folder}", content=b"x"))
+    assert ok(api.get(PROXY, params={"path": base})) == {"files": [{"path": "d", "is_dir": True}]}
 
 
 def test_paths_the_file_system_cannot_hold_are_refused_clearly(api):

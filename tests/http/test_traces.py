@@ -201,7 +201,14 @@ def test_trace_tags_validate_and_protect_the_span_location(api):
     tags = ok(api.get(f"{V3}/{trace_id}"))["trace"]["trace_info"]["tags"]
     assert tags["note"] == "checked" and tags["empty"] == ""
     assert "key" in error(api.patch(f"{V2}/{trace_id}/tags", json={"value": "v"}))
-    assert "maximum length of 8000" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "k", "value": "v" * 8001}))
+    # As MLflow (and as a run's tags): a long value is cut to 8000, a key resolving elsewhere is refused.
+    ok(api.patch(f"{V2}/{trace_id}/tags", json={"key": "long", "value": "v" * 8001}))
+    assert ok(api.get(f"{V3}/{trace_id}"))["trace"]["trace_info"]["tags"]["long"] == "v" * 8000
+    ok(api.request("DELETE", f"{V2}/{trace_id}/tags", json={"key": "long"}))
+    for key in ("../k", "/k", "a//b", "."):
+        assert "resolve" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": key, "value": "v"}))
+    assert "4096" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "mlflow.traceName", "value": "n" * 4097}))
+    assert "4096" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "mlflow.traceName", "value": "n" * 4097}))
     for method in ("PATCH", "DELETE"):
         for key in ("mlflow.artifactLocation", "mlflow.trace.spansLocation"):
             body = {"key": key, "value": "elsewhere"}

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from tracklet.artifacts.paths import clean_path, proxy_path
 from tracklet.entities import FileInfo
-from tracklet.errors import NotImplementedByServer
+from tracklet.errors import InvalidParameterValue, NotImplementedByServer, ResourceDoesNotExist
 from tracklet.server.api.runs import RunRef
 from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
 from tracklet.server.protocol import json_response, read_query, run_sync
@@ -35,6 +35,8 @@ class RunListQuery(RunRef):
 
 
 async def upload(request: Request) -> Response:
+    if request.path_params["path"].endswith("/"):  # as MLflow: `d/` would write a file named as the folder
+        raise InvalidParameterValue("Artifact path must include a filename (cannot end with '/').")
     path = clean_path(request.path_params["path"], allow_empty=False)
     trace_id = uploaded_trace(path)
     if trace_id is None:
@@ -79,7 +81,10 @@ async def list_files(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     path = clean_path(request.path_params["path"], allow_empty=False)
-    await artifacts_of(request).delete(path)
+    try:
+        await artifacts_of(request).delete(path)
+    except ResourceDoesNotExist:
+        pass  # as MLflow: what is not there is deleted already (the client's `delete_artifacts` relies on it)
     return json_response()
 
 
@@ -91,8 +96,8 @@ async def multipart_not_supported(request: Request) -> Response:
 async def list_run_artifacts(request: Request) -> Response:
     """Paths are relative to the run's artifact root (`tree/a.csv`), unlike the proxy listing."""
     query = read_query(request, RunListQuery)
+    sub = clean_path(query.path)  # as MLflow: a bad path is reported before an unknown run
     run = await run_sync(store_of(request).get_run, query.id())
-    sub = clean_path(query.path)
     root = proxy_path(run.info.artifact_uri)
     payload: dict[str, object] = {"root_uri": run.info.artifact_uri}
     if root is not None:

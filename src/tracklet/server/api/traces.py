@@ -53,11 +53,15 @@ from tracklet.validation import (
     missing,
     parse_experiment_id,
     require,
+    truncate,
+    validate_key,
     validate_page_size,
     validate_run_id,
 )
 
 _log = logging.getLogger(__name__)
+TRACE_NAME_TAG = "mlflow.traceName"
+MAX_TRACE_NAME_LENGTH = 4096  # MLflow's limit on a trace's name
 
 MAX_TRACE_ID_LENGTH = 50
 MAX_PREVIEW_LENGTH = 100_000
@@ -297,9 +301,11 @@ def _mutable_tag(key: str | None) -> str:
 
 async def set_tag(request: Request) -> Response:
     body = await read_json(request, SetTraceTag)
-    key = _mutable_tag(body.key)
-    value = body.value or ""
-    check_length(value, MAX_TAG_VALUE_LENGTH, "value")
+    # As a run's tag: a key that names a file resolving elsewhere (`../k`) is refused, a long value cut.
+    key = validate_key(_mutable_tag(body.key), "Tag")
+    value = truncate(body.value, MAX_TAG_VALUE_LENGTH)
+    if key == TRACE_NAME_TAG:
+        check_length(value, MAX_TRACE_NAME_LENGTH, "Trace name")
     await run_sync(store_of(request).set_trace_tag, request.path_params["trace_id"], key, value)
     return json_response()
 
