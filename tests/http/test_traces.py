@@ -208,7 +208,6 @@ def test_trace_tags_validate_and_protect_the_span_location(api):
     for key in ("../k", "/k", "a//b", "."):
         assert "resolve" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": key, "value": "v"}))
     assert "4096" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "mlflow.traceName", "value": "n" * 4097}))
-    assert "4096" in error(api.patch(f"{V2}/{trace_id}/tags", json={"key": "mlflow.traceName", "value": "n" * 4097}))
     for method in ("PATCH", "DELETE"):
         for key in ("mlflow.artifactLocation", "mlflow.trace.spansLocation"):
             body = {"key": key, "value": "elsewhere"}
