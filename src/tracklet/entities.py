@@ -37,6 +37,15 @@ class MetricWithRunId(Metric):
     run_id: str = ""
 
 
+def _as_dict(pairs: list[KeyValue]) -> dict[str, str]:
+    return {pair.key: pair.value for pair in pairs}
+
+
+# Experiments, registered models and versions read as MLflow's Python entities do: `tags` (and a registered
+# model's `aliases`) are dicts. Their JSON, a list of key/value objects, is `tag_list` (`alias_list`).
+_TAGS = "tags"
+
+
 class Experiment(Entity):
     experiment_id: str
     name: str
@@ -44,7 +53,11 @@ class Experiment(Entity):
     lifecycle_stage: str
     creation_time: int = 0
     last_update_time: int = 0
-    tags: list[KeyValue] = []
+    tag_list: list[KeyValue] = msgspec.field(default=[], name=_TAGS)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return _as_dict(self.tag_list)
 
 
 class RunInfo(Entity):
@@ -205,7 +218,7 @@ class LoggedModel(Entity):
 
     @property
     def tags(self) -> dict[str, str]:
-        return {t.key: t.value for t in self.info.tags}
+        return _as_dict(self.info.tags)
 
     @property
     def params(self) -> dict[str, str]:
@@ -240,8 +253,12 @@ class ModelVersion(Entity):
     description: str | None = None
     run_id: str | None = None
     run_link: str | None = None
-    tags: list[KeyValue] = []
+    tag_list: list[KeyValue] = msgspec.field(default=[], name=_TAGS)
     aliases: list[str] = []
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return _as_dict(self.tag_list)
 
 
 class RegisteredModelAlias(msgspec.Struct):
@@ -255,8 +272,17 @@ class RegisteredModel(Entity):
     last_updated_timestamp: int
     description: str | None = None  # omitted when empty, as MLflow does
     latest_versions: list[ModelVersion] = []
-    tags: list[KeyValue] = []
-    aliases: list[RegisteredModelAlias] = []
+    tag_list: list[KeyValue] = msgspec.field(default=[], name=_TAGS)
+    alias_list: list[RegisteredModelAlias] = msgspec.field(default=[], name="aliases")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return _as_dict(self.tag_list)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Alias -> version, as MLflow's `RegisteredModel.aliases`."""
+        return {a.alias: a.version for a in self.alias_list}
 
 
 class MlflowExperimentLocation(msgspec.Struct):

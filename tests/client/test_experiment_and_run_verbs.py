@@ -73,12 +73,12 @@ def test_experiment_tags_go_to_the_current_experiment(tracking_uri: str) -> None
     tracklet.set_experiment_tag("release", 2.2)
     tracklet.set_experiment_tags({"team": "wine", "stage": "dev"})
     tracklet.set_experiment_tags({"stage": "prod"})  # replaces the value
-    tags = {t.key: t.value for t in tracklet.get_experiment(experiment.experiment_id).tags}
+    tags = tracklet.get_experiment(experiment.experiment_id).tags
     assert {"release": "2.2", "team": "wine", "stage": "prod"}.items() <= tags.items()
     assert not tracklet.get_experiment(other).tags
 
     tracklet.delete_experiment_tag("team")
-    tags = {t.key: t.value for t in tracklet.get_experiment(experiment.experiment_id).tags}
+    tags = tracklet.get_experiment(experiment.experiment_id).tags
     assert "team" not in tags and tags["release"] == "2.2"
     with pytest.raises(errors.InvalidParameterValue, match="dict of tags"):
         tracklet.set_experiment_tags([("k", "v")])  # type: ignore[arg-type]

@@ -67,14 +67,14 @@ def test_aliases_set_and_deleted_with_the_client_show_in_searches(registered: tu
     client = fluent._state.client()
     client.set_registered_model_alias(f"{prefix}a", "champion", 1)
     (model,) = tracklet.search_registered_models(filter_string=f"name = '{prefix}a'")
-    assert [(a.alias, a.version) for a in model.aliases] == [("champion", "1")]
+    assert model.aliases == {"champion": "1"}  # as MLflow's RegisteredModel.aliases
     (v1,) = tracklet.search_model_versions(filter_string=f"name = '{prefix}a' AND version_number = 1")
     if not AGAINST_MLFLOW:  # MLflow's server leaves the aliases out of model-versions/search
         assert v1.aliases == ["champion"]
 
     client.delete_registered_model_alias(f"{prefix}a", "champion")
     (model,) = tracklet.search_registered_models(filter_string=f"name = '{prefix}a'")
-    assert model.aliases == []
+    assert model.aliases == {}
     with pytest.raises(errors.InvalidParameterValue, match="alias champion not found"):  # MLflow's error too
         client.get_model_version_by_alias(f"{prefix}a", "champion")
 
@@ -172,7 +172,7 @@ def test_the_clients_logged_models_and_model_versions_are_entities_with_mlflows_
     version = client.create_model_version(name, created.model_uri, model_id=created.model_id, tags={"team": "wine"})
     assert isinstance(version, entities.ModelVersion)
     assert (version.name, version.version, version.source) == (name, "1", created.model_uri)
-    assert [(t.key, t.value) for t in version.tags] == [("team", "wine")]
+    assert version.tags == {"team": "wine"}
     got = client.get_model_version(name, 1)
     assert isinstance(got, entities.ModelVersion) and got.version == "1" and got.status == "READY"
     client.set_registered_model_alias(name, "champion", 1)

@@ -446,7 +446,7 @@ def test_only_the_named_experiments_are_copied_into_one_of_that_name(source: Sou
     store = Store(store_uri)
     try:
         merged = store.get_experiment(nlp)
-        assert {t.key: t.value for t in merged.tags} == {"team": "ours", "x": "1"}  # its own values win
+        assert merged.tags == {"team": "ours", "x": "1"}  # its own values win
         runs, _ = store.search_runs([nlp], "", "ALL", 100, None, None)
         assert len(runs) == 5
         assert {e.name for e in store.search_experiments("", "ALL", None, 100, None)[0]} == {"Default", "nlp"}

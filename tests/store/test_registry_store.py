@@ -101,9 +101,9 @@ def test_rename_keeps_versions_tags_and_aliases(store: Store) -> None:
     store.set_model_version_tag("old", 1, "q", "good")
     store.set_registered_model_alias("old", "champion", 1)
     renamed = store.rename_registered_model("old", "new")
-    assert (renamed.name, renamed.description, renamed.tags) == ("new", "about", [KeyValue("team", "a")])
+    assert (renamed.name, renamed.description, renamed.tags) == ("new", "about", {"team": "a"})
     version = store.get_model_version_by_alias("new", "champion")
-    assert (version.name, version.version, version.tags) == ("new", "1", [KeyValue("q", "good")])
+    assert (version.name, version.version, version.tags) == ("new", "1", {"q": "good"})
     with pytest.raises(ResourceDoesNotExist):
         store.get_model_version("old", 1)
     # The old name is free: a new model under it starts at version 1.

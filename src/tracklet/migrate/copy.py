@@ -470,7 +470,7 @@ class _Copier:
             for version in await self.source.model_versions(model.name):
                 if self.store.import_model_version(*await self.model_version(version)):
                     self.summary.model_versions += 1
-            existing = {a.alias for a in self.store.get_registered_model(model.name).aliases}
+            existing = set(self.store.get_registered_model(model.name).aliases)
             for alias in model.aliases:
                 if alias.alias in existing:
                     continue
@@ -512,7 +512,7 @@ class _Copier:
             description=v.description,
             run_id=v.run_id,
             run_link=v.run_link,
-            tags=v.tags,
+            tag_list=v.tags,
         )
         return version, storage, model_id
 

@@ -29,7 +29,7 @@ def _experiment(row: tuple, tags: list[KeyValue]) -> Experiment:  # type: ignore
         lifecycle_stage=lifecycle_stage,
         creation_time=creation_time,
         last_update_time=last_update_time,
-        tags=tags,
+        tag_list=tags,
     )
 
 

@@ -101,7 +101,7 @@ class RegistryStore:
                 description=r.description,
                 run_id=r.run_id,
                 run_link=r.run_link,
-                tags=tags.get(key, []),
+                tag_list=tags.get(key, []),
                 aliases=aliases.get(key, []),
             )
             for key in keys
@@ -137,8 +137,8 @@ class RegistryStore:
                 last_updated_timestamp=r.last_updated_time,
                 description=r.description or None,
                 latest_versions=versions.get(r.id, []),
-                tags=tags.get(r.id, []),
-                aliases=aliases.get(r.id, []),
+                tag_list=tags.get(r.id, []),
+                alias_list=aliases.get(r.id, []),
             )
             for model_id in ids
             if (r := rows.get(model_id)) is not None  # type: ignore[assignment]
@@ -217,7 +217,7 @@ class RegistryStore:
                 )
             )
             owner = {"registered_model_id": model.id, "version": number}
-            self._upsert_registry_tags(conn, s.model_version_tags, owner, version.tags)
+            self._upsert_registry_tags(conn, s.model_version_tags, owner, version.tag_list)
         return True
 
     # -- registered models ---------------------------------------------------------------------
