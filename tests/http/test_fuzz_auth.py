@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from tests.http.conftest import ADMIN, API, check_answer, ok
 from tests.support.fuzzing import endpoints, fuzz_endpoint
 from tests.support.processes import TrackletServer
-from tracklet.server.api import users
+from tracklet.server.api import tokens, users
 from tracklet.server.app import api_routes
 from tracklet.server.ui import ui_routes
 
 pytestmark = pytest.mark.slow
 
 USER = ("mallory", "mallory-password-1")
-ENDPOINTS = endpoints([*api_routes(), *ui_routes(), *users.routes])
+ENDPOINTS = endpoints([*api_routes(), *ui_routes(), *users.routes, *tokens.routes])
 
 
 def basic(username: str | bytes, password: str | bytes) -> str:
