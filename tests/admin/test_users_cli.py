@@ -47,3 +47,36 @@ def test_a_lost_admin_password_is_reset_from_the_command_line(tmp_path: Path) ->
         assert unknown.returncode != 0 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
     finally:
         server.stop()
+
+
+def test_an_operator_makes_lists_and_revokes_a_jobs_token_from_the_command_line(tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 't.db'}"
+    env = {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": "admin-pw"}
+    server = TrackletServer(store_uri, str(tmp_path / "artifacts"), env=env).start()
+    try:
+        assert tracklet_users("create", "ci-bot", store_uri=store_uri, password="bot-pw").returncode == 0
+        made = tracklet_users(
+            "create-token", "ci-bot", "--name", "nightly", "--expires-in-days", "7", store_uri=store_uri
+        )
+        assert made.returncode == 0, made.stderr
+        secret = made.stdout.strip()  # alone on stdout, for scripts
+        assert secret.startswith("tlk_") and "not shown again" in made.stderr
+        url = f"{server.url}/api/2.0/mlflow/users/current"
+        me = httpx.get(url, headers={"Authorization": f"Bearer {secret}"})
+        assert me.status_code == 200 and me.json()["user"]["username"] == "ci-bot"
+
+        listed = tracklet_users("list-tokens", "ci-bot", store_uri=store_uri)
+        token_id, name, _, expires = listed.stdout.strip().split("\t")
+        assert name == "nightly" and expires.endswith("UTC") and secret not in listed.stdout
+
+        revoked = tracklet_users("revoke-token", token_id, store_uri=store_uri)
+        assert revoked.returncode == 0, revoked.stderr
+        assert httpx.get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+        assert tracklet_users("list-tokens", "ci-bot", store_uri=store_uri).stdout == ""
+
+        again = tracklet_users("revoke-token", token_id, store_uri=store_uri)
+        assert again.returncode != 0 and "No access token" in again.stderr and "Traceback" not in again.stderr
+        bad = tracklet_users("create-token", "ci-bot", "--name", "x", "--expires-in-days", "0", store_uri=store_uri)
+        assert bad.returncode != 0 and "expires_in_days" in bad.stderr and "Traceback" not in bad.stderr
+    finally:
+        server.stop()

@@ -6,14 +6,20 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from tracklet.server import monitoring
-from tracklet.server.api import users
+from tracklet.server.api import tokens, users
 from tracklet.server.app import api_routes
 from tracklet.server.auth.rules import ADMIN, RULES
 from tracklet.server.ui import ui_routes
 
 
 def test_every_endpoint_has_a_rule() -> None:
-    routes = [*api_routes(), *ui_routes(), *users.routes, Route(monitoring.METRICS_PATH, monitoring.metrics)]
+    routes = [
+        *api_routes(),
+        *ui_routes(),
+        *users.routes,
+        *tokens.routes,
+        Route(monitoring.METRICS_PATH, monitoring.metrics),
+    ]
     missing = sorted(
         {
             f"{r.path} ({r.endpoint.__module__}.{r.endpoint.__name__})"

@@ -1,10 +1,11 @@
 """`tracklet server --auth`, fuzzed: a signed-in user sends every endpoint (the users' and permissions'
 too) whatever hypothesis makes up, aimed at another user's experiment, run and registered model and at
-the admin's account, and now and then with credentials that are garbled, wrong or missing.
+the admin's account and access token, with their password or their own access token, and now and then
+with credentials that are garbled, wrong or missing.
 
 Checked: every answer is MLflow's (never a 5xx, errors in MLflow's JSON shape), and what the user may
 only read stays exactly as it was: the other user's experiment, run and registered model, who may do
-what with them, and who is an admin."""
+what with them, who is an admin, and the admin's access tokens."""
 
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ from hypothesis import strategies as st
 from tests.http.conftest import ADMIN, API, check_answer, ok
 from tests.support.fuzzing import endpoints, fuzz_endpoint
 from tests.support.processes import TrackletServer
-from tracklet.server.api import users
+from tracklet.server.api import tokens, users
 from tracklet.server.app import api_routes
 from tracklet.server.ui import ui_routes
 
 pytestmark = pytest.mark.slow
 
 USER = ("mallory", "mallory-password-1")
-ENDPOINTS = endpoints([*api_routes(), *ui_routes(), *users.routes])
+ENDPOINTS = endpoints([*api_routes(), *ui_routes(), *users.routes, *tokens.routes])
 
 
 def basic(username: str | bytes, password: str | bytes) -> str:
@@ -34,19 +35,25 @@ def basic(username: str | bytes, password: str | bytes) -> str:
     return "Basic " + base64.b64encode(raw).decode()
 
 
-# Mostly the user's own credentials; sometimes none, someone else's with a wrong password, or garbage.
-CREDENTIALS = st.sampled_from(
-    [{"Authorization": basic(*USER)}] * 12
-    + [
-        {},
-        {"Authorization": basic(ADMIN[0], "wrong")},
-        {"Authorization": "Basic !!!not-base64"},
-        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
-        {"Authorization": basic(b"\xff\xfe", b"\xff")},
-        {"Authorization": "Bearer some-token"},
-        {"Authorization": basic(USER[0], USER[1] + "x")},
-    ]
-)
+def credentials(token: str) -> st.SearchStrategy[dict[str, str]]:
+    """Mostly the user's own password or access token (`token`); sometimes none, someone else's with a
+    wrong password or the user's token, a made-up token, or garbage."""
+    return st.sampled_from(
+        [{"Authorization": basic(*USER)}] * 8
+        + [{"Authorization": f"Bearer {token}"}] * 4
+        + [
+            {},
+            {"Authorization": basic(ADMIN[0], "wrong")},
+            {"Authorization": "Basic !!!not-base64"},
+            {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+            {"Authorization": basic(b"\xff\xfe", b"\xff")},
+            {"Authorization": "Bearer some-token"},
+            {"Authorization": "Bearer tlk_made-up"},
+            {"Authorization": basic(ADMIN[0], token)},
+            {"Authorization": basic(USER[0], token)},
+            {"Authorization": basic(USER[0], USER[1] + "x")},
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +76,17 @@ def world(guarded: TrackletServer) -> dict[str, Any]:
                 f"{API}/registered-models/create", json={"name": "vault-model", "tags": [{"key": "k", "value": "v"}]}
             )
         )
+        admin_token = ok(admin.post("/api/tracklet/tokens", json={"name": "admin's"}))["token"]["id"]
     with httpx.Client(base_url=guarded.url, auth=USER, timeout=60) as user:
         lab = ok(user.post(f"{API}/experiments/create", json={"name": "lab"}))["experiment_id"]
         lab_run = ok(user.post(f"{API}/runs/create", json={"experiment_id": lab}))["run"]["info"]["run_id"]
+        token = ok(user.post("/api/tracklet/tokens", json={"name": "mallory's"}))["secret"]
     pool = [
         vault, vault_run, "vault-model", lab, lab_run, "0", ADMIN[0], USER[0], "READ", "EDIT", "MANAGE",
         "NO_PERMISSIONS", "experiment", "registered_model", "m", "p", "t", "k", f"{vault}/{vault_run}/artifacts",
+        admin_token,
     ]  # fmt: skip
-    return {"pool": pool, "vault": vault, "vault_run": vault_run}
+    return {"pool": pool, "vault": vault, "vault_run": vault_run, "token": token}
 
 
 def _snapshot(url: str, world: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +105,7 @@ def _snapshot(url: str, world: dict[str, Any]) -> dict[str, Any]:
             ),
             "admin": ok(admin.get(f"{API}/users/get", params={"username": ADMIN[0]}))["user"]["is_admin"],
             "user": ok(admin.get(f"{API}/users/get", params={"username": USER[0]}))["user"]["is_admin"],
+            "admin's tokens": ok(admin.get("/api/tracklet/tokens")),
         }
 
 
@@ -106,5 +117,5 @@ def before(guarded: TrackletServer, world: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
 def test_a_user_cannot_break_or_reach_past_their_rights_whatever_they_send(guarded, world, before, method, path):
     with httpx.Client(base_url=guarded.url, timeout=60, event_hooks={"response": [check_answer]}) as api:
-        fuzz_endpoint(api, method, path, world["pool"], canary=set(), headers=CREDENTIALS)
+        fuzz_endpoint(api, method, path, world["pool"], canary=set(), headers=credentials(world["token"]))
     assert _snapshot(guarded.url, world) == before

@@ -163,7 +163,9 @@ RAW_BODIES = st.sampled_from(
     ]
 )
 NO_HEADERS: st.SearchStrategy[dict[str, str]] = st.just({})
-_PATH_PARAMETERS = ("model_id", "tag_key:path", "path:path", "action", "trace_id", "request_id", "assessment_id")
+_PATH_PARAMETERS = (
+    "model_id", "tag_key:path", "path:path", "action", "trace_id", "request_id", "assessment_id", "token_id",
+)  # fmt: skip
 
 
 def fuzz_endpoint(

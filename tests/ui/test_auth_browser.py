@@ -288,3 +288,33 @@ def test_admins_manage_users_and_users_change_their_own_password(browser: Any, g
     page.wait_for_function(f"!document.querySelector(\"#users-table tr[data-user='{newcomer[0]}']\")")
     assert not _signs_in(guarded, (newcomer[0], "third-password"))
     page.context.close()
+
+
+def test_a_user_makes_an_access_token_sees_its_secret_once_and_revokes_it(
+    browser: Any, guarded: TrackletServer
+) -> None:  # type: ignore[no-untyped-def]
+    (alice, _, _) = _user_with_a_run(guarded)
+    page = _page_as(browser, guarded, alice)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{guarded.url}/#/users")
+    page.wait_for_selector("#tokens :text('None.')")
+    page.fill("#new-token-name", "browser job")
+    page.fill("#new-token-days", "7")
+    page.click("#create-token button")
+    secret = page.wait_for_selector("#token-secret").inner_text()
+    assert secret.startswith("tlk_")
+    page.wait_for_selector("#tokens-table tr:has-text('browser job')")
+    shot(page, "tokens")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    me = httpx.get(f"{guarded.url}/api/2.0/mlflow/users/current", headers=bearer)
+    assert me.json()["user"]["username"] == alice[0]
+
+    page.reload()  # the secret is not shown again, the token is still listed
+    page.wait_for_selector("#tokens-table tr:has-text('browser job')")
+    assert page.locator("#token-secret").count() == 0 and secret not in page.content()
+    page.click("button[aria-label='Revoke token browser job']")
+    page.wait_for_selector("#tokens :text('None.')")
+    assert httpx.get(f"{guarded.url}/api/2.0/mlflow/users/current", headers=bearer).status_code == 401
+    assert not errors, errors
+    page.context.close()

@@ -1,13 +1,15 @@
 """`tracklet users`: users of `tracklet server --auth`, straight in the store, for operators: the first
 users of a scripted deployment, and the way back in when the admin's password is lost. Passwords are
 asked for at the prompt (or read from TRACKLET_USER_PASSWORD), never taken as options: a command line
-is visible to every user of the machine."""
+is visible to every user of the machine. Access tokens for jobs are made, listed and revoked here too:
+a new token's secret is printed once (on stdout, alone, for scripts)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -75,3 +77,45 @@ def set_password(username: str, make_admin: bool, **options: str | None) -> None
         if make_admin:
             store.update_user_admin(username, True)
     click.echo(f"Set the password of '{username}'{' and made it an admin' if make_admin else ''}.")
+
+
+def _when(ms: int | None) -> str:
+    return "never" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@users_group.command("create-token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (e.g. 'nightly training').")
+@click.option("--expires-in-days", type=int, default=None, help="Days until it expires (default: never).")
+@_store_options
+def create_token(username: str, name: str, expires_in_days: int | None, **options: str | None) -> None:
+    """Make an access token of USERNAME and print its secret, the only time it is shown (jobs send it as
+    MLFLOW_TRACKING_TOKEN). Only its hash is kept."""
+    with _store(options) as store:
+        token, secret = store.create_token(username, name, expires_in_days)
+    click.echo(secret)
+    click.echo(
+        f"Token {token.token_id} ('{token.name}') of '{username}', expires: {_when(token.expiration_time)}. "
+        "Copy the secret now: it is not shown again.",
+        err=True,
+    )
+
+
+@users_group.command("list-tokens")
+@click.argument("username")
+@_store_options
+def list_tokens(username: str, **options: str | None) -> None:
+    """USERNAME's access tokens: id, name, created, expires (never their secrets)."""
+    with _store(options) as store:
+        for token in store.list_tokens(username):
+            click.echo(f"{token.token_id}\t{token.name}\t{_when(token.creation_time)}\t{_when(token.expiration_time)}")
+
+
+@users_group.command("revoke-token")
+@click.argument("token_id", type=int)
+@_store_options
+def revoke_token(token_id: int, **options: str | None) -> None:
+    """Revoke the access token TOKEN_ID (see `list-tokens`); every server worker refuses it at once."""
+    with _store(options) as store:
+        store.revoke_token(token_id)
+    click.echo(f"Revoked token {token_id}.")

@@ -33,6 +33,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    tokens,
     traces,
     traces_v2,
     users,
@@ -248,7 +249,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         routes.append(Route(monitoring.METRICS_PATH, monitoring.metrics, methods=["GET"]))
 
     if settings.auth:
-        routes.extend(users.routes)
+        routes.extend([*users.routes, *tokens.routes])
         default_permission = Permission.parse(settings.auth_default_permission, "default permission")
         store.ensure_admin(*admin_credentials())
 

@@ -460,3 +460,19 @@ registered_model_permissions = Table(
     Column("permission", String(20), nullable=False),
     PrimaryKeyConstraint("user_id", "name"),
 )
+
+# Personal access tokens (`--auth`): a user's secret for jobs that should not hold their password, sent as
+# `Authorization: Bearer <secret>` (MLflow's clients: MLFLOW_TRACKING_TOKEN). Only the secret's SHA-256
+# is kept, found through its unique index; times are milliseconds since the epoch (no expiry: NULL). A
+# token is revoked by deleting its row, and a user's tokens go with the user.
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("expiration_time", BigInteger, nullable=True),
+    Index("ix_access_tokens_user", "user_id"),
+)

@@ -10,13 +10,13 @@ from tracklet.store.purge import PurgeStore
 from tracklet.store.registry import RegistryStore
 from tracklet.store.runs import RunStore
 from tracklet.store.spans import SpanStore
+from tracklet.store.tokens import TokenStore
 from tracklet.store.traces import TraceStore
-from tracklet.store.users import UserStore
 
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore, PurgeStore, UserStore):
+class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore, PurgeStore, TokenStore):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)
         self.default_artifact_root = default_artifact_root

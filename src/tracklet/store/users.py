@@ -27,6 +27,9 @@ _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 _VERIFIED_MAX = 10_000
 MAX_USERNAME_LENGTH = 255
+# What begins an access token's secret (`tokens.py`). A password may not: HTTP Basic may carry a token as
+# its password, and the server tells the two apart by this prefix without checking a password hash.
+TOKEN_PREFIX = "tlk_"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,16 @@ class User:
     user_id: int
     username: str
     is_admin: bool
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who an access token admits, and what `Access.token_user_and_grants` found with them."""
+
+    user: User
+    token_id: int
+    expiration_time: int | None  # ms since the epoch
+    grants: dict[int, Permission]
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,8 @@ def _validate_credentials(username: object, password: object) -> tuple[str, str]
         raise InvalidParameterValue(f"Username is longer than {MAX_USERNAME_LENGTH} characters.")
     if not isinstance(password, str) or not password:
         raise InvalidParameterValue("Password cannot be empty.")
+    if password.startswith(TOKEN_PREFIX):
+        raise InvalidParameterValue(f"A password may not begin with '{TOKEN_PREFIX}', which marks access tokens.")
     return username, password
 
 
@@ -157,7 +172,7 @@ class UserStore:
         with self.db.write() as conn:
             user = self._require_user(conn, username)
             self._keep_an_admin(conn, user)
-            for table in (s.experiment_permissions, s.registered_model_permissions, s.users):
+            for table in (s.experiment_permissions, s.registered_model_permissions, s.access_tokens, s.users):
                 conn.execute(delete(table).where(table.c.user_id == user.user_id))
 
     def authenticate(self, username: str, password: str) -> User | None:
@@ -302,6 +317,11 @@ _OWNERS_MAX = 100_000
 _OWNED_FOREVER = frozenset({"runs", "traces", "logged_models"})
 
 
+def _grants(rows: list[tuple], at: int) -> dict[int, Permission]:  # type: ignore[type-arg]
+    """The experiment grants joined into `rows` at columns `at`, `at + 1` (rows of a user without one: none)."""
+    return {int(row[at]): Permission[row[at + 1]] for row in rows if len(row) > at and row[at] is not None}
+
+
 class Access:
     """The reads that admit one request (`server/auth/guard.py`): hand-written SQL on one connection,
     the user and their grants in one statement. Built with SQLAlchemy's expressions they cost ~1 ms a
@@ -323,19 +343,37 @@ class Access:
         """The user these credentials name (None if either is wrong), and their grants on these experiments
         (those without one left out)."""
         ids = sorted(set(experiment_ids))
-        if ids:
-            sql = (
-                "SELECT u.user_id, u.is_admin, u.password_hash, p.experiment_id, p.permission FROM users u "
-                "LEFT JOIN experiment_permissions p ON p.user_id = u.user_id "
-                f"AND p.experiment_id IN ({', '.join('?' * len(ids))}) WHERE u.username = ?"
-            )
-            rows = self._rows(sql, (*ids, username))
-        else:
-            rows = self._rows("SELECT user_id, is_admin, password_hash FROM users WHERE username = ?", (username,))
+        sql = "SELECT u.user_id, u.is_admin, u.password_hash{} FROM users u{} WHERE u.username = ?"
+        rows = self._with_grants(sql, ids, (username,))
         if not rows or not self._password_matches(username, password, rows[0][2]):
             return None, {}
-        grants = {int(row[3]): Permission[row[4]] for row in rows if len(row) > 3 and row[3] is not None}
-        return User(rows[0][0], username, bool(rows[0][1])), grants
+        return User(rows[0][0], username, bool(rows[0][1])), _grants(rows, 3)
+
+    def token_user_and_grants(self, digest: str, experiment_ids: Iterable[int]) -> TokenHolder | None:
+        """The user whose access token has this SHA-256 (`tokens.token_digest`), with their grants on these
+        experiments, in one statement like `user_and_grants`; None for a token that is not (or no more)
+        stored. Expiry is the caller's to judge."""
+        ids = sorted(set(experiment_ids))
+        sql = (
+            "SELECT u.user_id, u.is_admin, u.username, t.token_id, t.expiration_time, t.token_hash{} "
+            "FROM access_tokens t JOIN users u ON u.user_id = t.user_id{} WHERE t.token_hash = ?"
+        )
+        rows = self._with_grants(sql, ids, (digest,))
+        # Found through the index by the hash; compared again in constant time all the same.
+        if not rows or not hmac.compare_digest(rows[0][5], digest):
+            return None
+        user_id, is_admin, username, token_id, expires = rows[0][:5]
+        return TokenHolder(User(user_id, username, bool(is_admin)), token_id, expires, _grants(rows, 6))
+
+    def _with_grants(self, sql: str, ids: list[int], args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
+        """`sql`'s rows, its two `{}` filled in to join the user's (`u`) grants on `ids` when there are some."""
+        if not ids:
+            return self._rows(sql.format("", ""), args)
+        join = (
+            " LEFT JOIN experiment_permissions p ON p.user_id = u.user_id "
+            f"AND p.experiment_id IN ({', '.join('?' * len(ids))})"
+        )
+        return self._rows(sql.format(", p.experiment_id, p.permission", join), (*ids, *args))
 
     def _password_matches(self, username: str, password: str, stored: str) -> bool:
         fingerprint = hashlib.sha256(password.encode()).digest()

@@ -1,11 +1,18 @@
-"""Admitting a request with `--auth`: who sends it (HTTP Basic, as MLflow's clients send
-`MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`) and whether its rule lets them; then what the
-answer may show them."""
+"""Admitting a request with `--auth`: who sends it and whether its rule lets them; then what the answer
+may show them.
+
+Who: HTTP Basic with a user name and password (MLflow's clients: `MLFLOW_TRACKING_USERNAME`/`_PASSWORD`),
+or an access token (`store/tokens.py`) as `Authorization: Bearer <token>` (`MLFLOW_TRACKING_TOKEN`) or,
+for tools that speak only Basic, as the password of its owner's user name. A password never begins with
+the tokens' prefix, so the two are told apart without checking a password hash.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -14,37 +21,81 @@ from starlette.responses import Response
 
 from tracklet.errors import PermissionDenied, Unauthenticated
 from tracklet.permissions import EXPERIMENT, MANAGE, READ, Permission
-from tracklet.server.auth.identity import NOT_AUTHENTICATED, USER_SCOPE_KEY, denied, require_admin
+from tracklet.server.auth.identity import (
+    NOT_AUTHENTICATED,
+    TOKEN_ADVICE,
+    TOKEN_SCOPE_KEY,
+    USER_SCOPE_KEY,
+    WRONG_TOKEN,
+    denied,
+    require_admin,
+)
 from tracklet.server.auth.rules import Fields, Rule
 from tracklet.server.protocol import json_response, run_read, run_sync
 from tracklet.server.state import store_of
+from tracklet.store._util import now_ms
 from tracklet.store.store import Store
-from tracklet.store.users import User
+from tracklet.store.tokens import looks_like_token, token_digest
+from tracklet.store.users import Access, User
+
+# The user a request comes from, their grants on the experiments it touches, and the access token it
+# came with (None: a password).
+_Admitted = tuple[User, dict[int, Permission], int | None]
 
 
-def basic_credentials(header: str | None) -> tuple[str, str]:
-    scheme, _, encoded = (header or "").partition(" ")
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None  # None: a bearer token, which names its user itself
+    secret: str  # a password or an access token
+
+    @property
+    def is_token(self) -> bool:
+        return looks_like_token(self.secret)
+
+
+def credentials_of(header: str | None) -> Credentials:
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() == "bearer":
+        token = value.strip()
+        if not looks_like_token(token):
+            raise Unauthenticated(WRONG_TOKEN)
+        return Credentials(None, token)
     if scheme.lower() != "basic":
         raise Unauthenticated(NOT_AUTHENTICATED)
     try:
-        username, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        username, colon, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthenticated(NOT_AUTHENTICATED) from None
     if not colon:
         raise Unauthenticated(NOT_AUTHENTICATED)
-    return username, password
+    return Credentials(username, password)
 
 
-def _decide(store: Store, credentials: tuple[str, str], rule: Rule, fields: Fields, default: Permission) -> User:
+def _user_and_grants(access: Access, credentials: Credentials, experiment_ids: list[int]) -> _Admitted:
+    if not credentials.is_token:
+        assert credentials.username is not None
+        user, grants = access.user_and_grants(credentials.username, credentials.secret, experiment_ids)
+        if user is None:
+            raise Unauthenticated("Wrong user name or password.")
+        return user, grants, None
+    holder = access.token_user_and_grants(token_digest(credentials.secret), experiment_ids)
+    if holder is None or credentials.username not in (None, holder.user.username):
+        raise Unauthenticated(WRONG_TOKEN)
+    if holder.expiration_time is not None and holder.expiration_time <= now_ms():
+        expired = datetime.fromtimestamp(holder.expiration_time / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise Unauthenticated(f"This access token expired on {expired}. {TOKEN_ADVICE}")
+    return holder.user, holder.grants, holder.token_id
+
+
+def _decide(store: Store, credentials: Credentials, rule: Rule, fields: Fields, default: Permission) -> _Admitted:
     with store.access() as access:
         # What the request touches first, then the user with their grants there: one statement.
         located = [(need, need.locate(fields, access)) for need in rule.needs]
         experiment_ids = [i for need, found in located if need.resource_type == EXPERIMENT for i in found]
-        user, grants = access.user_and_grants(*credentials, experiment_ids)
-        if user is None:
-            raise Unauthenticated("Wrong user name or password.")
+        admitted = _user_and_grants(access, credentials, experiment_ids)
+        user, grants, _ = admitted
         if user.is_admin:
-            return user
+            return admitted
         if rule.admin:
             require_admin(user)
         for need, found in located:
@@ -58,7 +109,7 @@ def _decide(store: Store, credentials: tuple[str, str], rule: Rule, fields: Fiel
                     level = default if granted is None else granted  # NO_PERMISSIONS is 0: never `or`
                 if level < need.level:
                     raise denied(user, need.level, need.resource_type, resource)
-    return user
+    return admitted
 
 
 async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_readable: bool) -> User | None:
@@ -66,7 +117,7 @@ async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_
     PermissionDenied otherwise. `body_readable`: the body may be read here and still reach the endpoint."""
     if rule.public:
         return None
-    credentials = basic_credentials(request.headers.get("authorization"))
+    credentials = credentials_of(request.headers.get("authorization"))
     body = None
     query = request.query_params if request.method in ("GET", "HEAD") else None
     if query is None and body_readable and rule.reads_body:
@@ -78,12 +129,14 @@ async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_
     fields = Fields(path_params, query, body, request.headers)
     store = store_of(request)
     default: Permission = request.app.state.default_permission
-    # A password checked before costs a dictionary lookup; one not seen yet costs ~0.1 s of scrypt, which
-    # must not hold the event loop.
-    run = run_read if store.password_was_verified(*credentials) else _in_thread
-    user: User = await run(request, _decide, store, credentials, rule, fields, default)
+    # A token costs a SHA-256 and a password checked before a dictionary lookup; a password not seen yet
+    # costs ~0.1 s of scrypt, which must not hold the event loop.
+    cheap = credentials.is_token or store.password_was_verified(credentials.username or "", credentials.secret)
+    run = run_read if cheap else _in_thread
+    user, _, token_id = await run(request, _decide, store, credentials, rule, fields, default)
     request.scope[USER_SCOPE_KEY] = user
-    return user
+    request.scope[TOKEN_SCOPE_KEY] = token_id
+    return user  # type: ignore[no-any-return]
 
 
 async def _in_thread(request: Request, fn: Any, *args: Any) -> Any:

@@ -11,10 +11,17 @@ from tracklet.store.users import User
 
 USER_SCOPE_KEY = "tracklet.user"
 
+TOKEN_SCOPE_KEY = "tracklet.token"  # the id of the access token the request came with; None: a password
+
 NOT_AUTHENTICATED = (
     "You are not authenticated. Send a user name and password with HTTP Basic authentication "
-    "(MLflow's clients: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)."
+    "(MLflow's clients: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD), or an access token as "
+    "'Authorization: Bearer <token>' (MLflow's clients: MLFLOW_TRACKING_TOKEN)."
 )
+TOKEN_ADVICE = (
+    "Ask for a new one (POST /api/tracklet/tokens, the web UI's users page, or `tracklet users create-token`)."
+)
+WRONG_TOKEN = f"Unknown or revoked access token. {TOKEN_ADVICE}"
 
 _VERBS = {
     Permission.NO_PERMISSIONS: "see",
@@ -30,6 +37,11 @@ def current_user(request: Request) -> User:
     if user is None:
         raise Unauthenticated(NOT_AUTHENTICATED)
     return user  # type: ignore[no-any-return]
+
+
+def signed_in_with_token(request: Request) -> int | None:
+    """The id of the access token the request was admitted with; None when it came with a password."""
+    return request.scope.get(TOKEN_SCOPE_KEY)
 
 
 def require_admin(user: User) -> None:

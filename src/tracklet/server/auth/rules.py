@@ -30,6 +30,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    tokens,
     traces,
     traces_v2,
     users,
@@ -349,6 +350,10 @@ RULES: dict[Callable[..., Any], Rule] = {
             users.get_permission,
             users.list_permissions,
             users.my_permission,  # the caller's own, on a resource that exists
+            # A user's own access tokens (admins: anyone's)
+            tokens.create_token,
+            tokens.list_tokens,
+            tokens.revoke_token,
         ),
         AUTHENTICATED,
     ),

@@ -79,6 +79,10 @@ export const api = {
   setPassword: (username, password, current) =>
     request("PATCH", `${ML}/users/update-password`, { body: { username, password, current_password: current || undefined } }),
   deleteUser: (username) => request("DELETE", `${ML}/users/delete`, { body: { username } }),
+  /** The signed-in user's access tokens (metadata only); a new one's answer holds its secret, once. */
+  listTokens: () => request("GET", `${TL}/tokens`),
+  createToken: (name, expiresInDays) => request("POST", `${TL}/tokens`, { body: { name, expires_in_days: expiresInDays } }),
+  revokeToken: (id) => request("DELETE", `${TL}/tokens/${encodeURIComponent(id)}`),
   /** Every user's permission on an experiment or registered model, for those who MANAGE it. */
   listPermissions: (resourceType, resourceId) =>
     request("GET", `${TL}/permissions`, { query: { resource_type: resourceType, resource_id: resourceId } }),

@@ -1,11 +1,13 @@
 // Users and permissions on a server started with `--auth`: who may do what with an experiment or a
 // registered model (shown to, and changed by, those who MANAGE it), and the users page (admins add,
-// promote, demote and delete users and set their passwords; everyone changes their own password).
+// promote, demote and delete users and set their passwords; everyone changes their own password and
+// manages their own access tokens, `tokens.js`).
 // On a server without users none of this shows. `allowed` tells the pages which of their controls
 // (edit, delete, permissions) the signed-in user may use, so that they show only those.
 import { api } from "./api.js";
 import { clear, h, readOrSay, toast } from "./dom.js";
 import { kvTable } from "./editors.js";
+import { tokensPanel } from "./tokens.js";
 
 const LEVELS = ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"];
 
@@ -109,7 +111,7 @@ export async function experimentPermissionsPage(root, ctx, experimentId) {
   );
 }
 
-/** `#/users`: the signed-in user's password; for admins, every user. */
+/** `#/users`: the signed-in user's password and access tokens; for admins, every user. */
 export async function usersPage(root, ctx) {
   const user = await signedIn();
   if (!ctx.alive()) return;
@@ -135,6 +137,9 @@ export async function usersPage(root, ctx) {
     h("h2", "Your password"),
     h("form.inline#own-password", { on: { submit: changeOwn } },
       h("label", "Current ", current), h("label", "New ", fresh), h("button", { type: "submit" }, "Change my password")),
+    h("h2", "Your access tokens"),
+    h("p.muted", "For jobs that should not hold your password: they act as you, with your permissions."),
+    tokensPanel(ctx),
   );
   if (!user.is_admin) return;
   root.append(h("h2", "Users"), list);
