@@ -315,6 +315,35 @@ def test_a_user_reads_their_own_permission_on_a_resource(admin, sign_in, guarded
         assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE", params
 
 
+def test_a_user_reads_their_own_permissions_everywhere_in_one_answer(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+    alice, bob, carol, experiment_id, model = owned_by_alice(admin, sign_in, guarded)
+    everywhere = f"{guarded.url}/api/tracklet/permissions/mine/all"
+
+    def asks(credentials: tuple[str, str]) -> dict[str, object]:
+        answer = httpx.get(everywhere, auth=credentials)
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    assert asks(ADMIN) == {"is_admin": True, "default_permission": "MANAGE"}  # admins may do everything
+    assert asks(alice) == {
+        "is_admin": False,
+        "default_permission": "READ",  # the server's, for all that is not granted
+        "experiments": {experiment_id: "MANAGE"},  # the creator's grants
+        "registered_models": {model: "MANAGE"},
+    }
+    assert asks(bob) == {
+        "is_admin": False,
+        "default_permission": "READ",
+        "experiments": {experiment_id: "EDIT"},
+        "registered_models": {model: "EDIT"},
+    }
+    assert asks(carol) == {"is_admin": False, "default_permission": "READ", "experiments": {}, "registered_models": {}}
+    # Each user's own, whatever they ask for: nothing names another user.
+    assert httpx.get(everywhere, params={"username": alice[0]}, auth=carol).json()["experiments"] == {}
+    anonymous = httpx.get(everywhere)
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "UNAUTHENTICATED"
+
+
 def test_requests_built_to_slip_past_the_check_are_refused(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
     alice, bob = new_user(admin, sign_in), new_user(admin, sign_in)
     owner = sign_in(*alice)

@@ -193,7 +193,9 @@ def test_each_user_sees_only_the_controls_of_what_they_may_do(browser: Any, guar
             grant = {"resource_type": resource_type, "resource_id": resource_id, "username": editor[0]}
             http.post("/3.0/mlflow/users/permissions/grant", json={**grant, "permission": "EDIT"}).raise_for_status()
 
+    row = f"#experiments tr[data-experiment-id='{experiment_id}']"
     edits = {
+        "experiments": [f"{row} button.rename"],
         "runs": [],
         "about": ["#edit-description", "#add-tag", "button.edit-tag", "button.delete-tag"],
         "run": ["#rename-run", "#edit-description", "#add-tag", "button.edit-tag"],
@@ -201,6 +203,7 @@ def test_each_user_sees_only_the_controls_of_what_they_may_do(browser: Any, guar
         "version": ["#transition", "#add-version-alias", "#edit-description", "#add-tag"],
     }
     manages = {
+        "experiments": [f"{row} button.delete", f"{row} a.permissions"],
         "runs": ["#delete-runs"],
         "about": ["#experiment-permissions"],
         "run": ["#delete-run"],
@@ -208,6 +211,7 @@ def test_each_user_sees_only_the_controls_of_what_they_may_do(browser: Any, guar
         "version": ["#delete-version"],
     }
     pages = {
+        "experiments": ("/", row),
         "runs": (f"/experiments/{experiment_id}", f"#runs-table a.run-link:has-text('{run_name}')"),
         "about": (f"/experiments/{experiment_id}/about", "#tags-table"),
         "run": (f"/runs/{run_id}", "#tags-table"),

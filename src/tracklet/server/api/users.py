@@ -321,6 +321,23 @@ async def my_permission(request: Request) -> Response:
     return json_response({"permission": permission.name, "is_admin": caller.is_admin})
 
 
+async def my_permissions(request: Request) -> Response:
+    """tracklet's own: the signed-in user's permissions everywhere in one answer, for the web UI's lists
+    (a row's controls show by them): the resources granted explicitly, and the level of all others."""
+    caller = current_user(request)
+    if caller.is_admin:
+        return json_response({"is_admin": True, "default_permission": Permission.MANAGE.name})
+    granted = await run_sync(store_of(request).user_permissions, caller.user_id)
+    return json_response(
+        {
+            "is_admin": False,
+            "default_permission": request.app.state.default_permission.name,
+            "experiments": {str(i): level.name for i, level in granted.experiments.items()},
+            "registered_models": {name: level.name for name, level in granted.registered_models.items()},
+        }
+    )
+
+
 _USER_ENDPOINTS = [
     ("create", create_user, "POST"),
     ("get", get_user, "GET"),
@@ -356,4 +373,5 @@ routes = [
     ),
     Route("/api/tracklet/permissions", list_permissions, methods=["GET"]),
     Route("/api/tracklet/permissions/mine", my_permission, methods=["GET"]),
+    Route("/api/tracklet/permissions/mine/all", my_permissions, methods=["GET"]),
 ]

@@ -350,6 +350,7 @@ RULES: dict[Callable[..., Any], Rule] = {
             users.get_permission,
             users.list_permissions,
             users.my_permission,  # the caller's own, on a resource that exists
+            users.my_permissions,  # the caller's own, everywhere
             # A user's own access tokens (admins: anyone's)
             tokens.create_token,
             tokens.list_tokens,

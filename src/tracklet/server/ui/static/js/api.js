@@ -89,6 +89,7 @@ export const api = {
   /** The signed-in user's own permission on an experiment or registered model: {permission, is_admin}. */
   myPermission: (resourceType, resourceId) =>
     request("GET", `${TL}/permissions/mine`, { query: { resource_type: resourceType, resource_id: resourceId } }),
+  myPermissions: () => request("GET", `${TL}/permissions/mine/all`),
   grantPermission: (resourceType, resourceId, username, permission) =>
     request("POST", `${ML3}/users/permissions/grant`, { body: { resource_type: resourceType, resource_id: resourceId, username, permission } }),
   revokePermission: (resourceType, resourceId, username) =>

@@ -1,11 +1,12 @@
 // Experiments: name, number of runs, last update; create, rename, delete and restore.
 import { api } from "./api.js";
 import { clear, fmtTime, h, toast } from "./dom.js";
-import { signedIn } from "./permissions.js";
+import { allowedEverywhere, signedIn } from "./permissions.js";
 
 export async function experimentsPage(root, ctx) {
   const showDeleted = ctx.params.get("deleted") === "1";
   const withUsers = Boolean(await signedIn()); // then each experiment has its permissions page
+  const can = await allowedEverywhere(); // a row shows the controls of what the user may do
   const list = h("div");
   // Names filtered as you type, in the page: the list holds every experiment already.
   const find = h("input#find-experiment", { type: "search", placeholder: "Find by name…", size: 24, "aria-label": "Find experiments by name" });
@@ -85,12 +86,13 @@ export async function experimentsPage(root, ctx) {
         toast(err.message, "error");
       }
     };
+    const may = can("experiment", e.experiment_id);
     const actions = showDeleted
-      ? [h("button.restore", { "aria-label": `Restore experiment ${e.name}`, on: { click: act(api.restoreExperiment, `Restored ${e.name}`) } }, "Restore")]
+      ? [may.manage && h("button.restore", { "aria-label": `Restore experiment ${e.name}`, on: { click: act(api.restoreExperiment, `Restored ${e.name}`) } }, "Restore")]
       : [
-          h("button.rename", { "aria-label": `Rename experiment ${e.name}`, on: { click: rename } }, "Rename"),
-          withUsers && h("a.button.permissions", { href: `#/experiments/${e.experiment_id}/permissions`, "aria-label": `Permissions of experiment ${e.name}` }, "Permissions"),
-          h("button.danger.delete", {
+          may.edit && h("button.rename", { "aria-label": `Rename experiment ${e.name}`, on: { click: rename } }, "Rename"),
+          withUsers && may.manage && h("a.button.permissions", { href: `#/experiments/${e.experiment_id}/permissions`, "aria-label": `Permissions of experiment ${e.name}` }, "Permissions"),
+          may.manage && h("button.danger.delete", {
             "aria-label": `Delete experiment ${e.name}`,
             on: { click: () => confirm(`Delete experiment "${e.name}"?`) && act(api.deleteExperiment, `Deleted ${e.name}`)() },
           }, "Delete"),

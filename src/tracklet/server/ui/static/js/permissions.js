@@ -31,11 +31,30 @@ const EVERYTHING = { edit: true, manage: true };
 export async function allowed(resourceType, resourceId) {
   if (!(await signedIn())) return EVERYTHING;
   try {
-    const rank = RANKS[(await api.myPermission(resourceType, resourceId)).permission] ?? 0;
-    return { edit: rank >= RANKS.EDIT, manage: rank >= RANKS.MANAGE };
+    return mayDo((await api.myPermission(resourceType, resourceId)).permission);
   } catch {
     return EVERYTHING;
   }
+}
+
+/**
+ * `allowed` for every experiment and registered model at once, for lists: one request, then a function of
+ * (resourceType, resourceId) giving `{edit, manage}` (a grant of the user's, else the level of all others).
+ */
+export async function allowedEverywhere() {
+  if (!(await signedIn())) return () => EVERYTHING;
+  try {
+    const mine = await api.myPermissions();
+    const grants = { experiment: mine.experiments ?? {}, registered_model: mine.registered_models ?? {} };
+    return (resourceType, resourceId) => mayDo(grants[resourceType][resourceId] ?? mine.default_permission);
+  } catch {
+    return () => EVERYTHING;
+  }
+}
+
+function mayDo(permission) {
+  const rank = RANKS[permission] ?? 0;
+  return { edit: rank >= RANKS.EDIT, manage: rank >= RANKS.MANAGE };
 }
 
 /** Run a change, say so, then show the server's state again (also after a refusal). */
