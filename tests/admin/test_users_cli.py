@@ -66,8 +66,9 @@ def test_an_operator_makes_lists_and_revokes_a_jobs_token_from_the_command_line(
         assert me.status_code == 200 and me.json()["user"]["username"] == "ci-bot"
 
         listed = tracklet_users("list-tokens", "ci-bot", store_uri=store_uri)
-        token_id, name, _, expires = listed.stdout.strip().split("\t")
+        token_id, name, _, expires, last_used = listed.stdout.strip().split("\t")
         assert name == "nightly" and expires.endswith("UTC") and secret not in listed.stdout
+        assert last_used.endswith("UTC")  # the request above used it
 
         revoked = tracklet_users("revoke-token", token_id, store_uri=store_uri)
         assert revoked.returncode == 0, revoked.stderr

@@ -167,7 +167,8 @@ def test_a_token_reaches_only_its_own_users_tokens(http) -> None:  # type: ignor
     alice_secret, alice_token = new_token(http, alice)
     bob_secret, bob_token = new_token(http, bob)
 
-    assert ok(http.get(TOKENS, headers=bearer(bob_secret)))["tokens"] == [bob_token]
+    (listed,) = ok(http.get(TOKENS, headers=bearer(bob_secret)))["tokens"]
+    assert listed == {**bob_token, "last_used_time": listed["last_used_time"]} and listed["last_used_time"]
     refused(http.get(TOKENS, params={"username": alice[0]}, headers=bearer(bob_secret)), 403, "PERMISSION_DENIED")
     refused(http.get(TOKENS, params={"username": alice[0]}, auth=bob), 403, "PERMISSION_DENIED")
     # Another user's token is as unknown as one that never was.
@@ -177,7 +178,8 @@ def test_a_token_reaches_only_its_own_users_tokens(http) -> None:  # type: ignor
     # A token may not make tokens: a leaked one could otherwise outlive its revocation.
     refused(http.post(TOKENS, json={"name": "next"}, headers=bearer(alice_secret)), 403, "PERMISSION_DENIED")
     # Admins see and revoke anyone's.
-    assert ok(http.get(TOKENS, params={"username": alice[0]}, auth=ADMIN))["tokens"] == [alice_token]
+    (seen,) = ok(http.get(TOKENS, params={"username": alice[0]}, auth=ADMIN))["tokens"]
+    assert seen == {**alice_token, "last_used_time": seen["last_used_time"]} and seen["last_used_time"]  # just above
     ok(http.delete(f"{TOKENS}/{alice_token['id']}", auth=ADMIN))
     refused(http.get(TOKENS, headers=bearer(alice_secret)))
     # A token may revoke itself (a job cleaning up after itself).
@@ -236,3 +238,28 @@ def test_basic_authentication_takes_a_token_as_its_users_password(http) -> None:
         f"{API}/users/create", json={"username": f"u{uuid.uuid4().hex[:6]}", "password": "tlk_x"}, auth=ADMIN
     )
     assert "tlk_" in refused(made, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_a_tokens_last_use_is_noted_every_few_minutes_not_every_request(http, tables) -> None:  # type: ignore[no-untyped-def]
+    alice = new_user(http)
+    secret, token = new_token(http, alice)
+    assert token["last_used_time"] is None  # never used yet
+
+    def last_used() -> int | None:
+        (listed,) = ok(http.get(TOKENS, auth=alice))["tokens"]
+        return listed["last_used_time"]  # type: ignore[no-any-return]
+
+    assert last_used() is None  # asking with the password is no use of the token
+    ok(http.get(f"{API}/experiments/search", params={"max_results": 1}, headers=bearer(secret)))
+    first = last_used()
+    assert first is not None and first >= token["creation_time"]
+    for _ in range(3):  # within the next few minutes: no write for each request
+        ok(http.get(f"{API}/experiments/search", params={"max_results": 1}, headers=bearer(secret)))
+    assert last_used() == first
+    # A use on record from long ago is brought up to date by the next request.
+    with tables.write() as conn:
+        conn.execute(
+            update(s.access_tokens).where(s.access_tokens.c.token_id == int(token["id"])).values(last_used_time=1)
+        )
+    ok(http.get(f"{API}/experiments/search", params={"max_results": 1}, headers=bearer(secret)))
+    assert last_used() >= first  # type: ignore[operator]

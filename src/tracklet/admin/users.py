@@ -105,10 +105,11 @@ def create_token(username: str, name: str, expires_in_days: int | None, **option
 @click.argument("username")
 @_store_options
 def list_tokens(username: str, **options: str | None) -> None:
-    """USERNAME's access tokens: id, name, created, expires (never their secrets)."""
+    """USERNAME's access tokens: id, name, created, expires, last used (never their secrets)."""
     with _store(options) as store:
         for token in store.list_tokens(username):
-            click.echo(f"{token.token_id}\t{token.name}\t{_when(token.creation_time)}\t{_when(token.expiration_time)}")
+            times = (token.creation_time, token.expiration_time, token.last_used_time)
+            click.echo("\t".join([str(token.token_id), token.name, *map(_when, times)]))
 
 
 @users_group.command("revoke-token")

@@ -474,5 +474,6 @@ access_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("creation_time", BigInteger, nullable=False),
     Column("expiration_time", BigInteger, nullable=True),
+    Column("last_used_time", BigInteger, nullable=True),  # noted at most every `tokens.USE_NOTED_EVERY_MS`
     Index("ix_access_tokens_user", "user_id"),
 )

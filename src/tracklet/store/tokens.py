@@ -22,6 +22,9 @@ from tracklet.store.users import TOKEN_PREFIX, UserStore
 MAX_TOKEN_NAME_LENGTH = 255
 MAX_EXPIRES_IN_DAYS = 3650
 _DAY_MS = 86_400_000
+# A token's last use is noted when the one on record is older than this: "used today" is what an owner
+# needs to find tokens nobody uses, and a write per request would cost every request a transaction.
+USE_NOTED_EVERY_MS = 5 * 60_000
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,17 @@ class AccessToken:
     username: str
     creation_time: int
     expiration_time: int | None
+    last_used_time: int | None
 
 
 def token_digest(secret: str) -> str:
     """The stored form of a secret: its SHA-256, in hex."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def use_worth_noting(last_used_time: int | None) -> bool:
+    """Whether a token's use now is worth a write: none on record, or one older than `USE_NOTED_EVERY_MS`."""
+    return last_used_time is None or now_ms() - last_used_time >= USE_NOTED_EVERY_MS
 
 
 def looks_like_token(secret: str) -> bool:
@@ -66,6 +75,7 @@ _COLUMNS = (
     s.users.c.username,
     s.access_tokens.c.creation_time,
     s.access_tokens.c.expiration_time,
+    s.access_tokens.c.last_used_time,
 )
 
 
@@ -89,7 +99,7 @@ class TokenStore(UserStore):
                 )
                 .returning(s.access_tokens.c.token_id)
             ).scalar_one()
-        return AccessToken(token_id, token_name, user.username, created, expires), secret
+        return AccessToken(token_id, token_name, user.username, created, expires, None), secret
 
     def list_tokens(self, username: str) -> list[AccessToken]:
         """`username`'s tokens, oldest first (expired ones too, until revoked)."""
@@ -113,6 +123,13 @@ class TokenStore(UserStore):
         if row is None:
             raise ResourceDoesNotExist(f"No access token with id={token_id}")
         return AccessToken(*row)
+
+    def note_token_use(self, token_id: int) -> None:
+        """Note that the token was used now (when `use_worth_noting`)."""
+        with self.db.write() as conn:
+            conn.execute(
+                s.access_tokens.update().where(s.access_tokens.c.token_id == token_id).values(last_used_time=now_ms())
+            )
 
     def revoke_token(self, token_id: int, owner: str | None = None) -> None:
         """Delete the token (with `owner`: only if it is theirs; another's is as unknown as a missing one)."""

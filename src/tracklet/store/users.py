@@ -46,6 +46,7 @@ class TokenHolder:
     user: User
     token_id: int
     expiration_time: int | None  # ms since the epoch
+    last_used_time: int | None
     grants: dict[int, Permission]
 
 
@@ -355,15 +356,15 @@ class Access:
         stored. Expiry is the caller's to judge."""
         ids = sorted(set(experiment_ids))
         sql = (
-            "SELECT u.user_id, u.is_admin, u.username, t.token_id, t.expiration_time, t.token_hash{} "
+            "SELECT u.user_id, u.is_admin, u.username, t.token_id, t.expiration_time, t.last_used_time, t.token_hash{} "
             "FROM access_tokens t JOIN users u ON u.user_id = t.user_id{} WHERE t.token_hash = ?"
         )
         rows = self._with_grants(sql, ids, (digest,))
         # Found through the index by the hash; compared again in constant time all the same.
-        if not rows or not hmac.compare_digest(rows[0][5], digest):
+        if not rows or not hmac.compare_digest(rows[0][6], digest):
             return None
-        user_id, is_admin, username, token_id, expires = rows[0][:5]
-        return TokenHolder(User(user_id, username, bool(is_admin)), token_id, expires, _grants(rows, 6))
+        user_id, is_admin, username, token_id, expires, last_used = rows[0][:6]
+        return TokenHolder(User(user_id, username, bool(is_admin)), token_id, expires, last_used, _grants(rows, 7))
 
     def _with_grants(self, sql: str, ids: list[int], args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
         """`sql`'s rows, its two `{}` filled in to join the user's (`u`) grants on `ids` when there are some."""

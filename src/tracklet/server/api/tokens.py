@@ -42,6 +42,7 @@ def token_json(token: AccessToken) -> dict[str, Any]:
         "username": token.username,
         "creation_time": token.creation_time,
         "expiration_time": token.expiration_time,
+        "last_used_time": token.last_used_time,  # to within `USE_NOTED_EVERY_MS`; None: never used
     }
 
 

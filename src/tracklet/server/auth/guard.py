@@ -35,12 +35,12 @@ from tracklet.server.protocol import json_response, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.store._util import now_ms
 from tracklet.store.store import Store
-from tracklet.store.tokens import looks_like_token, token_digest
-from tracklet.store.users import Access, User
+from tracklet.store.tokens import looks_like_token, token_digest, use_worth_noting
+from tracklet.store.users import Access, TokenHolder, User
 
 # The user a request comes from, their grants on the experiments it touches, and the access token it
 # came with (None: a password).
-_Admitted = tuple[User, dict[int, Permission], int | None]
+_Admitted = tuple[User, dict[int, Permission], TokenHolder | None]
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _user_and_grants(access: Access, credentials: Credentials, experiment_ids: l
     if holder.expiration_time is not None and holder.expiration_time <= now_ms():
         expired = datetime.fromtimestamp(holder.expiration_time / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
         raise Unauthenticated(f"This access token expired on {expired}. {TOKEN_ADVICE}")
-    return holder.user, holder.grants, holder.token_id
+    return holder.user, holder.grants, holder
 
 
 def _decide(store: Store, credentials: Credentials, rule: Rule, fields: Fields, default: Permission) -> _Admitted:
@@ -133,9 +133,11 @@ async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_
     # costs ~0.1 s of scrypt, which must not hold the event loop.
     cheap = credentials.is_token or store.password_was_verified(credentials.username or "", credentials.secret)
     run = run_read if cheap else _in_thread
-    user, _, token_id = await run(request, _decide, store, credentials, rule, fields, default)
+    user, _, token = await run(request, _decide, store, credentials, rule, fields, default)
     request.scope[USER_SCOPE_KEY] = user
-    request.scope[TOKEN_SCOPE_KEY] = token_id
+    request.scope[TOKEN_SCOPE_KEY] = None if token is None else token.token_id
+    if token is not None and use_worth_noting(token.last_used_time):
+        await run_sync(store.note_token_use, token.token_id)
     return user  # type: ignore[no-any-return]
 
 

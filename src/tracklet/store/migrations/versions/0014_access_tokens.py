@@ -1,4 +1,5 @@
-"""personal access tokens of users (`tracklet server --auth`): only each secret's SHA-256 is kept
+"""personal access tokens of users (`tracklet server --auth`): only each secret's SHA-256 is kept, and
+when it was last used (to the nearest few minutes)
 
 Revision ID: 0014
 Revises: 0013
@@ -24,6 +25,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("creation_time", sa.BigInteger(), nullable=False),
         sa.Column("expiration_time", sa.BigInteger(), nullable=True),
+        sa.Column("last_used_time", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.user_id"]),
         sa.PrimaryKeyConstraint("token_id"),
         sa.UniqueConstraint("token_hash"),

@@ -33,6 +33,7 @@ export function tokensPanel(ctx) {
       } } }, "Revoke");
       return h("tr", { dataset: { token: t.id } }, h("td", t.name), h("td", fmtTime(t.creation_time)),
         h("td", t.expiration_time === null ? "never" : [fmtTime(t.expiration_time), expired ? h("span.muted", " (expired)") : ""]),
+        h("td.last-used", t.last_used_time === null ? "never" : fmtTime(t.last_used_time)),
         h("td.actions", revoke));
     });
     const name = h("input#new-token-name", { placeholder: "what it is for", size: 22, "aria-label": "New token's name" });
@@ -55,7 +56,7 @@ export function tokensPanel(ctx) {
       await load();
     };
     clear(panel).append(
-      kvTable("tokens-table", rows, ["Name", "Created", "Expires", ""]),
+      kvTable("tokens-table", rows, ["Name", "Created", "Expires", "Last used", ""]),
       h("form.inline#create-token", { on: { submit: create } }, name,
         h("label", "expires in days ", days), h("button", { type: "submit" }, "Create token")),
     );
