@@ -199,7 +199,11 @@ def _new_trace(body: StartTrace) -> NewTrace:
     check_length(info.client_request_id, MAX_KEY_LENGTH, f"{at}.client_request_id")
     check_length(info.request_preview, MAX_PREVIEW_LENGTH, f"{at}.request_preview")
     check_length(info.response_preview, MAX_PREVIEW_LENGTH, f"{at}.response_preview")
-    check_key_values(info.tags, f"{at}.tags")
+    # A long tag value is cut, as by `set_tag` (refusing it would lose the whole trace: exporters do not
+    # retry a 400); a name too long for a trace is refused, as MLflow refuses it.
+    tags = {key: truncate(value, MAX_TAG_VALUE_LENGTH) for key, value in info.tags.items()}
+    check_key_values(tags, f"{at}.tags")
+    check_length(tags.get(TRACE_NAME_TAG), MAX_TRACE_NAME_LENGTH, "Trace name")
     check_key_values(info.trace_metadata, f"{at}.trace_metadata")
     return NewTrace(
         trace_id=_trace_id(info.trace_id, f"{at}.trace_id"),
@@ -218,7 +222,7 @@ def _new_trace(body: StartTrace) -> NewTrace:
         # The spans arrive as `traces.json` in the trace's artifacts; this tag makes MLflow's client read
         # them back through `traces/get` and `traces/batchGet`, ten traces a request, instead of
         # downloading one file per trace itself (see docs/architecture.md).
-        tags={**info.tags, SPANS_LOCATION_TAG: SPANS_IN_ARTIFACTS},
+        tags={**tags, SPANS_LOCATION_TAG: SPANS_IN_ARTIFACTS},
     )
 
 
