@@ -8,6 +8,7 @@ the metrics folder of `--expose-prometheus`, which prometheus_client reads from 
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import multiprocessing
 import os
@@ -39,7 +40,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _serve_worker(settings: Settings, sock: socket.socket) -> None:
     app = create_app(settings, store=Store(settings.store_uri, migrate=False))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    # No WebSocket endpoints: `ws="none"` spares each worker loading a WebSocket implementation.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30, ws="none")
     # What exists now (modules, the app, the store) lives as long as the process: keep the collector
     # from scanning it again. A large answer (a runs/search page of 1,000 runs) promotes enough objects
     # to trigger full collections every few requests, and each used to walk these ~80,000 objects.
@@ -71,9 +73,11 @@ def serve(settings: Settings) -> None:
         _serve_worker(settings, sock)
         return
     # Load what every worker loads anyway (the artifact store's client: boto3 and its service models for
-    # S3) and freeze the collector's view of it before forking: the workers then share those pages
-    # instead of each holding a copy.
+    # S3; uvicorn's HTTP protocol and lifespan) and freeze the collector's view of it before forking: the
+    # workers then share those pages instead of each holding a copy.
     artifact_store_for(settings.artifact_root)
+    for module in ("uvicorn.protocols.http.auto", "uvicorn.lifespan.on"):
+        importlib.import_module(module)
     gc.freeze()
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_serve_worker, args=(settings, sock)) for _ in range(settings.workers)]
