@@ -4,7 +4,8 @@ The promise checked: whatever arrives (wrong types, huge numbers, NaN, lone surr
 strings, filter strings assembled from the search grammar's own words, path traversal in path
 parameters, bodies that are not JSON at all), the answer is a success or a 4xx in MLflow's error shape,
 never a 5xx, and nothing stored before is changed or lost. The bodies are built from the field names of
-the server's own request schemas and filled with real ids of a seeded world (an experiment, runs,
+the server's own request schemas, or typed from their annotations (valid but for one field, at any
+depth), and filled with real ids of a seeded world (an experiment, runs,
 a logged model, a registered model with a version and an alias, traces with spans and an assessment),
 so they get past "not found" into the code behind it. A canary experiment, whose ids are never handed
 to the fuzzer, is read back after each endpoint's examples; no file may appear outside the artifact
@@ -77,8 +78,15 @@ def world(server) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "dir/file.txt", "dir", trace_id, assessment.assessment_id, "fuzz-span", "fuzz-target", "quality",
         f"{experiment_id}/{runs[0]}/artifacts/dir/file.txt", f"{experiment_id}/{runs[0]}/artifacts",
     ]  # fmt: skip
+    # The same, by the name of the field that holds them (for the typed bodies).
+    ids = {
+        "experiment_id": [experiment_id], "run_id": runs, "model_id": [model.model_id], "trace_id": [trace_id],
+        "assessment_id": [assessment.assessment_id], "name": ["fuzz-registered", "fuzz-target", "quality"],
+        "version": ["1"], "alias": ["champion"], "path": ["dir", "dir/file.txt"],
+    }  # fmt: skip
     return {
         "pool": pool,
+        "ids": ids,
         "canary_ids": {canary_experiment, canary_run},
         "canary_experiment": canary_experiment,
         "canary_run": canary_run,
@@ -119,6 +127,6 @@ def _files_outside_the_stores(server) -> list[Path]:  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
 def test_an_endpoint_answers_anything_with_a_success_or_a_clear_error(checked_api, server, world, before, method, path):
-    fuzz_endpoint(checked_api, method, path, world["pool"], world["canary_ids"])
+    fuzz_endpoint(checked_api, method, path, world["pool"], world["canary_ids"], ids=world["ids"])
     assert _snapshot(checked_api, world) == before, "the canary experiment changed"
     assert not _files_outside_the_stores(server)
