@@ -2,6 +2,11 @@
 parameters made up from the server's own request schemas, the search grammars' words, odd strings and
 real ids, sent to a real server. `fuzz_endpoint` runs the examples; the caller's client checks each answer.
 
+Two kinds of body: one put together from the schemas' field names, anything in any field (`_bodies`);
+one typed from the endpoint's own request Struct (`msgspec.inspect`): valid throughout, nested Structs
+and lists included, real ids where a field names one, and then exactly one field, at any depth, made
+odd (`typed_bodies`), so that the check behind the first field reached is not all that is tried.
+
 Examples are derandomized (CI sees the same requests each time); to hunt for more, run with
 `TRACKLET_FUZZ_RANDOM=1 TRACKLET_FUZZ_EXAMPLES=500`.
 """
@@ -143,7 +148,7 @@ def _bodies(pool: list[str], canary: set[str]) -> st.SearchStrategy[dict[str, An
 # stage, an id); real ids come from the caller's `ids`, by the same names.
 VALID_BY_NAME: dict[str, list[Any]] = {
     "key": ["k", "m", "p", "t", "mlflow.note.content", "a/b.c-d_e"],
-    "metric_key": ["m"], "tag_key": ["t"], "alias": ["champion", "next"], "version": ["1", 1],
+    "tag_key": ["t"], "alias": ["champion", "next"], "version": ["1", 1],
     "value": ["v", "0.5", ""], "timestamp": [0, 1_700_000_000_000], "step": [0, 1, 7], "start_time": [1_700_000_000_000],
     "end_time": [1_700_000_000_500], "status": ["FINISHED", "RUNNING", "FAILED", "KILLED", "SCHEDULED"],
     "stage": ["Staging", "Production", "Archived", "None"], "stages": ["Staging", "None"],
@@ -151,14 +156,17 @@ VALID_BY_NAME: dict[str, list[Any]] = {
     "execution_duration": ["1.5s", "0s"], "timestamp_ms": [1_700_000_000_000], "execution_time_ms": [12],
     "type": ["MLFLOW_EXPERIMENT"], "view_type": ["ACTIVE_ONLY", "ALL", "DELETED_ONLY"], "run_view_type": ["ALL"],
     "source": ["runs:/{run_id}/model", "s3://bucket/model", "models:/{model_id}"], "source_type": ["local", "code"],
-    "digest": ["abc123"], "max_results": [1, 10, 1000], "filter": [""], "filter_string": [""], "page_token": [""],
-    "order_by": ["name ASC", "creation_timestamp DESC"], "permission": ["READ", "EDIT", "MANAGE"],
+    "digest": ["abc123"], "max_results": [1, 10, 100], "filter": [""], "filter_string": [""], "page_token": [""],
+    "permission": ["READ", "EDIT", "MANAGE"],
     "resource_type": ["experiment", "registered_model"], "path": ["dir", "dir/file.txt", ""],
     "max_timestamp_millis": [1_700_000_000_000], "min_timestamp_millis": [0], "is_admin": [True, False],
     "model_json": ['{"artifact_path": "model", "flavors": {}}'], "schema": ['{"mlflow_colspec": []}'],
-    "profile": ['{"num_rows": 3}'], "dataset_name": ["ds"], "dataset_digest": ["abc123"],
+    "profile": ['{"num_rows": 3}'], "x": ["step", "time"], "buckets": [10, 1000], "metric_key": ["m"], "dataset_name": ["ds"], "dataset_digest": ["abc123"],
 }  # fmt: skip
 
+# Lists that are valid empty, and whose valid items depend on the endpoint (`order_by` of runs is not
+# that of models): sent empty, and made odd by the mutations.
+_EMPTY_LISTS = {"order_by"}
 # Fields that hold the same kind of value as another.
 _SAME_AS = {"run_uuid": "run_id", "source_run_id": "run_id", "request_id": "trace_id", "resource_id": "experiment_id"}
 
@@ -174,24 +182,34 @@ def _text() -> st.SearchStrategy[str]:
     return st.text(alphabet="abcxyz019_-.", min_size=1, max_size=8)
 
 
-def _valid(kind: msgspec.inspect.Type, name: str, ids: dict[str, list[str]]) -> st.SearchStrategy[Any]:
+def _valid(
+    kind: msgspec.inspect.Type, name: str, ids: dict[str, list[str]], top: bool = True
+) -> st.SearchStrategy[Any]:
     """A value of type `kind` that the server should take as valid for a field called `name`."""
     mi = msgspec.inspect
     if isinstance(kind, mi.UnionType):
         options = [t for t in kind.types if not isinstance(t, mi.NoneType)]
-        return st.one_of([_valid(t, name, ids) for t in options]) if options else st.none()
+        # `state: str | int` takes the name ("OK") or the number: where the valid names are known, the name.
+        hinted = [t for t in options if isinstance(t, mi.StrType)] if VALID_BY_NAME.get(name) else []
+        options = hinted or options
+        return st.one_of([_valid(t, name, ids, top) for t in options]) if options else st.none()
     if isinstance(kind, mi.StructType):
-        required = {f.encode_name: _valid(f.type, f.encode_name, ids) for f in kind.fields if f.required}
-        optional = {f.encode_name: _valid(f.type, f.encode_name, ids) for f in kind.fields if not f.required}
-        # Mostly every field present: a deep, full body (now and then a few left out, as clients do).
+        required = {f.encode_name: _valid(f.type, f.encode_name, ids, False) for f in kind.fields if f.required}
+        optional = {f.encode_name: _valid(f.type, f.encode_name, ids, False) for f in kind.fields if not f.required}
         full = st.fixed_dictionaries({**required, **optional})
+        if not top:
+            return full  # a nested record whole: leaving one of its fields out is a mutation of its own
+        # At the top, a quarter of the time some optional fields are left out: some exclude each other (either a
+        # run's id or a model's, a timestamp or a list of ids).
         some = st.fixed_dictionaries(required, optional=optional)
         return st.sampled_from([full, full, full, some]).flatmap(lambda chosen: chosen)
     if isinstance(kind, (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)):
         singular = name[:-1] if name.endswith("s") else name
-        return st.lists(_valid(kind.item_type, singular, ids), min_size=1, max_size=3)
+        if name in _EMPTY_LISTS:
+            return st.just([])
+        return st.lists(_valid(kind.item_type, singular, ids, False), min_size=1, max_size=3)
     if isinstance(kind, mi.DictType):
-        return st.dictionaries(_text(), _valid(kind.value_type, "value", ids), min_size=1, max_size=3)
+        return st.dictionaries(_text(), _valid(kind.value_type, "value", ids, False), min_size=1, max_size=3)
     if isinstance(kind, (mi.LiteralType, mi.EnumType)):
         values = kind.values if isinstance(kind, mi.LiteralType) else [m.value for m in kind.cls]
         return st.sampled_from(list(values))
@@ -320,11 +338,12 @@ def _send(
     if method == "GET":
         # A URL stays under 64 KB (httpx refuses longer ones, and so would any proxy in front of the server);
         # a lone surrogate goes out as the bytes Python would write for it, not UTF-8.
-        # A list of plain values repeats its key (`?run_ids=a&run_ids=b`), as the schemas' list fields expect.
+        # A list of plain values repeats its key (`?run_ids=a&run_ids=b`), as the schemas' list fields
+        # expect; an empty one is left out.
         params = [
             (k, (item if isinstance(item, str) else json.dumps(item))[:4000])
             for k, v in body.items()
-            for item in (v if isinstance(v, list) and all(isinstance(i, (str, int)) for i in v) and v else [v])
+            for item in (v if isinstance(v, list) and all(isinstance(i, (str, int)) for i in v) else [v])
         ]
         while len(query := urlencode(params, errors="surrogatepass")) > 60_000:
             params = params[: len(params) // 2]
