@@ -14,15 +14,19 @@ root.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.http.conftest import API, check_answer, ok
-from tests.support.fuzzing import endpoints, fuzz_endpoint
+from tests.support.fuzzing import EXAMPLES, RANDOM, endpoints, fuzz_endpoint, one_field_odd
 from tracklet.server.app import api_routes
 from tracklet.server.ui import ui_routes
 
@@ -153,3 +157,38 @@ def test_an_endpoint_answers_anything_with_a_success_or_a_clear_error(checked_ap
     fuzz_endpoint(checked_api, method, path, world["pool"], world["canary_ids"], ids=world["ids"])
     assert _snapshot(checked_api, world) == before, "the canary experiment changed"
     assert not _files_outside_the_stores(server)
+
+
+def test_a_trace_whose_spans_file_has_one_odd_field_is_still_answered(checked_api, server, world) -> None:  # type: ignore[no-untyped-def]
+    """Spans reach the server as a file (`traces.json`, uploaded through the artifact proxy) that the
+    server reads back for traces/get, batchGet, span filters and the UI: a real trace's file, with one
+    field at any depth made odd, for a new trace each time (a span filter copies a file only once)."""
+    trace_id = world["ids"]["trace_id"][0]
+    info = ok(checked_api.get(f"/api/3.0/mlflow/traces/{trace_id}"))["trace"]["trace_info"]
+    location = info["tags"]["mlflow.artifactLocation"].removeprefix("mlflow-artifacts:/")
+    valid = json.loads(checked_api.get(f"/api/2.0/mlflow-artifacts/artifacts/{location}/traces.json").content)
+    assert valid["spans"], valid
+    experiment_id = world["experiment"]
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None)
+    @given(spans=one_field_odd(st.just(valid)))
+    def answered(spans: dict[str, Any]) -> None:
+        new_id = "tr-" + uuid.uuid4().hex
+        trace_info = {
+            "trace_id": new_id,
+            "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}},
+            "request_time": "2026-01-01T00:00:00Z", "execution_duration": "1s", "state": "OK",
+        }  # fmt: skip
+        started = ok(checked_api.post("/api/3.0/mlflow/traces", json={"trace": {"trace_info": trace_info}}))
+        where = started["trace"]["trace_info"]["tags"]["mlflow.artifactLocation"].removeprefix("mlflow-artifacts:/")
+        content = json.dumps(spans).encode()
+        ok(checked_api.put(f"/api/2.0/mlflow-artifacts/artifacts/{where}/traces.json", content=content))
+        checked_api.get("/api/3.0/mlflow/traces/get", params={"trace_id": new_id})
+        checked_api.get("/api/3.0/mlflow/traces/batchGet", params={"trace_ids": [new_id, trace_id]})
+        checked_api.get("/api/tracklet/traces/spans", params={"trace_id": new_id})
+        locations = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}]
+        for span_filter in ("span.name = 'fuzz-span'", "span.attributes.x = '1'", "span.content LIKE '%x%'"):
+            search = {"locations": locations, "filter": span_filter, "max_results": 5}
+            checked_api.post("/api/3.0/mlflow/traces/search", json=search)
+
+    answered()

@@ -275,7 +275,12 @@ def typed_bodies(
     """A body of `schema` that is valid throughout but for one field, at any depth: made odd (wrong type,
     huge, negative, NaN, empty, an odd or long string), left out, joined by an unknown one, or a list of
     it repeated past any batch limit. One in ten is sent valid as it is."""
-    return _one_field_odd(_valid(msgspec.inspect.type_info(schema), "", ids), _odd_value(canary))
+    return one_field_odd(_valid(msgspec.inspect.type_info(schema), "", ids), canary)
+
+
+def one_field_odd(valid: st.SearchStrategy[Any], canary: set[str] | None = None) -> st.SearchStrategy[Any]:
+    """What `valid` makes (a JSON object), with one field at any depth made odd, as `typed_bodies`."""
+    return _one_field_odd(valid, _odd_value(canary or set()))
 
 
 @st.composite
