@@ -159,7 +159,7 @@ def test_an_endpoint_answers_anything_with_a_success_or_a_clear_error(checked_ap
     assert not _files_outside_the_stores(server)
 
 
-def test_a_trace_whose_spans_file_has_one_odd_field_is_still_answered(checked_api, server, world) -> None:  # type: ignore[no-untyped-def]
+def test_a_trace_whose_spans_file_has_one_odd_field_is_still_answered(checked_api, world) -> None:  # type: ignore[no-untyped-def]
     """Spans reach the server as a file (`traces.json`, uploaded through the artifact proxy) that the
     server reads back for traces/get, batchGet, span filters and the UI: a real trace's file, with one
     field at any depth made odd, for a new trace each time (a span filter copies a file only once)."""

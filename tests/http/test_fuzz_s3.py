@@ -48,7 +48,11 @@ def buckets(moto: MotoS3) -> dict[str, str]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def s3_server(moto: MotoS3, buckets: dict[str, str], tmp_path_factory) -> Iterator[TrackletServer]:  # type: ignore[no-untyped-def]  # noqa: F811
+def s3_server(
+    moto: MotoS3,  # noqa: F811
+    buckets: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TrackletServer]:
     tmp = tmp_path_factory.mktemp("s3-fuzz")
     destination = f"s3://{buckets['ours']}/{PREFIX}"
     server = TrackletServer(f"sqlite:///{tmp / 'tracklet.db'}", destination, env=moto.env()).start()

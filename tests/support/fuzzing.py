@@ -149,8 +149,9 @@ def _bodies(pool: list[str], canary: set[str]) -> st.SearchStrategy[dict[str, An
 VALID_BY_NAME: dict[str, list[Any]] = {
     "key": ["k", "m", "p", "t", "mlflow.note.content", "a/b.c-d_e"],
     "tag_key": ["t"], "alias": ["champion", "next"], "version": ["1", 1],
-    "value": ["v", "0.5", ""], "timestamp": [0, 1_700_000_000_000], "step": [0, 1, 7], "start_time": [1_700_000_000_000],
-    "end_time": [1_700_000_000_500], "status": ["FINISHED", "RUNNING", "FAILED", "KILLED", "SCHEDULED"],
+    "value": ["v", "0.5", ""], "timestamp": [0, 1_700_000_000_000], "step": [0, 1, 7],
+    "start_time": [1_700_000_000_000], "end_time": [1_700_000_000_500],
+    "status": ["FINISHED", "RUNNING", "FAILED", "KILLED", "SCHEDULED"],
     "stage": ["Staging", "Production", "Archived", "None"], "stages": ["Staging", "None"],
     "state": ["OK", "ERROR", "IN_PROGRESS"], "request_time": ["2026-01-02T03:04:05.678Z"],
     "execution_duration": ["1.5s", "0s"], "timestamp_ms": [1_700_000_000_000], "execution_time_ms": [12],
@@ -161,7 +162,8 @@ VALID_BY_NAME: dict[str, list[Any]] = {
     "resource_type": ["experiment", "registered_model"], "path": ["dir", "dir/file.txt", ""],
     "max_timestamp_millis": [1_700_000_000_000], "min_timestamp_millis": [0], "is_admin": [True, False],
     "model_json": ['{"artifact_path": "model", "flavors": {}}'], "schema": ['{"mlflow_colspec": []}'],
-    "profile": ['{"num_rows": 3}'], "x": ["step", "time"], "buckets": [10, 1000], "metric_key": ["m"], "dataset_name": ["ds"], "dataset_digest": ["abc123"],
+    "profile": ['{"num_rows": 3}'], "dataset_name": ["ds"], "dataset_digest": ["abc123"], "metric_key": ["m"],
+    "x": ["step", "time"], "buckets": [10, 1000],
 }  # fmt: skip
 
 # Lists that are valid empty, and whose valid items depend on the endpoint (`order_by` of runs is not
@@ -199,8 +201,8 @@ def _valid(
         full = st.fixed_dictionaries({**required, **optional})
         if not top:
             return full  # a nested record whole: leaving one of its fields out is a mutation of its own
-        # At the top, a quarter of the time some optional fields are left out: some exclude each other (either a
-        # run's id or a model's, a timestamp or a list of ids).
+        # At the top, a quarter of the time some optional fields are left out: some exclude each other
+        # (either a run's id or a model's, a timestamp or a list of ids).
         some = st.fixed_dictionaries(required, optional=optional)
         return st.sampled_from([full, full, full, some]).flatmap(lambda chosen: chosen)
     if isinstance(kind, (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)):
