@@ -65,6 +65,9 @@ def world(server) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     mlflow.flush_trace_async_logging()
     trace_id = span.trace_id
     assessment = mlflow.log_feedback(trace_id=trace_id, name="quality", value=True)
+    location = client.get_trace(trace_id).info.tags["mlflow.artifactLocation"].removeprefix("mlflow-artifacts:/")
+    spans = httpx.get(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{location}/traces.json", timeout=60).json()
+    assert spans["spans"], spans  # the file MLflow's client uploaded, for the fuzzer to make odd
 
     canary_experiment = client.create_experiment("fuzz-canary", tags={"keep": "me"})
     canary_run = client.create_run(canary_experiment, run_name="canary").info.run_id
@@ -92,6 +95,7 @@ def world(server) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "pool": pool,
         "ids": ids,
         "experiment": experiment_id,
+        "spans": spans,
         "runs": runs,
         "canary_ids": {canary_experiment, canary_run},
         "canary_experiment": canary_experiment,
@@ -163,12 +167,7 @@ def test_a_trace_whose_spans_file_has_one_odd_field_is_still_answered(checked_ap
     """Spans reach the server as a file (`traces.json`, uploaded through the artifact proxy) that the
     server reads back for traces/get, batchGet, span filters and the UI: a real trace's file, with one
     field at any depth made odd, for a new trace each time (a span filter copies a file only once)."""
-    trace_id = world["ids"]["trace_id"][0]
-    info = ok(checked_api.get(f"/api/3.0/mlflow/traces/{trace_id}"))["trace"]["trace_info"]
-    location = info["tags"]["mlflow.artifactLocation"].removeprefix("mlflow-artifacts:/")
-    valid = json.loads(checked_api.get(f"/api/2.0/mlflow-artifacts/artifacts/{location}/traces.json").content)
-    assert valid["spans"], valid
-    experiment_id = world["experiment"]
+    valid, trace_id, experiment_id = world["spans"], world["ids"]["trace_id"][0], world["experiment"]
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None)
     @given(spans=one_field_odd(st.just(valid)))
