@@ -3,13 +3,14 @@
 The promise checked: whatever arrives (wrong types, huge numbers, NaN, lone surrogates, 70,000-character
 strings, filter strings assembled from the search grammar's own words, path traversal in path
 parameters, bodies that are not JSON at all), the answer is a success or a 4xx in MLflow's error shape,
-never a 5xx, and nothing stored before is changed or lost. The bodies are built from the field names of
-the server's own request schemas, or typed from their annotations (valid but for one field, at any
-depth), and filled with real ids of a seeded world (an experiment, runs,
+never a 5xx, and nothing stored before is changed or lost. Half the bodies are built from the field
+names of the server's own request schemas, half typed from the endpoint's own schema (valid throughout
+but for one field, at any depth); both are filled with real ids of a seeded world (an experiment, runs,
 a logged model, a registered model with a version and an alias, traces with spans and an assessment),
-so they get past "not found" into the code behind it. A canary experiment, whose ids are never handed
-to the fuzzer, is read back after each endpoint's examples; no file may appear outside the artifact
-root.
+so they get past "not found" into the code behind it; what an endpoint's valid bodies deleted is brought
+back before the next one. A canary experiment, whose ids are never handed to the fuzzer, is read back
+after each endpoint's examples; no file may appear outside the artifact root. The spans file a client
+uploads for a trace, which the server reads back, is fuzzed the same way (valid but for one field).
 """
 
 from __future__ import annotations
