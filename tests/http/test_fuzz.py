@@ -158,8 +158,9 @@ def _files_outside_the_stores(server) -> list[Path]:  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
 def test_an_endpoint_answers_anything_with_a_success_or_a_clear_error(checked_api, server, world, before, method, path):
-    _revive(server.url, world)
     fuzz_endpoint(checked_api, method, path, world["pool"], world["canary_ids"], ids=world["ids"])
+    if any(word in path for word in ("delete", "rename", "update")):  # what may take the world away
+        _revive(server.url, world)
     assert _snapshot(checked_api, world) == before, "the canary experiment changed"
     assert not _files_outside_the_stores(server)
 
@@ -171,8 +172,11 @@ def test_a_trace_whose_spans_file_has_one_odd_field_is_still_answered(checked_ap
     valid, trace_id, experiment_id = world["spans"], world["ids"]["trace_id"][0], world["experiment"]
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None)
-    @given(spans=one_field_odd(st.just(valid)))
-    def answered(spans: dict[str, Any]) -> None:
+    @given(
+        spans=one_field_odd(st.just(valid)),
+        span_filter=st.sampled_from(["span.name = 'fuzz-span'", "span.attributes.x = '1'", "span.content LIKE '%x%'"]),
+    )
+    def answered(spans: dict[str, Any], span_filter: str) -> None:
         new_id = "tr-" + uuid.uuid4().hex
         trace_info = {
             "trace_id": new_id,
@@ -187,8 +191,7 @@ def test_a_trace_whose_spans_file_has_one_odd_field_is_still_answered(checked_ap
         checked_api.get("/api/3.0/mlflow/traces/batchGet", params={"trace_ids": [new_id, trace_id]})
         checked_api.get("/api/tracklet/traces/spans", params={"trace_id": new_id})
         locations = [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}]
-        for span_filter in ("span.name = 'fuzz-span'", "span.attributes.x = '1'", "span.content LIKE '%x%'"):
-            search = {"locations": locations, "filter": span_filter, "max_results": 5}
-            checked_api.post("/api/3.0/mlflow/traces/search", json=search)
+        search = {"locations": locations, "filter": span_filter, "max_results": 5}
+        checked_api.post("/api/3.0/mlflow/traces/search", json=search)
 
     answered()
