@@ -344,6 +344,20 @@ def test_a_user_reads_their_own_permissions_everywhere_in_one_answer(admin, sign
     assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "UNAUTHENTICATED"
 
 
+def test_a_user_asking_mlflows_api_about_themselves_names_an_experiment_by_its_id(
+    admin, sign_in, guarded: TrackletServer
+) -> None:  # type: ignore[no-untyped-def]
+    # `users/permissions/get` about oneself skipped the id check others go through: a 500 for "one".
+    alice, _, _, experiment_id, _ = owned_by_alice(admin, sign_in, guarded)
+    get = f"{guarded.url}/api/3.0/mlflow/users/permissions/get"
+    where = {"username": alice[0], "resource_type": "experiment"}
+    answer = httpx.get(get, params={**where, "resource_id": experiment_id}, auth=alice)
+    assert answer.status_code == 200 and answer.json()["permission"] == "MANAGE", answer.text
+    for resource_id in ("one", "01a22a07a0b17b22b6b60905b1a366ca", "9" * 30):
+        bad = httpx.get(get, params={**where, "resource_id": resource_id}, auth=alice)
+        assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE", bad.text
+
+
 def test_requests_built_to_slip_past_the_check_are_refused(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
     alice, bob = new_user(admin, sign_in), new_user(admin, sign_in)
     owner = sign_in(*alice)

@@ -104,6 +104,15 @@ def test_experiment_name_limits(api):
     error(post(api, "/experiments/update", {"experiment_id": exp, "new_name": "n" * 501}))
 
 
+def test_an_experiment_created_with_a_tag_key_twice_keeps_the_last_value(api):
+    # As runs/create and registered-models/create do (was a 500: the second row broke a unique key).
+    name = f"twice-{new_experiment(api)}"
+    tags = [{"key": "k", "value": "first"}, {"key": "other", "value": "o"}, {"key": "k", "value": "last"}]
+    exp = ok(post(api, "/experiments/create", {"name": name, "tags": tags}))["experiment_id"]
+    stored = ok(api.get(f"{API}/experiments/get", params={"experiment_id": exp}))["experiment"]["tags"]
+    assert sorted((t["key"], t["value"]) for t in stored) == [("k", "last"), ("other", "o")]
+
+
 def test_experiment_tag_value_limit_is_an_error(api):
     exp = new_experiment(api)
     ok(post(api, "/experiments/set-experiment-tag", {"experiment_id": exp, "key": "ok", "value": "v" * 20000}))

@@ -53,3 +53,29 @@ def test_a_fault_answers_mlflows_500_and_the_rest_keeps_working(damaged: tuple[h
     assert logged.status_code == 200
     history = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json()
     assert [m["value"] for m in history["metrics"]] == [1.5]
+
+
+def test_errors_of_tasks_run_side_by_side_are_answered_as_one() -> None:
+    """A request's tasks in an anyio task group (a chart's runs) fail together, in an ExceptionGroup:
+    request errors are the first one's 4xx (was a 500), anything else among them a 500."""
+    import asyncio
+    import json
+
+    from starlette.requests import Request
+
+    from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+    from tracklet.server.app import _handler_for
+
+    request = Request({"type": "http", "method": "GET", "path": "/api/tracklet/metrics/history", "headers": []})
+
+    def answer(exc: Exception) -> tuple[int, dict[str, str]]:
+        response = asyncio.run(_handler_for(exc)(request, exc))
+        return response.status_code, json.loads(bytes(response.body))
+
+    bad, gone = InvalidParameterValue("bad range"), ResourceDoesNotExist("no run")
+    assert answer(ExceptionGroup("tasks", [bad, ExceptionGroup("inner", [gone])])) == (
+        400,
+        {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad range"},
+    )
+    status, body = answer(ExceptionGroup("tasks", [bad, KeyError("bug")]))
+    assert status == 500 and body["error_code"] == "INTERNAL_ERROR"

@@ -371,6 +371,46 @@ def test_spans_are_served_from_the_uploaded_file_as_opentelemetry_json(api):
     assert ok(api.get(f"{V3}/get", params={"trace_id": trace_id}))["trace"] == {"trace_info": info}
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"attributes": 5},
+        {"attributes": ["x"]},
+        {"events": {"name": "e"}},
+        {"events": [1]},
+        {"events": [{"attributes": "x"}]},
+        {"links": "x"},
+    ],  # fmt: skip
+    ids=["attributes-number", "attributes-list", "events-object", "event-number", "event-attributes", "links-text"],
+)
+def test_a_spans_file_whose_records_have_the_wrong_type_is_served_as_no_spans(api, odd):
+    # Was a 500 from traces/get, batchGet, the UI's spans and every span filter of the experiment.
+    experiment_id = new_experiment(api)
+    info = start(api, trace_body(experiment_id))
+    folder = f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/traces/{info['trace_id']}/artifacts"
+    ok(api.put(f"{folder}/traces.json", content=json.dumps({"spans": [{**SPANS["spans"][0], **odd}]})))
+    assert ok(api.get(f"{V3}/get", params={"trace_id": info["trace_id"]}))["trace"] == {"trace_info": info}
+    assert ok(api.get(f"{V3}/batchGet", params={"trace_ids": [info["trace_id"]]}))["traces"] == [{"trace_info": info}]
+    assert trace_ids(api, experiment_id, filter="span.name = 'root'") == []
+
+
+def test_span_filters_work_beside_a_span_whose_time_or_text_a_database_cannot_hold(api):
+    # A start time past int64 and NUL in a name: every span filter of the experiment answered 400
+    # "Invalid value in request" (NUL: on PostgreSQL), and no other file of it was made searchable.
+    experiment_id = new_experiment(api)
+    odd_spans = [
+        {**SPANS["spans"][0], "name": "past\x00int64", "start_time_unix_nano": 10**30},
+        {**SPANS["spans"][0], "span_id": "AAECAwQFBgg=", "start_time_unix_nano": -(2**64)},
+    ]
+    for spans in ([{**SPANS["spans"][0], "name": "plain"}], odd_spans):
+        info = start(api, trace_body(experiment_id))
+        folder = f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/traces/{info['trace_id']}/artifacts"
+        ok(api.put(f"{folder}/traces.json", content=json.dumps({"spans": spans})))
+        assert ok(api.get(f"{V3}/get", params={"trace_id": info["trace_id"]}))["trace"]["spans"]
+    assert len(trace_ids(api, experiment_id, filter="span.name = 'plain'")) == 1
+    assert len(trace_ids(api, experiment_id, filter="span.name LIKE 'past%'")) == 1
+
+
 def test_traces_linked_to_a_run_are_found_by_its_run_id(api):
     experiment_id = new_experiment(api)
     run_id = ok(post(api, "/runs/create", {"experiment_id": experiment_id}))["run"]["info"]["run_id"]

@@ -297,6 +297,15 @@ def test_history_rejects_bad_requests(any_ui_server: SeededServer) -> None:
     assert get("/api/tracklet/metrics/history", params={"run_ids": alpha}).status_code == 400
 
 
+def test_a_window_past_the_history_holds_no_points(any_ui_server: SeededServer) -> None:
+    # Only `min` past the last step (or only `max` before the first): was a 500.
+    alpha = any_ui_server.data.runs["alpha"]
+    for window in ({"min": 500}, {"max": -5}, {"min": 500, "max": 600}):
+        (series,) = history(any_ui_server, [alpha], **window)["series"]
+        assert series["x"] == [] and series["extent"] == [0, 199], window
+    assert history(any_ui_server, [alpha], min=150)["series"][0]["x"][-1] == 199  # a window inside still has points
+
+
 def test_long_history_is_folded_from_tiles_exactly(any_ui_server: SeededServer) -> None:
     """30,000 points: min, max and last survive the tiles; new points show up (live runs)."""
     c = Client(any_ui_server.url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +27,8 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 PART_SIZE = 8 * 1024 * 1024
 MAX_KEY_BYTES = 1024
 _MISSING = ("404", "NoSuchKey", "NotFound")  # error codes of a key with no object
+# What XML 1.0 cannot carry as it is (a tab can; a line break is normalized).
+_NOT_IN_XML = re.compile("[^\t\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _client() -> Any:
@@ -190,8 +193,15 @@ class S3ArtifactStore(ArtifactStore):
             pass
         if not keys:
             raise ResourceDoesNotExist(f"No such artifact: '{path}'")
-        for start in range(0, len(keys), 1000):
-            objects = [{"Key": k} for k in keys[start : start + 1000]]
+        # DeleteObjects names the keys in an XML body, where a control character (or U+FFFE) cannot be
+        # written, and a carriage return would come back a line feed: such keys go one at a time, named
+        # in the URL, as they were written.
+        one_by_one = [k for k in keys if _NOT_IN_XML.search(k)]
+        batched = [k for k in keys if not _NOT_IN_XML.search(k)]
+        for key in one_by_one:
+            await self._call("delete_object", Bucket=self.bucket, Key=key)
+        for start in range(0, len(batched), 1000):
+            objects = [{"Key": k} for k in batched[start : start + 1000]]
             await self._call("delete_objects", Bucket=self.bucket, Delete={"Objects": objects})
 
     async def remove_unfinished_uploads(self, started_before: float, *, dry_run: bool = False) -> int:

@@ -97,10 +97,25 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return json_response({"error_code": "INTERNAL_ERROR", "message": message}, 500)
 
 
+async def _grouped_errors(request: Request, exc: Exception) -> Response:
+    # Tasks run side by side (an anyio task group: one per run of a chart) fail together, in a group:
+    # request errors are answered as the first of them; anything else in the group is unexpected.
+    assert isinstance(exc, BaseExceptionGroup)
+    leaves: list[BaseException] = []
+    groups: list[BaseExceptionGroup[BaseException]] = [exc]
+    while groups:
+        for inner in groups.pop().exceptions:
+            (groups if isinstance(inner, BaseExceptionGroup) else leaves).append(inner)  # type: ignore[arg-type]
+    if leaves and all(isinstance(leaf, TrackletError) for leaf in leaves):
+        return await _tracklet_error(request, leaves[0])  # type: ignore[arg-type]
+    return await _unexpected_error(request, exc)
+
+
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 # The one place errors become HTTP answers; the most specific class that matches wins.
 ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
     TrackletError: _tracklet_error,
+    ExceptionGroup: _grouped_errors,
     HTTPException: _http_error,
     Exception: _unexpected_error,
 }

@@ -92,9 +92,10 @@ class ExperimentStore:
                     .values(artifact_location=self._artifact_location(experiment_id))
                 )
             if tags:
+                last = {tag.key: tag.value for tag in tags}  # the last value of a repeated key wins
                 conn.execute(
                     s.experiment_tags.insert(),
-                    [{"experiment_id": experiment_id, "key": tag.key, "value": tag.value} for tag in tags],
+                    [{"experiment_id": experiment_id, "key": key, "value": value} for key, value in last.items()],
                 )
         return str(experiment_id)
 

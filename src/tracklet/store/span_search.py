@@ -71,7 +71,7 @@ class SearchableSpan:
 def searchable_span(span: dict[str, Any], span_id: str, content: str, start_time: int | None = None) -> SearchableSpan:
     """The fields filters compare of one span dict, in the layout of `traces.json` (MLflow 3's, or MLflow
     2's: `status_code`, `start_time`)."""
-    values = {str(k): decode_attribute(v) for k, v in (span.get("attributes") or {}).items()}
+    values = {_text(str(k)): decode_attribute(v) for k, v in (span.get("attributes") or {}).items()}
     status = span.get("status")
     code = status.get("code") if isinstance(status, dict) else span.get("status_code")
     span_type = values.get(SPAN_TYPE_ATTRIBUTE)
@@ -79,10 +79,10 @@ def searchable_span(span: dict[str, Any], span_id: str, content: str, start_time
         span_id=span_id,
         start_time=_int(span.get("start_time_unix_nano", span.get("start_time"))) if start_time is None else start_time,
         content=content,
-        name=str(span.get("name") or ""),
-        type=span_type if isinstance(span_type, str) else None,
-        status=str(code or "UNSET").upper().removeprefix("STATUS_CODE_"),
-        attributes={k: v if isinstance(v, str) else _json(v) for k, v in values.items()},
+        name=_text(str(span.get("name") or "")),
+        type=_text(span_type) if isinstance(span_type, str) else None,
+        status=_text(str(code or "UNSET").upper().removeprefix("STATUS_CODE_")),
+        attributes={k: _text(v if isinstance(v, str) else _json(v)) for k, v in values.items()},
     )
 
 
@@ -234,10 +234,17 @@ def _json(value: Any) -> str:
 
 
 def _int(value: Any) -> int:
+    """A span's time as the database holds it (int64): 0 where the file has none it could hold."""
     try:
-        return int(value or 0)
-    except (TypeError, ValueError):
+        number = int(value or 0)
+    except (TypeError, ValueError, OverflowError):  # not a number, NaN, infinite
         return 0
+    return number if -(2**63) <= number < 2**63 else 0
+
+
+def _text(value: str) -> str:
+    """A span's text as both databases hold it: PostgreSQL's text cannot hold NUL."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def _hex_span_id(span: dict[str, Any]) -> str | None:

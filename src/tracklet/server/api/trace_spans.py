@@ -166,9 +166,21 @@ def _parse(trace_id: str, path: str, body: bytes | None) -> list[dict[str, Any]]
         return []
 
 
+# The fields of a span dict that hold records: what reads them (`otel_span`, `searchable_span`) takes
+# them for the JSON type here, or absent (null).
+_SPAN_RECORDS: dict[str, type] = {"attributes": dict, "events": list, "links": list}
+
+
 def _span_dict(span: Any) -> dict[str, Any]:
+    """A span of a `traces.json`, its records of the right JSON type (TypeError: the file is not spans)."""
     if not isinstance(span, dict):
         raise TypeError(f"a span is a JSON object, not {type(span).__name__}")
+    for field, kind in _SPAN_RECORDS.items():
+        if span.get(field) is not None and not isinstance(span[field], kind):
+            raise TypeError(f"a span's {field} is a JSON {kind.__name__}, not {type(span[field]).__name__}")
+    for event in span.get("events") or []:
+        if not isinstance(event, dict) or not isinstance(event.get("attributes") or {}, dict):
+            raise TypeError("a span's event is a JSON object, with its attributes in an object")
     return span
 
 

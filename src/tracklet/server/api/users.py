@@ -269,15 +269,7 @@ async def get_permission(request: Request) -> Response:
     query = await read_request(request, ResourcePermissionArgs)
     caller = current_user(request)
     if query.username == caller.username:  # anyone may ask what they themselves may do
-        username, resource_type, resource_id = (
-            caller.username,
-            _required(query.resource_type, "resource_type"),
-            _required(query.resource_id, "resource_id"),
-        )
-        if resource_type not in RESOURCE_TYPES:
-            raise InvalidParameterValue(
-                f"Invalid resource type '{resource_type}'. Valid resource types are: {RESOURCE_TYPES}"
-            )
+        username, (resource_type, resource_id) = caller.username, _named_resource(query)
     else:
         username, resource_type, resource_id = await _resource(request, query)
     store = store_of(request)

@@ -168,8 +168,8 @@ def downsample(
         series.extent = list(extent)
         x_lo = extent[0] if lo is None else int(lo // 1)
         x_hi = extent[1] if hi is None else -int(-hi // 1)
-        if x_hi < x_lo:
-            raise InvalidParameterValue(f"Invalid range: min {lo} is greater than max {hi}")
+        if x_hi < x_lo:  # one bound given, past the history's end (or before its start): no points
+            return series
         span = max(x_hi - x_lo, 1)
         # The coarsest level that still has a tile per bucket (at most 8 × buckets tiles to fold).
         level = max((lv for lv in range(LEVELS[axis]) if (span >> shift(axis, lv)) >= buckets), default=0)
