@@ -16,7 +16,7 @@ from tracklet.artifacts import artifact_store_for
 from tracklet.artifacts.base import READ_CHUNK, ArtifactStore
 from tracklet.artifacts.local import LocalArtifactStore
 from tracklet.artifacts.paths import clean_path
-from tracklet.artifacts.s3 import S3ArtifactStore
+from tracklet.artifacts.s3 import S3ArtifactStore, part_size
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
 
@@ -167,6 +167,27 @@ def test_a_large_file_streams_through_in_parts(store: ArtifactStore) -> None:
         assert hashlib.sha256(back).hexdigest() == hashlib.sha256(data).hexdigest()
 
     anyio.run(scenario)
+
+
+def test_an_upload_whose_sender_fails_midway_leaves_nothing(store: ArtifactStore) -> None:
+    # Several S3 parts are on their way when the source fails: they are aborted, not left to be billed.
+    async def failing() -> AsyncIterator[bytes]:
+        for _ in range(18):
+            yield os.urandom(1024 * 1024)
+        raise ConnectionResetError("the client went away")
+
+    async def scenario() -> None:
+        with pytest.raises(ConnectionResetError):
+            await store.write("cut/file.bin", failing())
+        assert await store.list("cut") == []
+        assert await store.remove_unfinished_uploads(time.time() + 60, dry_run=True) == 0
+
+    anyio.run(scenario)
+
+
+def test_s3_parts_grow_so_that_an_upload_may_hold_hundreds_of_gigabytes() -> None:
+    assert part_size(0) == part_size(999) == 5 * 2**20  # S3's least: small uploads hold little memory
+    assert sum(part_size(i) for i in range(10_000)) > 250 * 2**30  # S3 takes 10,000 parts at most
 
 
 def test_opening_a_file_gives_its_size_before_its_bytes(store: ArtifactStore) -> None:

@@ -8,6 +8,7 @@ boto3 is blocking, so its calls run in worker threads.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import posixpath
@@ -24,11 +25,18 @@ from tracklet.artifacts.paths import shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 
-PART_SIZE = 8 * 1024 * 1024
+PART_SIZE = 5 * 1024 * 1024  # S3's least (but for the last part)
+PARTS_IN_FLIGHT = 2  # sent at once while the next part fills: receiving and sending overlap
 MAX_KEY_BYTES = 1024
 _MISSING = ("404", "NoSuchKey", "NotFound")  # error codes of a key with no object
 # What XML 1.0 cannot carry as it is (a tab can; a line break is normalized).
 _NOT_IN_XML = re.compile("[^\t\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def part_size(started: int) -> int:
+    """The size of an upload's next part, after `started` parts: 5 MiB, 5 MiB more every 1,000 parts, so
+    that S3's 10,000 parts hold 275 GB (5 MiB parts: 50 GB) while small uploads hold little memory."""
+    return PART_SIZE * (1 + started // 1000)
 
 
 def _client() -> Any:
@@ -63,37 +71,46 @@ class S3ArtifactStore(ArtifactStore):
         return await anyio.to_thread.run_sync(lambda: getattr(self.client, name)(**kwargs))
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> int:
+        # Parts are sent while the next ones arrive, up to `PARTS_IN_FLIGHT` at a time, each from its own
+        # buffer (no copy): an upload holds at most that many parts and the one being filled. 100 MB through
+        # a server on moto's S3: 77-82 MB/s one part at a time, 107-109 MB/s so (8 MiB parts, two: 107-119
+        # MB/s but 32-39 MB more memory against 22 MB).
         key = self._key(path)
         buffer = bytearray()
         size = 0
         upload_id: str | None = None
+        sending: list[asyncio.Task[dict[str, Any]]] = []
         parts: list[dict[str, Any]] = []
 
+        async def send(number: int, body: bytearray) -> dict[str, Any]:
+            answer = await self._call(
+                "upload_part", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            )
+            return {"ETag": answer["ETag"], "PartNumber": number}
+
         async def flush_part() -> None:
-            nonlocal upload_id
+            nonlocal upload_id, buffer
             if upload_id is None:
                 created = await self._call("create_multipart_upload", Bucket=self.bucket, Key=key)
                 upload_id = created["UploadId"]
-            number = len(parts) + 1
-            # The buffer itself, not a copy (8 MB less per upload under way): nothing touches it until sent.
-            # (Sending a part while the next arrives was no faster against moto here, and held twice as much.)
-            answer = await self._call(
-                "upload_part", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=buffer
-            )
-            parts.append({"ETag": answer["ETag"], "PartNumber": number})
-            buffer.clear()
+            if len(sending) >= PARTS_IN_FLIGHT:
+                parts.append(await sending.pop(0))
+            sending.append(asyncio.create_task(send(len(parts) + len(sending) + 1, buffer)))
+            buffer = bytearray()
 
         try:
             async for chunk in chunks:
                 buffer.extend(chunk)
                 size += len(chunk)
-                if len(buffer) >= PART_SIZE:
+                if len(buffer) >= part_size(len(parts) + len(sending)):
                     await flush_part()
             if upload_id is None:
                 await self._call("put_object", Bucket=self.bucket, Key=key, Body=buffer)
                 return size
             if buffer:
                 await flush_part()
+            while sending:
+                parts.append(await sending.pop(0))
             await self._call(
                 "complete_multipart_upload",
                 Bucket=self.bucket,
@@ -102,10 +119,11 @@ class S3ArtifactStore(ArtifactStore):
                 MultipartUpload={"Parts": parts},
             )
         except BaseException:
-            if upload_id is not None:
-                # Shielded: an upload cancelled midway must still be aborted, or its parts stay stored (and
-                # billed) until `tracklet gc` finds them.
-                with anyio.CancelScope(shield=True):
+            # Shielded: an upload cut short (by the client, or cancelled) must still be aborted, or its parts
+            # stay stored (and billed) until `tracklet gc` finds them; parts on their way finish first.
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(*sending, return_exceptions=True)
+                if upload_id is not None:
                     await self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise
         return size
