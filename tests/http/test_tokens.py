@@ -263,3 +263,18 @@ def test_a_tokens_last_use_is_noted_every_few_minutes_not_every_request(http, ta
         )
     ok(http.get(f"{API}/experiments/search", params={"max_results": 1}, headers=bearer(secret)))
     assert last_used() >= first  # type: ignore[operator]
+
+
+def test_an_admin_makes_a_token_for_another_user_such_as_a_ci_account(http) -> None:  # type: ignore[no-untyped-def]
+    bot, alice = new_user(http), new_user(http)
+    secret, token = new_token(http, ADMIN, name="nightly", username=bot[0])
+    assert token["username"] == bot[0]
+    me = ok(http.get(f"{API}/users/current", headers=bearer(secret)))
+    assert me["user"]["username"] == bot[0]  # the token acts as the bot, not as the admin who made it
+    assert [t["id"] for t in ok(http.get(TOKENS, auth=bot))["tokens"]] == [token["id"]]
+    # Others may not make tokens in someone else's name; an unknown user has none to make.
+    refused(http.post(TOKENS, json={"name": "mine", "username": bot[0]}, auth=alice), 403, "PERMISSION_DENIED")
+    refused(
+        http.post(TOKENS, json={"name": "x", "username": "no-such-user"}, auth=ADMIN), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    assert [t["id"] for t in ok(http.get(TOKENS, auth=bot))["tokens"]] == [token["id"]]

@@ -1,8 +1,8 @@
 """Personal access tokens (`--auth` only; tracklet's own API): a user's secret for jobs that should not
 hold their password, sent as `Authorization: Bearer <token>` (MLflow's clients: MLFLOW_TRACKING_TOKEN).
 
-- `POST /api/tracklet/tokens` {name, expires_in_days?}: a new token of the caller; the answer holds its
-  secret, the only time it is shown. Only a user signed in with their password may make one: a token
+- `POST /api/tracklet/tokens` {name, expires_in_days?, username?}: a new token of the caller (admins:
+  of any user, e.g. an account for CI); the answer holds its secret, the only time it is shown. Only a user signed in with their password may make one: a token
   that leaked must not be able to make itself a successor that outlives its revocation or expiry.
 - `GET /api/tracklet/tokens`: the caller's tokens (admins: `?username=` anyone's), without secrets.
 - `DELETE /api/tracklet/tokens/<id>`: revoke one of the caller's tokens (admins: anyone's).
@@ -29,6 +29,7 @@ PATH = "/api/tracklet/tokens"
 class NewToken(msgspec.Struct):
     name: str | None = None
     expires_in_days: int | None = None
+    username: str | None = None  # whose token: the caller's, or (admins) another user's, e.g. a CI account
 
 
 class TokenOwner(msgspec.Struct):
@@ -51,7 +52,10 @@ async def create_token(request: Request) -> Response:
     if signed_in_with_token(request) is not None:
         raise PermissionDenied("Permission denied: access tokens are made by a user signed in with their password")
     body = await read_json(request, NewToken)
-    token, secret = await run_sync(store_of(request).create_token, caller.username, body.name, body.expires_in_days)
+    owner = body.username or caller.username
+    if owner != caller.username:
+        require_admin(caller)
+    token, secret = await run_sync(store_of(request).create_token, owner, body.name, body.expires_in_days)
     return json_response({"token": token_json(token), "secret": secret})
 
 
