@@ -113,17 +113,6 @@ class TokenStore(UserStore):
             )
             return [AccessToken(*row) for row in rows]
 
-    def get_token(self, token_id: int) -> AccessToken:
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(*_COLUMNS)
-                .join(s.users, s.users.c.user_id == s.access_tokens.c.user_id)
-                .where(s.access_tokens.c.token_id == token_id)
-            ).first()
-        if row is None:
-            raise ResourceDoesNotExist(f"No access token with id={token_id}")
-        return AccessToken(*row)
-
     def note_token_use(self, token_id: int) -> None:
         """Note that the token was used now (when `use_worth_noting`)."""
         with self.db.write() as conn:

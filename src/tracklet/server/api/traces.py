@@ -37,6 +37,7 @@ from tracklet.server.protocol import (
     run_sync,
 )
 from tracklet.server.state import artifacts_of, store_of
+from tracklet.store.spans import TRACE_NAME_TAG
 from tracklet.store.store import Store
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
@@ -60,7 +61,6 @@ from tracklet.validation import (
 )
 
 _log = logging.getLogger(__name__)
-TRACE_NAME_TAG = "mlflow.traceName"
 MAX_TRACE_NAME_LENGTH = 4096  # MLflow's limit on a trace's name
 
 MAX_TRACE_ID_LENGTH = 50

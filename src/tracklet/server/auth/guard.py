@@ -87,15 +87,17 @@ def _user_and_grants(access: Access, credentials: Credentials, experiment_ids: l
     return holder.user, holder.grants, holder
 
 
-def _decide(store: Store, credentials: Credentials, rule: Rule, fields: Fields, default: Permission) -> _Admitted:
+def _decide(
+    store: Store, credentials: Credentials, rule: Rule, fields: Fields, default: Permission
+) -> tuple[User, TokenHolder | None]:
+    """The user (and the access token they came with), if `rule` lets them send the request."""
     with store.access() as access:
         # What the request touches first, then the user with their grants there: one statement.
         located = [(need, need.locate(fields, access)) for need in rule.needs]
         experiment_ids = [i for need, found in located if need.resource_type == EXPERIMENT for i in found]
-        admitted = _user_and_grants(access, credentials, experiment_ids)
-        user, grants, _ = admitted
+        user, grants, token = _user_and_grants(access, credentials, experiment_ids)
         if user.is_admin:
-            return admitted
+            return user, token
         if rule.admin:
             require_admin(user)
         for need, found in located:
@@ -109,7 +111,7 @@ def _decide(store: Store, credentials: Credentials, rule: Rule, fields: Fields, 
                     level = default if granted is None else granted  # NO_PERMISSIONS is 0: never `or`
                 if level < need.level:
                     raise denied(user, need.level, need.resource_type, resource)
-    return admitted
+    return user, token
 
 
 async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_readable: bool) -> User | None:
@@ -133,7 +135,7 @@ async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_
     # costs ~0.1 s of scrypt, which must not hold the event loop.
     cheap = credentials.is_token or store.password_was_verified(credentials.username or "", credentials.secret)
     run = run_read if cheap else _in_thread
-    user, _, token = await run(request, _decide, store, credentials, rule, fields, default)
+    user, token = await run(request, _decide, store, credentials, rule, fields, default)
     request.scope[USER_SCOPE_KEY] = user
     request.scope[TOKEN_SCOPE_KEY] = None if token is None else token.token_id
     if token is not None and use_worth_noting(token.last_used_time):
