@@ -15,6 +15,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from tests.support.processes import TrackletServer
+from tracklet.store import schema
+from tracklet.store._util import now_ms
 from tracklet.store.store import Store
 
 
@@ -391,3 +393,30 @@ def test_traces_older_than_an_age_are_deleted_with_their_spans_and_newer_ones_ke
 
     bad = gc(server, "--traces-older-than", "soon")
     assert bad.returncode != 0 and "soon" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_expired_access_tokens_are_purged_and_the_others_kept(server: TrackletServer) -> None:
+    owner = "gc-" + uuid.uuid4().hex[:8]
+    store = Store(server.backend_store_uri, migrate=False)
+    try:
+        store.create_user(owner, "a long enough password")
+        expired, _ = store.create_token(owner, "expired", expires_in_days=1)
+        store.create_token(owner, "expiring", expires_in_days=1)
+        store.create_token(owner, "forever")
+        with store.db.write() as conn:  # its day is over: it expired an hour ago
+            conn.execute(
+                schema.access_tokens.update()
+                .where(schema.access_tokens.c.token_id == expired.token_id)
+                .values(expiration_time=now_ms() - 3_600_000)
+            )
+
+        assert f"Would purge 1 expired access token: {owner}/expired" in gc(server, "--dry-run").stdout
+        assert ", 0 expired access tokens" in gc(server, "--older-than", "2h").stdout
+        assert gc(server, "--run-ids", "no-such-run").returncode == 1  # naming ids purges those alone
+        result = gc(server)
+
+        assert result.returncode == 0, result.stderr
+        assert ", 1 expired access token" in result.stdout
+        assert [token.name for token in store.list_tokens(owner)] == ["expiring", "forever"]
+    finally:
+        store.close()

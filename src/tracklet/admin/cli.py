@@ -64,8 +64,9 @@ def gc_command(
     """Permanently delete deleted runs, logged models and experiments: their rows and their artifacts.
 
     Deleting one (in the web UI, or with MLflow's client) only marks it: it can be restored until gc
-    purges it. What a live registered model version was registered from is kept (and named). Safe to
-    run while the server runs; run it again if it stops half-way."""
+    purges it. What a live registered model version was registered from is kept (and named). Access
+    tokens that expired (as long ago as --older-than) go too, unless ids are named. Safe to run while
+    the server runs; run it again if it stops half-way."""
     from tracklet.admin.gc import collect_garbage, find_garbage, parse_age, purge_old_traces
     from tracklet.artifacts import artifact_store_for
     from tracklet.store._util import now_ms
@@ -76,6 +77,8 @@ def gc_command(
     artifacts = artifact_store_for(settings.artifact_root)
     traces_before = now_ms() - parse_age(traces_older_than) if traces_older_than else None  # a bad age: nothing done
     uploads_before = (now_ms() - parse_age(uploads_older_than)) / 1000
+    # An expired token is as good as deleted (at its expiry); naming ids asks for those alone.
+    expired_before = None if run_ids or experiment_ids or logged_model_ids else now_ms() - parse_age(older_than or "0s")
     store = Store(settings.store_uri)
     try:
         garbage = find_garbage(store, older_than, _ids(run_ids), _ids(experiment_ids), _ids(logged_model_ids))
@@ -94,6 +97,9 @@ def gc_command(
                 click.echo(f"Would delete {_count(store.count_old_traces(traces_before), 'trace')}.")
             unfinished = anyio.run(partial(artifacts.remove_unfinished_uploads, uploads_before, dry_run=True))
             click.echo(f"Would remove {_count(unfinished, 'unfinished upload')}.")
+            if expired_before is not None:
+                expired = [f"{t.username}/{t.name}" for t in store.expired_tokens(expired_before)]
+                click.echo(f"Would purge {_count(len(expired), 'expired access token')}: {_listing(expired)}")
             return
         # A second gc at once would find the same garbage and trip over the first one's deletions.
         with store.db.one_at_a_time("gc"):
@@ -105,14 +111,16 @@ def gc_command(
                 with click.progressbar(length=length, label="Deleting old traces", file=sys.stderr) as bar:
                     traces = purge_old_traces(store, artifacts, traces_before, report, bar.update)
             unfinished = anyio.run(artifacts.remove_unfinished_uploads, uploads_before)
+            tokens = None if expired_before is None else store.purge_expired_tokens(expired_before)
     except AlreadyRunning as err:
         raise click.ClickException(str(err)) from None
     finally:
         store.close()
     purged: dict[str, Sized] = {"experiment": report.experiments, "run": report.runs, "logged model": report.models}
     deleted_traces = "" if traces is None else f", deleted {_count(traces, 'trace')}"
+    expired_tokens = "" if tokens is None else f", {_count(tokens, 'expired access token')}"
     click.echo(
-        f"Purged {_counts(purged)}{deleted_traces}; removed {_count(report.folders_removed, 'artifact folder')} "
+        f"Purged {_counts(purged)}{expired_tokens}{deleted_traces}; removed {_count(report.folders_removed, 'artifact folder')} "
         f"and {_count(unfinished, 'unfinished upload')}."
     )
     if report.left_in_place:

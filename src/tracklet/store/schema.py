@@ -341,6 +341,7 @@ trace_tags = Table(
 )
 
 SOURCE_RUN_METADATA = "mlflow.sourceRun"
+TRACE_NAME_TAG = "mlflow.traceName"  # the root span's name, kept as a trace tag (as MLflow does)
 SOURCE_RUN_KEY: ColumnElement[str] = literal_column(f"'{SOURCE_RUN_METADATA}'")  # inline, for the partial index
 
 trace_metadata = Table(

@@ -725,7 +725,6 @@ def model_version_search_select(
 # ---------------------------------------------------------------------------------------------
 # Traces
 
-TRACE_NAME_TAG = "mlflow.traceName"
 SPAN_KINDS = ("span", "span_attribute")
 
 _TRACE_COLUMNS: dict[str, Any] = {
@@ -738,7 +737,7 @@ _TRACE_COLUMNS: dict[str, Any] = {
     "experiment_id": schema.traces.c.experiment_id,
 }
 # Attributes to the user, rows of a key-value table to the store.
-_TRACE_KEYED_ATTRIBUTES = {"name": ("tag", TRACE_NAME_TAG), "run_id": ("metadata", schema.SOURCE_RUN_METADATA)}
+_TRACE_KEYED_ATTRIBUTES = {"name": ("tag", schema.TRACE_NAME_TAG), "run_id": ("metadata", schema.SOURCE_RUN_METADATA)}
 
 
 def _trace_key_value(kind: str, key: str) -> tuple[Any, str]:

@@ -28,8 +28,6 @@ from tracklet.store.traces import (
     trace_artifact_location,
 )
 
-TRACE_NAME_TAG = "mlflow.traceName"
-
 
 @dataclass(frozen=True)
 class StoredSpan:
@@ -200,7 +198,7 @@ def _merged(row: tuple[Any, ...], batch: SpanBatch) -> tuple[Any, ...]:
 
 
 def _trace_tags(batch: SpanBatch, experiment_location: str) -> dict[str, str]:
-    tags = {} if batch.root is None else {**batch.root.tags, TRACE_NAME_TAG: batch.root.name}
+    tags = {} if batch.root is None else {**batch.root.tags, s.TRACE_NAME_TAG: batch.root.name}
     # Where the spans are, last: no tag a span carries may move them.
     tags[ARTIFACT_LOCATION_TAG] = trace_artifact_location(experiment_location, batch.trace_id)
     tags[SPANS_LOCATION_TAG] = SPANS_IN_DATABASE

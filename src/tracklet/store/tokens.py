@@ -102,7 +102,7 @@ class TokenStore(UserStore):
         return AccessToken(token_id, token_name, user.username, created, expires, None), secret
 
     def list_tokens(self, username: str) -> list[AccessToken]:
-        """`username`'s tokens, oldest first (expired ones too, until revoked)."""
+        """`username`'s tokens, oldest first (expired ones too, until revoked or purged by `tracklet gc`)."""
         with self.db.read() as conn:
             user = self._require_user(conn, username)
             rows = conn.execute(
@@ -119,6 +119,25 @@ class TokenStore(UserStore):
             conn.execute(
                 s.access_tokens.update().where(s.access_tokens.c.token_id == token_id).values(last_used_time=now_ms())
             )
+
+    def expired_tokens(self, expired_before: int) -> list[AccessToken]:
+        """Tokens whose expiry passed before `expired_before` (ms since the epoch), oldest expiry first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(*_COLUMNS)
+                .join(s.users, s.users.c.user_id == s.access_tokens.c.user_id)
+                .where(s.access_tokens.c.expiration_time < expired_before)
+                .order_by(s.access_tokens.c.expiration_time, s.access_tokens.c.token_id)
+            )
+            return [AccessToken(*row) for row in rows]
+
+    def purge_expired_tokens(self, expired_before: int) -> int:
+        """Delete the tokens whose expiry passed before `expired_before`; how many went. They admit no one
+        already: this only tidies the owners' lists (`tracklet gc`)."""
+        with self.db.write() as conn:
+            return conn.execute(
+                delete(s.access_tokens).where(s.access_tokens.c.expiration_time < expired_before)
+            ).rowcount
 
     def revoke_token(self, token_id: int, owner: str | None = None) -> None:
         """Delete the token (with `owner`: only if it is theirs; another's is as unknown as a missing one)."""

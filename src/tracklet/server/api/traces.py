@@ -37,7 +37,7 @@ from tracklet.server.protocol import (
     run_sync,
 )
 from tracklet.server.state import artifacts_of, store_of
-from tracklet.store.spans import TRACE_NAME_TAG
+from tracklet.store.schema import TRACE_NAME_TAG
 from tracklet.store.store import Store
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
