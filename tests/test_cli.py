@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from tracklet.cli import cli
+from tracklet.cli import LazyGroup, cli
 from tracklet.settings import SETTINGS
 from tracklet.store.migrations import current_revision
 from tracklet.store.store import Store
@@ -32,6 +33,23 @@ def test_every_command_is_listed() -> None:
     output = CliRunner().invoke(cli, ["--help"]).output
     for command in ("server", "db", "gc", "models", "run", "users", "import-mlflow"):
         assert command in output
+
+
+@pytest.mark.parametrize("name", sorted(LazyGroup.lazy))
+def test_the_help_listed_for_a_lazy_command_is_its_own(name: str) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None and command.get_short_help_str(limit=1000) == LazyGroup.lazy[name][1]
+
+
+def test_the_list_of_commands_imports_none_of_them() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom tracklet.cli import cli\ntry:\n    cli(['--help'])\n"
+         "except SystemExit:\n    print(sorted(m for m in sys.modules if m.startswith(('pandas', 'tracklet.migrate', "
+         "'tracklet.models', 'tracklet.admin', 'tracklet.client.browse_cli'))))"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert "import-mlflow" in listed.stdout and listed.stdout.rstrip().endswith("[]")
 
 
 def test_db_upgrade_brings_a_new_store_to_the_latest_revision(store_uri: str) -> None:

@@ -15,17 +15,33 @@ OPTION_HELP = {s.name: f"{s.help} [env {s.env}]" for s in SETTINGS}
 
 class LazyGroup(click.Group):
     """Subcommands whose modules are imported only when used (`tracklet server` must start fast,
-    without importing pandas for `tracklet models`)."""
+    without importing pandas for `tracklet models`). Each comes with its one-line help, so that
+    `tracklet --help` imports none of them either (a test keeps the lines equal to the commands' own)."""
 
-    lazy: dict[str, str] = {
-        "artifacts": "tracklet.client.browse_cli:artifacts_group",
-        "experiments": "tracklet.client.browse_cli:experiments_group",
-        "gc": "tracklet.admin.cli:gc_command",
-        "import-mlflow": "tracklet.migrate.cli:import_mlflow_command",
-        "models": "tracklet.models.cli:models_group",
-        "run": "tracklet.client.run_cli:run_command",
-        "runs": "tracklet.client.browse_cli:runs_group",
-        "users": "tracklet.admin.users:users_group",
+    lazy: dict[str, tuple[str, str]] = {
+        "artifacts": ("tracklet.client.browse_cli:artifacts_group", "List, download and upload a run's artifacts."),
+        "experiments": (
+            "tracklet.client.browse_cli:experiments_group",
+            "List, create, rename, delete and restore experiments.",
+        ),
+        "gc": (
+            "tracklet.admin.cli:gc_command",
+            "Permanently delete deleted runs, logged models and experiments: their rows and their artifacts.",
+        ),
+        "import-mlflow": (
+            "tracklet.migrate.cli:import_mlflow_command",
+            "Copy an MLflow server's history (SOURCE_URL, e.g. http://old-mlflow:5000) into tracklet's store.",
+        ),
+        "models": ("tracklet.models.cli:models_group", "Serve and score logged models."),
+        "run": (
+            "tracklet.client.run_cli:run_command",
+            "Run SCRIPT as a tracked run, passing -P NAME=VALUE parameters to tracklet.param().",
+        ),
+        "runs": ("tracklet.client.browse_cli:runs_group", "List, describe, delete and restore runs."),
+        "users": (
+            "tracklet.admin.users:users_group",
+            "Users of `tracklet server --auth`, in the store itself (the server's user API does the same over HTTP).",
+        ),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -33,9 +49,21 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
-            module, _, attr = self.lazy[name].partition(":")
+            module, _, attr = self.lazy[name][0].partition(":")
             return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            if name in self.lazy:
+                rows.append((name, click.Command(name, help=self.lazy[name][1]).get_short_help_str(limit)))
+            elif (command := super().get_command(ctx, name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup)
