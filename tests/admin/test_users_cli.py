@@ -66,8 +66,8 @@ def test_an_operator_makes_lists_and_revokes_a_jobs_token_from_the_command_line(
         assert me.status_code == 200 and me.json()["user"]["username"] == "ci-bot"
 
         listed = tracklet_users("list-tokens", "ci-bot", store_uri=store_uri)
-        token_id, name, _, expires, last_used = listed.stdout.strip().split("\t")
-        assert name == "nightly" and expires.endswith("UTC") and secret not in listed.stdout
+        token_id, name, scope, _, expires, last_used = listed.stdout.strip().split("\t")
+        assert name == "nightly" and scope == "all" and expires.endswith("UTC") and secret not in listed.stdout
         assert last_used.endswith("UTC")  # the request above used it
 
         revoked = tracklet_users("revoke-token", token_id, store_uri=store_uri)
@@ -79,5 +79,12 @@ def test_an_operator_makes_lists_and_revokes_a_jobs_token_from_the_command_line(
         assert again.returncode != 0 and "No access token" in again.stderr and "Traceback" not in again.stderr
         bad = tracklet_users("create-token", "ci-bot", "--name", "x", "--expires-in-days", "0", store_uri=store_uri)
         assert bad.returncode != 0 and "expires_in_days" in bad.stderr and "Traceback" not in bad.stderr
+
+        reader = tracklet_users("create-token", "ci-bot", "--name", "dashboard", "--scope", "read", store_uri=store_uri)
+        assert reader.returncode == 0 and "scope read" in reader.stderr, reader.stderr
+        as_reader = {"Authorization": f"Bearer {reader.stdout.strip()}"}
+        assert httpx.get(url, headers=as_reader).status_code == 200
+        created = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/create", json={"name": "x"}, headers=as_reader)
+        assert created.status_code == 403 and "may only read" in created.json()["message"]
     finally:
         server.stop()

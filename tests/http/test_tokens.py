@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import mlflow
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sqlalchemy import select, update
@@ -202,6 +204,8 @@ def test_a_new_token_needs_a_name_and_a_sensible_expiry(http) -> None:  # type: 
         {"name": "ci", "expires_in_days": 3651},
         {"name": "ci", "expires_in_days": 1.5},
         {"name": "ci", "expires_in_days": True},
+        {"name": "ci", "scope": "write"},
+        {"name": "ci", "scope": ""},
     ):
         refused(http.post(TOKENS, json=body, auth=alice), 400, "INVALID_PARAMETER_VALUE")
     assert ok(http.get(TOKENS, auth=alice))["tokens"] == []
@@ -278,3 +282,49 @@ def test_an_admin_makes_a_token_for_another_user_such_as_a_ci_account(http) -> N
         http.post(TOKENS, json={"name": "x", "username": "no-such-user"}, auth=ADMIN), 404, "RESOURCE_DOES_NOT_EXIST"
     )
     assert [t["id"] for t in ok(http.get(TOKENS, auth=bot))["tokens"]] == [token["id"]]
+
+
+def test_a_read_only_token_reads_what_its_user_may_and_changes_nothing(http, token_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    alice = new_user(http)
+    experiment = ok(http.post(f"{API}/experiments/create", json={"name": f"r-{uuid.uuid4().hex[:6]}"}, auth=alice))
+    experiment_id = experiment["experiment_id"]
+    (tmp_path / "notes.txt").write_text("plots")
+    # Alice logs with her password; the dashboard reads with a token of scope "read".
+    writer = token_client(new_token(http, alice, name="training")[0])
+    run_id = writer.create_run(experiment_id).info.run_id
+    writer.log_metric(run_id, "loss", 0.5)
+    writer.log_artifact(run_id, str(tmp_path / "notes.txt"))
+    secret, token = new_token(http, alice, name="dashboard", scope="read")
+    assert token["scope"] == "read"
+    assert [t["scope"] for t in ok(http.get(TOKENS, auth=alice))["tokens"]] == ["all", "read"]
+
+    reader = token_client(secret)
+    assert reader.get_run(run_id).data.metrics == {"loss": 0.5}
+    assert [r.info.run_id for r in reader.search_runs([experiment_id])] == [run_id]
+    assert [m.value for m in reader.get_metric_history(run_id, "loss")] == [0.5]
+    assert [a.path for a in reader.list_artifacts(run_id)] == ["notes.txt"]
+    assert (Path(reader.download_artifacts(run_id, "notes.txt", str(tmp_path / "down")))).read_text() == "plots"
+    assert experiment_id in [e.experiment_id for e in reader.search_experiments()]
+
+    for write in (
+        lambda: reader.log_metric(run_id, "loss", 0.1),
+        lambda: reader.set_tag(run_id, "k", "v"),
+        lambda: reader.create_run(experiment_id),
+        lambda: reader.create_experiment(f"new-{uuid.uuid4().hex[:6]}"),
+        lambda: reader.log_artifact(run_id, str(tmp_path / "notes.txt"), "again"),
+        lambda: reader.delete_run(run_id),
+        lambda: reader.create_registered_model(f"m-{uuid.uuid4().hex[:6]}"),
+    ):
+        with pytest.raises((MlflowException, requests.HTTPError)) as caught:  # the artifact proxy: HTTPError
+            write()
+        assert "PERMISSION_DENIED" in str(caught.value) and "may only read" in str(caught.value)
+    assert reader.get_run(run_id).data.metrics == {"loss": 0.5} and reader.get_run(run_id).data.tags.get("k") is None
+    # Nor may it manage its user's tokens, even an admin's read-only token administer users.
+    refused(http.delete(f"{TOKENS}/{token['id']}", headers=bearer(secret)), 403, "PERMISSION_DENIED")
+    admin_reader, _ = new_token(http, ADMIN, name="audit", scope="read")
+    assert ok(http.get(f"{API}/users/list", headers=bearer(admin_reader)))["users"]
+    refused(
+        http.post(f"{API}/users/create", json={"username": "x", "password": "y" * 12}, headers=bearer(admin_reader)),
+        403,
+        "PERMISSION_DENIED",
+    )

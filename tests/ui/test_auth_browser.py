@@ -305,14 +305,17 @@ def test_a_user_makes_an_access_token_sees_its_secret_once_and_revokes_it(
     page.wait_for_selector("#tokens :text('None.')")
     page.fill("#new-token-name", "browser job")
     page.fill("#new-token-days", "7")
+    page.select_option("#new-token-scope", "read")
     page.click("#create-token button")
     secret = page.wait_for_selector("#token-secret").inner_text()
     assert secret.startswith("tlk_")
-    page.wait_for_selector("#tokens-table tr:has-text('browser job')")
+    page.wait_for_selector("#tokens-table tr:has-text('browser job'):has-text('read only')")
     shot(page, "tokens")
     bearer = {"Authorization": f"Bearer {secret}"}
     me = httpx.get(f"{guarded.url}/api/2.0/mlflow/users/current", headers=bearer)
     assert me.json()["user"]["username"] == alice[0]
+    made = httpx.post(f"{guarded.url}/api/2.0/mlflow/experiments/create", json={"name": "by-token"}, headers=bearer)
+    assert made.status_code == 403  # read only
 
     page.reload()  # the secret is not shown again, the token is still listed
     page.wait_for_selector("#tokens-table tr:has-text('browser job')")

@@ -16,6 +16,7 @@ import click
 
 from tracklet.cli import OPTION_HELP
 from tracklet.settings import Settings
+from tracklet.store.users import TOKEN_SCOPES
 
 PASSWORD_ENV = "TRACKLET_USER_PASSWORD"
 
@@ -87,15 +88,23 @@ def _when(ms: int | None) -> str:
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for (e.g. 'nightly training').")
 @click.option("--expires-in-days", type=int, default=None, help="Days until it expires (default: never).")
+@click.option(
+    "--scope",
+    type=click.Choice(TOKEN_SCOPES),
+    default=TOKEN_SCOPES[0],
+    show_default=True,
+    help="all: what the user may do; read: only what reads (dashboards, reports).",
+)
 @_store_options
-def create_token(username: str, name: str, expires_in_days: int | None, **options: str | None) -> None:
+def create_token(username: str, name: str, expires_in_days: int | None, scope: str, **options: str | None) -> None:
     """Make an access token of USERNAME and print its secret, the only time it is shown (jobs send it as
     MLFLOW_TRACKING_TOKEN). Only its hash is kept."""
     with _store(options) as store:
-        token, secret = store.create_token(username, name, expires_in_days)
+        token, secret = store.create_token(username, name, expires_in_days, scope)
     click.echo(secret)
     click.echo(
-        f"Token {token.token_id} ('{token.name}') of '{username}', expires: {_when(token.expiration_time)}. "
+        f"Token {token.token_id} ('{token.name}', scope {token.scope}) of '{username}', "
+        f"expires: {_when(token.expiration_time)}. "
         "Copy the secret now: it is not shown again.",
         err=True,
     )
@@ -105,11 +114,11 @@ def create_token(username: str, name: str, expires_in_days: int | None, **option
 @click.argument("username")
 @_store_options
 def list_tokens(username: str, **options: str | None) -> None:
-    """USERNAME's access tokens: id, name, created, expires, last used (never their secrets)."""
+    """USERNAME's access tokens: id, name, scope, created, expires, last used (never their secrets)."""
     with _store(options) as store:
         for token in store.list_tokens(username):
             times = (token.creation_time, token.expiration_time, token.last_used_time)
-            click.echo("\t".join([str(token.token_id), token.name, *map(_when, times)]))
+            click.echo("\t".join([str(token.token_id), token.name, token.scope, *map(_when, times)]))
 
 
 @users_group.command("revoke-token")

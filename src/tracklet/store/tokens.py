@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import now_ms
-from tracklet.store.users import TOKEN_PREFIX, UserStore
+from tracklet.store.users import TOKEN_PREFIX, TOKEN_SCOPES, UserStore
 
 MAX_TOKEN_NAME_LENGTH = 255
 MAX_EXPIRES_IN_DAYS = 3650
@@ -37,6 +37,7 @@ class AccessToken:
     creation_time: int
     expiration_time: int | None
     last_used_time: int | None
+    scope: str = TOKEN_SCOPES[0]
 
 
 def token_digest(secret: str) -> str:
@@ -53,7 +54,7 @@ def looks_like_token(secret: str) -> bool:
     return secret.startswith(TOKEN_PREFIX)
 
 
-def _validate(name: object, expires_in_days: object) -> tuple[str, int | None]:
+def _validate(name: object, expires_in_days: object, scope: object) -> tuple[str, int | None]:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterValue("A token needs a name (what it is for, e.g. 'nightly training').")
     if len(name) > MAX_TOKEN_NAME_LENGTH:
@@ -66,6 +67,8 @@ def _validate(name: object, expires_in_days: object) -> tuple[str, int | None]:
         raise InvalidParameterValue(
             f"expires_in_days must be a whole number of days from 1 to {MAX_EXPIRES_IN_DAYS} (or left out: no expiry)."
         )
+    if scope not in TOKEN_SCOPES:
+        raise InvalidParameterValue(f"scope must be one of {', '.join(map(repr, TOKEN_SCOPES))}, not {scope!r}.")
     return name.strip(), expires_in_days
 
 
@@ -76,13 +79,16 @@ _COLUMNS = (
     s.access_tokens.c.creation_time,
     s.access_tokens.c.expiration_time,
     s.access_tokens.c.last_used_time,
+    s.access_tokens.c.scope,
 )
 
 
 class TokenStore(UserStore):
-    def create_token(self, username: str, name: object, expires_in_days: object = None) -> tuple[AccessToken, str]:
+    def create_token(
+        self, username: str, name: object, expires_in_days: object = None, scope: object = TOKEN_SCOPES[0]
+    ) -> tuple[AccessToken, str]:
         """A new token of `username`: its metadata and its secret (which is not kept, only its hash)."""
-        token_name, days = _validate(name, expires_in_days)
+        token_name, days = _validate(name, expires_in_days, scope)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         created = now_ms()
         expires = None if days is None else created + days * _DAY_MS
@@ -96,10 +102,11 @@ class TokenStore(UserStore):
                     token_hash=token_digest(secret),
                     creation_time=created,
                     expiration_time=expires,
+                    scope=scope,
                 )
                 .returning(s.access_tokens.c.token_id)
             ).scalar_one()
-        return AccessToken(token_id, token_name, user.username, created, expires, None), secret
+        return AccessToken(token_id, token_name, user.username, created, expires, None, str(scope)), secret
 
     def list_tokens(self, username: str) -> list[AccessToken]:
         """`username`'s tokens, oldest first (expired ones too, until revoked or purged by `tracklet gc`)."""

@@ -30,6 +30,9 @@ MAX_USERNAME_LENGTH = 255
 # What begins an access token's secret (`tokens.py`). A password may not: HTTP Basic may carry a token as
 # its password, and the server tells the two apart by this prefix without checking a password hash.
 TOKEN_PREFIX = "tlk_"
+# What an access token may do: all its user may ("all"), or only what reads ("read": dashboards, reports).
+TOKEN_SCOPES = ("all", "read")
+READ_SCOPE = "read"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class TokenHolder:
     expiration_time: int | None  # ms since the epoch
     last_used_time: int | None
     grants: dict[int, Permission]
+    read_only: bool = False  # a token of `READ_SCOPE`
 
 
 @dataclass(frozen=True)
@@ -356,15 +360,17 @@ class Access:
         stored. Expiry is the caller's to judge."""
         ids = sorted(set(experiment_ids))
         sql = (
-            "SELECT u.user_id, u.is_admin, u.username, t.token_id, t.expiration_time, t.last_used_time, t.token_hash{} "
+            "SELECT u.user_id, u.is_admin, u.username, t.token_id, t.expiration_time, t.last_used_time, t.scope, "
+            "t.token_hash{} "
             "FROM access_tokens t JOIN users u ON u.user_id = t.user_id{} WHERE t.token_hash = ?"
         )
         rows = self._with_grants(sql, ids, (digest,))
         # Found through the index by the hash; compared again in constant time all the same.
-        if not rows or not hmac.compare_digest(rows[0][6], digest):
+        if not rows or not hmac.compare_digest(rows[0][7], digest):
             return None
-        user_id, is_admin, username, token_id, expires, last_used = rows[0][:6]
-        return TokenHolder(User(user_id, username, bool(is_admin)), token_id, expires, last_used, _grants(rows, 7))
+        user_id, is_admin, username, token_id, expires, last_used, scope = rows[0][:7]
+        user = User(user_id, username, bool(is_admin))
+        return TokenHolder(user, token_id, expires, last_used, _grants(rows, 8), read_only=scope == READ_SCOPE)
 
     def _with_grants(self, sql: str, ids: list[int], args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
         """`sql`'s rows, its two `{}` filled in to join the user's (`u`) grants on `ids` when there are some."""

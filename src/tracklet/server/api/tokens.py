@@ -1,7 +1,7 @@
 """Personal access tokens (`--auth` only; tracklet's own API): a user's secret for jobs that should not
 hold their password, sent as `Authorization: Bearer <token>` (MLflow's clients: MLFLOW_TRACKING_TOKEN).
 
-- `POST /api/tracklet/tokens` {name, expires_in_days?, username?}: a new token of the caller (admins:
+- `POST /api/tracklet/tokens` {name, expires_in_days?, scope? ("all", default, or "read"), username?}: a new token of the caller (admins:
   of any user, e.g. an account for CI); the answer holds its secret, the only time it is shown. Only a user signed in with their password may make one: a token
   that leaked must not be able to make itself a successor that outlives its revocation or expiry.
 - `GET /api/tracklet/tokens`: the caller's tokens (admins: `?username=` anyone's), without secrets.
@@ -22,6 +22,7 @@ from tracklet.server.auth.identity import current_user, require_admin, signed_in
 from tracklet.server.protocol import json_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.tokens import AccessToken
+from tracklet.store.users import TOKEN_SCOPES
 
 PATH = "/api/tracklet/tokens"
 
@@ -29,6 +30,7 @@ PATH = "/api/tracklet/tokens"
 class NewToken(msgspec.Struct):
     name: str | None = None
     expires_in_days: int | None = None
+    scope: str = TOKEN_SCOPES[0]  # or "read": only what reads (dashboards, reports)
     username: str | None = None  # whose token: the caller's, or (admins) another user's, e.g. a CI account
 
 
@@ -44,6 +46,7 @@ def token_json(token: AccessToken) -> dict[str, Any]:
         "creation_time": token.creation_time,
         "expiration_time": token.expiration_time,
         "last_used_time": token.last_used_time,  # to within `USE_NOTED_EVERY_MS`; None: never used
+        "scope": token.scope,
     }
 
 
@@ -55,7 +58,7 @@ async def create_token(request: Request) -> Response:
     owner = body.username or caller.username
     if owner != caller.username:
         require_admin(caller)
-    token, secret = await run_sync(store_of(request).create_token, owner, body.name, body.expires_in_days)
+    token, secret = await run_sync(store_of(request).create_token, owner, body.name, body.expires_in_days, body.scope)
     return json_response({"token": token_json(token), "secret": secret})
 
 

@@ -96,6 +96,8 @@ def _decide(
         located = [(need, need.locate(fields, access)) for need in rule.needs]
         experiment_ids = [i for need, found in located if need.resource_type == EXPERIMENT for i in found]
         user, grants, token = _user_and_grants(access, credentials, experiment_ids)
+        if token is not None and token.read_only and rule.writes:
+            raise PermissionDenied(f"Permission denied: this access token of '{user.username}' may only read")
         if user.is_admin:
             return user, token
         if rule.admin:

@@ -98,18 +98,27 @@ class Rule:
     # After a 200: give the creator MANAGE on what it created, or drop from a list what the user may not see.
     grant_created: tuple[str, str, str] | None = None  # (resource type, object field, id field)
     filter_listed: tuple[str, str, str] | None = None  # (resource type, list field, id field)
+    # Whether the endpoint may change anything: an access token of scope "read" calls only those that do not.
+    writes: bool = True
 
     @property
     def reads_body(self) -> bool:
         return any(need.reads_body for need in self.needs)
 
 
-def _rule(*needs: Need) -> Rule:
-    return Rule(needs=needs)
+def _rule(*needs: Need, writes: bool | None = None) -> Rule:
+    """`writes` unless said: whether any need is above READ (reading others' grants needs MANAGE, say)."""
+    return Rule(needs=needs, writes=any(need.level > READ for need in needs) if writes is None else writes)
 
 
-PUBLIC = Rule(public=True)
+def _listing(resource_type: str, list_field: str, key: str) -> Rule:
+    """A search or list of everything: any user may ask; the answer drops what they may not read."""
+    return Rule(filter_listed=(resource_type, list_field, key), writes=False)
+
+
+PUBLIC = Rule(public=True, writes=False)
 AUTHENTICATED = Rule()
+AUTHENTICATED_READ = Rule(writes=False)  # any user; it changes nothing
 ADMIN = Rule(admin=True)
 
 
@@ -232,11 +241,11 @@ RULES: dict[Callable[..., Any], Rule] = {
     # Probes and metrics answer anyone (load balancers, Prometheus), as MLflow's server does.
     meta.health: PUBLIC,
     monitoring.metrics: PUBLIC,
-    meta.version: AUTHENTICATED,
-    meta.server_info: AUTHENTICATED,
+    meta.version: AUTHENTICATED_READ,
+    meta.server_info: AUTHENTICATED_READ,
     # Experiments
     experiments.create: Rule(grant_created=_CREATED_EXPERIMENT),
-    experiments.search: Rule(filter_listed=(EXPERIMENT, "experiments", "experiment_id")),
+    experiments.search: _listing(EXPERIMENT, "experiments", "experiment_id"),
     experiments.get: _rule(experiment(READ)),
     experiments.get_by_name: _rule(experiment_named(READ)),
     experiments.update: _rule(experiment(EDIT)),
@@ -276,7 +285,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     artifacts.download: _rule(artifact_path(READ)),
     artifacts.upload: _rule(artifact_path(EDIT)),
     artifacts.delete: _rule(artifact_path(MANAGE)),
-    artifacts.multipart_not_supported: AUTHENTICATED,  # answers NOT_IMPLEMENTED to anyone
+    artifacts.multipart_not_supported: AUTHENTICATED_READ,  # answers NOT_IMPLEMENTED to anyone
     artifacts.list_run_artifacts: _rule(run(READ)),
     # Traces and their assessments
     traces.start: _rule(started_trace(EDIT)),
@@ -300,7 +309,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     assessments.delete: _rule(trace(MANAGE)),
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
-    registered_models.search: Rule(filter_listed=(REGISTERED_MODEL, "registered_models", "name")),
+    registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),
     registered_models.get: _rule(registered_model(READ)),
     registered_models.get_latest_versions: _rule(registered_model(READ)),
     registered_models.get_by_alias: _rule(registered_model(READ)),
@@ -311,7 +320,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     registered_models.set_alias: _rule(registered_model(EDIT)),
     registered_models.delete_alias: _rule(registered_model(EDIT)),
     registered_models.delete: _rule(registered_model(MANAGE)),
-    model_versions.search: Rule(filter_listed=(REGISTERED_MODEL, "model_versions", "name")),
+    model_versions.search: _listing(REGISTERED_MODEL, "model_versions", "name"),
     model_versions.get: _rule(registered_model(READ)),
     model_versions.get_download_uri: _rule(registered_model(READ)),
     model_versions.create: _rule(registered_model(EDIT), run(READ)),  # and the run it is made from
@@ -321,8 +330,8 @@ RULES: dict[Callable[..., Any], Rule] = {
     model_versions.transition_stage: _rule(registered_model(EDIT)),
     model_versions.delete: _rule(registered_model(MANAGE)),
     # The web UI: its page for any user, its own API with the same rules as MLflow's
-    ui_shell.index: AUTHENTICATED,
-    ui.experiments_list: Rule(filter_listed=(EXPERIMENT, "experiments", "experiment_id")),
+    ui_shell.index: AUTHENTICATED_READ,
+    ui.experiments_list: _listing(EXPERIMENT, "experiments", "experiment_id"),
     ui.runs_table: _rule(each_experiment(READ)),
     ui.runs_csv: _rule(each_experiment(READ)),
     ui.runs_keys: _rule(each_experiment(READ)),
@@ -338,26 +347,31 @@ RULES: dict[Callable[..., Any], Rule] = {
     **dict.fromkeys(
         (
             users.create_user,
-            users.get_user,
-            users.get_current_user,
-            users.list_users,
             users.update_password,
             users.update_admin,
             users.delete_user,
             # These name the resource type in the request, and check MANAGE on it themselves.
             users.grant_permission,
             users.revoke_permission,
-            users.get_permission,
-            users.list_permissions,
-            users.my_permission,  # the caller's own, on a resource that exists
-            users.my_permissions,  # the caller's own, everywhere
             # A user's own access tokens (admins: anyone's)
             tokens.create_token,
-            tokens.list_tokens,
             tokens.revoke_token,
         ),
         AUTHENTICATED,
     ),
-    **dict.fromkeys((e for e, _ in users.EXPERIMENT_PERMISSIONS.values()), _rule(experiment(MANAGE))),
-    **dict.fromkeys((e for e, _ in users.REGISTERED_MODEL_PERMISSIONS.values()), _rule(registered_model(MANAGE))),
+    **dict.fromkeys(
+        (
+            users.get_user,
+            users.get_current_user,
+            users.list_users,
+            users.get_permission,
+            users.list_permissions,
+            users.my_permission,  # the caller's own, on a resource that exists
+            users.my_permissions,  # the caller's own, everywhere
+            tokens.list_tokens,
+        ),
+        AUTHENTICATED_READ,
+    ),
+    **{e: _rule(experiment(MANAGE), writes=m != "GET") for e, m in users.EXPERIMENT_PERMISSIONS.values()},
+    **{e: _rule(registered_model(MANAGE), writes=m != "GET") for e, m in users.REGISTERED_MODEL_PERMISSIONS.values()},
 }

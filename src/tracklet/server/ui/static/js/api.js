@@ -81,7 +81,9 @@ export const api = {
   deleteUser: (username) => request("DELETE", `${ML}/users/delete`, { body: { username } }),
   /** The signed-in user's access tokens (metadata only); a new one's answer holds its secret, once. */
   listTokens: () => request("GET", `${TL}/tokens`),
-  createToken: (name, expiresInDays) => request("POST", `${TL}/tokens`, { body: { name, expires_in_days: expiresInDays } }),
+  /** scope: "all" (what the user may do) or "read" (only what reads). */
+  createToken: (name, expiresInDays, scope) =>
+    request("POST", `${TL}/tokens`, { body: { name, expires_in_days: expiresInDays, scope } }),
   revokeToken: (id) => request("DELETE", `${TL}/tokens/${encodeURIComponent(id)}`),
   /** Every user's permission on an experiment or registered model, for those who MANAGE it. */
   listPermissions: (resourceType, resourceId) =>

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { clear, fmtTime, h, toast } from "./dom.js";
 import { kvTable } from "./editors.js";
 
-/** The panel: the user's tokens (name, created, expires, Revoke) and a form for a new one. */
+/** The panel: the user's tokens (name, scope, created, expires, Revoke) and a form for a new one. */
 export function tokensPanel(ctx) {
   const panel = h("div#tokens");
   const shown = h("div#new-token");
@@ -31,17 +31,20 @@ export function tokensPanel(ctx) {
         }
         await load();
       } } }, "Revoke");
-      return h("tr", { dataset: { token: t.id } }, h("td", t.name), h("td", fmtTime(t.creation_time)),
+      return h("tr", { dataset: { token: t.id } }, h("td", t.name),
+        h("td.scope", t.scope === "read" ? "read only" : "all"), h("td", fmtTime(t.creation_time)),
         h("td", t.expiration_time === null ? "never" : [fmtTime(t.expiration_time), expired ? h("span.muted", " (expired)") : ""]),
         h("td.last-used", t.last_used_time === null ? "never" : fmtTime(t.last_used_time)),
         h("td.actions", revoke));
     });
     const name = h("input#new-token-name", { placeholder: "what it is for", size: 22, "aria-label": "New token's name" });
     const days = h("input#new-token-days", { type: "number", min: 1, max: 3650, placeholder: "never", size: 6, "aria-label": "Expires in days" });
+    const scope = h("select#new-token-scope", { "aria-label": "What the token may do" },
+      h("option", { value: "all" }, "all you may do"), h("option", { value: "read" }, "read only"));
     const create = async (ev) => {
       ev.preventDefault();
       try {
-        const made = await api.createToken(name.value.trim(), days.value ? Number(days.value) : undefined);
+        const made = await api.createToken(name.value.trim(), days.value ? Number(days.value) : undefined, scope.value);
         const secret = h("code#token-secret", made.secret);
         const copy = h("button", { type: "button", on: { click: () => navigator.clipboard?.writeText(made.secret).then(
           () => toast("Copied"), () => toast("Copy it by hand", "error")) } }, "Copy");
@@ -56,9 +59,9 @@ export function tokensPanel(ctx) {
       await load();
     };
     clear(panel).append(
-      kvTable("tokens-table", rows, ["Name", "Created", "Expires", "Last used", ""]),
+      kvTable("tokens-table", rows, ["Name", "May", "Created", "Expires", "Last used", ""]),
       h("form.inline#create-token", { on: { submit: create } }, name,
-        h("label", "expires in days ", days), h("button", { type: "submit" }, "Create token")),
+        h("label", "may ", scope), h("label", "expires in days ", days), h("button", { type: "submit" }, "Create token")),
     );
   };
   load();
