@@ -305,6 +305,12 @@ def test_a_read_only_token_reads_what_its_user_may_and_changes_nothing(http, tok
     assert [a.path for a in reader.list_artifacts(run_id)] == ["notes.txt"]
     assert (Path(reader.download_artifacts(run_id, "notes.txt", str(tmp_path / "down")))).read_text() == "plots"
     assert experiment_id in [e.experiment_id for e in reader.search_experiments()]
+    # Alice MANAGEs the experiment she made; asked with this token, what she may do is READ.
+    mine = {"resource_type": "experiment", "resource_id": experiment_id}
+    assert ok(http.get("/api/tracklet/permissions/mine", params=mine, auth=alice))["permission"] == "MANAGE"
+    assert ok(http.get("/api/tracklet/permissions/mine", params=mine, headers=bearer(secret)))["permission"] == "READ"
+    everywhere = ok(http.get("/api/tracklet/permissions/mine/all", headers=bearer(secret)))
+    assert everywhere["experiments"][experiment_id] == "READ"
 
     for write in (
         lambda: reader.log_metric(run_id, "loss", 0.1),

@@ -25,7 +25,13 @@ from starlette.routing import Route
 
 from tracklet.errors import InvalidParameterValue, PermissionDenied
 from tracklet.permissions import EXPERIMENT, MANAGE, REGISTERED_MODEL, RESOURCE_TYPES, Permission
-from tracklet.server.auth.identity import current_user, denied, effective_permission, require_admin
+from tracklet.server.auth.identity import (
+    current_user,
+    denied,
+    effective_permission,
+    require_admin,
+    within_token_scope,
+)
 from tracklet.server.protocol import json_response, read_json, read_query, read_request, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.store import Store
@@ -310,7 +316,7 @@ async def my_permission(request: Request) -> Response:
     store = store_of(request)
     default = request.app.state.default_permission
     permission = await run_sync(_own_permission, store, caller, resource_type, resource_id, default)
-    return json_response({"permission": permission.name, "is_admin": caller.is_admin})
+    return json_response({"permission": within_token_scope(request, permission).name, "is_admin": caller.is_admin})
 
 
 async def my_permissions(request: Request) -> Response:
@@ -318,14 +324,20 @@ async def my_permissions(request: Request) -> Response:
     (a row's controls show by them): the resources granted explicitly, and the level of all others."""
     caller = current_user(request)
     if caller.is_admin:
-        return json_response({"is_admin": True, "default_permission": Permission.MANAGE.name})
+        return json_response(
+            {"is_admin": True, "default_permission": within_token_scope(request, Permission.MANAGE).name}
+        )
     granted = await run_sync(store_of(request).user_permissions, caller.user_id)
+
+    def level(permission: Permission) -> str:
+        return within_token_scope(request, permission).name
+
     return json_response(
         {
             "is_admin": False,
-            "default_permission": request.app.state.default_permission.name,
-            "experiments": {str(i): level.name for i, level in granted.experiments.items()},
-            "registered_models": {name: level.name for name, level in granted.registered_models.items()},
+            "default_permission": level(request.app.state.default_permission),
+            "experiments": {str(i): level(p) for i, p in granted.experiments.items()},
+            "registered_models": {name: level(p) for name, p in granted.registered_models.items()},
         }
     )
 

@@ -139,7 +139,7 @@ async def admit(request: Request, rule: Rule, path_params: dict[str, Any], body_
     run = run_read if cheap else _in_thread
     user, token = await run(request, _decide, store, credentials, rule, fields, default)
     request.scope[USER_SCOPE_KEY] = user
-    request.scope[TOKEN_SCOPE_KEY] = None if token is None else token.token_id
+    request.scope[TOKEN_SCOPE_KEY] = token
     if token is not None and use_worth_noting(token.last_used_time):
         await run_sync(store.note_token_use, token.token_id)
     return user  # type: ignore[no-any-return]

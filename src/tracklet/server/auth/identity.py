@@ -7,11 +7,11 @@ from starlette.requests import Request
 from tracklet.errors import PermissionDenied, Unauthenticated
 from tracklet.permissions import EXPERIMENT, Permission
 from tracklet.store.store import Store
-from tracklet.store.users import User
+from tracklet.store.users import TokenHolder, User
 
 USER_SCOPE_KEY = "tracklet.user"
 
-TOKEN_SCOPE_KEY = "tracklet.token"  # the id of the access token the request came with; None: a password
+TOKEN_SCOPE_KEY = "tracklet.token"  # the access token the request came with (`TokenHolder`); None: a password
 
 NOT_AUTHENTICATED = (
     "You are not authenticated. Send a user name and password with HTTP Basic authentication "
@@ -39,9 +39,15 @@ def current_user(request: Request) -> User:
     return user  # type: ignore[no-any-return]
 
 
-def signed_in_with_token(request: Request) -> int | None:
-    """The id of the access token the request was admitted with; None when it came with a password."""
+def signed_in_with_token(request: Request) -> TokenHolder | None:
+    """The access token the request was admitted with; None when it came with a password."""
     return request.scope.get(TOKEN_SCOPE_KEY)
+
+
+def within_token_scope(request: Request, permission: Permission) -> Permission:
+    """What the caller may do given their `permission`, on a request made with a read-only token: READ at most."""
+    token = signed_in_with_token(request)
+    return min(permission, Permission.READ) if token is not None and token.read_only else permission
 
 
 def require_admin(user: User) -> None:
