@@ -384,7 +384,10 @@ def all_pages(side: Side, path: str, sent: dict[str, Any], items: str) -> Outcom
         if not page.body.get("next_page_token"):
             break
         side.last_token = sent["page_token"] = page.body["next_page_token"]
-    return Outcome(OK, tuple(sizes), None, f"{str(sent)[:300]} -> pages {sizes}")
+    # MLflow's trace search hands a token whenever a page is full, so its last page may be empty; tracklet's
+    # only when another trace follows. The client reads the same traces either way.
+    walked = sizes[:-1] if len(sizes) > 1 and sizes[-1] == 0 else sizes
+    return Outcome(OK, tuple(walked), None, f"{str(sent)[:300]} -> pages {sizes}")
 
 
 def run_search_pages(rng: random.Random) -> list[tuple[str, Call]]:
