@@ -34,6 +34,7 @@ from tracklet.server.api import (
     traces,
     traces_v2,
     users,
+    webhooks,
 )
 from tracklet.server.ui import api as ui
 from tracklet.store import schema as s
@@ -358,6 +359,9 @@ RULES: dict[Callable[..., Any], Rule] = {
         ),
         AUTHENTICATED,
     ),
+    # Webhooks send the registry's events anywhere their URL says, signed with secrets: for admins, as in
+    # MLflow's basic-auth app (`sender_is_admin` on every webhook endpoint).
+    **dict.fromkeys(webhooks.ENDPOINTS, ADMIN),
     **dict.fromkeys((e for e, _ in users.EXPERIMENT_PERMISSIONS.values()), _rule(experiment(MANAGE))),
     **dict.fromkeys((e for e, _ in users.REGISTERED_MODEL_PERMISSIONS.values()), _rule(registered_model(MANAGE))),
 }
