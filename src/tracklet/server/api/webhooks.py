@@ -146,7 +146,8 @@ async def get(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     webhook_id = _webhook_id(request)
-    body = await read_json(request, WebhookFields)
+    # MLflow takes a PATCH without a body as an update of nothing.
+    body = await read_json(request, WebhookFields) if await request.body() else WebhookFields()
     changes: dict[str, Any] = {}
     if body.name:
         changes["name"] = _name(body.name)
