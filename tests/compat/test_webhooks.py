@@ -290,7 +290,9 @@ def test_prompt_events_are_delivered_as_prompt_events(mlflow_client, receiver, s
 
 def test_a_disabled_webhook_receives_nothing(mlflow_client, receiver):
     path = "/" + unique_name("disabled")
-    hook = mlflow_client.create_webhook(hook_name(), receiver.url + path, ["registered_model.created"], status="DISABLED")
+    hook = mlflow_client.create_webhook(
+        hook_name(), receiver.url + path, ["registered_model.created"], status="DISABLED"
+    )
     mlflow_client.create_registered_model(unique_name("quiet"))
     time.sleep(1.0)
     assert receiver.on(path) == []
@@ -373,7 +375,9 @@ def test_secrets_are_encrypted_at_rest_with_a_key(tmp_path: Path, receiver):
     path = "/" + unique_name("sealed")
     try:
         client = MlflowClient(server.url)
-        hook = client.create_webhook(hook_name(), receiver.url + path, ["registered_model.created"], secret="plain-s3cret")
+        hook = client.create_webhook(
+            hook_name(), receiver.url + path, ["registered_model.created"], secret="plain-s3cret"
+        )
     finally:
         server.stop()
     stored = sqlite3.connect(db).execute("SELECT secret FROM webhooks").fetchone()[0]
@@ -393,7 +397,9 @@ def test_secrets_are_encrypted_at_rest_with_a_key(tmp_path: Path, receiver):
     assert Fernet(new.encode()).decrypt(rotated.removeprefix("fernet:").encode()) == b"plain-s3cret"
 
     # Without the key the secret cannot be read: nothing is sent unsigned, and the test says why.
-    server = TrackletServer(f"sqlite:///{db}", str(tmp_path / "artifacts"), env={"TRACKLET_WEBHOOK_SECRET_KEY": ""}).start()
+    server = TrackletServer(
+        f"sqlite:///{db}", str(tmp_path / "artifacts"), env={"TRACKLET_WEBHOOK_SECRET_KEY": ""}
+    ).start()
     try:
         client = MlflowClient(server.url)
         client.create_registered_model(unique_name("unsigned"))
