@@ -365,6 +365,7 @@ def test_every_worker_delivers_and_sees_changes_at_once(tmp_path: Path, receiver
         server.stop()
 
 
+@pytest.mark.slow
 def test_secrets_are_encrypted_at_rest_with_a_key(tmp_path: Path, receiver):
     from cryptography.fernet import Fernet
     from mlflow import MlflowClient
