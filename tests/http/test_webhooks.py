@@ -81,6 +81,7 @@ def test_a_webhook_is_answered_in_mlflows_shape_without_its_secret(api, receiver
         ({"url": "http://127.1/x"}, "Webhook URL host '127.1' is not a canonical IP address literal."),
         ({"url": "http://[::1/x"}, "Invalid webhook URL"),
         ({"url": "http://127.0.0.1:99999/x"}, "Invalid webhook URL"),
+        ({"url": "http://127.0.0.1/a\r\nX-Injected: 1"}, "it holds control characters"),
         ({"url": "http://127.0.0.1/" + "x" * 500}, "'url' exceeds the maximum length of 500 characters"),
         # The test servers may send to this machine only: nothing else is tried, no other name resolved.
         ({"url": "http://10.0.0.1/x"}, "must not resolve to an address outside this machine"),
