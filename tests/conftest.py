@@ -19,6 +19,9 @@ BACKENDS = ["sqlite", "postgres"]
 # Tests never send telemetry anyway; the bench sets the same for its clients.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
+# Webhooks of the servers the tests start may only reach this machine: no test sends anything elsewhere,
+# whatever URL a test (or the fuzzer) makes up, and no host name but localhost is even resolved.
+os.environ.setdefault("TRACKLET_WEBHOOK_DESTINATIONS", "loopback")
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,13 @@ def cli() -> None:
     default=None,
     help=OPTION_HELP["auth_default_permission"],
 )
+@click.option(
+    "--webhook-destinations",
+    type=click.Choice(["private", "public", "loopback"]),
+    default=None,
+    help=OPTION_HELP["webhook_destinations"],
+)
+@click.option("--webhook-timeout", type=float, default=None, metavar="SECONDS", help=OPTION_HELP["webhook_timeout"])
 def server(**options: object) -> None:
     """Start the tracking server (default: 127.0.0.1:5000, embedded store in ./tracklet-data)."""
     from tracklet.server.runner import serve

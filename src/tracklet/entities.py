@@ -321,3 +321,32 @@ class TraceInfoV2(Entity):
     execution_time_ms: int | None = None
     request_metadata: list[KeyValue] = []
     tags: list[KeyValue] = []
+
+
+class WebhookEvent(msgspec.Struct):
+    """What a webhook is subscribed to, in MLflow's protobuf enum names: `MODEL_VERSION`, `CREATED`."""
+
+    entity: str
+    action: str
+
+
+class Webhook(Entity, kw_only=True):
+    """A webhook of the model registry, as MLflow answers it: never with its secret."""
+
+    webhook_id: str
+    name: str
+    description: str | None = None  # omitted when empty, as MLflow does
+    url: str
+    events: list[WebhookEvent]
+    status: str  # ACTIVE or DISABLED
+    creation_timestamp: int
+    last_updated_timestamp: int
+
+
+class WebhookTestResult(Entity):
+    """What `webhooks/{id}/test` found: the receiver's status and body, or why nothing was received."""
+
+    success: bool
+    response_status: int | None = None
+    response_body: str | None = None
+    error_message: str | None = None

@@ -65,6 +65,19 @@ SETTINGS: tuple[Setting, ...] = (
         "With --auth: what a user may do where no permission was granted to them: READ, EDIT, MANAGE or "
         "NO_PERMISSIONS.",
     ),
+    Setting(
+        "webhook_destinations",
+        "private",
+        "TRACKLET_WEBHOOK_DESTINATIONS",
+        "Where registry webhooks may send: private (any address but link-local and cloud metadata ones), "
+        "public (public addresses only, as MLflow) or loopback (this machine only).",
+    ),
+    Setting(
+        "webhook_timeout",
+        30.0,
+        "TRACKLET_WEBHOOK_TIMEOUT",
+        "Seconds a webhook delivery waits to connect and for each read of the answer, per attempt.",
+    ),
 )
 
 _TRUE = ("1", "true", "yes", "on")
@@ -81,6 +94,8 @@ class Settings:
     expose_prometheus: str | None = None
     auth: bool = False
     auth_default_permission: str = "READ"
+    webhook_destinations: str = "private"
+    webhook_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -120,3 +135,10 @@ def admin_credentials() -> tuple[str, str | None]:
     username = os.environ.get("TRACKLET_ADMIN_USERNAME") or os.environ.get("MLFLOW_AUTH_ADMIN_USERNAME") or "admin"
     password = os.environ.get("TRACKLET_ADMIN_PASSWORD") or os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD")
     return username, password
+
+
+def webhook_secret_keys() -> list[str]:
+    """The keys webhook secrets are encrypted with at rest, from TRACKLET_WEBHOOK_SECRET_KEY: Fernet keys
+    separated by commas, the first encrypting (`tracklet/webhooks/secrets.py`). A secret, so never an
+    option; unset: secrets are stored unencrypted."""
+    return [key.strip() for key in os.environ.get("TRACKLET_WEBHOOK_SECRET_KEY", "").split(",") if key.strip()]

@@ -517,3 +517,19 @@ def test_an_experiment_found_by_a_name_it_took_over_is_judged_as_itself(admin, s
     sign_in(*bob).rename_experiment(mine, f"{name}-moved")
     sign_in(*alice).rename_experiment(secret, name)  # alice's experiment now has the name bob looked up
     denied(lambda: sign_in(*bob).get_experiment_by_name(name))
+
+
+def test_webhooks_are_for_admins(admin, sign_in, guarded: TrackletServer) -> None:  # type: ignore[no-untyped-def]
+    """As in MLflow's basic-auth app: a webhook sends registry events wherever it says, signed."""
+    hook = sign_in(*ADMIN).create_webhook(f"h{uuid.uuid4().hex[:8]}", "http://127.0.0.1:9/x", ["model_version.created"])
+    user = sign_in(*new_user(admin, sign_in))
+    denied(lambda: user.create_webhook("mine", "http://127.0.0.1:9/x", ["model_version.created"]))
+    denied(lambda: user.list_webhooks())
+    denied(lambda: user.get_webhook(hook.webhook_id))
+    denied(lambda: user.update_webhook(hook.webhook_id, status="DISABLED"))
+    denied(lambda: user.test_webhook(hook.webhook_id))
+    denied(lambda: user.delete_webhook(hook.webhook_id))
+    assert httpx.get(f"{guarded.url}{API}/webhooks").status_code == 401
+    admin_client = sign_in(*ADMIN)
+    assert admin_client.get_webhook(hook.webhook_id).status.value == "ACTIVE"
+    admin_client.delete_webhook(hook.webhook_id)

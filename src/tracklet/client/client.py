@@ -3,7 +3,8 @@
 Everything here builds requests and reads responses; bytes move in `transport.py`. Its `logger`
 (`batching.BatchLogger`) is the non-blocking path that the module-level `tracklet.log_*` use.
 The operations live by resource: experiments.py, runs.py (and their params, metrics, tags, traces),
-artifacts.py, logged_models.py (logged models and the model registry); this class puts them together.
+artifacts.py, logged_models.py (logged models and the model registry), webhooks.py (the registry's
+webhooks); this class puts them together.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from tracklet.client.experiments import ExperimentsMixin
 from tracklet.client.logged_models import LoggedModelsMixin
 from tracklet.client.runs import MetricPoint, Run, RunData, RunsMixin, split_batch
 from tracklet.client.transport import Transport
+from tracklet.client.webhooks import WebhooksMixin
 
 __all__ = ["TrackletClient", "Run", "RunData", "MetricPoint", "split_batch"]
 
 
-class TrackletClient(ExperimentsMixin, RunsMixin, ArtifactsMixin, LoggedModelsMixin):
+class TrackletClient(ExperimentsMixin, RunsMixin, ArtifactsMixin, LoggedModelsMixin, WebhooksMixin):
     """Explicit, synchronous access to a tracking server (or the embedded local store).
 
     `tracking_uri`: `http(s)://host:port` for a server; `None`, `sqlite:///…` or a folder for the

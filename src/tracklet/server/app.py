@@ -37,13 +37,16 @@ from tracklet.server.api import (
     traces,
     traces_v2,
     users,
+    webhooks,
 )
 from tracklet.server.api.trace_spans import SpanIndexer
 from tracklet.server.auth import guard
 from tracklet.server.auth.rules import ADMIN, AUTHENTICATED, RULES, Rule
 from tracklet.server.protocol import json_response
-from tracklet.settings import Settings, admin_credentials
+from tracklet.settings import Settings, admin_credentials, webhook_secret_keys
 from tracklet.store.store import Store
+from tracklet.webhooks.delivery import Webhooks
+from tracklet.webhooks.secrets import SecretBox
 
 log = logging.getLogger("tracklet.server")
 
@@ -66,6 +69,7 @@ def api_routes() -> list[BaseRoute]:
         traces_v2,
         assessments,
         otlp,
+        webhooks,
     ):
         routes.extend(module.routes)
     return routes
@@ -243,11 +247,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     artifact_store = artifact_store_for(settings.artifact_root)
 
     span_indexer = SpanIndexer(store, artifact_store)
+    hooks = Webhooks(store, SecretBox(webhook_secret_keys()), settings.webhook_destinations, settings.webhook_timeout)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await span_indexer.close()
+        await hooks.close()
         store.close()
 
     routes = api_routes()
@@ -275,6 +281,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.store = store
     app.state.artifacts = artifact_store
     app.state.span_indexer = span_indexer
+    app.state.webhooks = hooks
     # One process on SQLite: small reads and writes may run on the event loop (`protocol.run_read`,
     # `run_write`).
     app.state.inline_store_calls = store.db.is_sqlite and settings.workers <= 1

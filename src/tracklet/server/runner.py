@@ -22,8 +22,10 @@ from tracklet.artifacts import artifact_store_for
 from tracklet.permissions import Permission
 from tracklet.server import monitoring
 from tracklet.server.app import create_app
-from tracklet.settings import Settings, admin_credentials
+from tracklet.settings import Settings, admin_credentials, webhook_secret_keys
 from tracklet.store.store import Store
+from tracklet.webhooks.destinations import policy
+from tracklet.webhooks.secrets import SecretBox, seal_stored_secrets
 
 log = logging.getLogger("tracklet.server")
 
@@ -57,6 +59,12 @@ def serve(settings: Settings) -> None:
             username, password = admin_credentials()
             if store.ensure_admin(username, password):
                 print(f"tracklet server: created the first user, admin '{username}'", file=sys.stderr, flush=True)
+        policy(settings.webhook_destinations)
+        sealed = seal_stored_secrets(store, SecretBox(webhook_secret_keys()))
+        if sealed:
+            print(
+                f"tracklet server: encrypted {sealed} webhook secrets under the first key", file=sys.stderr, flush=True
+            )
     finally:
         store.close()
     if settings.expose_prometheus:

@@ -1,5 +1,5 @@
-"""What the app keeps on `app.state`: the store, the artifact store and what makes spans searchable after
-the answer (no module-level state)."""
+"""What the app keeps on `app.state`: the store, the artifact store, what makes spans searchable after the
+answer and what delivers webhook events (no module-level state)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tracklet.store.store import Store
 
 if TYPE_CHECKING:
     from tracklet.server.api.trace_spans import SpanIndexer
+    from tracklet.webhooks.delivery import Webhooks
 
 
 def store_of(request: Request) -> Store:
@@ -24,3 +25,7 @@ def artifacts_of(request: Request) -> ArtifactStore:
 
 def span_indexer_of(request: Request) -> SpanIndexer:
     return request.app.state.span_indexer  # type: ignore[no-any-return]
+
+
+def webhooks_of(request: Request) -> Webhooks:
+    return request.app.state.webhooks  # type: ignore[no-any-return]

@@ -35,7 +35,7 @@ PROMPT_SOURCES = ("dummy-source", "prompt-template")  # the placeholders MLflow'
 VersionKey = tuple[int, int]  # (registered_model_id, version)
 
 
-def _is_prompt(tags: list[KeyValue]) -> bool:
+def is_prompt(tags: list[KeyValue]) -> bool:
     """A prompt version, as MLflow tells: the last `mlflow.prompt.is_prompt` tag says "true"."""
     values = {tag.key: tag.value for tag in tags}
     return values.get(PROMPT_TAG, "false").lower() == "true"
@@ -318,6 +318,18 @@ class RegistryStore:
         wanted = {canonical_stage(stage, "stages") for stage in stages} or set(STAGES)
         return [mv for mv in model.latest_versions if mv.current_stage in wanted]
 
+    def is_prompt_model(self, name: str) -> bool:
+        """Whether registered model `name` is a prompt, as MLflow's server tells (its `mlflow.prompt.is_prompt`
+        tag says "true"); False when there is no such model."""
+        t, rm = s.registered_model_tags, s.registered_models
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(t.c.value)
+                .join(rm, rm.c.id == t.c.registered_model_id)
+                .where(rm.c.name == name, t.c.key == PROMPT_TAG)
+            ).scalar()
+        return value is not None and str(value).lower() == "true"
+
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         with self.db.write() as conn:
             model = self._registered_model_row(conn, name)
@@ -386,7 +398,7 @@ class RegistryStore:
     ) -> ModelVersion:
         t = now_ms()
         with self.db.write() as conn:
-            if _is_prompt(tags):  # MLflow's prompt registry keeps prompt versions as model versions
+            if is_prompt(tags):  # MLflow's prompt registry keeps prompt versions as model versions
                 if source not in PROMPT_SOURCES:
                     raise InvalidParameterValue(
                         f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder."
@@ -421,7 +433,7 @@ class RegistryStore:
             conn.execute(
                 update(s.registered_models).where(s.registered_models.c.id == model.id).values(last_updated_time=t)
             )
-            if model_id and not _is_prompt(tags):
+            if model_id and not is_prompt(tags):
                 self._link_logged_model(conn, model_id, name, version)
             return self._load_model_versions(conn, [(model.id, version)])[0]
 

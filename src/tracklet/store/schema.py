@@ -479,3 +479,33 @@ access_tokens = Table(
     Column("scope", String(16), nullable=False, server_default="all"),  # `tokens.TOKEN_SCOPES`
     Index("ix_access_tokens_user", "user_id"),
 )
+
+# Webhooks of the model registry (MLflow's `webhooks/*` API): the server POSTs an event to each ACTIVE
+# webhook subscribed to it. `secret` is the HMAC key of the signature in its stored form
+# (`webhooks/secrets.py`: encrypted when the server has a key, else plain); it is never sent back to a
+# client. A webhook's rows are deleted with it (MLflow keeps them, marked deleted: nothing reads them).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(36), primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("description", String(1000), nullable=True),
+    Column("url", String(500), nullable=False),
+    Column("status", String(20), nullable=False),  # ACTIVE or DISABLED
+    Column("secret", Text, nullable=True),
+    Column("creation_timestamp", BigInteger, nullable=False),  # ms since the epoch
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Index("ix_webhooks_created", "creation_timestamp"),
+)
+
+# The events a webhook is subscribed to, as MLflow names them ("model_version", "created"). Found by
+# (entity, action) when such an event happens.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("webhook_id", String(36), ForeignKey("webhooks.webhook_id"), nullable=False),
+    Column("entity", String(50), nullable=False),
+    Column("action", String(50), nullable=False),
+    PrimaryKeyConstraint("webhook_id", "entity", "action"),
+    Index("ix_webhook_events_event", "entity", "action"),
+)

@@ -12,11 +12,22 @@ from tracklet.store.runs import RunStore
 from tracklet.store.spans import SpanStore
 from tracklet.store.tokens import TokenStore
 from tracklet.store.traces import TraceStore
+from tracklet.store.webhooks import WebhookStore
 
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore, PurgeStore, TokenStore):
+class Store(
+    SpanStore,
+    TraceStore,
+    ExperimentStore,
+    RunStore,
+    LoggedModelStore,
+    RegistryStore,
+    PurgeStore,
+    TokenStore,
+    WebhookStore,
+):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)
         self.default_artifact_root = default_artifact_root

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from tracklet.entities import KeyValue
 from tracklet.server.api.registered_models import MAX_DESCRIPTION_LENGTH
 from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_read, run_sync
-from tracklet.server.state import store_of
+from tracklet.server.state import store_of, webhooks_of
 from tracklet.validation import (
     MAX_MODEL_VERSIONS_PAGE,
     canonical_stage,
@@ -24,6 +24,7 @@ from tracklet.validation import (
     validate_page_size,
     validate_registry_tag,
 )
+from tracklet.webhooks import events
 
 
 class CreateVersion(msgspec.Struct):
@@ -94,6 +95,7 @@ async def create(request: Request) -> Response:
         body.description or "",
         body.model_id or None,
     )
+    webhooks_of(request).emit(events.version_created(version, body.tags, body.description))
     return json_response({"model_version": version})
 
 
@@ -148,6 +150,7 @@ async def set_tag(request: Request) -> Response:
     name, number = _ref(body.name, body.version)
     key = validate_registry_tag(body.key, body.value)
     await run_sync(store_of(request).set_model_version_tag, name, number, key, body.value or "")
+    webhooks_of(request).emit(events.version_tag_set(name, number, key, body.value or ""))
     return json_response()
 
 
@@ -156,6 +159,7 @@ async def delete_tag(request: Request) -> Response:
     name, number = _ref(body.name, body.version)
     key = validate_registry_tag(body.key, None)
     await run_sync(store_of(request).delete_model_version_tag, name, number, key)
+    webhooks_of(request).emit(events.version_tag_deleted(name, number, key))
     return json_response()
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from tracklet.entities import KeyValue
 from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_read, run_sync
-from tracklet.server.state import store_of
+from tracklet.server.state import store_of, webhooks_of
 from tracklet.validation import (
     MAX_REGISTERED_MODELS_PAGE,
     check_length,
@@ -23,6 +23,7 @@ from tracklet.validation import (
     validate_page_size,
     validate_registry_tag,
 )
+from tracklet.webhooks import events
 
 
 class CreateModel(msgspec.Struct):
@@ -79,6 +80,7 @@ async def create(request: Request) -> Response:
         validate_registry_tag(tag.key, tag.value)
     check_length(body.description, MAX_DESCRIPTION_LENGTH, "description")
     model = await run_sync(store_of(request).create_registered_model, name, body.tags, body.description)
+    webhooks_of(request).emit(events.model_created(name, body.tags, body.description))
     return json_response({"registered_model": model})
 
 
@@ -131,6 +133,7 @@ async def set_tag(request: Request) -> Response:
     name = validate_model_name(body.name)
     key = validate_registry_tag(body.key, body.value)
     await run_sync(store_of(request).set_registered_model_tag, name, key, body.value or "")
+    webhooks_of(request).emit(events.model_tag_set(name, key, body.value or ""))
     return json_response()
 
 
@@ -139,6 +142,7 @@ async def delete_tag(request: Request) -> Response:
     name = validate_model_name(body.name)
     key = validate_registry_tag(body.key, None)
     await run_sync(store_of(request).delete_registered_model_tag, name, key)
+    webhooks_of(request).emit(events.model_tag_deleted(name, key))
     return json_response()
 
 
@@ -148,6 +152,7 @@ async def set_alias(request: Request) -> Response:
     alias = validate_alias(body.alias, setting=True)
     version = parse_model_version(body.version)
     await run_sync(store_of(request).set_registered_model_alias, name, alias, version)
+    webhooks_of(request).emit(events.alias_set(name, alias, version))
     return json_response()
 
 
@@ -156,6 +161,7 @@ async def delete_alias(request: Request) -> Response:
     name = validate_model_name(body.name)
     alias = validate_alias(body.alias)
     await run_sync(store_of(request).delete_registered_model_alias, name, alias)
+    webhooks_of(request).emit(events.alias_deleted(name, alias))
     return json_response()
 
 

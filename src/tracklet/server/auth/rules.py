@@ -34,6 +34,7 @@ from tracklet.server.api import (
     traces,
     traces_v2,
     users,
+    webhooks,
 )
 from tracklet.server.ui import api as ui
 from tracklet.store import schema as s
@@ -120,6 +121,7 @@ PUBLIC = Rule(public=True, writes=False)
 AUTHENTICATED = Rule()
 AUTHENTICATED_READ = Rule(writes=False)  # any user; it changes nothing
 ADMIN = Rule(admin=True)
+ADMIN_READ = Rule(admin=True, writes=False)
 
 
 # -- locators -----------------------------------------------------------------------------------------
@@ -372,6 +374,10 @@ RULES: dict[Callable[..., Any], Rule] = {
         ),
         AUTHENTICATED_READ,
     ),
+    # Webhooks send the registry's events anywhere their URL says, signed with secrets: for admins, as in
+    # MLflow's basic-auth app (`sender_is_admin` on every webhook endpoint).
+    **dict.fromkeys(webhooks.ENDPOINTS, ADMIN),
+    **dict.fromkeys((webhooks.list_webhooks, webhooks.get), ADMIN_READ),
     **{e: _rule(experiment(MANAGE), writes=m != "GET") for e, m in users.EXPERIMENT_PERMISSIONS.values()},
     **{e: _rule(registered_model(MANAGE), writes=m != "GET") for e, m in users.REGISTERED_MODEL_PERMISSIONS.values()},
 }
