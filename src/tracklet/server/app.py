@@ -25,6 +25,7 @@ from tracklet.server import monitoring
 from tracklet.server.api import (
     artifacts,
     assessments,
+    eval_datasets,
     experiments,
     logged_models,
     meta,
@@ -65,6 +66,7 @@ def api_routes() -> list[BaseRoute]:
         traces,
         traces_v2,
         assessments,
+        eval_datasets,
         otlp,
     ):
         routes.extend(module.routes)

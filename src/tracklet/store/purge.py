@@ -230,7 +230,7 @@ class PurgeStore:
             name = _deleted_experiment_name(conn, experiment_id)
             if name is None:
                 return False
-            for table in (s.experiment_tags, s.experiment_permissions, s.experiments):
+            for table in (s.experiment_tags, s.experiment_permissions, s.evaluation_dataset_experiments, s.experiments):
                 conn.execute(delete(table).where(table.c.experiment_id == experiment_id))
             conn.execute(
                 s.purged_experiments.insert().values(experiment_id=experiment_id, name=name, purged_time=now_ms())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracklet.store.database import Database
+from tracklet.store.eval_datasets import EvalDatasetStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
@@ -16,7 +17,17 @@ from tracklet.store.traces import TraceStore
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-class Store(SpanStore, TraceStore, ExperimentStore, RunStore, LoggedModelStore, RegistryStore, PurgeStore, TokenStore):
+class Store(
+    SpanStore,
+    TraceStore,
+    ExperimentStore,
+    RunStore,
+    LoggedModelStore,
+    RegistryStore,
+    EvalDatasetStore,
+    PurgeStore,
+    TokenStore,
+):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)
         self.default_artifact_root = default_artifact_root
