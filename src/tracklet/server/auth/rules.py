@@ -22,6 +22,7 @@ from tracklet.server import ui as ui_shell
 from tracklet.server.api import (
     artifacts,
     assessments,
+    eval_datasets,
     experiments,
     logged_models,
     meta,
@@ -130,6 +131,23 @@ def each_experiment(level: Permission, name: str = "experiment_ids") -> Need:
         return [e for e in map(_experiment_id, fields.many(name)) if e is not None]
 
     return Need(EXPERIMENT, level, locate)
+
+
+def dataset(level: Permission) -> Need:
+    """An evaluation dataset belongs to the experiments it is linked to: the level is needed in each. As in
+    MLflow, one linked to none (or that does not exist) is for admins only."""
+
+    def locate(fields: Fields, access: Access) -> list[int]:
+        return access.dataset_experiments(str(fields.one("dataset_id")))
+
+    return Need(EXPERIMENT, level, locate, reads_body=False, must_locate=True)
+
+
+def named_experiments(level: Permission) -> Need:
+    """`experiment_ids` that must name at least one experiment (datasets: a non-admin cannot create or
+    search datasets outside experiments, as in MLflow)."""
+    each = each_experiment(level)
+    return Need(EXPERIMENT, level, each.locate, must_locate=True)
 
 
 def _owned(table: Any, key: str, ids: Callable[[Fields], list[str]]) -> Locator:
@@ -298,6 +316,19 @@ RULES: dict[Callable[..., Any], Rule] = {
     assessments.get: _rule(trace(READ)),
     assessments.update: _rule(trace(EDIT)),
     assessments.delete: _rule(trace(MANAGE)),
+    # Evaluation datasets: judged by the experiments they are linked to
+    eval_datasets.create: _rule(named_experiments(EDIT)),
+    eval_datasets.search: _rule(named_experiments(READ)),
+    eval_datasets.get: _rule(dataset(READ)),
+    eval_datasets.get_records: _rule(dataset(READ)),
+    eval_datasets.experiment_ids: _rule(dataset(READ)),
+    eval_datasets.set_tags: _rule(dataset(EDIT)),
+    eval_datasets.delete_tag: _rule(dataset(EDIT)),
+    eval_datasets.upsert_records: _rule(dataset(EDIT)),
+    eval_datasets.delete_records: _rule(dataset(EDIT)),
+    eval_datasets.remove_experiments: _rule(dataset(EDIT)),
+    eval_datasets.add_experiments: _rule(dataset(EDIT), named_experiments(EDIT)),  # and those it joins
+    eval_datasets.delete: _rule(dataset(MANAGE)),
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: Rule(filter_listed=(REGISTERED_MODEL, "registered_models", "name")),
