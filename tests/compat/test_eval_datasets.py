@@ -278,3 +278,21 @@ def test_evaluate_runs_a_custom_scorer_over_a_dataset(mlflow_client, experiment_
     assert len(traces) == 3
     verdicts = sorted(a.value for t in traces for a in t.info.assessments if a.name == "exact")
     assert verdicts == [False, True, True]
+
+
+def test_records_merge_from_traces_with_their_expectations(mlflow_client, experiment_id):
+    @mlflow.trace
+    def answer(question: str) -> str:
+        return "4" if question == "2+2?" else "?"
+
+    answer("2+2?")
+    mlflow.flush_trace_async_logging()
+    trace_id = mlflow.get_last_active_trace_id()
+    mlflow.log_expectation(trace_id=trace_id, name="answer", value="4")
+    traces = mlflow.search_traces(locations=[experiment_id], return_type="pandas")
+    dataset = create_dataset(name=unique_name("from-traces"))
+    dataset.merge_records(traces)
+    (record,) = _store()._load_dataset_records(dataset.dataset_id)[0]
+    assert record.inputs == {"question": "2+2?"} and record.outputs == "4"
+    assert record.expectations == {"answer": "4"}
+    assert (record.source.source_type, record.source_id) == ("TRACE", trace_id)
