@@ -34,6 +34,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    scorers,
     tokens,
     traces,
     traces_v2,
@@ -67,6 +68,7 @@ def api_routes() -> list[BaseRoute]:
         traces_v2,
         assessments,
         eval_datasets,
+        scorers,
         otlp,
     ):
         routes.extend(module.routes)

@@ -538,3 +538,26 @@ evaluation_dataset_experiments = Table(
     PrimaryKeyConstraint("dataset_id", "experiment_id"),
     Index("ix_evaluation_dataset_experiments_experiment", "experiment_id"),
 )
+
+# MLflow 3's registered scorers (`Scorer.register`, `mlflow.genai.scorers.list_scorers`): a scorer is a
+# name in an experiment; each registration adds a version holding the client's serialized scorer (JSON
+# text, stored as sent: tracklet never runs it). Versions number from 1 past the highest there; deleting
+# the last version deletes the scorer. An experiment's scorers go when `tracklet gc` purges it.
+scorers = Table(
+    "scorers",
+    metadata,
+    Column("scorer_id", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("scorer_name", String(256), nullable=False),
+    Index("ix_scorers_experiment_name", "experiment_id", "scorer_name", unique=True),
+)
+
+scorer_versions = Table(
+    "scorer_versions",
+    metadata,
+    Column("scorer_id", String(36), ForeignKey("scorers.scorer_id"), nullable=False),
+    Column("scorer_version", Integer, nullable=False),
+    Column("serialized_scorer", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scorer_id", "scorer_version"),
+)

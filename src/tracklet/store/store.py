@@ -10,6 +10,7 @@ from tracklet.store.migrations import upgrade
 from tracklet.store.purge import PurgeStore
 from tracklet.store.registry import RegistryStore
 from tracklet.store.runs import RunStore
+from tracklet.store.scorers import ScorerStore
 from tracklet.store.spans import SpanStore
 from tracklet.store.tokens import TokenStore
 from tracklet.store.traces import TraceStore
@@ -25,6 +26,7 @@ class Store(
     LoggedModelStore,
     RegistryStore,
     EvalDatasetStore,
+    ScorerStore,
     PurgeStore,
     TokenStore,
 ):

@@ -31,6 +31,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    scorers,
     tokens,
     traces,
     traces_v2,
@@ -245,6 +246,7 @@ def otlp_experiment(level: Permission) -> Need:
 
 _CREATED_EXPERIMENT = (EXPERIMENT, "", "experiment_id")
 _CREATED_MODEL = (REGISTERED_MODEL, "registered_model", "name")
+_LISTED_SCORERS = (EXPERIMENT, "scorers", "experiment_id")
 
 RULES: dict[Callable[..., Any], Rule] = {
     # Probes and metrics answer anyone (load balancers, Prometheus), as MLflow's server does.
@@ -329,6 +331,13 @@ RULES: dict[Callable[..., Any], Rule] = {
     eval_datasets.remove_experiments: _rule(dataset(EDIT)),
     eval_datasets.add_experiments: _rule(dataset(EDIT), named_experiments(EDIT)),  # and those it joins
     eval_datasets.delete: _rule(dataset(MANAGE)),
+    # Registered scorers: those of an experiment, seen and changed as the experiment is
+    scorers.register: _rule(experiment(EDIT)),
+    scorers.list_scorers: Rule(needs=(experiment(READ), each_experiment(READ)), filter_listed=_LISTED_SCORERS),
+    scorers.list_versions: _rule(experiment(READ)),
+    scorers.get: _rule(experiment(READ)),
+    scorers.delete: _rule(experiment(MANAGE)),
+    scorers.online_configs: AUTHENTICATED,  # no scorer has any: the answer is always empty
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: Rule(filter_listed=(REGISTERED_MODEL, "registered_models", "name")),
