@@ -286,3 +286,24 @@ def test_with_auth_a_dataset_is_judged_by_the_experiments_it_is_linked_to(guarde
         error(as_alice.get(f"{DATASETS}/d-{'0' * 32}"), 403, "PERMISSION_DENIED")
     with httpx.Client(base_url=guarded.url, auth=ADMIN, timeout=60) as admin:
         assert ok(admin.get(f"{DATASETS}/{dataset_id}"))["dataset"]["dataset_id"] == dataset_id
+
+
+def test_concurrent_merges_into_one_dataset_lose_nothing(api, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    dataset_id = create(api)["dataset_id"]
+
+    def merge(worker: int) -> dict[str, Any]:
+        shared = [{"inputs": {"q": i}, "expectations": {f"by{worker}": worker}} for i in range(50)]
+        own = [{"inputs": {"q": f"{worker}-{i}"}} for i in range(50)]
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            return ok(client.post(f"{DATASETS}/{dataset_id}/records", json={"records": json.dumps(shared + own)}))  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(merge, range(4)))
+    assert sum(c["inserted_count"] for c in counts) == 50 + 4 * 50
+    assert sum(c["updated_count"] for c in counts) == 3 * 50
+    records, _ = records_of(api, dataset_id, max_results=1000)
+    assert len(records) == 250
+    shared = [r for r in records if isinstance(r["inputs"]["q"], int)]
+    assert all(r["expectations"] == {f"by{w}": w for w in range(4)} for r in shared)  # every merge kept

@@ -102,3 +102,17 @@ def test_with_auth_scorers_are_seen_and_changed_as_their_experiment(guarded):
         error(as_bob.post(f"{SCORERS}/register", json=body), 403, "PERMISSION_DENIED")  # READ only
         body = {"experiment_id": shared, "name": "polite"}
         error(as_bob.request("DELETE", f"{SCORERS}/delete", json=body), 403, "PERMISSION_DENIED")
+
+
+def test_concurrent_first_registrations_of_a_scorer_number_its_versions(api, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    experiment_id = new_experiment(api)
+
+    def register(_: int) -> int:
+        body = {"experiment_id": experiment_id, "name": "judge", "serialized_scorer": "{}"}
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            return ok(client.post(f"{SCORERS}/register", json=body))["version"]  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(register, range(8))) == list(range(1, 9))

@@ -55,13 +55,12 @@ class ScorerStore:
         versions = s.scorer_versions
         with self.db.write() as conn:
             self._scorers_experiment(conn, experiment_id)
-            # PostgreSQL: the scorer's row locked, two registrations number their versions in turn.
+            # The scorer, made by its first registration (a concurrent first one makes it once); on
+            # PostgreSQL its row locked, so that two registrations number their versions in turn.
+            new = {"scorer_id": str(uuid.uuid4()), "experiment_id": experiment_id, "scorer_name": name}
+            conn.execute(self.db.insert(s.scorers).values(new).on_conflict_do_nothing())
             scorer_id = self._scorer_id(conn, experiment_id, name, lock=True)
-            if scorer_id is None:
-                scorer_id = str(uuid.uuid4())
-                conn.execute(
-                    s.scorers.insert().values(scorer_id=scorer_id, experiment_id=experiment_id, scorer_name=name)
-                )
+            assert scorer_id is not None
             highest = conn.execute(
                 select(func.max(versions.c.scorer_version)).where(versions.c.scorer_id == scorer_id)
             ).scalar()
