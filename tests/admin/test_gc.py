@@ -313,6 +313,8 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
         assert store.copy_spans([(trace_id, [span], None)]) == 1  # its spans as copied for span filters
         store.create_user("reader", "pw")
         store.set_permission("experiment", str(experiment_id), "reader", Permission.READ)  # `--auth`'s grants
+        dataset = store.create_dataset("linked", {}, [str(experiment_id)])  # an evaluation dataset's link
+        store.register_scorer(experiment_id, "judge", "{}")  # a registered scorer, with its version
         store.delete_run(runs[1])
         store.delete_experiment(experiment_id)
         assert store.find_garbage().experiments[0].experiment_id == experiment_id
@@ -332,6 +334,9 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
             for table in (s.traces, s.trace_spans, s.trace_span_attributes):
                 assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
             assert conn.execute(select(s.purged_experiments.c.name)).scalars().all() == ["purged"]
+        assert store.dataset_experiment_ids(dataset.dataset_id) == []  # the dataset stays, unlinked
+        with store.db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(s.scorer_versions)).scalar() == 0
         # Its id is never given again (SQLite gives the highest id again once its row is gone).
         assert int(store.create_experiment("purged")) > experiment_id
     finally:

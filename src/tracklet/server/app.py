@@ -25,6 +25,7 @@ from tracklet.server import monitoring
 from tracklet.server.api import (
     artifacts,
     assessments,
+    eval_datasets,
     experiments,
     logged_models,
     meta,
@@ -33,6 +34,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    scorers,
     tokens,
     traces,
     traces_v2,
@@ -68,6 +70,8 @@ def api_routes() -> list[BaseRoute]:
         traces,
         traces_v2,
         assessments,
+        eval_datasets,
+        scorers,
         otlp,
         webhooks,
     ):
@@ -217,8 +221,14 @@ class AuthApp(TrackletApp):
         response: Response | None = None
         try:
             rule, path_params = (self.rules.get(endpoint, ADMIN), {}) if endpoint else self._rule_of(scope)
-            # Only a fixed endpoint gets this very `request`, whose body stays readable once read here.
-            user = await guard.admit(request, rule, path_params, body_readable=bool(endpoint))
+            # A fixed endpoint gets this very `request`, whose body stays readable once read here. A route
+            # with path parameters whose rule reads the body (`datasets/{id}/add-experiments`) gets the body
+            # replayed; the others (artifact uploads: streamed) are judged without it.
+            body_readable = bool(endpoint)
+            if not endpoint and rule.reads_body and scope["method"] not in ("GET", "HEAD"):
+                receive = _replay(await request.body(), receive)
+                body_readable = True
+            user = await guard.admit(request, rule, path_params, body_readable=body_readable)
             if endpoint:
                 response = await guard.after(request, rule, user, await endpoint(request))
         except Exception as exc:  # noqa: BLE001 - mapped like Starlette's middlewares would
@@ -227,6 +237,18 @@ class AuthApp(TrackletApp):
             await super().__call__(scope, receive, send)
             return
         await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` with the request's body, already read, given again first."""
+    pending = [body]
+
+    async def replay() -> Message:
+        if pending:
+            return {"type": "http.request", "body": pending.pop(), "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _no_body() -> Message:

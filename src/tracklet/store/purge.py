@@ -230,7 +230,15 @@ class PurgeStore:
             name = _deleted_experiment_name(conn, experiment_id)
             if name is None:
                 return False
-            for table in (s.experiment_tags, s.experiment_permissions, s.experiments):
+            owned = select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id == experiment_id)
+            conn.execute(delete(s.scorer_versions).where(s.scorer_versions.c.scorer_id.in_(owned)))
+            for table in (
+                s.experiment_tags,
+                s.experiment_permissions,
+                s.evaluation_dataset_experiments,
+                s.scorers,
+                s.experiments,
+            ):
                 conn.execute(delete(table).where(table.c.experiment_id == experiment_id))
             conn.execute(
                 s.purged_experiments.insert().values(experiment_id=experiment_id, name=name, purged_time=now_ms())

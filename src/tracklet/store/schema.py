@@ -509,3 +509,87 @@ webhook_events = Table(
     PrimaryKeyConstraint("webhook_id", "entity", "action"),
     Index("ix_webhook_events_event", "entity", "action"),
 )
+
+# MLflow 3's evaluation datasets (`mlflow.genai.datasets`): a dataset's records are examples to evaluate a
+# GenAI app on. A record is found again by the SHA-256 of its inputs (`input_hash`, as MLflow computes it):
+# merging a record with the same inputs updates it. Inputs, outputs, expectations, tags and source are JSON
+# text, written and read whole; reads page by (created_time, dataset_record_id). Datasets belong to the
+# experiments they are linked to (`--auth` judges them by those); a dataset's tags, records and links go
+# with it, and an experiment's links go when `tracklet gc` purges it.
+evaluation_datasets = Table(
+    "evaluation_datasets",
+    metadata,
+    Column("dataset_id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("schema", Text, nullable=True),  # JSON: the type of each field of inputs, outputs, expectations
+    Column("profile", Text, nullable=True),  # JSON: {"num_records": n}
+    Column("digest", String(64), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("last_updated_by", String(255), nullable=True),
+    Index("ix_evaluation_datasets_name", "name"),
+    Index("ix_evaluation_datasets_created_time", "created_time"),
+)
+
+evaluation_dataset_tags = Table(
+    "evaluation_dataset_tags",
+    metadata,
+    Column("dataset_id", String(36), ForeignKey("evaluation_datasets.dataset_id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", String(5000), nullable=False),
+    PrimaryKeyConstraint("dataset_id", "key"),
+)
+
+evaluation_dataset_records = Table(
+    "evaluation_dataset_records",
+    metadata,
+    Column("dataset_record_id", String(36), primary_key=True),
+    Column("dataset_id", String(36), ForeignKey("evaluation_datasets.dataset_id"), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("outputs", Text, nullable=True),  # NULL: none; otherwise any JSON value
+    Column("expectations", Text, nullable=True),
+    Column("tags", Text, nullable=True),
+    Column("source", Text, nullable=True),
+    Column("source_id", String(255), nullable=True),
+    Column("source_type", String(32), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("last_updated_by", String(255), nullable=True),
+    Index("ix_evaluation_dataset_records_inputs", "dataset_id", "input_hash", unique=True),
+    Index("ix_evaluation_dataset_records_page", "dataset_id", "created_time", "dataset_record_id"),
+)
+
+evaluation_dataset_experiments = Table(
+    "evaluation_dataset_experiments",
+    metadata,
+    Column("dataset_id", String(36), ForeignKey("evaluation_datasets.dataset_id"), nullable=False),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    PrimaryKeyConstraint("dataset_id", "experiment_id"),
+    Index("ix_evaluation_dataset_experiments_experiment", "experiment_id"),
+)
+
+# MLflow 3's registered scorers (`Scorer.register`, `mlflow.genai.scorers.list_scorers`): a scorer is a
+# name in an experiment; each registration adds a version holding the client's serialized scorer (JSON
+# text, stored as sent: tracklet never runs it). Versions number from 1 past the highest there; deleting
+# the last version deletes the scorer. An experiment's scorers go when `tracklet gc` purges it.
+scorers = Table(
+    "scorers",
+    metadata,
+    Column("scorer_id", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("scorer_name", String(256), nullable=False),
+    Index("ix_scorers_experiment_name", "experiment_id", "scorer_name", unique=True),
+)
+
+scorer_versions = Table(
+    "scorer_versions",
+    metadata,
+    Column("scorer_id", String(36), ForeignKey("scorers.scorer_id"), nullable=False),
+    Column("scorer_version", Integer, nullable=False),
+    Column("serialized_scorer", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scorer_id", "scorer_version"),
+)

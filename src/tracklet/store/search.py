@@ -29,6 +29,8 @@ __all__ = [
     "Value",
     "decode_page_token",
     "encode_page_token",
+    "parse_evaluation_dataset_filter",
+    "parse_evaluation_dataset_order_by",
     "parse_experiment_filter",
     "parse_experiment_order_by",
     "parse_logged_model_filter",
@@ -617,6 +619,26 @@ TRACES = _Grammar(
 )
 
 
+# MLflow 3's evaluation datasets (`mlflow.genai.datasets.search_datasets`). As in MLflow, `name` alone
+# takes IN, and only name, created_time and last_update_time order.
+EVALUATION_DATASETS = _Grammar(
+    name="evaluation datasets",
+    prefixes={"tag": "tag", "tags": "tag"},
+    free_keys={"tag": _Field(_STRING_OPS)},
+    fixed_keys={
+        "attribute": {
+            "name": _Field(_STRING_OPS | {"IN", "<", "<=", ">", ">="}),
+            "created_by": _Field(_STRING_OPS),
+            "last_updated_by": _Field(_STRING_OPS),
+            "created_time": _Field(_NUMERIC_OPS, "integer"),
+            "last_update_time": _Field(_NUMERIC_OPS, "integer"),
+        }
+    },
+    order_kinds=frozenset({"attribute"}),
+)
+_DATASET_ORDER_KEYS = ("created_time", "last_update_time", "name")
+
+
 # ---------------------------------------------------------------------------------------------
 # Public parsing functions
 
@@ -661,6 +683,12 @@ def parse_trace_filter(filter_string: str | None) -> list[Comparison]:
     `trace.timestamp_ms > 1700000000000`, `trace.name = 'chat'`, `trace.run_id = '<run id>'`,
     `span.type = 'LLM'`, `span.attributes.model LIKE 'gpt%'`, `trace.text LIKE '%refund%'`)."""
     return _parse_filter(TRACES, filter_string)
+
+
+def parse_evaluation_dataset_filter(filter_string: str | None) -> list[Comparison]:
+    """Parse an evaluation datasets/search filter (`name`, `created_by`, `last_updated_by`, `created_time`,
+    `last_update_time`, `tags.<key>`)."""
+    return _parse_filter(EVALUATION_DATASETS, filter_string)
 
 
 def _parse_order_by_clause(grammar: _Grammar, clause: str) -> OrderKey:
@@ -732,6 +760,18 @@ def parse_model_version_order_by(order_by: Sequence[str] | None) -> list[OrderKe
     for key in keys:
         if key.key not in orderable:  # run_id and source_path filter but do not sort, as in MLflow
             raise InvalidParameterValue(f"Invalid order by key '{key.key}' specified. Valid keys are {orderable}")
+    return keys
+
+
+def parse_evaluation_dataset_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
+    """Parse evaluation datasets/search order_by clauses: `name`, `created_time`, `last_update_time`, each
+    with ASC or DESC."""
+    keys = _parse_order_by(EVALUATION_DATASETS, order_by)
+    for key in keys:
+        if key.key not in _DATASET_ORDER_KEYS:
+            raise InvalidParameterValue(
+                f"Invalid order by key '{key.key}' specified. Valid keys are {list(_DATASET_ORDER_KEYS)}"
+            )
     return keys
 
 

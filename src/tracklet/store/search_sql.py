@@ -44,6 +44,8 @@ from tracklet.store.search import (
     Comparison,
     OrderKey,
     Value,
+    parse_evaluation_dataset_filter,
+    parse_evaluation_dataset_order_by,
     parse_experiment_filter,
     parse_experiment_order_by,
     parse_logged_model_filter,
@@ -471,6 +473,41 @@ def experiment_search_select(
         .limit(limit)
         .offset(offset)
     )
+
+
+def evaluation_dataset_search_select(
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """One page of `evaluation_datasets.dataset_id` for a datasets/search request: those linked to any of
+    `experiment_ids` (all when empty). Default order `created_time DESC`; `dataset_id DESC` breaks ties,
+    as in MLflow."""
+    _check_page(limit, offset)
+    datasets = schema.evaluation_datasets
+    conditions: list[ColumnElement[bool]] = []
+    for c in parse_evaluation_dataset_filter(filter_string):
+        if c.kind == "attribute":
+            conditions.append(_compare(datasets.c[c.key], c.op, c.value))
+        else:
+            tags = schema.evaluation_dataset_tags
+            conditions.append(
+                _key_value_condition(tags, tags.c.dataset_id, datasets.c.dataset_id, c.key, c.op, c.value)
+            )
+    if experiment_ids:
+        links = schema.evaluation_dataset_experiments
+        conditions.append(
+            exists().where(links.c.dataset_id == datasets.c.dataset_id, links.c.experiment_id.in_(experiment_ids))
+        )
+    order_keys = parse_evaluation_dataset_order_by(order_by) or [OrderKey("attribute", "created_time", False)]
+    ordering = [
+        _direction(binary_order(datasets.c.name) if k.key == "name" else datasets.c[k.key], k.ascending)
+        for k in order_keys
+    ]
+    ordering.append(datasets.c.dataset_id.desc())
+    return select(datasets.c.dataset_id).where(*conditions).order_by(*ordering).limit(limit).offset(offset)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from tracklet.store.database import Database
+from tracklet.store.eval_datasets import EvalDatasetStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
 from tracklet.store.purge import PurgeStore
 from tracklet.store.registry import RegistryStore
 from tracklet.store.runs import RunStore
+from tracklet.store.scorers import ScorerStore
 from tracklet.store.spans import SpanStore
 from tracklet.store.tokens import TokenStore
 from tracklet.store.traces import TraceStore
@@ -24,6 +26,8 @@ class Store(
     RunStore,
     LoggedModelStore,
     RegistryStore,
+    EvalDatasetStore,
+    ScorerStore,
     PurgeStore,
     TokenStore,
     WebhookStore,

@@ -420,6 +420,11 @@ class Access:
         )
         return {int(e): Permission[p] for e, p in self._rows(sql, (user_id, *ids))}
 
+    def dataset_experiments(self, dataset_id: str) -> list[int]:
+        """The experiments an evaluation dataset is linked to (none when it does not exist)."""
+        sql = "SELECT experiment_id FROM evaluation_dataset_experiments WHERE dataset_id = ?"
+        return [int(row[0]) for row in self._rows(sql, (dataset_id,))]
+
     def registered_model_grant(self, user_id: int, name: str) -> Permission | None:
         sql = "SELECT permission FROM registered_model_permissions WHERE user_id = ? AND name = ?"
         rows = self._rows(sql, (user_id, name))

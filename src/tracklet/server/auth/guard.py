@@ -176,7 +176,9 @@ def _visible(store: Store, user: User, rule: Rule, response: Response, default: 
     answer = _answer(response)
     if resource_type == EXPERIMENT:
         grants = {str(k): v for k, v in grants.items()}
-    answer[list_field] = [item for item in answer.get(list_field, []) if grants.get(item[key], default) >= READ]
+    # (an experiment id may be listed as a number: scorers' `experiment_id`)
+    keyed = str if resource_type == EXPERIMENT else (lambda value: value)
+    answer[list_field] = [item for item in answer.get(list_field, []) if grants.get(keyed(item[key]), default) >= READ]
     return json_response(answer)
 
 

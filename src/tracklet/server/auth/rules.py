@@ -22,6 +22,7 @@ from tracklet.server import ui as ui_shell
 from tracklet.server.api import (
     artifacts,
     assessments,
+    eval_datasets,
     experiments,
     logged_models,
     meta,
@@ -30,6 +31,7 @@ from tracklet.server.api import (
     points,
     registered_models,
     runs,
+    scorers,
     tokens,
     traces,
     traces_v2,
@@ -143,6 +145,23 @@ def each_experiment(level: Permission, name: str = "experiment_ids") -> Need:
     return Need(EXPERIMENT, level, locate)
 
 
+def dataset(level: Permission) -> Need:
+    """An evaluation dataset belongs to the experiments it is linked to: the level is needed in each. As in
+    MLflow, one linked to none (or that does not exist) is for admins only."""
+
+    def locate(fields: Fields, access: Access) -> list[int]:
+        return access.dataset_experiments(str(fields.one("dataset_id")))
+
+    return Need(EXPERIMENT, level, locate, reads_body=False, must_locate=True)
+
+
+def named_experiments(level: Permission) -> Need:
+    """`experiment_ids` that must name at least one experiment (datasets: a non-admin cannot create or
+    search datasets outside experiments, as in MLflow)."""
+    each = each_experiment(level)
+    return Need(EXPERIMENT, level, each.locate, must_locate=True)
+
+
 def _owned(table: Any, key: str, ids: Callable[[Fields], list[str]]) -> Locator:
     """The experiments of the runs, traces or logged models the request names."""
 
@@ -238,6 +257,7 @@ def otlp_experiment(level: Permission) -> Need:
 
 _CREATED_EXPERIMENT = (EXPERIMENT, "", "experiment_id")
 _CREATED_MODEL = (REGISTERED_MODEL, "registered_model", "name")
+_LISTED_SCORERS = (EXPERIMENT, "scorers", "experiment_id")
 
 RULES: dict[Callable[..., Any], Rule] = {
     # Probes and metrics answer anyone (load balancers, Prometheus), as MLflow's server does.
@@ -309,6 +329,28 @@ RULES: dict[Callable[..., Any], Rule] = {
     assessments.get: _rule(trace(READ)),
     assessments.update: _rule(trace(EDIT)),
     assessments.delete: _rule(trace(MANAGE)),
+    # Evaluation datasets: judged by the experiments they are linked to
+    eval_datasets.create: _rule(named_experiments(EDIT)),
+    eval_datasets.search: _rule(named_experiments(READ)),
+    eval_datasets.get: _rule(dataset(READ)),
+    eval_datasets.get_records: _rule(dataset(READ)),
+    eval_datasets.experiment_ids: _rule(dataset(READ)),
+    eval_datasets.set_tags: _rule(dataset(EDIT)),
+    eval_datasets.delete_tag: _rule(dataset(EDIT)),
+    eval_datasets.upsert_records: _rule(dataset(EDIT)),
+    eval_datasets.delete_records: _rule(dataset(EDIT)),
+    eval_datasets.remove_experiments: _rule(dataset(EDIT)),
+    eval_datasets.add_experiments: _rule(dataset(EDIT), named_experiments(EDIT)),  # and those it joins
+    eval_datasets.delete: _rule(dataset(MANAGE)),
+    # Registered scorers: those of an experiment, seen and changed as the experiment is
+    scorers.register: _rule(experiment(EDIT)),
+    scorers.list_scorers: Rule(
+        needs=(experiment(READ), each_experiment(READ)), filter_listed=_LISTED_SCORERS, writes=False
+    ),
+    scorers.list_versions: _rule(experiment(READ)),
+    scorers.get: _rule(experiment(READ)),
+    scorers.delete: _rule(experiment(MANAGE)),
+    scorers.online_configs: AUTHENTICATED_READ,  # no scorer has any: the answer is always empty
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),

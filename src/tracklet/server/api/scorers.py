@@ -1,0 +1,172 @@
+"""`/api/3.0/mlflow/scorers/*`: MLflow 3's registered scorers (`Scorer.register`, `list_scorers`,
+`get_scorer`, `delete_scorer`).
+
+tracklet stores a serialized scorer and hands it back; it never deserializes or runs one. Like MLflow's
+server it refuses @scorer-decorated scorers (their `call_source` is code a client would execute when it
+loads the scorer). It has no online scoring: `scorers/online-configs` answers that no scorer has any.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracklet.errors import InvalidParameterValue
+from tracklet.server.protocol import Int64, json_response, read_json, read_request, run_read, run_sync
+from tracklet.server.state import store_of
+from tracklet.validation import check_length, missing, parse_experiment_id
+
+MAX_NAME_LENGTH = 256
+MAX_SERIALIZED_BYTES = 1_000_000  # a scorer is a prompt and its settings, not data
+CUSTOM_SCORER_REFUSED = (
+    "Custom scorer registration (using @scorer decorator) is disabled by default outside of Databricks "
+    "tracking environments due to security concerns. Custom scorers require arbitrary code execution "
+    "during deserialization. Use built-in scorers or make_judge() scorers instead, or import your custom "
+    "scorer's code from your own repository."
+)
+
+
+class RegisterScorer(msgspec.Struct):
+    experiment_id: str | None = None
+    name: str | None = None
+    serialized_scorer: str | None = None
+
+
+class ListScorers(msgspec.Struct):
+    experiment_id: str | None = None
+    experiment_ids: list[str] | None = None
+
+
+class ScorerRef(msgspec.Struct):
+    experiment_id: str | None = None
+    name: str | None = None
+    version: Int64 | None = None
+
+
+class OnlineConfigs(msgspec.Struct):
+    scorer_ids: list[str] = []
+
+
+def _has_call_source(value: Any) -> bool:
+    """Whether a serialized scorer holds a decorator scorer's code anywhere (an ensemble's too)."""
+    if isinstance(value, dict):
+        return value.get("call_source") is not None or any(_has_call_source(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_call_source(v) for v in value)
+    return False
+
+
+def _serialized(text: str | None) -> str:
+    if not text:
+        raise missing("serialized_scorer")
+    if len(text) > MAX_SERIALIZED_BYTES:
+        raise InvalidParameterValue(f"serialized_scorer exceeds {MAX_SERIALIZED_BYTES:,} characters")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidParameterValue("serialized_scorer must be valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterValue("serialized_scorer must be a JSON object")
+    if _has_call_source(data):
+        raise InvalidParameterValue(CUSTOM_SCORER_REFUSED)
+    model = (
+        data.get("builtin_scorer_pydantic_data", {}).get("model")
+        if isinstance(data.get("builtin_scorer_pydantic_data"), dict)
+        else None
+    )
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise InvalidParameterValue("Scorer model cannot be empty or contain only whitespace.")
+    return text
+
+
+def _name(name: str | None) -> str:
+    if name is None or name == "":
+        raise missing("name")
+    if not name.strip():
+        raise InvalidParameterValue("Scorer name cannot be empty or contain only whitespace.")
+    check_length(name, MAX_NAME_LENGTH, "name")
+    return name
+
+
+def _experiment(value: str | None) -> int:
+    if not value:
+        raise missing("experiment_id")
+    return parse_experiment_id(value)
+
+
+async def register(request: Request) -> Response:
+    body = await read_json(request, RegisterScorer)
+    experiment_id, name = _experiment(body.experiment_id), _name(body.name)
+    serialized = _serialized(body.serialized_scorer)
+    made = await run_sync(store_of(request).register_scorer, experiment_id, name, serialized)
+    return json_response(
+        {
+            "version": made.scorer_version,
+            "scorer_id": made.scorer_id,
+            "experiment_id": str(made.experiment_id),
+            "name": made.scorer_name,
+            "serialized_scorer": made.serialized_scorer,
+            "creation_time": made.creation_time,
+        }
+    )
+
+
+async def list_scorers(request: Request) -> Response:
+    query = await read_request(request, ListScorers, list_fields=frozenset({"experiment_ids"}))
+    if query.experiment_id and query.experiment_ids is not None:
+        raise InvalidParameterValue(
+            "Cannot specify both 'experiment_id' and 'experiment_ids'. Use 'experiment_ids' to scope the query "
+            "to multiple experiments, or 'experiment_id' to scope it to a single experiment."
+        )
+    ids: list[int] | None = None
+    if query.experiment_ids is not None:
+        ids = sorted({parse_experiment_id(e, "experiment_ids") for e in query.experiment_ids})
+    elif query.experiment_id:
+        ids = [parse_experiment_id(query.experiment_id)]
+    found = await run_sync(store_of(request).list_scorers, ids)
+    return json_response({"scorers": found} if found else {})
+
+
+async def list_versions(request: Request) -> Response:
+    query = await read_request(request, ScorerRef)
+    found = await run_read(
+        request, store_of(request).list_scorer_versions, _experiment(query.experiment_id), _name(query.name)
+    )
+    return json_response({"scorers": found} if found else {})
+
+
+async def get(request: Request) -> Response:
+    query = await read_request(request, ScorerRef)
+    found = await run_read(
+        request, store_of(request).get_scorer, _experiment(query.experiment_id), _name(query.name), query.version
+    )
+    return json_response({"scorer": found})
+
+
+async def delete(request: Request) -> Response:
+    body = await read_request(request, ScorerRef)
+    await run_sync(store_of(request).delete_scorer, _experiment(body.experiment_id), _name(body.name), body.version)
+    return json_response()
+
+
+async def online_configs(request: Request) -> Response:
+    query = await read_request(request, OnlineConfigs, list_fields=frozenset({"scorer_ids"}))
+    if not query.scorer_ids:
+        raise missing("scorer_ids")
+    return json_response({"configs": []})
+
+
+_BASE = "/api/3.0/mlflow/scorers"
+routes = [
+    Route(f"{_BASE}/register", register, methods=["POST"]),
+    Route(f"{_BASE}/list", list_scorers, methods=["GET"]),
+    Route(f"{_BASE}/versions", list_versions, methods=["GET"]),
+    Route(f"{_BASE}/get", get, methods=["GET"]),
+    Route(f"{_BASE}/delete", delete, methods=["DELETE"]),
+    Route(f"{_BASE}/online-configs", online_configs, methods=["GET"]),
+]
