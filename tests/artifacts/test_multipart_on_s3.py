@@ -513,3 +513,12 @@ def test_the_recorded_mlflow_refusals_are_the_local_answers() -> None:
         if "/mpu/" in entry["endpoint"] or "/presigned/" in entry["endpoint"]:
             recorded[entry["endpoint"].split()[1].split("/")[4]] = entry["error_example"]["response"]["body"]
     assert recorded == {"mpu": NO_UPLOADS, "presigned": NO_DOWNLOADS}
+
+
+@pytest.mark.parametrize("endpoint", ["minio:9000", "ftp://minio", "http://"])
+def test_a_presigned_endpoint_that_is_no_url_is_refused_at_start(endpoint: str) -> None:
+    from tracklet.artifacts.s3 import S3ArtifactStore
+    from tracklet.errors import InvalidParameterValue
+
+    with pytest.raises(InvalidParameterValue, match="expected http"):
+        S3ArtifactStore("s3://bucket/prefix", client=object(), presigned_endpoint=endpoint)

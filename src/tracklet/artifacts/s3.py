@@ -20,6 +20,7 @@ import contextlib
 import os
 import posixpath
 import re
+import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -94,13 +95,21 @@ class S3ArtifactStore(ArtifactStore):
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.client = client or _client()
+        endpoint = urlparse(presigned_endpoint or "")
+        if presigned_endpoint and (endpoint.scheme not in ("http", "https") or not endpoint.netloc):
+            raise InvalidParameterValue(
+                f"Invalid S3 endpoint for presigned URLs {presigned_endpoint!r}: expected http(s)://host[:port]"
+            )
         self.presigned_endpoint = presigned_endpoint
         self._presigning: Any = None  # made at the first presigned URL: most servers never make one
+        self._presigning_made = threading.Lock()  # boto3's default session is not safe to share while it makes one
 
     def _presign(self, operation: str, expires_in: int, **params: Any) -> str:
         """A presigned URL for `operation` (blocking: call it in a worker thread)."""
         if self._presigning is None:
-            self._presigning = _presigner(self.presigned_endpoint)
+            with self._presigning_made:
+                if self._presigning is None:
+                    self._presigning = _presigner(self.presigned_endpoint)
         url: str = self._presigning.generate_presigned_url(
             operation, Params={"Bucket": self.bucket, **params}, ExpiresIn=expires_in
         )
