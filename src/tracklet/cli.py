@@ -77,6 +77,8 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help=OPTION_HELP["port"])
 @click.option("--backend-store-uri", default=None, help=OPTION_HELP["backend_store_uri"])
 @click.option("--artifacts-destination", default=None, help=OPTION_HELP["artifacts_destination"])
+@click.option("--s3-presigned-endpoint-url", default=None, metavar="URL", help=OPTION_HELP["s3_presigned_endpoint_url"])
+@click.option("--s3-direct-transfers", is_flag=True, default=None, help=OPTION_HELP["s3_direct_transfers"])
 @click.option("--workers", type=int, default=None, help=OPTION_HELP["workers"])
 @click.option("--data-dir", default=None, help=OPTION_HELP["data_dir"])
 @click.option("--expose-prometheus", default=None, metavar="DIR", help=OPTION_HELP["expose_prometheus"])

@@ -36,6 +36,23 @@ SETTINGS: tuple[Setting, ...] = (
         "TRACKLET_ARTIFACTS_DESTINATION",
         "Where artifacts are stored: a local folder (or s3://bucket/prefix). Default: <data dir>/artifacts.",
     ),
+    Setting(
+        "s3_presigned_endpoint_url",
+        None,
+        "TRACKLET_S3_PRESIGNED_ENDPOINT_URL",
+        "With s3:// artifacts: the S3 endpoint written into the presigned URLs clients send parts to and read "
+        "files from (MLflow's multipart uploads and downloads), where clients reach the object store at "
+        "another address than the server does. Default: the server's own endpoint.",
+    ),
+    Setting(
+        "s3_direct_transfers",
+        False,
+        "TRACKLET_S3_DIRECT_TRANSFERS",
+        "With s3:// artifacts: tell MLflow's clients (in /api/3.0/mlflow/server-info) to upload large "
+        "artifacts in parts and download artifacts straight to and from S3 by presigned URLs, as `mlflow "
+        "server` does on S3; they must reach the URLs' endpoint. Off, only clients that ask "
+        "(MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD / _DOWNLOAD=true) do.",
+    ),
     Setting("workers", 1, "TRACKLET_WORKERS", "Number of server worker processes."),
     Setting(
         "data_dir",
@@ -89,6 +106,8 @@ class Settings:
     port: int = 5000
     backend_store_uri: str | None = None
     artifacts_destination: str | None = None
+    s3_presigned_endpoint_url: str | None = None
+    s3_direct_transfers: bool = False
     workers: int = 1
     data_dir: str = "tracklet-data"
     expose_prometheus: str | None = None

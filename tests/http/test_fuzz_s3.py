@@ -121,7 +121,12 @@ def test_an_artifact_endpoint_on_s3_answers_anything_and_writes_only_under_its_p
     method: str,
     path: str,
 ) -> None:
-    with httpx.Client(base_url=s3_server.url, timeout=60, event_hooks={"response": [check_answer]}) as api:
+    def check_answer_on_s3(response: httpx.Response) -> None:
+        # S3 presigns: the multipart calls answer, never the NOT_IMPLEMENTED of a local store.
+        assert response.status_code != 501, f"{response.request.method} {response.request.url}: {response.text[:300]}"
+        check_answer(response)
+
+    with httpx.Client(base_url=s3_server.url, timeout=60, event_hooks={"response": [check_answer_on_s3]}) as api:
         fuzz_endpoint(api, method, path, world["pool"], world["canary"], ids=world["ids"])
 
     def outside_the_prefix(objects: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:

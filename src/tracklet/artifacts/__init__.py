@@ -6,11 +6,12 @@ from tracklet.artifacts.base import ArtifactStore
 from tracklet.errors import InvalidParameterValue
 
 
-def artifact_store_for(uri: str) -> ArtifactStore:
+def artifact_store_for(uri: str, *, presigned_endpoint: str | None = None) -> ArtifactStore:
+    """The store of `uri`; `presigned_endpoint`: where clients reach S3, if not at the server's endpoint."""
     if uri.startswith("s3://"):
         from tracklet.artifacts.s3 import S3ArtifactStore
 
-        return S3ArtifactStore(uri)
+        return S3ArtifactStore(uri, presigned_endpoint=presigned_endpoint)
     if "://" in uri and not uri.startswith("file://"):
         raise InvalidParameterValue(f"Unsupported artifact destination {uri!r}: use a local folder or s3://")
     from tracklet.artifacts.local import LocalArtifactStore

@@ -11,9 +11,13 @@ from typing import Protocol
 import anyio.to_thread
 
 from tracklet.entities import FileInfo
-from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracklet.errors import InvalidParameterValue, NotImplementedByServer, ResourceDoesNotExist
 
 READ_CHUNK = 1024 * 1024  # a file up to this size is read in the hop that finds it
+# MLflow's own words: its client falls back to sending the file through the server when a refusal to
+# start a multipart upload begins with the first (and on a 501 for a presigned download).
+NO_MULTIPART_UPLOADS = "Multipart upload is not supported for the current artifact repository"
+NO_MULTIPART_DOWNLOADS = "Multipart download is not supported for the current artifact repository"
 
 
 class Readable(Protocol):
@@ -51,8 +55,38 @@ async def _streamed(source: Readable) -> AsyncGenerator[bytes, None]:
         source.close()
 
 
+@dataclass(frozen=True)
+class PresignedPart:
+    """Where a client sends one part of a multipart upload itself: a URL to PUT the bytes to, with
+    these headers; the store's answer carries the part's ETag."""
+
+    part_number: int
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    upload_id: str
+    parts: list[PresignedPart]
+
+
+@dataclass(frozen=True)
+class PresignedDownload:
+    """Where a client reads a file itself (in ranges, in parallel), with these headers."""
+
+    url: str
+    headers: dict[str, str]
+    size: int
+
+
 class ArtifactStore(ABC):
     """Files under one root, addressed by clean relative POSIX paths (see `paths.clean_path`)."""
+
+    # Whether clients may send and read files straight to and from the store, by presigned URLs (multipart
+    # uploads, direct downloads). A store that cannot answers MLflow's NOT_IMPLEMENTED, as MLflow's server
+    # does for a local folder, and clients then send every byte through the server.
+    presigns = False
 
     @abstractmethod
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> int:
@@ -94,3 +128,20 @@ class ArtifactStore(ABC):
         (seconds since the epoch): never visible as artifacts, but taking space. Returns how many (with
         `dry_run`, how many there are). A store that leaves nothing behind has nothing to do."""
         return 0
+
+    async def create_multipart_upload(self, path: str, num_parts: int) -> MultipartUpload:
+        """Begin an upload of `path` whose `num_parts` parts the client sends itself, numbered from 1."""
+        raise NotImplementedByServer(NO_MULTIPART_UPLOADS)
+
+    async def complete_multipart_upload(self, path: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        """Make the file of the parts sent, given as (part number, ETag) in ascending order; none: an empty
+        file. ResourceDoesNotExist for an upload the store does not know (completed, aborted, never begun)."""
+        raise NotImplementedByServer(NO_MULTIPART_UPLOADS)
+
+    async def abort_multipart_upload(self, path: str, upload_id: str) -> None:
+        """Drop an upload and the parts sent; ResourceDoesNotExist as for `complete_multipart_upload`."""
+        raise NotImplementedByServer(NO_MULTIPART_UPLOADS)
+
+    async def presigned_download(self, path: str) -> PresignedDownload:
+        """A URL to read a file from (errors as `open`'s)."""
+        raise NotImplementedByServer(NO_MULTIPART_DOWNLOADS)

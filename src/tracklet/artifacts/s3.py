@@ -4,6 +4,13 @@ The endpoint comes from boto3's usual configuration (`AWS_ENDPOINT_URL`, or MLfl
 `MLFLOW_S3_ENDPOINT_URL`), so MinIO, Ceph or any S3-protocol server works. Uploads are streamed as
 multipart uploads in parts of `PART_SIZE` bytes, so memory stays bounded whatever the file size;
 boto3 is blocking, so its calls run in worker threads.
+
+Clients may also move bytes themselves (MLflow's proxied multipart upload and download): the store
+begins, completes and aborts multipart uploads whose parts clients PUT to presigned URLs, and presigns
+GETs. Those URLs are signed with SigV4 (boto3 would presign with the older SigV2 for some endpoints,
+which newer regions and some S3 servers refuse) for the endpoint clients reach: `presigned_endpoint`
+(`--s3-presigned-endpoint-url`) where it is not the server's own, as with a MinIO known to the server by
+a private name. A signature covers the host, so the object store must see requests under that host.
 """
 
 from __future__ import annotations
@@ -13,14 +20,24 @@ import contextlib
 import os
 import posixpath
 import re
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import anyio
 import anyio.to_thread
 
-from tracklet.artifacts.base import READ_CHUNK, ArtifactStore, OpenedFile, Readable, opened
+from tracklet.artifacts.base import (
+    READ_CHUNK,
+    ArtifactStore,
+    MultipartUpload,
+    OpenedFile,
+    PresignedDownload,
+    PresignedPart,
+    Readable,
+    opened,
+)
 from tracklet.artifacts.paths import shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
@@ -28,6 +45,10 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 PART_SIZE = 5 * 1024 * 1024  # S3's least (but for the last part)
 PARTS_IN_FLIGHT = 2  # sent at once while the next part fills: receiving and sending overlap
 MAX_KEY_BYTES = 1024
+# How long presigned URLs work. A client sends all its parts within this (the URLs are made when the upload
+# begins); `tracklet gc` leaves uploads younger than a day alone, so it never aborts one still under way.
+PART_URL_SECONDS = 6 * 3600
+DOWNLOAD_URL_SECONDS = 15 * 60  # MLflow's client asks again for a range that failed
 _MISSING = ("404", "NoSuchKey", "NotFound")  # error codes of a key with no object
 # What XML 1.0 cannot carry as it is (a tab can; a line break is normalized).
 _NOT_IN_XML = re.compile("[^\t\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -39,21 +60,60 @@ def part_size(started: int) -> int:
     return PART_SIZE * (1 + started // 1000)
 
 
+def _endpoint() -> str | None:
+    return os.environ.get("MLFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+
+
 def _client() -> Any:
     import boto3
 
-    endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
-    return boto3.client("s3", endpoint_url=endpoint)
+    return boto3.client("s3", endpoint_url=_endpoint())
+
+
+def _presigner(endpoint: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint or _endpoint(), config=Config(signature_version="s3v4"))
+
+
+def _code(err: Exception) -> tuple[str, int]:
+    """A botocore ClientError's S3 error code and HTTP status."""
+    response = getattr(err, "response", {})
+    return str(response.get("Error", {}).get("Code", "")), int(
+        response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    )
 
 
 class S3ArtifactStore(ArtifactStore):
-    def __init__(self, uri: str, client: Any | None = None) -> None:
+    presigns = True
+
+    def __init__(self, uri: str, client: Any | None = None, presigned_endpoint: str | None = None) -> None:
         parsed = urlparse(uri)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise InvalidParameterValue(f"Invalid S3 URI {uri!r}: expected s3://bucket[/prefix]")
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.client = client or _client()
+        endpoint = urlparse(presigned_endpoint or "")
+        if presigned_endpoint and (endpoint.scheme not in ("http", "https") or not endpoint.netloc):
+            raise InvalidParameterValue(
+                f"Invalid S3 endpoint for presigned URLs {presigned_endpoint!r}: expected http(s)://host[:port]"
+            )
+        self.presigned_endpoint = presigned_endpoint
+        self._presigning: Any = None  # made at the first presigned URL: most servers never make one
+        self._presigning_made = threading.Lock()  # boto3's default session is not safe to share while it makes one
+
+    def _presign(self, operation: str, expires_in: int, **params: Any) -> str:
+        """A presigned URL for `operation` (blocking: call it in a worker thread)."""
+        if self._presigning is None:
+            with self._presigning_made:
+                if self._presigning is None:
+                    self._presigning = _presigner(self.presigned_endpoint)
+        url: str = self._presigning.generate_presigned_url(
+            operation, Params={"Bucket": self.bucket, **params}, ExpiresIn=expires_in
+        )
+        return url
 
     def _key(self, path: str) -> str:
         key = posixpath.join(self.prefix, path) if self.prefix else path
@@ -239,3 +299,90 @@ class S3ArtifactStore(ArtifactStore):
             if not page.get("IsTruncated"):
                 return removed
             kwargs["KeyMarker"], kwargs["UploadIdMarker"] = page["NextKeyMarker"], page["NextUploadIdMarker"]
+
+    # -- transfers clients make themselves (presigned URLs) ------------------------------------------------
+
+    async def create_multipart_upload(self, path: str, num_parts: int) -> MultipartUpload:
+        key = self._key(path)
+        created = await self._call("create_multipart_upload", Bucket=self.bucket, Key=key)
+        upload_id: str = created["UploadId"]
+
+        def sign() -> list[PresignedPart]:
+            # ~0.5 ms of botocore each (10,000 parts: 5 s), so off the event loop.
+            return [
+                PresignedPart(
+                    number,
+                    self._presign("upload_part", PART_URL_SECONDS, Key=key, UploadId=upload_id, PartNumber=number),
+                    {},
+                )
+                for number in range(1, num_parts + 1)
+            ]
+
+        try:
+            parts = await anyio.to_thread.run_sync(sign)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
+        return MultipartUpload(upload_id, parts)
+
+    async def complete_multipart_upload(self, path: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        from botocore.exceptions import ClientError
+
+        key = self._key(path)
+        try:
+            if not parts:  # an empty file: S3 completes no upload without a part
+                await self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
+                await self._call("put_object", Bucket=self.bucket, Key=key, Body=b"")
+                return
+            listed = {"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]}
+            await self._call(
+                "complete_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=listed
+            )
+        except ClientError as err:
+            raise await self._refused(err, path, key, upload_id) from None
+
+    async def abort_multipart_upload(self, path: str, upload_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        key = self._key(path)
+        try:
+            await self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as err:
+            raise await self._refused(err, path, key, upload_id) from None
+
+    async def _refused(self, err: Exception, path: str, key: str, upload_id: str) -> Exception:
+        """What to answer for S3's refusal of an upload: 404 for an upload it does not know, 400 for parts
+        it will not join (missing, ETags that do not match, a part under 5 MiB but the last), else `err`
+        (an outage: 5xx, which clients retry)."""
+        from botocore.exceptions import ClientError
+
+        code, status = _code(err)
+        if status >= 500:
+            # Some S3 servers (moto) fail to complete an upload they do not know with a 500: ask whether it is.
+            try:
+                await self._call("list_parts", Bucket=self.bucket, Key=key, UploadId=upload_id, MaxParts=1)
+            except ClientError as again:
+                code, status = _code(again)
+        if code == "NoSuchUpload" or status == 404:
+            return ResourceDoesNotExist(
+                f"No multipart upload '{shown_path(upload_id)}' of '{shown_path(path)}': it was completed or aborted, "
+                "or never begun"
+            )
+        if 400 <= status < 500 and status != 403:
+            message = getattr(err, "response", {}).get("Error", {}).get("Message", "")
+            return InvalidParameterValue(f"The multipart upload of '{shown_path(path)}' was refused: {code}: {message}")
+        return err
+
+    async def presigned_download(self, path: str) -> PresignedDownload:
+        head = await self._head(path)  # its size, known before any range is asked for; 404 or 400 as `open`
+        filename = posixpath.basename(path)
+        url = await anyio.to_thread.run_sync(
+            lambda: self._presign(
+                "get_object",
+                DOWNLOAD_URL_SECONDS,
+                Key=self._key(path),
+                ResponseContentDisposition=f"attachment; filename*=UTF-8''{quote(filename)}",
+            )
+        )
+        return PresignedDownload(url, {}, int(head["ContentLength"]))

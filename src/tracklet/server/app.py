@@ -266,7 +266,7 @@ def _app_class(settings: Settings) -> type[TrackletApp]:
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> TrackletApp:
     settings = settings or Settings.from_env()
     store = store or Store(settings.store_uri)
-    artifact_store = artifact_store_for(settings.artifact_root)
+    artifact_store = artifact_store_for(settings.artifact_root, presigned_endpoint=settings.s3_presigned_endpoint_url)
 
     span_indexer = SpanIndexer(store, artifact_store)
     hooks = Webhooks(store, SecretBox(webhook_secret_keys()), settings.webhook_destinations, settings.webhook_timeout)

@@ -2,12 +2,19 @@
 
 Bodies are streamed in both directions: an upload is written chunk by chunk as it arrives and a
 download is read chunk by chunk, so memory stays flat whatever the file size.
+
+On a store that presigns (S3), MLflow's client may move a file's bytes itself: `mpu/create` begins a
+multipart upload of `<folder in the URL>/<name of the client's local file>` and answers a presigned URL
+per part, the client PUTs the parts straight to the object store, then `mpu/complete` (or `mpu/abort`)
+ends it; `presigned/<path>` answers a URL (and the size) to read a file from, in ranges. Elsewhere they
+answer NOT_IMPLEMENTED in MLflow's words, on which the client sends the bytes through the server.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import posixpath
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -16,17 +23,44 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tracklet.artifacts.paths import clean_path, proxy_path
+from tracklet.artifacts.base import NO_MULTIPART_DOWNLOADS, NO_MULTIPART_UPLOADS, ArtifactStore
+from tracklet.artifacts.paths import clean_path, proxy_path, shown_path
 from tracklet.entities import FileInfo
 from tracklet.errors import InvalidParameterValue, NotImplementedByServer, ResourceDoesNotExist
 from tracklet.server.api.runs import RunRef
 from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
-from tracklet.server.protocol import json_response, read_query, run_sync
+from tracklet.server.protocol import json_response, read_json, read_query, run_sync
 from tracklet.server.state import artifacts_of, span_indexer_of, store_of
+from tracklet.validation import missing
+
+MAX_PARTS = 10_000  # S3's most parts in one upload
+MAX_UPLOAD_ID_LENGTH = 1024  # S3's ids are a few hundred characters
 
 
 class ListQuery(msgspec.Struct):
     path: str | None = None
+
+
+class CreateUpload(msgspec.Struct):
+    path: str  # the client's local file: its name is the uploaded file's
+    num_parts: int = 0
+
+
+class UploadedPart(msgspec.Struct):
+    part_number: int
+    etag: str = ""
+    url: str | None = None  # sent back by MLflow's client, not needed
+
+
+class CompleteUpload(msgspec.Struct):
+    path: str
+    parts: list[UploadedPart]
+    upload_id: str = ""
+
+
+class AbortUpload(msgspec.Struct):
+    path: str
+    upload_id: str = ""
 
 
 class RunListQuery(RunRef):
@@ -88,9 +122,82 @@ async def delete(request: Request) -> Response:
     return json_response()
 
 
-async def multipart_not_supported(request: Request) -> Response:
-    clean_path(request.path_params["path"], allow_empty=False)  # a bad path is the caller's error: 400
-    raise NotImplementedByServer("Multipart uploads are not supported by this artifact store.")
+def _presigning(request: Request, refusal: str) -> ArtifactStore:
+    """The artifact store, if clients may move bytes to and from it themselves; else MLflow's refusal."""
+    store = artifacts_of(request)
+    if not store.presigns:
+        raise NotImplementedByServer(refusal)
+    return store
+
+
+def _uploaded_file(folder: str, local_file: str) -> str:
+    """Where a multipart upload goes: the folder named in the URL, and the name of the client's local file
+    (`path` in the body, a whole local path; from Windows with backslashes)."""
+    name = re.split(r"[/\\]", local_file)[-1]
+    if name in ("", ".", ".."):
+        raise InvalidParameterValue(
+            f"Invalid value for parameter 'path' supplied: '{shown_path(local_file)}' names no file"
+        )
+    return clean_path(posixpath.join(folder, name) if folder else name, allow_empty=False)
+
+
+def _upload_id(upload_id: str) -> str:
+    if not upload_id:
+        raise missing("upload_id")
+    if len(upload_id) > MAX_UPLOAD_ID_LENGTH:
+        raise InvalidParameterValue(
+            f"Invalid value for parameter 'upload_id' supplied: longer than {MAX_UPLOAD_ID_LENGTH} characters"
+        )
+    return upload_id
+
+
+async def create_multipart_upload(request: Request) -> Response:
+    folder = clean_path(request.path_params["path"])  # checked first, as MLflow does
+    body = await read_json(request, CreateUpload)
+    store = _presigning(request, NO_MULTIPART_UPLOADS)
+    if not 0 <= body.num_parts <= MAX_PARTS:
+        raise InvalidParameterValue(
+            f"Invalid value {body.num_parts} for parameter 'num_parts' supplied: from 0 to {MAX_PARTS}"
+        )
+    upload = await store.create_multipart_upload(_uploaded_file(folder, body.path), body.num_parts)
+    credentials = [{"url": p.url, "part_number": p.part_number, "headers": p.headers} for p in upload.parts]
+    return json_response({"upload_id": upload.upload_id, "credentials": credentials})
+
+
+async def complete_multipart_upload(request: Request) -> Response:
+    folder = clean_path(request.path_params["path"])
+    body = await read_json(request, CompleteUpload)
+    store = _presigning(request, NO_MULTIPART_UPLOADS)
+    path = _uploaded_file(folder, body.path)
+    parts: dict[int, str] = {}
+    for i, part in enumerate(body.parts):
+        if not 1 <= part.part_number <= MAX_PARTS:
+            raise InvalidParameterValue(
+                f"Invalid value {part.part_number} for parameter 'parts[{i}].part_number' supplied: from 1 to {MAX_PARTS}"
+            )
+        if not part.etag:
+            raise missing(f"parts[{i}].etag")
+        if part.part_number in parts:
+            raise InvalidParameterValue(f"Invalid value for parameter 'parts' supplied: part {part.part_number} twice")
+        parts[part.part_number] = part.etag
+    await store.complete_multipart_upload(path, _upload_id(body.upload_id), sorted(parts.items()))
+    if (trace_id := uploaded_trace(path)) is not None:  # a trace's spans: copied for span filters
+        span_indexer_of(request).uploaded(trace_id, path, None)
+    return json_response()
+
+
+async def abort_multipart_upload(request: Request) -> Response:
+    folder = clean_path(request.path_params["path"])
+    body = await read_json(request, AbortUpload)
+    store = _presigning(request, NO_MULTIPART_UPLOADS)
+    await store.abort_multipart_upload(_uploaded_file(folder, body.path), _upload_id(body.upload_id))
+    return json_response()
+
+
+async def presigned_download(request: Request) -> Response:
+    path = clean_path(request.path_params["path"], allow_empty=False)
+    found = await _presigning(request, NO_MULTIPART_DOWNLOADS).presigned_download(path)
+    return json_response({"url": found.url, "headers": found.headers, "file_size": found.size})
 
 
 async def list_run_artifacts(request: Request) -> Response:
@@ -116,7 +223,9 @@ routes = [
     Route(f"{_BASE}/artifacts/{{path:path}}", upload, methods=["PUT"]),
     Route(f"{_BASE}/artifacts/{{path:path}}", download, methods=["GET"]),
     Route(f"{_BASE}/artifacts/{{path:path}}", delete, methods=["DELETE"]),
-    Route(f"{_BASE}/mpu/{{action}}/{{path:path}}", multipart_not_supported, methods=["POST"]),
-    Route(f"{_BASE}/presigned/{{path:path}}", multipart_not_supported, methods=["GET"]),
+    Route(f"{_BASE}/mpu/create/{{path:path}}", create_multipart_upload, methods=["POST"]),
+    Route(f"{_BASE}/mpu/complete/{{path:path}}", complete_multipart_upload, methods=["POST"]),
+    Route(f"{_BASE}/mpu/abort/{{path:path}}", abort_multipart_upload, methods=["POST"]),
+    Route(f"{_BASE}/presigned/{{path:path}}", presigned_download, methods=["GET"]),
     Route("/api/2.0/mlflow/artifacts/list", list_run_artifacts, methods=["GET"]),
 ]

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from tracklet._version import __version__
 from tracklet.server.protocol import json_response
+from tracklet.server.state import artifacts_of
 
 
 async def health(request: Request) -> Response:
@@ -20,13 +21,16 @@ async def version(request: Request) -> Response:
 
 
 async def server_info(request: Request) -> Response:
+    # MLflow's client (with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD / _DOWNLOAD unset) moves artifacts' bytes
+    # itself when told so: only when the operator says clients reach the object store (`--s3-direct-transfers`).
+    direct = request.app.state.settings.s3_direct_transfers and artifacts_of(request).presigns
     return json_response(
         {
             "store_type": "SqlStore",
             "workspaces_enabled": False,
             "trace_archival_enabled": False,
-            "multipart_uploads_enabled": False,
-            "multipart_downloads_enabled": False,
+            "multipart_uploads_enabled": direct,
+            "multipart_downloads_enabled": direct,
         }
     )
 

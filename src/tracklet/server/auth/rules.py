@@ -307,7 +307,11 @@ RULES: dict[Callable[..., Any], Rule] = {
     artifacts.download: _rule(artifact_path(READ)),
     artifacts.upload: _rule(artifact_path(EDIT)),
     artifacts.delete: _rule(artifact_path(MANAGE)),
-    artifacts.multipart_not_supported: AUTHENTICATED_READ,  # answers NOT_IMPLEMENTED to anyone
+    # A multipart upload is an upload (its file is the URL's folder and a name); a presigned URL reads the file.
+    artifacts.create_multipart_upload: _rule(artifact_path(EDIT)),
+    artifacts.complete_multipart_upload: _rule(artifact_path(EDIT)),
+    artifacts.abort_multipart_upload: _rule(artifact_path(EDIT)),
+    artifacts.presigned_download: _rule(artifact_path(READ)),
     artifacts.list_run_artifacts: _rule(run(READ)),
     # Traces and their assessments
     traces.start: _rule(started_trace(EDIT)),
