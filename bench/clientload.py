@@ -506,6 +506,61 @@ def otlp(a: dict[str, Any]) -> Result:
     return {"metrics": metrics, "cpu": cpu}
 
 
+# -- 11. evaluation datasets (MLflow 3 GenAI) ----------------------------------------------------
+
+
+def eval_datasets(a: dict[str, Any]) -> Result:
+    """`mlflow.genai.datasets`: one dataset, `merge_records` of its records in batches, then read back whole
+    (`to_df`, which pages through the records) and found by `search_datasets`; every record checked."""
+    from mlflow.genai.datasets import create_dataset, get_dataset, search_datasets
+
+    client = _client()
+    exp_id = _experiment(client, a["experiment"])
+    n, batch, reps = a["records"], a["batch"], a["reps"]
+    records = [data.eval_record(i) for i in range(n)]
+    dataset = create_dataset(name=f"bench-{os.getpid()}-{time.time_ns()}", experiment_id=[exp_id])
+    latencies, merge_clock = [], Clock()
+    with merge_clock:
+        for start in range(0, n, batch):
+            t0 = time.perf_counter()
+            dataset.merge_records(records[start : start + batch])
+            latencies.append(time.perf_counter() - t0)
+
+    read_times, read_clock, frame = [], Clock(), None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        with read_clock:
+            frame = get_dataset(dataset_id=dataset.dataset_id).to_df()
+        read_times.append(time.perf_counter() - t0)
+    assert frame is not None
+    check(len(frame) == n, f"{len(frame)} records read, {n} merged")
+    by_question = {
+        row["question"]: (row, expected) for row, expected in zip(frame["inputs"], frame["expectations"], strict=True)
+    }
+    for record in records:
+        found = by_question.get(record["inputs"]["question"])
+        check(
+            found is not None and found == (record["inputs"], record["expectations"]),
+            f"record {record} read back as {found}",
+        )
+
+    search_times, search_clock = [], Clock()
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        with search_clock:
+            found = search_datasets(experiment_ids=[exp_id])
+        search_times.append(time.perf_counter() - t0)
+        check(dataset.dataset_id in [d.dataset_id for d in found], "the dataset is not found by search_datasets")
+    metrics = {
+        "records_per_s": n / merge_clock.wall_s,
+        "merge_batch_median_ms": median_ms(latencies),
+        "read_ms": median_ms(read_times),
+        "search_ms": median_ms(search_times),
+    }
+    cpu = {"records_per_s": merge_clock.as_dict(), "read_ms": read_clock.as_dict(), "search_ms": search_clock.as_dict()}
+    return {"metrics": metrics, "cpu": cpu}
+
+
 WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "log_metric": log_metric,
     "log_batch": log_batch,
@@ -519,6 +574,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], Result]] = {
     "tracklet_client": tracklet_client,
     "traces": traces,
     "otlp": otlp,
+    "eval_datasets": eval_datasets,
 }
 
 

@@ -171,6 +171,15 @@ def verify_history(points: list[tuple[int, float]], n: int, what: str) -> None:
     check(math.isclose(got, want, rel_tol=1e-9), f"{what}: checksum {got} != {want}")
 
 
+def eval_record(i: int) -> dict[str, Any]:
+    """Record `i` of the evaluation dataset workload: a question, its expected answer and a tag."""
+    return {
+        "inputs": {"question": f"What is {i} + {i}?", "context": f"doc-{i % 50}"},
+        "expectations": {"answer": str(2 * i)},
+        "tags": {"topic": f"t{i % 7}"},
+    }
+
+
 def log_metric_value(i: int) -> float:
     return i * 0.5
 

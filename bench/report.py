@@ -99,6 +99,9 @@ ROWS: tuple[Row, ...] = (
     Row("otlp", "client", "export_ms", "OTLP export of one trace (ms)", False),
     Row("otlp", "client", "traces_per_s", "OTLP traces/s, one export each", True),
     Row("otlp", "client", "batch_spans_per_s", "OTLP spans/s, exports of 512", True),
+    Row("eval_datasets", "client", "records_per_s", "evaluation dataset records merged/s", True),
+    Row("eval_datasets", "client", "read_ms", "evaluation dataset read whole, to_df (ms)", False),
+    Row("eval_datasets", "client", "search_ms", "search_datasets (ms)", False),
 )
 
 

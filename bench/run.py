@@ -427,6 +427,17 @@ def w_otlp(h: Harness, s: Server) -> dict[str, Any]:
     return {"client": h.client(s, "otlp", args)}
 
 
+def w_eval_datasets(h: Harness, s: Server) -> dict[str, Any]:
+    z = h.sizes
+    args = {
+        "experiment": "bench-eval-datasets",
+        "records": z.eval_records,
+        "batch": z.eval_batch,
+        "reps": z.search_reps,
+    }
+    return {"client": h.client(s, "eval_datasets", args)}
+
+
 WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "log_metric": w_log_metric,
     "log_batch": w_log_batch,
@@ -439,6 +450,7 @@ WORKLOAD_FUNCS: dict[str, Callable[[Harness, Server], dict[str, Any]]] = {
     "tracklet_client": w_tracklet_client,
     "traces": w_traces,
     "otlp": w_otlp,
+    "eval_datasets": w_eval_datasets,
 }
 
 

@@ -18,6 +18,7 @@ WORKLOADS = (
     "tracklet_client",
     "traces",
     "otlp",
+    "eval_datasets",
 )
 
 
@@ -49,6 +50,8 @@ class Sizes:
     trace_search_max: int = 100
     otlp_traces: int = 1_000  # OpenTelemetry SDK exports to /v1/traces, one trace each (not in the issue)
     otlp_batch_traces: int = 5_000  # ... and in exports of 512 spans
+    eval_records: int = 10_000  # MLflow 3 evaluation dataset records, merged in batches (not in the issue)
+    eval_batch: int = 500
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -73,6 +76,7 @@ QUICK = Sizes(
     traces=300,
     otlp_traces=300,
     otlp_batch_traces=1_500,
+    eval_records=2_000,
 )
 SMOKE = Sizes(
     "smoke",
@@ -100,5 +104,7 @@ SMOKE = Sizes(
     trace_search_max=5,
     otlp_traces=10,
     otlp_batch_traces=200,
+    eval_records=30,
+    eval_batch=10,
 )
 MODES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
