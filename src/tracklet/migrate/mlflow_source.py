@@ -1,7 +1,7 @@
 """Reading an MLflow-protocol server (MLflow's own, or tracklet) over its REST API only.
 
 Every list is read page by page (`experiments/search`, `runs/search`, `metrics/get-history`, the
-registry searches) so that nothing bigger than a page is held. Errors of the source are translated
+registry searches, an evaluation dataset's records) so that nothing bigger than a page is held here. Errors of the source are translated
 here, where they enter: a source that cannot be reached, refuses access or does not speak MLflow's
 protocol raises `SourceError`, which the command prints as one line.
 """
