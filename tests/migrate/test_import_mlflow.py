@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class Source:
     files: dict[str, bytes] = field(default_factory=dict)  # artifact path -> bytes, of run "long"
     logged_model_id: str = ""
     trace_id: str = ""
+    dataset_ids: dict[str, str] = field(default_factory=dict)  # "qa" (vision and nlp), "many" (nlp)
 
     @property
     def url(self) -> str:
@@ -135,7 +137,59 @@ def _populate(url: str, tmp: Path) -> Source:
     client.create_model_version("from-logged", source=f"models:/{logged.model_id}", model_id=logged.model_id)
     trace_id = _trace(url, vision)
     client.link_traces_to_run([trace_id], ids["long"])  # as `mlflow.genai.evaluate` links what it judged
-    return Source(MlflowServer(tmp), ids, files, logged.model_id, trace_id)
+    datasets = _datasets_and_scorers(url, vision, nlp, trace_id)
+    return Source(MlflowServer(tmp), ids, files, logged.model_id, trace_id, datasets)
+
+
+@contextmanager
+def _tracking_uri(url: str) -> Iterator[None]:
+    """MLflow's genai functions (datasets, scorers) talk to the fluent tracking URI."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(url)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _datasets_and_scorers(url: str, vision: str, nlp: str, trace_id: str) -> dict[str, str]:
+    """Evaluation datasets ("qa" linked to vision and nlp, its first record merged twice; "many" linked to
+    nlp only) and registered scorers ("polite" in vision: versions 1 and 3, 2 deleted; "brief" in nlp)."""
+    from mlflow.genai.datasets import create_dataset
+    from mlflow.genai.scorers import Guidelines, delete_scorer
+
+    with _tracking_uri(url):
+        qa = create_dataset(name="qa", experiment_id=[vision, nlp], tags={"team": "genai", "stage": "draft"})
+        qa.merge_records(
+            [
+                {"inputs": {"question": "2+2?"}, "expectations": {"answer": "4"}, "tags": {"mlflow.user": "ada"}},
+                {
+                    "inputs": {"question": "capital of France?"},
+                    "outputs": {"answer": "Paris", "confidence": 0.9},
+                    "expectations": {"answer": "Paris", "score": 1.0},
+                    "source": {"source_type": "HUMAN", "source_data": {"source_id": "annotator-7"}},
+                },
+                {
+                    "inputs": {"question": "why?"},
+                    "outputs": {"answer": "because"},
+                    "source": {"source_type": "TRACE", "source_data": {"trace_id": trace_id}},
+                },
+            ]
+        )
+        time.sleep(0.01)  # the merge below changes the first record later than it was created
+        qa.merge_records(
+            [{"inputs": {"question": "2+2?"}, "outputs": {"answer": "4"}, "expectations": {"checked": True},
+              "tags": {"mlflow.user": "bob"}}]
+        )  # fmt: skip
+        many = create_dataset(name="many", experiment_id=nlp)
+        many.merge_records([{"inputs": {"i": i}, "expectations": {"double": 2 * i}} for i in range(5)])
+        for text in ("Be polite.", "Be very polite.", "Be kind."):
+            Guidelines(name="polite", guidelines=text).register(experiment_id=vision)
+        delete_scorer(name="polite", experiment_id=vision, version=2)
+        Guidelines(name="brief", guidelines="Be brief.").register(experiment_id=nlp)
+    return {"qa": qa.dataset_id, "many": many.dataset_id}
 
 
 def _trace(url: str, experiment_id: str) -> str:
@@ -218,7 +272,9 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
     assert f"{LONG + 5 + 6 + 1 + 1} metric points" in output
     assert (
         "6 artifact files" in output
-        and "1 trace (1 link to runs), 1 logged model, 2 registered models, 3 model versions, 1 warning" in output
+        and "1 trace (1 link to runs), 1 logged model, 2 registered models, 3 model versions, "
+        "2 evaluation datasets (8 records), 3 scorer versions, 1 warning"
+        in output
     )
     s3_run = source.run_ids["s3"]
     assert f"Warning: run {s3_run}: artifacts at s3://old-bucket/mlflow/{s3_run}/artifacts not copied" in output
@@ -319,7 +375,9 @@ def test_import_copies_experiments_runs_histories_artifacts_and_registry(
         assert "9 runs copied" in again and f"{LONG + 5 + 6 + 1 + 1} metric points" in again, again
         assert (
             "6 artifact files" in again
-            and "1 trace (1 link to runs), 1 logged model, 2 registered models, 3 model versions, 0 warnings" in again
+            and "1 trace (1 link to runs), 1 logged model, 2 registered models, 3 model versions, "
+            "2 evaluation datasets (8 records), 3 scorer versions, 0 warnings"
+            in again
         )
     finally:
         srv.stop()
@@ -333,7 +391,7 @@ def test_a_second_import_copies_nothing_and_duplicates_nothing(source: Source, t
     output = _import(source.url, store_uri, tmp_path / "artifacts")
     assert "6 experiments (0 new), 0 runs copied, 9 already there, 0 metric points, 0 artifact files" in output
     assert "0 traces, 0 logged models" in output
-    assert "0 registered models, 0 model versions" in output
+    assert "0 registered models, 0 model versions, 0 evaluation datasets (0 records), 0 scorer versions" in output
     assert _row_counts(store_uri) == before
 
 
@@ -343,13 +401,13 @@ def test_a_dry_run_counts_what_would_be_copied_and_copies_nothing(source: Source
     first = _import(source.url, store_uri, tmp_path / "artifacts", "--dry-run")
     assert first.strip() == (
         "Would copy 6 experiments (5 new), 9 runs (0 already there), 1 trace, 1 logged model, 2 registered models, "
-        "3 model versions (a dry run: nothing copied)"
+        "3 model versions, 2 evaluation datasets, 3 scorer versions (a dry run: nothing copied)"
     )
     assert _row_counts(store_uri)["runs"] == 0 and not (tmp_path / "artifacts").exists()
     _import(source.url, store_uri, tmp_path / "artifacts")
     again = _import(source.url, store_uri, tmp_path / "artifacts", "--dry-run")
     assert again.startswith("Would copy 6 experiments (0 new), 0 runs (9 already there), 0 traces, 0 logged models, ")
-    assert "0 registered models, 0 model versions" in again
+    assert "0 registered models, 0 model versions, 0 evaluation datasets, 0 scorer versions" in again
 
 
 def test_deleted_runs_count_as_deleted_at_the_import_for_gc(source: Source, tmp_path: Path) -> None:
@@ -365,12 +423,14 @@ def test_deleted_runs_count_as_deleted_at_the_import_for_gc(source: Source, tmp_
         store.close()
 
 
-def _row_counts(store_uri: str) -> dict[str, int]:
+def _row_counts(store_uri: str, tables: tuple[str, ...] = ()) -> dict[str, int]:
     store = Store(store_uri)
     try:
         with store.db.read() as conn:
-            tables = ("experiments", "runs", "params", "tags", "metrics", "latest_metrics", "metric_tiles")
-            tables += ("dataset_inputs", "model_versions", "registered_model_aliases")
+            tables = tables or (
+                "experiments", "runs", "params", "tags", "metrics", "latest_metrics", "metric_tiles", "dataset_inputs",
+                "model_versions", "registered_model_aliases", *_GENAI_TABLES,
+            )  # fmt: skip
             return {t: conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one() for t in tables}
     finally:
         store.close()
@@ -539,3 +599,142 @@ def test_the_source_is_authenticated_like_mlflows_client(monkeypatch: pytest.Mon
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw")
     asyncio.run(_experiments(_source_answering(handler)))
     assert seen == ["Bearer s3cret", "Basic " + __import__("base64").b64encode(b"ada:pw").decode()]
+
+
+def _genai_view(url: str, dataset_ids: list[str], experiments: list[str]) -> dict[str, Any]:
+    """What the official client reads of these datasets and of the named experiments' scorers, with
+    experiments named rather than numbered (they differ between the servers): every field of each
+    dataset, its links, every record (`to_dict()`: ids, times, inputs, outputs, expectations, tags,
+    source); each scorer version as the client loads it and as the server sends it."""
+    from mlflow import MlflowClient
+    from mlflow.genai.scorers import list_scorers
+    from mlflow.genai.scorers.registry import list_scorer_versions
+
+    client = MlflowClient(tracking_uri=url)
+    ids = {name: client.get_experiment_by_name(name).experiment_id for name in experiments}
+    names = {number: name for name, number in ids.items()}
+    view: dict[str, Any] = {"datasets": {}, "scorers": {}, "searched": {}}
+    with _tracking_uri(url):
+        for dataset_id in dataset_ids:
+            d = client.get_dataset(dataset_id)  # the records load through the fluent URI, hence the `with`
+            fields = ("dataset_id", "name", "tags", "schema", "profile", "digest", "created_time", "last_update_time")
+            view["datasets"][dataset_id] = {
+                **{f: getattr(d, f) for f in (*fields, "created_by", "last_updated_by")},
+                "experiments": sorted(names.get(e, f"other:{e}") for e in d.experiment_ids),
+                "records": [r.to_dict() for r in d.records],
+            }
+        for name, number in ids.items():
+            view["searched"][name] = sorted(d.name for d in client.search_datasets(experiment_ids=[number]))
+            for scorer in list_scorers(experiment_id=number):
+                versions = list_scorer_versions(name=scorer.name, experiment_id=number)
+                view["scorers"][(name, scorer.name)] = [(v, s.model_dump()) for s, v in versions]
+                sent = httpx.get(
+                    f"{url}/api/3.0/mlflow/scorers/versions", params={"experiment_id": number, "name": scorer.name}
+                ).json()["scorers"]
+                view["scorers"][(name, scorer.name, "sent")] = [
+                    (v["scorer_version"], v["serialized_scorer"], v["creation_time"]) for v in sent
+                ]
+    return view
+
+
+_GENAI_TABLES = (
+    "evaluation_datasets", "evaluation_dataset_tags", "evaluation_dataset_records", "evaluation_dataset_experiments",
+    "scorers", "scorer_versions",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_evaluation_datasets_and_scorers_are_copied_field_by_field(
+    source: Source, store_uri: str, tmp_path: Path
+) -> None:
+    from tracklet.artifacts import artifact_store_for
+
+    settings = Settings(backend_store_uri=store_uri, artifacts_destination=str(tmp_path / "artifacts"))
+    store, artifacts = Store(settings.store_uri), artifact_store_for(settings.artifact_root)
+
+    async def run() -> ImportSummary:
+        # Two records a page: the records of "qa" and "many" come in several pages.
+        async with MlflowSource(source.url, records_page=2) as src:
+            return await import_mlflow(
+                src, store, artifacts, experiment_names=["vision", "nlp"], copy_artifacts=False, copy_registry=False
+            )
+
+    try:
+        summary = asyncio.run(run())
+        assert (summary.evaluation_datasets, summary.dataset_records, summary.dataset_links) == (2, 8, 0)
+        assert summary.scorer_versions == 3
+        counts = _row_counts(store_uri, _GENAI_TABLES)
+        again = asyncio.run(run())  # a second import copies nothing new
+        assert (again.evaluation_datasets, again.dataset_records, again.dataset_links, again.scorer_versions) == (
+            0, 0, 0, 0,
+        )  # fmt: skip
+        assert _row_counts(store_uri, _GENAI_TABLES) == counts
+    finally:
+        store.close()
+
+    datasets = [source.dataset_ids["qa"], source.dataset_ids["many"]]
+    was = _genai_view(source.url, datasets, ["vision", "nlp"])
+    srv = TrackletServer(store_uri, str(tmp_path / "artifacts")).start()
+    try:
+        now = _genai_view(srv.url, datasets, ["vision", "nlp"])
+    finally:
+        srv.stop()
+    # What was logged is there to compare (not two empty views alike).
+    qa = was["datasets"][source.dataset_ids["qa"]]
+    assert qa["experiments"] == ["nlp", "vision"] and qa["tags"]["team"] == "genai"
+    assert len(qa["records"]) == 3 and len(was["datasets"][source.dataset_ids["many"]]["records"]) == 5
+    first = next(r for r in qa["records"] if r["inputs"] == {"question": "2+2?"})
+    assert first["expectations"] == {"answer": "4", "checked": True} and first["last_updated_by"] == "bob"
+    assert first["last_update_time"] > first["created_time"]
+    assert was["searched"] == {"vision": ["qa"], "nlp": ["many", "qa"]}
+    assert [v for v, _ in was["scorers"][("vision", "polite")]] == [1, 3]
+    assert [v for v, _ in was["scorers"][("nlp", "brief")]] == [1]
+    for dataset_id in datasets:
+        for key, value in was["datasets"][dataset_id].items():
+            assert now["datasets"][dataset_id][key] == value, (dataset_id, key)
+    assert now["searched"] == was["searched"]
+    assert set(now["scorers"]) == set(was["scorers"])
+    for key, versions in was["scorers"].items():
+        assert now["scorers"][key] == versions, key
+
+
+@pytest.mark.slow
+def test_a_dataset_goes_with_the_experiments_it_is_linked_to(source: Source, tmp_path: Path) -> None:
+    store_uri = f"sqlite:///{tmp_path / 'tracklet.db'}"
+    qa, many = source.dataset_ids["qa"], source.dataset_ids["many"]
+    flags = ("--no-registry", "--no-artifacts")
+    dry = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "vision", "--dry-run", *flags)
+    assert dry.strip().endswith(", 1 evaluation dataset, 2 scorer versions (a dry run: nothing copied)"), dry
+    output = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "vision", *flags)
+    assert "1 evaluation dataset (3 records), 2 scorer versions" in output, output
+    store = Store(store_uri)
+    try:
+        vision = store.get_experiment_by_name("vision").experiment_id
+        assert store.dataset_experiment_ids(qa) == [vision]  # linked to the experiment copied only
+        assert not store.dataset_exists(many)  # linked only to nlp, which was not copied
+        assert [(s.scorer_name, s.scorer_version) for s in store.list_scorer_versions(int(vision), "polite")] == [
+            ("polite", 1),
+            ("polite", 3),
+        ]
+    finally:
+        store.close()
+
+    dry = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "nlp", "--dry-run", *flags)
+    assert dry.strip().endswith(", 1 evaluation dataset, 1 scorer version (a dry run: nothing copied)"), dry
+    output = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "nlp", *flags)
+    assert "1 evaluation dataset (5 records, 1 new link of those there), 1 scorer version" in output, output
+    store = Store(store_uri)
+    try:
+        nlp = store.get_experiment_by_name("nlp").experiment_id
+        assert store.dataset_experiment_ids(qa) == sorted([vision, nlp], key=int)
+        assert store.dataset_experiment_ids(many) == [nlp]
+        assert store.get_dataset(qa).last_update_time == source_dataset_time(source, qa)  # a link leaves it be
+    finally:
+        store.close()
+
+
+def source_dataset_time(source: Source, dataset_id: str) -> int:
+    with _tracking_uri(source.url):
+        from mlflow.genai.datasets import get_dataset
+
+        return int(get_dataset(dataset_id=dataset_id).last_update_time)

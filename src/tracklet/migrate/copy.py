@@ -7,11 +7,17 @@ in one transaction (`RunStore.import_run`). A run whose row exists is therefore 
 skipped by a later import; a copy interrupted earlier left only rows no reader sees (histories under
 an id without a run, files under its artifact folder), which the next import discards
 (`discard_partial_run`) or overwrites before copying that run again.
+
+After the traces come MLflow 3's evaluation datasets linked to the copied experiments (each under its id,
+its records read page by page and then written with the dataset in one transaction: a dataset is held
+whole while it is written) and the registered scorers of each active experiment, every version under its
+number.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import posixpath
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -31,6 +37,7 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.migrate.mlflow_source import (
     TRACES_PER_BATCH,
     MlflowSource,
+    SourceDataset,
     SourceError,
     SourceExperiment,
     SourceMetric,
@@ -40,6 +47,8 @@ from tracklet.migrate.mlflow_source import (
     metric_value,
 )
 from tracklet.store._util import now_ms
+from tracklet.store.eval_datasets import EvaluationDataset
+from tracklet.store.scorers import ScorerVersion
 from tracklet.store.spans import StoredSpan
 from tracklet.store.store import Store
 from tracklet.store.traces import ARTIFACT_LOCATION_TAG, MAX_TRACE_LINKS, SPANS_LOCATION_TAG, NewTrace
@@ -77,10 +86,18 @@ class ImportSummary:
     logged_models: int = 0
     registered_models: int = 0
     model_versions: int = 0
+    evaluation_datasets: int = 0
+    dataset_records: int = 0
+    dataset_links: int = 0  # links of datasets copied before to experiments copied now
+    scorer_versions: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def _links(self) -> str:
         return f" ({_n(self.trace_links, 'link')} to runs)" if self.trace_links else ""
+
+    def _datasets(self) -> str:
+        links = f", {_n(self.dataset_links, 'new link')} of those there" if self.dataset_links else ""
+        return f"{_n(self.evaluation_datasets, 'evaluation dataset')} ({_n(self.dataset_records, 'record')}{links})"
 
     def line(self) -> str:
         return (
@@ -90,6 +107,7 @@ class ImportSummary:
             f"({_size(self.artifact_bytes)}), {_n(self.traces, 'trace')}{self._links()}, "
             f"{_n(self.logged_models, 'logged model')}, "
             f"{_n(self.registered_models, 'registered model')}, {_n(self.model_versions, 'model version')}, "
+            f"{self._datasets()}, {_n(self.scorer_versions, 'scorer version')}, "
             f"{_n(len(self.warnings), 'warning')}"
         )
 
@@ -138,6 +156,9 @@ async def import_mlflow(
         await copier.runs(experiment, experiment_id, progress)
     for experiment, experiment_id in targets:
         await copier.traces(experiment, experiment_id)
+    await copier.datasets({e.experiment_id: experiment_id for e, experiment_id in targets}, not experiment_names)
+    for experiment, experiment_id in targets:
+        await copier.scorers(experiment, experiment_id)
     if copy_registry:
         await copier.registry()
     return summary
@@ -155,13 +176,16 @@ class ImportPlan:
     logged_models_new: int = 0
     registered_models_new: int = 0
     model_versions_new: int = 0
+    datasets_new: int = 0
+    scorer_versions_new: int = 0
 
     def line(self) -> str:
         return (
             f"Would copy {_n(self.experiments, 'experiment')} ({self.experiments_new} new), "
             f"{_n(self.runs_new, 'run')} ({self.runs_there} already there), {_n(self.traces_new, 'trace')}, "
             f"{_n(self.logged_models_new, 'logged model')}, {_n(self.registered_models_new, 'registered model')}, "
-            f"{_n(self.model_versions_new, 'model version')} (a dry run: nothing copied)"
+            f"{_n(self.model_versions_new, 'model version')}, {_n(self.datasets_new, 'evaluation dataset')}, "
+            f"{_n(self.scorer_versions_new, 'scorer version')} (a dry run: nothing copied)"
         )
 
 
@@ -171,12 +195,18 @@ async def plan_import(
     """What `import_mlflow` would copy, found by listing the source (no history, no file is read) and
     writing nothing."""
     plan = ImportPlan()
-    for experiment in await _chosen_experiments(source, experiment_names):
+    chosen = await _chosen_experiments(source, experiment_names)
+    for experiment in chosen:
         plan.experiments += 1
+        there: int | None = None
         try:
-            store.get_experiment_by_name(experiment.name)
+            there = int(store.get_experiment_by_name(experiment.name).experiment_id)
         except ResourceDoesNotExist:
             plan.experiments_new += 1
+        if experiment.lifecycle_stage == "active":
+            for scorer in await source.scorers(experiment.experiment_id):
+                numbers = set() if there is None else store.scorer_version_numbers(there, scorer.scorer_name)
+                plan.scorer_versions_new += scorer.scorer_version not in numbers
         for run_id in await source.run_ids(experiment.experiment_id):
             there = store.run_exists(run_id)
             plan.runs_there += there
@@ -184,6 +214,8 @@ async def plan_import(
         plan.traces_new += sum(not store.trace_exists(t) for t in await source.trace_ids(experiment.experiment_id))
         models = await source.logged_models(experiment.experiment_id)
         plan.logged_models_new += sum(not store.logged_model_exists(m.info.model_id) for m in models)
+    datasets = await _datasets_to_copy(source, [e.experiment_id for e in chosen], not experiment_names)
+    plan.datasets_new += sum(not store.dataset_exists(dataset.dataset_id) for dataset, _ in datasets)
     if copy_registry:
         for model in await source.registered_models() or []:
             try:
@@ -208,6 +240,22 @@ async def _chosen_experiments(source: MlflowSource, names: Sequence[str]) -> lis
     if missing:
         raise SourceError(f"No experiment named {', '.join(map(repr, missing))} in the MLflow server at {source.url}")
     return [by_name[name] for name in dict.fromkeys(names)]
+
+
+async def _datasets_to_copy(
+    source: MlflowSource, experiment_ids: Sequence[str], everything: bool
+) -> list[tuple[SourceDataset, list[str]]]:
+    """The source's evaluation datasets that go with these experiments (the source's ids), each with the
+    ones among them it is linked to. A dataset linked only to experiments not copied is left out; when
+    every experiment is copied (`everything`), so are those linked to none."""
+    chosen = set(experiment_ids)
+    found = []
+    for dataset in await source.datasets(None if everything else experiment_ids):
+        linked = await source.dataset_experiment_ids(dataset.dataset_id)
+        kept = [e for e in linked if e in chosen]
+        if kept or (everything and not linked):
+            found.append((dataset, kept))
+    return found
 
 
 class _Copier:
@@ -422,6 +470,52 @@ class _Copier:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    # -- evaluation datasets and registered scorers (MLflow 3) ---------------------------------
+
+    async def datasets(self, experiment_ids: dict[str, int], everything: bool) -> None:
+        """The evaluation datasets of the copied experiments (`experiment_ids`: the source's id -> tracklet's)
+        under their ids, linked to those experiments in tracklet. A dataset there already is not copied
+        again; it only gains the links it lacks."""
+        for dataset, linked in await _datasets_to_copy(self.source, list(experiment_ids), everything):
+            links = sorted({experiment_ids[e] for e in linked})
+            if self.store.dataset_exists(dataset.dataset_id):
+                self.summary.dataset_links += self.store.link_imported_dataset(dataset.dataset_id, links)
+                continue
+            records = [record async for page in self.source.dataset_records(dataset.dataset_id) for record in page]
+            copied = EvaluationDataset(
+                dataset_id=dataset.dataset_id,
+                name=dataset.name,
+                tags="",
+                digest=dataset.digest,
+                created_time=dataset.created_time,
+                last_update_time=dataset.last_update_time,
+                schema=dataset.schema,
+                profile=dataset.profile,
+                created_by=dataset.created_by,
+                last_updated_by=dataset.last_updated_by,
+            )
+            if self.store.import_dataset(copied, _dataset_tags(dataset), records, links):
+                self.summary.evaluation_datasets += 1
+                self.summary.dataset_records += len(records)
+
+    async def scorers(self, experiment: SourceExperiment, experiment_id: int) -> None:
+        """The experiment's registered scorers, every version under its number. MLflow's API refuses to
+        list a deleted experiment's scorers, so those stay in the source."""
+        if experiment.lifecycle_stage != "active":
+            return
+        by_name: dict[str, list[ScorerVersion]] = {}
+        scorer_ids: dict[str, str] = {}
+        for v in await self.source.scorers(experiment.experiment_id):
+            copied = ScorerVersion(
+                experiment_id, v.scorer_name, v.scorer_version, v.serialized_scorer, v.creation_time, v.scorer_id
+            )
+            by_name.setdefault(v.scorer_name, []).append(copied)
+            scorer_ids.setdefault(v.scorer_name, v.scorer_id)
+        for name, versions in by_name.items():
+            self.summary.scorer_versions += self.store.import_scorer_versions(
+                experiment_id, scorer_ids[name] or None, versions
+            )
+
     # -- artifacts ----------------------------------------------------------------------------
 
     async def artifact_tree(self, owner: str, uri: str, target_uri: str) -> None:
@@ -554,6 +648,17 @@ def _copied_trace(trace: dict[str, Any], experiment_id: int) -> tuple[NewTrace, 
         span = span_from_wire(raw)
         spans.append(StoredSpan(span.span_id, span.start_time_ns, msgspec.json.encode(span.to_dict()).decode()))
     return new, spans, list(info.get("assessments") or [])
+
+
+def _dataset_tags(dataset: SourceDataset) -> dict[str, str]:
+    """A dataset's tags from their JSON text (values as text, as MLflow's `str(value)`; null ones left out)."""
+    try:
+        tags = json.loads(dataset.tags) if dataset.tags else {}
+    except ValueError:
+        raise SourceError(f"evaluation dataset {dataset.dataset_id}: its tags are not JSON") from None
+    if not isinstance(tags, dict):
+        raise SourceError(f"evaluation dataset {dataset.dataset_id}: its tags are not a JSON object")
+    return {key: value if isinstance(value, str) else str(value) for key, value in tags.items() if value is not None}
 
 
 def _local_path(uri: str) -> Path | None:

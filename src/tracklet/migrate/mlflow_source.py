@@ -1,7 +1,7 @@
 """Reading an MLflow-protocol server (MLflow's own, or tracklet) over its REST API only.
 
 Every list is read page by page (`experiments/search`, `runs/search`, `metrics/get-history`, the
-registry searches) so that nothing bigger than a page is held. Errors of the source are translated
+registry searches, an evaluation dataset's records) so that nothing bigger than a page is held here. Errors of the source are translated
 here, where they enter: a source that cannot be reached, refuses access or does not speak MLflow's
 protocol raises `SourceError`, which the command prints as one line.
 """
@@ -9,6 +9,7 @@ protocol raises `SourceError`, which the command prints as one line.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
@@ -22,6 +23,9 @@ from tracklet.errors import TrackletError
 
 API = "/api/2.0/mlflow"
 TRACES_API = "/api/3.0/mlflow/traces"
+DATASETS_API = "/api/3.0/mlflow/datasets"
+SCORERS_API = "/api/3.0/mlflow/scorers"
+RECORDS_PAGE = 1000  # records per `datasets/{id}/records` page (MLflow's default and its client's)
 # What a source answers for an API it does not offer (an older MLflow, a registry turned off): then there
 # is nothing of that kind to copy.
 NOT_OFFERED = ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "FEATURE_DISABLED")
@@ -175,6 +179,31 @@ class SourceModelVersion(msgspec.Struct):
     model_id: str | None = None
 
 
+class SourceDataset(msgspec.Struct):
+    """An evaluation dataset (MLflow 3, `datasets/search`): `tags` is JSON text, as on the wire."""
+
+    dataset_id: str
+    name: str
+    digest: str = ""
+    created_time: int = 0
+    last_update_time: int = 0
+    tags: str | None = None
+    schema: str | None = None
+    profile: str | None = None
+    created_by: str | None = None
+    last_updated_by: str | None = None
+
+
+class SourceScorerVersion(msgspec.Struct):
+    """One version of a registered scorer (MLflow 3): the client's serialized scorer, as stored."""
+
+    scorer_name: str
+    scorer_version: int
+    serialized_scorer: str
+    creation_time: int = 0
+    scorer_id: str = ""
+
+
 class _Experiments(msgspec.Struct):
     experiments: list[SourceExperiment] = []
     next_page_token: str | None = None
@@ -215,6 +244,24 @@ class _Files(msgspec.Struct):
 class _LoggedModels(msgspec.Struct):
     models: list[SourceLoggedModel] = []
     next_page_token: str | None = None
+
+
+class _Datasets(msgspec.Struct):
+    datasets: list[SourceDataset] = []
+    next_page_token: str | None = None
+
+
+class _DatasetExperiments(msgspec.Struct):
+    experiment_ids: list[str] = []
+
+
+class _Records(msgspec.Struct):
+    records: str = "[]"  # JSON text of a list (Python's JSON: NaN is a pandas' missing value)
+    next_page_token: str | None = None
+
+
+class _Scorers(msgspec.Struct):
+    scorers: list[SourceScorerVersion] = []
 
 
 class _RegisteredModels(msgspec.Struct):
@@ -262,12 +309,14 @@ class MlflowSource:
         *,
         timeout: float = 120.0,
         history_page: int = HISTORY_PAGE,
+        records_page: int = RECORDS_PAGE,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise SourceError(f"The source must be an http:// or https:// URL of an MLflow server, not {url!r}")
         self.url = url.rstrip("/")
         self.history_page = history_page
+        self.records_page = records_page
         headers, auth, verify = client_auth()
         self.http = httpx.AsyncClient(
             base_url=self.url,
@@ -490,6 +539,71 @@ class MlflowSource:
             found += page.get("traces", [])
         return found
 
+    # -- evaluation datasets and registered scorers (MLflow 3) ----------------------------------
+
+    async def datasets(self, experiment_ids: Sequence[str] | None) -> list[SourceDataset]:
+        """The evaluation datasets linked to any of these experiments (None: every dataset, linked or
+        not); none from a server without MLflow 3's dataset API."""
+        found: list[SourceDataset] = []
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {"max_results": 1000, "page_token": token}
+            if experiment_ids is not None:
+                body["experiment_ids"] = list(experiment_ids)
+            try:
+                page = await self.call("POST", "/search", _Datasets, api=DATASETS_API, json=body)
+            except SourceError as err:
+                if err.error_code in NOT_OFFERED:
+                    return []
+                raise
+            found += page.datasets
+            token = page.next_page_token
+            if not token:
+                return found
+
+    async def dataset_experiment_ids(self, dataset_id: str) -> list[str]:
+        endpoint = f"/{quote(dataset_id, safe='')}/experiment-ids"
+        answer: _DatasetExperiments = await self.call("GET", endpoint, _DatasetExperiments, api=DATASETS_API)
+        return answer.experiment_ids
+
+    async def dataset_records(self, dataset_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """The dataset's records, a page at a time, each as MLflow's `DatasetRecord.to_dict()` gives it."""
+        endpoint = f"/{quote(dataset_id, safe='')}/records"
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"max_results": self.records_page}
+            if token:
+                params["page_token"] = token
+            page: _Records = await self.call("GET", endpoint, _Records, api=DATASETS_API, params=params)
+            try:
+                records = json.loads(page.records or "[]")
+            except ValueError:
+                raise SourceError(
+                    f"The MLflow server at {self.url} sent records of {dataset_id} that are not JSON"
+                ) from None
+            if records:
+                yield records
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def scorers(self, experiment_id: str) -> list[SourceScorerVersion]:
+        """Every version of every scorer registered in the (active) experiment, by name then version; none
+        from a server without MLflow 3's scorer API."""
+        params = {"experiment_id": experiment_id}
+        try:
+            latest: _Scorers = await self.call("GET", "/list", _Scorers, api=SCORERS_API, params=params)
+        except SourceError as err:
+            if err.error_code in NOT_OFFERED:
+                return []
+            raise
+        found: list[SourceScorerVersion] = []
+        for name in sorted({s.scorer_name for s in latest.scorers}):
+            params = {"experiment_id": experiment_id, "name": name}
+            versions: _Scorers = await self.call("GET", "/versions", _Scorers, api=SCORERS_API, params=params)
+            found += sorted(versions.scorers, key=lambda v: v.scorer_version)
+        return found
+
     # -- model registry -----------------------------------------------------------------------
 
     async def registered_models(self) -> list[SourceRegisteredModel] | None:
@@ -529,6 +643,7 @@ class MlflowSource:
 __all__ = [
     "HISTORY_PAGE",
     "MlflowSource",
+    "SourceDataset",
     "SourceError",
     "SourceExperiment",
     "SourceLoggedModel",
@@ -537,6 +652,7 @@ __all__ = [
     "SourceModelVersion",
     "SourceRegisteredModel",
     "SourceRun",
+    "SourceScorerVersion",
     "client_auth",
     "metric_value",
 ]

@@ -221,6 +221,33 @@ def _wire_record(row: Any) -> dict[str, Any]:
     return record
 
 
+def _copied_row(dataset_id: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A record as another server sent it (`DatasetRecord.to_dict()`), as a row of `_RECORD_COLUMNS`: its
+    JSON fields written as MLflow writes them, absent ones NULL (read back as MLflow gives them)."""
+
+    def json_or_none(key: str) -> str | None:
+        return _json(record[key]) if record.get(key) is not None else None
+
+    inputs = record.get("inputs") or {}
+    values = {
+        "dataset_record_id": record["dataset_record_id"],
+        "dataset_id": dataset_id,
+        "input_hash": input_hash(inputs),
+        "inputs": _json(inputs),
+        "outputs": json_or_none("outputs"),
+        "expectations": json_or_none("expectations"),
+        "tags": json_or_none("tags") if record.get("tags") else None,
+        "source": json_or_none("source"),
+        "source_id": record.get("source_id"),
+        "source_type": record.get("source_type"),
+        "created_time": int(record.get("created_time") or 0),
+        "last_update_time": int(record.get("last_update_time") or record.get("created_time") or 0),
+        "created_by": record.get("created_by"),
+        "last_updated_by": record.get("last_updated_by"),
+    }
+    return tuple(values[c] for c in _RECORD_COLUMNS)
+
+
 def _records_token(created_time: int, record_id: str) -> str:
     return base64.b64encode(f"{created_time}:{record_id}".encode()).decode()
 
@@ -504,6 +531,67 @@ class EvalDatasetStore:
                 profile = json.dumps({"num_records": count}) if count else None
                 conn.execute(update(table).where(table.c.dataset_id == dataset_id).values(profile=profile))
         return deleted
+
+    # -- import (`tracklet import-mlflow`) ---------------------------------------------------------------
+
+    def dataset_exists(self, dataset_id: str) -> bool:
+        with self.db.read() as conn:
+            return self._exists(conn, dataset_id)
+
+    def import_dataset(
+        self,
+        dataset: EvaluationDataset,
+        tags: Mapping[str, str],
+        records: Sequence[Mapping[str, Any]],
+        experiment_ids: Sequence[int],
+    ) -> bool:
+        """A dataset copied from another server under its own id, with its digest, schema, profile, times
+        and authors as they were, its tags, its records (as `dataset_records` gives them: MLflow's
+        `DatasetRecord.to_dict()`, ids and times kept) and its links to these experiments, in one
+        transaction. False (nothing written) when a dataset with this id is stored already."""
+        dataset_id = dataset.dataset_id
+        rows = [_copied_row(dataset_id, record) for record in records]
+        with self.db.write() as conn:
+            if self._exists(conn, dataset_id):
+                return False
+            linked = self._check_experiments(conn, [str(e) for e in experiment_ids])
+            conn.execute(
+                s.evaluation_datasets.insert().values(
+                    dataset_id=dataset_id,
+                    name=dataset.name,
+                    schema=dataset.schema,
+                    profile=dataset.profile,
+                    digest=dataset.digest,
+                    created_time=dataset.created_time,
+                    last_update_time=dataset.last_update_time,
+                    created_by=dataset.created_by,
+                    last_updated_by=dataset.last_updated_by,
+                )
+            )
+            insert_rows(conn, "evaluation_dataset_tags", ("dataset_id", "key", "value"), _tag_rows(dataset_id, tags))
+            # Inputs identify a record within its dataset: a source that held two alike keeps the first.
+            insert_rows(conn, "evaluation_dataset_records", _RECORD_COLUMNS, rows, "ON CONFLICT DO NOTHING")
+            insert_rows(
+                conn,
+                "evaluation_dataset_experiments",
+                ("dataset_id", "experiment_id"),
+                [(dataset_id, e) for e in linked],
+            )
+        return True
+
+    def link_imported_dataset(self, dataset_id: str, experiment_ids: Sequence[int]) -> int:
+        """Links of a stored dataset to these experiments that it lacks (a later import of more of the
+        source's experiments), made without touching the dataset; how many were new."""
+        with self.db.write() as conn:
+            linked = self._check_experiments(conn, [str(e) for e in experiment_ids])
+            made = insert_rows(
+                conn,
+                "evaluation_dataset_experiments",
+                ("dataset_id", "experiment_id"),
+                [(dataset_id, e) for e in linked],
+                "ON CONFLICT DO NOTHING RETURNING experiment_id",
+            )
+        return len(made)
 
 
 def _tag_rows(dataset_id: str, tags: Mapping[str, str]) -> list[tuple[Any, ...]]:

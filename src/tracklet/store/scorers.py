@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import now_ms
+from tracklet.store._util import insert_rows, now_ms
 from tracklet.store.database import Database
 
 
@@ -145,3 +145,45 @@ class ScorerStore:
                 raise ResourceDoesNotExist(f"Scorer with {which} not found for experiment {experiment_id}.")
             if version is None:
                 conn.execute(delete(s.scorers).where(s.scorers.c.scorer_id == scorer_id))
+
+    # -- import (`tracklet import-mlflow`) ---------------------------------------------------------------
+
+    def scorer_version_numbers(self, experiment_id: int, name: str) -> set[int]:
+        """The version numbers stored of the experiment's scorer (none: an empty set), whatever the
+        experiment's state."""
+        scorers, versions = s.scorers, s.scorer_versions
+        query = (
+            select(versions.c.scorer_version)
+            .join(scorers, scorers.c.scorer_id == versions.c.scorer_id)
+            .where(scorers.c.experiment_id == experiment_id, scorers.c.scorer_name == name)
+        )
+        with self.db.read() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    def import_scorer_versions(
+        self, experiment_id: int, scorer_id: str | None, versions: Sequence[ScorerVersion]
+    ) -> int:
+        """Versions of one scorer copied from another server into the experiment, under their numbers,
+        serialized scorers and creation times, in one transaction; the versions there already are kept as
+        they are. The scorer keeps its id (`scorer_id`) unless it is already in the experiment under its
+        own, or the id is taken (or None). How many versions were new."""
+        if not versions:
+            return 0
+        name = versions[0].scorer_name
+        with self.db.write() as conn:
+            for candidate in (scorer_id or str(uuid.uuid4()), str(uuid.uuid4())):
+                if self._scorer_id(conn, experiment_id, name) is not None:
+                    break
+                new = {"scorer_id": candidate, "experiment_id": experiment_id, "scorer_name": name}
+                conn.execute(self.db.insert(s.scorers).values(new).on_conflict_do_nothing())
+            stored_id = self._scorer_id(conn, experiment_id, name)
+            assert stored_id is not None
+            rows = [(stored_id, v.scorer_version, v.serialized_scorer, v.creation_time) for v in versions]
+            made = insert_rows(
+                conn,
+                "scorer_versions",
+                ("scorer_id", "scorer_version", "serialized_scorer", "creation_time"),
+                rows,
+                "ON CONFLICT DO NOTHING RETURNING scorer_version",
+            )
+        return len(made)
