@@ -1,16 +1,23 @@
 """The same requests, in the same order, sent to `tracklet server` (on SQLite, then on PostgreSQL) and to
 `mlflow server` (the pinned MLflow, SQLite) side by side: every answer must match MLflow's in status and
 error code, and what can be counted must match too: the rows of searches and histories, the pages a
-run or trace search is walked through (following each server's own, opaque, `next_page_token`), the dataset
-and model inputs of a run, the traces a delete removed, and artifact listings (relative to each run's
-own artifact root, which differ between the servers) and downloads (byte for byte).
+run, trace, evaluation dataset or webhook search, or a dataset's records, is walked through (following
+each server's own, opaque, `next_page_token`), the dataset and model inputs of a run, the traces a delete
+removed, the records a merge inserted and updated or a delete removed (and which inputs a dataset holds),
+what a dataset's merges made of its schema and profile, a scorer's versions, a webhook's events and status,
+and artifact listings (relative to each run's own artifact root, which differ between the servers) and
+downloads (byte for byte).
 
 The requests are drawn at random (seeded: CI sends the same ones each time) from the tracking, registry,
 dataset (`runs/log-inputs`, `runs/outputs`), tracing (`/api/3.0/mlflow/traces*` and the `/api/2.0` tag
-and delete calls the client sends) and artifact (`mlflow-artifacts` proxy, `artifacts/list`) endpoints,
-with names, keys, values, paths, page tokens and numbers chosen to collide, overflow, be empty or be
-nonsense, so both servers walk their error paths as well as their happy ones. Where tracklet answers
-differently on purpose, `KNOWN_DIFFERENCES` says so and why; anything else fails with both answers.
+and delete calls the client sends), artifact (`mlflow-artifacts` proxy, `artifacts/list`), evaluation
+dataset (`/api/3.0/mlflow/datasets/*`), registered scorer (`/api/3.0/mlflow/scorers/*`) and webhook
+(`/api/2.0/mlflow/webhooks*`) endpoints, with names, keys, values, paths, page tokens, JSON texts and
+numbers chosen to collide, overflow, be empty or be nonsense, and ids of the right kind, of another kind
+or made up, so both servers walk their error paths as well as their happy ones. Webhooks point at a
+closed port on this machine (MLflow is started with its private-address and scheme checks relaxed), so
+registry events are delivered nowhere. Where tracklet answers differently on purpose,
+`KNOWN_DIFFERENCES` says so and why; anything else fails with both answers.
 To hunt with other requests: `TRACKLET_DIFF_SEED=7 TRACKLET_DIFF_REQUESTS=2000`.
 """
 
@@ -121,6 +128,9 @@ KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
     ("POST datasets/create", (500, "INTERNAL_ERROR"), (400, "INVALID_PARAMETER_VALUE")): (
         "tags that are JSON but not an object: MLflow fails on them ('list' object has no attribute 'items')"
     ),
+    ("PATCH datasets/<id>/tags", (500, "INTERNAL_ERROR"), (400, "INVALID_PARAMETER_VALUE")): (
+        "tags that are JSON but not an object: MLflow fails on them ('list' object has no attribute 'items')"
+    ),
     ("PATCH datasets/<id>/tags", (500, None), (400, "INVALID_PARAMETER_VALUE")): (
         "tags that are not JSON: MLflow's server fails reading them"
     ),
@@ -144,6 +154,9 @@ KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
     ),
     ("DELETE datasets/<id>/tags/<key>", (404, None), (200, None)): (
         "a tag key with a slash: MLflow's route does not take one (its 404 page), tracklet's does"
+    ),
+    ("POST datasets/search (bad page_token)", (400, "INVALID_PARAMETER_VALUE"), (200, None)): (
+        "page tokens are tracklet's own: unpadded base64, as tracklet writes them, is read; MLflow pads its tokens"
     ),
     ("POST datasets/search (bad page_token)", (200, None), (400, "INVALID_PARAMETER_VALUE")): (
         "page tokens are tracklet's own: MLflow reads an offset written as text or with a fraction"
@@ -181,9 +194,21 @@ KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
 # time, duration or state that does not parse, a key over 250 or a value over 8000 characters, an empty
 # key (MLflow stores the epoch, 0 s and STATE_UNSPECIFIED for what does not parse, and takes the rest),
 # a trace id used before in another experiment (MLflow moves the trace), a trace started with the
-# server's tag `mlflow.artifactLocation` (tracklet sets its own; MLflow answers 404 "no longer exists"), an output's step that is no number
-# or whose logged model does not exist,
-# and artifact paths with a backslash or NUL (tracklet: invalid; MLflow stores such names).
+# server's tag `mlflow.artifactLocation` (tracklet sets its own; MLflow answers 404 "no longer exists"),
+# an output's step that is no number, an input's or output's logged model that does not exist (MLflow
+# links it), and artifact paths with a backslash or NUL (tracklet: invalid; MLflow stores such names).
+# Nor, of MLflow 3's newer APIs: an evaluation dataset created linked to an experiment that does not
+# exist (MLflow links it), or naming one experiment twice (MLflow answers its SQL error; tracklet links
+# it once); a dataset name over 255 characters, a tag key over 255 or value over 5000, an empty tag key,
+# a record's source id or user over 255, NUL in any (MLflow's SQLite stores them); a tag without a value
+# when creating (MLflow stores it with none; tracklet, as both when setting tags, leaves it out); a
+# record whose `outputs` is not an object (a dict after a scalar: MLflow fails, tracklet merges it); a
+# serialized scorer over 1 MB, or whose judge is on the AI gateway (`gateway:/...`: MLflow resolves the
+# endpoint, tracklet keeps what was sent); a webhook URL anywhere but this machine (tracklet's test
+# servers only send here), a webhook name, URL, description or secret over MLflow's column sizes
+# (MLflow's SQLite stores them), an unknown status (MLflow makes it ACTIVE), an event named twice
+# (MLflow answers its database error; tracklet keeps it once), and `webhooks/<id>/test` of a webhook that
+# exists (it delivers: MLflow retries its test for seconds).
 NAMES = ["a", "b", "c", "A", "a b", "x" * 250, "x" * 251, "", "é", "a/b", "a%", "_"]
 KEYS = ["k", "k2", "a.b", "a/b", "a b", "x" * 250, "x" * 251, "", "../k", "k-", "1"]
 VALUES = ["v", "", "x" * 6000, "x" * 8001, "1", "é"]
@@ -486,7 +511,7 @@ def tracking_and_registry(rng: random.Random) -> list[tuple[str, Body]]:
         ("POST experiments/delete-experiment-tag", lambda s: {"experiment_id": s.experiment(i), "key": key}),
         ("POST logged-models", lambda s: {"experiment_id": s.experiment(i), "name": name, **({"source_run_id": s.run(i)} if with_run and s.runs else {})}),
         ("POST logged-models/search", lambda s: {"experiment_ids": [s.experiment(i)], **logged_search}),
-        ("POST runs/log-inputs", lambda s: {"run_id": s.run(i), "datasets": datasets, **({"models": [{"model_id": s.model(i)}]} if with_run else {})}),
+        ("POST runs/log-inputs", lambda s: {"run_id": s.run(i), "datasets": datasets, **({"models": [{"model_id": s.model(i)}]} if with_run and s.models else {})}),
         ("POST runs/outputs", lambda s: {"run_id": s.run(i), "models": [{"model_id": s.model(i), "step": 0 if step == "x" and s.runs else step}]} if s.models or not s.runs else {"run_id": s.run(i)}),
     ]  # fmt: skip
     return requests
