@@ -98,6 +98,13 @@ def test_missing_scorers_versions_and_experiments_are_404(api):
     register(api, experiment_id)
     body = {"experiment_id": experiment_id, "name": "polite", "version": 7}
     assert "version 7" in error(api.request("DELETE", f"{SCORERS}/delete", json=body), 404, "RESOURCE_DOES_NOT_EXIST")
+    # Its only version deleted, the scorer is not found either, whichever way it is asked for.
+    ok(api.request("DELETE", f"{SCORERS}/delete", json={**body, "version": 1}))
+    polite = {"experiment_id": experiment_id, "name": "polite"}
+    error(api.get(f"{SCORERS}/versions", params=polite), 404, "RESOURCE_DOES_NOT_EXIST")
+    error(api.get(f"{SCORERS}/get", params=polite), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "scorers" not in ok(api.get(f"{SCORERS}/list", params={"experiment_id": experiment_id}))
+    assert register(api, experiment_id)["version"] == 1
     error(api.get(f"{SCORERS}/list", params={"experiment_id": "987654321"}), 404, "RESOURCE_DOES_NOT_EXIST")
     both = {"experiment_id": experiment_id, "experiment_ids": [experiment_id]}
     assert "both" in error(api.get(f"{SCORERS}/list", params=both))
