@@ -360,8 +360,8 @@ def json_text(text: Any) -> Any:
 
 def entity(body: dict[str, Any]) -> tuple[Any, ...]:
     """What a dataset, scorer or webhook in an answer is compared by (ids, names and times differ or
-    are not the point): a dataset's tags, schema and profile (what its merges made), a scorer's name and
-    version, a webhook's events and status."""
+    are not the point): a dataset's tag keys, schema and profile (what its merges made), a scorer's name
+    and version (and those of a listing), a webhook's name, events, status and description."""
     dataset, scorer, webhook = body.get("dataset"), body.get("scorer"), body.get("webhook")
     found: list[Any] = []
     if isinstance(dataset, dict):
