@@ -210,7 +210,8 @@ KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
 # endpoint, tracklet keeps what was sent); a webhook URL anywhere but this machine (tracklet's test
 # servers only send here), a webhook name, URL, description or secret over MLflow's column sizes
 # (MLflow's SQLite stores them), an unknown status (MLflow makes it ACTIVE), an event named twice
-# (MLflow answers its database error; tracklet keeps it once), and `webhooks/<id>/test` of a webhook that
+# (MLflow answers its database error; tracklet keeps it once), an event named in lower case (MLflow's
+# server fails, 500; tracklet takes any case), and `webhooks/<id>/test` of a webhook that
 # exists (it delivers: MLflow retries its test for seconds).
 NAMES = ["a", "b", "c", "A", "a b", "x" * 250, "x" * 251, "", "é", "a/b", "a%", "_"]
 KEYS = ["k", "k2", "a.b", "a/b", "a b", "x" * 250, "x" * 251, "", "../k", "k-", "1"]
@@ -771,7 +772,7 @@ def evaluation_datasets(rng: random.Random) -> list[tuple[str, Call]]:
         ("DELETE datasets/<id>/tags/<key>", lambda s: request(f"DELETE {path(s, '/tags/' + key)}", lambda s: {})(s)),
         (upserted, lambda s: request(f"POST {path(s, '/records')}", upsert)(s)),
         (upserted, lambda s: request(f"POST {path(s, '/records')}", upsert)(s)),  # (drawn twice)
-        ("GET datasets/<id>/records", read_records),
+        ("GET datasets/<id>/records" + (" (a page)" if page["page_token"] else ""), read_records),
         ("GET datasets/<id>/records (all pages)", lambda s: all_pages(s, path(s, "/records"), records_page(s), "records", "GET")),
         ("DELETE datasets/<id>/records", lambda s: request(f"DELETE {path(s, '/records')}", record_ids)(s)),
         ("GET datasets/<id>/experiment-ids", lambda s: request(f"GET {path(s, '/experiment-ids')}", lambda s: {})(s)),
@@ -866,6 +867,7 @@ HOOK_EVENTS: list[Any] = [
     [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}, {"entity": "MODEL_VERSION_TAG", "action": "SET"}],
     [{"entity": "PROMPT", "action": "CREATED"}], [{"entity": "REGISTERED_MODEL", "action": "DELETED"}],
     [{"entity": "BOGUS", "action": "CREATED"}], [{"entity": "MODEL_VERSION"}], [], [{}],
+    [{"entity": 2, "action": 1}],  # protobuf's enum numbers
 ]  # fmt: skip
 
 
@@ -941,7 +943,8 @@ def remember(side: Side, endpoint: str, body: dict[str, Any]) -> None:
         side.traces.append(body["trace"]["trace_info"]["trace_id"])
     elif endpoint == "POST datasets/create":
         side.datasets.append(body["dataset"]["dataset_id"])
-    elif endpoint == "GET datasets/<id>/records":
+    elif endpoint == "GET datasets/<id>/records" and not body.get("next_page_token"):
+        # (all of the dataset's records: which of them a page holds may differ)
         for record in rows(body, "records"):
             side.records[(record["dataset_id"], canonical(record.get("inputs")))] = record["dataset_record_id"]
     elif endpoint == "POST scorers/register":
