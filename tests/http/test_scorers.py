@@ -15,6 +15,13 @@ SCORERS = "/api/3.0/mlflow/scorers"
 GUIDELINES = json.dumps({"name": "polite", "builtin_scorer_class": "Guidelines", "builtin_scorer_pydantic_data": {}})
 
 
+INSTRUCTIONS_JUDGE_WITHOUT_MODEL = json.dumps({"name": "j", "instructions_judge_pydantic_data": {"model": " "}})
+
+
+def third_party(kwargs: object) -> str:
+    return json.dumps({"name": "t", "third_party_scorer_data": {"model": "openai:/gpt-4o", "kwargs": kwargs}})
+
+
 def register(api: httpx.Client, experiment_id: str, name: str = "polite", serialized: str = GUIDELINES) -> dict:  # type: ignore[type-arg]
     body = {"experiment_id": experiment_id, "name": name, "serialized_scorer": serialized}
     return ok(api.post(f"{SCORERS}/register", json=body))  # type: ignore[no-any-return]
@@ -60,6 +67,18 @@ def test_a_registration_answers_mlflows_fields_and_numbers_versions(api):
             "@scorer",
         ),
         ({"experiment_id": "zero", "name": "x", "serialized_scorer": "{}"}, "zero"),
+        # A judge's model wherever its kind keeps it, and a third-party scorer's client options that would
+        # send its requests (with the caller's API key) elsewhere, as MLflow refuses them.
+        ({"experiment_id": "0", "name": "x", "serialized_scorer": INSTRUCTIONS_JUDGE_WITHOUT_MODEL}, "whitespace"),
+        ({"experiment_id": "0", "name": "x", "serialized_scorer": third_party({"api_base": "http://x"})}, "api_base"),
+        (
+            {"experiment_id": "0", "name": "x", "serialized_scorer": third_party({"o": [["base_url", "http://x"]]})},
+            "base_url",
+        ),
+        (
+            {"experiment_id": "0", "name": "x", "serialized_scorer": json.dumps({"s": [json.loads(third_party([1]))]})},
+            "must be a JSON object",
+        ),
     ],
 )
 def test_a_registration_mlflow_refuses_is_refused(api, body, message):
@@ -72,9 +91,20 @@ def test_missing_scorers_versions_and_experiments_are_404(api):
     error(api.get(f"{SCORERS}/get", params=params), 404, "RESOURCE_DOES_NOT_EXIST")
     error(api.get(f"{SCORERS}/versions", params=params), 404, "RESOURCE_DOES_NOT_EXIST")
     error(api.request("DELETE", f"{SCORERS}/delete", json=params), 404, "RESOURCE_DOES_NOT_EXIST")
+    # A name no scorer can have is looked up all the same, as in MLflow: not found, not invalid.
+    for name in ("  ", "n" * 300):
+        error(api.get(f"{SCORERS}/get", params={**params, "name": name}), 404, "RESOURCE_DOES_NOT_EXIST")
+        error(api.get(f"{SCORERS}/versions", params={**params, "name": name}), 404, "RESOURCE_DOES_NOT_EXIST")
     register(api, experiment_id)
     body = {"experiment_id": experiment_id, "name": "polite", "version": 7}
     assert "version 7" in error(api.request("DELETE", f"{SCORERS}/delete", json=body), 404, "RESOURCE_DOES_NOT_EXIST")
+    # Its only version deleted, the scorer is not found either, whichever way it is asked for.
+    ok(api.request("DELETE", f"{SCORERS}/delete", json={**body, "version": 1}))
+    polite = {"experiment_id": experiment_id, "name": "polite"}
+    error(api.get(f"{SCORERS}/versions", params=polite), 404, "RESOURCE_DOES_NOT_EXIST")
+    error(api.get(f"{SCORERS}/get", params=polite), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "scorers" not in ok(api.get(f"{SCORERS}/list", params={"experiment_id": experiment_id}))
+    assert register(api, experiment_id)["version"] == 1
     error(api.get(f"{SCORERS}/list", params={"experiment_id": "987654321"}), 404, "RESOURCE_DOES_NOT_EXIST")
     both = {"experiment_id": experiment_id, "experiment_ids": [experiment_id]}
     assert "both" in error(api.get(f"{SCORERS}/list", params=both))

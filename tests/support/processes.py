@@ -104,6 +104,7 @@ class MlflowServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     log_path: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -119,7 +120,7 @@ class MlflowServer:
         ]  # fmt: skip
         log = tempfile.NamedTemporaryFile(prefix="mlflow-server-", suffix=".log", delete=False)
         self.log_path = log.name
-        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", **self.env}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
             wait_for_http(self.url + "/health", timeout=timeout, proc=self.proc)

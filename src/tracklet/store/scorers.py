@@ -117,7 +117,10 @@ class ScorerStore:
     def list_scorer_versions(self, experiment_id: int, name: str) -> list[ScorerVersion]:
         with self.db.read() as conn:
             scorer_id = self._named(conn, experiment_id, name)
-            return self._versions(conn, [s.scorers.c.scorer_id == scorer_id], latest_only=False)
+            found = self._versions(conn, [s.scorers.c.scorer_id == scorer_id], latest_only=False)
+        if not found:  # each of its versions deleted one by one: as gone as the scorer, as in MLflow
+            raise ResourceDoesNotExist(f"Scorer with name '{name}' not found for experiment {experiment_id}.")
+        return found
 
     def get_scorer(self, experiment_id: int, name: str, version: int | None) -> ScorerVersion:
         """A version of the scorer; None: its latest."""

@@ -23,6 +23,9 @@ from tracklet.validation import check_length, missing, parse_experiment_id
 
 MAX_NAME_LENGTH = 256
 MAX_SERIALIZED_BYTES = 1_000_000  # a scorer is a prompt and its settings, not data
+# Options of a third-party scorer's LLM client that choose where it sends requests (and the caller's
+# API key with them): a client loading the scorer would follow them, so they are refused as MLflow does.
+DESTINATION_KEYS = frozenset({"api_base", "base_url", "model_list", "fallbacks", "custom_llm_provider"})
 CUSTOM_SCORER_REFUSED = (
     "Custom scorer registration (using @scorer decorator) is disabled by default outside of Databricks "
     "tracking environments due to security concerns. Custom scorers require arbitrary code execution "
@@ -61,6 +64,46 @@ def _has_call_source(value: Any) -> bool:
     return False
 
 
+def _third_party_data(value: Any) -> list[dict[str, Any]]:
+    """Every `third_party_scorer_data` object in a serialized scorer, nested ones (ensembles) too."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        data = value.get("third_party_scorer_data")
+        if isinstance(data, dict):
+            found.append(data)
+        for nested in value.values():
+            found += _third_party_data(nested)
+    elif isinstance(value, list):
+        for nested in value:
+            found += _third_party_data(nested)
+    return found
+
+
+def _destination_keys(value: Any) -> set[str]:
+    """The keys of `DESTINATION_KEYS` anywhere in kwargs, also as [key, value] pairs (which `dict()` takes)."""
+    if isinstance(value, dict):
+        return set(DESTINATION_KEYS & set(value)).union(*(_destination_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        pairs = {v[0] for v in value if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)}
+        return set(DESTINATION_KEYS & pairs).union(*(_destination_keys(v) for v in value))
+    return set()
+
+
+def _check_third_party(data: dict[str, Any]) -> None:
+    for scorer in _third_party_data(data):
+        kwargs = scorer.get("kwargs")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise InvalidParameterValue(
+                f"third_party_scorer_data.kwargs must be a JSON object, got {type(kwargs).__name__}."
+            )
+        found = sorted(_destination_keys(kwargs))
+        if found:
+            raise InvalidParameterValue(
+                f"third_party_scorer_data.kwargs must not contain {', '.join(map(repr, found))}: these options "
+                "choose where the scorer's LLM client sends requests."
+            )
+
+
 def _serialized(text: str | None) -> str:
     if not text:
         raise missing("serialized_scorer")
@@ -74,14 +117,26 @@ def _serialized(text: str | None) -> str:
         raise InvalidParameterValue("serialized_scorer must be a JSON object")
     if _has_call_source(data):
         raise InvalidParameterValue(CUSTOM_SCORER_REFUSED)
-    model = (
-        data.get("builtin_scorer_pydantic_data", {}).get("model")
-        if isinstance(data.get("builtin_scorer_pydantic_data"), dict)
-        else None
-    )
+    _check_third_party(data)
+    model = _model(data)
     if model is not None and (not isinstance(model, str) or not model.strip()):
         raise InvalidParameterValue("Scorer model cannot be empty or contain only whitespace.")
     return text
+
+
+def _model(data: dict[str, Any]) -> Any:
+    """The judge's model, wherever the kind of scorer keeps it (MLflow checks each kind's)."""
+    for field in ("instructions_judge_pydantic_data", "builtin_scorer_pydantic_data"):
+        if data.get(field):
+            return data[field].get("model") if isinstance(data[field], dict) else None
+    memory = data.get("memory_augmented_judge_data")
+    if memory:
+        base = memory.get("base_judge") if isinstance(memory, dict) else None
+        return _model(base) if isinstance(base, dict) else None
+    third_party = data.get("third_party_scorer_data")
+    if third_party:
+        return third_party.get("model") if isinstance(third_party, dict) else None
+    return None
 
 
 def _name(name: str | None) -> str:
@@ -90,6 +145,13 @@ def _name(name: str | None) -> str:
     if not name.strip():
         raise InvalidParameterValue("Scorer name cannot be empty or contain only whitespace.")
     check_length(name, MAX_NAME_LENGTH, "name")
+    return name
+
+
+def _lookup_name(name: str | None) -> str:
+    """The name of a scorer looked up: any name may be asked for (one that was never registered: not found)."""
+    if not name:
+        raise missing("name")
     return name
 
 
@@ -135,7 +197,7 @@ async def list_scorers(request: Request) -> Response:
 async def list_versions(request: Request) -> Response:
     query = await read_request(request, ScorerRef)
     found = await run_read(
-        request, store_of(request).list_scorer_versions, _experiment(query.experiment_id), _name(query.name)
+        request, store_of(request).list_scorer_versions, _experiment(query.experiment_id), _lookup_name(query.name)
     )
     return json_response({"scorers": found} if found else {})
 
@@ -143,14 +205,16 @@ async def list_versions(request: Request) -> Response:
 async def get(request: Request) -> Response:
     query = await read_request(request, ScorerRef)
     found = await run_read(
-        request, store_of(request).get_scorer, _experiment(query.experiment_id), _name(query.name), query.version
+        request, store_of(request).get_scorer, _experiment(query.experiment_id), _lookup_name(query.name), query.version
     )
     return json_response({"scorer": found})
 
 
 async def delete(request: Request) -> Response:
     body = await read_request(request, ScorerRef)
-    await run_sync(store_of(request).delete_scorer, _experiment(body.experiment_id), _name(body.name), body.version)
+    await run_sync(
+        store_of(request).delete_scorer, _experiment(body.experiment_id), _lookup_name(body.name), body.version
+    )
     return json_response()
 
 
