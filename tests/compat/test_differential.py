@@ -199,7 +199,8 @@ KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
 # a trace id used before in another experiment (MLflow moves the trace), a trace started with the
 # server's tag `mlflow.artifactLocation` (tracklet sets its own; MLflow answers 404 "no longer exists"),
 # an output's step that is no number, an input's or output's logged model that does not exist (MLflow
-# links it), and artifact paths with a backslash or NUL (tracklet: invalid; MLflow stores such names).
+# links it), artifact paths with a backslash or NUL (tracklet: invalid; MLflow stores such names), and an upload
+# to `.` (the run's artifact root itself: MLflow writes the root as a file, after which nothing uploads under it).
 # Nor, of MLflow 3's newer APIs: an evaluation dataset created linked to an experiment that does not
 # exist (MLflow links it), or naming one experiment twice (MLflow answers its SQL error; tracklet links
 # it once); a dataset name over 255 characters, a tag key over 255 or value over 5000, an empty tag key,
@@ -648,6 +649,8 @@ def artifacts(rng: random.Random) -> list[tuple[str, Call]]:
         rng.choice(CONTENTS),
     )
 
+    upload_path = "a.txt" if path == "." else path  # not drawn: see "Not drawn" (an upload to the run's root)
+
     def download(side: Side) -> Outcome:
         response = side.http.get(f"{PROXY}/{side.root(i)}/{path}")
         got = outcome(response, path)
@@ -656,7 +659,7 @@ def artifacts(rng: random.Random) -> list[tuple[str, Call]]:
         return got
 
     return [
-        ("PUT mlflow-artifacts/artifacts/<path>", lambda s: outcome(s.http.put(f"{PROXY}/{s.root(i)}/{path}", content=content), path)),
+        ("PUT mlflow-artifacts/artifacts/<path>", lambda s: outcome(s.http.put(f"{PROXY}/{s.root(i)}/{upload_path}", content=content), upload_path)),
         ("GET mlflow-artifacts/artifacts/<path>", download),
         ("DELETE mlflow-artifacts/artifacts/<path>", lambda s: outcome(s.http.delete(f"{PROXY}/{s.root(i)}/{path}"), path)),
         ("GET mlflow-artifacts/artifacts?path=", lambda s: outcome(s.http.get(PROXY, params={"path": f"{s.root(i)}/{folder}"}), folder)),

@@ -219,9 +219,11 @@ def test_download_errors(api):
     # As MLflow: what is not there is deleted already; a path naming a folder is no file to upload to.
     assert ok(api.delete(f"{PROXY}/{base}/missing")) == {}
     _assert_invalid_path(api.get("/api/2.0/mlflow/artifacts/list", params={"run_id": "nope", "path": "../x"}))
-    for folder in ("", "d/", "new/"):
+    # `%2E`: a client sending `.` as it is (httpx and urllib3 drop a trailing `/.` before sending)
+    for folder in ("", "d/", "new/", "%2E", "d/%2E", "new/%2E"):
         assert "must include a filename" in error(api.put(f"{PROXY}/{base}/{folder}", content=b"x"))
     assert ok(api.get(PROXY, params={"path": base})) == {"files": [{"path": "d", "is_dir": True}]}
+    assert api.put(f"{PROXY}/{base}/later.txt", content=b"x").status_code == 200
 
 
 def test_paths_the_file_system_cannot_hold_are_refused_clearly(api):

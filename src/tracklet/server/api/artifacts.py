@@ -69,8 +69,10 @@ class RunListQuery(RunRef):
 
 
 async def upload(request: Request) -> Response:
-    if request.path_params["path"].endswith("/"):  # as MLflow: `d/` would write a file named as the folder
-        raise InvalidParameterValue("Artifact path must include a filename (cannot end with '/').")
+    # `d/` (as MLflow refuses it) and `d/.` (which MLflow takes) name a folder: written as a file, the folder
+    # (a run's whole artifact root, for `.`) would be lost to everything later uploaded under it.
+    if request.path_params["path"].rsplit("/", 1)[-1] in ("", "."):
+        raise InvalidParameterValue("Artifact path must include a filename (cannot end with '/' or '/.').")
     path = clean_path(request.path_params["path"], allow_empty=False)
     trace_id = uploaded_trace(path)
     if trace_id is None:
