@@ -16,7 +16,7 @@ import click
 
 from tracklet.cli import OPTION_HELP
 from tracklet.settings import Settings
-from tracklet.store.users import TOKEN_SCOPES
+from tracklet.store.users import FULL_SCOPE, TOKEN_SCOPES
 
 PASSWORD_ENV = "TRACKLET_USER_PASSWORD"
 
@@ -91,7 +91,7 @@ def _when(ms: int | None) -> str:
 @click.option(
     "--scope",
     type=click.Choice(TOKEN_SCOPES),
-    default=TOKEN_SCOPES[0],
+    default=FULL_SCOPE,
     show_default=True,
     help="all: what the user may do; read: only what reads (dashboards, reports).",
 )

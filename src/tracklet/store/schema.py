@@ -476,7 +476,7 @@ access_tokens = Table(
     Column("creation_time", BigInteger, nullable=False),
     Column("expiration_time", BigInteger, nullable=True),
     Column("last_used_time", BigInteger, nullable=True),  # noted at most every `tokens.USE_NOTED_EVERY_MS`
-    Column("scope", String(16), nullable=False, server_default="all"),  # `tokens.TOKEN_SCOPES`
+    Column("scope", String(16), nullable=False, server_default="all"),  # `users.TOKEN_SCOPES`
     Index("ix_access_tokens_user", "user_id"),
 )
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import now_ms
-from tracklet.store.users import TOKEN_PREFIX, TOKEN_SCOPES, UserStore
+from tracklet.store.users import FULL_SCOPE, TOKEN_PREFIX, TOKEN_SCOPES, UserStore
 
 MAX_TOKEN_NAME_LENGTH = 255
 MAX_EXPIRES_IN_DAYS = 3650
@@ -37,7 +37,7 @@ class AccessToken:
     creation_time: int
     expiration_time: int | None
     last_used_time: int | None
-    scope: str = TOKEN_SCOPES[0]
+    scope: str = FULL_SCOPE
 
 
 def token_digest(secret: str) -> str:
@@ -85,7 +85,7 @@ _COLUMNS = (
 
 class TokenStore(UserStore):
     def create_token(
-        self, username: str, name: object, expires_in_days: object = None, scope: object = TOKEN_SCOPES[0]
+        self, username: str, name: object, expires_in_days: object = None, scope: object = FULL_SCOPE
     ) -> tuple[AccessToken, str]:
         """A new token of `username`: its metadata and its secret (which is not kept, only its hash)."""
         token_name, days = _validate(name, expires_in_days, scope)

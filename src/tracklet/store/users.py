@@ -31,8 +31,8 @@ MAX_USERNAME_LENGTH = 255
 # its password, and the server tells the two apart by this prefix without checking a password hash.
 TOKEN_PREFIX = "tlk_"
 # What an access token may do: all its user may ("all"), or only what reads ("read": dashboards, reports).
-TOKEN_SCOPES = ("all", "read")
-READ_SCOPE = "read"
+FULL_SCOPE, READ_SCOPE = "all", "read"
+TOKEN_SCOPES = (FULL_SCOPE, READ_SCOPE)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from tracklet.server.auth.identity import current_user, require_admin, signed_in
 from tracklet.server.protocol import json_response, read_json, read_query, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.tokens import AccessToken
-from tracklet.store.users import TOKEN_SCOPES
+from tracklet.store.users import FULL_SCOPE
 
 PATH = "/api/tracklet/tokens"
 
@@ -30,7 +30,7 @@ PATH = "/api/tracklet/tokens"
 class NewToken(msgspec.Struct):
     name: str | None = None
     expires_in_days: int | None = None
-    scope: str = TOKEN_SCOPES[0]  # or "read": only what reads (dashboards, reports)
+    scope: str = FULL_SCOPE  # or "read": only what reads (dashboards, reports)
     username: str | None = None  # whose token: the caller's, or (admins) another user's, e.g. a CI account
 
 

@@ -422,7 +422,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     ),
     # Webhooks send the registry's events anywhere their URL says, signed with secrets: for admins, as in
     # MLflow's basic-auth app (`sender_is_admin` on every webhook endpoint).
-    **dict.fromkeys(webhooks.ENDPOINTS, ADMIN),
+    **dict.fromkeys((webhooks.create, webhooks.update, webhooks.delete, webhooks.test), ADMIN),
     **dict.fromkeys((webhooks.list_webhooks, webhooks.get), ADMIN_READ),
     **{e: _rule(experiment(MANAGE), writes=m != "GET") for e, m in users.EXPERIMENT_PERMISSIONS.values()},
     **{e: _rule(registered_model(MANAGE), writes=m != "GET") for e, m in users.REGISTERED_MODEL_PERMISSIONS.values()},
