@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import subprocess
@@ -738,3 +739,49 @@ def source_dataset_time(source: Source, dataset_id: str) -> int:
         from mlflow.genai.datasets import get_dataset
 
         return int(get_dataset(dataset_id=dataset_id).last_update_time)
+
+
+def test_listings_follow_page_tokens_and_the_apis_an_older_mlflow_lacks_list_nothing() -> None:
+    """Experiments page by their POST body's token, registered models by their GET query's; an MLflow 2
+    server answers 404 ENDPOINT_NOT_FOUND for logged models, traces, datasets and scorers."""
+    tokens_sent: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/2.0/mlflow/experiments/search":
+            token = json.loads(request.content).get("page_token")
+            tokens_sent.append(("experiments", token))
+            if token is None:
+                return httpx.Response(
+                    200, json={"experiments": [{"experiment_id": "0", "name": "Default"}], "next_page_token": "e2"}
+                )
+            return httpx.Response(200, json={"experiments": [{"experiment_id": "7", "name": "later"}]})
+        if path == "/api/2.0/mlflow/registered-models/search":
+            token = request.url.params.get("page_token")
+            tokens_sent.append(("models", token))
+            if token is None:
+                return httpx.Response(200, json={"registered_models": [{"name": "a"}], "next_page_token": "m2"})
+            return httpx.Response(200, json={"registered_models": [{"name": "b"}], "next_page_token": ""})
+        return httpx.Response(404, json={"error_code": "ENDPOINT_NOT_FOUND", "message": "No such endpoint"})
+
+    async def listings(source: MlflowSource) -> dict[str, Any]:
+        async with source:
+            return {
+                "experiments": [e.name for e in await source.experiments()],
+                "models": [m.name for m in await source.registered_models() or []],
+                "logged models": await source.logged_models("7"),
+                "traces": await source.trace_ids("7"),
+                "datasets": await source.datasets(None),
+                "scorers": await source.scorers("7"),
+            }
+
+    found = asyncio.run(listings(_source_answering(handler)))
+    assert found == {
+        "experiments": ["Default", "later"],
+        "models": ["a", "b"],
+        "logged models": [],
+        "traces": [],
+        "datasets": [],
+        "scorers": [],
+    }
+    assert tokens_sent == [("experiments", None), ("experiments", "e2"), ("models", None), ("models", "m2")]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -225,7 +225,12 @@ class _RunIds(msgspec.Struct):
     next_page_token: str | None = None
 
 
-_Pages = TypeVar("_Pages", _Runs, _RunIds)
+class _Page(Protocol):
+    next_page_token: str | None
+
+
+_AnyPage = TypeVar("_AnyPage", bound=_Page)
+_Listed = TypeVar("_Listed")
 
 
 class _History(msgspec.Struct):
@@ -235,6 +240,11 @@ class _History(msgspec.Struct):
 
 class _GotRun(msgspec.Struct):
     run: SourceRun
+
+
+class _TraceInfos(msgspec.Struct):
+    traces: list[dict[str, Any]] = []
+    next_page_token: str | None = None
 
 
 class _Files(msgspec.Struct):
@@ -383,24 +393,45 @@ class MlflowSource:
             raise SourceError(f"The server at {self.url} answered {status} to {endpoint}") from None
         raise SourceError(f"The MLflow server at {self.url} answered {code} to {endpoint}: {message}", code)
 
+    async def _pages(
+        self, method: str, endpoint: str, shape: type[_AnyPage], fields: dict[str, Any], *, api: str = API
+    ) -> AsyncIterator[_AnyPage]:
+        """Every page of a listing, following `next_page_token`: a GET sends `fields` (and the token) as its
+        query, a POST as its JSON body."""
+        token: str | None = None
+        while True:
+            request = {**fields, "page_token": token} if token else fields
+            sent = {"params": request} if method == "GET" else {"json": request}
+            page = await self.call(method, endpoint, shape, api=api, **sent)
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+    @staticmethod
+    async def _if_offered(listing: Awaitable[_Listed], otherwise: _Listed) -> _Listed:
+        """`listing`, or `otherwise` when the source does not offer that API (an older MLflow, a registry
+        turned off): then there is nothing of that kind to copy."""
+        try:
+            return await listing
+        except SourceError as err:
+            if err.error_code in NOT_OFFERED:
+                return otherwise
+            raise
+
     # -- experiments and runs -----------------------------------------------------------------
 
     async def experiments(self) -> list[SourceExperiment]:
         """Every experiment, deleted ones included."""
-        found: list[SourceExperiment] = []
-        token: str | None = None
-        while True:
-            body = {"max_results": 1000, "view_type": "ALL", "page_token": token}
-            page = await self.call("POST", "/experiments/search", _Experiments, json=body)
-            found += page.experiments
-            token = page.next_page_token
-            if not token:
-                return found
+        fields = {"max_results": 1000, "view_type": "ALL"}
+        pages = self._pages("POST", "/experiments/search", _Experiments, fields)
+        return await _gathered(pages, lambda page: page.experiments)
 
     async def runs(self, experiment_id: str) -> AsyncIterator[list[SourceRun]]:
         """The experiment's runs, deleted ones included, a page at a time (oldest first)."""
         async for page in self._run_pages(experiment_id, _Runs):
-            yield page.runs
+            if page.runs:
+                yield page.runs
 
     async def run_ids(self, experiment_id: str) -> list[str]:
         """The ids of the experiment's runs, deleted ones included (oldest first): a listing that holds
@@ -411,22 +442,14 @@ class MlflowSource:
             for run in page.runs
         ]
 
-    async def _run_pages(self, experiment_id: str, shape: type[_Pages]) -> AsyncIterator[_Pages]:
-        token: str | None = None
-        while True:
-            body = {
-                "experiment_ids": [experiment_id],
-                "run_view_type": "ALL",
-                "max_results": 1000,
-                "order_by": ["attributes.start_time ASC"],
-                "page_token": token,
-            }
-            page = await self.call("POST", "/runs/search", shape, json=body)
-            if page.runs:
-                yield page
-            token = page.next_page_token
-            if not token:
-                return
+    def _run_pages(self, experiment_id: str, shape: type[_AnyPage]) -> AsyncIterator[_AnyPage]:
+        fields = {
+            "experiment_ids": [experiment_id],
+            "run_view_type": "ALL",
+            "max_results": 1000,
+            "order_by": ["attributes.start_time ASC"],
+        }
+        return self._pages("POST", "/runs/search", shape, fields)
 
     async def run(self, run_id: str) -> SourceRun:
         got: _GotRun = await self.call("GET", "/runs/get", _GotRun, params={"run_id": run_id})
@@ -434,17 +457,10 @@ class MlflowSource:
 
     async def history(self, run_id: str, key: str) -> AsyncIterator[list[SourceMetric]]:
         """Every point of one metric, a page at a time."""
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": self.history_page}
-            if token:
-                params["page_token"] = token
-            page = await self.call("GET", "/metrics/get-history", _History, params=params)
+        fields = {"run_id": run_id, "metric_key": key, "max_results": self.history_page}
+        async for page in self._pages("GET", "/metrics/get-history", _History, fields):
             if page.metrics:
                 yield page.metrics
-            token = page.next_page_token
-            if not token:
-                return
 
     # -- artifacts (the proxy: mlflow-artifacts:/ URIs) ------------------------------------------
 
@@ -486,20 +502,10 @@ class MlflowSource:
 
     async def logged_models(self, experiment_id: str) -> list[SourceLoggedModel]:
         """The experiment's logged models (none from a server older than MLflow 3, which has none)."""
-        found: list[SourceLoggedModel] = []
-        token: str | None = None
-        while True:
-            body = {"experiment_ids": [experiment_id], "max_results": 100, "page_token": token}
-            try:
-                page = await self.call("POST", "/logged-models/search", _LoggedModels, json=body)
-            except SourceError as err:
-                if err.error_code in NOT_OFFERED:
-                    return []
-                raise
-            found += page.models
-            token = page.next_page_token
-            if not token:
-                return found
+        pages = self._pages(
+            "POST", "/logged-models/search", _LoggedModels, {"experiment_ids": [experiment_id], "max_results": 100}
+        )
+        return await self._if_offered(_gathered(pages, lambda page: page.models), [])
 
     # -- traces (MLflow 3) -------------------------------------------------------------------
 
@@ -514,21 +520,10 @@ class MlflowSource:
         return [t["trace_id"] for t in infos if t.get("trace_metadata", {}).get("mlflow.sourceRun") != run_id]
 
     async def _trace_infos(self, experiment_id: str, filter_string: str | None = None) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        token: str | None = None
         location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
-        while True:
-            body = {"locations": [location], "filter": filter_string, "max_results": 500, "page_token": token}
-            try:
-                page = await self.call("POST", "/search", dict[str, Any], api=TRACES_API, json=body)
-            except SourceError as err:
-                if err.error_code in NOT_OFFERED:
-                    return []
-                raise
-            found += page.get("traces", [])
-            token = page.get("next_page_token")
-            if not token:
-                return found
+        fields = {"locations": [location], "filter": filter_string, "max_results": 500}
+        pages = self._pages("POST", "/search", _TraceInfos, fields, api=TRACES_API)
+        return await self._if_offered(_gathered(pages, lambda page: page.traces), [])
 
     async def traces(self, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
         """These traces whole (`trace_info` and `spans`, as MLflow 3's `traces/batchGet` sends them)."""
@@ -544,22 +539,11 @@ class MlflowSource:
     async def datasets(self, experiment_ids: Sequence[str] | None) -> list[SourceDataset]:
         """The evaluation datasets linked to any of these experiments (None: every dataset, linked or
         not); none from a server without MLflow 3's dataset API."""
-        found: list[SourceDataset] = []
-        token: str | None = None
-        while True:
-            body: dict[str, Any] = {"max_results": 1000, "page_token": token}
-            if experiment_ids is not None:
-                body["experiment_ids"] = list(experiment_ids)
-            try:
-                page = await self.call("POST", "/search", _Datasets, api=DATASETS_API, json=body)
-            except SourceError as err:
-                if err.error_code in NOT_OFFERED:
-                    return []
-                raise
-            found += page.datasets
-            token = page.next_page_token
-            if not token:
-                return found
+        fields: dict[str, Any] = {"max_results": 1000}
+        if experiment_ids is not None:
+            fields["experiment_ids"] = list(experiment_ids)
+        pages = self._pages("POST", "/search", _Datasets, fields, api=DATASETS_API)
+        return await self._if_offered(_gathered(pages, lambda page: page.datasets), [])
 
     async def dataset_experiment_ids(self, dataset_id: str) -> list[str]:
         endpoint = f"/{quote(dataset_id, safe='')}/experiment-ids"
@@ -569,12 +553,7 @@ class MlflowSource:
     async def dataset_records(self, dataset_id: str) -> AsyncIterator[list[dict[str, Any]]]:
         """The dataset's records, a page at a time, each as MLflow's `DatasetRecord.to_dict()` gives it."""
         endpoint = f"/{quote(dataset_id, safe='')}/records"
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"max_results": self.records_page}
-            if token:
-                params["page_token"] = token
-            page: _Records = await self.call("GET", endpoint, _Records, api=DATASETS_API, params=params)
+        async for page in self._pages("GET", endpoint, _Records, {"max_results": self.records_page}, api=DATASETS_API):
             try:
                 records = json.loads(page.records or "[]")
             except ValueError:
@@ -583,20 +562,12 @@ class MlflowSource:
                 ) from None
             if records:
                 yield records
-            token = page.next_page_token
-            if not token:
-                return
 
     async def scorers(self, experiment_id: str) -> list[SourceScorerVersion]:
         """Every version of every scorer registered in the (active) experiment, by name then version; none
         from a server without MLflow 3's scorer API."""
-        params = {"experiment_id": experiment_id}
-        try:
-            latest: _Scorers = await self.call("GET", "/list", _Scorers, api=SCORERS_API, params=params)
-        except SourceError as err:
-            if err.error_code in NOT_OFFERED:
-                return []
-            raise
+        listing = self.call("GET", "/list", _Scorers, api=SCORERS_API, params={"experiment_id": experiment_id})
+        latest = await self._if_offered(listing, _Scorers())
         found: list[SourceScorerVersion] = []
         for name in sorted({s.scorer_name for s in latest.scorers}):
             params = {"experiment_id": experiment_id, "name": name}
@@ -608,36 +579,20 @@ class MlflowSource:
 
     async def registered_models(self) -> list[SourceRegisteredModel] | None:
         """Every registered model, or None when the source has no registry."""
-        found: list[SourceRegisteredModel] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"max_results": 1000}
-            if token:
-                params["page_token"] = token
-            try:
-                page = await self.call("GET", "/registered-models/search", _RegisteredModels, params=params)
-            except SourceError as err:
-                if err.error_code in NOT_OFFERED:
-                    return None
-                raise
-            found += page.registered_models
-            token = page.next_page_token
-            if not token:
-                return found
+        pages = self._pages("GET", "/registered-models/search", _RegisteredModels, {"max_results": 1000})
+        return await self._if_offered(_gathered(pages, lambda page: page.registered_models), None)
 
     async def model_versions(self, name: str) -> list[SourceModelVersion]:
         quote_char = '"' if "'" in name else "'"
-        found: list[SourceModelVersion] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"filter": f"name={quote_char}{name}{quote_char}", "max_results": 1000}
-            if token:
-                params["page_token"] = token
-            page = await self.call("GET", "/model-versions/search", _ModelVersions, params=params)
-            found += page.model_versions
-            token = page.next_page_token
-            if not token:
-                return sorted(found, key=lambda v: int(v.version))
+        fields = {"filter": f"name={quote_char}{name}{quote_char}", "max_results": 1000}
+        pages = self._pages("GET", "/model-versions/search", _ModelVersions, fields)
+        found = await _gathered(pages, lambda page: page.model_versions)
+        return sorted(found, key=lambda v: int(v.version))
+
+
+async def _gathered(pages: AsyncIterator[_AnyPage], items: Callable[[_AnyPage], list[_Listed]]) -> list[_Listed]:
+    """The items of every page, in order."""
+    return [item async for page in pages for item in items(page)]
 
 
 __all__ = [
