@@ -785,3 +785,44 @@ def test_listings_follow_page_tokens_and_the_apis_an_older_mlflow_lacks_list_not
         "scorers": [],
     }
     assert tokens_sent == [("experiments", None), ("experiments", "e2"), ("models", None), ("models", "m2")]
+
+
+@pytest.mark.slow
+def test_a_dataset_copied_before_gains_what_the_source_merged_since(tmp_path: Path) -> None:
+    """The source is a tracklet server here (it speaks the same protocol, and starts in a second)."""
+    from mlflow.genai.datasets import create_dataset, get_dataset, set_dataset_tags
+
+    source = TrackletServer(f"sqlite:///{tmp_path / 'source.db'}", str(tmp_path / "source-artifacts")).start()
+    store_uri, flags = f"sqlite:///{tmp_path / 'tracklet.db'}", ("--no-registry", "--no-artifacts")
+    try:
+        with _tracking_uri(source.url):
+            import mlflow
+
+            experiment_id = mlflow.create_experiment("evals")
+            qa = create_dataset(name="qa", experiment_id=[experiment_id], tags={"stage": "draft"})
+            qa.merge_records([{"inputs": {"q": "2+2?"}, "expectations": {"a": "4"}}, {"inputs": {"q": "why?"}}])
+            first = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "evals", *flags)
+            assert "1 evaluation dataset (2 records), " in first, first
+
+            time.sleep(0.01)  # the merge below is later than the copy's times
+            qa = get_dataset(dataset_id=qa.dataset_id)
+            qa.merge_records([{"inputs": {"q": "2+2?"}, "expectations": {"checked": True}}, {"inputs": {"q": "new"}}])
+            set_dataset_tags(dataset_id=qa.dataset_id, tags={"stage": "final"})
+            second = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "evals", *flags)
+            assert (
+                "0 evaluation datasets (1 record, 1 dataset there brought up to date, 1 of their records updated)"
+                in second
+            ), second
+            third = _import(source.url, store_uri, tmp_path / "artifacts", "--experiment", "evals", *flags)
+            assert "0 evaluation datasets (0 records), " in third, third
+        was = _genai_view(source.url, [qa.dataset_id], ["evals"])
+    finally:
+        source.stop()
+    target = TrackletServer(store_uri, str(tmp_path / "artifacts")).start()
+    try:
+        now = _genai_view(target.url, [qa.dataset_id], ["evals"])
+    finally:
+        target.stop()
+    records = was["datasets"][qa.dataset_id]["records"]
+    assert len(records) == 3 and {"a": "4", "checked": True} in [r.get("expectations") for r in records]
+    assert now["datasets"] == was["datasets"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 from tracklet.store.eval_datasets import EvaluationDataset, NewRecord
 from tracklet.store.scorers import ScorerVersion
@@ -70,6 +71,43 @@ def test_a_copied_dataset_gains_only_the_links_it_lacks_and_stays_as_it_was(stor
         assert store.link_imported_dataset(DATASET_ID, [0, other]) == 0
         assert store.dataset_experiment_ids(DATASET_ID) == ["0", str(other)]
         assert store.get_dataset(DATASET_ID).last_update_time == 2000
+    finally:
+        store.close()
+
+
+def test_a_copied_dataset_is_brought_up_to_date_and_keeps_what_was_added_here(store_uri: str) -> None:
+    store = Store(store_uri)
+    try:
+        store.import_dataset(_copied(), {"team": "genai"}, RECORDS, [0])
+        # Here, after the first import: a record of its own, and dr-2 changed (at a time later than the source's).
+        mine = NewRecord({"q": "added here"}, False, None, {"a": "x"}, None, None)
+        store.upsert_dataset_records(DATASET_ID, [mine])
+        changed_here = NewRecord({"q": "why?", "x": math.nan}, True, "because", None, None, None)
+        store.upsert_dataset_records(DATASET_ID, [changed_here])
+        here = {r["dataset_record_id"]: r for r in json.loads(store.dataset_records(DATASET_ID, 10, None)[0])}
+        # At the source, since (a minute from now): dr-1 changed, dr-3 added, a tag changed and one added.
+        later = int(time.time() * 1000) + 60_000
+        changed_there = {**RECORDS[0], "outputs": {"a": "four"}, "last_update_time": later, "last_updated_by": "cy"}
+        added_there = {**RECORDS[1], "dataset_record_id": "dr-3", "inputs": {"q": "new?"}, "created_time": later,
+                       "last_update_time": later}  # fmt: skip
+        stale_dr2 = {**RECORDS[1], "outputs": "older"}  # as the source still has it (time 1200)
+        source = _copied(digest="ef56", last_update_time=later, last_updated_by="cy")
+        tags = {"team": "evals", "split": "test"}
+
+        assert store.sync_imported_dataset(source, tags, [changed_there, stale_dr2, added_there]) == (1, 1)
+        got = store.get_dataset(DATASET_ID)
+        assert (got.digest, got.last_update_time, got.last_updated_by) == ("ef56", later, "cy")
+        assert json.loads(got.tags) == tags and json.loads(got.profile or "") == {"num_records": 4}
+        now = {r["dataset_record_id"]: r for r in json.loads(store.dataset_records(DATASET_ID, 10, None)[0])}
+        assert set(now) == set(here) | {"dr-3"}  # the record added here stays
+        assert now["dr-1"]["outputs"] == {"a": "four"} and now["dr-1"]["last_updated_by"] == "cy"
+        assert now["dr-2"]["outputs"] == "because"  # changed here later than there: kept
+        assert now["dr-3"]["inputs"] == {"q": "new?"}
+        # Again, nothing new at the source: nothing changes.
+        assert store.sync_imported_dataset(source, tags, [changed_there, stale_dr2, added_there]) == (0, 0)
+        # A source older than this copy does not take its fields back.
+        assert store.sync_imported_dataset(_copied(digest="old"), {}, []) == (0, 0)
+        assert store.get_dataset(DATASET_ID).digest == "ef56"
     finally:
         store.close()
 

@@ -89,6 +89,8 @@ class ImportSummary:
     evaluation_datasets: int = 0
     dataset_records: int = 0
     dataset_links: int = 0  # links of datasets copied before to experiments copied now
+    datasets_synced: int = 0  # datasets copied before that the source changed since
+    dataset_records_updated: int = 0  # records of those changed at the source since
     scorer_versions: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -96,8 +98,15 @@ class ImportSummary:
         return f" ({_n(self.trace_links, 'link')} to runs)" if self.trace_links else ""
 
     def _datasets(self) -> str:
-        links = f", {_n(self.dataset_links, 'new link')} of those there" if self.dataset_links else ""
-        return f"{_n(self.evaluation_datasets, 'evaluation dataset')} ({_n(self.dataset_records, 'record')}{links})"
+        details = [_n(self.dataset_records, "record")]
+        if self.datasets_synced:
+            synced = _n(self.datasets_synced, "dataset")
+            details.append(
+                f"{synced} there brought up to date, {self.dataset_records_updated} of their records updated"
+            )
+        if self.dataset_links:
+            details.append(f"{_n(self.dataset_links, 'new link')} of those there")
+        return f"{_n(self.evaluation_datasets, 'evaluation dataset')} ({', '.join(details)})"
 
     def line(self) -> str:
         return (
@@ -474,29 +483,36 @@ class _Copier:
 
     async def datasets(self, experiment_ids: dict[str, int], everything: bool) -> None:
         """The evaluation datasets of the copied experiments (`experiment_ids`: the source's id -> tracklet's)
-        under their ids, linked to those experiments in tracklet. A dataset there already is not copied
-        again; it only gains the links it lacks."""
+        under their ids, linked to those experiments in tracklet. A dataset there already gains the links it
+        lacks and, when either side changed it since, what it lacks of the source's records and tags
+        (`sync_imported_dataset`: the later change of a record wins; nothing there is deleted)."""
         for dataset, linked in await _datasets_to_copy(self.source, list(experiment_ids), everything):
             links = sorted({experiment_ids[e] for e in linked})
             if self.store.dataset_exists(dataset.dataset_id):
                 self.summary.dataset_links += self.store.link_imported_dataset(dataset.dataset_id, links)
+                await self._sync_dataset(dataset)
                 continue
             records = [record async for page in self.source.dataset_records(dataset.dataset_id) for record in page]
-            copied = EvaluationDataset(
-                dataset_id=dataset.dataset_id,
-                name=dataset.name,
-                tags="",
-                digest=dataset.digest,
-                created_time=dataset.created_time,
-                last_update_time=dataset.last_update_time,
-                schema=dataset.schema,
-                profile=dataset.profile,
-                created_by=dataset.created_by,
-                last_updated_by=dataset.last_updated_by,
-            )
+            copied = _copied_dataset(dataset)
             if self.store.import_dataset(copied, _dataset_tags(dataset), records, links):
                 self.summary.evaluation_datasets += 1
                 self.summary.dataset_records += len(records)
+
+    async def _sync_dataset(self, dataset: SourceDataset) -> None:
+        stored = self.store.get_dataset(dataset.dataset_id)
+        tags = _dataset_tags(dataset)
+        # A merge on either side since the last import changes the digest; tags are set without one.
+        merged = (dataset.digest, dataset.last_update_time) != (stored.digest, stored.last_update_time)
+        retagged = not tags.items() <= json.loads(stored.tags or "{}").items()
+        if not merged and not retagged:
+            return
+        records = []
+        if merged:
+            records = [record async for page in self.source.dataset_records(dataset.dataset_id) for record in page]
+        added, updated = self.store.sync_imported_dataset(_copied_dataset(dataset), tags, records)
+        self.summary.datasets_synced += bool(added or updated or retagged)
+        self.summary.dataset_records += added
+        self.summary.dataset_records_updated += updated
 
     async def scorers(self, experiment: SourceExperiment, experiment_id: int) -> None:
         """The experiment's registered scorers, every version under its number. MLflow's API refuses to
@@ -648,6 +664,22 @@ def _copied_trace(trace: dict[str, Any], experiment_id: int) -> tuple[NewTrace, 
         span = span_from_wire(raw)
         spans.append(StoredSpan(span.span_id, span.start_time_ns, msgspec.json.encode(span.to_dict()).decode()))
     return new, spans, list(info.get("assessments") or [])
+
+
+def _copied_dataset(dataset: SourceDataset) -> EvaluationDataset:
+    """The source's dataset as tracklet stores it (its tags go apart: `_dataset_tags`)."""
+    return EvaluationDataset(
+        dataset_id=dataset.dataset_id,
+        name=dataset.name,
+        tags="",
+        digest=dataset.digest,
+        created_time=dataset.created_time,
+        last_update_time=dataset.last_update_time,
+        schema=dataset.schema,
+        profile=dataset.profile,
+        created_by=dataset.created_by,
+        last_updated_by=dataset.last_updated_by,
+    )
 
 
 def _dataset_tags(dataset: SourceDataset) -> dict[str, str]:

@@ -601,6 +601,66 @@ class EvalDatasetStore:
             )
         return True
 
+    def sync_imported_dataset(
+        self, dataset: EvaluationDataset, tags: Mapping[str, str], records: Sequence[Mapping[str, Any]]
+    ) -> tuple[int, int]:
+        """A dataset copied before, brought up to date with its source in one transaction: the records the
+        source has and this copy lacks are added, those changed there since (a later `last_update_time`)
+        take the source's values, the source's tags are set, and its digest, schema, times and authors
+        taken when the source changed later than this copy. Nothing is deleted: a record here and not there
+        may have been added here. (records added, records updated)."""
+        dataset_id = dataset.dataset_id
+        table, stored = s.evaluation_datasets, s.evaluation_dataset_records
+        rows = [_copied_row(dataset_id, record) for record in records]
+        at_id, at_time = _RECORD_COLUMNS.index("dataset_record_id"), _RECORD_COLUMNS.index("last_update_time")
+        with self.db.write() as conn:
+            query = select(stored.c.dataset_record_id, stored.c.last_update_time).where(
+                stored.c.dataset_id == dataset_id
+            )
+            times: dict[str, int] = {record_id: when for record_id, when in conn.execute(query)}
+            # Inputs identify a record within its dataset: one added here with the same inputs stays.
+            added = insert_rows(
+                conn,
+                "evaluation_dataset_records",
+                _RECORD_COLUMNS,
+                [row for row in rows if row[at_id] not in times],
+                "ON CONFLICT DO NOTHING RETURNING dataset_record_id",
+            )
+            changed = [
+                dict(zip(_RECORD_COLUMNS, row, strict=True))
+                for row in rows
+                if row[at_id] in times and row[at_time] > times[row[at_id]]
+            ]
+            for values in changed:
+                conn.execute(
+                    update(stored).where(stored.c.dataset_record_id == values["dataset_record_id"]).values(values)
+                )
+            insert_rows(
+                conn,
+                "evaluation_dataset_tags",
+                ("dataset_id", "key", "value"),
+                _tag_rows(dataset_id, tags),
+                "ON CONFLICT (dataset_id, key) DO UPDATE SET value = excluded.value",
+            )
+            count = self._count_records(conn, dataset_id)
+            newer = table.c.last_update_time < dataset.last_update_time
+            conn.execute(
+                update(table)
+                .where(table.c.dataset_id == dataset_id, newer)
+                .values(
+                    digest=dataset.digest,
+                    schema=dataset.schema,
+                    last_update_time=dataset.last_update_time,
+                    last_updated_by=dataset.last_updated_by,
+                )
+            )
+            conn.execute(
+                update(table)
+                .where(table.c.dataset_id == dataset_id)
+                .values(profile=json.dumps({"num_records": count}) if count else None)
+            )
+        return len(added), len(changed)
+
     def link_imported_dataset(self, dataset_id: str, experiment_ids: Sequence[int]) -> int:
         """Links of a stored dataset to these experiments that it lacks (a later import of more of the
         source's experiments), made without touching the dataset; how many were new."""
