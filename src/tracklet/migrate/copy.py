@@ -170,6 +170,7 @@ async def import_mlflow(
         await copier.scorers(experiment, experiment_id)
     if copy_registry:
         await copier.registry()
+    store.db.refresh_statistics()
     return summary
 
 
