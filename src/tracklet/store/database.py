@@ -191,8 +191,8 @@ class Database:
     def refresh_statistics(self) -> None:
         """After a bulk load (an import): PostgreSQL's planner reads the tables' sizes and value spreads
         from statistics that autovacuum renews only a while later; until then a search of thousands of
-        runs plans as if the tables were empty (1.5 to 2.7 times slower at 10,000 runs, measured). SQLite keeps none unless asked,
-        and tracklet's queries are written for its planner without them: nothing to do there."""
+        runs plans as if the tables were empty (1.5 to 2.7 times slower at 10,000 runs, measured). SQLite
+        keeps none unless asked, and tracklet's queries are written for its planner without them."""
         if self.is_sqlite:
             return
         with self.engine.connect() as conn:
