@@ -18,10 +18,9 @@ import sys
 
 import uvicorn
 
-from tracklet.artifacts import artifact_store_for
 from tracklet.permissions import Permission
 from tracklet.server import monitoring
-from tracklet.server.app import create_app
+from tracklet.server.app import TrackletApp, create_app
 from tracklet.settings import Settings, admin_credentials, webhook_secret_keys
 from tracklet.store.store import Store
 from tracklet.webhooks.destinations import policy
@@ -40,8 +39,8 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_worker(settings: Settings, sock: socket.socket) -> None:
-    app = create_app(settings, store=Store(settings.store_uri, migrate=False))
+def _serve_worker(settings: Settings, sock: socket.socket, app: TrackletApp | None = None) -> None:
+    app = app or create_app(settings, store=Store(settings.store_uri, migrate=False))
     # No WebSocket endpoints: `ws="none"` spares each worker loading a WebSocket implementation.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30, ws="none")
     # What exists now (modules, the app, the store) lives as long as the process: keep the collector
@@ -80,15 +79,18 @@ def serve(settings: Settings) -> None:
     if settings.workers <= 1:
         _serve_worker(settings, sock)
         return
-    # Load what every worker loads anyway (the artifact store's client: boto3 and its service models for
-    # S3; uvicorn's HTTP protocol and lifespan) and freeze the collector's view of it before forking: the
-    # workers then share those pages instead of each holding a copy.
-    artifact_store_for(settings.artifact_root)
+    # Build the app once (its routes, the artifact store's client: boto3 and its service models for S3)
+    # and load uvicorn's HTTP protocol and lifespan, then freeze the collector's view of it before
+    # forking: the workers share those pages instead of each building a copy. No connection is open then
+    # (the store is closed: its engine opens new ones in each worker), and the app's tasks and clients
+    # start in the workers, on first use.
+    app = create_app(settings, store=Store(settings.store_uri, migrate=False))
+    app.state.store.close()
     for module in ("uvicorn.protocols.http.auto", "uvicorn.lifespan.on"):
         importlib.import_module(module)
     gc.freeze()
     context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_serve_worker, args=(settings, sock)) for _ in range(settings.workers)]
+    workers = [context.Process(target=_serve_worker, args=(settings, sock, app)) for _ in range(settings.workers)]
     for worker in workers:
         worker.start()
 
