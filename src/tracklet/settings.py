@@ -84,10 +84,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "webhook_destinations",
-        "private",
+        None,
         "TRACKLET_WEBHOOK_DESTINATIONS",
         "Where registry webhooks may send: private (any address but link-local and cloud metadata ones), "
-        "public (public addresses only, as MLflow) or loopback (this machine only).",
+        "public (public addresses only, as MLflow) or loopback (this machine only). Default: private with "
+        "--auth (only admins make webhooks), public without (anyone who reaches the server may).",
     ),
     Setting(
         "webhook_timeout",
@@ -113,7 +114,7 @@ class Settings:
     expose_prometheus: str | None = None
     auth: bool = False
     auth_default_permission: str = "READ"
-    webhook_destinations: str = "private"
+    webhook_destinations: str | None = None  # None: `webhook_policy` decides by --auth
     webhook_timeout: float = 30.0
 
     @classmethod
@@ -142,6 +143,12 @@ class Settings:
         if self.artifacts_destination:
             return self.artifacts_destination
         return str((Path(self.data_dir) / "artifacts").resolve())
+
+    @property
+    def webhook_policy(self) -> str:
+        """Where webhooks may send unless told: without --auth anyone who reaches the server may make a
+        webhook, and the server's network is no business of theirs."""
+        return self.webhook_destinations or ("private" if self.auth else "public")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -184,3 +184,25 @@ def test_pages_and_unknown_ids(api, receiver):
     for webhook_id in made:
         assert ok(api.delete(f"{API}/webhooks/{webhook_id}")) == {}
         error(api.get(f"{API}/webhooks/{webhook_id}"), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+@pytest.mark.parametrize(("auth", "allowed"), [(False, False), (True, True)])
+def test_without_auth_webhooks_may_send_to_public_addresses_only_unless_told(tmp_path, auth, allowed):
+    """Without --auth anyone who reaches the server may make a webhook: by default it may not make the
+    server send into its network. With --auth only admins make them, and the network is theirs."""
+    from tests.support.processes import TrackletServer
+
+    env = {"TRACKLET_WEBHOOK_DESTINATIONS": ""}  # unset (the suite sets loopback for every server)
+    if auth:
+        env |= {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": "admin-pw"}
+    server = TrackletServer(f"sqlite:///{tmp_path / 't.db'}", str(tmp_path / "a"), env=env).start()
+    try:
+        with httpx.Client(base_url=server.url, auth=("admin", "admin-pw") if auth else None) as api:
+            answer = create(api, url="http://10.0.0.1/x")
+            if allowed:
+                assert answer.status_code == 200, answer.text
+            else:
+                assert "must not resolve to a non-public address" in error(answer)
+                assert "TRACKLET_WEBHOOK_DESTINATIONS=public" in error(answer)
+    finally:
+        server.stop()

@@ -269,7 +269,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     artifact_store = artifact_store_for(settings.artifact_root, presigned_endpoint=settings.s3_presigned_endpoint_url)
 
     span_indexer = SpanIndexer(store, artifact_store)
-    hooks = Webhooks(store, SecretBox(webhook_secret_keys()), settings.webhook_destinations, settings.webhook_timeout)
+    hooks = Webhooks(store, SecretBox(webhook_secret_keys()), settings.webhook_policy, settings.webhook_timeout)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -58,7 +58,7 @@ def serve(settings: Settings) -> None:
             username, password = admin_credentials()
             if store.ensure_admin(username, password):
                 print(f"tracklet server: created the first user, admin '{username}'", file=sys.stderr, flush=True)
-        policy(settings.webhook_destinations)
+        policy(settings.webhook_policy)
         sealed = seal_stored_secrets(store, SecretBox(webhook_secret_keys()))
         if sealed:
             print(
