@@ -93,7 +93,10 @@ def test_the_webhooks_page_lists_webhooks_and_never_shows_a_secret(
     assert page.evaluate(UNLABELLED) == []
     page.click("#cancel-webhook")
     assert page.locator("#webhook-form").count() == 0
-    page.evaluate("window.scrollTo(0, 0)")
+    page.click(f"{hook_row(made.name)} button.test-webhook")
+    page.wait_for_selector("#webhook-test-result .test-result.ok")
+    assert "model_version.created" in page.inner_text("#webhook-test-result")  # the first event, chosen
+    assert receiver.wait_for("/ci")[-1].event == "model_version.created"
     shot(page, "webhooks", doc=True)
     client.delete_webhook(made.webhook_id)
 
@@ -117,7 +120,8 @@ def test_a_webhook_is_created_edited_tested_and_deleted_from_the_page(
     fill_form(page, name, receiver.url + "/made", ["registered_model.created", "prompt.created"],
               description="made here", secret=SECRET)  # fmt: skip
     page.select_option("#webhook-status", "DISABLED")
-    page.screenshot(path=str(Path(__file__).resolve().parents[1] / "screenshots" / "webhook-form.png"), full_page=True)
+    page.evaluate("document.getElementById('toast').hidden = true")  # the refusals' message
+    shot(page, "webhook-form", doc=True)
     page.click("#save-webhook")
     page.wait_for_selector(hook_row(name))
     hook_id = page.get_attribute(hook_row(name), "data-webhook-id")
