@@ -251,7 +251,7 @@ def test_with_auth_only_admins_manage_webhooks_and_others_are_told_so(
     shot(page, "webhooks-not-admin")
     page.context.close()
     # What the page does not offer, the server refuses anyway, in MLflow's error shape.
-    refused = httpx.get(f"{guarded.url}/api/tracklet/webhooks/events", auth=user)
+    refused = httpx.get(f"{guarded.url}/api/2.0/mlflow/webhooks", auth=user)
     assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
 
 
