@@ -4,13 +4,19 @@ registered scorers the official MLflow client made on a real `tracklet server` (
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.support.processes import TrackletServer
 from tests.ui.browsing import ROOT, UNLABELLED, goto, shot
 from tests.ui.conftest import SeededServer
 from tests.ui.seed_genai import JUDGE_INSTRUCTIONS, LONG_CONTEXT
@@ -189,3 +195,64 @@ def test_the_scorers_tab_lists_each_scorers_latest_version_and_shows_its_definit
     page.wait_for_selector("p.error:has-text(\"Scorer with name 'no-such-scorer' not found\")")
     goto(page, f"/experiments/{genai.other_experiment_id}/scorers")
     page.wait_for_selector("#no-scorers")
+
+
+# ---- with --auth ---------------------------------------------------------------------------------
+
+ADMIN = ("admin", "admin-password-genai")
+
+
+@pytest.fixture(scope="module")
+def guarded_genai(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TrackletServer, GenAI]]:
+    """A server with `--auth` whose admin seeded the datasets and scorers with the official client."""
+    tmp: Path = tmp_path_factory.mktemp("ui-genai-auth")
+    env = {"TRACKLET_AUTH": "1", "TRACKLET_ADMIN_PASSWORD": ADMIN[1]}
+    server = TrackletServer(f"sqlite:///{tmp / 'tracklet.db'}", str(tmp / "artifacts"), env=env).start()
+    try:
+        signed_in = {**os.environ, "MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]}
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.ui.seed_genai", server.url],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, env=signed_in,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-4000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        yield server, GenAI(out["experiment_id"], out["other_experiment_id"], out["datasets"])
+    finally:
+        server.stop()
+
+
+def test_with_auth_a_user_kept_out_of_an_experiment_is_told_why_on_its_datasets_and_scorers(
+    browser: Any, guarded_genai: tuple[TrackletServer, GenAI]
+) -> None:
+    server, genai = guarded_genai
+    reader, outsider = [(f"u{uuid.uuid4().hex[:6]}", uuid.uuid4().hex) for _ in range(2)]
+    with httpx.Client(base_url=server.url, auth=ADMIN, timeout=30) as http:
+        for user in (reader, outsider):
+            http.post(
+                "/api/2.0/mlflow/users/create", json={"username": user[0], "password": user[1]}
+            ).raise_for_status()
+        grant = {"resource_type": "experiment", "resource_id": genai.experiment_id, "permission": "NO_PERMISSIONS"}
+        http.post("/api/3.0/mlflow/users/permissions/grant", json={**grant, "username": outsider[0]}).raise_for_status()
+
+    for user, kept_out in ((reader, False), (outsider, True)):
+        context = browser.new_context(http_credentials={"username": user[0], "password": user[1]})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.set_default_timeout(15_000)
+        page.base = server.url
+        views = {
+            f"/experiments/{genai.experiment_id}/datasets": "#datasets a.dataset-link:has-text('qa-golden')",
+            f"/datasets/{genai.datasets['qa-golden']}": "#dataset-records tbody tr",
+            f"/experiments/{genai.experiment_id}/scorers": "#scorers a.scorer-link:has-text('polite')",
+            f"/experiments/{genai.experiment_id}/scorers/polite": "#scorer-guidelines",
+        }
+        for hash_, shown in views.items():
+            goto(page, hash_)
+            if kept_out:  # the server's reason, where the page would be
+                page.wait_for_selector(f"p.error:has-text(\"Permission denied: user '{user[0]}' cannot read\")")
+                assert page.locator(shown).count() == 0, hash_
+            else:
+                page.wait_for_selector(shown)
+        assert not errors, errors
+        context.close()
