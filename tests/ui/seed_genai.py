@@ -6,7 +6,7 @@ prints one JSON object: {"experiment_id", "other_experiment_id", "datasets": {na
 
 - 'qa-golden': 120 records (three pages of 50 in the UI), tags team=ml and stage=gold; record 1 has a
   long context (clipped in the table), record 2 outputs and a human source, record 3 a trace as its source.
-- 'smoke-set': 2 records, linked to 'ui-genai' and 'ui-genai-other'.
+- 'smoke-set': 3 records (one with a NaN), linked to 'ui-genai' and 'ui-genai-other'.
 - 'empty-set': no records.
 - Scorers of 'ui-genai': 'polite' (Guidelines, versions 1 and 2) and 'correctness' (make_judge, a model).
 """
@@ -59,7 +59,13 @@ def seed(url: str) -> dict[str, Any]:
     )
 
     smoke = create_dataset(name="smoke-set", experiment_id=experiment_id, tags={"team": "qa"})
-    smoke.merge_records([{"inputs": {"q": "hello"}}, {"inputs": {"q": "bye"}, "expectations": {"polite": True}}])
+    smoke.merge_records(
+        [
+            {"inputs": {"q": "hello"}},
+            {"inputs": {"q": "bye"}, "expectations": {"polite": True}},
+            {"inputs": {"q": "unknown", "score": float("nan")}},  # pandas' missing value: NaN is not JSON
+        ]
+    )
     add_dataset_to_experiments(smoke.dataset_id, [other_id])
     empty = create_dataset(name="empty-set", experiment_id=experiment_id)
 

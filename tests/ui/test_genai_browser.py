@@ -54,6 +54,7 @@ def test_the_datasets_tab_lists_an_experiments_datasets_and_searches_them_by_nam
     golden = f"#datasets tr[data-dataset-id='{genai.datasets['qa-golden']}']"
     assert page.inner_text(f"{golden} td.records") == "120"
     assert page.inner_text(f"#datasets tr[data-dataset-id='{genai.datasets['empty-set']}'] td.records") == "0"
+    assert page.inner_text(f"#datasets tr[data-dataset-id='{genai.datasets['smoke-set']}'] td.records") == "3"
     assert texts(page, f"{golden} .tag-chip") == ["stage: gold", "team: ml"]  # not the client's mlflow.user
     assert "by " in page.inner_text(f"{golden}")  # who made it (the client's mlflow.user tag)
     assert genai.datasets["qa-golden"] in page.inner_text(golden)
@@ -145,8 +146,17 @@ def test_a_dataset_links_the_experiments_it_belongs_to(page: Any, genai: GenAI) 
     goto(page, f"/datasets/{genai.datasets['smoke-set']}")
     page.wait_for_selector("#dataset-records tbody tr")
     assert texts(page, "#dataset-experiments a.experiment-link") == ["ui-genai", "ui-genai-other"]
-    assert page.inner_text("#records-range") == "Records 1–2 of 2"
+    assert page.inner_text("#records-range") == "Records 1–3 of 3"
     assert page.is_disabled("#records-next")
+    # Python's JSON (MLflow's) writes NaN, which JSON.parse refuses: the page reads it as null.
+    raw = page.evaluate(
+        f"fetch('/api/3.0/mlflow/datasets/{genai.datasets['smoke-set']}/records').then(r => r.json())"
+        ".then(r => r.records)"
+    )
+    assert '"score": NaN' in raw
+    assert page.locator("#dataset-records tbody tr").nth(2).locator("td.inputs").inner_text() == (
+        '{"q": "unknown", "score": null}'
+    )
     page.click("#dataset-experiments a.experiment-link:has-text('ui-genai-other')")
     page.wait_for_selector("#datasets a.dataset-link:has-text('smoke-set')")
 
