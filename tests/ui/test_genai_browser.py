@@ -103,6 +103,9 @@ def test_a_dataset_page_shows_its_records_readably_in_keyset_pages(page: Any, ge
     shown = inputs.locator("pre").inner_text()
     assert '"question": "What does the fox do?"' in shown  # indented JSON
     assert LONG_CONTEXT not in shown and shown.endswith("…")  # the long context is clipped...
+    page.set_viewport_size({"width": 1400, "height": 1300})
+    shot(page, "dataset-records", doc=True, full_page=False)  # the first rows
+    page.set_viewport_size({"width": 1400, "height": 900})
     inputs.locator("button.show-all").click()  # ...until asked for whole
     assert LONG_CONTEXT.strip() in inputs.locator("pre").inner_text()
     assert inputs.locator("button.show-all").get_attribute("aria-expanded") == "true"
@@ -120,8 +123,6 @@ def test_a_dataset_page_shows_its_records_readably_in_keyset_pages(page: Any, ge
     assert third.locator("td.source a.trace-link").get_attribute("href") == "#/traces/tr-0123456789abcdef"
     assert first.locator("td.outputs").inner_text() == "{}"  # a record merged without outputs has {}
     assert page.evaluate(UNLABELLED) == []
-    page.evaluate("window.scrollTo(0, 0)")
-    shot(page, "dataset-records", doc=True)
 
     page.click("#records-next")
     page.wait_for_selector("#records-range:has-text('Records 51–100 of 120')")

@@ -61,7 +61,7 @@ export async function experimentScorersPage(root, ctx, expId) {
     return;
   }
   root.append(h("table.grid#scorers",
-    h("thead", h("tr", ["Name", "Latest version", "Kind", "Model", "Created"].map((x) => h("th", x)))),
+    h("thead", h("tr", ["Name", "Latest version", "Kind", "Model", "Last registered"].map((x) => h("th", x)))),
     h("tbody", found.map((s) => {
       const { kind, judge } = describe(parsed(s));
       return h("tr", { dataset: { scorer: s.scorer_name } },
