@@ -1,7 +1,8 @@
 """Tracklet's own JSON endpoints for the web UI, under `/api/tracklet/` (documented in docs/ui.md).
 
-They exist where MLflow's REST API would make a page slow or chatty: a runs table page with only the
-requested columns and a total, downsampled histories, bulk reads and bulk lifecycle changes.
+They exist where MLflow's REST API would make a page slow or chatty (a runs table page with only the
+requested columns and a total, downsampled histories, bulk reads and bulk lifecycle changes) or lacks
+what a page needs (the events a webhook may name).
 """
 
 from __future__ import annotations
