@@ -334,3 +334,17 @@ def test_a_read_only_token_reads_what_its_user_may_and_changes_nothing(http, tok
         403,
         "PERMISSION_DENIED",
     )
+
+
+def test_a_read_only_token_opens_the_web_ui_whose_files_change_nothing(http) -> None:  # type: ignore[no-untyped-def]
+    """A browser signed in with a read-only token (as the password) loads the page and all its files; paths
+    without an endpoint answer as they would anyone (404, 405), never "may only read"."""
+    user = new_user(http)
+    secret, _ = new_token(http, user, name="browser", scope="read")
+    signed_in = (user[0], secret)
+    assert '<script type="module"' in http.get("/", auth=signed_in).text
+    for path in ("/static/js/app.js", "/static/js/webhooks.js", "/static/app.css"):
+        assert http.get(path, auth=signed_in).status_code == 200, path
+    assert http.get("/static/js/no-such-module.js", auth=signed_in).status_code == 404
+    assert http.post("/static/js/app.js", content=b"x", auth=signed_in).status_code == 405
+    assert http.get("/static/js/app.js").status_code == 401  # still not without credentials

@@ -27,10 +27,11 @@ UNLABELLED = """() => {
 }"""
 
 
-def shot(page: Any, name: str, doc: bool = False) -> None:
+def shot(page: Any, name: str, doc: bool = False, full_page: bool = True) -> None:
+    """The whole page, or (`full_page=False`) what the window shows: a long table's first rows."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     if doc:
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, DOC_SHOTS / f"{name}.png")

@@ -388,7 +388,45 @@ def test_the_page_and_its_modules_are_served(any_ui_server: SeededServer) -> Non
         "plots",
         "artifacts",
         "experiments",
+        "datasets",
+        "scorers",
+        "webhooks",
+        "jsonview",
     ):
         r = any_ui_server.http.get(f"/static/js/{module}.js")
         assert r.status_code == 200 and "javascript" in r.headers["content-type"], module
     assert any_ui_server.http.get("/api/tracklet/nope").json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    modules = set(page.text.split('rel="modulepreload" href="/static/js/')[1:])
+    assert {m.split('"')[0] for m in modules} >= {"datasets.js", "scorers.js", "webhooks.js", "jsonview.js"}
+
+
+def test_webhook_events_are_the_events_a_webhook_may_name(any_ui_server: SeededServer) -> None:
+    listed = any_ui_server.http.get("/api/tracklet/webhooks/events")
+    assert listed.status_code == 200, listed.text
+    events = listed.json()["events"]
+    names = {f"{e['entity']}.{e['action']}" for e in events}
+    assert len(names) == len(events) == 15
+    assert [f"{e['entity']}.{e['action']}" for e in events if not e["sent"]] == ["budget_policy.exceeded"]
+    # Every event listed is one the webhooks API takes, and one it does not take is not listed.
+    made = any_ui_server.http.post(
+        "/api/2.0/mlflow/webhooks",
+        json={
+            "name": "all-listed-events",
+            "url": "http://127.0.0.1:9/hook",
+            "events": [{"entity": e["entity"].upper(), "action": e["action"].upper()} for e in events],
+        },
+    )
+    assert made.status_code == 200, made.text
+    hook = made.json()["webhook"]
+    assert {f"{e['entity']}.{e['action']}".lower() for e in hook["events"]} == names
+    any_ui_server.http.delete(f"/api/2.0/mlflow/webhooks/{hook['webhook_id']}").raise_for_status()
+    assert "registered_model.deleted" not in names
+    refused = any_ui_server.http.post(
+        "/api/2.0/mlflow/webhooks",
+        json={
+            "name": "unlisted",
+            "url": "http://127.0.0.1:9/hook",
+            "events": [{"entity": "REGISTERED_MODEL", "action": "DELETED"}],
+        },
+    )
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"

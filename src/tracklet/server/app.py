@@ -43,7 +43,7 @@ from tracklet.server.api import (
 )
 from tracklet.server.api.trace_spans import SpanIndexer
 from tracklet.server.auth import guard
-from tracklet.server.auth.rules import ADMIN, AUTHENTICATED, RULES, Rule
+from tracklet.server.auth.rules import ADMIN, AUTHENTICATED_READ, RULES, Rule
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings, admin_credentials, webhook_secret_keys
 from tracklet.store.store import Store
@@ -200,14 +200,14 @@ class AuthApp(TrackletApp):
 
     def _rule_of(self, scope: Scope) -> tuple[Rule, dict[str, Any]]:
         """The rule and path parameters of the route Starlette will pick (any other path: the UI's files,
-        a 404, a 405: for signed-in users)."""
+        a 404, a 405: for signed-in users, read-only access tokens included, as nothing there writes)."""
         for route in self.router.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
                 if isinstance(route, Route):
                     return self.rules.get(route.endpoint, ADMIN), child.get("path_params", {})
                 break
-        return AUTHENTICATED, {}
+        return AUTHENTICATED_READ, {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

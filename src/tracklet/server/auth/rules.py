@@ -391,6 +391,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     ui.artifact_preview: _rule(run(READ), logged_model(READ)),
     ui.trace_runs: _rule(trace(READ)),
     ui.trace_spans: _rule(trace(READ)),
+    ui.webhook_events: AUTHENTICATED_READ,  # the names MLflow documents: nothing about any webhook
     # Users and permissions: who may manage users is checked by the endpoints (admins; a user itself)
     **dict.fromkeys(
         (

@@ -1,7 +1,8 @@
 """Tracklet's own JSON endpoints for the web UI, under `/api/tracklet/` (documented in docs/ui.md).
 
-They exist where MLflow's REST API would make a page slow or chatty: a runs table page with only the
-requested columns and a total, downsampled histories, bulk reads and bulk lifecycle changes.
+They exist where MLflow's REST API would make a page slow or chatty (a runs table page with only the
+requested columns and a total, downsampled histories, bulk reads and bulk lifecycle changes) or lacks
+what a page needs (the events a webhook may name).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tracklet.server.protocol import json_response, read_json, read_query, run_s
 from tracklet.server.state import artifacts_of, store_of
 from tracklet.server.ui import history, queries
 from tracklet.validation import parse_experiment_id, require, validate_run_id
+from tracklet.webhooks.events import ENTITY_ACTIONS
 
 MAX_PAGE = 5000
 MAX_HISTORY_RUNS = 500
@@ -379,6 +381,20 @@ async def trace_spans(request: Request) -> Response:
     return json_response({"spans": spans})
 
 
+# Events a webhook may name that tracklet never sends: MLflow's AI gateway budgets (tracklet has no gateway).
+_NEVER_SENT = frozenset({"budget_policy"})
+
+
+async def webhook_events(request: Request) -> Response:
+    """The events a webhook may subscribe to, for the webhook form: MLflow's API has no list of them."""
+    events = [
+        {"entity": entity, "action": action, "sent": entity not in _NEVER_SENT}
+        for entity, actions in ENTITY_ACTIONS.items()
+        for action in actions
+    ]
+    return json_response({"events": events})
+
+
 _BASE = "/api/tracklet"
 routes = [
     Route(f"{_BASE}/experiments", experiments_list, methods=["GET"]),
@@ -393,4 +409,5 @@ routes = [
     Route(f"{_BASE}/artifacts/preview", artifact_preview, methods=["GET"]),
     Route(f"{_BASE}/traces/spans", trace_spans, methods=["GET"]),
     Route(f"{_BASE}/traces/runs", trace_runs, methods=["GET"]),
+    Route(f"{_BASE}/webhooks/events", webhook_events, methods=["GET"]),
 ]

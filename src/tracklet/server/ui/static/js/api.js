@@ -135,6 +135,38 @@ export const api = {
       },
     }),
 
+  // MLflow 3's evaluation datasets: tags travel as JSON text, records come a keyset page at a time.
+  /** A page of the datasets linked to an experiment, newest first: {datasets?, next_page_token?}. */
+  searchDatasets: (experimentId, { filter = "", pageToken, maxResults = 100 } = {}) =>
+    request("POST", `${ML3}/datasets/search`, {
+      body: { experiment_ids: [experimentId], filter_string: filter || undefined, max_results: maxResults, page_token: pageToken || undefined },
+    }),
+  getDataset: (datasetId) => request("GET", `${ML3}/datasets/${encodeURIComponent(datasetId)}`),
+  datasetExperimentIds: (datasetId) => request("GET", `${ML3}/datasets/${encodeURIComponent(datasetId)}/experiment-ids`),
+  /** One page of a dataset's records, in the order they were written: {records, next_page_token?}. */
+  datasetRecords: (datasetId, { pageToken, maxResults = 50 } = {}) =>
+    request("GET", `${ML3}/datasets/${encodeURIComponent(datasetId)}/records`, {
+      query: { max_results: maxResults, page_token: pageToken || undefined },
+    }),
+
+  // MLflow 3's registered scorers of an experiment: each scorer's latest version, or all of one's versions.
+  listScorers: (experimentId) => request("GET", `${ML3}/scorers/list`, { query: { experiment_id: experimentId } }),
+  scorerVersions: (experimentId, name) => request("GET", `${ML3}/scorers/versions`, { query: { experiment_id: experimentId, name } }),
+
+  // Webhooks of the model registry (admins only with --auth). A secret goes out, never comes back.
+  /** A page of webhooks, newest first: {webhooks?, next_page_token?}. */
+  listWebhooks: (pageToken) => request("GET", `${ML}/webhooks`, { query: { max_results: 100, page_token: pageToken || undefined } }),
+  /** The events a webhook may subscribe to: {events: [{entity, action, sent}]}. */
+  webhookEvents: () => request("GET", `${TL}/webhooks/events`),
+  /** fields: {name, url, events: [{entity, action}], description, secret, status}. */
+  createWebhook: (fields) => request("POST", `${ML}/webhooks`, { body: fields }),
+  /** Only the fields given change; a secret of "" removes it. */
+  updateWebhook: (id, fields) => request("PATCH", `${ML}/webhooks/${encodeURIComponent(id)}`, { body: fields }),
+  deleteWebhook: (id) => request("DELETE", `${ML}/webhooks/${encodeURIComponent(id)}`),
+  /** Send the example payload of `event` ({entity, action}; none: the webhook's first) once, now:
+   * {result: {success, response_status?, response_body?, error_message?}}. */
+  testWebhook: (id, event) => request("POST", `${ML}/webhooks/${encodeURIComponent(id)}/test`, { body: event ? { event } : {} }),
+
   // The model registry. Names travel in query strings and JSON bodies, never in paths.
   searchRegisteredModels: ({ filter = "", pageToken, maxResults = 100 } = {}) =>
     request("GET", `${ML}/registered-models/search`, {

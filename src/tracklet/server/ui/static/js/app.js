@@ -3,11 +3,15 @@
 // `#/runs/<id>` (or MLflow's `#/experiments/<e>/runs/<id>`) a run, `#/traces/<id>` a trace,
 // `#/models/<m-…>` (or MLflow's `#/experiments/<e>/models/<m-…>`) a logged model, `#/compare?runs=a,b`,
 // and the model registry as MLflow's UI has it: `#/models`, `#/models/<name>`, `#/models/<name>/versions/<v>`.
-// Prompts: `#/prompts`, `#/prompts/<name>?version=<v>`. With `--auth`: `#/experiments/<id>/permissions`, `#/users`.
+// Prompts: `#/prompts`, `#/prompts/<name>?version=<v>`. MLflow 3's evaluation datasets and registered scorers
+// of an experiment: `#/experiments/<id>/datasets`, `#/datasets/<id>`, `#/experiments/<id>/scorers[/<name>]`.
+// Registry webhooks: `#/webhooks`. With `--auth`: `#/experiments/<id>/permissions`, `#/users`.
 import { clear, h } from "./dom.js";
+import { datasetPage, experimentDatasetsPage } from "./datasets.js";
 import { experimentAboutPage, experimentModelsPage } from "./experiment.js";
 import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
+import { experimentScorersPage, scorerPage } from "./scorers.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
 import { modelPage } from "./models.js";
@@ -16,6 +20,7 @@ import { promptPage, promptsPage } from "./prompts.js";
 import { modelVersionPage, registeredModelPage, registeredModelsPage } from "./registry.js";
 import { tracesPage } from "./traces.js";
 import { tracePage } from "./trace.js";
+import { webhooksPage } from "./webhooks.js";
 
 const routes = [
   [/^\/?$/, () => experimentsPage],
@@ -25,6 +30,11 @@ const routes = [
   [/^\/experiments\/([^/]+)\/permissions$/, () => experimentPermissionsPage],
   [/^\/experiments\/([^/]+)\/models$/, () => experimentModelsPage],
   [/^\/experiments\/([^/]+)\/about$/, () => experimentAboutPage],
+  [/^\/experiments\/([^/]+)\/datasets$/, () => experimentDatasetsPage],
+  [/^\/experiments\/([^/]+)\/scorers$/, () => experimentScorersPage],
+  [/^\/experiments\/([^/]+)\/scorers\/([^/]+)$/, () => scorerPage],
+  [/^\/datasets\/([^/]+)$/, () => datasetPage],
+  [/^\/webhooks$/, () => webhooksPage],
   [/^\/users$/, () => usersPage],
   [/^\/traces\/([^/]+)$/, () => tracePage],
   [/^\/runs\/([^/]+)$/, () => runPage],

@@ -1,4 +1,4 @@
-// An experiment's views share a heading and tabs (Runs, Traces, Models, About); this module holds
+// An experiment's views share a heading and tabs (Runs, Traces, Models, Datasets, Scorers, About); this module holds
 // them and two of the views: the logged models of the experiment (MLflow 3's `logged-models/search`)
 // and its details, description and tags (`experiments/set-experiment-tag`).
 import { api } from "./api.js";
@@ -8,12 +8,14 @@ import { allowed, signedIn } from "./permissions.js";
 
 const NOTE = "mlflow.note.content";
 
-/** Runs | Traces | Models | About, on top of every view of an experiment. */
+/** Runs | Traces | Models | Datasets | Scorers | About, on top of every view of an experiment. */
 export function experimentTabs(expId, active) {
   return tabNav("Experiment views", [
     { id: "runs", label: "Runs", href: `#/experiments/${expId}` },
     { id: "traces", label: "Traces", href: `#/experiments/${expId}/traces` },
     { id: "models", label: "Models", href: `#/experiments/${expId}/models` },
+    { id: "datasets", label: "Datasets", href: `#/experiments/${expId}/datasets` },
+    { id: "scorers", label: "Scorers", href: `#/experiments/${expId}/scorers` },
     { id: "about", label: "About", href: `#/experiments/${expId}/about` },
   ], active);
 }
