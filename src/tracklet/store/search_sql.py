@@ -795,9 +795,21 @@ def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
     return schema.traces.c.trace_id.in_(select(a.c.trace_id).where(*named))
 
 
+def _prompt_condition(value: Value) -> ColumnElement[bool]:
+    """Traces linked to this prompt version (`traces/link-prompts`), named as MLflow names it: "name/3"."""
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise InvalidParameterValue(
+            f"Invalid prompts filter value '{value}'. Expected format: prompt = \"name/version\""
+        )
+    links = schema.trace_prompt_links
+    return schema.traces.c.trace_id.in_(select(links.c.trace_id).where(links.c.prompt_version == value))
+
+
 def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind in ("feedback", "expectation"):
         return _assessment_condition(c)
+    if c.kind == "attribute" and c.key == "prompt":
+        return _prompt_condition(c.value)
     if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
         return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
     table, key = _trace_key_value(c.kind, c.key)
