@@ -888,6 +888,8 @@ class TraceSearch:
             *([_span_condition(span_comparisons)] if span_comparisons else []),
         ]
         self.terms = _trace_sort(order_keys)
+        # The search's WHERE: the experiments first, then the filter's conditions.
+        self.conditions: list[ColumnElement[bool]] = self._conditions
         self.sort_id = keyset.sort_id("traces", *((k.kind, k.key, k.ascending) for k in order_keys))
 
     def page(self, limit: int, position: Position = 0) -> Select[Any]:

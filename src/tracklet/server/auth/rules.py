@@ -33,6 +33,7 @@ from tracklet.server.api import (
     runs,
     scorers,
     tokens,
+    trace_metrics,
     traces,
     traces_v2,
     users,
@@ -325,6 +326,8 @@ RULES: dict[Callable[..., Any], Rule] = {
     traces.delete_tag: _rule(trace(EDIT)),
     traces.link_to_run: _rule(run(EDIT), each_trace(EDIT)),
     traces.link_prompts: _rule(trace(EDIT)),
+    trace_metrics.query_metrics: _rule(each_experiment(READ)),  # a POST that only reads
+    trace_metrics.filter_correlation: _rule(each_experiment(READ)),
     traces.delete_traces: _rule(experiment(MANAGE)),
     traces_v2.start_v2: _rule(experiment(EDIT)),
     traces_v2.end_v2: _rule(trace(EDIT, "request_id")),
