@@ -58,6 +58,15 @@ DROPPED: Answer = (0, "CONNECTION_DROPPED")  # the server closed the connection 
 
 # (endpoint, MLflow's answer, tracklet's answer): why tracklet differs.
 KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
+    ("PUT scorers/online-config", (500, None), (400, "INVALID_PARAMETER_VALUE")): (
+        "a sample rate that is not a number: MLflow's server fails converting it"
+    ),
+    ("PUT scorers/online-config", (400, "INVALID_PARAMETER_VALUE"), (501, "NOT_IMPLEMENTED")): (
+        "tracklet runs no online scoring (MLflow refuses these scorers: they use no AI gateway model)"
+    ),
+    ("PUT scorers/online-config", (200, None), (501, "NOT_IMPLEMENTED")): (
+        "tracklet runs no online scoring: it keeps no sample rate, not even 0 (stop)"
+    ),
     ("POST experiments/update", (500, "INVALID_STATE"), (400, "INVALID_STATE")): (
         "renaming a deleted experiment is the caller's mistake: MLflow answers it with a 500"
     ),
