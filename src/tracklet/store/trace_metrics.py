@@ -240,12 +240,13 @@ class TraceMetricsStore(TraceStore):
         kinds = {k: dialects.json_type_at(self.db.engine, a.c.body, path) for k, path in _VALUE_PATHS.items()}
         json_type = case(*((a.c.kind == k, t) for k, t in kinds.items()))
         answer = func.lower(func.trim(a.c.value))
+        # The value's text first, the JSON type (a parse of the body) only for the few texts that may count.
         return case(
             (a.c.number.is_not(None), case((func.abs(a.c.number) <= _MAX_FLOAT, a.c.number))),
-            (and_(json_type == "boolean", a.c.value == "true"), literal(1.0, Float())),
-            (and_(json_type == "boolean", a.c.value == "false"), literal(0.0, Float())),
-            (and_(json_type == "string", answer == "yes"), literal(1.0, Float())),
-            (and_(json_type == "string", answer == "no"), literal(0.0, Float())),
+            (a.c.value == "true", case((json_type == "boolean", literal(1.0, Float())))),
+            (a.c.value == "false", case((json_type == "boolean", literal(0.0, Float())))),
+            (answer == "yes", case((json_type == "string", literal(1.0, Float())))),
+            (answer == "no", case((json_type == "string", literal(0.0, Float())))),
         )
 
     def _dimension_column(self, query: _Query, dimension: str) -> ColumnElement[Any]:
@@ -291,19 +292,20 @@ class TraceMetricsStore(TraceStore):
     ) -> dict[str, int]:
         """How many traces of the experiments (of those `base_filter` matches, if given) match each filter,
         both, and in all: the counts of MLflow's NPMI."""
+
+        # As MLflow does: the traces each filter matches as a subquery, outer-joined to the base's traces.
+        # PostgreSQL hashes each (the filters' EXISTS tested inside a CASE ran once per row: 12 times slower).
+        def matching(filter_string: str) -> Any:
+            conditions = TraceSearch(experiment_ids, _both(base_filter, filter_string), None).conditions
+            return select(s.traces.c.trace_id).where(*conditions).subquery()
+
+        first, second = matching(filter1), matching(filter2)
         base = TraceSearch(experiment_ids, base_filter, None).conditions
-        first = and_(true(), *TraceSearch(experiment_ids, filter1, None).conditions[1:])  # [0]: the experiments
-        second = and_(true(), *TraceSearch(experiment_ids, filter2, None).conditions[1:])
-
-        def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
-            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-        stmt = select(
-            func.count(),
-            counted(first),
-            counted(second),
-            counted(and_(first, second)),
-        ).where(*base)
+        rows = s.traces.outerjoin(first, first.c.trace_id == s.traces.c.trace_id)
+        rows = rows.outerjoin(second, second.c.trace_id == s.traces.c.trace_id)
+        both = case((first.c.trace_id.is_not(None), second.c.trace_id))
+        counts = (func.count(), func.count(first.c.trace_id), func.count(second.c.trace_id), func.count(both))
+        stmt = select(*counts).select_from(rows).where(*base)
         with self.db.read() as conn:
             total, one, two, joint = conn.execute(stmt).one()
         return {
@@ -312,6 +314,11 @@ class TraceMetricsStore(TraceStore):
             "filter2_count": int(two),
             "joint_count": int(joint),
         }
+
+
+def _both(base_filter: str | None, filter_string: str) -> str:
+    """A filter within the base filter, as MLflow joins them (traces/search filters only take AND)."""
+    return f"{base_filter} and {filter_string}" if base_filter else filter_string
 
 
 # Where an assessment keeps its value in its body: a feedback's and an expectation's `value`, an issue whole.
