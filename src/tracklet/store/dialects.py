@@ -312,8 +312,8 @@ def json_text_at(engine: Engine, document: ColumnElement[Any], path: Sequence[st
 def floor_division(engine: Engine, numerator: ColumnElement[Any], denominator: int) -> ColumnElement[Any]:
     """`numerator` divided by a positive integer, rounded down (time buckets, ns to ms); `numerator` may be
     an integer or, read from JSON, a number of any kind."""
-    divided = numerator.self_group().op("/")(literal(denominator))  # grouped: `a - b` divided, not `b`
     if is_sqlite(engine):  # CAST cuts toward zero: one less for a negative quotient that was cut
-        cut = cast(divided, BigInteger())
+        cut = cast(numerator.self_group().op("/")(literal(denominator)), BigInteger())  # grouped: all of `a - b`
         return cut - case((and_(numerator < 0, cut * denominator != numerator), 1), else_=0)
-    return func.floor(divided)
+    # As NUMERIC: PostgreSQL's integer division cuts toward zero too.
+    return cast(func.floor(cast(numerator, postgresql.NUMERIC).op("/")(literal(denominator))), BigInteger())
