@@ -357,3 +357,25 @@ def test_a_bad_correlation_filter_is_refused(mlflow_client, experiment_id):
     with pytest.raises(MlflowException) as caught:
         store.calculate_trace_filter_correlation([experiment_id], "trace.colour = 'x'", "trace.status = 'OK'")
     assert error_code(caught) == "INVALID_PARAMETER_VALUE"
+
+
+def test_span_metrics_count_spans_the_database_had_not_copied(server, monkeypatch):
+    """Spans uploaded as a file are copied into rows after the answer (or were stored by an older tracklet
+    without rows): a span metric copies what is missing first, as a span filter does."""
+    import time
+
+    from sqlalchemy import text
+
+    from tracklet.store.database import Database
+
+    client, experiment_id, ids = _record(server.url, monkeypatch)
+    time.sleep(0.5)  # the upload's copy, done after its answer, is not undone below
+    db = Database(server.backend_store_uri)
+    try:
+        with db.write() as conn:
+            for table in ("trace_span_attributes", "trace_spans"):
+                conn.execute(text(f"DELETE FROM {table} WHERE trace_id IN (:a, :b)"), {"a": ids[0], "b": ids[3]})
+    finally:
+        db.dispose()
+    assert _points(client, experiment_id, QUERIES["spans"]) == EXPECTED["spans"]
+    assert _points(client, experiment_id, QUERIES["span cost"]) == EXPECTED["span cost"]

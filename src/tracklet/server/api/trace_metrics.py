@@ -14,9 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.errors import InvalidParameterValue
+from tracklet.server.api.trace_spans import copy_spans_for_search, filters_spans
 from tracklet.server.protocol import Int64, json_response, read_json, run_read
-from tracklet.server.state import store_of
-from tracklet.store.trace_metrics import PERCENTILE, Aggregation
+from tracklet.server.state import artifacts_of, store_of
+from tracklet.store.trace_metrics import PERCENTILE, SPANS, Aggregation
 from tracklet.validation import missing, parse_experiment_id
 
 MAX_METRIC_RESULTS = 1000  # MLflow's default page of data points
@@ -102,6 +103,8 @@ async def query_metrics(request: Request) -> Response:
         raise InvalidParameterValue(
             f"Invalid value {max_results} for parameter 'max_results' supplied: must be at least 1"
         )
+    if view == SPANS:  # spans logged before span rows existed, or not copied yet: as a span filter does
+        await copy_spans_for_search(artifacts_of(request), store_of(request), experiment_ids)
     points = await run_read(
         request,
         store_of(request).query_trace_metrics,
@@ -162,6 +165,8 @@ async def filter_correlation(request: Request) -> Response:
         raise missing("filter_string1")
     if not body.filter_string2:
         raise missing("filter_string2")
+    if any(filters_spans(f) for f in (body.filter_string1, body.filter_string2, body.base_filter)):
+        await copy_spans_for_search(artifacts_of(request), store_of(request), experiment_ids)
     counts = await run_read(
         request,
         store_of(request).trace_filter_correlation,
