@@ -379,3 +379,58 @@ def test_span_metrics_count_spans_the_database_had_not_copied(server, monkeypatc
         db.dispose()
     assert _points(client, experiment_id, QUERIES["spans"]) == EXPECTED["spans"]
     assert _points(client, experiment_id, QUERIES["span cost"]) == EXPECTED["span cost"]
+
+
+def _metrics_body(**changes: Any) -> dict[str, Any]:
+    body = {
+        "experiment_ids": ["0"],
+        "view_type": "SPANS",
+        "metric_name": "latency",
+        "aggregations": [{"aggregation_type": "AVG"}],
+    }
+    return {**body, **changes}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _metrics_body(aggregations=[{"aggregation_type": "PERCENTILE", "percentile_value": 150}]),
+        _metrics_body(aggregations=[{"aggregation_type": "PERCENTILE"}]),
+        _metrics_body(aggregations=[{"aggregation_type": "AVG", "percentile_value": 50}]),
+        _metrics_body(aggregations=[{"aggregation_type": "MEDIAN"}]),
+        _metrics_body(time_interval_seconds=-1, start_time_ms=0, end_time_ms=1),
+        _metrics_body(time_interval_seconds=2**62, start_time_ms=0, end_time_ms=1),
+        _metrics_body(max_results=0),
+        _metrics_body(experiment_ids=["x"]),
+        _metrics_body(filters=["span.name = 'a' AND span.type = 'b'"]),
+        _metrics_body(dimensions=["span_type"]),  # latency is not by type
+        _metrics_body(start_time_ms=2**64),
+    ],
+)
+def test_bad_metrics_requests_are_400s_on_both_backends(server, body):
+    response = httpx.post(server.url + "/api/3.0/mlflow/traces/metrics", json=body)
+    assert (response.status_code, response.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), response.text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(time_interval_seconds=(2**63 - 1) // 10**9, start_time_ms=-(2**63), end_time_ms=2**63 - 1),
+        dict(
+            metric_name="total_cost",
+            aggregations=[{"aggregation_type": "SUM"}],
+            start_time_ms=2**63 - 1,
+            end_time_ms=2**63 - 1,
+        ),
+        dict(max_results=2**63 - 1, view_type="TRACES", time_interval_seconds=1, start_time_ms=0, end_time_ms=1),
+        dict(
+            view_type=3,
+            metric_name="assessment_count",
+            aggregations=[{"aggregation_type": 1}],
+            dimensions=["assessment_value"],
+        ),
+    ],
+)
+def test_extreme_but_valid_metrics_requests_answer(server, changes):
+    response = httpx.post(server.url + "/api/3.0/mlflow/traces/metrics", json=_metrics_body(**changes))
+    assert response.status_code == 200, response.text

@@ -21,7 +21,10 @@ from tracklet.store.trace_metrics import PERCENTILE, SPANS, Aggregation
 from tracklet.validation import missing, parse_experiment_id
 
 MAX_METRIC_RESULTS = 1000  # MLflow's default page of data points
-JEFFREYS_PRIOR = 0.5  # the smoothing of MLflow's `npmi_smoothed`
+JEFFREYS_PRIOR = 0.5
+MAX_INTERVAL_SECONDS = (
+    2**63 - 1
+) // 10**9  # a span's bucket is counted in ns, in a BIGINT  # the smoothing of MLflow's `npmi_smoothed`
 
 _VIEW_TYPES = {1: "TRACES", 2: "SPANS", 3: "ASSESSMENTS"}  # MetricViewType's numbers in MLflow's protocol
 _AGGREGATION_TYPES = {1: "COUNT", 2: "SUM", 3: "AVG", 4: "PERCENTILE", 5: "MIN", 6: "MAX"}
@@ -93,10 +96,11 @@ async def query_metrics(request: Request) -> Response:
     if body.aggregations is None:
         raise missing("aggregations")
     aggregations = [_aggregation(a, i) for i, a in enumerate(body.aggregations)]
-    if body.time_interval_seconds is not None and body.time_interval_seconds < 0:
+    interval = body.time_interval_seconds
+    if interval is not None and not 0 <= interval <= MAX_INTERVAL_SECONDS:
         raise InvalidParameterValue(
-            f"Invalid value {body.time_interval_seconds} for parameter 'time_interval_seconds' supplied: "
-            "must not be negative"
+            f"Invalid value {interval} for parameter 'time_interval_seconds' supplied: "
+            f"from 0 to {MAX_INTERVAL_SECONDS} (292 years)"
         )
     max_results = MAX_METRIC_RESULTS if body.max_results is None else body.max_results
     if max_results < 1:
