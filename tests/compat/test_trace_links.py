@@ -75,6 +75,7 @@ def _link_prompts_scenario(url: str, monkeypatch: pytest.MonkeyPatch) -> dict[st
         "version 1": found(f'prompt = "{name}/1"'),
         "version 2": found(f'prompt = "{name}/2"'),
         "version 3": found(f'prompt = "{name}/3"'),
+        "by tag": found(f'tag.`mlflow.linkedPrompts` = "{name}/1"'),  # the links too, not the tag's JSON
         "tag": sorted((p["name"] == name, p["version"]) for p in json.loads(tag)),
     }
 
@@ -85,6 +86,7 @@ def test_linked_prompt_versions_find_their_traces_as_in_mlflow(server, mlflow_se
         "version 1": ["linked"],
         "version 2": ["linked", "other"],
         "version 3": [],
+        "by tag": ["linked"],
         "tag": [(True, "1"), (True, "2")],
     }
     assert ours == _link_prompts_scenario(mlflow_server.url, monkeypatch)

@@ -795,6 +795,9 @@ def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
     return schema.traces.c.trace_id.in_(select(a.c.trace_id).where(*named))
 
 
+LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"  # the tag MLflow's client sets beside the links
+
+
 def _prompt_condition(value: Value) -> ColumnElement[bool]:
     """Traces linked to this prompt version (`traces/link-prompts`), named as MLflow names it: "name/3"."""
     if not isinstance(value, str) or value.count("/") != 1:
@@ -808,7 +811,12 @@ def _prompt_condition(value: Value) -> ColumnElement[bool]:
 def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind in ("feedback", "expectation"):
         return _assessment_condition(c)
-    if c.kind == "attribute" and c.key == "prompt":
+    if (c.kind, c.key) in (("attribute", "prompt"), ("tag", LINKED_PROMPTS_TAG)):  # MLflow reads both so
+        if c.op != "=":
+            raise InvalidParameterValue(
+                f"Invalid comparator '{c.op}' for prompts filter. Only '=' is supported with format: "
+                'prompt = "name/version"'
+            )
         return _prompt_condition(c.value)
     if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
         return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
