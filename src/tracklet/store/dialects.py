@@ -230,7 +230,7 @@ def json_key_values(engine: Engine, table: str, run_ids: Sequence[str]) -> tuple
 # -- trace metrics ---------------------------------------------------------------------------------
 
 _SQLITE_PERCENTILE = "tracklet_percentile"
-_PG_NUMBER = r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$"  # no exponent; within a BIGINT (a span's end, in ns)
+_PG_NUMBER = r"^-?[0-9]{1,19}(\.[0-9]{1,18})?$"  # no exponent; a span's end in ns has 19 digits
 
 
 class _Percentile:

@@ -179,8 +179,6 @@ class TraceMetricsStore(TraceStore):
         uses_span_time = view == SPANS and metric_name in _COSTS
         when = s.trace_spans.c.start_time if uses_span_time else s.traces.c.request_time
         query.conditions.append(_time_range(when, start_time_ms, end_time_ms, nanoseconds=uses_span_time))
-        if not (view == TRACES and metric_name == "session_count"):
-            query.conditions.append(value.is_not(None))
 
         groups: list[tuple[str, ColumnElement[Any]]] = []
         if time_interval_seconds:
@@ -189,23 +187,28 @@ class TraceMetricsStore(TraceStore):
                 bucket = dialects.floor_division(engine, s.trace_spans.c.start_time, bucket_ms * _NS_PER_MS)
             else:
                 bucket = dialects.floor_division(engine, s.traces.c.request_time, bucket_ms)
-            bucket = bucket * bucket_ms
-            groups.append((TIME_BUCKET, bucket))
+            groups.append((TIME_BUCKET, bucket * bucket_ms))
         for dimension in dimensions:
-            column = self._dimension_column(query, dimension)
-            query.conditions.append(column.is_not(None))
-            groups.append((dimension, column))
+            groups.append((dimension, self._dimension_column(query, dimension)))
 
-        labels = [a.label for a in aggregations]
-        aggregated = [self._aggregate(a, value).label(f"v{i}") for i, a in enumerate(aggregations)]
-        grouped = [column.label(f"g{i}") for i, (_, column) in enumerate(groups)]
-        stmt = select(*grouped, *aggregated).select_from(_from_clause(query)).where(*query.conditions)
+        # Each row's value and groups computed once, in a subquery `OFFSET 0` keeps from being merged into
+        # the aggregate (on both databases): merged, a value read from JSON was parsed again for its
+        # IS NOT NULL. Rows without a value or a group are left out before the LIMIT, as MLflow does.
+        row_columns = [value.label("value"), *(column.label(f"g{i}") for i, (_, column) in enumerate(groups))]
+        rows = select(*row_columns).select_from(_from_clause(query)).where(*query.conditions).offset(0).subquery()
+        kept = [rows.c[f"g{i}"].is_not(None) for i in range(len(groups))]
+        if not (view == TRACES and metric_name == "session_count"):
+            kept.append(rows.c.value.is_not(None))
+        grouped = [rows.c[f"g{i}"] for i in range(len(groups))]
+        counted = distinct(rows.c.value) if metric_name == "session_count" else rows.c.value
+        aggregated = [self._aggregate(a, counted) for a in aggregations]
+        stmt = select(*grouped, *aggregated).where(*kept)
         if groups:
-            stmt = stmt.group_by(*(column for _, column in groups)).order_by(*(column for _, column in groups))
-        stmt = stmt.limit(max_results)
+            stmt = stmt.group_by(*grouped).order_by(*grouped)
         with self.db.read() as conn:
-            rows = conn.execute(stmt).all()
-        return [point for row in rows if (point := _data_point(metric_name, groups, labels, row)) is not None]
+            found = conn.execute(stmt.limit(max_results)).all()
+        labels = [a.label for a in aggregations]
+        return [point for row in found if (point := _data_point(metric_name, groups, labels, row)) is not None]
 
     def _metric_column(self, query: _Query, metric_name: str) -> ColumnElement[Any]:
         engine, traces, spans = self.db.engine, s.traces, s.trace_spans
@@ -217,7 +220,7 @@ class TraceMetricsStore(TraceStore):
             if metric_name == "session_count":
                 session = _outer_key_value(query, s.trace_metadata, SESSION_METADATA)
                 query.conditions.append(session.c.value.is_not(None))
-                return distinct(session.c.value)
+                return session.c.value  # counted DISTINCT
             usage = _outer_key_value(query, s.trace_metadata, TOKEN_USAGE_METADATA)
             return dialects.json_number(engine, usage.c.value, metric_name)
         if query.view == SPANS:
