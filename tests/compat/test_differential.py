@@ -11,7 +11,8 @@ downloads (byte for byte).
 The requests are drawn at random (seeded: CI sends the same ones each time) from the tracking, registry,
 dataset (`runs/log-inputs`, `runs/outputs`), tracing (`/api/3.0/mlflow/traces*` and the `/api/2.0` tag
 and delete calls the client sends), artifact (`mlflow-artifacts` proxy, `artifacts/list`), evaluation
-dataset (`/api/3.0/mlflow/datasets/*`), registered scorer (`/api/3.0/mlflow/scorers/*`) and webhook
+dataset (`/api/3.0/mlflow/datasets/*`), registered scorer (`/api/3.0/mlflow/scorers/*`), trace analytics
+(`traces/metrics`, `traces/calculate-filter-correlation`, `traces/link-prompts`) and webhook
 (`/api/2.0/mlflow/webhooks*`) endpoints, with names, keys, values, paths, page tokens, JSON texts and
 numbers chosen to collide, overflow, be empty or be nonsense, and ids of the right kind, of another kind
 or made up, so both servers walk their error paths as well as their happy ones. Webhooks point at a
@@ -57,6 +58,15 @@ DROPPED: Answer = (0, "CONNECTION_DROPPED")  # the server closed the connection 
 
 # (endpoint, MLflow's answer, tracklet's answer): why tracklet differs.
 KNOWN_DIFFERENCES: dict[tuple[str, Answer, Answer], str] = {
+    ("PUT scorers/online-config", (500, None), (400, "INVALID_PARAMETER_VALUE")): (
+        "a sample rate that is not a number: MLflow's server fails converting it"
+    ),
+    ("PUT scorers/online-config", (400, "INVALID_PARAMETER_VALUE"), (501, "NOT_IMPLEMENTED")): (
+        "tracklet runs no online scoring (MLflow refuses these scorers: they use no AI gateway model)"
+    ),
+    ("PUT scorers/online-config", (200, None), (501, "NOT_IMPLEMENTED")): (
+        "tracklet runs no online scoring: it keeps no sample rate, not even 0 (stop)"
+    ),
     ("POST experiments/update", (500, "INVALID_STATE"), (400, "INVALID_STATE")): (
         "renaming a deleted experiment is the caller's mistake: MLflow answers it with a 500"
     ),
@@ -343,7 +353,7 @@ Body = Callable[[Side], dict[str, Any]]
 Call = Callable[[Side], Outcome]
 ROWS = (
     "experiments", "runs", "registered_models", "model_versions", "models", "metrics", "traces", "datasets",
-    "experiment_ids", "webhooks", "configs",
+    "experiment_ids", "webhooks", "configs", "data_points",
 )  # fmt: skip
 # What an answer says it did (records merged, deleted; the version a registration made): compared as is.
 DONE = ("inserted_count", "updated_count", "deleted_count", "version")
@@ -407,6 +417,8 @@ def counts(body: Any, whole: bool = True) -> tuple[Any, ...]:
         tuple(sorted(records)),
         *(body.get(done) for done in DONE),
         *entity(body),
+        canonical(body.get("data_points")),  # trace metrics: every value
+        *(body.get(f"{n}_count") for n in ("total", "filter1", "filter2", "joint")),  # NPMI's counts
     )
 
 
@@ -651,6 +663,63 @@ def tracing(rng: random.Random) -> list[tuple[str, Call]]:
     ]  # fmt: skip
 
 
+METRIC_QUERIES = [
+    ("TRACES", "trace_count", ["COUNT"]), ("TRACES", "latency", ["AVG", "MAX", "P50"]),
+    ("TRACES", "session_count", ["COUNT"]), ("TRACES", "total_tokens", ["SUM"]), ("SPANS", "span_count", ["COUNT"]),
+    ("ASSESSMENTS", "assessment_count", ["COUNT"]), ("TRACES", "latency", ["COUNT"]), ("TRACES", "bogus", ["COUNT"]),
+    ("PLANETS", "trace_count", ["COUNT"]), ("TRACES", "trace_count", []), (2, "latency", ["MIN", "P99.5"]),
+]  # fmt: skip
+METRIC_DIMENSIONS = [[], ["trace_name"], ["trace_status"], ["trace_name", "trace_status"], ["span_name"], ["nope"]]
+METRIC_FILTERS = [[], ["trace.status = 'OK'"], ["trace.tag.k = 'v'"], ["trace.metadata.`mlflow.user` = 'root'"],
+                  ["span.name = 'x'"], ["trace.status != 'OK'"], ["bogus"], ["trace.status = OK"]]  # fmt: skip
+PROMPT_LINKS = [
+    [{"name": "qa", "version": "1"}],
+    [{"name": "qa", "version": "1"}, {"name": "b", "version": "2"}],
+    [],
+    None,
+]
+
+
+def trace_analytics(rng: random.Random) -> list[tuple[str, Call]]:
+    """What MLflow's UI charts of traces (`traces/metrics`), NPMI between two trace filters, and prompt
+    versions linked to a trace."""
+    i = rng.randrange(1000)
+    view, metric, aggregations = rng.choice(METRIC_QUERIES)
+    dimensions, filters = rng.choice(METRIC_DIMENSIONS), rng.choice(METRIC_FILTERS)
+    bucketed = rng.choice([None, None, 60, 86400, -5])
+    window = rng.choice([(None, None), (0, 2**62), (1764250647147, 1764250648000)])
+    first, second = rng.choice(TRACE_FILTERS), rng.choice(TRACE_FILTERS)
+    base = rng.choice([None, None, "trace.status = 'OK'", "bogus"])
+    links, known_trace = rng.choice(PROMPT_LINKS), rng.random() < 0.8
+
+    def aggregation(name: str) -> dict[str, Any]:
+        if name.startswith("P"):
+            return {"aggregation_type": "PERCENTILE", "percentile_value": float(name[1:])}
+        return {"aggregation_type": name}
+
+    def query(s: Side) -> dict[str, Any]:
+        body = {
+            "experiment_ids": [s.experiment(i)], "view_type": view, "metric_name": metric,
+            "aggregations": [aggregation(a) for a in aggregations], "dimensions": dimensions, "filters": filters,
+            "time_interval_seconds": bucketed, "start_time_ms": window[0], "end_time_ms": window[1],
+        }  # fmt: skip
+        return {k: v for k, v in body.items() if v is not None}
+
+    def correlation(s: Side) -> dict[str, Any]:
+        body = {"experiment_ids": [s.experiment(i)], "filter_string1": first, "filter_string2": second}
+        return body if base is None else {**body, "base_filter": base}
+
+    def link(s: Side) -> dict[str, Any]:
+        body = {"trace_id": s.trace(i) if known_trace else "tr-nope", "prompt_versions": links}
+        return {k: v for k, v in body.items() if v is not None}
+
+    return [
+        ("POST traces/metrics", request(f"POST {API3}/traces/metrics", query)),
+        ("POST traces/calculate-filter-correlation", request(f"POST {API3}/traces/calculate-filter-correlation", correlation)),
+        ("POST traces/link-prompts", request("POST traces/link-prompts", link)),
+    ]  # fmt: skip
+
+
 def artifacts(rng: random.Random) -> list[tuple[str, Call]]:
     """The artifact proxy under each run's own root, and the R client's `artifacts/list`."""
     i = rng.randrange(1000)
@@ -675,6 +744,8 @@ def artifacts(rng: random.Random) -> list[tuple[str, Call]]:
         ("DELETE mlflow-artifacts/artifacts/<path>", lambda s: outcome(s.http.delete(f"{PROXY}/{s.root(i)}/{path}"), path)),
         ("GET mlflow-artifacts/artifacts?path=", lambda s: outcome(s.http.get(PROXY, params={"path": f"{s.root(i)}/{folder}"}), folder)),
         ("GET artifacts/list", request("GET artifacts/list", lambda s: {"run_id": s.run(i), "path": folder})),
+        ("GET logged-models/<id>/artifacts/directories", lambda s: request(
+            f"GET logged-models/{s.model(i)}/artifacts/directories", lambda s: {"artifact_directory_path": folder})(s)),
     ]  # fmt: skip
 
 
@@ -829,6 +900,7 @@ def scorers(rng: random.Random) -> list[tuple[str, Call]]:
     version = rng.choice([None, None, 1, 2, 0, -1, "x"])
     listing = rng.choice(["one", "many", "none", "both", "empty list"])
     scorer_ids = rng.choice(["ours", "made-up", "none"])
+    rate = rng.choice([0.5, 0, 1.5, "x"])
     registered = rng.random() < 0.6
 
     def experiment_id(s: Side) -> str | None:
@@ -869,6 +941,7 @@ def scorers(rng: random.Random) -> list[tuple[str, Call]]:
         ("GET scorers/get", request(f"GET {SCORERS}/get", named)),
         ("DELETE scorers/delete", request(f"DELETE {SCORERS}/delete", named)),
         ("GET scorers/online-configs", request(f"GET {SCORERS}/online-configs", configs)),
+        ("PUT scorers/online-config", request(f"PUT {SCORERS}/online-config", lambda s: {**unversioned(s), "sample_rate": rate})),
     ]  # fmt: skip
 
 
@@ -939,7 +1012,7 @@ def draw(rng: random.Random) -> tuple[str, Call]:
     """One request (or walk): its name, for `KNOWN_DIFFERENCES`, and how to send it to a side."""
     classic = [(endpoint, request(endpoint, body)) for endpoint, body in tracking_and_registry(rng)]
     every = classic + run_search_pages(rng) + tracing(rng) + artifacts(rng)
-    every += evaluation_datasets(rng) + scorers(rng) + webhooks(rng)
+    every += evaluation_datasets(rng) + scorers(rng) + webhooks(rng) + trace_analytics(rng)
     if rng.random() < 0.1:
         every = [call for call in every if call[0] in CREATORS]
     return rng.choice(every)

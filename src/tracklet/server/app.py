@@ -36,6 +36,7 @@ from tracklet.server.api import (
     runs,
     scorers,
     tokens,
+    trace_metrics,
     traces,
     traces_v2,
     users,
@@ -67,6 +68,7 @@ def api_routes() -> list[BaseRoute]:
         artifacts,
         # After the artifact proxy: their routes have path parameters, which every artifact request
         # (not a fixed path either) would otherwise be matched against first.
+        trace_metrics,
         traces,
         traces_v2,
         assessments,

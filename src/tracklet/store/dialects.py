@@ -7,6 +7,9 @@
 - Upserts: both dialects offer `INSERT … ON CONFLICT`, through their own `insert` constructs.
 - Hot-path statements and bulk reads: psycopg's raw cursors (PostgreSQL's own `$1` markers, results in
   binary).
+- Trace metrics: percentiles (PostgreSQL's `percentile_cont`; on SQLite an aggregate of ours, the same
+  linear interpolation) and numbers read from JSON text (SQLite's JSON functions; on PostgreSQL a pattern,
+  as a cast of text that is not JSON would fail the whole query).
 """
 
 from __future__ import annotations
@@ -20,11 +23,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Float,
+    Text,
+    and_,
+    case,
+    cast,
+    create_engine,
+    event,
+    func,
+    literal,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.elements import ColumnElement
 
 from tracklet.errors import InvalidParameterValue
 
@@ -112,6 +130,7 @@ def _sqlite_engine(uri: str) -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
         dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
+        dbapi_connection.create_aggregate(_SQLITE_PERCENTILE, 2, _Percentile)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -206,3 +225,95 @@ def json_key_values(engine: Engine, table: str, run_ids: Sequence[str]) -> tuple
     array = f"'[' || string_agg({pair}, ',') || ']'"
     one_run = f"SELECT {array} FROM {table} WHERE {table}.run_uuid = ids.id"
     return f"SELECT id, ({one_run}) FROM {_UNNEST_IDS}", (",".join(run_ids),)
+
+
+# -- trace metrics ---------------------------------------------------------------------------------
+
+_SQLITE_PERCENTILE = "tracklet_percentile"
+_PG_NUMBER = r"^-?[0-9]{1,19}(\.[0-9]{1,18})?$"  # no exponent; a span's end in ns has 19 digits
+
+
+class _Percentile:
+    """SQLite's `tracklet_percentile(value, percent)`: PostgreSQL's `percentile_cont(percent / 100)`, the
+    linear interpolation between the two closest ranks (numpy's default, and what MLflow computes)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.percent: float | None = None
+
+    def step(self, value: Any, percent: Any) -> None:
+        if value is not None:
+            self.values.append(float(value))
+        if self.percent is None and percent is not None:
+            self.percent = float(percent)
+
+    def finalize(self) -> float | None:
+        if not self.values or self.percent is None:
+            return None
+        ordered = sorted(self.values)
+        position = self.percent / 100 * (len(ordered) - 1)
+        below = int(position)
+        above = min(below + 1, len(ordered) - 1)
+        return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def percentile(engine: Engine, column: ColumnElement[Any], percent: float) -> ColumnElement[Any]:
+    """The aggregate: the `percent`th percentile (0 to 100) of the group's values, interpolated."""
+    if is_sqlite(engine):
+        return getattr(func, _SQLITE_PERCENTILE)(column, literal(percent, Float()))
+    return func.percentile_cont(literal(percent / 100, Float())).within_group(column)
+
+
+def json_number(engine: Engine, text: ColumnElement[Any], key: str) -> ColumnElement[Any]:
+    """The number under `key` of a JSON object kept as text (NULL where the text is not JSON, or the key
+    holds no number). On PostgreSQL what follows the first `"key":` up to a comma or brace, if it reads as
+    a number: the key is a top-level one, written by `json.dumps`, in every text this reads (token usage,
+    a span's times, a cost); as fast as a cast to JSONB, which would fail the query on text that is not
+    JSON, and five times faster than a regular expression over the text."""
+    if is_sqlite(engine):
+        path = literal(f"$.{key}")
+        numeric = func.json_type(text, path).in_(("integer", "real"))
+        return case((func.json_valid(text) == 1, case((numeric, func.json_extract(text, path)))))
+    after = func.split_part(text, literal(f'"{key}":'), 2)
+    found = func.btrim(func.split_part(func.split_part(after, ",", 1), "}", 1), literal(" \t\r\n"))
+    return case((found.op("~")(literal(_PG_NUMBER)), cast(found, postgresql.NUMERIC)))
+
+
+def json_type_at(engine: Engine, document: ColumnElement[Any], path: Sequence[str]) -> ColumnElement[Any]:
+    """The JSON type at `path` in JSON text tracklet wrote (always valid): boolean, number, string, object,
+    array or null, as PostgreSQL names them (NULL where nothing is there)."""
+    if is_sqlite(engine):
+        kind = func.json_type(document, literal("$." + ".".join(path)))
+        return case(
+            (kind.in_(("true", "false")), "boolean"),
+            (kind.in_(("integer", "real")), "number"),
+            (kind == "text", "string"),
+            else_=kind,
+        )
+    return func.jsonb_typeof(type_coerce(cast(document, postgresql.JSONB), postgresql.JSONB)[list(path)])
+
+
+def json_text_at(engine: Engine, document: ColumnElement[Any], path: Sequence[str]) -> ColumnElement[Any]:
+    """The JSON at `path` in JSON text tracklet wrote, as JSON text: a string with its quotes (`"yes"`),
+    `true`, `0.5`, an object."""
+    if is_sqlite(engine):
+        where = literal("$." + ".".join(path))
+        value = func.json_extract(document, where)
+        kind = func.json_type(document, where)
+        return case(
+            (kind == "text", func.json_quote(value)),
+            (kind.in_(("true", "false", "null")), kind),
+            else_=cast(value, Text()),
+        )
+    found = type_coerce(cast(document, postgresql.JSONB), postgresql.JSONB)[list(path)]
+    return cast(found, Text())
+
+
+def floor_division(engine: Engine, numerator: ColumnElement[Any], denominator: int) -> ColumnElement[Any]:
+    """`numerator` divided by a positive integer, rounded down (time buckets, ns to ms); `numerator` may be
+    an integer or, read from JSON, a number of any kind."""
+    if is_sqlite(engine):  # CAST cuts toward zero: one less for a negative quotient that was cut
+        cut = cast(numerator.self_group().op("/")(literal(denominator)), BigInteger())  # grouped: all of `a - b`
+        return cut - case((and_(numerator < 0, cut * denominator != numerator), 1), else_=0)
+    # As NUMERIC: PostgreSQL's integer division cuts toward zero too.
+    return cast(func.floor(cast(numerator, postgresql.NUMERIC).op("/")(literal(denominator))), BigInteger())

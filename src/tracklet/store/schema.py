@@ -431,6 +431,20 @@ trace_run_links = Table(
     Index("ix_trace_run_links_run", "run_id"),
 )
 
+# Prompt versions a trace used (`traces/link-prompts`: MLflow's client links the prompts a traced call
+# loaded when it exports the trace), as MLflow keeps them (its entity associations): `prompt = "name/3"`
+# in a traces/search filter finds the traces of that version. The trace's `mlflow.linkedPrompts` tag,
+# which the client sets as well, is what `get_trace` shows.
+trace_prompt_links = Table(
+    "trace_prompt_links",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("traces.trace_id"), nullable=False),
+    Column("prompt_version", String(300), nullable=False),  # "<name>/<version>", as MLflow writes it
+    Column("created_time", BigInteger, nullable=False),  # ms since the epoch
+    PrimaryKeyConstraint("trace_id", "prompt_version"),
+    Index("ix_trace_prompt_links_prompt", "prompt_version"),
+)
+
 # Users and their permissions, used when the server runs with `--auth`. A permission row grants one user
 # READ, EDIT, MANAGE or NO_PERMISSIONS on one experiment or registered model; without a row the server's
 # default permission applies. An experiment's rows go when `tracklet gc` purges it; a registered model's

@@ -596,6 +596,7 @@ TRACES = _Grammar(
             "timestamp_ms": _NUMERIC_ATTRIBUTE,
             "execution_time_ms": _NUMERIC_ATTRIBUTE,
             "end_time_ms": _NUMERIC_ATTRIBUTE,
+            "prompt": _Field(frozenset({"="})),  # a linked prompt version: `prompt = "name/3"`
         },
         "span": {
             "name": _SPAN_FIELD,
@@ -681,7 +682,8 @@ def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
 def parse_trace_filter(filter_string: str | None) -> list[Comparison]:
     """Parse a traces/search filter (`trace.status = 'OK'`, `tags.k = 'v'`, `metadata.k LIKE 'v%'`,
     `trace.timestamp_ms > 1700000000000`, `trace.name = 'chat'`, `trace.run_id = '<run id>'`,
-    `span.type = 'LLM'`, `span.attributes.model LIKE 'gpt%'`, `trace.text LIKE '%refund%'`)."""
+    `span.type = 'LLM'`, `span.attributes.model LIKE 'gpt%'`, `trace.text LIKE '%refund%'`,
+    `prompt = "qa/2"`)."""
     return _parse_filter(TRACES, filter_string)
 
 

@@ -795,9 +795,29 @@ def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
     return schema.traces.c.trace_id.in_(select(a.c.trace_id).where(*named))
 
 
+LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"  # the tag MLflow's client sets beside the links
+
+
+def _prompt_condition(value: Value) -> ColumnElement[bool]:
+    """Traces linked to this prompt version (`traces/link-prompts`), named as MLflow names it: "name/3"."""
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise InvalidParameterValue(
+            f"Invalid prompts filter value '{value}'. Expected format: prompt = \"name/version\""
+        )
+    links = schema.trace_prompt_links
+    return schema.traces.c.trace_id.in_(select(links.c.trace_id).where(links.c.prompt_version == value))
+
+
 def _trace_condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind in ("feedback", "expectation"):
         return _assessment_condition(c)
+    if (c.kind, c.key) in (("attribute", "prompt"), ("tag", LINKED_PROMPTS_TAG)):  # MLflow reads both so
+        if c.op != "=":
+            raise InvalidParameterValue(
+                f"Invalid comparator '{c.op}' for prompts filter. Only '=' is supported with format: "
+                'prompt = "name/version"'
+            )
+        return _prompt_condition(c.value)
     if c.kind == "attribute" and c.key in _TRACE_COLUMNS:
         return _compare(_TRACE_COLUMNS[c.key], c.op, c.value)
     table, key = _trace_key_value(c.kind, c.key)
@@ -876,6 +896,8 @@ class TraceSearch:
             *([_span_condition(span_comparisons)] if span_comparisons else []),
         ]
         self.terms = _trace_sort(order_keys)
+        # The search's WHERE: the experiments first, then the filter's conditions.
+        self.conditions: list[ColumnElement[bool]] = self._conditions
         self.sort_id = keyset.sort_id("traces", *((k.kind, k.key, k.ascending) for k in order_keys))
 
     def page(self, limit: int, position: Position = 0) -> Select[Any]:

@@ -13,6 +13,7 @@ from tracklet.store.runs import RunStore
 from tracklet.store.scorers import ScorerStore
 from tracklet.store.spans import SpanStore
 from tracklet.store.tokens import TokenStore
+from tracklet.store.trace_metrics import TraceMetricsStore
 from tracklet.store.traces import TraceStore
 from tracklet.store.webhooks import WebhookStore
 
@@ -21,6 +22,7 @@ DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 class Store(
     SpanStore,
+    TraceMetricsStore,
     TraceStore,
     ExperimentStore,
     RunStore,

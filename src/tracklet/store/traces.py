@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, select, update
 from tracklet.entities import MlflowExperimentLocation, TraceInfo, TraceLocation
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import LOAD_CHUNK, chunks
+from tracklet.store._util import LOAD_CHUNK, chunks, now_ms
 from tracklet.store.assessments import Assessment, AssessmentStore
 from tracklet.store.experiments import ExperimentStore
 from tracklet.timestamps import format_duration, format_timestamp
@@ -221,6 +221,19 @@ class TraceStore(ExperimentStore, AssessmentStore):
             if rows:
                 conn.execute(self.db.insert(s.trace_run_links).on_conflict_do_nothing(), rows)
 
+    def link_prompts_to_trace(self, trace_id: str, prompt_versions: Sequence[str]) -> None:
+        """Link these prompt versions ("name/3") to the trace; those already linked stay as they are."""
+        if not prompt_versions:
+            return  # as MLflow: nothing to link, nothing checked
+        with self.db.write() as conn:
+            if conn.execute(select(s.traces.c.trace_id).where(s.traces.c.trace_id == trace_id)).first() is None:
+                raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+            now = now_ms()
+            rows = [
+                {"trace_id": trace_id, "prompt_version": p, "created_time": now} for p in dict.fromkeys(prompt_versions)
+            ]
+            conn.execute(self.db.insert(s.trace_prompt_links).on_conflict_do_nothing(), rows)
+
     def delete_traces(
         self,
         experiment_id: int,
@@ -270,6 +283,7 @@ def delete_trace_rows(conn: Connection, trace_ids: list[str]) -> list[str]:
             s.trace_spans,
             s.trace_assessments,
             s.trace_run_links,
+            s.trace_prompt_links,
             s.trace_tags,
             s.trace_metadata,
             s.traces,

@@ -202,13 +202,11 @@ async def presigned_download(request: Request) -> Response:
     return json_response({"url": found.url, "headers": found.headers, "file_size": found.size})
 
 
-async def list_run_artifacts(request: Request) -> Response:
-    """Paths are relative to the run's artifact root (`tree/a.csv`), unlike the proxy listing."""
-    query = read_query(request, RunListQuery)
-    sub = clean_path(query.path)  # as MLflow: a bad path is reported before an unknown run
-    run = await run_sync(store_of(request).get_run, query.id())
-    root = proxy_path(run.info.artifact_uri)
-    payload: dict[str, object] = {"root_uri": run.info.artifact_uri}
+async def list_under_root(request: Request, artifact_uri: str, sub: str) -> dict[str, object]:
+    """The files under `sub` of a run's or logged model's artifact root, as MLflow answers them: paths
+    relative to the root (`tree/a.csv`), unlike the proxy listing, and the root itself as `root_uri`."""
+    root = proxy_path(artifact_uri)
+    payload: dict[str, object] = {"root_uri": artifact_uri}
     if root is not None:
         files = await artifacts_of(request).list(posixpath.join(root, sub) if sub else root)
         if files:
@@ -216,7 +214,14 @@ async def list_run_artifacts(request: Request) -> Response:
                 FileInfo(path=posixpath.join(sub, f.path) if sub else f.path, is_dir=f.is_dir, file_size=f.file_size)
                 for f in files
             ]
-    return json_response(payload)
+    return payload
+
+
+async def list_run_artifacts(request: Request) -> Response:
+    query = read_query(request, RunListQuery)
+    sub = clean_path(query.path)  # as MLflow: a bad path is reported before an unknown run
+    run = await run_sync(store_of(request).get_run, query.id())
+    return json_response(await list_under_root(request, run.info.artifact_uri, sub))
 
 
 _BASE = "/api/2.0/mlflow-artifacts"

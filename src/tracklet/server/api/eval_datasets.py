@@ -262,19 +262,23 @@ async def remove_experiments(request: Request) -> Response:
     return json_response({"dataset": dataset})
 
 
-_BASE = "/api/3.0/mlflow/datasets"
-_ONE = _BASE + "/{dataset_id}"
+_ENDPOINTS: list[tuple[str, Any, list[str]]] = [
+    ("/create", create, ["POST"]),
+    ("/search", search, ["GET", "POST"]),
+    ("/{dataset_id}", get, ["GET"]),
+    ("/{dataset_id}", delete, ["DELETE"]),
+    ("/{dataset_id}/tags", set_tags, ["PATCH"]),
+    ("/{dataset_id}/tags/{key:path}", delete_tag, ["DELETE"]),
+    ("/{dataset_id}/records", upsert_records, ["POST"]),
+    ("/{dataset_id}/records", get_records, ["GET"]),
+    ("/{dataset_id}/records", delete_records, ["DELETE"]),
+    ("/{dataset_id}/experiment-ids", experiment_ids, ["GET"]),
+    ("/{dataset_id}/add-experiments", add_experiments, ["POST"]),
+    ("/{dataset_id}/remove-experiments", remove_experiments, ["POST"]),
+]
+# The MLflow UI calls them under /ajax-api; both prefixes answer, as in MLflow.
 routes = [
-    Route(f"{_BASE}/create", create, methods=["POST"]),
-    Route(f"{_BASE}/search", search, methods=["GET", "POST"]),
-    Route(_ONE, get, methods=["GET"]),
-    Route(_ONE, delete, methods=["DELETE"]),
-    Route(f"{_ONE}/tags", set_tags, methods=["PATCH"]),
-    Route(f"{_ONE}/tags/{{key:path}}", delete_tag, methods=["DELETE"]),
-    Route(f"{_ONE}/records", upsert_records, methods=["POST"]),
-    Route(f"{_ONE}/records", get_records, methods=["GET"]),
-    Route(f"{_ONE}/records", delete_records, methods=["DELETE"]),
-    Route(f"{_ONE}/experiment-ids", experiment_ids, methods=["GET"]),
-    Route(f"{_ONE}/add-experiments", add_experiments, methods=["POST"]),
-    Route(f"{_ONE}/remove-experiments", remove_experiments, methods=["POST"]),
+    Route(f"{prefix}/3.0/mlflow/datasets{path}", endpoint, methods=methods)
+    for prefix in ("/api", "/ajax-api")
+    for path, endpoint, methods in _ENDPOINTS
 ]

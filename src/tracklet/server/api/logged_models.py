@@ -7,8 +7,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracklet.artifacts.paths import clean_path
 from tracklet.entities import KeyValue
-from tracklet.server.protocol import Int64, json_response, page_response, read_json, run_read, run_sync
+from tracklet.server.api.artifacts import list_under_root
+from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_read, run_sync
 from tracklet.server.state import store_of
 from tracklet.store.run_names import generate_run_name
 from tracklet.validation import (
@@ -55,6 +57,11 @@ class SearchModels(msgspec.Struct):
     max_results: Int64 | None = None
     order_by: list[OrderBy] = []
     page_token: str | None = None
+
+
+class ArtifactsQuery(msgspec.Struct):
+    artifact_directory_path: str | None = None
+    page_token: str | None = None  # the whole folder is one page, as on MLflow's server
 
 
 _STATUSES = {1: "LOGGED_MODEL_PENDING", 2: "LOGGED_MODEL_READY", 3: "LOGGED_MODEL_UPLOAD_FAILED"}
@@ -122,6 +129,14 @@ async def log_params(request: Request) -> Response:
     return json_response()
 
 
+async def list_artifacts(request: Request) -> Response:
+    """A logged model's files under `artifact_directory_path` (the MLflow UI's model page lists them so)."""
+    query = read_query(request, ArtifactsQuery)
+    sub = clean_path(query.artifact_directory_path)  # as MLflow: a bad path is reported before an unknown model
+    model = await run_read(request, store_of(request).get_logged_model, request.path_params["model_id"])
+    return json_response(await list_under_root(request, model.info.artifact_uri, sub))
+
+
 async def search(request: Request) -> Response:
     body = await read_json(request, SearchModels)
     if not body.experiment_ids:
@@ -150,4 +165,8 @@ routes = [
     Route(f"{_BASE}/{{model_id}}/tags", set_tags, methods=["PATCH"]),
     Route(f"{_BASE}/{{model_id}}/tags/{{tag_key:path}}", delete_tag, methods=["DELETE"]),
     Route(f"{_BASE}/{{model_id}}/params", log_params, methods=["POST"]),
+    *(
+        Route(f"{prefix}/2.0/mlflow/logged-models/{{model_id}}/artifacts/directories", list_artifacts, methods=["GET"])
+        for prefix in ("/api", "/ajax-api")
+    ),
 ]

@@ -3,7 +3,14 @@
 
 tracklet stores a serialized scorer and hands it back; it never deserializes or runs one. Like MLflow's
 server it refuses @scorer-decorated scorers (their `call_source` is code a client would execute when it
-loads the scorer). It has no online scoring: `scorers/online-configs` answers that no scorer has any.
+loads the scorer).
+
+It runs no online scoring (MLflow's server scores new traces with a registered scorer's judge through its
+AI gateway and job runner; tracklet has neither). So `scorers/online-configs` answers that no scorer has a
+configuration, and `scorers/online-config` (what `Scorer.start`, `update` and `stop` send) checks the
+request as MLflow does, then answers NOT_IMPLEMENTED: storing a sample rate would make the MLflow UI and
+`get_scorer(...).sample_rate` claim that traces are being scored. Every route also answers under
+`/ajax-api/3.0/mlflow/scorers/`, as in MLflow.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracklet.errors import InvalidParameterValue
+from tracklet.errors import InvalidParameterValue, NotImplementedByServer
 from tracklet.server.protocol import Int64, json_response, read_json, read_request, run_read, run_sync
 from tracklet.server.state import store_of
+from tracklet.store.search import parse_trace_filter
 from tracklet.validation import check_length, missing, parse_experiment_id
 
 MAX_NAME_LENGTH = 256
@@ -53,6 +61,19 @@ class ScorerRef(msgspec.Struct):
 
 class OnlineConfigs(msgspec.Struct):
     scorer_ids: list[str] = []
+
+
+class OnlineConfig(msgspec.Struct):
+    experiment_id: str | None = None
+    name: str | None = None
+    sample_rate: Any = None  # a number; any other JSON gets MLflow's error, not a decoding error
+    filter_string: Any = None
+
+
+ONLINE_SCORING_REFUSED = (
+    "Online scoring is not supported by this server: tracklet stores registered scorers but never runs them "
+    "on new traces. Evaluate traces with mlflow.genai.evaluate() instead."
+)
 
 
 def _has_call_source(value: Any) -> bool:
@@ -225,12 +246,43 @@ async def online_configs(request: Request) -> Response:
     return json_response({"configs": []})
 
 
-_BASE = "/api/3.0/mlflow/scorers"
+def _sample_rate(value: Any) -> float:
+    if value is None:
+        raise missing("sample_rate")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterValue(f"sample_rate must be a number, got {type(value).__name__}")
+    if not 0.0 <= value <= 1.0:
+        raise InvalidParameterValue(f"sample_rate must be between 0.0 and 1.0, got {float(value)}")
+    return float(value)
+
+
+async def put_online_config(request: Request) -> Response:
+    """Checked as MLflow checks it (fields, then the scorer exists), then refused: see the module's docstring."""
+    body = await read_json(request, OnlineConfig)
+    experiment_id = _experiment(body.experiment_id)
+    name = _lookup_name(body.name)
+    _sample_rate(body.sample_rate)
+    if body.filter_string is not None and not isinstance(body.filter_string, str):
+        raise InvalidParameterValue(
+            f"Invalid value {body.filter_string!r} for parameter 'filter_string' supplied: Value was of type "
+            f"'{type(body.filter_string).__name__}'. Expected type 'str' or None."
+        )
+    parse_trace_filter(body.filter_string)  # which traces to score: a filter as traces/search takes
+    await run_read(request, store_of(request).get_scorer, experiment_id, name, None)  # 404 for an unknown one
+    raise NotImplementedByServer(ONLINE_SCORING_REFUSED)
+
+
+_ENDPOINTS: list[tuple[str, Any, str]] = [
+    ("register", register, "POST"),
+    ("list", list_scorers, "GET"),
+    ("versions", list_versions, "GET"),
+    ("get", get, "GET"),
+    ("delete", delete, "DELETE"),
+    ("online-configs", online_configs, "GET"),
+    ("online-config", put_online_config, "PUT"),
+]
 routes = [
-    Route(f"{_BASE}/register", register, methods=["POST"]),
-    Route(f"{_BASE}/list", list_scorers, methods=["GET"]),
-    Route(f"{_BASE}/versions", list_versions, methods=["GET"]),
-    Route(f"{_BASE}/get", get, methods=["GET"]),
-    Route(f"{_BASE}/delete", delete, methods=["DELETE"]),
-    Route(f"{_BASE}/online-configs", online_configs, methods=["GET"]),
+    Route(f"{prefix}/3.0/mlflow/scorers/{path}", endpoint, methods=[method])
+    for prefix in ("/api", "/ajax-api")
+    for path, endpoint, method in _ENDPOINTS
 ]

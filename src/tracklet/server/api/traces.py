@@ -64,6 +64,7 @@ _log = logging.getLogger(__name__)
 MAX_TRACE_NAME_LENGTH = 4096  # MLflow's limit on a trace's name
 
 MAX_TRACE_ID_LENGTH = 50
+MAX_PROMPT_NAME_LENGTH = 256  # a prompt is a registered model: its name's limit
 MAX_PREVIEW_LENGTH = 100_000
 MAX_SEARCH_TRACES = 500  # MLflow's bound for traces/search
 MAX_BATCH_TRACE_IDS = 1000
@@ -135,6 +136,16 @@ class DeleteTraceTag(msgspec.Struct):
 class LinkTracesToRun(msgspec.Struct):
     trace_ids: list[str] = []
     run_id: str | None = None
+
+
+class PromptVersionRef(msgspec.Struct):
+    name: str | None = None
+    version: str | int | None = None
+
+
+class LinkPromptsToTrace(msgspec.Struct):
+    trace_id: str | None = None
+    prompt_versions: list[PromptVersionRef] | None = None
 
 
 class DeleteTraces(msgspec.Struct):
@@ -330,6 +341,31 @@ async def link_to_run(request: Request) -> Response:
     return json_response()
 
 
+def _prompt_version(ref: PromptVersionRef, i: int) -> str:
+    """ "name/3", as MLflow names a linked prompt version (and `prompt = "name/3"` finds its traces)."""
+    field = f"prompt_versions[{i}]"
+    if not ref.name:
+        raise missing(f"{field}.name")
+    check_length(ref.name, MAX_PROMPT_NAME_LENGTH, f"{field}.name")
+    if "/" in ref.name:  # the name/version pair would not read back
+        raise InvalidParameterValue(f"Invalid value '{ref.name}' for parameter '{field}.name': it contains '/'")
+    version = str(ref.version) if ref.version is not None else ""
+    if not version.isdigit():
+        raise InvalidParameterValue(f"Invalid value '{version}' for parameter '{field}.version': not a version number")
+    return f"{ref.name}/{int(version)}"
+
+
+async def link_prompts(request: Request) -> Response:
+    body = await read_json(request, LinkPromptsToTrace)
+    if not body.trace_id:
+        raise missing("trace_id")
+    if body.prompt_versions is None:
+        raise missing("prompt_versions")
+    versions = [_prompt_version(ref, i) for i, ref in enumerate(body.prompt_versions)]
+    await run_sync(store_of(request).link_prompts_to_trace, body.trace_id, versions)
+    return json_response()
+
+
 async def delete_traces(request: Request) -> Response:
     body = await read_json(request, DeleteTraces)
     experiment_id = parse_experiment_id(body.experiment_id)
@@ -377,6 +413,7 @@ routes = [
     Route(f"{_V3}/batchGet", batch_get_with_spans, methods=["GET"]),
     *(Route(f"{base}/delete-traces", delete_traces, methods=["POST"]) for base in (_V2, _V3)),
     Route(f"{_V2}/link-to-run", link_to_run, methods=["POST"]),
+    Route(f"{_V2}/link-prompts", link_prompts, methods=["POST"]),
     *(Route(f"{base}/{{trace_id}}/tags", set_tag, methods=["PATCH"]) for base in (_V2, _V3)),
     *(Route(f"{base}/{{trace_id}}/tags", delete_tag, methods=["DELETE"]) for base in (_V2, _V3)),
     Route(f"{_V3}/{{trace_id}}", get_info, methods=["GET"]),

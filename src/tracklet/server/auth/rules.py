@@ -33,6 +33,7 @@ from tracklet.server.api import (
     runs,
     scorers,
     tokens,
+    trace_metrics,
     traces,
     traces_v2,
     users,
@@ -302,6 +303,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     logged_models.delete_tag: _rule(logged_model(EDIT)),
     logged_models.log_params: _rule(logged_model(EDIT)),
     logged_models.delete: _rule(logged_model(MANAGE)),
+    logged_models.list_artifacts: _rule(logged_model(READ)),
     # Artifacts: the proxy's paths start with the experiment id; the 2.0 listing names its run.
     artifacts.list_files: _rule(artifact_path(READ)),
     artifacts.download: _rule(artifact_path(READ)),
@@ -323,6 +325,9 @@ RULES: dict[Callable[..., Any], Rule] = {
     traces.set_tag: _rule(trace(EDIT)),
     traces.delete_tag: _rule(trace(EDIT)),
     traces.link_to_run: _rule(run(EDIT), each_trace(EDIT)),
+    traces.link_prompts: _rule(trace(EDIT)),
+    trace_metrics.query_metrics: _rule(each_experiment(READ)),  # a POST that only reads
+    trace_metrics.filter_correlation: _rule(each_experiment(READ)),
     traces.delete_traces: _rule(experiment(MANAGE)),
     traces_v2.start_v2: _rule(experiment(EDIT)),
     traces_v2.end_v2: _rule(trace(EDIT, "request_id")),
@@ -355,6 +360,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     scorers.get: _rule(experiment(READ)),
     scorers.delete: _rule(experiment(MANAGE)),
     scorers.online_configs: AUTHENTICATED_READ,  # no scorer has any: the answer is always empty
+    scorers.put_online_config: _rule(experiment(EDIT)),  # refused after its checks: no online scoring
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),
