@@ -23,6 +23,7 @@ import msgspec
 from starlette.requests import Request
 
 from tracklet.errors import FeatureDisabled, ResourceDoesNotExist
+from tracklet.permissions import EXPERIMENT
 from tracklet.server.api import artifacts, eval_datasets, logged_models, runs, traces, traces_v2
 from tracklet.server.auth.rules import Fields, Need, Rule
 from tracklet.server.protocol import run_read
@@ -91,7 +92,11 @@ def needs_to_check(endpoint: Any, rule: Rule) -> list[Need]:
     """The needs whose experiments must be the request's workspace's."""
     if endpoint in _PATH_SCOPED or endpoint in _SEARCHES:
         return []
-    return [need for need in rule.needs if need.what in _NOT_FOUND or need.what == "dataset"]
+    return [
+        need
+        for need in rule.needs
+        if need.resource_type == EXPERIMENT and (need.what in _NOT_FOUND or need.what == "dataset")
+    ]
 
 
 async def admit(request: Request, workspace: str, needs: list[Need], fields: Fields) -> None:
