@@ -181,7 +181,9 @@ def test_artifacts_of_a_workspace_live_under_its_folder(client, ws_server: Track
     stored = Path(ws_server.artifacts_destination) / "workspaces" / a / experiment_id / run_id / "artifacts" / "docs"
     assert (stored / "notes.txt").read_text() == "workspace a"
     assert [f.path for f in client.list_artifacts(run_id, "docs")] == ["docs/notes.txt"]
-    fetched = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="docs/notes.txt", dst_path=str(tmp_path / "a"))
+    fetched = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="docs/notes.txt", dst_path=str(tmp_path / "a")
+    )
     assert Path(fetched).read_text() == "workspace a"
 
     # From workspace b the same proxy path is b's own (empty) folder, and a's folder is refused.

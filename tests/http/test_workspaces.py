@@ -70,13 +70,22 @@ def test_the_api_answers_with_mlflows_fields_and_codes(http: httpx.Client) -> No
     )
     assert created.status_code == 201
     assert created.json() == {
-        "workspace": {"name": name, "description": "d", "trace_archival_config": {"location": "s3://b/a", "retention": "30d"}}
+        "workspace": {
+            "name": name,
+            "description": "d",
+            "trace_archival_config": {"location": "s3://b/a", "retention": "30d"},
+        }
     }
     assert ok(http.get(f"/ajax-api/3.0/mlflow/workspaces/{name}"))["workspace"]["description"] == "d"
     assert "Workspace update must have at least one key" in error(http.patch(f"{WS}/{name}", json={}))
     patched = ok(http.patch(f"{WS}/{name}", json={"description": "", "trace_archival_config": {"retention": ""}}))
-    assert patched == {"workspace": {"name": name, "description": "", "trace_archival_config": {"location": "s3://b/a"}}}
-    assert error(http.post(WS, json={"name": name}), 400, "RESOURCE_ALREADY_EXISTS") == f"Workspace '{name}' already exists."
+    assert patched == {
+        "workspace": {"name": name, "description": "", "trace_archival_config": {"location": "s3://b/a"}}
+    }
+    assert (
+        error(http.post(WS, json={"name": name}), 400, "RESOURCE_ALREADY_EXISTS")
+        == f"Workspace '{name}' already exists."
+    )
     assert error(http.get(f"{WS}/nope-{name}"), 404, "RESOURCE_DOES_NOT_EXIST") == f"Workspace 'nope-{name}' not found"
     assert f"must match the pattern {PATTERN}" in error(http.get(f"{WS}/Bad"))
     assert "'default' workspace is reserved and cannot be deleted" in error(http.delete(f"{WS}/default"))
@@ -122,7 +131,9 @@ def test_searches_leave_out_experiments_of_other_workspaces(http: httpx.Client) 
     names = ok(http.post(f"{API}/experiments/search", json={"max_results": 100}, headers=in_ws(a)))["experiments"]
     assert [(e["experiment_id"], e["workspace"]) for e in names] == [(experiment_a, a)]
     # An experiment given an artifact location is refused in a workspace, as in MLflow.
-    refused = http.post(f"{API}/experiments/create", json={"name": "f", "artifact_location": "/tmp/x"}, headers=in_ws(a))
+    refused = http.post(
+        f"{API}/experiments/create", json={"name": "f", "artifact_location": "/tmp/x"}, headers=in_ws(a)
+    )
     assert error(refused) == "artifact_location cannot be specified when workspaces are enabled"
 
 
@@ -201,5 +212,7 @@ def test_with_auth_only_admins_manage_workspaces_and_grants_stay_in_theirs(guard
         refused = alice.patch(f"{API}/registered-models/update", json=described, headers=in_ws(b))
         assert error(refused, 403, "PERMISSION_DENIED")
         # b's experiment is not found from a, whoever asks
-        hidden = alice.get(f"{API}/experiments/get", params={"experiment_id": experiment_b["experiment_id"]}, headers=in_ws(a))
+        hidden = alice.get(
+            f"{API}/experiments/get", params={"experiment_id": experiment_b["experiment_id"]}, headers=in_ws(a)
+        )
         assert error(hidden, 404, "RESOURCE_DOES_NOT_EXIST")

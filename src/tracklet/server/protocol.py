@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import contextvars
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 

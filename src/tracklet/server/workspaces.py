@@ -17,6 +17,7 @@ Without the option a request carrying the header is refused (FEATURE_DISABLED), 
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import msgspec
@@ -63,7 +64,7 @@ _NOT_FOUND = {
 }
 
 
-def requested_workspace(scope: dict[str, Any]) -> str | None:
+def requested_workspace(scope: MutableMapping[str, Any]) -> str | None:
     """The header's workspace (None: no header, or a blank one)."""
     for name, value in scope["headers"]:
         if name == HEADER:
@@ -71,13 +72,13 @@ def requested_workspace(scope: dict[str, Any]) -> str | None:
     return None
 
 
-def refuse_header(scope: dict[str, Any]) -> None:
+def refuse_header(scope: MutableMapping[str, Any]) -> None:
     """Without `--enable-workspaces`: a request naming a workspace is refused, as by MLflow's server."""
     if requested_workspace(scope) and not scope["path"].rstrip("/").endswith(_SERVER_INFO):
         raise FeatureDisabled("Workspace APIs are not available: workspaces are not enabled on this server")
 
 
-def workspace_of(scope: dict[str, Any]) -> str | None:
+def workspace_of(scope: MutableMapping[str, Any]) -> str | None:
     """The request's workspace, checked against MLflow's naming rules (None for `server-info`, which must
     answer whatever the header says)."""
     if scope["path"].rstrip("/").endswith(_SERVER_INFO):

@@ -40,7 +40,6 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from tracklet.errors import InvalidParameterValue
 from tracklet.store import keyset, schema
 from tracklet.store.keyset import Position, SortTerm
-from tracklet.store.workspaces import current_workspace
 from tracklet.store.search import (
     Comparison,
     OrderKey,
@@ -60,6 +59,7 @@ from tracklet.store.search import (
     parse_trace_filter,
     parse_trace_order_by,
 )
+from tracklet.store.workspaces import current_workspace
 
 __all__ = [
     "RunSearch",
@@ -76,6 +76,7 @@ __all__ = [
 
 _ESCAPE = "\\"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
+
 
 def _in_workspace(column: Any) -> list[ColumnElement[bool]]:
     """`column = <the request's workspace>`, or nothing when workspaces are off."""

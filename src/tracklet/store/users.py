@@ -254,7 +254,12 @@ class UserStore:
             else:
                 conn.execute(
                     table.insert().values(
-                        {key: resource, "user_id": user.user_id, "permission": permission.name, **_workspace_value(table)}
+                        {
+                            key: resource,
+                            "user_id": user.user_id,
+                            "permission": permission.name,
+                            **_workspace_value(table),
+                        }
                     )
                 )
 
@@ -265,7 +270,9 @@ class UserStore:
             user = self._require_user(conn, username)
             row = conn.execute(
                 select(table.c.permission).where(
-                    table.c.user_id == user.user_id, table.c[key] == _key(resource_type, resource_id), *_in_workspace(table)
+                    table.c.user_id == user.user_id,
+                    table.c[key] == _key(resource_type, resource_id),
+                    *_in_workspace(table),
                 )
             ).first()
         if row is None:
@@ -278,7 +285,9 @@ class UserStore:
             user = self._require_user(conn, username)
             deleted = conn.execute(
                 delete(table).where(
-                    table.c.user_id == user.user_id, table.c[key] == _key(resource_type, resource_id), *_in_workspace(table)
+                    table.c.user_id == user.user_id,
+                    table.c[key] == _key(resource_type, resource_id),
+                    *_in_workspace(table),
                 )
             ).rowcount
         if not deleted and not missing_ok:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -38,7 +38,7 @@ _NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _RESERVED = frozenset({"workspaces", "api", "ajax-api", "static-files"})
 
 
-class DeletionMode(str, Enum):
+class DeletionMode(StrEnum):
     """What deleting a workspace does to what is in it (MLflow's `WorkspaceDeletionMode`)."""
 
     SET_DEFAULT = "SET_DEFAULT"  # moved to `default`
@@ -195,7 +195,9 @@ class WorkspaceStore:
         for table in _NAMED:
             in_default = select(table.c.name).where(table.c.workspace == DEFAULT_WORKSPACE)
             clash = select(table.c.name).where(table.c.workspace == name, table.c.name.in_(in_default))
-            conflicts += [f"  - {table.name}: {found!r}" for found in conn.execute(clash.order_by(table.c.name)).scalars()]
+            conflicts += [
+                f"  - {table.name}: {found!r}" for found in conn.execute(clash.order_by(table.c.name)).scalars()
+            ]
         if conflicts:
             details = "\n".join(conflicts)
             raise InvalidState(
@@ -244,7 +246,9 @@ def _delete_contents(conn: Connection, workspace: str) -> None:
     ).all()
     experiment_ids = [row[0] for row in experiment_rows]
     for part in chunks(experiment_ids, 500):
-        delete_rows(conn, RUNS, list(conn.execute(select(RUNS.id).where(RUNS.table.c.experiment_id.in_(part))).scalars()))
+        delete_rows(
+            conn, RUNS, list(conn.execute(select(RUNS.id).where(RUNS.table.c.experiment_id.in_(part))).scalars())
+        )
         delete_trace_rows(
             conn, list(conn.execute(select(s.traces.c.trace_id).where(s.traces.c.experiment_id.in_(part))).scalars())
         )

@@ -166,3 +166,5 @@ routes = [
         Route(f"{prefix}/3.0/mlflow/workspaces/{{workspace_name}}", delete_workspace, methods=["DELETE"]),
     )
 ]
+# For admins only with `--auth`, as in MLflow's basic-auth app (`sender_is_admin`).
+ADMIN_ENDPOINTS = (create_workspace, update_workspace, delete_workspace)

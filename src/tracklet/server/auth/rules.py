@@ -447,7 +447,7 @@ RULES: dict[Callable[..., Any], Rule] = {
     **dict.fromkeys((webhooks.list_webhooks, webhooks.get), ADMIN_READ),
     # Workspaces: any user sees them; creating, changing and deleting one is for admins, as in MLflow.
     **dict.fromkeys((workspaces.list_workspaces, workspaces.get_workspace), AUTHENTICATED_READ),
-    **dict.fromkeys((workspaces.create_workspace, workspaces.update_workspace, workspaces.delete_workspace), ADMIN),
+    **dict.fromkeys(workspaces.ADMIN_ENDPOINTS, ADMIN),
     **{e: _rule(experiment(MANAGE), writes=m != "GET") for e, m in users.EXPERIMENT_PERMISSIONS.values()},
     **{e: _rule(registered_model(MANAGE), writes=m != "GET") for e, m in users.REGISTERED_MODEL_PERMISSIONS.values()},
 }

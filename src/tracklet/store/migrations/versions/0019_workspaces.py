@@ -76,9 +76,9 @@ def upgrade() -> None:
             op.add_column(table.name, _workspace_column())
         op.create_index(f"ux_{table.name}_workspace_name", table.name, ["workspace", "name"], unique=True)
 
-    for table in ("evaluation_datasets", "webhooks"):
-        op.add_column(table, _workspace_column())
-        op.create_index(f"ix_{table}_workspace", table, ["workspace"])
+    for name in ("evaluation_datasets", "webhooks"):
+        op.add_column(name, _workspace_column())
+        op.create_index(f"ix_{name}_workspace", name, ["workspace"])
 
     # A grant on a registered model is a grant on the model of that name in that workspace.
     if sqlite:  # a new primary key: a new table (SQLite alters no key), the grants copied into it
@@ -103,6 +103,7 @@ def upgrade() -> None:
         op.create_primary_key(
             "registered_model_permissions_pkey", "registered_model_permissions", ["user_id", "workspace", "name"]
         )
+
 
 def downgrade() -> None:
     raise NotImplementedError("workspaces cannot be undone: names are no longer unique across workspaces")
