@@ -149,3 +149,26 @@ def test_rows_from_before_0019_belong_to_the_default_workspace_and_names_become_
                 conn.execute(text(duplicate))
     finally:
         db.dispose()
+
+
+def test_0019_goes_down_and_up_again_unless_another_workspace_holds_something(store_uri: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    store = Store(store_uri)
+    engine = store.db.engine
+    try:
+        store.create_experiment("kept")
+        command.downgrade(alembic_config(engine), "0018")
+        upgrade_again = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        command.upgrade(alembic_config(engine), upgrade_again)  # type: ignore[arg-type]
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT workspace FROM experiments WHERE name = 'kept'")).scalar() == "default"
+            conn.execute(text("INSERT INTO workspaces (name) VALUES ('team-a')"))
+            conn.execute(text("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+                              "last_update_time, workspace) VALUES ('kept', 'x', 'active', 0, 0, 'team-a')"))  # fmt: skip
+        with pytest.raises(RuntimeError, match="experiments has rows outside the 'default' workspace"):
+            command.downgrade(alembic_config(engine), "0018")
+        assert current_revision(engine) == upgrade_again
+    finally:
+        store.close()

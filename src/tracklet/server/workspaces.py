@@ -107,18 +107,16 @@ async def admit(request: Request, workspace: str, needs: list[Need], fields: Fie
 
 
 def _check(store: Store, workspace: str, needs: list[Need], fields: Fields) -> None:
-    if not store.workspace_exists(workspace):
-        raise ResourceDoesNotExist(f"Workspace '{workspace}' not found")
-    if not needs:
-        return
-    with in_workspace(workspace), store.access() as access:
+    with in_workspace(workspace), store.access() as access:  # all on one connection
+        if not access.workspace_exists(workspace):
+            raise ResourceDoesNotExist(f"Workspace '{workspace}' not found")
         for need in needs:
             named = need.named(fields) if need.named else []
             if need.what == "dataset":
-                if store.datasets_outside(workspace, named):
+                if access.outside_workspace(workspace, "evaluation_datasets", "dataset_id", named):
                     raise ResourceDoesNotExist(f"Evaluation dataset with id '{named[0]}' not found")
                 continue
-            outside = store.experiments_outside(workspace, need.locate(fields, access))
+            outside = access.outside_workspace(workspace, "experiments", "experiment_id", need.locate(fields, access))
             if outside:
                 shown = named[0] if named else outside[0]
                 raise ResourceDoesNotExist(_NOT_FOUND[need.what].format(shown))

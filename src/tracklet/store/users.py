@@ -449,6 +449,19 @@ class Access:
         )
         return {int(e): Permission[p] for e, p in self._rows(sql, (user_id, *ids))}
 
+    # -- workspaces (`--enable-workspaces`: `server/workspaces.py`) -------------------------------------
+
+    def workspace_exists(self, name: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM workspaces WHERE name = ?", (name,)))
+
+    def outside_workspace(self, workspace: str, table: str, key: str, ids: Iterable[int | str]) -> list[int | str]:
+        """Those of these experiments (or datasets) that exist in another workspace."""
+        wanted = sorted(set(ids))  # type: ignore[type-var]
+        if not wanted:
+            return []
+        sql = f"SELECT {key} FROM {table} WHERE {key} IN ({', '.join('?' * len(wanted))}) AND workspace <> ?"
+        return [row[0] for row in self._rows(sql, (*wanted, workspace))]
+
     def dataset_experiments(self, dataset_id: str) -> list[int]:
         """The experiments an evaluation dataset is linked to (none when it does not exist)."""
         sql = "SELECT experiment_id FROM evaluation_dataset_experiments WHERE dataset_id = ?"

@@ -124,11 +124,6 @@ class WorkspaceStore:
             raise _not_found(name)
         return row
 
-    def workspace_exists(self, name: str) -> bool:
-        with self.db.read() as conn:
-            sql = self.db.sql("SELECT 1 FROM workspaces WHERE name = ?")
-            return bool(self.db.fetch_all(conn, sql, (name,)))
-
     def workspace_artifact_root(self, name: str) -> str | None:
         """The workspace's own artifact root (None: the server's, under `workspaces/<name>/`)."""
         with self.db.read() as conn:
@@ -206,32 +201,12 @@ class WorkspaceStore:
                 "Rename or remove the conflicting resources before retrying."
             )
 
-    def experiments_outside(self, workspace: str, experiment_ids: Sequence[int]) -> list[int]:
-        """Those of these experiments that exist in another workspace."""
-        ids = sorted(set(experiment_ids))
-        if not ids:
-            return []
-        with self.db.read() as conn:
-            sql = self.db.sql(
-                f"SELECT experiment_id FROM experiments WHERE experiment_id IN ({', '.join('?' * len(ids))}) "
-                "AND workspace <> ?"
-            )
-            return [int(row[0]) for row in self.db.fetch_all(conn, sql, (*ids, workspace))]
-
     def experiments_within(self, workspace: str, experiment_ids: Sequence[int]) -> list[int]:
         """These experiment ids, less those of other workspaces (unknown ids stay: the search finds
         nothing there either), in their order."""
-        outside = set(self.experiments_outside(workspace, experiment_ids))
+        with self.access() as access:  # type: ignore[attr-defined]
+            outside = set(access.outside_workspace(workspace, "experiments", "experiment_id", experiment_ids))
         return [i for i in experiment_ids if i not in outside]
-
-    def datasets_outside(self, workspace: str, dataset_ids: Sequence[str]) -> list[str]:
-        ids = sorted(set(dataset_ids))
-        if not ids:
-            return []
-        table = s.evaluation_datasets
-        with self.db.read() as conn:
-            query = select(table.c.dataset_id).where(table.c.dataset_id.in_(ids), table.c.workspace != workspace)
-            return list(conn.execute(query).scalars())
 
 
 def _delete_contents(conn: Connection, workspace: str) -> None:

@@ -106,4 +106,40 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("workspaces cannot be undone: names are no longer unique across workspaces")
+    bind = op.get_bind()
+    for table in ("experiments", "registered_models", "evaluation_datasets", "webhooks"):
+        if bind.execute(sa.text(f"SELECT 1 FROM {table} WHERE workspace <> '{_DEFAULT}'")).first():  # noqa: S608
+            raise RuntimeError(
+                f"Cannot go below 0019: {table} has rows outside the '{_DEFAULT}' workspace (delete those "
+                "workspaces with mode SET_DEFAULT or CASCADE first)"
+            )
+    sqlite = bind.dialect.name == "sqlite"
+    for name in ("evaluation_datasets", "webhooks"):
+        op.drop_index(f"ix_{name}_workspace", table_name=name)
+        with op.batch_alter_table(name) as batch:
+            batch.drop_column("workspace")
+    for name in ("experiments", "registered_models"):
+        op.drop_index(f"ux_{name}_workspace_name", table_name=name)
+        with op.batch_alter_table(name) as batch:
+            batch.drop_column("workspace")
+            batch.create_unique_constraint(f"{name}_name_key", ["name"])
+    if sqlite:
+        op.create_table(
+            "registered_model_permissions_old",
+            sa.Column("name", sa.String(length=256), nullable=False),
+            sa.Column("user_id", sa.Integer(), nullable=False),
+            sa.Column("permission", sa.String(length=20), nullable=False),
+            sa.ForeignKeyConstraint(["user_id"], ["users.user_id"]),
+            sa.PrimaryKeyConstraint("user_id", "name"),
+        )
+        op.execute(
+            "INSERT INTO registered_model_permissions_old (name, user_id, permission) "
+            "SELECT name, user_id, permission FROM registered_model_permissions"
+        )
+        op.drop_table("registered_model_permissions")
+        op.rename_table("registered_model_permissions_old", "registered_model_permissions")
+    else:
+        op.drop_constraint("registered_model_permissions_pkey", "registered_model_permissions", type_="primary")
+        op.drop_column("registered_model_permissions", "workspace")
+        op.create_primary_key("registered_model_permissions_pkey", "registered_model_permissions", ["user_id", "name"])
+    op.drop_table("workspaces")
