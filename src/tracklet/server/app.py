@@ -360,6 +360,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     if settings.auth:
         app.state.default_permission = default_permission
     app.state.settings = settings
+    app.state.workspaces = workspace_gate.Remembered()
     app.state.store = store
     app.state.artifacts = artifact_store
     app.state.span_indexer = span_indexer

@@ -17,6 +17,7 @@ Without the option a request carrying the header is refused (FEATURE_DISABLED), 
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from tracklet.server.auth.rules import Fields, Need, Rule
 from tracklet.server.protocol import run_read
 from tracklet.server.state import store_of
 from tracklet.store.store import Store
+from tracklet.store.users import Access
 from tracklet.store.workspaces import (
     DEFAULT_WORKSPACE,
     in_workspace,
@@ -100,15 +102,58 @@ def needs_to_check(endpoint: Any, rule: Rule) -> list[Need]:
     ]
 
 
+class Remembered:
+    """What a server process knows of workspaces for a second (`app.state.workspaces`): which exist, and
+    the workspace of each experiment a request named. A request then costs no read for them (a training
+    loop names the same run again and again: ~0.06 ms a request on SQLite). A workspace deleted or an
+    experiment moved (`SET_DEFAULT`) through another worker may so be reached there for up to a second;
+    this process forgets at once."""
+
+    TTL = 1.0
+    MAX = 100_000
+
+    def __init__(self) -> None:
+        self._workspaces: dict[str, float] = {}
+        self._experiments: dict[int, tuple[str, float]] = {}
+
+    def workspace_exists(self, name: str, access: Access) -> bool:
+        now = time.monotonic()
+        if self._workspaces.get(name, 0.0) > now:
+            return True
+        if not access.workspace_exists(name):
+            return False
+        self._workspaces[name] = now + self.TTL
+        return True
+
+    def outside(self, workspace: str, experiment_ids: list[int], access: Access) -> list[int]:
+        """Those of these experiments that exist in another workspace."""
+        now = time.monotonic()
+        known = {i: self._experiments.get(i, ("", 0.0)) for i in experiment_ids}
+        unknown = [i for i, (_, until) in known.items() if until <= now]
+        if unknown:
+            found = access.workspaces_of_experiments(unknown)
+            if len(self._experiments) + len(found) > self.MAX:
+                self._experiments.clear()
+            self._experiments.update({i: (w, now + self.TTL) for i, w in found.items()})
+            known.update({i: (found.get(i, workspace), now) for i in unknown})  # unknown ids: the endpoint says 404
+        return [i for i, (w, _) in known.items() if w != workspace]
+
+    def forget(self) -> None:
+        """After a workspace is created, changed or deleted here."""
+        self._workspaces.clear()
+        self._experiments.clear()
+
+
 async def admit(request: Request, workspace: str, needs: list[Need], fields: Fields) -> None:
     """Raise RESOURCE_DOES_NOT_EXIST if the workspace does not exist, or the request names something of
     another workspace."""
-    await run_read(request, _check, store_of(request), workspace, needs, fields)
+    remembered: Remembered = request.app.state.workspaces
+    await run_read(request, _check, store_of(request), remembered, workspace, needs, fields)
 
 
-def _check(store: Store, workspace: str, needs: list[Need], fields: Fields) -> None:
-    with in_workspace(workspace), store.access() as access:  # all on one connection
-        if not access.workspace_exists(workspace):
+def _check(store: Store, remembered: Remembered, workspace: str, needs: list[Need], fields: Fields) -> None:
+    with in_workspace(workspace), store.access() as access:  # one connection, if any read is needed
+        if not remembered.workspace_exists(workspace, access):
             raise ResourceDoesNotExist(f"Workspace '{workspace}' not found")
         for need in needs:
             named = need.named(fields) if need.named else []
@@ -116,7 +161,7 @@ def _check(store: Store, workspace: str, needs: list[Need], fields: Fields) -> N
                 if access.outside_workspace(workspace, "evaluation_datasets", "dataset_id", named):
                     raise ResourceDoesNotExist(f"Evaluation dataset with id '{named[0]}' not found")
                 continue
-            outside = access.outside_workspace(workspace, "experiments", "experiment_id", need.locate(fields, access))
+            outside = remembered.outside(workspace, need.locate(fields, access), access)
             if outside:
                 shown = named[0] if named else outside[0]
                 raise ResourceDoesNotExist(_NOT_FOUND[need.what].format(shown))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, select, update
@@ -199,11 +199,17 @@ class UserStore:
 
     @contextmanager
     def access(self) -> Iterator[Access]:
-        """The reads that admit a request, on one connection."""
-        with self.db.read() as conn:
-            if not self.db.is_sqlite:  # one statement needs no transaction: no BEGIN and ROLLBACK round trips
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield Access(self.db, conn, self._verified_passwords)
+        """The reads that admit a request, on one connection, taken when the first read needs it (what
+        the process remembers needs none: `_OWNERS`, `server/workspaces.py`'s cache)."""
+        with ExitStack() as stack:
+
+            def connect() -> Connection:
+                conn = stack.enter_context(self.db.read())
+                if not self.db.is_sqlite:  # one statement needs no transaction: no BEGIN and ROLLBACK round trips
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                return conn
+
+            yield Access(self.db, connect, self._verified_passwords)
 
     def password_was_verified(self, username: str, password: str) -> bool:
         """Whether this process has checked this password before (then `authenticate` is cheap, unless
@@ -357,11 +363,14 @@ class Access:
     the user and their grants in one statement. Built with SQLAlchemy's expressions they cost ~1 ms a
     request, more than a logged metric; on PostgreSQL each statement is also a round trip."""
 
-    def __init__(self, db: Database, conn: Connection, verified: dict[str, tuple[str, bytes]]) -> None:
-        self.db, self.conn, self._verified = db, conn, verified
+    def __init__(self, db: Database, connect: Callable[[], Connection], verified: dict[str, tuple[str, bytes]]) -> None:
+        self.db, self._connect, self._verified = db, connect, verified
+        self._conn: Connection | None = None
 
     def _rows(self, sql: str, args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
-        return self.db.run(self.conn, self.db.sql(sql), args)
+        if self._conn is None:
+            self._conn = self._connect()
+        return self.db.run(self._conn, self.db.sql(sql), args)
 
     def user(self, username: str, password: str) -> User | None:
         """The user these credentials name, or None if either is wrong."""
@@ -461,6 +470,11 @@ class Access:
             return []
         sql = f"SELECT {key} FROM {table} WHERE {key} IN ({', '.join('?' * len(wanted))}) AND workspace <> ?"
         return [row[0] for row in self._rows(sql, (*wanted, workspace))]
+
+    def workspaces_of_experiments(self, experiment_ids: list[int]) -> dict[int, str]:
+        """The workspace of each of these experiments that exists."""
+        sql = f"SELECT experiment_id, workspace FROM experiments WHERE experiment_id IN ({', '.join('?' * len(experiment_ids))})"
+        return {int(row[0]): row[1] for row in self._rows(sql, tuple(experiment_ids))}
 
     def dataset_experiments(self, dataset_id: str) -> list[int]:
         """The experiments an evaluation dataset is linked to (none when it does not exist)."""

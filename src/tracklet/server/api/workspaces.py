@@ -112,6 +112,7 @@ async def create_workspace(request: Request) -> Response:
         ),
     )
     created = await run_sync(store_of(request).create_workspace, workspace)
+    request.app.state.workspaces.forget()
     return json_response({"workspace": created}, status_code=201)
 
 
@@ -135,6 +136,7 @@ async def update_workspace(request: Request) -> Response:
     if all(value is None for value in changes.values()):
         raise InvalidParameterValue("Workspace update must have at least one key")
     updated = await run_sync(store_of(request).update_workspace, name, changes)
+    request.app.state.workspaces.forget()
     return json_response({"workspace": updated})
 
 
@@ -151,7 +153,10 @@ async def delete_workspace(request: Request) -> Response:
         raise InvalidParameterValue(
             f"Invalid deletion mode '{raw_mode}'. Must be one of: {', '.join(m.value for m in DeletionMode)}"
         ) from None
-    await run_sync(store_of(request).delete_workspace, name, mode)
+    try:
+        await run_sync(store_of(request).delete_workspace, name, mode)
+    finally:
+        request.app.state.workspaces.forget()
     return Response(status_code=204)
 
 
