@@ -291,3 +291,44 @@ def test_set_default_moves_everything_to_default_unless_a_name_is_taken_there(cl
     found = mlflow.get_experiment_by_name(moved)
     assert (found.experiment_id, found.workspace) == (moved_id, "default")
     assert client.get_registered_model(model).name == model
+
+
+def test_traces_logged_models_and_datasets_of_one_workspace_are_not_found_from_another(client) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.genai.datasets import create_dataset, get_dataset, search_datasets
+
+    a, b = new_workspace(client), new_workspace(client)
+    mlflow.set_workspace(a)
+    experiment_id = mlflow.create_experiment(unique_name())
+    mlflow.set_experiment(experiment_id=experiment_id)
+    with mlflow.start_span("answer") as span:
+        span.set_inputs({"q": "2+2"})
+        span.set_outputs({"a": 4})
+    trace_id = span.trace_id
+    mlflow.flush_trace_async_logging()
+    model = mlflow.initialize_logged_model(name="m", experiment_id=experiment_id)
+    dataset = create_dataset(name=unique_name("ds"), experiment_id=[experiment_id])
+    assert [t.info.trace_id for t in client.search_traces(locations=[experiment_id])] == [trace_id]
+    assert client.get_trace(trace_id).data.spans[0].name == "answer"
+    assert [m.model_id for m in client.search_logged_models([experiment_id])] == [model.model_id]
+    assert [d.dataset_id for d in search_datasets()] == [dataset.dataset_id]
+
+    mlflow.set_workspace(b)
+    assert client.search_traces(locations=[experiment_id]) == []
+    assert client.search_logged_models([experiment_id]) == []
+    assert search_datasets() == []
+    for call in (
+        lambda: client.get_trace(trace_id),
+        lambda: client.set_trace_tag(trace_id, "k", "v"),
+        lambda: client.get_logged_model(model.model_id),
+        lambda: client.delete_logged_model(model.model_id),
+        lambda: get_dataset(dataset_id=dataset.dataset_id),
+    ):
+        with pytest.raises(MlflowException) as excinfo:
+            call()
+        assert error_code(excinfo) == "RESOURCE_DOES_NOT_EXIST"
+
+    mlflow.set_workspace(a)
+    assert client.get_logged_model(model.model_id).name == "m"
+    assert "k" not in client.get_trace(trace_id).info.tags

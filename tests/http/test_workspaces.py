@@ -216,3 +216,22 @@ def test_with_auth_only_admins_manage_workspaces_and_grants_stay_in_theirs(guard
             f"{API}/experiments/get", params={"experiment_id": experiment_b["experiment_id"]}, headers=in_ws(a)
         )
         assert error(hidden, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_webhooks_are_a_workspaces_own(http: httpx.Client) -> None:
+    a, b = _name(), _name()
+    for name in (a, b):
+        assert http.post(WS, json={"name": name}).status_code == 201
+    hook = {"name": "hook", "url": "http://127.0.0.1:9/x", "events": [{"entity": "MODEL_VERSION", "action": "CREATED"}]}
+    made = ok(http.post(f"{API}/webhooks", json=hook, headers=in_ws(a)))["webhook"]
+    assert [h["webhook_id"] for h in ok(http.get(f"{API}/webhooks", headers=in_ws(a)))["webhooks"]] == [
+        made["webhook_id"]
+    ]
+    assert ok(http.get(f"{API}/webhooks", headers=in_ws(b))) == {}
+    hidden = http.get(f"{API}/webhooks/{made['webhook_id']}", headers=in_ws(b))
+    assert error(hidden, 404, "RESOURCE_DOES_NOT_EXIST")
+    assert error(http.delete(f"{API}/webhooks/{made['webhook_id']}", headers=in_ws(b)), 404, "RESOURCE_DOES_NOT_EXIST")
+    # RESTRICT counts it; CASCADE deletes it with the workspace.
+    assert "table 'webhooks' still contains 1 resource(s)" in error(http.delete(f"{WS}/{a}"), 400, "INVALID_STATE")
+    assert http.delete(f"{WS}/{a}?mode=CASCADE").status_code == 204
+    assert all(h["webhook_id"] != made["webhook_id"] for h in ok(http.get(f"{API}/webhooks")).get("webhooks", []))
