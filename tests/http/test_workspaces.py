@@ -235,3 +235,17 @@ def test_webhooks_are_a_workspaces_own(http: httpx.Client) -> None:
     assert "table 'webhooks' still contains 1 resource(s)" in error(http.delete(f"{WS}/{a}"), 400, "INVALID_STATE")
     assert http.delete(f"{WS}/{a}?mode=CASCADE").status_code == 204
     assert all(h["webhook_id"] != made["webhook_id"] for h in ok(http.get(f"{API}/webhooks")).get("webhooks", []))
+
+
+def test_a_store_with_other_workspaces_is_not_served_without_the_option(store_uri: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"TRACKLET_ENABLE_WORKSPACES": "true"}
+    server = TrackletServer(store_uri, str(tmp_path / "artifacts"), env=env).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            assert http.post(WS, json={"name": "team-a"}).status_code == 201
+            ok(http.post(f"{API}/experiments/create", json={"name": "e"}, headers=in_ws("team-a")))
+    finally:
+        server.stop()
+    without = TrackletServer(store_uri, str(tmp_path / "artifacts"))
+    with pytest.raises(RuntimeError, match="Cannot disable workspaces because experiments exist outside"):
+        without.start()

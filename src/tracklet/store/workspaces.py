@@ -201,6 +201,20 @@ class WorkspaceStore:
                 "Rename or remove the conflicting resources before retrying."
             )
 
+    def refuse_other_workspaces(self) -> None:
+        """Without `--enable-workspaces` everything must be `default`'s (names are unique only per workspace),
+        as MLflow's server refuses to start otherwise."""
+        with self.db.read() as conn:
+            for table, label in _OWNED:
+                if conn.execute(
+                    select(table.c.workspace).where(table.c.workspace != DEFAULT_WORKSPACE).limit(1)
+                ).first():
+                    raise InvalidState(
+                        f"Cannot disable workspaces because {label} exist outside the default workspace. Start the "
+                        "server with --enable-workspaces, or delete those workspaces (mode SET_DEFAULT or CASCADE) "
+                        "first."
+                    )
+
     def experiments_within(self, workspace: str, experiment_ids: Sequence[int]) -> list[int]:
         """These experiment ids, less those of other workspaces (unknown ids stay: the search finds
         nothing there either), in their order."""
