@@ -332,3 +332,23 @@ def test_traces_logged_models_and_datasets_of_one_workspace_are_not_found_from_a
     mlflow.set_workspace(a)
     assert client.get_logged_model(model.model_id).name == "m"
     assert "k" not in client.get_trace(trace_id).info.tags
+
+
+def test_tracklets_own_client_works_in_the_workspace_mlflow_workspace_names(client, ws_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    from tracklet.client.client import TrackletClient
+
+    name = new_workspace(client)
+    monkeypatch.setenv("MLFLOW_WORKSPACE", name)
+    own = TrackletClient(ws_server.url)
+    try:
+        experiment_id = own.create_experiment(unique_name("own"))
+        assert own.get_experiment(experiment_id).workspace == name
+    finally:
+        own.close()
+    monkeypatch.delenv("MLFLOW_WORKSPACE")
+    mlflow.set_workspace(None)
+    assert mlflow.get_experiment_by_name(unique_name("own")) is None
+    mlflow.set_workspace(name)
+    assert [e.experiment_id for e in mlflow.search_experiments()] == [experiment_id]
