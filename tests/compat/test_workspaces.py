@@ -352,3 +352,22 @@ def test_tracklets_own_client_works_in_the_workspace_mlflow_workspace_names(clie
     assert mlflow.get_experiment_by_name(unique_name("own")) is None
     mlflow.set_workspace(name)
     assert [e.experiment_id for e in mlflow.search_experiments()] == [experiment_id]
+
+
+def test_prompts_of_the_same_name_live_in_each_workspace(client) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    a, b = new_workspace(client), new_workspace(client)
+    name = unique_name("prompt")
+    mlflow.set_workspace(a)
+    mlflow.genai.register_prompt(name=name, template="Hello {{who}} from a")
+    mlflow.set_workspace(b)
+    mlflow.genai.register_prompt(name=name, template="Hello {{who}} from b")
+    mlflow.genai.register_prompt(name=name, template="Hi {{who}} from b")
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/2").format(who="Ann") == "Hi Ann from b"
+    mlflow.set_workspace(a)
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").format(who="Ann") == "Hello Ann from a"
+    with pytest.raises(MlflowException):
+        mlflow.genai.load_prompt(f"prompts:/{name}/2")  # b's second version is not a's
+    assert [p.name for p in mlflow.genai.search_prompts(f"name = '{name}'")] == [name]
