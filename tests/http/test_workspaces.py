@@ -249,3 +249,11 @@ def test_a_store_with_other_workspaces_is_not_served_without_the_option(store_ur
     without = TrackletServer(store_uri, str(tmp_path / "artifacts"))
     with pytest.raises(RuntimeError, match="Cannot disable workspaces because experiments exist outside"):
         without.start()
+
+
+def test_bad_ids_get_the_endpoints_own_answer_in_a_workspace(http: httpx.Client) -> None:
+    huge = "99999999999999999999"
+    found = http.get(f"{API}/experiments/get", params={"experiment_id": huge}, headers=in_ws("default"))
+    assert error(found) == f"Experiment ID must be a valid integer, got '{huge}' for 'experiment_id'"
+    garbage = http.post(f"{API}/runs/log-batch", content=b"{", headers={"Content-Type": "application/json"})
+    assert error(garbage).startswith("Malformed request")

@@ -58,6 +58,7 @@ _PATH_SCOPED = frozenset(
 # Searches keep to the workspace's experiments themselves (`workspace_scope.within_workspace`).
 _SEARCHES = frozenset({runs.search, logged_models.search, traces.search, traces_v2.search_v2, eval_datasets.search})
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NOT_FOUND = {
     "experiment": "No Experiment with id={} exists",
     "run": "Run with id={} not found",
@@ -161,7 +162,9 @@ def _check(store: Store, remembered: Remembered, workspace: str, needs: list[Nee
                 if access.outside_workspace(workspace, "evaluation_datasets", "dataset_id", named):
                     raise ResourceDoesNotExist(f"Evaluation dataset with id '{named[0]}' not found")
                 continue
-            outside = remembered.outside(workspace, need.locate(fields, access), access)
+            # (an id no database column holds is left to the endpoint, which says what is wrong with it)
+            located = [i for i in need.locate(fields, access) if _INT64_MIN <= i <= _INT64_MAX]
+            outside = remembered.outside(workspace, located, access)
             if outside:
                 shown = named[0] if named else outside[0]
                 raise ResourceDoesNotExist(_NOT_FOUND[need.what].format(shown))
