@@ -89,6 +89,7 @@ def cli() -> None:
     default=None,
     help=OPTION_HELP["auth_default_permission"],
 )
+@click.option("--enable-workspaces", is_flag=True, default=None, help=OPTION_HELP["enable_workspaces"])
 @click.option(
     "--webhook-destinations",
     type=click.Choice(["private", "public", "loopback"]),

@@ -54,6 +54,7 @@ class Experiment(Entity):
     creation_time: int = 0
     last_update_time: int = 0
     tag_list: list[KeyValue] = msgspec.field(default=[], name=_TAGS)
+    workspace: str = ""  # MLflow sends it always ("default" without workspaces)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -350,3 +351,17 @@ class WebhookTestResult(Entity):
     response_status: int | None = None
     response_body: str | None = None
     error_message: str | None = None
+
+
+class TraceArchivalConfig(Entity):
+    location: str | None = None
+    retention: str | None = None
+
+
+class Workspace(Entity):
+    """A workspace of a server started with `--enable-workspaces`, as MLflow's `Workspace` message."""
+
+    name: str
+    description: str | None = None
+    default_artifact_root: str | None = None
+    trace_archival_config: TraceArchivalConfig | None = None

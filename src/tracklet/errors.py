@@ -8,8 +8,10 @@
     ├── Unauthenticated              UNAUTHENTICATED          401 (with `--auth`: no or wrong credentials)
     ├── PermissionDenied             PERMISSION_DENIED        403 (with `--auth`: not allowed to the resource)
     ├── EndpointNotFound             ENDPOINT_NOT_FOUND       404
+    ├── FeatureDisabled              FEATURE_DISABLED         400 (MLflow uses 500: workspaces asked of a server without)
     ├── NotImplementedByServer       NOT_IMPLEMENTED          501
     └── TemporarilyUnavailable       TEMPORARILY_UNAVAILABLE  503
+        └── WorkspacesDisabled       (plain text)             503 (a workspace endpoint without `--enable-workspaces`)
 
 The server turns them into `{"error_code", "message"}` in one place (`tracklet.server.app`);
 the client rebuilds the same classes from that JSON (`from_error_code`).
@@ -22,6 +24,7 @@ class TrackletError(Exception):
     error_code = "INTERNAL_ERROR"
     http_status = 500
     headers: dict[str, str] = {}
+    plain_text = False  # answered as its message alone, not as MLflow's error JSON
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -68,6 +71,11 @@ class EndpointNotFound(TrackletError):
     http_status = 404
 
 
+class FeatureDisabled(TrackletError):
+    error_code = "FEATURE_DISABLED"
+    http_status = 400
+
+
 class NotImplementedByServer(TrackletError):
     error_code = "NOT_IMPLEMENTED"
     http_status = 501
@@ -76,6 +84,13 @@ class NotImplementedByServer(TrackletError):
 class TemporarilyUnavailable(TrackletError):
     error_code = "TEMPORARILY_UNAVAILABLE"
     http_status = 503
+
+
+class WorkspacesDisabled(TemporarilyUnavailable):
+    """MLflow's server answers its workspace endpoints this way when started without workspaces: a 503
+    whose body is the message alone."""
+
+    plain_text = True
 
 
 _BY_CODE: dict[str, type[TrackletError]] = {
@@ -89,6 +104,7 @@ _BY_CODE: dict[str, type[TrackletError]] = {
         Unauthenticated,
         PermissionDenied,
         EndpointNotFound,
+        FeatureDisabled,
         NotImplementedByServer,
         TemporarilyUnavailable,
     )

@@ -83,6 +83,13 @@ SETTINGS: tuple[Setting, ...] = (
         "NO_PERMISSIONS.",
     ),
     Setting(
+        "enable_workspaces",
+        False,
+        "TRACKLET_ENABLE_WORKSPACES",
+        "Partition the server into named workspaces, as `mlflow server --enable-workspaces`: clients pick one "
+        "with the X-MLflow-Workspace header (mlflow.set_workspace) and see only its experiments and models.",
+    ),
+    Setting(
         "webhook_destinations",
         None,
         "TRACKLET_WEBHOOK_DESTINATIONS",
@@ -114,6 +121,7 @@ class Settings:
     expose_prometheus: str | None = None
     auth: bool = False
     auth_default_permission: str = "READ"
+    enable_workspaces: bool = False
     webhook_destinations: str | None = None  # None: `webhook_policy` decides by --auth
     webhook_timeout: float = 30.0
 

@@ -7,7 +7,7 @@ from starlette.routing import Route
 
 from tracklet.permissions import Permission
 from tracklet.server import monitoring
-from tracklet.server.api import tokens, users, webhooks
+from tracklet.server.api import tokens, users, webhooks, workspaces
 from tracklet.server.app import api_routes
 from tracklet.server.auth.rules import RULES
 from tracklet.server.ui import ui_routes
@@ -30,9 +30,10 @@ def test_every_endpoint_has_a_rule() -> None:
         {f"{r.path} ({r.endpoint.__module__}.{r.endpoint.__name__})" for r in routes if r.endpoint not in RULES}
     )
     assert missing == []
-    # Admins-only endpoints check that themselves (users.py), but for webhooks, which are all for admins
-    # (as in MLflow's basic-auth app).
-    assert {endpoint for endpoint, rule in RULES.items() if rule.admin} == set(webhooks.ENDPOINTS)
+    # Admins-only endpoints check that themselves (users.py), but for webhooks, which are all for admins,
+    # and changes to workspaces (as in MLflow's basic-auth app).
+    admins_only = {*webhooks.ENDPOINTS, *workspaces.ADMIN_ENDPOINTS}
+    assert {endpoint for endpoint, rule in RULES.items() if rule.admin} == admins_only
 
 
 def test_only_the_probes_answer_without_credentials() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
@@ -77,5 +78,97 @@ def test_spans_stored_before_0013_are_kept_and_become_searchable(store_uri: str)
         assert not store.has_unindexed_spans([experiment_id])
         traces, _ = store.search_traces([experiment_id], found, [], 10, None)
         assert [t.trace_id for t in traces] == ["tr-old"]
+    finally:
+        store.close()
+
+
+def test_rows_from_before_0020_belong_to_the_default_workspace_and_names_become_unique_per_workspace(
+    store_uri: str,
+) -> None:
+    """A store of 0019 with experiments, runs, registered models and grants: the upgrade keeps them all, in
+    `default`; afterwards another workspace may reuse their names, `default` still may not."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from tracklet.store.database import Database
+    from tracklet.store.migrations import upgrade
+
+    db = Database(store_uri)
+    try:
+        upgrade(db.engine, "0019")
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+                              "last_update_time) VALUES ('old', 'mlflow-artifacts:/old', 'active', 0, 0)"))  # fmt: skip
+            experiment_id = conn.execute(text("SELECT experiment_id FROM experiments WHERE name = 'old'")).scalar()
+            conn.execute(
+                text(
+                    "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, lifecycle_stage, "
+                    "artifact_uri, user_id) VALUES ('r-old', :e, 'run', 'RUNNING', 1, 'active', 'x', 'u')"
+                ),
+                {"e": experiment_id},
+            )
+            conn.execute(
+                text("INSERT INTO registered_models (name, creation_time, last_updated_time) VALUES ('m', 0, 0)")
+            )
+            conn.execute(text("INSERT INTO users (username, password_hash, is_admin) VALUES ('u', 'h', false)"))
+            conn.execute(
+                text(
+                    "INSERT INTO registered_model_permissions (name, user_id, permission) "
+                    "SELECT 'm', user_id, 'EDIT' FROM users WHERE username = 'u'"
+                )
+            )
+        upgrade(db.engine)
+        with db.read() as conn:
+            assert conn.execute(text("SELECT name, description FROM workspaces")).all() == [
+                ("default", "Default workspace for legacy resources")
+            ]
+            assert conn.execute(text("SELECT workspace FROM experiments WHERE name = 'old'")).scalar() == "default"
+            assert (
+                conn.execute(text("SELECT experiment_id FROM runs WHERE run_uuid = 'r-old'")).scalar() == experiment_id
+            )
+            assert conn.execute(text("SELECT workspace FROM registered_models")).all() == [("default",)]
+            assert conn.execute(text("SELECT name, workspace, permission FROM registered_model_permissions")).all() == [
+                ("m", "default", "EDIT")
+            ]
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO workspaces (name) VALUES ('team-a')"))
+            conn.execute(text("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+                              "last_update_time, workspace) VALUES ('old', 'x', 'active', 0, 0, 'team-a')"))  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO registered_models (name, creation_time, last_updated_time, workspace) "
+                    "VALUES ('m', 0, 0, 'team-a')"
+                )
+            )
+        for duplicate in (
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) "
+            "VALUES ('old', 'x', 'active', 0, 0)",
+            "INSERT INTO registered_models (name, creation_time, last_updated_time) VALUES ('m', 0, 0)",
+        ):
+            with pytest.raises(IntegrityError), db.write() as conn:
+                conn.execute(text(duplicate))
+    finally:
+        db.dispose()
+
+
+def test_0020_goes_down_and_up_again_unless_another_workspace_holds_something(store_uri: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    store = Store(store_uri)
+    engine = store.db.engine
+    try:
+        store.create_experiment("kept")
+        command.downgrade(alembic_config(engine), "0019")
+        upgrade_again = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        command.upgrade(alembic_config(engine), upgrade_again)  # type: ignore[arg-type]
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT workspace FROM experiments WHERE name = 'kept'")).scalar() == "default"
+            conn.execute(text("INSERT INTO workspaces (name) VALUES ('team-a')"))
+            conn.execute(text("INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+                              "last_update_time, workspace) VALUES ('kept', 'x', 'active', 0, 0, 'team-a')"))  # fmt: skip
+        with pytest.raises(RuntimeError, match="experiments has rows outside the 'default' workspace"):
+            command.downgrade(alembic_config(engine), "0019")
+        assert current_revision(engine) == upgrade_again
     finally:
         store.close()

@@ -98,6 +98,9 @@ class Transport:
         token = os.environ.get("TRACKLET_TRACKING_TOKEN") or os.environ.get("MLFLOW_TRACKING_TOKEN")
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        workspace = os.environ.get("MLFLOW_WORKSPACE", "").strip()
+        if workspace:  # as MLflow's client: a server started with --enable-workspaces works in that one
+            headers["X-MLflow-Workspace"] = workspace
         auth = None
         user = os.environ.get("MLFLOW_TRACKING_USERNAME")
         if user:

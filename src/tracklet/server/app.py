@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
@@ -22,6 +22,7 @@ from tracklet.artifacts import artifact_store_for
 from tracklet.errors import TrackletError
 from tracklet.permissions import Permission
 from tracklet.server import monitoring
+from tracklet.server import workspaces as workspace_gate
 from tracklet.server.api import (
     artifacts,
     assessments,
@@ -41,13 +42,15 @@ from tracklet.server.api import (
     traces_v2,
     users,
     webhooks,
+    workspaces,
 )
 from tracklet.server.api.trace_spans import SpanIndexer
 from tracklet.server.auth import guard
-from tracklet.server.auth.rules import ADMIN, AUTHENTICATED_READ, RULES, Rule
+from tracklet.server.auth.rules import ADMIN, AUTHENTICATED_READ, RULES, Fields, Rule
 from tracklet.server.protocol import json_response
 from tracklet.settings import Settings, admin_credentials, webhook_secret_keys
 from tracklet.store.store import Store
+from tracklet.store.workspaces import in_workspace
 from tracklet.webhooks.delivery import Webhooks
 from tracklet.webhooks.secrets import SecretBox
 
@@ -76,6 +79,7 @@ def api_routes() -> list[BaseRoute]:
         scorers,
         otlp,
         webhooks,
+        workspaces,
     ):
         routes.extend(module.routes)
     return routes
@@ -83,7 +87,10 @@ def api_routes() -> list[BaseRoute]:
 
 async def _tracklet_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TrackletError)
-    response = json_response(exc.to_json(), status_code=exc.http_status)
+    if exc.plain_text:
+        response: Response = PlainTextResponse(exc.message, status_code=exc.http_status)
+    else:
+        response = json_response(exc.to_json(), status_code=exc.http_status)
     response.headers.update(exc.headers)
     return response
 
@@ -146,8 +153,12 @@ class TrackletApp(Starlette):
     write's time. Everything else (paths with parameters, static files, 404s, 405s, HEAD) takes
     Starlette's way, and both ways map errors through `ERROR_HANDLERS`."""
 
+    # Without `--enable-workspaces` a request naming a workspace is refused (`WorkspaceApp` takes it).
+    refuses_workspace_header = True
+
     def __init__(self, *, routes: list[BaseRoute], lifespan: Lifespan[Starlette]) -> None:
         super().__init__(routes=routes, lifespan=lifespan)
+        self.rules = RULES
         self.fixed_endpoints: dict[tuple[str, str], Endpoint] = {
             (method, route.path): route.endpoint
             for route in routes
@@ -162,8 +173,29 @@ class TrackletApp(Starlette):
         # connection of a client that already has its 500 (and logs the error a second time).
         return ServerErrorMiddleware(ExceptionMiddleware(self.router, handlers=ERROR_HANDLERS))
 
+    def rule_of(self, scope: Scope) -> tuple[Any, Rule, dict[str, Any]]:
+        """The endpoint, rule and path parameters of the route Starlette will pick (any other path: the UI's
+        files, a 404, a 405: for signed-in users, read-only access tokens included, as nothing there writes)."""
+        endpoint = self.fixed_endpoints.get((scope["method"], scope["path"]))
+        if endpoint:
+            return endpoint, self.rules.get(endpoint, ADMIN), {}
+        for route in self.router.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                if isinstance(route, Route):
+                    return route.endpoint, self.rules.get(route.endpoint, ADMIN), child.get("path_params", {})
+                break
+        return None, AUTHENTICATED_READ, {}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = scope["type"] == "http" and self.fixed_endpoints.get((scope["method"], scope["path"]))
+        if self.refuses_workspace_header and scope["type"] == "http":
+            try:
+                workspace_gate.refuse_header(scope)
+            except TrackletError as exc:
+                request = Request(scope, receive, send)
+                await (await _handler_for(exc)(request, exc))(scope, receive, send)
+                return
         if not endpoint:
             await super().__call__(scope, receive, send)
             return
@@ -196,21 +228,6 @@ class AuthApp(TrackletApp):
     """`TrackletApp` with `--auth`: each request admitted by its endpoint's rule (`server/auth/rules.py`)
     before it reaches the endpoint (a subclass, so that without the option nothing is checked)."""
 
-    def __init__(self, *, routes: list[BaseRoute], lifespan: Lifespan[Starlette]) -> None:
-        super().__init__(routes=routes, lifespan=lifespan)
-        self.rules = RULES
-
-    def _rule_of(self, scope: Scope) -> tuple[Rule, dict[str, Any]]:
-        """The rule and path parameters of the route Starlette will pick (any other path: the UI's files,
-        a 404, a 405: for signed-in users, read-only access tokens included, as nothing there writes)."""
-        for route in self.router.routes:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                if isinstance(route, Route):
-                    return self.rules.get(route.endpoint, ADMIN), child.get("path_params", {})
-                break
-        return AUTHENTICATED_READ, {}
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -222,7 +239,9 @@ class AuthApp(TrackletApp):
         request = Request(scope, receive, send)
         response: Response | None = None
         try:
-            rule, path_params = (self.rules.get(endpoint, ADMIN), {}) if endpoint else self._rule_of(scope)
+            if self.refuses_workspace_header:  # (it answers fixed endpoints itself, not through `TrackletApp`)
+                workspace_gate.refuse_header(scope)
+            _, rule, path_params = self.rule_of(scope)
             # A fixed endpoint gets this very `request`, whose body stays readable once read here. A route
             # with path parameters whose rule reads the body (`datasets/{id}/add-experiments`) gets the body
             # replayed; the others (artifact uploads: streamed) are judged without it.
@@ -239,6 +258,37 @@ class AuthApp(TrackletApp):
             await super().__call__(scope, receive, send)
             return
         await response(scope, receive, send)
+
+
+class WorkspaceApp(TrackletApp):
+    """`TrackletApp` with `--enable-workspaces`: each request runs in the workspace its header names, once
+    that exists and holds what the request names by id (`server/workspaces.py`)."""
+
+    refuses_workspace_header = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive, send)
+        try:
+            workspace = workspace_gate.workspace_of(scope)
+            if workspace is not None:
+                endpoint, rule, path_params = self.rule_of(scope)
+                needs = workspace_gate.needs_to_check(endpoint, rule)
+                body = None
+                if scope["method"] not in ("GET", "HEAD") and any(need.reads_body for need in needs):
+                    raw = await request.body()
+                    receive = _replay(raw, receive)  # the endpoint reads it again
+                    body = workspace_gate.decoded_body(raw)
+                query = request.query_params if scope["method"] in ("GET", "HEAD") else None
+                await workspace_gate.admit(request, workspace, needs, Fields(path_params, query, body, request.headers))
+        except Exception as exc:  # noqa: BLE001 - mapped like Starlette's middlewares would
+            await (await _handler_for(exc)(request, exc))(scope, receive, send)
+            return
+        with in_workspace(workspace):
+            await super().__call__(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -258,11 +308,21 @@ async def _no_body() -> Message:
 
 
 def _app_class(settings: Settings) -> type[TrackletApp]:
-    if settings.auth and settings.expose_prometheus:
-        return type("MonitoredAuthApp", (MonitoredApp, AuthApp), {})
-    if settings.auth:
-        return AuthApp
-    return MonitoredApp if settings.expose_prometheus else TrackletApp
+    """The app with the options asked for, outermost first: timing, the workspace, then permissions."""
+    layers = [
+        layer
+        for layer, wanted in (
+            (MonitoredApp, settings.expose_prometheus),
+            (WorkspaceApp, settings.enable_workspaces),
+            (AuthApp, settings.auth),
+        )
+        if wanted
+    ]
+    if not layers:
+        return TrackletApp
+    if len(layers) == 1:
+        return layers[0]
+    return type("".join(layer.__name__.removesuffix("App") for layer in layers) + "App", tuple(layers), {})
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> TrackletApp:
@@ -302,6 +362,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     if settings.auth:
         app.state.default_permission = default_permission
     app.state.settings = settings
+    app.state.workspaces = workspace_gate.Remembered()
     app.state.store = store
     app.state.artifacts = artifact_store
     app.state.span_indexer = span_indexer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracklet.errors import InvalidParameterValue
+from tracklet.store.workspaces import current_workspace
 
 T = TypeVar("T")
 
@@ -170,6 +172,9 @@ _STORE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="tracklet
 
 async def run_sync(fn: Any, *args: Any) -> Any:
     """Run a blocking store call off the event loop."""
+    workspace = current_workspace()
+    if workspace is not None:  # the request's workspace goes along (an executor does not carry context)
+        fn, args = contextvars.copy_context().run, (fn, *args)
     try:
         future = asyncio.get_running_loop().run_in_executor(_STORE_THREADS, fn, *args)
     except RuntimeError as err:

@@ -59,6 +59,8 @@ def serve(settings: Settings) -> None:
             if store.ensure_admin(username, password):
                 print(f"tracklet server: created the first user, admin '{username}'", file=sys.stderr, flush=True)
         policy(settings.webhook_policy)
+        if not settings.enable_workspaces:
+            store.refuse_other_workspaces()
         sealed = seal_stored_secrets(store, SecretBox(webhook_secret_keys()))
         if sealed:
             print(

@@ -33,6 +33,7 @@ from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows, now_ms, read_page, time_ordered_id
 from tracklet.store.database import Database
 from tracklet.store.search_sql import evaluation_dataset_search_select
+from tracklet.store.workspaces import DEFAULT_WORKSPACE, current_workspace
 
 USER_TAG = "mlflow.user"
 SOURCE_TYPES = ("UNSPECIFIED", "TRACE", "HUMAN", "DOCUMENT", "CODE")
@@ -353,6 +354,7 @@ class EvalDatasetStore:
                 s.evaluation_datasets.insert().values(
                     dataset_id=dataset_id,
                     name=name,
+                    workspace=current_workspace() or DEFAULT_WORKSPACE,
                     digest=_digest(name, now),
                     created_time=now,
                     last_update_time=now,

@@ -12,16 +12,17 @@ from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, Resour
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, now_ms, read_page
 from tracklet.store.database import Database
+from tracklet.store.workspaces import DEFAULT_WORKSPACE, current_workspace, workspace_artifact_prefix
 
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
-_COLUMNS = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
+_COLUMNS = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace"
 
 
 def _experiment(row: tuple, tags: list[KeyValue]) -> Experiment:  # type: ignore[type-arg]
-    experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time = row
+    experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace = row
     return Experiment(
         experiment_id=str(experiment_id),
         name=name,
@@ -30,6 +31,7 @@ def _experiment(row: tuple, tags: list[KeyValue]) -> Experiment:  # type: ignore
         creation_time=creation_time,
         last_update_time=last_update_time,
         tag_list=tags,
+        workspace=workspace,
     )
 
 
@@ -37,8 +39,15 @@ class ExperimentStore:
     db: Database
     default_artifact_root: str
 
-    def _artifact_location(self, experiment_id: int) -> str:
-        return f"{self.default_artifact_root.rstrip('/')}/{experiment_id}"
+    def _artifact_location(self, experiment_id: int, workspace: str | None = None) -> str:
+        """`<root>/<id>`; in a workspace (with workspaces on) `<its own root>/<id>` or, as MLflow,
+        `<root>/workspaces/<name>/<id>`."""
+        if workspace is None:
+            return f"{self.default_artifact_root.rstrip('/')}/{experiment_id}"
+        own_root = self.workspace_artifact_root(workspace)  # type: ignore[attr-defined]
+        if own_root:
+            return f"{own_root.rstrip('/')}/{experiment_id}"
+        return f"{self.default_artifact_root.rstrip('/')}/{workspace_artifact_prefix(workspace)}/{experiment_id}"
 
     def ensure_default_experiment(self) -> None:
         with self.db.write() as conn:
@@ -64,9 +73,16 @@ class ExperimentStore:
     ) -> str:
         if artifact_location and artifact_location.startswith("runs:"):
             raise InvalidParameterValue("Artifact location cannot be a runs:/ URI.")
+        workspace = current_workspace()
+        if workspace is not None and artifact_location:  # a workspace's artifacts stay under its root
+            raise InvalidParameterValue("artifact_location cannot be specified when workspaces are enabled")
         t = now_ms()
         with self.db.write() as conn:
-            taken = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            taken = conn.execute(
+                select(s.experiments.c.experiment_id).where(
+                    s.experiments.c.name == name, s.experiments.c.workspace == (workspace or DEFAULT_WORKSPACE)
+                )
+            ).first()
             if taken is not None:
                 raise ResourceAlreadyExists(f"Experiment '{name}' already exists.")
             try:
@@ -78,6 +94,7 @@ class ExperimentStore:
                         lifecycle_stage="active",
                         creation_time=t,
                         last_update_time=t,
+                        workspace=workspace or DEFAULT_WORKSPACE,
                     )
                 )
             except IntegrityError:
@@ -89,7 +106,7 @@ class ExperimentStore:
                 conn.execute(
                     update(s.experiments)
                     .where(s.experiments.c.experiment_id == experiment_id)
-                    .values(artifact_location=self._artifact_location(experiment_id))
+                    .values(artifact_location=self._artifact_location(experiment_id, workspace))
                 )
             if tags:
                 last = {tag.key: tag.value for tag in tags}  # the last value of a repeated key wins
@@ -123,7 +140,11 @@ class ExperimentStore:
         """An experiment copied from elsewhere, found by name: an existing one is reused and gains the tags
         it lacks (its own values win); a new one keeps the given stage and times. Returns (id, created)."""
         with self.db.write() as conn:
-            found = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            found = conn.execute(
+                select(s.experiments.c.experiment_id).where(
+                    s.experiments.c.name == name, s.experiments.c.workspace == DEFAULT_WORKSPACE
+                )
+            ).first()
             created = found is None
             if found is None:
                 t = now_ms()
@@ -198,7 +219,9 @@ class ExperimentStore:
     def get_experiment_by_name(self, name: str) -> Experiment:
         with self.db.read() as conn:
             found = self.db.fetch_all(
-                conn, self.db.sql("SELECT experiment_id FROM experiments WHERE name = ?"), (name,)
+                conn,
+                self.db.sql("SELECT experiment_id FROM experiments WHERE name = ? AND workspace = ?"),
+                (name, current_workspace() or DEFAULT_WORKSPACE),
             )
             if not found:
                 raise ResourceDoesNotExist(f"Could not find experiment with name '{name}'")
@@ -238,7 +261,9 @@ class ExperimentStore:
                 raise InvalidState("Cannot rename a non-active experiment.")
             taken = conn.execute(
                 select(s.experiments.c.experiment_id).where(
-                    s.experiments.c.name == new_name, s.experiments.c.experiment_id != experiment_id
+                    s.experiments.c.name == new_name,
+                    s.experiments.c.workspace == row.workspace,
+                    s.experiments.c.experiment_id != experiment_id,
                 )
             ).first()
             if taken is not None:

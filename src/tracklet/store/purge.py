@@ -202,7 +202,7 @@ class PurgeStore:
             with self.db.write() as conn:
                 still_deleted = select(kind.id).where(kind.id.in_(part), kind.table.c.lifecycle_stage == "deleted")
                 found = list(conn.execute(still_deleted.with_for_update()).scalars())
-                _delete_rows(conn, kind, found)
+                delete_rows(conn, kind, found)
                 purged += found
         return purged
 
@@ -210,9 +210,9 @@ class PurgeStore:
         """Remove a deleted experiment with its runs, traces and logged models, if it is still deleted:
         its runs and traces a batch per transaction, the rest and the experiment in the last one."""
         batches = (
-            (RUNS.id, lambda conn, ids: _delete_rows(conn, RUNS, ids)),
+            (RUNS.id, lambda conn, ids: delete_rows(conn, RUNS, ids)),
             (s.traces.c.trace_id, delete_trace_rows),
-            (LOGGED_MODELS.id, lambda conn, ids: _delete_rows(conn, LOGGED_MODELS, ids)),
+            (LOGGED_MODELS.id, lambda conn, ids: delete_rows(conn, LOGGED_MODELS, ids)),
         )
         for column, remove in batches:
             while True:
@@ -279,7 +279,7 @@ def _deleted_experiment_name(conn: Connection, experiment_id: int) -> str | None
     return row.name if row is not None and row.lifecycle_stage == "deleted" else None
 
 
-def _delete_rows(conn: Connection, kind: _Kind, ids: list[str]) -> None:
+def delete_rows(conn: Connection, kind: _Kind, ids: list[str]) -> None:
     for part in chunks(ids, _CHUNK):
         if kind is RUNS:
             histories = select(s.latest_metrics.c.history_id).where(s.latest_metrics.c.run_uuid.in_(part))

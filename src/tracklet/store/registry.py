@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tracklet.entities import KeyValue, ModelVersion, RegisteredModel, RegisteredModelAlias
@@ -24,6 +24,7 @@ from tracklet.store import search
 from tracklet.store._util import now_ms
 from tracklet.store.database import Database
 from tracklet.store.search_sql import PROMPT_TAG
+from tracklet.store.workspaces import DEFAULT_WORKSPACE, current_workspace
 from tracklet.validation import ACTIVE_STAGES, STAGES, canonical_stage
 
 DELETED = "Deleted_Internal"
@@ -41,13 +42,22 @@ def is_prompt(tags: list[KeyValue]) -> bool:
     return values.get(PROMPT_TAG, "false").lower() == "true"
 
 
+def _workspace() -> str:
+    """Registered model names are unique per workspace; without workspaces every model is `default`'s."""
+    return current_workspace() or DEFAULT_WORKSPACE
+
+
+def _IN_WORKSPACE() -> ColumnElement[bool]:  # noqa: N802 - reads as the condition it is
+    return s.registered_models.c.workspace == _workspace()
+
+
 class RegistryStore:
     db: Database
 
     # -- lookups -------------------------------------------------------------------------------
 
     def _registered_model_row(self, conn: Connection, name: str, lock: bool = False) -> Row[Any]:
-        query = select(s.registered_models).where(s.registered_models.c.name == name)
+        query = select(s.registered_models).where(s.registered_models.c.name == name, _IN_WORKSPACE())
         if lock:  # PostgreSQL: writers of one model's versions queue here (SQLite has one writer anyway)
             query = query.with_for_update()
         row = conn.execute(query).first()
@@ -171,7 +181,11 @@ class RegistryStore:
         one of that name exists."""
         t = now_ms()
         with self.db.write() as conn:
-            if conn.execute(select(s.registered_models.c.id).where(s.registered_models.c.name == name)).first():
+            if conn.execute(
+                select(s.registered_models.c.id).where(
+                    s.registered_models.c.name == name, s.registered_models.c.workspace == DEFAULT_WORKSPACE
+                )
+            ).first():
                 return False
             model_id = conn.execute(
                 s.registered_models.insert()
@@ -223,14 +237,20 @@ class RegistryStore:
     # -- registered models ---------------------------------------------------------------------
 
     def create_registered_model(self, name: str, tags: list[KeyValue], description: str | None) -> RegisteredModel:
-        t = now_ms()
+        t, rm = now_ms(), s.registered_models
         try:
             with self.db.write() as conn:
-                if conn.execute(select(s.registered_models.c.id).where(s.registered_models.c.name == name)).first():
+                if conn.execute(select(s.registered_models.c.id).where(rm.c.name == name, _IN_WORKSPACE())).first():
                     raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.")
                 model_id = conn.execute(
-                    s.registered_models.insert()
-                    .values(name=name, creation_time=t, last_updated_time=t, description=description or None)
+                    rm.insert()
+                    .values(
+                        name=name,
+                        creation_time=t,
+                        last_updated_time=t,
+                        description=description or None,
+                        workspace=_workspace(),
+                    )
                     .returning(s.registered_models.c.id)
                 ).scalar_one()
                 self._upsert_registry_tags(conn, s.registered_model_tags, {"registered_model_id": model_id}, tags)
@@ -260,7 +280,9 @@ class RegistryStore:
                 if (
                     new_name != name
                     and conn.execute(
-                        select(s.registered_models.c.id).where(s.registered_models.c.name == new_name)
+                        select(s.registered_models.c.id).where(
+                            s.registered_models.c.name == new_name, s.registered_models.c.workspace == model.workspace
+                        )
                     ).first()
                 ):
                     raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.")
@@ -275,8 +297,9 @@ class RegistryStore:
                     .values(last_updated_time=t)
                 )
                 permissions = s.registered_model_permissions
-                conn.execute(delete(permissions).where(permissions.c.name == new_name))  # left by no model
-                conn.execute(update(permissions).where(permissions.c.name == name).values(name=new_name))
+                mine = permissions.c.workspace == model.workspace
+                conn.execute(delete(permissions).where(permissions.c.name == new_name, mine))  # left by no model
+                conn.execute(update(permissions).where(permissions.c.name == name, mine).values(name=new_name))
                 return self._load_registered_models(conn, [model.id])[0]
         except IntegrityError:
             raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.") from None
@@ -297,7 +320,8 @@ class RegistryStore:
             for table in (s.model_version_tags, s.model_versions, s.registered_model_aliases, s.registered_model_tags):
                 conn.execute(delete(table).where(table.c.registered_model_id == model.id))
             conn.execute(delete(s.registered_models).where(s.registered_models.c.id == model.id))
-            conn.execute(delete(s.registered_model_permissions).where(s.registered_model_permissions.c.name == name))
+            grants = s.registered_model_permissions
+            conn.execute(delete(grants).where(grants.c.name == name, grants.c.workspace == model.workspace))
 
     def search_registered_models(
         self, filter_string: str | None, max_results: int, order_by: list[str], page_token: str | None
@@ -326,7 +350,7 @@ class RegistryStore:
             value = conn.execute(
                 select(t.c.value)
                 .join(rm, rm.c.id == t.c.registered_model_id)
-                .where(rm.c.name == name, t.c.key == PROMPT_TAG)
+                .where(rm.c.name == name, _IN_WORKSPACE(), t.c.key == PROMPT_TAG)
             ).scalar()
         return value is not None and str(value).lower() == "true"
 

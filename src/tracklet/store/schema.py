@@ -42,15 +42,37 @@ PARENT_RUN_KEY: ColumnElement[str] = literal_column(
     f"'{PARENT_RUN_TAG}'"
 )  # inline, so that `ix_tags_parent_run` applies
 
+# Workspaces (`--enable-workspaces`, migration 0020): `default` always exists and holds everything made
+# without workspaces. Experiments, registered models, evaluation datasets and webhooks name theirs; runs,
+# traces, logged models and scorers belong to their experiment's.
+DEFAULT_WORKSPACE = "default"
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("default_artifact_root", Text, nullable=True),
+    Column("trace_archival_location", Text, nullable=True),
+    Column("trace_archival_retention", String(32), nullable=True),
+)
+
+
+def _workspace_column() -> Column[str]:
+    return Column("workspace", String(63), nullable=False, server_default=DEFAULT_WORKSPACE)
+
+
 experiments = Table(
     "experiments",
     metadata,
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(500), nullable=False, unique=True),
+    Column("name", String(500), nullable=False),
     Column("artifact_location", Text, nullable=False),
     Column("lifecycle_stage", String(32), nullable=False, default="active"),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    _workspace_column(),
+    Index("ux_experiments_workspace_name", "workspace", "name", unique=True),
 )
 
 # Experiments purged by `tracklet gc`, and when: an id is never given to another experiment (SQLite would
@@ -260,10 +282,12 @@ registered_models = Table(
     "registered_models",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(256), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
     Column("description", Text, nullable=True),
+    _workspace_column(),
+    Index("ux_registered_models_workspace_name", "workspace", "name", unique=True),
 )
 
 registered_model_tags = Table(
@@ -473,7 +497,8 @@ registered_model_permissions = Table(
     Column("name", String(256), nullable=False),
     Column("user_id", Integer, ForeignKey("users.user_id"), nullable=False),
     Column("permission", String(20), nullable=False),
-    PrimaryKeyConstraint("user_id", "name"),
+    _workspace_column(),
+    PrimaryKeyConstraint("user_id", "workspace", "name"),
 )
 
 # Personal access tokens (`--auth`): a user's secret for jobs that should not hold their password, sent as
@@ -509,7 +534,9 @@ webhooks = Table(
     Column("secret", Text, nullable=True),
     Column("creation_timestamp", BigInteger, nullable=False),  # ms since the epoch
     Column("last_updated_timestamp", BigInteger, nullable=False),
+    _workspace_column(),
     Index("ix_webhooks_created", "creation_timestamp"),
+    Index("ix_webhooks_workspace", "workspace"),
 )
 
 # The events a webhook is subscribed to, as MLflow names them ("model_version", "created"). Found by
@@ -542,8 +569,10 @@ evaluation_datasets = Table(
     Column("last_update_time", BigInteger, nullable=False),
     Column("created_by", String(255), nullable=True),
     Column("last_updated_by", String(255), nullable=True),
+    _workspace_column(),
     Index("ix_evaluation_datasets_name", "name"),
     Index("ix_evaluation_datasets_created_time", "created_time"),
+    Index("ix_evaluation_datasets_workspace", "workspace"),
 )
 
 evaluation_dataset_tags = Table(

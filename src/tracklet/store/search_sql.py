@@ -59,6 +59,7 @@ from tracklet.store.search import (
     parse_trace_filter,
     parse_trace_order_by,
 )
+from tracklet.store.workspaces import current_workspace
 
 __all__ = [
     "RunSearch",
@@ -75,6 +76,13 @@ __all__ = [
 
 _ESCAPE = "\\"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+def _in_workspace(column: Any) -> list[ColumnElement[bool]]:
+    """`column = <the request's workspace>`, or nothing when workspaces are off."""
+    workspace = current_workspace()
+    return [] if workspace is None else [column == workspace]
+
 
 # ---------------------------------------------------------------------------------------------
 # Dialect differences
@@ -468,6 +476,7 @@ def experiment_search_select(
         .where(
             _lifecycle_condition(experiments.c.lifecycle_stage, view_type),
             *(_experiment_condition(c) for c in comparisons),
+            *_in_workspace(experiments.c.workspace),
         )
         .order_by(*ordering)
         .limit(limit)
@@ -487,7 +496,7 @@ def evaluation_dataset_search_select(
     as in MLflow."""
     _check_page(limit, offset)
     datasets = schema.evaluation_datasets
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = _in_workspace(datasets.c.workspace)
     for c in parse_evaluation_dataset_filter(filter_string):
         if c.kind == "attribute":
             conditions.append(_compare(datasets.c[c.key], c.op, c.value))
@@ -698,7 +707,13 @@ def registered_model_search_select(
     ordering = [_direction(columns[k.key], k.ascending) for k in order_keys]
     if not any(k.key == "name" for k in order_keys):
         ordering.append(columns["name"].asc())
-    return select(models.c.id).where(*conditions, *hide_prompts).order_by(*ordering).limit(limit).offset(offset)
+    return (
+        select(models.c.id)
+        .where(*conditions, *hide_prompts, *_in_workspace(models.c.workspace))
+        .order_by(*ordering)
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 def model_version_search_select(
@@ -724,7 +739,11 @@ def model_version_search_select(
         "creation_timestamp": versions.c.creation_time,
         "last_updated_timestamp": versions.c.last_updated_time,
     }
-    conditions: list[ColumnElement[bool]] = [versions.c.current_stage != DELETED_STAGE, *hide_prompts]
+    conditions: list[ColumnElement[bool]] = [
+        versions.c.current_stage != DELETED_STAGE,
+        *hide_prompts,
+        *_in_workspace(models.c.workspace),
+    ]
     for c in comparisons:
         if c.kind == "attribute":
             conditions.append(_compare(columns[c.key], c.op, c.value))

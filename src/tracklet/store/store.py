@@ -16,6 +16,7 @@ from tracklet.store.tokens import TokenStore
 from tracklet.store.trace_metrics import TraceMetricsStore
 from tracklet.store.traces import TraceStore
 from tracklet.store.webhooks import WebhookStore
+from tracklet.store.workspaces import WorkspaceStore
 
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
@@ -33,6 +34,7 @@ class Store(
     PurgeStore,
     TokenStore,
     WebhookStore,
+    WorkspaceStore,
 ):
     def __init__(self, uri: str, default_artifact_root: str = DEFAULT_ARTIFACT_ROOT, migrate: bool = True) -> None:
         self.db = Database(uri)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracklet.permissions import EXPERIMENT, REGISTERED_MODEL, Permission
 from tracklet.store import schema as s
 from tracklet.store.database import Database
+from tracklet.store.workspaces import DEFAULT_WORKSPACE, current_workspace
 
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
@@ -113,6 +114,17 @@ def _permission_table(resource_type: str) -> tuple[Table, str]:
     )
 
 
+def _in_workspace(table: Table) -> list[ColumnElement[bool]]:
+    """A registered model grant is on the model of that name in the request's workspace."""
+    if table is s.registered_model_permissions or table is s.registered_models:
+        return [table.c.workspace == (current_workspace() or DEFAULT_WORKSPACE)]
+    return []
+
+
+def _workspace_value(table: Table) -> dict[str, str]:
+    return {"workspace": current_workspace() or DEFAULT_WORKSPACE} if table is s.registered_model_permissions else {}
+
+
 class UserStore:
     db: Database
     # user name → (the stored hash a password was checked against, that password's SHA-256)
@@ -187,11 +199,17 @@ class UserStore:
 
     @contextmanager
     def access(self) -> Iterator[Access]:
-        """The reads that admit a request, on one connection."""
-        with self.db.read() as conn:
-            if not self.db.is_sqlite:  # one statement needs no transaction: no BEGIN and ROLLBACK round trips
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield Access(self.db, conn, self._verified_passwords)
+        """The reads that admit a request, on one connection, taken when the first read needs it (what
+        the process remembers needs none: `_OWNERS`, `server/workspaces.py`'s cache)."""
+        with ExitStack() as stack:
+
+            def connect() -> Connection:
+                conn = stack.enter_context(self.db.read())
+                if not self.db.is_sqlite:  # one statement needs no transaction: no BEGIN and ROLLBACK round trips
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                return conn
+
+            yield Access(self.db, connect, self._verified_passwords)
 
     def password_was_verified(self, username: str, password: str) -> bool:
         """Whether this process has checked this password before (then `authenticate` is cheap, unless
@@ -231,7 +249,7 @@ class UserStore:
         with self.db.write() as conn:
             user = self._require_user(conn, username)
             resource = self._resource_key(conn, resource_type, resource_id)
-            match = (table.c.user_id == user.user_id, table.c[key] == resource)
+            match = (table.c.user_id == user.user_id, table.c[key] == resource, *_in_workspace(table))
             exists = conn.execute(select(table.c.permission).where(*match)).first() is not None
             if exists and not replace:
                 raise ResourceAlreadyExists(
@@ -241,7 +259,14 @@ class UserStore:
                 conn.execute(update(table).where(*match).values(permission=permission.name))
             else:
                 conn.execute(
-                    table.insert().values({key: resource, "user_id": user.user_id, "permission": permission.name})
+                    table.insert().values(
+                        {
+                            key: resource,
+                            "user_id": user.user_id,
+                            "permission": permission.name,
+                            **_workspace_value(table),
+                        }
+                    )
                 )
 
     def get_permission(self, resource_type: str, resource_id: str, username: str) -> Permission:
@@ -251,7 +276,9 @@ class UserStore:
             user = self._require_user(conn, username)
             row = conn.execute(
                 select(table.c.permission).where(
-                    table.c.user_id == user.user_id, table.c[key] == _key(resource_type, resource_id)
+                    table.c.user_id == user.user_id,
+                    table.c[key] == _key(resource_type, resource_id),
+                    *_in_workspace(table),
                 )
             ).first()
         if row is None:
@@ -263,7 +290,11 @@ class UserStore:
         with self.db.write() as conn:
             user = self._require_user(conn, username)
             deleted = conn.execute(
-                delete(table).where(table.c.user_id == user.user_id, table.c[key] == _key(resource_type, resource_id))
+                delete(table).where(
+                    table.c.user_id == user.user_id,
+                    table.c[key] == _key(resource_type, resource_id),
+                    *_in_workspace(table),
+                )
             ).rowcount
         if not deleted and not missing_ok:
             raise ResourceDoesNotExist(f"{resource_type} permission for {resource_id} and user {username} not found")
@@ -276,7 +307,7 @@ class UserStore:
             rows = conn.execute(
                 select(s.users.c.username, table.c.permission)
                 .join(s.users, s.users.c.user_id == table.c.user_id)
-                .where(table.c[key] == resource)
+                .where(table.c[key] == resource, *_in_workspace(table))
                 .order_by(s.users.c.username)
             )
             return [(username, Permission[level]) for username, level in rows]
@@ -285,7 +316,7 @@ class UserStore:
         e, m = s.experiment_permissions, s.registered_model_permissions
         with self.db.read() as conn:
             experiments = conn.execute(select(e.c.experiment_id, e.c.permission).where(e.c.user_id == user_id))
-            models = conn.execute(select(m.c.name, m.c.permission).where(m.c.user_id == user_id))
+            models = conn.execute(select(m.c.name, m.c.permission).where(m.c.user_id == user_id, *_in_workspace(m)))
             return UserPermissions(
                 {int(i): Permission[p] for i, p in experiments}, {name: Permission[p] for name, p in models}
             )
@@ -304,7 +335,7 @@ class UserStore:
         table, column = (
             (s.experiments, "experiment_id") if resource_type == EXPERIMENT else (s.registered_models, "name")
         )
-        if conn.execute(select(table.c[column]).where(table.c[column] == key)).first() is None:
+        if conn.execute(select(table.c[column]).where(table.c[column] == key, *_in_workspace(table))).first() is None:
             what = (
                 f"Experiment with id={resource_id}"
                 if resource_type == EXPERIMENT
@@ -332,11 +363,14 @@ class Access:
     the user and their grants in one statement. Built with SQLAlchemy's expressions they cost ~1 ms a
     request, more than a logged metric; on PostgreSQL each statement is also a round trip."""
 
-    def __init__(self, db: Database, conn: Connection, verified: dict[str, tuple[str, bytes]]) -> None:
-        self.db, self.conn, self._verified = db, conn, verified
+    def __init__(self, db: Database, connect: Callable[[], Connection], verified: dict[str, tuple[str, bytes]]) -> None:
+        self.db, self._connect, self._verified = db, connect, verified
+        self._conn: Connection | None = None
 
     def _rows(self, sql: str, args: tuple[object, ...]) -> list[tuple]:  # type: ignore[type-arg]
-        return self.db.run(self.conn, self.db.sql(sql), args)
+        if self._conn is None:
+            self._conn = self._connect()
+        return self.db.run(self._conn, self.db.sql(sql), args)
 
     def user(self, username: str, password: str) -> User | None:
         """The user these credentials name, or None if either is wrong."""
@@ -401,7 +435,11 @@ class Access:
         wanted = [i for i in set(ids) if i not in found]
         if wanted:
             sql = f"SELECT {key}, experiment_id FROM {table.name} WHERE {key} IN ({', '.join('?' * len(wanted))})"
-            read = {row[0]: int(row[1]) for row in self._rows(sql, tuple(wanted))}
+            args: tuple[object, ...] = tuple(wanted)
+            if table is s.experiments:  # a name is unique in its workspace only
+                sql += " AND workspace = ?"
+                args += (current_workspace() or DEFAULT_WORKSPACE,)
+            read = {row[0]: int(row[1]) for row in self._rows(sql, args)}
             if cached:
                 if len(_OWNERS) + len(read) > _OWNERS_MAX:
                     _OWNERS.clear()
@@ -420,12 +458,30 @@ class Access:
         )
         return {int(e): Permission[p] for e, p in self._rows(sql, (user_id, *ids))}
 
+    # -- workspaces (`--enable-workspaces`: `server/workspaces.py`) -------------------------------------
+
+    def workspace_exists(self, name: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM workspaces WHERE name = ?", (name,)))
+
+    def outside_workspace(self, workspace: str, table: str, key: str, ids: Iterable[int | str]) -> list[int | str]:
+        """Those of these experiments (or datasets) that exist in another workspace."""
+        wanted = sorted(set(ids))  # type: ignore[type-var]
+        if not wanted:
+            return []
+        sql = f"SELECT {key} FROM {table} WHERE {key} IN ({', '.join('?' * len(wanted))}) AND workspace <> ?"
+        return [row[0] for row in self._rows(sql, (*wanted, workspace))]
+
+    def workspaces_of_experiments(self, experiment_ids: list[int]) -> dict[int, str]:
+        """The workspace of each of these experiments that exists."""
+        sql = f"SELECT experiment_id, workspace FROM experiments WHERE experiment_id IN ({', '.join('?' * len(experiment_ids))})"
+        return {int(row[0]): row[1] for row in self._rows(sql, tuple(experiment_ids))}
+
     def dataset_experiments(self, dataset_id: str) -> list[int]:
         """The experiments an evaluation dataset is linked to (none when it does not exist)."""
         sql = "SELECT experiment_id FROM evaluation_dataset_experiments WHERE dataset_id = ?"
         return [int(row[0]) for row in self._rows(sql, (dataset_id,))]
 
     def registered_model_grant(self, user_id: int, name: str) -> Permission | None:
-        sql = "SELECT permission FROM registered_model_permissions WHERE user_id = ? AND name = ?"
-        rows = self._rows(sql, (user_id, name))
+        sql = "SELECT permission FROM registered_model_permissions WHERE user_id = ? AND name = ? AND workspace = ?"
+        rows = self._rows(sql, (user_id, name, current_workspace() or DEFAULT_WORKSPACE))
         return Permission[rows[0][0]] if rows else None

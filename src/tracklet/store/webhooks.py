@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, delete, select, tuple_, update
 
 from tracklet.entities import Webhook, WebhookEvent
 from tracklet.errors import ResourceDoesNotExist
@@ -23,6 +23,7 @@ from tracklet.store import schema as s
 from tracklet.store import search
 from tracklet.store._util import now_ms
 from tracklet.store.database import Database
+from tracklet.store.workspaces import DEFAULT_WORKSPACE, current_workspace
 
 ACTIVE = "ACTIVE"
 EventKey = tuple[str, str]  # (entity, action), as MLflow stores them: ("model_version", "created")
@@ -40,6 +41,12 @@ class Subscriber:
 
 def _not_found(webhook_id: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Webhook with ID {webhook_id} not found.")
+
+
+def _in_workspace() -> list[ColumnElement[bool]]:
+    """Webhooks are a workspace's (its registry's events go to its own); all of them without workspaces."""
+    workspace = current_workspace()
+    return [] if workspace is None else [s.webhooks.c.workspace == workspace]
 
 
 class WebhookStore:
@@ -71,7 +78,7 @@ class WebhookStore:
         ]
 
     def _row(self, conn: Connection, webhook_id: str) -> Any:
-        row = conn.execute(select(s.webhooks).where(s.webhooks.c.webhook_id == webhook_id)).first()
+        row = conn.execute(select(s.webhooks).where(s.webhooks.c.webhook_id == webhook_id, *_in_workspace())).first()
         if row is None:
             raise _not_found(webhook_id)
         return row
@@ -106,6 +113,7 @@ class WebhookStore:
                     secret=secret,
                     creation_timestamp=t,
                     last_updated_timestamp=t,
+                    workspace=current_workspace() or DEFAULT_WORKSPACE,
                 )
             )
             self._subscribe(conn, webhook_id, events)
@@ -127,7 +135,11 @@ class WebhookStore:
         w = s.webhooks
         with self.db.read() as conn:
             rows = conn.execute(
-                select(w).order_by(w.c.creation_timestamp.desc(), w.c.webhook_id).limit(max_results + 1).offset(offset)
+                select(w)
+                .where(*_in_workspace())
+                .order_by(w.c.creation_timestamp.desc(), w.c.webhook_id)
+                .limit(max_results + 1)
+                .offset(offset)
             ).all()
             page = self._load(conn, rows[:max_results])
         token = search.encode_page_token(offset + max_results) if len(rows) > max_results else None
@@ -179,7 +191,7 @@ class WebhookStore:
             rows = conn.execute(
                 select(w.c.webhook_id, w.c.url, w.c.secret, e.c.entity, e.c.action)
                 .join(e, e.c.webhook_id == w.c.webhook_id)
-                .where(w.c.status == ACTIVE, tuple_(e.c.entity, e.c.action).in_(list(events)))
+                .where(w.c.status == ACTIVE, tuple_(e.c.entity, e.c.action).in_(list(events)), *_in_workspace())
                 .order_by(w.c.creation_timestamp, w.c.webhook_id)
             ).all()
         found: dict[str, tuple[Any, set[EventKey]]] = {}

@@ -31,6 +31,7 @@ from tracklet.server.api.runs import RunRef
 from tracklet.server.api.trace_spans import MAX_KEPT_UPLOAD, uploaded_trace
 from tracklet.server.protocol import json_response, read_json, read_query, run_sync
 from tracklet.server.state import artifacts_of, span_indexer_of, store_of
+from tracklet.server.workspace_scope import artifact_path
 from tracklet.validation import missing
 
 MAX_PARTS = 10_000  # S3's most parts in one upload
@@ -73,7 +74,7 @@ async def upload(request: Request) -> Response:
     # (a run's whole artifact root, for `.`) would be lost to everything later uploaded under it.
     if request.path_params["path"].rsplit("/", 1)[-1] in ("", "."):
         raise InvalidParameterValue("Artifact path must include a filename (cannot end with '/' or '/.').")
-    path = clean_path(request.path_params["path"], allow_empty=False)
+    path = artifact_path(clean_path(request.path_params["path"], allow_empty=False))
     trace_id = uploaded_trace(path)
     if trace_id is None:
         await artifacts_of(request).write(path, request.stream())
@@ -96,7 +97,7 @@ async def upload(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    path = clean_path(request.path_params["path"], allow_empty=False)
+    path = artifact_path(clean_path(request.path_params["path"], allow_empty=False))
     found = await artifacts_of(request).open(path)  # raises 404/400 before any byte is sent
     filename = posixpath.basename(path)
     media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -110,13 +111,13 @@ async def download(request: Request) -> Response:
 
 async def list_files(request: Request) -> Response:
     query = read_query(request, ListQuery)
-    path = clean_path(query.path)
+    path = artifact_path(clean_path(query.path))
     files = await artifacts_of(request).list(path)
     return json_response({"files": files} if files else {})
 
 
 async def delete(request: Request) -> Response:
-    path = clean_path(request.path_params["path"], allow_empty=False)
+    path = artifact_path(clean_path(request.path_params["path"], allow_empty=False))
     try:
         await artifacts_of(request).delete(path)
     except ResourceDoesNotExist:
@@ -154,7 +155,7 @@ def _upload_id(upload_id: str) -> str:
 
 
 async def create_multipart_upload(request: Request) -> Response:
-    folder = clean_path(request.path_params["path"])  # checked first, as MLflow does
+    folder = artifact_path(clean_path(request.path_params["path"]))  # checked first, as MLflow does
     body = await read_json(request, CreateUpload)
     store = _presigning(request, NO_MULTIPART_UPLOADS)
     if not 0 <= body.num_parts <= MAX_PARTS:
@@ -167,7 +168,7 @@ async def create_multipart_upload(request: Request) -> Response:
 
 
 async def complete_multipart_upload(request: Request) -> Response:
-    folder = clean_path(request.path_params["path"])
+    folder = artifact_path(clean_path(request.path_params["path"]))
     body = await read_json(request, CompleteUpload)
     store = _presigning(request, NO_MULTIPART_UPLOADS)
     path = _uploaded_file(folder, body.path)
@@ -189,7 +190,7 @@ async def complete_multipart_upload(request: Request) -> Response:
 
 
 async def abort_multipart_upload(request: Request) -> Response:
-    folder = clean_path(request.path_params["path"])
+    folder = artifact_path(clean_path(request.path_params["path"]))
     body = await read_json(request, AbortUpload)
     store = _presigning(request, NO_MULTIPART_UPLOADS)
     await store.abort_multipart_upload(_uploaded_file(folder, body.path), _upload_id(body.upload_id))
@@ -197,7 +198,7 @@ async def abort_multipart_upload(request: Request) -> Response:
 
 
 async def presigned_download(request: Request) -> Response:
-    path = clean_path(request.path_params["path"], allow_empty=False)
+    path = artifact_path(clean_path(request.path_params["path"], allow_empty=False))
     found = await _presigning(request, NO_MULTIPART_DOWNLOADS).presigned_download(path)
     return json_response({"url": found.url, "headers": found.headers, "file_size": found.size})
 
@@ -206,6 +207,8 @@ async def list_under_root(request: Request, artifact_uri: str, sub: str) -> dict
     """The files under `sub` of a run's or logged model's artifact root, as MLflow answers them: paths
     relative to the root (`tree/a.csv`), unlike the proxy listing, and the root itself as `root_uri`."""
     root = proxy_path(artifact_uri)
+    if root is not None:
+        root = artifact_path(root)
     payload: dict[str, object] = {"root_uri": artifact_uri}
     if root is not None:
         files = await artifacts_of(request).list(posixpath.join(root, sub) if sub else root)

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from tracklet.errors import InvalidParameterValue
 from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_read, run_sync
 from tracklet.server.state import store_of
+from tracklet.server.workspace_scope import within_workspace
 from tracklet.store.eval_datasets import SOURCE_TYPES, NewRecord
 from tracklet.validation import MAX_SEARCH_RESULTS, check_length, missing, parse_experiment_id, validate_page_size
 
@@ -187,9 +188,12 @@ async def delete(request: Request) -> Response:
 async def search(request: Request) -> Response:
     query = await read_request(request, SearchDatasets, list_fields=frozenset({"experiment_ids", "order_by"}))
     max_results = validate_page_size(query.max_results, 1000, MAX_SEARCH_RESULTS)
+    experiment_ids = _experiment_ids(query.experiment_ids)
+    if experiment_ids and not (experiment_ids := await within_workspace(request, experiment_ids)):
+        return page_response("datasets", [], None)  # all of other workspaces
     datasets, token = await run_sync(
         store_of(request).search_datasets,
-        _experiment_ids(query.experiment_ids),
+        experiment_ids,
         query.filter_string,
         max_results,
         query.order_by,

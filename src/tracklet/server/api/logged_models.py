@@ -12,6 +12,7 @@ from tracklet.entities import KeyValue
 from tracklet.server.api.artifacts import list_under_root
 from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_query, run_read, run_sync
 from tracklet.server.state import store_of
+from tracklet.server.workspace_scope import within_workspace
 from tracklet.store.run_names import generate_run_name
 from tracklet.validation import (
     missing,
@@ -143,6 +144,8 @@ async def search(request: Request) -> Response:
         raise missing("experiment_ids")
     experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids]
     max_results = validate_max_results(body.max_results, default=50)
+    if experiment_ids and not (experiment_ids := await within_workspace(request, experiment_ids)):
+        return page_response("models", [], None)  # all of other workspaces
     order_by = [msgspec.to_builtins(o) for o in body.order_by]
     models, token = await run_sync(
         store_of(request).search_logged_models,

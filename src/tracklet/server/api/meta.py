@@ -27,7 +27,7 @@ async def server_info(request: Request) -> Response:
     return json_response(
         {
             "store_type": "SqlStore",
-            "workspaces_enabled": False,
+            "workspaces_enabled": request.app.state.settings.enable_workspaces,
             "trace_archival_enabled": False,
             "multipart_uploads_enabled": direct,
             "multipart_downloads_enabled": direct,

@@ -24,6 +24,7 @@ from tracklet.server.protocol import (
     run_write,
 )
 from tracklet.server.state import store_of
+from tracklet.server.workspace_scope import within_workspace
 from tracklet.validation import (
     MAX_BATCH_METRICS,
     MAX_BATCH_PARAMS,
@@ -325,6 +326,8 @@ async def search(request: Request) -> Response:
     body = await read_json(request, SearchRuns)
     max_results = validate_max_results(body.max_results, default=1000)
     experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in body.experiment_ids]
+    if experiment_ids and not (experiment_ids := await within_workspace(request, experiment_ids)):
+        return page_response("runs", [], None)  # all of other workspaces
     runs, token = await run_sync(
         partial(store_of(request).search_runs, encoded=True),  # params and tags as JSON from the database
         experiment_ids,

@@ -37,6 +37,7 @@ from tracklet.server.protocol import (
     run_sync,
 )
 from tracklet.server.state import artifacts_of, store_of
+from tracklet.server.workspace_scope import within_workspace
 from tracklet.store.schema import TRACE_NAME_TAG
 from tracklet.store.store import Store
 from tracklet.store.traces import (
@@ -292,6 +293,8 @@ async def search(request: Request) -> Response:
         raise missing("locations")
     experiment_ids = [_experiment_of(loc, f"locations[{i}]") for i, loc in enumerate(body.locations)]
     max_results = validate_page_size(body.max_results, 100, MAX_SEARCH_TRACES)
+    if experiment_ids and not (experiment_ids := await within_workspace(request, experiment_ids)):
+        return page_response("traces", [], None)  # all of other workspaces
     if filters_spans(body.filter):
         await copy_spans_for_search(artifacts_of(request), store_of(request), experiment_ids)
     traces, token = await run_sync(

@@ -17,6 +17,7 @@ from tracklet.server.api.trace_spans import copy_spans_for_search, filters_spans
 from tracklet.server.api.traces import MAX_SEARCH_TRACES, check_key_values, parse_state
 from tracklet.server.protocol import Int64, json_response, page_response, read_json, read_request, run_read, run_sync
 from tracklet.server.state import artifacts_of, store_of
+from tracklet.server.workspace_scope import within_workspace
 from tracklet.store.traces import TRACE_STATES, NewTrace
 from tracklet.timestamps import parse_duration, parse_timestamp
 from tracklet.validation import missing, parse_experiment_id, validate_page_size
@@ -117,6 +118,8 @@ async def search_v2(request: Request) -> Response:
         raise missing("experiment_ids")
     experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in query.experiment_ids]
     max_results = validate_page_size(query.max_results, 100, MAX_SEARCH_TRACES)
+    if experiment_ids and not (experiment_ids := await within_workspace(request, experiment_ids)):
+        return page_response("traces", [], None)  # all of other workspaces
     if filters_spans(query.filter):
         await copy_spans_for_search(artifacts_of(request), store_of(request), experiment_ids)
     traces, token = await run_sync(

@@ -38,10 +38,12 @@ from tracklet.server.api import (
     traces_v2,
     users,
     webhooks,
+    workspaces,
 )
 from tracklet.server.ui import api as ui
 from tracklet.store import schema as s
 from tracklet.store.users import Access
+from tracklet.store.workspaces import WORKSPACES_FOLDER
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class Need:
     reads_body: bool = True
     # Refuse non-admins when the locator finds nothing (an artifact path outside any experiment's folder).
     must_locate: bool = False
+    # What the request names, for `--enable-workspaces` (`server/workspaces.py`): the kind of thing and its
+    # ids as given (the locator answers with their experiments).
+    what: str = "experiment"
+    named: Callable[[Fields], list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,15 @@ def dataset(level: Permission) -> Need:
     def locate(fields: Fields, access: Access) -> list[int]:
         return access.dataset_experiments(str(fields.one("dataset_id")))
 
-    return Need(EXPERIMENT, level, locate, reads_body=False, must_locate=True)
+    return Need(
+        EXPERIMENT,
+        level,
+        locate,
+        reads_body=False,
+        must_locate=True,
+        what="dataset",
+        named=lambda f: _texts([f.one("dataset_id")]),
+    )
 
 
 def named_experiments(level: Permission) -> Need:
@@ -172,29 +186,34 @@ def _owned(table: Any, key: str, ids: Callable[[Fields], list[str]]) -> Locator:
     return locate
 
 
+def _owned_need(what: str, level: Permission, table: Any, key: str, ids: Callable[[Fields], list[str]]) -> Need:
+    return Need(EXPERIMENT, level, _owned(table, key, ids), what=what, named=ids)
+
+
 def run(level: Permission) -> Need:
     # `run_id or run_uuid`, as `RunRef.id()` reads it.
-    return Need(EXPERIMENT, level, _owned(s.runs, "run_uuid", lambda f: _texts([f.one("run_id") or f.one("run_uuid")])))
+    return _owned_need("run", level, s.runs, "run_uuid", lambda f: _texts([f.one("run_id") or f.one("run_uuid")]))
 
 
 def each_run(level: Permission, name: str = "run_ids") -> Need:
-    return Need(EXPERIMENT, level, _owned(s.runs, "run_uuid", lambda f: _texts(f.many(name))))
+    return _owned_need("run", level, s.runs, "run_uuid", lambda f: _texts(f.many(name)))
 
 
 def trace(level: Permission, name: str = "trace_id") -> Need:
-    return Need(EXPERIMENT, level, _owned(s.traces, "trace_id", lambda f: _texts([f.one(name)])))
+    return _owned_need("trace", level, s.traces, "trace_id", lambda f: _texts([f.one(name)]))
 
 
 def each_trace(level: Permission, name: str = "trace_ids") -> Need:
-    return Need(EXPERIMENT, level, _owned(s.traces, "trace_id", lambda f: _texts(f.many(name))))
+    return _owned_need("trace", level, s.traces, "trace_id", lambda f: _texts(f.many(name)))
 
 
 def logged_model(level: Permission, name: str = "model_id") -> Need:
-    return Need(EXPERIMENT, level, _owned(s.logged_models, "model_id", lambda f: _texts([f.one(name)])))
+    return _owned_need("logged model", level, s.logged_models, "model_id", lambda f: _texts([f.one(name)]))
 
 
 def experiment_named(level: Permission) -> Need:
-    return Need(EXPERIMENT, level, _owned(s.experiments, "name", lambda f: _texts([f.one("experiment_name")])))
+    # (the name is looked up in the request's workspace: `Access.experiments_of`)
+    return _owned_need("experiment name", level, s.experiments, "name", lambda f: _texts([f.one("experiment_name")]))
 
 
 def registered_model(level: Permission, name: str = "name") -> Need:
@@ -202,14 +221,16 @@ def registered_model(level: Permission, name: str = "name") -> Need:
 
 
 def artifact_path(level: Permission) -> Need:
-    """Proxied artifacts live under `<experiment id>/…` (runs, logged models and traces alike)."""
+    """Proxied artifacts live under `<experiment id>/…` (runs, logged models and traces alike), with
+    workspaces under `workspaces/<name>/<experiment id>/…`: their path is scoped, not their experiment."""
 
     def locate(fields: Fields, access: Access) -> list[int]:
         path = fields.one("path")
-        head = path.lstrip("/").split("/", 1)[0] if isinstance(path, str) else ""
+        parts = path.lstrip("/").split("/", 3) if isinstance(path, str) else [""]
+        head = parts[2] if parts[0] == WORKSPACES_FOLDER and len(parts) > 2 else parts[0]
         return [int(head)] if head.isdigit() else []
 
-    return Need(EXPERIMENT, level, locate, reads_body=False, must_locate=True)
+    return Need(EXPERIMENT, level, locate, reads_body=False, must_locate=True, what="artifact path")
 
 
 def _nested(value: Any, *keys: str) -> Any:
@@ -431,6 +452,9 @@ RULES: dict[Callable[..., Any], Rule] = {
     # MLflow's basic-auth app (`sender_is_admin` on every webhook endpoint).
     **dict.fromkeys((webhooks.create, webhooks.update, webhooks.delete, webhooks.test), ADMIN),
     **dict.fromkeys((webhooks.list_webhooks, webhooks.get), ADMIN_READ),
+    # Workspaces: any user sees them; creating, changing and deleting one is for admins, as in MLflow.
+    **dict.fromkeys((workspaces.list_workspaces, workspaces.get_workspace), AUTHENTICATED_READ),
+    **dict.fromkeys(workspaces.ADMIN_ENDPOINTS, ADMIN),
     **{e: _rule(experiment(MANAGE), writes=m != "GET") for e, m in users.EXPERIMENT_PERMISSIONS.values()},
     **{e: _rule(registered_model(MANAGE), writes=m != "GET") for e, m in users.REGISTERED_MODEL_PERMISSIONS.values()},
 }
