@@ -19,12 +19,14 @@ from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
 from tracklet.store._util import LOAD_CHUNK, chunks, insert_rows
 from tracklet.store.assessments import Assessment
+from tracklet.store.search_sql import LINKED_PROMPTS_TAG
 from tracklet.store.span_search import SpanSearchStore, searchable_text, write_spans
 from tracklet.store.traces import (
     ARTIFACT_LOCATION_TAG,
     SPANS_IN_DATABASE,
     SPANS_LOCATION_TAG,
     NewTrace,
+    linked_prompt_versions,
     trace_artifact_location,
 )
 
@@ -149,6 +151,14 @@ class SpanStore(SpanSearchStore):
             }
             self._upsert_trace_key_values(conn, s.trace_tags, trace.trace_id, tags)
             self._upsert_trace_key_values(conn, s.trace_metadata, trace.trace_id, trace.metadata)
+            # MLflow's API lists no trace's prompt links; its client's tag names them (`prompt = "qa/2"`).
+            prompts = dict.fromkeys(linked_prompt_versions(trace.tags.get(LINKED_PROMPTS_TAG)))
+            insert_rows(
+                conn,
+                "trace_prompt_links",
+                ("trace_id", "prompt_version", "created_time"),
+                [(trace.trace_id, p, trace.request_time) for p in prompts],
+            )
             rows = {
                 sp.span_id: (trace.trace_id, searchable_text(sp.span_id, sp.content, sp.start_time)) for sp in spans
             }

@@ -5,6 +5,7 @@ store names but never reads (the server hands it their contents to search)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,22 @@ class NewTrace:
     response_preview: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+def linked_prompt_versions(tag_value: str | None) -> list[str]:
+    """The prompt versions ("name/3") a trace's `mlflow.linkedPrompts` tag names: MLflow's client writes it
+    as a JSON list of {"name", "version"} beside the links. What is not such a list names none."""
+    try:
+        entries = json.loads(tag_value) if tag_value else []
+    except ValueError:
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [
+        f"{e['name']}/{e['version']}"
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("version"), str | int)
+    ]
 
 
 def trace_artifact_location(experiment_location: str, trace_id: str) -> str:
