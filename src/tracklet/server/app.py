@@ -27,6 +27,7 @@ from tracklet.server.api import (
     assessments,
     eval_datasets,
     experiments,
+    label_schemas,
     logged_models,
     meta,
     model_versions,
@@ -72,6 +73,7 @@ def api_routes() -> list[BaseRoute]:
         assessments,
         eval_datasets,
         scorers,
+        label_schemas,
         otlp,
         webhooks,
     ):

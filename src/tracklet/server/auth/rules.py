@@ -24,6 +24,7 @@ from tracklet.server.api import (
     assessments,
     eval_datasets,
     experiments,
+    label_schemas,
     logged_models,
     meta,
     model_versions,
@@ -192,6 +193,10 @@ def logged_model(level: Permission, name: str = "model_id") -> Need:
     return Need(EXPERIMENT, level, _owned(s.logged_models, "model_id", lambda f: _texts([f.one(name)])))
 
 
+def label_schema(level: Permission) -> Need:
+    return Need(EXPERIMENT, level, _owned(s.label_schemas, "schema_id", lambda f: _texts([f.one("schema_id")])))
+
+
 def experiment_named(level: Permission) -> Need:
     return Need(EXPERIMENT, level, _owned(s.experiments, "name", lambda f: _texts([f.one("experiment_name")])))
 
@@ -355,6 +360,14 @@ RULES: dict[Callable[..., Any], Rule] = {
     scorers.get: _rule(experiment(READ)),
     scorers.delete: _rule(experiment(MANAGE)),
     scorers.online_configs: AUTHENTICATED_READ,  # no scorer has any: the answer is always empty
+    # Label schemas: those of an experiment, seen and changed as the experiment is
+    label_schemas.create: _rule(experiment(EDIT)),
+    label_schemas.get: _rule(label_schema(READ)),
+    label_schemas.get_by_name: _rule(experiment(READ)),
+    # A listing makes the experiment's default question the first time, as in MLflow: still a read.
+    label_schemas.list_schemas: _rule(experiment(READ)),
+    label_schemas.update: _rule(label_schema(EDIT)),
+    label_schemas.delete: _rule(label_schema(MANAGE)),
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),
