@@ -34,6 +34,7 @@ from tracklet.server.api import (
     otlp,
     points,
     registered_models,
+    review_queues,
     runs,
     scorers,
     tokens,
@@ -74,6 +75,7 @@ def api_routes() -> list[BaseRoute]:
         eval_datasets,
         scorers,
         label_schemas,
+        review_queues,
         otlp,
         webhooks,
     ):

@@ -232,11 +232,16 @@ class PurgeStore:
                 return False
             owned = select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id == experiment_id)
             conn.execute(delete(s.scorer_versions).where(s.scorer_versions.c.scorer_id.in_(owned)))
+            queues = select(s.review_queues.c.queue_id).where(s.review_queues.c.experiment_id == experiment_id)
+            for child in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
+                conn.execute(delete(child).where(child.c.queue_id.in_(queues)))
             for table in (
                 s.experiment_tags,
                 s.experiment_permissions,
                 s.evaluation_dataset_experiments,
                 s.scorers,
+                s.label_schemas,
+                s.review_queues,
                 s.experiments,
             ):
                 conn.execute(delete(table).where(table.c.experiment_id == experiment_id))

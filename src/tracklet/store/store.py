@@ -10,6 +10,7 @@ from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
 from tracklet.store.purge import PurgeStore
 from tracklet.store.registry import RegistryStore
+from tracklet.store.review_queues import ReviewQueueStore
 from tracklet.store.runs import RunStore
 from tracklet.store.scorers import ScorerStore
 from tracklet.store.spans import SpanStore
@@ -30,6 +31,7 @@ class Store(
     EvalDatasetStore,
     ScorerStore,
     LabelSchemaStore,
+    ReviewQueueStore,
     PurgeStore,
     TokenStore,
     WebhookStore,

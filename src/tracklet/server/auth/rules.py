@@ -31,6 +31,7 @@ from tracklet.server.api import (
     otlp,
     points,
     registered_models,
+    review_queues,
     runs,
     scorers,
     tokens,
@@ -197,6 +198,10 @@ def label_schema(level: Permission) -> Need:
     return Need(EXPERIMENT, level, _owned(s.label_schemas, "schema_id", lambda f: _texts([f.one("schema_id")])))
 
 
+def review_queue(level: Permission) -> Need:
+    return Need(EXPERIMENT, level, _owned(s.review_queues, "queue_id", lambda f: _texts([f.one("queue_id")])))
+
+
 def experiment_named(level: Permission) -> Need:
     return Need(EXPERIMENT, level, _owned(s.experiments, "name", lambda f: _texts([f.one("experiment_name")])))
 
@@ -360,14 +365,28 @@ RULES: dict[Callable[..., Any], Rule] = {
     scorers.get: _rule(experiment(READ)),
     scorers.delete: _rule(experiment(MANAGE)),
     scorers.online_configs: AUTHENTICATED_READ,  # no scorer has any: the answer is always empty
-    # Label schemas: those of an experiment, seen and changed as the experiment is
-    label_schemas.create: _rule(experiment(EDIT)),
+    # Label schemas: an experiment's questions, read with READ on it; as in MLflow, made, changed and
+    # deleted by its managers only. A listing makes the default question the first time: still a read.
+    label_schemas.create: _rule(experiment(MANAGE)),
     label_schemas.get: _rule(label_schema(READ)),
     label_schemas.get_by_name: _rule(experiment(READ)),
-    # A listing makes the experiment's default question the first time, as in MLflow: still a read.
     label_schemas.list_schemas: _rule(experiment(READ)),
-    label_schemas.update: _rule(label_schema(EDIT)),
+    label_schemas.update: _rule(label_schema(MANAGE)),
     label_schemas.delete: _rule(label_schema(MANAGE)),
+    # Review queues: judged by their experiment (MLflow also lets a queue's owner and users do more than
+    # their level there; tracklet does not). Giving a queue another owner (`new_owner`) needs MANAGE:
+    # `review_queues.update` checks it.
+    review_queues.create: _rule(experiment(EDIT)),
+    review_queues.get_or_create_user: _rule(experiment(EDIT)),
+    review_queues.get: _rule(review_queue(READ)),
+    review_queues.get_by_name: _rule(experiment(READ)),
+    review_queues.list_queues: _rule(experiment(READ)),
+    review_queues.update: _rule(review_queue(EDIT)),
+    review_queues.delete: _rule(review_queue(MANAGE)),
+    review_queues.add_items: _rule(review_queue(EDIT)),
+    review_queues.remove_items: _rule(review_queue(MANAGE)),
+    review_queues.list_items: _rule(review_queue(READ)),
+    review_queues.set_status: _rule(review_queue(EDIT)),
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),

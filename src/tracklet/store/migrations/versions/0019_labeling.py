@@ -47,9 +47,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.experiment_id"]),
         sa.PrimaryKeyConstraint("queue_id"),
     )
-    op.create_index(
-        "ix_review_queues_experiment_name_key", "review_queues", ["experiment_id", "name_key"], unique=True
-    )
+    op.create_index("ix_review_queues_experiment_name_key", "review_queues", ["experiment_id", "name_key"], unique=True)
     op.create_table(
         "review_queue_users",
         sa.Column("queue_id", sa.String(length=36), nullable=False),
