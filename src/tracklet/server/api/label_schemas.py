@@ -95,11 +95,9 @@ class UpdateSchema(msgspec.Struct):
 
 
 def enum_number(value: str | int | None, names: tuple[str, ...]) -> int:
-    """A protobuf enum as MLflow's server reads it: its name or number; absent or unknown names are 0."""
-    if value is None:
-        return 0
+    """A protobuf enum as MLflow's server reads it: its name or number; absent or unknown ones are 0."""
     if isinstance(value, int):
-        return value
+        return value if 0 <= value < len(names) else 0
     return names.index(value) if value in names else 0
 
 
