@@ -27,6 +27,7 @@ from tracklet.server.api import (
     assessments,
     eval_datasets,
     experiments,
+    issues,
     label_schemas,
     logged_models,
     meta,
@@ -76,6 +77,7 @@ def api_routes() -> list[BaseRoute]:
         scorers,
         label_schemas,
         review_queues,
+        issues,
         otlp,
         webhooks,
     ):

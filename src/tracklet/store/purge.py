@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Connection, delete, select
+from sqlalchemy import Column, Connection, delete, select, update
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
@@ -242,6 +242,7 @@ class PurgeStore:
                 s.scorers,
                 s.label_schemas,
                 s.review_queues,
+                s.issues,
                 s.experiments,
             ):
                 conn.execute(delete(table).where(table.c.experiment_id == experiment_id))
@@ -289,6 +290,9 @@ def _delete_rows(conn: Connection, kind: _Kind, ids: list[str]) -> None:
         if kind is RUNS:
             histories = select(s.latest_metrics.c.history_id).where(s.latest_metrics.c.run_uuid.in_(part))
             conn.execute(delete(s.metrics).where(s.metrics.c.history_id.in_(histories)))
+            # An issue found by a purged run stays, without it (MLflow's key sets it to NULL).
+            found_by = s.issues.c.source_run_id.in_(part)
+            conn.execute(update(s.issues).where(found_by).values(source_run_id=None))
         for column in (*kind.children, kind.id):
             conn.execute(delete(column.table).where(column.in_(part)))
 

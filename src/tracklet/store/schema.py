@@ -665,3 +665,25 @@ review_queue_items = Table(
     PrimaryKeyConstraint("queue_id", "item_id"),
     Index("ix_review_queue_items_item", "item_id"),
 )
+
+# MLflow 3's issues: problems found in an experiment's traces (by `mlflow.genai.discover_issues` or a
+# person), each with a status and a severity. Traces are tied to an issue by assessments of kind "issue"
+# named with its id. A run it came from (`source_run_id`) may be purged: the issue then forgets it.
+issues = Table(
+    "issues",
+    metadata,
+    Column("issue_id", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("severity", String(50), nullable=True),
+    Column("root_causes", Text, nullable=True),  # JSON list
+    Column("source_run_id", String(32), ForeignKey("runs.run_uuid"), nullable=True),
+    Column("categories", Text, nullable=True),  # JSON list
+    Column("created_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Index("ix_issues_experiment", "experiment_id", "created_timestamp"),
+    Index("ix_issues_source_run", "source_run_id"),
+)

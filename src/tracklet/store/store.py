@@ -5,6 +5,7 @@ from __future__ import annotations
 from tracklet.store.database import Database
 from tracklet.store.eval_datasets import EvalDatasetStore
 from tracklet.store.experiments import ExperimentStore
+from tracklet.store.issues import IssueStore
 from tracklet.store.label_schemas import LabelSchemaStore
 from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
@@ -32,6 +33,7 @@ class Store(
     ScorerStore,
     LabelSchemaStore,
     ReviewQueueStore,
+    IssueStore,
     PurgeStore,
     TokenStore,
     WebhookStore,

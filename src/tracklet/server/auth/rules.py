@@ -24,6 +24,7 @@ from tracklet.server.api import (
     assessments,
     eval_datasets,
     experiments,
+    issues,
     label_schemas,
     logged_models,
     meta,
@@ -202,6 +203,10 @@ def review_queue(level: Permission) -> Need:
     return Need(EXPERIMENT, level, _owned(s.review_queues, "queue_id", lambda f: _texts([f.one("queue_id")])))
 
 
+def issue(level: Permission) -> Need:
+    return Need(EXPERIMENT, level, _owned(s.issues, "issue_id", lambda f: _texts([f.one("issue_id")])))
+
+
 def experiment_named(level: Permission) -> Need:
     return Need(EXPERIMENT, level, _owned(s.experiments, "name", lambda f: _texts([f.one("experiment_name")])))
 
@@ -268,6 +273,7 @@ def otlp_experiment(level: Permission) -> Need:
 _CREATED_EXPERIMENT = (EXPERIMENT, "", "experiment_id")
 _CREATED_MODEL = (REGISTERED_MODEL, "registered_model", "name")
 _LISTED_SCORERS = (EXPERIMENT, "scorers", "experiment_id")
+_LISTED_ISSUES = (EXPERIMENT, "issues", "experiment_id")
 
 RULES: dict[Callable[..., Any], Rule] = {
     # Probes and metrics answer anyone (load balancers, Prometheus), as MLflow's server does.
@@ -387,6 +393,11 @@ RULES: dict[Callable[..., Any], Rule] = {
     review_queues.remove_items: _rule(review_queue(MANAGE)),
     review_queues.list_items: _rule(review_queue(READ)),
     review_queues.set_status: _rule(review_queue(EDIT)),
+    # Issues: an experiment's; a search of every experiment's keeps those the user may read.
+    issues.create: _rule(experiment(EDIT)),
+    issues.get: _rule(issue(READ)),
+    issues.update: _rule(issue(EDIT)),
+    issues.search: Rule(needs=(experiment(READ),), filter_listed=_LISTED_ISSUES, writes=False),
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),

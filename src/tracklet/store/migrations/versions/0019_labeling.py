@@ -1,4 +1,4 @@
-"""MLflow 3's human labeling: label schemas, review queues (their users, schemas and items)
+"""MLflow 3's human labeling: label schemas, review queues (their users, schemas and items), issues
 
 Revision ID: 0019
 Revises: 0018
@@ -77,9 +77,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("queue_id", "item_id"),
     )
     op.create_index("ix_review_queue_items_item", "review_queue_items", ["item_id"])
+    op.create_table(
+        "issues",
+        sa.Column("issue_id", sa.String(length=36), nullable=False),
+        sa.Column("experiment_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=250), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("severity", sa.String(length=50), nullable=True),
+        sa.Column("root_causes", sa.Text(), nullable=True),
+        sa.Column("source_run_id", sa.String(length=32), nullable=True),
+        sa.Column("categories", sa.Text(), nullable=True),
+        sa.Column("created_timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("last_updated_timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(["experiment_id"], ["experiments.experiment_id"]),
+        sa.ForeignKeyConstraint(["source_run_id"], ["runs.run_uuid"]),
+        sa.PrimaryKeyConstraint("issue_id"),
+    )
+    op.create_index("ix_issues_experiment", "issues", ["experiment_id", "created_timestamp"])
+    op.create_index("ix_issues_source_run", "issues", ["source_run_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("issues")
     for table in ("review_queue_items", "review_queue_label_schemas", "review_queue_users", "review_queues"):
         op.drop_table(table)
     op.drop_table("label_schemas")
