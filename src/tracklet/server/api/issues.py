@@ -41,7 +41,7 @@ class CreateIssue(msgspec.Struct):
 
 
 class UpdateIssue(msgspec.Struct):
-    issue_id: str | None = None  # the path's, which wins
+    issue_id: str | None = None  # asked for, as MLflow does; the path's is the one updated
     name: str | None = None
     description: str | None = None
     status: str | None = None
@@ -124,6 +124,7 @@ async def get(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     body = await read_json(request, UpdateIssue)
+    required(body.issue_id, "issue_id")
     changes = IssueChanges(
         name=_name(body.name or None),
         description=body.description or None,
