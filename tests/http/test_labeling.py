@@ -178,3 +178,56 @@ def test_with_auth_schemas_and_queues_are_their_experiments(guarded):
     finally:
         for client in clients.values():
             client.close()
+
+
+ISSUES = "/api/3.0/mlflow/issues"
+
+
+def test_an_issue_answers_mlflows_fields_and_its_routes_take_the_path(api):
+    experiment_id = new_experiment(api)
+    body = {"experiment_id": experiment_id, "name": "slow", "description": "d", "categories": ["a"]}
+    made = ok(api.post(ISSUES, json=body))["issue"]
+    assert made == {
+        "issue_id": made["issue_id"],
+        "experiment_id": experiment_id,
+        "name": "slow",
+        "description": "d",
+        "status": "pending",
+        "created_timestamp": made["created_timestamp"],
+        "last_updated_timestamp": made["created_timestamp"],
+        "categories": ["a"],
+    }
+    assert ok(api.get(f"/ajax-api/3.0/mlflow/issues/{made['issue_id']}"))["issue"] == made
+    # The path names the issue updated, whatever the body's `issue_id` says.
+    other = ok(api.post(ISSUES, json={**body, "name": "other"}))["issue"]
+    changed = ok(api.patch(f"{ISSUES}/{made['issue_id']}", json={"issue_id": other["issue_id"], "status": "rejected"}))
+    assert changed["issue"]["issue_id"] == made["issue_id"] and changed["issue"]["status"] == "rejected"
+    assert ok(api.get(f"{ISSUES}/{other['issue_id']}"))["issue"]["status"] == "pending"
+    error(api.post(ISSUES, json={**body, "name": "n" * 251}), 400, "INVALID_PARAMETER_VALUE")
+    error(api.post(f"{ISSUES}/search", json={"experiment_id": "abc"}), 400, "INVALID_PARAMETER_VALUE")
+    error(api.post(f"{ISSUES}/search", json={"filter_string": "status = "}), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_with_auth_issues_are_their_experiments(guarded):
+    with httpx.Client(base_url=guarded.url, auth=ADMIN, timeout=60) as admin:
+        reader = (f"r{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
+        ok(admin.post("/api/2.0/mlflow/users/create", json={"username": reader[0], "password": reader[1]}))
+        shared, hidden = new_experiment(admin), new_experiment(admin)
+        grant = {"experiment_id": hidden, "username": reader[0], "permission": "NO_PERMISSIONS"}
+        ok(admin.post("/api/2.0/mlflow/experiments/permissions/create", json=grant))
+        seen = ok(admin.post(ISSUES, json={"experiment_id": shared, "name": "seen", "description": "d"}))["issue"]
+        secret = ok(admin.post(ISSUES, json={"experiment_id": hidden, "name": "secret", "description": "d"}))["issue"]
+    with httpx.Client(base_url=guarded.url, auth=reader, timeout=60) as as_reader:
+        found = ok(as_reader.post(f"{ISSUES}/search", json={}))["issues"]
+        ids = {i["issue_id"] for i in found}
+        assert seen["issue_id"] in ids and secret["issue_id"] not in ids  # a search of all: only what they may read
+        error(as_reader.post(f"{ISSUES}/search", json={"experiment_id": hidden}), 403, "PERMISSION_DENIED")
+        error(as_reader.get(f"{ISSUES}/{secret['issue_id']}"), 403, "PERMISSION_DENIED")
+        assert ok(as_reader.get(f"{ISSUES}/{seen['issue_id']}"))["issue"]["name"] == "seen"
+        body = {"issue_id": seen["issue_id"], "status": "resolved"}
+        error(as_reader.patch(f"{ISSUES}/{seen['issue_id']}", json=body), 403, "PERMISSION_DENIED")  # READ only
+        error(
+            as_reader.post(ISSUES, json={"experiment_id": shared, "name": "n", "description": "d"}),
+            403,
+            "PERMISSION_DENIED",
+        )
