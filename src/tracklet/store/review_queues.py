@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracklet.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracklet.store import schema as s
-from tracklet.store._util import now_ms
+from tracklet.store._util import LOAD_CHUNK, chunks, now_ms
 from tracklet.store.database import Database
 from tracklet.store.label_schemas import active_experiment
 from tracklet.store.search import decode_page_token, encode_page_token
@@ -30,6 +30,7 @@ from tracklet.store.search import decode_page_token, encode_page_token
 QUEUE_ID_PREFIX = "rq-"
 USER, CUSTOM = "user", "custom"
 PENDING = "pending"
+_INSERT_CHUNK = 1000  # rows of 8 values: within SQLite's and PostgreSQL's bind-parameter limits
 
 
 class ReviewQueue(msgspec.Struct):
@@ -291,15 +292,17 @@ class ReviewQueueStore:
 
     def add_items_to_review_queue(self, queue_id: str, item_ids: list[str], item_type: str) -> list[ReviewQueueItem]:
         """Traces added to a queue, `pending` (those in it already keep their status); each must be a trace
-        of the queue's experiment."""
+        of the queue's experiment. Any number of them: read and written a chunk at a time (bind limits)."""
         items, traces = s.review_queue_items, s.traces
         with self.db.write() as conn:
             queue = self._queue_row(conn, queue_id, lock=True)
             experiment_id = queue["experiment_id"]
-            in_experiment = select(traces.c.trace_id).where(
-                traces.c.trace_id.in_(item_ids), traces.c.experiment_id == experiment_id
-            )
-            found = set(conn.execute(in_experiment).scalars())
+            found: set[str] = set()
+            for part in chunks(item_ids, LOAD_CHUNK):
+                in_experiment = select(traces.c.trace_id).where(
+                    traces.c.trace_id.in_(part), traces.c.experiment_id == experiment_id
+                )
+                found.update(conn.execute(in_experiment).scalars())
             if invalid := [i for i in item_ids if i not in found]:
                 raise ResourceDoesNotExist(
                     f"Cannot attach trace(s) {invalid} to review queue '{queue_id}': "
@@ -313,17 +316,20 @@ class ReviewQueueStore:
                 "completed_by": None,
                 "completed_time_ms": None,
             }
-            rows = [{**new, **times, "item_id": i} for i in item_ids]
-            conn.execute(self.db.insert(items).values(rows).on_conflict_do_nothing())
-            query = select(items).where(items.c.queue_id == queue_id, items.c.item_id.in_(item_ids))
-            stored = {row["item_id"]: _item(row) for row in conn.execute(query).mappings()}
+            stored: dict[str, ReviewQueueItem] = {}
+            for part in chunks(item_ids, _INSERT_CHUNK):
+                rows = [{**new, **times, "item_id": i} for i in part]
+                conn.execute(self.db.insert(items).values(rows).on_conflict_do_nothing())
+                query = select(items).where(items.c.queue_id == queue_id, items.c.item_id.in_(part))
+                stored.update((row["item_id"], _item(row)) for row in conn.execute(query).mappings())
         return [stored[i] for i in item_ids if i in stored]
 
     def remove_items_from_review_queue(self, queue_id: str, item_ids: list[str]) -> None:
         items = s.review_queue_items
         with self.db.write() as conn:
             self._queue_row(conn, queue_id)
-            conn.execute(delete(items).where(items.c.queue_id == queue_id, items.c.item_id.in_(item_ids)))
+            for part in chunks(item_ids, LOAD_CHUNK):
+                conn.execute(delete(items).where(items.c.queue_id == queue_id, items.c.item_id.in_(part)))
 
     def set_review_queue_item_status(
         self, queue_id: str, item_id: str, status: str, completed_by: str | None
