@@ -158,6 +158,14 @@ def test_with_auth_schemas_and_queues_are_their_experiments(guarded):
         given = ok(manager.post(f"{RQ}/update", json={"queue_id": queue["queue_id"], "new_owner": "x"}))["review_queue"]
         assert given["created_by"] == "x"
         assert ok(reader.get(f"{RQ}/get", params={"queue_id": queue["queue_id"]}))["review_queue"]["name"] == "team"
+        # As in MLflow: a custom queue may not take a user's name (it would pass for their own queue).
+        shadow = {"experiment_id": experiment_id, "name": users["reader"][0].upper(), "queue_type": "CUSTOM"}
+        assert "registered user" in error(editor.post(f"{RQ}/create", json=shadow), 400, "INVALID_PARAMETER_VALUE")
+        rename = {"queue_id": queue["queue_id"], "name": users["reader"][0]}
+        assert "renamed" in error(manager.post(f"{RQ}/update", json=rename), 400, "INVALID_PARAMETER_VALUE")
+        own = {"experiment_id": experiment_id, "user": users["reader"][0]}
+        error(reader.post(f"{RQ}/get-or-create-user", json=own), 403, "PERMISSION_DENIED")  # READ only
+        assert ok(editor.post(f"{RQ}/get-or-create-user", json=own))["review_queue"]["queue_type"] == "USER"
 
         # A reviewer is who asks: the client's `completed_by` is not taken.
         with httpx.Client(base_url=guarded.url, auth=ADMIN, timeout=60) as admin:

@@ -163,6 +163,20 @@ def _signed_in(request: Request) -> User | None:
     return request.scope.get(USER_SCOPE_KEY)
 
 
+async def _not_a_username(request: Request, name: str, doing: str) -> None:
+    """With `--auth`, as in MLflow: a custom queue named after a user (whatever the case) would pass for
+    that user's own queue."""
+    if _signed_in(request) is None:
+        return
+    users = await run_sync(store_of(request).list_users)
+    if matched := next((u.username for u in users if u.username.strip().lower() == name.lower()), None):
+        action = "use a username as its name" if doing == "use" else "be renamed to a username"
+        raise InvalidParameterValue(
+            f"'{matched}' is a registered user. A custom review queue cannot {action}; "
+            "assign that user to a queue instead."
+        )
+
+
 # -- answers --------------------------------------------------------------------------------------------
 
 
@@ -226,6 +240,7 @@ async def create(request: Request) -> Response:
             )
     else:
         name = _custom_name(name)
+        await _not_a_username(request, name, "use")
     user = _signed_in(request)
     owner = None if user is None else user.username
     store = store_of(request)
@@ -277,6 +292,10 @@ async def update(request: Request) -> Response:
     )
     store = store_of(request)
     user = _signed_in(request)
+    if changes.name is not None and user is not None:
+        queue = await run_read(request, store.get_review_queue, queue_id)
+        if queue.queue_type != USER:  # a user's own queue cannot be renamed at all: the store says so
+            await _not_a_username(request, changes.name, "rename")
     if new_owner is not None and user is not None:
         # As in MLflow: giving a queue to someone else is for the experiment's managers only.
         queue = await run_read(request, store.get_review_queue, queue_id)
