@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, RowMapping, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, case, func, literal_column, select, update
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
@@ -175,7 +175,8 @@ class IssueStore:
         rank = case({severity: i for i, severity in enumerate(SEVERITIES)}, value=table.c.severity, else_=-1)
         traces = (
             select(func.count(func.distinct(assessments.c.trace_id)))
-            .where(assessments.c.name == table.c.issue_id, assessments.c.kind == "issue")
+            # `kind` as a literal: SQLite uses the partial index of issue references only for a literal.
+            .where(assessments.c.name == table.c.issue_id, assessments.c.kind == literal_column("'issue'"))
             .scalar_subquery()
         )
         order = [rank.desc(), *([traces.desc()] if include_trace_count else []), table.c.created_timestamp.desc()]

@@ -418,6 +418,14 @@ trace_assessments = Table(
     Column("last_update_time", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
     Index("ix_trace_assessments_trace", "trace_id", "create_time"),
+    # The traces tied to each issue (`issues/search` counts them): issue references only, few of the rows.
+    Index(
+        "ix_trace_assessments_issue",
+        "name",
+        "trace_id",
+        sqlite_where=text("kind = 'issue'"),
+        postgresql_where=text("kind = 'issue'"),
+    ),
 )
 
 # Traces linked to runs after the fact (`MlflowClient.link_traces_to_run`; `mlflow.genai.evaluate` links

@@ -1,4 +1,5 @@
-"""MLflow 3's human labeling: label schemas, review queues (their users, schemas and items), issues
+"""MLflow 3's human labeling: label schemas, review queues (their users, schemas and items), issues (and the
+issue references among trace assessments, indexed for their counts)
 
 Revision ID: 0019
 Revises: 0018
@@ -97,9 +98,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_issues_experiment", "issues", ["experiment_id", "created_timestamp"])
     op.create_index("ix_issues_source_run", "issues", ["source_run_id"])
+    issue_references = sa.text("kind = 'issue'")
+    op.create_index(
+        "ix_trace_assessments_issue",
+        "trace_assessments",
+        ["name", "trace_id"],
+        sqlite_where=issue_references,
+        postgresql_where=issue_references,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_trace_assessments_issue", table_name="trace_assessments")
     op.drop_table("issues")
     for table in ("review_queue_items", "review_queue_label_schemas", "review_queue_users", "review_queues"):
         op.drop_table(table)
