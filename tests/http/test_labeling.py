@@ -224,6 +224,13 @@ def test_with_auth_issues_are_their_experiments(guarded):
         grant = {"experiment_id": hidden, "username": reader[0], "permission": "NO_PERMISSIONS"}
         ok(admin.post("/api/2.0/mlflow/experiments/permissions/create", json=grant))
         seen = ok(admin.post(ISSUES, json={"experiment_id": shared, "name": "seen", "description": "d"}))["issue"]
+        # Found by a run of the experiment the reader may not see: the issue is theirs to read, the run is not.
+        hidden_run = ok(admin.post("/api/2.0/mlflow/runs/create", json={"experiment_id": hidden}))["run"]["info"][
+            "run_id"
+        ]
+        body = {"experiment_id": shared, "name": "found", "description": "d", "source_run_id": hidden_run}
+        found_by = ok(admin.post(ISSUES, json=body))["issue"]
+        assert ok(admin.get(f"{ISSUES}/{found_by['issue_id']}"))["issue"]["source_run_id"] == hidden_run
         secret = ok(admin.post(ISSUES, json={"experiment_id": hidden, "name": "secret", "description": "d"}))["issue"]
     with httpx.Client(base_url=guarded.url, auth=reader, timeout=60) as as_reader:
         found = ok(as_reader.post(f"{ISSUES}/search", json={}))["issues"]
@@ -232,6 +239,10 @@ def test_with_auth_issues_are_their_experiments(guarded):
         error(as_reader.post(f"{ISSUES}/search", json={"experiment_id": hidden}), 403, "PERMISSION_DENIED")
         error(as_reader.get(f"{ISSUES}/{secret['issue_id']}"), 403, "PERMISSION_DENIED")
         assert ok(as_reader.get(f"{ISSUES}/{seen['issue_id']}"))["issue"]["name"] == "seen"
+        withheld = ok(as_reader.get(f"{ISSUES}/{found_by['issue_id']}"))["issue"]
+        assert withheld["name"] == "found" and "source_run_id" not in withheld
+        listed = ok(as_reader.post(f"{ISSUES}/search", json={"experiment_id": shared}))["issues"]
+        assert [i.get("source_run_id") for i in listed if i["issue_id"] == found_by["issue_id"]] == [None]
         body = {"issue_id": seen["issue_id"], "status": "resolved"}
         error(as_reader.patch(f"{ISSUES}/{seen['issue_id']}", json=body), 403, "PERMISSION_DENIED")  # READ only
         error(

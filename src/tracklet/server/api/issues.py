@@ -17,10 +17,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.errors import InvalidParameterValue
+from tracklet.permissions import READ, Permission
 from tracklet.server.api.label_schemas import experiment, required
+from tracklet.server.auth.identity import USER_SCOPE_KEY
 from tracklet.server.protocol import Int64, json_response, read_json, run_read, run_sync
 from tracklet.server.state import store_of
+from tracklet.store import schema as s
 from tracklet.store.issues import SEVERITIES, STATUSES, Issue, IssueChanges
+from tracklet.store.store import Store
+from tracklet.store.users import User
 from tracklet.validation import MAX_SEARCH_RESULTS, check_length, parse_experiment_id
 
 NAME_MAX_LENGTH = 250
@@ -95,6 +100,29 @@ def issue_json(issue: Issue) -> dict[str, Any]:
     return out
 
 
+def _runs_hidden_from(store: Store, user: User, default: Permission, issues: list[Issue]) -> list[Issue]:
+    """The issues as `user` may see them: the run an issue came from left out where the user may not read
+    that run's experiment (it may be another than the issue's), as MLflow's auth app withholds it."""
+    run_ids = {i.source_run_id for i in issues if i.source_run_id}
+    if not run_ids:
+        return issues
+    with store.access() as access:
+        experiments = access.experiments_of(s.runs, "run_uuid", run_ids)
+    grants = store.experiment_grants(user.user_id, experiments.values())
+    hidden = {run for run, e in experiments.items() if grants.get(e, default) < READ}
+    return [msgspec.structs.replace(i, source_run_id=None) if i.source_run_id in hidden else i for i in issues]
+
+
+async def _as_seen(request: Request, issues: list[Issue]) -> list[Issue]:
+    user: User | None = request.scope.get(USER_SCOPE_KEY)
+    if user is None or user.is_admin:
+        return issues
+    found: list[Issue] = await run_sync(
+        _runs_hidden_from, store_of(request), user, request.app.state.default_permission, issues
+    )
+    return found
+
+
 async def create(request: Request) -> Response:
     body = await read_json(request, CreateIssue)
     name = _name(required(body.name, "name"))
@@ -119,7 +147,8 @@ async def create(request: Request) -> Response:
 
 async def get(request: Request) -> Response:
     found = await run_read(request, store_of(request).get_issue, request.path_params["issue_id"])
-    return json_response({"issue": issue_json(found)})
+    (seen,) = await _as_seen(request, [found])
+    return json_response({"issue": issue_json(seen)})
 
 
 async def update(request: Request) -> Response:
@@ -132,7 +161,8 @@ async def update(request: Request) -> Response:
         severity=_one_of(body.severity or None, SEVERITIES, "severity"),
     )
     updated = await run_sync(store_of(request).update_issue, request.path_params["issue_id"], changes)
-    return json_response({"issue": issue_json(updated)})
+    (seen,) = await _as_seen(request, [updated])
+    return json_response({"issue": issue_json(seen)})
 
 
 async def search(request: Request) -> Response:
@@ -155,7 +185,8 @@ async def search(request: Request) -> Response:
         body.page_token or None,
         body.include_trace_count,
     )
-    return json_response({"issues": [issue_json(i) for i in found], "next_page_token": token or ""})
+    seen = await _as_seen(request, found)
+    return json_response({"issues": [issue_json(i) for i in seen], "next_page_token": token or ""})
 
 
 routes = [
