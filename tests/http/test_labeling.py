@@ -250,3 +250,23 @@ def test_with_auth_issues_are_their_experiments(guarded):
             403,
             "PERMISSION_DENIED",
         )
+
+
+def test_concurrent_first_calls_make_one_default_question_and_one_user_queue(api, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    experiment_id = new_experiment(api)
+
+    def first_calls(_: int) -> tuple[str, str]:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            listed = ok(client.get(f"{LS}/list", params={"experiment_id": experiment_id}))["label_schemas"]
+            body = {"experiment_id": experiment_id, "user": "Dana"}
+            queue = ok(client.post(f"{RQ}/get-or-create-user", json=body))["review_queue"]
+            return next(s["schema_id"] for s in listed if s["is_default"]), queue["queue_id"]
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = set(pool.map(first_calls, range(12)))
+    assert len(answers) == 1  # every caller got the same default question and the same queue
+    listed = ok(api.get(f"{LS}/list", params={"experiment_id": experiment_id}))["label_schemas"]
+    assert [s["name"] for s in listed] == ["Feedback"]
+    assert len(ok(api.get(f"{RQ}/list", params={"experiment_id": experiment_id}))["review_queues"]) == 1
