@@ -93,6 +93,8 @@ class Side:
         payload.pop("error_class", None)
         if payload.get("next_page_token") == "":
             payload.pop("next_page_token")
+        if str(payload.get("message", "")).startswith("Invalid page token"):
+            payload["message"] = "Invalid page token"  # tracklet's tokens are its own, and so are their messages
         return response.status_code, self.normalized(payload)
 
 
@@ -318,6 +320,18 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", f"{ISSUES}/search", {"filter_string": "status = 'x' OR status = 'y'"}),
     ("POST", f"{ISSUES}/search", {"max_results": 0}),
     ("POST", f"{ISSUES}/search", {"max_results": 50001}),
+    ("POST", f"{ISSUES}/search", {"experiment_id": "abc"}),
+    ("POST", f"{ISSUES}/search", {"page_token": "bad"}),
+    ("POST", ISSUES, {"experiment_id": E1, "name": "n", "description": "d", "root_causes": [], "categories": []}),
+    # -- a deleted experiment, odd enums and tokens -----------------------------------------------------------
+    ("GET", f"{RQ}/get-by-name", {"experiment_id": GONE, "name": "x"}),
+    ("GET", f"{RQ}/list", {"experiment_id": GONE}),
+    ("GET", f"{LS}/get-by-name", {"experiment_id": GONE, "name": "x"}),
+    ("POST", f"{RQ}/get-or-create-user", {"experiment_id": GONE, "user": "x"}),
+    ("GET", f"{RQ}/items/list", {"queue_id": "<queue 2>", "max_results": 50001}),
+    ("POST", f"{RQ}/items/set-status", {"queue_id": "<queue 2>", "item_id": "x", "status": 9}),
+    ("GET", f"{LS}/list", {"experiment_id": E1, "page_token": "bad"}),
+    ("GET", f"{RQ}/list", {"experiment_id": E1, "page_token": "bad"}),
 ]  # fmt: skip
 
 # Where tracklet answers otherwise on purpose: the request, and why.

@@ -26,7 +26,7 @@ from tracklet.store import schema as s
 from tracklet.store.issues import SEVERITIES, STATUSES, Issue, IssueChanges
 from tracklet.store.store import Store
 from tracklet.store.users import User
-from tracklet.validation import MAX_SEARCH_RESULTS, check_length, parse_experiment_id
+from tracklet.validation import MAX_SEARCH_RESULTS, check_length
 
 NAME_MAX_LENGTH = 250
 CREATED_BY_MAX_LENGTH = 255
@@ -167,7 +167,7 @@ async def update(request: Request) -> Response:
 
 async def search(request: Request) -> Response:
     body = await read_json(request, SearchIssues)
-    experiment_id = parse_experiment_id(body.experiment_id) if body.experiment_id else None
+    experiment_id = experiment(body.experiment_id) if body.experiment_id else None
     size = DEFAULT_PAGE if body.max_results is None else body.max_results
     if size < 1:
         raise InvalidParameterValue(
