@@ -11,6 +11,7 @@ that need the database (unique names, the experiment's default question).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -216,36 +217,24 @@ def _text(widget: Text) -> dict[str, Any]:
 
 
 def _input(given: SchemaInput | None) -> LabelSchemaInput:
-    chosen = (
-        [
-            (kind, widget)
-            for kind, widget in (
-                ("pass_fail", given.pass_fail),
-                ("categorical", given.categorical),
-                ("numeric", given.numeric),
-                ("text", given.text),
-            )
-            if widget is not None
-        ]
-        if given is not None
-        else []
-    )
+    """The one widget set, its settings checked."""
+    widgets = {} if given is None else {f: getattr(given, f) for f in given.__struct_fields__}
+    chosen = [(kind, widget) for kind, widget in widgets.items() if widget is not None]
     if len(chosen) != 1:
         # MLflow takes one of several silently; a schema is one widget, so several are refused here.
-        what = "an empty oneof" if not chosen else f"{', '.join(k for k, _ in chosen)}"
+        what = ", ".join(kind for kind, _ in chosen) if chosen else "an empty oneof"
         raise InvalidParameterValue(
             "Label schema `input` must have exactly one of `pass_fail`, `categorical`, `numeric`, or `text` set; "
             f"got {what}."
         )
     kind, widget = chosen[0]
-    if isinstance(widget, PassFail):
-        return LabelSchemaInput(kind, _pass_fail(widget))
-    if isinstance(widget, Categorical):
-        return LabelSchemaInput(kind, _categorical(widget))
-    if isinstance(widget, Numeric):
-        return LabelSchemaInput(kind, _numeric(widget))
-    assert isinstance(widget, Text)
-    return LabelSchemaInput(kind, _text(widget))
+    check: dict[str, Callable[[Any], dict[str, Any]]] = {
+        "pass_fail": _pass_fail,
+        "categorical": _categorical,
+        "numeric": _numeric,
+        "text": _text,
+    }
+    return LabelSchemaInput(kind, check[kind](widget))
 
 
 def _schema_type(value: str | int | None) -> str:
