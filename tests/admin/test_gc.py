@@ -292,6 +292,7 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
     from tracklet.entities import KeyValue
     from tracklet.permissions import Permission
     from tracklet.store import schema as s
+    from tracklet.store.label_schemas import LabelSchemaInput
     from tracklet.store.metrics import MetricPoint
     from tracklet.store.traces import NewTrace
 
@@ -315,6 +316,14 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
         store.set_permission("experiment", str(experiment_id), "reader", Permission.READ)  # `--auth`'s grants
         dataset = store.create_dataset("linked", {}, [str(experiment_id)])  # an evaluation dataset's link
         store.register_scorer(experiment_id, "judge", "{}")  # a registered scorer, with its version
+        # A label schema, and a review queue with a user, that schema and the trace as an item
+        schema = store.create_label_schema(experiment_id, "ok?", "feedback", LabelSchemaInput("text", {}), None, False)
+        queue = store.create_review_queue(experiment_id, "triage", "custom", None, ["ann"], [schema.schema_id])
+        store.add_items_to_review_queue(queue.queue_id, [trace_id], "trace")
+        # Issues: of the experiment, and found by its run in another experiment (which keeps it, unlinked)
+        store.create_issue(experiment_id, "slow", "d", "pending", None, [], runs[0], [], None)
+        elsewhere = int(store.create_experiment("keeps its issue"))
+        kept = store.create_issue(elsewhere, "slow", "d", "pending", "high", [], runs[1], [], None)
         store.delete_run(runs[1])
         store.delete_experiment(experiment_id)
         assert store.find_garbage().experiments[0].experiment_id == experiment_id
@@ -337,6 +346,9 @@ def test_purging_leaves_no_row_of_the_run_or_experiment_behind(store_uri: str, t
         assert store.dataset_experiment_ids(dataset.dataset_id) == []  # the dataset stays, unlinked
         with store.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(s.scorer_versions)).scalar() == 0
+            for table in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
+                assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
+        assert store.get_issue(kept.issue_id).source_run_id is None
         # Its id is never given again (SQLite gives the highest id again once its row is gone).
         assert int(store.create_experiment("purged")) > experiment_id
     finally:

@@ -64,6 +64,9 @@ _NOT_FOUND = {
     "run": "Run with id={} not found",
     "trace": "Trace with ID '{}' not found.",
     "logged model": "Logged model with ID '{}' not found.",
+    "label schema": "Label schema with id '{}' not found.",
+    "review queue": "Review queue with id '{}' not found.",
+    "issue": "Issue with ID '{}' not found",
 }
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Connection, delete, select
+from sqlalchemy import Column, Connection, delete, select, update
 
 from tracklet.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracklet.store import schema as s
@@ -232,11 +232,17 @@ class PurgeStore:
                 return False
             owned = select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id == experiment_id)
             conn.execute(delete(s.scorer_versions).where(s.scorer_versions.c.scorer_id.in_(owned)))
+            queues = select(s.review_queues.c.queue_id).where(s.review_queues.c.experiment_id == experiment_id)
+            for child in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
+                conn.execute(delete(child).where(child.c.queue_id.in_(queues)))
             for table in (
                 s.experiment_tags,
                 s.experiment_permissions,
                 s.evaluation_dataset_experiments,
                 s.scorers,
+                s.label_schemas,
+                s.review_queues,
+                s.issues,
                 s.experiments,
             ):
                 conn.execute(delete(table).where(table.c.experiment_id == experiment_id))
@@ -284,6 +290,9 @@ def delete_rows(conn: Connection, kind: _Kind, ids: list[str]) -> None:
         if kind is RUNS:
             histories = select(s.latest_metrics.c.history_id).where(s.latest_metrics.c.run_uuid.in_(part))
             conn.execute(delete(s.metrics).where(s.metrics.c.history_id.in_(histories)))
+            # An issue found by a purged run stays, without it (MLflow's key sets it to NULL).
+            found_by = s.issues.c.source_run_id.in_(part)
+            conn.execute(update(s.issues).where(found_by).values(source_run_id=None))
         for column in (*kind.children, kind.id):
             conn.execute(delete(column.table).where(column.in_(part)))
 

@@ -442,6 +442,14 @@ trace_assessments = Table(
     Column("last_update_time", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
     Index("ix_trace_assessments_trace", "trace_id", "create_time"),
+    # The traces tied to each issue (`issues/search` counts them): issue references only, few of the rows.
+    Index(
+        "ix_trace_assessments_issue",
+        "name",
+        "trace_id",
+        sqlite_where=text("kind = 'issue'"),
+        postgresql_where=text("kind = 'issue'"),
+    ),
 )
 
 # Traces linked to runs after the fact (`MlflowClient.link_traces_to_run`; `mlflow.genai.evaluate` links
@@ -635,4 +643,98 @@ scorer_versions = Table(
     Column("serialized_scorer", Text, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     PrimaryKeyConstraint("scorer_id", "scorer_version"),
+)
+
+# MLflow 3's label schemas (`mlflow.genai.label_schemas`): the questions reviewers answer about traces,
+# one per (experiment, name). `input_type` names the widget (pass_fail, categorical, numeric, text) and
+# `input_config` holds its settings as the JSON of MLflow's message. The experiment's default question
+# ("Feedback", `is_default`) is made by the first listing, as MLflow does; it cannot be changed or deleted.
+label_schemas = Table(
+    "label_schemas",
+    metadata,
+    Column("schema_id", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("instruction", Text, nullable=True),
+    Column("enable_comment", Boolean, nullable=False),
+    Column("input_type", String(32), nullable=False),
+    Column("input_config", Text, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Index("ix_label_schemas_experiment_name", "experiment_id", "name", unique=True),
+)
+
+# MLflow 3's review queues (`mlflow.genai.review_queues`): traces waiting for review in an experiment.
+# Names are unique per experiment without regard to case (`name_key`, the name lowercased). A queue's
+# users, label schemas and items are rows of their own; deleting the queue deletes them.
+review_queues = Table(
+    "review_queues",
+    metadata,
+    Column("queue_id", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("name_key", String(250), nullable=False),
+    Column("queue_type", String(16), nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("creation_time_ms", BigInteger, nullable=False),
+    Column("last_update_time_ms", BigInteger, nullable=False),
+    Index("ix_review_queues_experiment_name_key", "experiment_id", "name_key", unique=True),
+)
+
+review_queue_users = Table(
+    "review_queue_users",
+    metadata,
+    Column("queue_id", String(36), ForeignKey("review_queues.queue_id"), nullable=False),
+    Column("user_id", String(250), nullable=False),
+    PrimaryKeyConstraint("queue_id", "user_id"),
+    Index("ix_review_queue_users_user", "user_id"),
+)
+
+review_queue_label_schemas = Table(
+    "review_queue_label_schemas",
+    metadata,
+    Column("queue_id", String(36), ForeignKey("review_queues.queue_id"), nullable=False),
+    Column("schema_id", String(36), nullable=False),  # no foreign key, as in MLflow: a deleted schema stays named
+    PrimaryKeyConstraint("queue_id", "schema_id"),
+)
+
+# An item is a trace (the only kind MLflow has yet) in a queue; deleting the trace removes it from its queues.
+review_queue_items = Table(
+    "review_queue_items",
+    metadata,
+    Column("queue_id", String(36), ForeignKey("review_queues.queue_id"), nullable=False),
+    Column("item_id", String(50), nullable=False),
+    Column("item_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("completed_by", String(250), nullable=True),
+    Column("completed_time_ms", BigInteger, nullable=True),
+    Column("creation_time_ms", BigInteger, nullable=False),
+    Column("last_update_time_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("queue_id", "item_id"),
+    Index("ix_review_queue_items_item", "item_id"),
+)
+
+# MLflow 3's issues: problems found in an experiment's traces (by `mlflow.genai.discover_issues` or a
+# person), each with a status and a severity. Traces are tied to an issue by assessments of kind "issue"
+# named with its id. A run it came from (`source_run_id`) may be purged: the issue then forgets it.
+issues = Table(
+    "issues",
+    metadata,
+    Column("issue_id", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("severity", String(50), nullable=True),
+    Column("root_causes", Text, nullable=True),  # JSON list
+    Column("source_run_id", String(32), ForeignKey("runs.run_uuid"), nullable=True),
+    Column("categories", Text, nullable=True),  # JSON list
+    Column("created_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Index("ix_issues_experiment", "experiment_id", "created_timestamp"),
+    Index("ix_issues_source_run", "source_run_id"),
 )

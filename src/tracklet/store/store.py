@@ -5,10 +5,13 @@ from __future__ import annotations
 from tracklet.store.database import Database
 from tracklet.store.eval_datasets import EvalDatasetStore
 from tracklet.store.experiments import ExperimentStore
+from tracklet.store.issues import IssueStore
+from tracklet.store.label_schemas import LabelSchemaStore
 from tracklet.store.logged_models import LoggedModelStore
 from tracklet.store.migrations import upgrade
 from tracklet.store.purge import PurgeStore
 from tracklet.store.registry import RegistryStore
+from tracklet.store.review_queues import ReviewQueueStore
 from tracklet.store.runs import RunStore
 from tracklet.store.scorers import ScorerStore
 from tracklet.store.spans import SpanStore
@@ -31,6 +34,9 @@ class Store(
     RegistryStore,
     EvalDatasetStore,
     ScorerStore,
+    LabelSchemaStore,
+    ReviewQueueStore,
+    IssueStore,
     PurgeStore,
     TokenStore,
     WebhookStore,

@@ -306,6 +306,8 @@ def delete_trace_rows(conn: Connection, trace_ids: list[str]) -> list[str]:
             s.traces,
         ):
             conn.execute(delete(table).where(table.c.trace_id.in_(part)))
+        # A deleted trace leaves the review queues it was in, as in MLflow.
+        conn.execute(delete(s.review_queue_items).where(s.review_queue_items.c.item_id.in_(part)))
     return locations
 
 

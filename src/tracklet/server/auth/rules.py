@@ -24,12 +24,15 @@ from tracklet.server.api import (
     assessments,
     eval_datasets,
     experiments,
+    issues,
+    label_schemas,
     logged_models,
     meta,
     model_versions,
     otlp,
     points,
     registered_models,
+    review_queues,
     runs,
     scorers,
     tokens,
@@ -211,6 +214,18 @@ def logged_model(level: Permission, name: str = "model_id") -> Need:
     return _owned_need("logged model", level, s.logged_models, "model_id", lambda f: _texts([f.one(name)]))
 
 
+def label_schema(level: Permission) -> Need:
+    return _owned_need("label schema", level, s.label_schemas, "schema_id", lambda f: _texts([f.one("schema_id")]))
+
+
+def review_queue(level: Permission) -> Need:
+    return _owned_need("review queue", level, s.review_queues, "queue_id", lambda f: _texts([f.one("queue_id")]))
+
+
+def issue(level: Permission) -> Need:
+    return _owned_need("issue", level, s.issues, "issue_id", lambda f: _texts([f.one("issue_id")]))
+
+
 def experiment_named(level: Permission) -> Need:
     # (the name is looked up in the request's workspace: `Access.experiments_of`)
     return _owned_need("experiment name", level, s.experiments, "name", lambda f: _texts([f.one("experiment_name")]))
@@ -280,6 +295,7 @@ def otlp_experiment(level: Permission) -> Need:
 _CREATED_EXPERIMENT = (EXPERIMENT, "", "experiment_id")
 _CREATED_MODEL = (REGISTERED_MODEL, "registered_model", "name")
 _LISTED_SCORERS = (EXPERIMENT, "scorers", "experiment_id")
+_LISTED_ISSUES = (EXPERIMENT, "issues", "experiment_id")
 
 RULES: dict[Callable[..., Any], Rule] = {
     # Probes and metrics answer anyone (load balancers, Prometheus), as MLflow's server does.
@@ -382,6 +398,33 @@ RULES: dict[Callable[..., Any], Rule] = {
     scorers.delete: _rule(experiment(MANAGE)),
     scorers.online_configs: AUTHENTICATED_READ,  # no scorer has any: the answer is always empty
     scorers.put_online_config: _rule(experiment(EDIT)),  # refused after its checks: no online scoring
+    # Label schemas: an experiment's questions, read with READ on it; as in MLflow, made, changed and
+    # deleted by its managers only. A listing makes the default question the first time: still a read.
+    label_schemas.create: _rule(experiment(MANAGE)),
+    label_schemas.get: _rule(label_schema(READ)),
+    label_schemas.get_by_name: _rule(experiment(READ)),
+    label_schemas.list_schemas: _rule(experiment(READ)),
+    label_schemas.update: _rule(label_schema(MANAGE)),
+    label_schemas.delete: _rule(label_schema(MANAGE)),
+    # Review queues: judged by their experiment (MLflow also lets a queue's owner and users do more than
+    # their level there; tracklet does not). Giving a queue another owner (`new_owner`) needs MANAGE:
+    # `review_queues.update` checks it.
+    review_queues.create: _rule(experiment(EDIT)),
+    review_queues.get_or_create_user: _rule(experiment(EDIT)),
+    review_queues.get: _rule(review_queue(READ)),
+    review_queues.get_by_name: _rule(experiment(READ)),
+    review_queues.list_queues: _rule(experiment(READ)),
+    review_queues.update: _rule(review_queue(EDIT)),
+    review_queues.delete: _rule(review_queue(MANAGE)),
+    review_queues.add_items: _rule(review_queue(EDIT)),
+    review_queues.remove_items: _rule(review_queue(MANAGE)),
+    review_queues.list_items: _rule(review_queue(READ)),
+    review_queues.set_status: _rule(review_queue(EDIT)),
+    # Issues: an experiment's; a search of every experiment's keeps those the user may read.
+    issues.create: _rule(experiment(EDIT)),
+    issues.get: _rule(issue(READ)),
+    issues.update: _rule(issue(EDIT)),
+    issues.search: Rule(needs=(experiment(READ),), filter_listed=_LISTED_ISSUES, writes=False),
     # Registered models and their versions
     registered_models.create: Rule(grant_created=_CREATED_MODEL),
     registered_models.search: _listing(REGISTERED_MODEL, "registered_models", "name"),
