@@ -15,7 +15,12 @@ with engine.connect() as connection:
         # transaction, so it goes to the driver before SQLAlchemy begins one.
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
     try:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=sqlite)
+        # One transaction for the whole run on SQLite too (Alembic commits after each migration there
+        # unless told that its DDL is transactional, which it is): an upgrade or downgrade that fails
+        # part way leaves the store as it found it, not between two revisions.
+        context.configure(
+            connection=connection, target_metadata=metadata, render_as_batch=sqlite, transactional_ddl=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
