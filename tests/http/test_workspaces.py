@@ -257,3 +257,29 @@ def test_bad_ids_get_the_endpoints_own_answer_in_a_workspace(http: httpx.Client)
     assert error(found) == f"Experiment ID must be a valid integer, got '{huge}' for 'experiment_id'"
     garbage = http.post(f"{API}/runs/log-batch", content=b"{", headers={"Content-Type": "application/json"})
     assert error(garbage).startswith("Malformed request")
+
+
+def test_labeling_keeps_to_its_workspace(http: httpx.Client) -> None:
+    """Issues, review queues and label schemas are their experiment's: another workspace neither finds
+    them by id nor lists them, even in a search of every experiment's issues."""
+    a, b = _name(), _name()
+    for name in (a, b):
+        assert http.post(WS, json={"name": name}).status_code == 201
+    experiment = ok(http.post(f"{API}/experiments/create", json={"name": "labels"}, headers=in_ws(a)))["experiment_id"]
+    issue = ok(
+        http.post(
+            "/api/3.0/mlflow/issues",
+            json={"experiment_id": experiment, "name": "slow", "description": "d"},
+            headers=in_ws(a),
+        )
+    )
+    issue_id = issue["issue"]["issue_id"]
+    search = "/api/3.0/mlflow/issues/search"
+    assert [i["issue_id"] for i in ok(http.post(search, json={}, headers=in_ws(a)))["issues"]] == [issue_id]
+    assert ok(http.post(search, json={}, headers=in_ws(b))).get("issues", []) == []
+    refused = http.get(f"/api/3.0/mlflow/issues/{issue_id}", headers=in_ws(b))
+    assert error(refused, 404, "RESOURCE_DOES_NOT_EXIST") == f"Issue with ID '{issue_id}' not found"
+    queue = {"experiment_id": experiment, "name": "triage", "queue_type": "CUSTOM"}
+    queue_id = ok(http.post("/api/3.0/mlflow/review-queues/create", json=queue, headers=in_ws(a)))["review_queue"]
+    refused = http.get("/api/3.0/mlflow/review-queues/get", params={"queue_id": queue_id["queue_id"]}, headers=in_ws(b))
+    assert error(refused, 404, "RESOURCE_DOES_NOT_EXIST") == f"Review queue with id '{queue_id['queue_id']}' not found."
