@@ -28,3 +28,20 @@ def experiment_id(mlflow_client) -> str:  # type: ignore[no-untyped-def]
 
 def error_code(excinfo: pytest.ExceptionInfo) -> str:  # type: ignore[type-arg]
     return excinfo.value.error_code  # type: ignore[no-any-return]
+
+
+def traced(experiment_id: str, count: int) -> list[str]:
+    """Ids of `count` new traces in the experiment, recorded by the official client's `@mlflow.trace`."""
+    import mlflow
+
+    @mlflow.trace
+    def answer(question: str) -> str:
+        return question.upper()
+
+    mlflow.set_experiment(experiment_id=experiment_id)
+    ids = []
+    for i in range(count):
+        answer(f"q{i}")
+        ids.append(mlflow.get_last_active_trace_id())
+    mlflow.flush_trace_async_logging()
+    return ids  # type: ignore[return-value]

@@ -10,21 +10,7 @@ from mlflow.entities.issue import IssueSeverity, IssueStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracing.client import TracingClient
 
-from tests.compat.conftest import error_code
-
-
-def traced(experiment_id: str, count: int) -> list[str]:
-    @mlflow.trace
-    def answer(question: str) -> str:
-        return question
-
-    mlflow.set_experiment(experiment_id=experiment_id)
-    ids = []
-    for i in range(count):
-        answer(f"q{i}")
-        ids.append(mlflow.get_last_active_trace_id())
-    mlflow.flush_trace_async_logging()
-    return ids  # type: ignore[return-value]
+from tests.compat.conftest import error_code, traced
 
 
 def test_issues_are_made_read_updated_and_searched(mlflow_client, experiment_id):

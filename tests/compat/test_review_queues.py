@@ -3,7 +3,6 @@ queues, their users and label schemas, traces added, reviewed, reopened and remo
 
 from __future__ import annotations
 
-import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.genai.label_schemas import InputText, create_label_schema
@@ -20,23 +19,7 @@ from mlflow.genai.review_queues import (
     update_review_queue,
 )
 
-from tests.compat.conftest import error_code
-
-
-def traced(experiment_id: str, count: int) -> list[str]:
-    """Ids of `count` new traces in the experiment."""
-
-    @mlflow.trace
-    def answer(question: str) -> str:
-        return question.upper()
-
-    mlflow.set_experiment(experiment_id=experiment_id)
-    ids = []
-    for i in range(count):
-        answer(f"q{i}")
-        ids.append(mlflow.get_last_active_trace_id())
-    mlflow.flush_trace_async_logging()
-    return ids  # type: ignore[return-value]
+from tests.compat.conftest import error_code, traced
 
 
 def test_a_custom_queue_holds_traces_for_its_users_to_review(mlflow_client, experiment_id):

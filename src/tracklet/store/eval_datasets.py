@@ -406,13 +406,7 @@ class EvalDatasetStore:
         with self.db.write() as conn:
             if not self._exists(conn, dataset_id):
                 raise ResourceDoesNotExist(f"Could not find evaluation dataset with ID {dataset_id}")
-            insert_rows(
-                conn,
-                "evaluation_dataset_tags",
-                ("dataset_id", "key", "value"),
-                _tag_rows(dataset_id, tags),
-                "ON CONFLICT (dataset_id, key) DO UPDATE SET value = excluded.value",
-            )
+            _set_tags(conn, dataset_id, tags)
 
     def delete_dataset_tag(self, dataset_id: str, key: str) -> None:
         tags = s.evaluation_dataset_tags
@@ -637,13 +631,7 @@ class EvalDatasetStore:
                 conn.execute(
                     update(stored).where(stored.c.dataset_record_id == values["dataset_record_id"]).values(values)
                 )
-            insert_rows(
-                conn,
-                "evaluation_dataset_tags",
-                ("dataset_id", "key", "value"),
-                _tag_rows(dataset_id, tags),
-                "ON CONFLICT (dataset_id, key) DO UPDATE SET value = excluded.value",
-            )
+            _set_tags(conn, dataset_id, tags)
             count = self._count_records(conn, dataset_id)
             newer = table.c.last_update_time < dataset.last_update_time
             conn.execute(
@@ -676,6 +664,12 @@ class EvalDatasetStore:
                 "ON CONFLICT DO NOTHING RETURNING experiment_id",
             )
         return len(made)
+
+
+def _set_tags(conn: Connection, dataset_id: str, tags: Mapping[str, str]) -> None:
+    """Set these tags of the dataset (those it has already take the new values)."""
+    upsert = "ON CONFLICT (dataset_id, key) DO UPDATE SET value = excluded.value"
+    insert_rows(conn, "evaluation_dataset_tags", ("dataset_id", "key", "value"), _tag_rows(dataset_id, tags), upsert)
 
 
 def _tag_rows(dataset_id: str, tags: Mapping[str, str]) -> list[tuple[Any, ...]]:
