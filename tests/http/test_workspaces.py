@@ -283,3 +283,18 @@ def test_labeling_keeps_to_its_workspace(http: httpx.Client) -> None:
     queue_id = ok(http.post("/api/3.0/mlflow/review-queues/create", json=queue, headers=in_ws(a)))["review_queue"]
     refused = http.get("/api/3.0/mlflow/review-queues/get", params={"queue_id": queue_id["queue_id"]}, headers=in_ws(b))
     assert error(refused, 404, "RESOURCE_DOES_NOT_EXIST") == f"Review queue with id '{queue_id['queue_id']}' not found."
+
+
+def test_a_workspace_deleted_with_its_contents_takes_its_labeling_along(http: httpx.Client) -> None:
+    name = _name()
+    assert http.post(WS, json={"name": name}).status_code == 201
+    experiment = ok(http.post(f"{API}/experiments/create", json={"name": "e"}, headers=in_ws(name)))["experiment_id"]
+    schema = {"experiment_id": experiment, "name": "q", "type": "EXPECTATION", "input": {"text": {}}}
+    ok(http.post("/api/3.0/mlflow/label-schemas/create", json=schema, headers=in_ws(name)))
+    queue = {"experiment_id": experiment, "name": "triage", "queue_type": "CUSTOM"}
+    ok(http.post("/api/3.0/mlflow/review-queues/create", json=queue, headers=in_ws(name)))
+    issue = {"experiment_id": experiment, "name": "slow", "description": "d"}
+    issue_id = ok(http.post("/api/3.0/mlflow/issues", json=issue, headers=in_ws(name)))["issue"]["issue_id"]
+
+    assert http.delete(f"{WS}/{name}", params={"mode": "CASCADE"}).status_code == 204
+    assert http.get(f"/api/3.0/mlflow/issues/{issue_id}").status_code == 404  # gone, not moved to default

@@ -230,22 +230,7 @@ class PurgeStore:
             name = _deleted_experiment_name(conn, experiment_id)
             if name is None:
                 return False
-            owned = select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id == experiment_id)
-            conn.execute(delete(s.scorer_versions).where(s.scorer_versions.c.scorer_id.in_(owned)))
-            queues = select(s.review_queues.c.queue_id).where(s.review_queues.c.experiment_id == experiment_id)
-            for child in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
-                conn.execute(delete(child).where(child.c.queue_id.in_(queues)))
-            for table in (
-                s.experiment_tags,
-                s.experiment_permissions,
-                s.evaluation_dataset_experiments,
-                s.scorers,
-                s.label_schemas,
-                s.review_queues,
-                s.issues,
-                s.experiments,
-            ):
-                conn.execute(delete(table).where(table.c.experiment_id == experiment_id))
+            delete_experiment_rows(conn, [experiment_id])
             conn.execute(
                 s.purged_experiments.insert().values(experiment_id=experiment_id, name=name, purged_time=now_ms())
             )
@@ -283,6 +268,27 @@ def _deleted_experiment_name(conn: Connection, experiment_id: int) -> str | None
         .with_for_update()
     ).first()
     return row.name if row is not None and row.lifecycle_stage == "deleted" else None
+
+
+def delete_experiment_rows(conn: Connection, experiment_ids: Sequence[int]) -> None:
+    """The experiments' own rows (tags, grants, dataset links, scorers, label schemas, review queues,
+    issues) and the experiments themselves; their runs, traces and logged models are gone already."""
+    owned = select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id.in_(experiment_ids))
+    conn.execute(delete(s.scorer_versions).where(s.scorer_versions.c.scorer_id.in_(owned)))
+    queues = select(s.review_queues.c.queue_id).where(s.review_queues.c.experiment_id.in_(experiment_ids))
+    for child in (s.review_queue_users, s.review_queue_label_schemas, s.review_queue_items):
+        conn.execute(delete(child).where(child.c.queue_id.in_(queues)))
+    for table in (
+        s.experiment_tags,
+        s.experiment_permissions,
+        s.evaluation_dataset_experiments,
+        s.scorers,
+        s.label_schemas,
+        s.review_queues,
+        s.issues,
+        s.experiments,
+    ):
+        conn.execute(delete(table).where(table.c.experiment_id.in_(experiment_ids)))
 
 
 def delete_rows(conn: Connection, kind: _Kind, ids: list[str]) -> None:

@@ -226,7 +226,7 @@ class WorkspaceStore:
 def _delete_contents(conn: Connection, workspace: str) -> None:
     """CASCADE: everything of the workspace, in the caller's transaction (its files stay for `tracklet gc`
     to find nothing pointing at them, as MLflow leaves them to `mlflow gc`)."""
-    from tracklet.store.purge import LOGGED_MODELS, RUNS, delete_rows
+    from tracklet.store.purge import LOGGED_MODELS, RUNS, delete_experiment_rows, delete_rows
     from tracklet.store.traces import delete_trace_rows
 
     experiments = s.experiments
@@ -246,16 +246,7 @@ def _delete_contents(conn: Connection, workspace: str) -> None:
             LOGGED_MODELS,
             list(conn.execute(select(LOGGED_MODELS.id).where(LOGGED_MODELS.table.c.experiment_id.in_(part))).scalars()),
         )
-        owned = select(s.scorers.c.scorer_id).where(s.scorers.c.experiment_id.in_(part))
-        conn.execute(delete(s.scorer_versions).where(s.scorer_versions.c.scorer_id.in_(owned)))
-        for table in (
-            s.experiment_tags,
-            s.experiment_permissions,
-            s.evaluation_dataset_experiments,
-            s.scorers,
-            s.experiments,
-        ):
-            conn.execute(delete(table).where(table.c.experiment_id.in_(part)))
+        delete_experiment_rows(conn, part)
     if experiment_rows:  # their ids are never given again (SQLite would reuse the highest)
         t = now_ms()
         conn.execute(
