@@ -223,7 +223,7 @@ _OPTIONAL_JSON = ("outputs", "expectations", "source")
 _OPTIONAL_TEXT = ("source_id", "source_type", "created_by", "last_updated_by")
 
 
-def _wire_record(row: tuple[Any, ...]) -> dict[str, Any]:
+def _wire_record(row: Sequence[Any]) -> dict[str, Any]:
     """A record as MLflow's `DatasetRecord.to_dict()` gives it; the JSON columns go out as stored. Read by
     position: a page is a thousand of these, and a row's attribute lookup costs more than the rest."""
     record_id, dataset_id, inputs, tags, created, updated, *optional = row
@@ -534,7 +534,7 @@ class EvalDatasetStore:
         if len(rows) > max_results:
             rows = rows[:max_results]
             token = _records_token(rows[-1].created_time, rows[-1].dataset_record_id)
-        return msgspec.json.encode([_wire_record(tuple(r)) for r in rows]), token
+        return msgspec.json.encode([_wire_record(r) for r in rows]), token
 
     def delete_dataset_records(self, dataset_id: str, record_ids: Sequence[str]) -> int:
         records, table = s.evaluation_dataset_records, s.evaluation_datasets

@@ -48,9 +48,15 @@ class NewTrace:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+def prompt_link(name: str, version: int) -> str:
+    """A linked prompt version as MLflow names it, and as `prompt = "name/3"` finds its traces."""
+    return f"{name}/{version}"
+
+
 def linked_prompt_versions(tag_value: str | None) -> list[str]:
-    """The prompt versions ("name/3") a trace's `mlflow.linkedPrompts` tag names: MLflow's client writes it
-    as a JSON list of {"name", "version"} beside the links. What is not such a list names none."""
+    """The prompt versions a trace's `mlflow.linkedPrompts` tag names (`prompt_link`): MLflow's client
+    writes it as a JSON list of {"name", "version"} beside the links. What is not such a list names none,
+    nor does an entry `traces/link-prompts` would refuse (a name with '/', a version not a number)."""
     try:
         entries = json.loads(tag_value) if tag_value else []
     except ValueError:
@@ -58,9 +64,13 @@ def linked_prompt_versions(tag_value: str | None) -> list[str]:
     if not isinstance(entries, list):
         return []
     return [
-        f"{e['name']}/{e['version']}"
+        prompt_link(e["name"], int(e["version"]))
         for e in entries
-        if isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("version"), str | int)
+        if isinstance(e, dict)
+        and isinstance(e.get("name"), str)
+        and e["name"]
+        and "/" not in e["name"]
+        and str(e.get("version", "")).isdigit()
     ]
 
 

@@ -46,6 +46,7 @@ from tracklet.store.traces import (
     SPANS_LOCATION_TAG,
     TRACE_STATES,
     NewTrace,
+    prompt_link,
 )
 from tracklet.timestamps import parse_duration, parse_timestamp
 from tracklet.validation import (
@@ -355,7 +356,7 @@ def _prompt_version(ref: PromptVersionRef, i: int) -> str:
     version = str(ref.version) if ref.version is not None else ""
     if not version.isdigit():
         raise InvalidParameterValue(f"Invalid value '{version}' for parameter '{field}.version': not a version number")
-    return f"{ref.name}/{int(version)}"
+    return prompt_link(ref.name, int(version))
 
 
 async def link_prompts(request: Request) -> Response:
